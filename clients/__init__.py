@@ -1,0 +1,1 @@
+"""Clients: the staff CLI (gRPC) and the Python client for the JSON edge."""

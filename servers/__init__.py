@@ -1,0 +1,1 @@
+"""PalmGrid gRPC services and their shared runtime."""
