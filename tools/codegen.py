@@ -194,7 +194,9 @@ def buf_input_config() -> dict[str, object]:
     return {"version": config["version"], "lint": config.get("lint", {})}
 
 
-def lint() -> int:
+def lint(only: Sequence[str] = ()) -> int:
+    """buf lint every proto, or only the given ones (paths relative to protos/)."""
+    files = list(only) or proto_files()
     if not BUF_LINT_PLUGIN.exists():
         raise SystemExit("codegen: buf is not installed; run `npm ci` (./dev system does)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,24 +214,25 @@ def lint() -> int:
                 f"--plugin=protoc-gen-buf-lint={BUF_LINT_PLUGIN}",
                 f"--buf-lint_out={tmp}",
                 f"--buf-lint_opt={json.dumps({'input_config': buf_input_config()})}",
-                *proto_files(),
+                *files,
             ]
         )
     if code == 0:
-        print(f"buf lint: {len(proto_files())} files clean")
+        print(f"buf lint: {len(files)} files clean")
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.codegen")
     parser.add_argument("command", choices=["generate", "check", "lint"])
+    parser.add_argument("files", nargs="*", help="lint only these protos (relative to protos/)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.command == "generate":
         generate()
         return 0
     if args.command == "lint":
-        return lint()
+        return lint(args.files)
     problems = check()
     for line in problems:
         print(f"codegen check: {line}", file=sys.stderr)
