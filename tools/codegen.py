@@ -17,7 +17,6 @@ import ast
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -53,13 +52,17 @@ def proto_files(root: Path = PROTOS) -> list[str]:
 
 def write_validate_descriptor_set(path: Path) -> None:
     """Write buf/validate/validate.proto (from the protovalidate package) with its deps."""
-    from google.protobuf import descriptor_pb2, descriptor_pool
-    from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2  # noqa: F401
-
     import protovalidate._gen.buf.validate.validate_pb as validate_pb
+    from google.protobuf import (  # noqa: F401
+        descriptor_pb2,
+        descriptor_pool,
+        duration_pb2,
+        field_mask_pb2,
+        timestamp_pb2,
+    )
 
     tree = ast.parse(Path(validate_pb.__file__).read_text())
-    blob: bytes | None = None
+    blob: object = None
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
@@ -100,14 +103,14 @@ def _plugin(name: str) -> str:
     return found
 
 
-def generate_into(out: Path) -> None:
-    """Run protoc over every proto into `out`, add headers and package markers."""
+def generate_into(out: Path, protos: Path = PROTOS) -> None:
+    """Run protoc over every proto under `protos` into `out`; add headers and markers."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         validate_set = Path(tmp) / "validate.binpb"
         write_validate_descriptor_set(validate_set)
         common = [
-            f"-I{PROTOS}",
+            f"-I{protos}",
             f"-I{googleapis_include()}",
             f"-I{protobuf_include()}",
             f"--descriptor_set_in={validate_set}",
@@ -123,7 +126,7 @@ def generate_into(out: Path) -> None:
                 *common,
                 f"--grpc_python_out={out}",
                 f"--mypy_grpc_out=quiet:{out}",
-                *proto_files(),
+                *proto_files(protos),
             ]
         )
     for path in sorted(out.rglob("*")):
@@ -176,10 +179,11 @@ def differences(expected: Path, actual: Path) -> list[str]:
     return out
 
 
-def check(generated: Path = GENERATED) -> list[str]:
+def check(generated: Path = GENERATED, protos: Path = PROTOS) -> list[str]:
+    """What differs between `generated` and a fresh generation from `protos`."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "generated"
-        generate_into(fresh)
+        generate_into(fresh, protos)
         for package in GENERATED_PACKAGES:
             if not (generated / package).exists():
                 return [f"missing: {package}/"]
