@@ -1,0 +1,104 @@
+"""The runtime every PalmGrid gRPC service is built on (see docs/runtime.md).
+
+Build a service from a `ServiceSpec` and run it with `serve`; servicers raise the
+`DomainError` subclasses, read the caller with `current_principal()`, check data scope
+with the `require_*_scope` helpers and pass deadlines on with `downstream_call_options()`.
+"""
+
+from __future__ import annotations
+
+from servers.runtime.access import has_permission
+from servers.runtime.calls import (
+    CallInfo,
+    CallOptions,
+    current_call,
+    current_principal,
+    downstream_call_options,
+    require_principal,
+)
+from servers.runtime.db import create_engine, session_scope
+from servers.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    DeadlineExceeded,
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+    error_from_rpc,
+)
+from servers.runtime.identity import (
+    AssertionInvalid,
+    AssertionSigner,
+    AssertionVerifier,
+    KeyDirectory,
+    load_signer,
+)
+from servers.runtime.migrations import migrate
+from servers.runtime.scopes import (
+    in_customer_scope,
+    in_supply_office_scope,
+    require_customer_scope,
+    require_supply_office_scope,
+    require_user_scope,
+)
+from servers.runtime.server import Registration, Server, create_server
+from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
+from servers.runtime.settings import Settings, SettingsError, load_settings
+
+__all__ = [
+    "Aborted",
+    "AlreadyExists",
+    "AssertionInvalid",
+    "AssertionSigner",
+    "AssertionVerifier",
+    "CallInfo",
+    "CallOptions",
+    "DeadlineExceeded",
+    "DomainError",
+    "FailedPrecondition",
+    "FieldViolation",
+    "Internal",
+    "InvalidArgument",
+    "KeyDirectory",
+    "NotFound",
+    "OutOfRange",
+    "PermissionDenied",
+    "Registration",
+    "ResourceExhausted",
+    "Runtime",
+    "Server",
+    "ServiceSpec",
+    "Settings",
+    "SettingsError",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "build_server",
+    "create_engine",
+    "create_server",
+    "current_call",
+    "current_principal",
+    "downstream_call_options",
+    "error_from_rpc",
+    "has_permission",
+    "in_customer_scope",
+    "in_supply_office_scope",
+    "load_settings",
+    "load_signer",
+    "migrate",
+    "require_customer_scope",
+    "require_principal",
+    "require_supply_office_scope",
+    "require_user_scope",
+    "serve",
+    "session_scope",
+]

@@ -1,0 +1,112 @@
+"""Database engines and sessions for SQLite (the embedded default) and PostgreSQL.
+
+SQLite: WAL journal (readers do not block the writer), foreign keys on, a busy timeout,
+and real transactions: SQLAlchemy emits BEGIN itself (sqlite3's legacy mode would skip it
+for SELECT and DDL). `session_scope(engine, write=True)` begins with BEGIN IMMEDIATE, so
+a read-then-write transaction takes the write lock up front instead of failing with
+"database is locked" when another writer got there in between.
+
+PostgreSQL: psycopg 3 (`postgresql://` URLs are read as `postgresql+psycopg://`), a
+connection pool with pre-ping. `write=True` changes nothing there: use row locks
+(`SELECT … FOR UPDATE`) where the logic needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlmodel import Session
+
+_BEGIN_OPTION = "palmgrid_sqlite_begin"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Our URL forms: `postgresql://` means psycopg 3; SQLite URLs are kept as given."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    sqlite_busy_timeout_ms: int = 5000,
+    echo: bool = False,
+) -> Engine:
+    """An engine for `url` configured as described in the module docstring."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, sqlite_busy_timeout_ms, echo)
+    return sqlalchemy.create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+        # Connections older than this are replaced, so a restarted server or a
+        # proxy's idle timeout does not surface as an error mid-request.
+        pool_recycle=1800,
+        echo=echo,
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout_ms: int, echo: bool) -> Engine:
+    database = url.database
+    in_memory = not database or database == ":memory:" or url.query.get("mode") == "memory"
+    if not in_memory and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        echo=echo,
+    )
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Take transaction control away from sqlite3; "begin" below emits BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # With WAL, NORMAL is durable against application crashes and much faster.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A SQLModel session in one transaction: committed when the block succeeds, rolled
+    back when it raises. `write=True` takes SQLite's write lock at BEGIN (see above)."""
+    bind = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}) if write else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,259 @@
+"""The server interceptor that runs around every PalmGrid method.
+
+In order, for each call of a method in the server's method table:
+1. bind a `CallInfo` (request id from `x-request-id` or a new one) in a fresh context;
+2. refuse a call whose deadline has already passed (DEADLINE_EXCEEDED; not started);
+3. authenticate and authorize (`servers.runtime.access`);
+4. validate the request against its protovalidate rules (each streamed request too);
+5. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
+   INTERNAL with a generic message (and a log record with the traceback);
+6. log one line: method, code, duration, request id.
+Methods outside the table (health, reflection) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+
+from servers.runtime import calls
+from servers.runtime.access import Authenticator, authorize, identity_from
+from servers.runtime.errors import (
+    DeadlineExceeded,
+    DomainError,
+    internal_status,
+    to_grpc_status,
+    to_status,
+)
+from servers.runtime.identity import AssertionInvalid
+from servers.runtime.methods import MethodInfo
+from servers.runtime.validation import RequestValidator
+
+log = logging.getLogger("palmgrid.rpc")
+
+# time_remaining() without a deadline is "forever"; anything beyond this counts as none.
+_NO_DEADLINE = 10 * 365 * 24 * 3600.0
+
+Behaviour = Callable[[Any, grpc.ServicerContext], Any]
+
+
+class RuntimeInterceptor(grpc.ServerInterceptor):
+    """Request id, deadline, access, validation, error mapping and logging."""
+
+    def __init__(
+        self,
+        methods: Mapping[str, MethodInfo],
+        *,
+        domain: str,
+        authenticator: Authenticator,
+        validator: RequestValidator | None = None,
+    ) -> None:
+        self._methods = dict(methods)
+        self._domain = domain
+        self._authenticator = authenticator
+        self._validator = validator or RequestValidator()
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        method = self._methods.get(handler_call_details.method)  # type: ignore[attr-defined]
+        if handler is None or method is None:
+            return handler
+        return self._wrap(handler, method)
+
+    # --- handler wrapping -------------------------------------------------------------
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: MethodInfo) -> grpc.RpcMethodHandler:
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: self._unary(method, inner, request, context), **codec
+            )
+        if handler.stream_unary is not None:
+            inner = handler.stream_unary
+            return grpc.stream_unary_rpc_method_handler(
+                lambda requests, context: self._unary(method, inner, requests, context), **codec
+            )
+        if handler.unary_stream is not None:
+            inner = handler.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                lambda request, context: self._stream(method, inner, request, context), **codec
+            )
+        inner = handler.stream_stream
+        return grpc.stream_stream_rpc_method_handler(
+            lambda requests, context: self._stream(method, inner, requests, context), **codec
+        )
+
+    def _unary(
+        self, method: MethodInfo, behaviour: Behaviour, request: Any, context: grpc.ServicerContext
+    ) -> Any:
+        # A fresh context per call: the CallInfo cannot leak into the pool thread's next call.
+        return contextvars.copy_context().run(
+            self._serve_unary, method, behaviour, request, context
+        )
+
+    def _stream(
+        self, method: MethodInfo, behaviour: Behaviour, request: Any, context: grpc.ServicerContext
+    ) -> Iterator[Any]:
+        scope = contextvars.copy_context()
+        responses = self._serve_stream(method, behaviour, request, context)
+        try:
+            while True:
+                try:
+                    item = scope.run(next, responses)
+                except StopIteration:
+                    return
+                yield item
+        finally:
+            scope.run(responses.close)
+
+    # --- one call -----------------------------------------------------------------------
+
+    def _serve_unary(
+        self, method: MethodInfo, behaviour: Behaviour, request: Any, context: grpc.ServicerContext
+    ) -> Any:
+        started = time.monotonic()
+        call = self._begin(method, context)
+        code = grpc.StatusCode.OK
+        try:
+            request = self._admit(method, call, request, context)
+            response = behaviour(request, context)
+            code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+            return response
+        except Exception as exc:
+            status = self._status_for(exc, context)
+            if status is None:  # the servicer aborted the call itself
+                code = context.code()  # type: ignore[attr-defined]
+                raise
+            code = _code(status.code)
+            context.abort_with_status(to_grpc_status(status))
+        finally:
+            self._log(method, context, code, started)
+
+    def _serve_stream(
+        self, method: MethodInfo, behaviour: Behaviour, request: Any, context: grpc.ServicerContext
+    ) -> Generator[Any, None, None]:
+        started = time.monotonic()
+        call = self._begin(method, context)
+        code = grpc.StatusCode.OK
+        try:
+            request = self._admit(method, call, request, context)
+            yield from behaviour(request, context)
+            code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+        except GeneratorExit:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            status = self._status_for(exc, context)
+            if status is None:
+                code = context.code()  # type: ignore[attr-defined]
+                raise
+            code = _code(status.code)
+            context.abort_with_status(to_grpc_status(status))
+        finally:
+            self._log(method, context, code, started)
+
+    def _begin(self, method: MethodInfo, context: grpc.ServicerContext) -> calls.CallInfo:
+        metadata = context.invocation_metadata()
+        remaining = context.time_remaining()
+        deadline = (
+            time.monotonic() + remaining
+            if remaining is not None and remaining < _NO_DEADLINE
+            else None
+        )
+        call = calls.CallInfo(
+            request_id=calls.request_id_from(metadata),
+            method=method.path,
+            deadline=deadline,
+            identity=identity_from(metadata),
+        )
+        calls.bind_call(call)
+        return call
+
+    def _admit(
+        self, method: MethodInfo, call: calls.CallInfo, request: Any, context: grpc.ServicerContext
+    ) -> Any:
+        """Deadline, access and validation; returns the request (an iterator is wrapped
+        so that each streamed message is validated as the servicer reads it)."""
+        if call.deadline is not None and call.time_remaining() == 0:
+            raise DeadlineExceeded("the deadline passed before the call started")
+        try:
+            principal = self._authenticator.authenticate(call.identity, context.auth_context())
+        except AssertionInvalid as exc:
+            if not method.access.public:
+                raise
+            log.warning("ignoring an invalid identity assertion", extra={"problem": str(exc)})
+            principal = None
+        authorize(method.access, principal)
+        calls.bind_call(replace(call, principal=principal))
+        if method.client_streaming:
+            return self._checked(request)
+        self._validator.check(request)
+        return request
+
+    def _checked(self, requests: Iterator[Message]) -> Iterator[Message]:
+        for request in requests:
+            self._validator.check(request)
+            yield request
+
+    def _status_for(
+        self, exc: Exception, context: grpc.ServicerContext
+    ) -> status_pb2.Status | None:
+        """The status to end the call with; None when the servicer already aborted it."""
+        call = calls.current_call()
+        request_id = call.request_id if call else ""
+        if isinstance(exc, DomainError):
+            return to_status(exc, domain=self._domain, request_id=request_id)
+        aborted = context.code()  # type: ignore[attr-defined]
+        if aborted is not None and aborted != grpc.StatusCode.OK:
+            return None
+        log.error("unexpected error", exc_info=exc)
+        return internal_status(domain=self._domain, request_id=request_id)
+
+    def _log(
+        self,
+        method: MethodInfo,
+        context: grpc.ServicerContext,
+        code: grpc.StatusCode | None,
+        started: float,
+    ) -> None:
+        code = code or grpc.StatusCode.UNKNOWN
+        call = calls.current_call()
+        principal = call.principal.user if call and call.principal else None
+        level = logging.ERROR if code in _SERVER_FAULTS else logging.INFO
+        log.log(
+            level,
+            "rpc",
+            extra={
+                "code": code.name,
+                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "peer": context.peer(),
+                "principal": principal,
+            },
+        )
+
+
+_SERVER_FAULTS = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
+)
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _code(number: int) -> grpc.StatusCode:
+    return _CODES.get(number, grpc.StatusCode.UNKNOWN)

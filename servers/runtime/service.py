@@ -1,0 +1,157 @@
+"""The service entry convention: a `ServiceSpec` says what a service is, `serve(spec)`
+runs it. A service's `__main__.py` is then a few lines:
+
+    from servers.billing.service import SPEC
+    from servers.runtime import serve
+
+    raise SystemExit(serve(SPEC))
+
+`serve` loads the settings, prepares dev key material (dev profile), migrates the
+service's database, starts the gRPC server, logs the bound address and waits for
+SIGTERM/SIGINT to shut down gracefully. `build_server` does the same minus the waiting,
+for tests that want the real wiring on port 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from servers.runtime import devcerts, identity, tls
+from servers.runtime.db import create_engine, session_scope
+from servers.runtime.logs import configure_logging
+from servers.runtime.migrations import migrate
+from servers.runtime.server import Registration, Server, create_server
+from servers.runtime.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("palmgrid.service")
+
+
+@dataclass
+class Runtime:
+    """What a service's servicers are built with: its settings, its database engine and
+    channels to the other services (opened once, shared by all threads)."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    _channels: dict[str, grpc.Channel] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
+        """A transaction on the service's database (see `servers.runtime.db.session_scope`)."""
+        return session_scope(self.engine, write=write)
+
+    def channel(self, service: str) -> grpc.Channel:
+        """The channel to another PalmGrid service, authenticated as this service."""
+        with self._lock:
+            channel = self._channels.get(service)
+            if channel is None:
+                channel = tls.open_channel(self.settings, service, account=self.name)
+                self._channels[service] = channel
+            return channel
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+        self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A PalmGrid service: its name ("billing"), a function building its registrations
+    from the Runtime, and its Alembic migrations folder (None: no database schema)."""
+
+    name: str
+    registrations: Callable[[Runtime], Sequence[Registration]]
+    migrations: Path | None = None
+
+
+def prepare_dev_material(settings: Settings) -> None:
+    """In the dev profile, create the dev PKI and identity key pair when missing."""
+    if settings.profile != "dev":
+        return
+    if settings.grpc_security != "plaintext" and settings.tls_cert_file is None:
+        devcerts.ensure_dev_pki(settings.tls_dir)
+    identity.ensure_key_pair(settings.identity_dir, settings.identity_key_id)
+
+
+def build_server(
+    spec: ServiceSpec, settings: Settings, *, address: str | None = None
+) -> tuple[Server, int, Runtime]:
+    """Migrate, create the engine and the server (not started); returns the server, its
+    bound port and the Runtime (close it after stopping the server)."""
+    prepare_dev_material(settings)
+    url = settings.database_url_for(spec.name)
+    if spec.migrations is not None:
+        migrate(spec.name, url, spec.migrations)
+    engine = create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    runtime = Runtime(spec.name, settings, engine)
+    try:
+        server, port = create_server(
+            spec.registrations(runtime),
+            domain=spec.name,
+            address=address or settings.listen_address(spec.name),
+            credentials=tls.server_credentials_for(settings),
+            verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
+            service_accounts=settings.service_accounts,
+            max_workers=settings.grpc_max_workers,
+        )
+    except BaseException:
+        runtime.close()
+        raise
+    return server, port, runtime
+
+
+def serve(
+    spec: ServiceSpec, settings: Settings | None = None, *, address: str | None = None
+) -> int:
+    """Run the service until SIGTERM/SIGINT; returns the process exit code."""
+    try:
+        settings = settings or load_settings()
+    except SettingsError as exc:
+        print(f"{spec.name}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        server, port, runtime = build_server(spec, settings, address=address)
+    except Exception:
+        log.exception("start-up failed", extra={"service": spec.name})
+        return 1
+    try:
+        server.start()
+        host = (address or settings.listen_address(spec.name)).rpartition(":")[0]
+        log.info(
+            "serving",
+            extra={
+                "service": spec.name,
+                "address": f"{host}:{port}",
+                "port": port,
+                "profile": settings.profile,
+                "security": settings.grpc_security,
+            },
+        )
+        server.run_until_signal(
+            grace=settings.shutdown_grace_seconds, drain=settings.shutdown_drain_seconds
+        )
+    finally:
+        runtime.close()
+    log.info("stopped", extra={"service": spec.name})
+    return 0
