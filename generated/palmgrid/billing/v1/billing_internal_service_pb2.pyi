@@ -28,22 +28,25 @@ class VerifyCustomerBindingRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
-    PHONE_LAST_FOUR_FIELD_NUMBER: _builtins.int
+    VERIFICATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The customer, `customers/{customer}`."""
-    phone_last_four: _builtins.str
-    """The last four digits of the customer's registered phone, as the user gave them.
-    Sensitive: never logged.
+    verification: _builtins.str
+    """What the user gave as proof, to match against the last four digits of the
+    customer's registered phone. Accepted in the same form as the account API's
+    binding verification (4 to 18 letters or digits) so that the account service can
+    pass it on unchanged: a value of another form is simply not verified, rather than
+    rejected as invalid, which would tell the user something. Sensitive: never logged.
     """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
-        phone_last_four: _builtins.str = ...,
+        verification: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "phone_last_four", b"phone_last_four"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "verification", b"verification"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -57,8 +60,8 @@ class VerifyCustomerBindingResponse(_message.Message):
 
     VERIFIED_FIELD_NUMBER: _builtins.int
     verified: _builtins.bool
-    """True when the customer is active and the digits match its registered phone;
-    false for every other case alike.
+    """True when the customer is active and the verification equals the last four
+    digits of its registered phone; false for every other case alike.
     """
     def __init__(
         self,

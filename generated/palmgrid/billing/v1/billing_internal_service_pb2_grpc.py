@@ -92,8 +92,8 @@ class BillingInternalServiceServicer:
     """
 
     def VerifyCustomerBinding(self, request, context):
-        """Checks a customer number and the last four digits of its registered phone, for
-        binding the customer to an app user. The answer is only verified or not: an
+        """Checks a customer number against the last four digits of its registered phone,
+        for binding the customer to an app user. The answer is only verified or not: an
         unknown or closed customer, a customer without a phone and wrong digits all give
         verified false, so the answer does not reveal which. The caller (the account
         service) limits attempts per user.

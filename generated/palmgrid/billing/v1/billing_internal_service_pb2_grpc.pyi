@@ -43,8 +43,8 @@ class BillingInternalServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BillingInternalServiceAsyncStub: ...
     VerifyCustomerBinding: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]
-    """Checks a customer number and the last four digits of its registered phone, for
-    binding the customer to an app user. The answer is only verified or not: an
+    """Checks a customer number against the last four digits of its registered phone,
+    for binding the customer to an app user. The answer is only verified or not: an
     unknown or closed customer, a customer without a phone and wrong digits all give
     verified false, so the answer does not reveal which. The caller (the account
     service) limits attempts per user.
@@ -93,8 +93,8 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyCustomerBinding: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]  # type: ignore[assignment]
-    """Checks a customer number and the last four digits of its registered phone, for
-    binding the customer to an app user. The answer is only verified or not: an
+    """Checks a customer number against the last four digits of its registered phone,
+    for binding the customer to an app user. The answer is only verified or not: an
     unknown or closed customer, a customer without a phone and wrong digits all give
     verified false, so the answer does not reveal which. The caller (the account
     service) limits attempts per user.
@@ -146,8 +146,8 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_internal_service_pb2.VerifyCustomerBindingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_internal_service_pb2.VerifyCustomerBindingResponse, _abc.Awaitable[_billing_internal_service_pb2.VerifyCustomerBindingResponse]]:
-        """Checks a customer number and the last four digits of its registered phone, for
-        binding the customer to an app user. The answer is only verified or not: an
+        """Checks a customer number against the last four digits of its registered phone,
+        for binding the customer to an app user. The answer is only verified or not: an
         unknown or closed customer, a customer without a phone and wrong digits all give
         verified false, so the answer does not reveal which. The caller (the account
         service) limits attempts per user.
