@@ -1,0 +1,148 @@
+"""Fixtures for the runtime tests: the probe protos compiled at test time, identity
+keys, a dev PKI, and probe servers on port 0 with real channels."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from grpc_tools import protoc
+
+from servers.runtime import AssertionSigner, AssertionVerifier, create_server
+from servers.runtime.devcerts import DevPki, ensure_dev_pki
+from servers.runtime.identity import generate_private_key
+from servers.runtime.settings import ServiceAccount
+from tools.codegen import (
+    PROTOS,
+    googleapis_include,
+    protobuf_include,
+    write_validate_descriptor_set,
+)
+
+HERE = Path(__file__).parent
+TEST_PROTOS = HERE / "protos"
+
+
+def compile_protos(out: Path) -> None:
+    """Compile tests/runtime/protos into `out` (importable as `runtimetest.v1`)."""
+    validate_set = out / "validate.binpb"
+    write_validate_descriptor_set(validate_set)
+    sources = [str(p.relative_to(TEST_PROTOS)) for p in TEST_PROTOS.rglob("*.proto")]
+    code = protoc.main(
+        [
+            "protoc",
+            f"-I{TEST_PROTOS}",
+            f"-I{PROTOS}",
+            f"-I{googleapis_include()}",
+            f"-I{protobuf_include()}",
+            f"--descriptor_set_in={validate_set}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            *sources,
+        ]
+    )
+    assert code == 0, "protoc failed on the test protos"
+
+
+@pytest.fixture(scope="session")
+def compiled_protos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("protos")
+    compile_protos(out)
+    sys.path.insert(0, str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def probe(compiled_protos: Path) -> types.ModuleType:
+    """The probe service module (tests/runtime/probe.py), importable once compiled."""
+    return importlib.import_module("runtime.probe")
+
+
+@pytest.fixture(scope="session")
+def identity_key() -> Ed25519PrivateKey:
+    return generate_private_key()
+
+
+@pytest.fixture(scope="session")
+def signer(identity_key: Ed25519PrivateKey) -> AssertionSigner:
+    return AssertionSigner(identity_key, "k1")
+
+
+@pytest.fixture(scope="session")
+def verifier(identity_key: Ed25519PrivateKey) -> AssertionVerifier:
+    return AssertionVerifier({"k1": identity_key.public_key()})
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    return ensure_dev_pki(tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class Running:
+    """A started probe server."""
+
+    server: Any
+    port: int
+    servicer: Any
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+StartProbe = Callable[..., Running]
+
+
+@pytest.fixture
+def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterator[StartProbe]:
+    """Start probe servers; every one is stopped after the test."""
+    started: list[Running] = []
+
+    def start(
+        *,
+        credentials: grpc.ServerCredentials | None = None,
+        service_accounts: Mapping[str, ServiceAccount] | None = None,
+        max_workers: int = 4,
+    ) -> Running:
+        servicer = probe.ProbeServicer()
+        server, port = create_server(
+            probe.registrations(servicer),
+            domain="probe",
+            credentials=credentials,
+            verifier=verifier,
+            service_accounts=service_accounts,
+            max_workers=max_workers,
+        )
+        server.start()
+        running = Running(server, port, servicer)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.server.stop(0)
+
+
+@pytest.fixture
+def running(start_probe: StartProbe) -> Running:
+    return start_probe()
+
+
+@pytest.fixture
+def channel(running: Running) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(running.target) as channel:
+        yield channel
+
+
+@pytest.fixture
+def stub(probe: types.ModuleType, channel: grpc.Channel) -> Any:
+    return probe.probe_pb2_grpc.ProbeServiceStub(channel)

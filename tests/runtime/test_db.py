@@ -1,0 +1,144 @@
+"""Persistence and migrations, on a SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from runtime.models import ProbeCustomer, ProbeMeter
+from servers.runtime import create_engine, migrate, session_scope
+from servers.runtime.migrations import init, version_table
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def test_migrate_to_head_then_persist(database_url: str) -> None:
+    migrate("probe", database_url, MIGRATIONS)
+    engine = create_engine(database_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert {"probe_customer", "probe_meter", version_table("probe")} <= tables
+        with session_scope(engine, write=True) as session:
+            customer = ProbeCustomer(name="3100000001")
+            session.add(customer)
+            session.flush()
+            assert customer.id is not None
+            session.add(ProbeMeter(customer_id=customer.id, code="M-1", reading_wh=1200))
+        with session_scope(engine) as session:
+            meter = session.exec(select(ProbeMeter).where(ProbeMeter.code == "M-1")).one()
+            assert meter.reading_wh == 1200
+    finally:
+        engine.dispose()
+
+
+def test_migrating_twice_changes_nothing(database_url: str) -> None:
+    migrate("probe", database_url, MIGRATIONS, revision="0001")
+    engine = create_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            session.add(ProbeCustomer(name="kept"))
+            session.flush()
+            session.exec(  # type: ignore[call-overload]
+                text("INSERT INTO probe_meter (customer_id, code) VALUES (:c, 'M-7')"),
+                params={"c": 1},
+            )
+        # 0002 rebuilds probe_meter on SQLite (batch mode): its rows must survive.
+        migrate("probe", database_url, MIGRATIONS)
+        migrate("probe", database_url, MIGRATIONS)
+        with engine.connect() as connection:
+            version = connection.execute(
+                text(f"SELECT version_num FROM {version_table('probe')}")
+            ).scalar_one()
+            meters = connection.execute(text("SELECT code, reading_wh FROM probe_meter")).all()
+        assert version == "0002"
+        assert [tuple(m) for m in meters] == [("M-7", 0)]
+    finally:
+        engine.dispose()
+
+
+def test_failed_transaction_is_rolled_back(database_url: str) -> None:
+    migrate("probe", database_url, MIGRATIONS)
+    engine = create_engine(database_url)
+    try:
+        with pytest.raises(RuntimeError), session_scope(engine) as session:
+            session.add(ProbeCustomer(name="ghost"))
+            session.flush()
+            raise RuntimeError("boom")
+        with session_scope(engine) as session:
+            assert session.exec(select(ProbeCustomer)).all() == []
+    finally:
+        engine.dispose()
+
+
+def test_foreign_keys_are_enforced(database_url: str) -> None:
+    migrate("probe", database_url, MIGRATIONS)
+    engine = create_engine(database_url)
+    try:
+        with pytest.raises(sqlalchemy.exc.IntegrityError), session_scope(engine) as session:
+            session.add(ProbeMeter(customer_id=999, code="orphan"))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'nested' / 'probe.db'}", sqlite_busy_timeout_ms=750
+    )
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 750
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_write_sessions_wait_for_each_other(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate("probe", url, MIGRATIONS)
+    engine = create_engine(url)
+    with session_scope(engine, write=True) as session:
+        session.add(ProbeCustomer(name="counter"))
+
+    def bump() -> None:
+        # Read then write: without BEGIN IMMEDIATE, concurrent upgrades of the read
+        # lock would fail with "database is locked".
+        for _ in range(10):
+            with session_scope(engine, write=True) as session:
+                row = session.exec(select(ProbeCustomer)).one()
+                row.name = str(int(row.name) + 1) if row.name.isdigit() else "1"
+                session.add(row)
+
+    try:
+        workers = [threading.Thread(target=bump) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        with session_scope(engine) as session:
+            assert session.exec(select(ProbeCustomer)).one().name == "40"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_urls_use_psycopg3(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        assert engine.dialect.driver == "psycopg"
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_init_creates_a_migrations_folder(tmp_path: Path) -> None:
+    folder = init("billing", tmp_path / "migrations")
+    assert (folder / "env.py").read_text().startswith('"""Alembic environment of the billing')
+    assert (folder / "script.py.mako").exists()
+    assert (folder / "versions").is_dir()

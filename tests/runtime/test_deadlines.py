@@ -1,0 +1,73 @@
+"""Deadlines: a call whose deadline passed is not started; the time left, the request id
+and the caller's identity travel on to downstream calls."""
+
+from __future__ import annotations
+
+import threading
+import types
+from typing import Any
+
+import grpc
+import pytest
+
+from palmgrid.type.v1 import identity_pb2
+from runtime.conftest import StartProbe
+from servers.runtime import AssertionSigner, downstream_call_options
+from servers.runtime.identity import METADATA_KEY
+
+STAFF = identity_pb2.Principal(
+    user="users/ops", kind=identity_pb2.PRINCIPAL_KIND_STAFF, permissions=["probe.*"]
+)
+
+
+def test_call_whose_deadline_passed_while_queued_is_not_started(
+    start_probe: StartProbe, probe: types.ModuleType
+) -> None:
+    running = start_probe(max_workers=1)
+    with grpc.insecure_channel(running.target) as channel:
+        stub = probe.probe_pb2_grpc.ProbeServiceStub(channel)
+        blocker = threading.Thread(
+            target=lambda: stub.Sleep(probe.pb2.SleepRequest(millis=400, tag="first"))
+        )
+        blocker.start()
+        while "first" not in running.servicer.started:
+            threading.Event().wait(0.01)
+        # The only worker is busy: this call waits in the queue past its deadline.
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Sleep(probe.pb2.SleepRequest(millis=0, tag="late"), timeout=0.1)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        blocker.join()
+        stub.Sleep(probe.pb2.SleepRequest(millis=0, tag="after"))
+    assert running.servicer.started == ["first", "after"]
+
+
+def test_remaining_time_request_id_and_identity_go_downstream(
+    stub: Any, probe: types.ModuleType, signer: AssertionSigner
+) -> None:
+    reply = stub.WhoAmI(
+        probe.pb2.WhoAmIRequest(),
+        timeout=5,
+        metadata=[
+            ("x-request-id", "req-downstream"),
+            (METADATA_KEY, signer.sign(STAFF).SerializeToString()),
+        ],
+    )
+    assert 4.0 < reply.downstream_timeout <= 5.0
+    assert reply.request_id == reply.downstream_request_id == "req-downstream"
+    assert reply.forwards_identity
+
+
+def test_request_id_is_generated_when_absent(
+    stub: Any, probe: types.ModuleType, signer: AssertionSigner
+) -> None:
+    metadata = [(METADATA_KEY, signer.sign(STAFF).SerializeToString())]
+    first = stub.WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
+    second = stub.WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
+    assert len(first.request_id) == 32 and first.request_id != second.request_id
+    assert first.downstream_timeout == -1.0  # no deadline, none passed on
+
+
+def test_outside_a_call_downstream_options_use_the_default_timeout() -> None:
+    options = downstream_call_options(default_timeout=2.5)
+    assert options.timeout == 2.5
+    assert dict(options.metadata).keys() == {"x-request-id"}
