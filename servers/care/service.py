@@ -1,0 +1,19 @@
+"""The care service: its contract is declared and served; every RPC answers
+UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from palmgrid.care.v1 import care_service_pb2_grpc
+from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime.declared import declared_only
+
+
+def registrations(runtime: Runtime) -> Sequence[Registration]:
+    return [
+        declared_only(care_service_pb2_grpc, "palmgrid.care.v1.CareService"),
+    ]
+
+
+SPEC = ServiceSpec(name="care", registrations=registrations)

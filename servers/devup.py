@@ -1,0 +1,193 @@
+"""`./dev up`: the whole PalmGrid system on one machine, in the dev profile.
+
+Starts a local Memcached, every service as its own process, and the edge; generates a
+dev CA and certificates under the data directory; waits until everything answers its
+health check; prints addresses and credentials; stops everything cleanly on Ctrl-C.
+Re-running it reuses the data directory (`PALMGRID_DATA_DIR`, default `./.palmgrid`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from servers.runtime import devcerts
+from servers.runtime.settings import SERVICE_NAMES, Settings, load_settings
+from tools import memcached
+
+EDGE_READY_TIMEOUT = 30.0
+SERVICE_READY_TIMEOUT = 60.0
+
+
+@dataclass
+class Child:
+    """One process started by `./dev up`, with its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    address: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> Child:
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{name}.log"
+    log = log_path.open("ab")
+    # start_new_session: Ctrl-C reaches only us; we stop the children in order.
+    process = subprocess.Popen(
+        args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Child(name, process, log_path)
+
+
+def wait_serving(address: str, credentials: grpc.ChannelCredentials | None, timeout: float) -> None:
+    """Block until the gRPC server at address reports SERVING for "" (the whole server)."""
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        channel = (
+            grpc.secure_channel(address, credentials)
+            if credentials
+            else grpc.insecure_channel(address)
+        )
+        try:
+            with channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last_error = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.RpcError as exc:
+            last_error = exc.code().name
+        time.sleep(0.2)
+    raise TimeoutError(f"{address} not SERVING after {timeout:.0f}s ({last_error})")
+
+
+def stop_children(children: list[Child], grace: float = 10.0) -> None:
+    """SIGTERM every child (newest first), then SIGKILL whoever outlives the grace."""
+    for child in reversed(children):
+        if child.alive():
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in reversed(children):
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+class System:
+    """The running dev system: Memcached, services, edge."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: list[Child] = []
+        self.memcached: memcached.MemcachedProcess | None = None
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PALMGRID_PROFILE"] = self.settings.profile
+        env["PALMGRID_DATA_DIR"] = str(self.settings.data_dir)
+        return env
+
+    def start(self) -> None:
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        devcerts.ensure_dev_pki(self.settings.tls_dir)
+        logs = data_dir / "logs"
+        self.memcached = memcached.start(
+            port=self.settings.memcached_port, host=self.settings.memcached_host
+        )
+        env = self.child_env()
+        credentials = self.settings.client_credentials("cli")
+        for name in SERVICE_NAMES:
+            child = _spawn(name, [sys.executable, "-m", f"servers.{name}"], env, logs)
+            child.address = self.settings.service_address(name)
+            self.children.append(child)
+        for child in self.children:
+            wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
+        if importlib.util.find_spec("edge.__main__") is None:
+            return  # the edge is not built yet
+        edge = _spawn("edge", [sys.executable, "-m", "edge", "serve"], env, logs)
+        edge.address = f"https://{self.settings.edge_host}:{self.settings.edge_port}"
+        self.children.append(edge)
+        memcached.wait_for_port(
+            self.settings.edge_host, self.settings.edge_port, EDGE_READY_TIMEOUT
+        )
+
+    def stop(self) -> None:
+        stop_children(self.children)
+        if self.memcached:
+            self.memcached.stop()
+
+    def summary(self) -> str:
+        s = self.settings
+        lines = [
+            "PalmGrid is up (profile dev)",
+            f"  data directory  {s.data_dir}",
+            f"  dev CA          {s.tls_dir / 'ca.pem'}",
+            f"  memcached       {self.memcached.address if self.memcached else '-'}",
+        ]
+        lines += [f"  {c.name:<15} {c.address}  (log {c.log_path})" for c in self.children]
+        lines += [
+            f"  staff users     admin, dispatcher, expander, inspector, agent, editor"
+            f" / password {s.dev_password}",
+            "  demo customers  3100000001 … 3100001000 (verification: last four digits)",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+    def first_dead(self) -> Child | None:
+        return next((c for c in self.children if not c.alive()), None)
+
+
+def main() -> int:
+    settings = load_settings()
+    if settings.profile != "dev":
+        print("./dev up runs the dev profile only; unset PALMGRID_PROFILE", file=sys.stderr)
+        return 2
+    system = System(settings)
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        system.start()
+        print(system.summary(), flush=True)
+        while not stopping:
+            dead = system.first_dead()
+            if dead:
+                print(f"{dead.name} exited ({dead.process.returncode}); see {dead.log_path}")
+                return 1
+            time.sleep(0.5)
+        return 0
+    except (TimeoutError, memcached.MemcachedUnavailable) as exc:
+        print(f"./dev up failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping PalmGrid…", flush=True)
+        system.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The expansion service: its contract is declared and served; every RPC answers
+UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from palmgrid.expansion.v1 import expansion_service_pb2_grpc
+from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime.declared import declared_only
+
+
+def registrations(runtime: Runtime) -> Sequence[Registration]:
+    return [
+        declared_only(expansion_service_pb2_grpc, "palmgrid.expansion.v1.ExpansionService"),
+    ]
+
+
+SPEC = ServiceSpec(name="expansion", registrations=registrations)
