@@ -1,27 +1,75 @@
-"""The billing service: its contract is declared and served; every RPC answers
-UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+"""The billing service: customer archive, usage, tariffs, bills, ledger and payments.
+
+Each gRPC service is one servicer class composed of method groups, each in its own
+module: reads and the archive (`servers.billing.reads`, `.admin`, `.internal`) and
+payments (`servers.billing.payments.methods`). RPCs not yet built fall through to the
+generated base class and answer UNIMPLEMENTED.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from palmgrid.billing.v1 import (
     billing_admin_service_pb2_grpc,
     billing_internal_service_pb2_grpc,
     billing_service_pb2_grpc,
 )
+from servers.billing.admin import AdminMethods
+from servers.billing.internal import InternalMethods
+from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
+from servers.billing.reads import ReadMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared_only
+
+
+class BillingServicer(PaymentMethods, ReadMethods, billing_service_pb2_grpc.BillingServiceServicer):
+    """palmgrid.billing.v1.BillingService: what phones call."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+
+class BillingAdminServicer(
+    PaymentAdminMethods, AdminMethods, billing_admin_service_pb2_grpc.BillingAdminServiceServicer
+):
+    """palmgrid.billing.v1.BillingAdminService: staff and administrators."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+
+class BillingInternalServicer(
+    InternalMethods, billing_internal_service_pb2_grpc.BillingInternalServiceServicer
+):
+    """palmgrid.billing.v1.BillingInternalService: other PalmGrid services."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
 
 def registrations(runtime: Runtime) -> Sequence[Registration]:
     return [
-        declared_only(billing_service_pb2_grpc, "palmgrid.billing.v1.BillingService"),
-        declared_only(billing_admin_service_pb2_grpc, "palmgrid.billing.v1.BillingAdminService"),
-        declared_only(
-            billing_internal_service_pb2_grpc, "palmgrid.billing.v1.BillingInternalService"
+        Registration(
+            "palmgrid.billing.v1.BillingService",
+            BillingServicer(runtime),
+            billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
+        ),
+        Registration(
+            "palmgrid.billing.v1.BillingAdminService",
+            BillingAdminServicer(runtime),
+            billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
+        ),
+        Registration(
+            "palmgrid.billing.v1.BillingInternalService",
+            BillingInternalServicer(runtime),
+            billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
         ),
     ]
 
 
-SPEC = ServiceSpec(name="billing", registrations=registrations)
+SPEC = ServiceSpec(
+    name="billing",
+    registrations=registrations,
+    migrations=Path(__file__).resolve().parent / "migrations",
+)

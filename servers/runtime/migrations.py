@@ -92,9 +92,10 @@ def alembic_config(service: str, url: str, migrations_dir: Path | None = None) -
 
 
 def migrate(
-    service: str, url: str, migrations_dir: Path | None = None, *, revision: str = "head"
+    service: str, url: str, migrations_dir: Path | None = None, *, revision: str = "heads"
 ) -> None:
-    """Upgrade the service's database at `url` to `revision` (default: the newest)."""
+    """Upgrade the service's database at `url` to `revision` (default: every branch head,
+    so independent parts of one service may keep their own migration branches)."""
     config = alembic_config(service, url, migrations_dir)
     engine = create_engine(url)
     try:

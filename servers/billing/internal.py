@@ -1,0 +1,11 @@
+"""Billing RPCs: internal (filled in as they are built)."""
+
+from __future__ import annotations
+
+from servers.runtime import Runtime
+
+
+class InternalMethods:
+    """Method group mixed into a billing servicer; `self.runtime` is the service Runtime."""
+
+    runtime: Runtime

@@ -1,0 +1,1 @@
+"""Payments: idempotent creation, the provider adapter and sandbox, callbacks, reconciliation."""
