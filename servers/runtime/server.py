@@ -135,7 +135,8 @@ def create_server(
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),
         interceptors=[interceptor],
-        options=list(options),
+        # Without this, a second process on the same port would silently share it.
+        options=[("grpc.so_reuseport", 0), *options],
     )
     for registration in registrations:
         registration.add_to_server(registration.servicer, grpc_server)
@@ -144,12 +145,18 @@ def create_server(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
     )
-    if credentials is None:
-        port = grpc_server.add_insecure_port(address)
+    try:
+        if credentials is None:
+            port = grpc_server.add_insecure_port(address)
+        else:
+            port = grpc_server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        port = 0
+        cause: BaseException | None = exc
     else:
-        port = grpc_server.add_secure_port(address, credentials)
+        cause = None
     if port == 0:
-        raise OSError(f"cannot bind {address}")
+        raise OSError(f"cannot bind {address} (in use or not allowed)") from cause
     server = Server(grpc_server, health_servicer, names)
     for name in (*names, ""):
         health_servicer.set(name, NOT_SERVING)

@@ -98,6 +98,11 @@ def test_unknown_service_name_is_refused_at_start(probe: types.ModuleType) -> No
         create_server([misspelt], domain="probe")
 
 
+def test_a_port_in_use_is_refused(running: Running, probe: types.ModuleType) -> None:
+    with pytest.raises(OSError, match="cannot bind"):
+        create_server(probe.registrations(), domain="probe", address=running.target)
+
+
 def test_serve_runs_until_sigterm(compiled_protos: Path, tmp_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")},
