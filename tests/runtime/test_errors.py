@@ -110,6 +110,20 @@ def test_servicer_set_code_is_passed_through(
     assert calls[-1]["code"] == "NOT_FOUND"
 
 
+def test_method_without_an_implementation_is_unimplemented(
+    stub: Any, probe: types.ModuleType, rpc_log: io.StringIO
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Later(probe.pb2.LaterRequest())
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error_info(caught.value).reason == "NOT_IMPLEMENTED"
+    messages = [line["message"] for line in _lines(rpc_log)]
+    assert "unexpected error" not in messages
+    assert [line["code"] for line in _lines(rpc_log) if line["message"] == "rpc"] == [
+        "UNIMPLEMENTED"
+    ]
+
+
 def test_error_in_the_middle_of_a_stream(stub: Any, probe: types.ModuleType) -> None:
     received: list[int] = []
     with pytest.raises(grpc.RpcError) as caught:
