@@ -157,12 +157,15 @@ def run_migrations(target_metadata: MetaData | None) -> None:
 def _run_online(connection: Connection, target_metadata: MetaData | None, table: str) -> None:
     from alembic import context
 
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         version_table=table,
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
+        # Our SQLite engines emit BEGIN themselves, so DDL is transactional there too.
+        transactional_ddl=True if sqlite else None,
         compare_type=True,
     )
     with context.begin_transaction():

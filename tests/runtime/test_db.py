@@ -61,6 +61,32 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
         engine.dispose()
 
 
+FAILING_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "f1"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.execute("SELECT * FROM no_such_table")
+"""
+
+
+def test_failed_migration_leaves_nothing_behind(database_url: str, tmp_path: Path) -> None:
+    folder = init("failing", tmp_path / "migrations")
+    (folder / "versions" / "f1_half_done.py").write_text(FAILING_REVISION)
+    with pytest.raises(sqlalchemy.exc.DatabaseError):
+        migrate("failing", database_url, folder)
+    engine = create_engine(database_url)
+    try:
+        assert "half_done" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
 def test_failed_transaction_is_rolled_back(database_url: str) -> None:
     migrate("probe", database_url, MIGRATIONS)
     engine = create_engine(database_url)
