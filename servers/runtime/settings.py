@@ -55,10 +55,19 @@ class ServiceAccount(BaseModel):
 # Our own processes are trusted parts of the system; the staff CLI's certificate only
 # proves it is the CLI: staff still sign in and the CLI forwards their assertion.
 DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
-    "edge": ServiceAccount(roles=("service",), permissions=("account.*",)),
+    # The edge exchanges session tokens for assertions and watches revocations; every
+    # other call it makes carries the user's own assertion.
+    "edge": ServiceAccount(
+        roles=("edge",),
+        permissions=(
+            "account.sessions.authenticate",
+            "account.revocations.watch",
+            "account.assertionKeys.list",
+        ),
+    ),
     "worker": ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True),
     "ingest": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
-    "cli": ServiceAccount(roles=("cli",)),
+    "cli": ServiceAccount(roles=("cli",), permissions=("account.sessions.authenticate",)),
     **{
         name: ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True)
         for name in SERVICE_NAMES
