@@ -79,7 +79,9 @@ class MemcachedProcess:
                 self.process.wait()
 
 
-def start(port: int | None = None, host: str = "127.0.0.1", memory_mb: int = 64) -> MemcachedProcess:
+def start(
+    port: int | None = None, host: str = "127.0.0.1", memory_mb: int = 64
+) -> MemcachedProcess:
     """Start memcached on host:port (a free port when None) and wait until it listens."""
     binary = ensure_installed()
     port = port or free_port(host)
