@@ -1,0 +1,117 @@
+"""`python -m edge serve …`: front any annotated gRPC service from its descriptors.
+
+    python -m edge serve --descriptor-set api.binpb \\
+        --upstream library.v1.LibraryService=127.0.0.1:50051 \\
+        --listen 127.0.0.1:8443 [--plaintext] [--upstream-plaintext] \\
+        [--default-policy public|deny]
+
+Descriptors come from a descriptor set (`protoc --descriptor_set_out --include_imports`,
+add `--include_source_info` for OpenAPI descriptions) or from generated modules
+(`--proto-module`). HTTPS uses the dev profile's certificate unless `--tls-cert` and
+`--tls-key` name others; `--plaintext` serves plain HTTP (loopback testing only).
+Upstream calls use TLS with the dev CA and the `edge` client certificate (mTLS) unless
+`--upstream-plaintext`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge.app import Edge
+from edge.config import EdgeConfig
+from edge.descriptors import Catalog, DescriptorError
+from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _upstream(text: str) -> tuple[str, str]:
+    service, sep, address = text.partition("=")
+    if not sep or not service or ":" not in address:
+        raise argparse.ArgumentTypeError(f"expected PACKAGE.Service=HOST:PORT, got {text!r}")
+    return service, address
+
+
+def parser() -> argparse.ArgumentParser:
+    tls = dev_tls_dir()
+    p = argparse.ArgumentParser(prog="python -m edge", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve JSON/REST for gRPC services")
+    source = serve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--descriptor-set", type=Path, help="FileDescriptorSet file")
+    source.add_argument(
+        "--proto-module", action="append", help="generated _pb2 module (repeatable)"
+    )
+    serve.add_argument(
+        "--upstream",
+        action="append",
+        type=_upstream,
+        required=True,
+        metavar="PACKAGE.Service=HOST:PORT",
+        help="a service to front and where it listens (repeatable)",
+    )
+    serve.add_argument("--listen", type=_address, default=("127.0.0.1", 8443), metavar="HOST:PORT")
+    serve.add_argument("--plaintext", action="store_true", help="serve plain HTTP")
+    serve.add_argument("--tls-cert", type=Path, default=tls / "server.pem")
+    serve.add_argument("--tls-key", type=Path, default=tls / "server.key")
+    serve.add_argument("--upstream-plaintext", action="store_true", help="plaintext gRPC")
+    serve.add_argument("--upstream-ca", type=Path, default=tls / "ca.pem")
+    serve.add_argument("--upstream-cert", type=Path, default=tls / "edge.pem")
+    serve.add_argument("--upstream-key", type=Path, default=tls / "edge.key")
+    serve.add_argument("--default-policy", choices=["public", "deny"], default="deny")
+    serve.add_argument("--max-body-bytes", type=int, default=EdgeConfig.max_body_bytes)
+    serve.add_argument("--default-timeout", type=float, default=EdgeConfig.default_timeout)
+    serve.add_argument("--max-timeout", type=float, default=EdgeConfig.max_timeout)
+    serve.add_argument("--ignore-query-parameter", action="append", default=[], metavar="NAME")
+    serve.add_argument("--log-level", default="info")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        catalog = (
+            Catalog.from_descriptor_set(args.descriptor_set)
+            if args.descriptor_set
+            else Catalog.from_modules(args.proto_module)
+        )
+        config = EdgeConfig(
+            default_policy=args.default_policy,
+            max_body_bytes=args.max_body_bytes,
+            default_timeout=args.default_timeout,
+            max_timeout=args.max_timeout,
+            ignored_query_parameters=frozenset(args.ignore_query_parameter),
+        )
+        credentials = None
+        if not args.upstream_plaintext:
+            client = TlsFiles(args.upstream_cert, args.upstream_key)
+            has_client = client.cert.is_file() and client.key.is_file()
+            ca = args.upstream_ca if args.upstream_ca.is_file() else None
+            credentials = upstream_credentials(ca, client if has_client else None)
+        edge = Edge(catalog, dict(args.upstream), config=config, channel_credentials=credentials)
+        tls = None if args.plaintext else TlsFiles(args.tls_cert, args.tls_key)
+        host, port = args.listen
+        server = make_server(edge, host, port, tls=tls, log_level=args.log_level.lower())
+    except (DescriptorError, FileNotFoundError) as exc:
+        print(f"edge: {exc}", file=sys.stderr)
+        return 2
+    scheme = "http" if args.plaintext else "https"
+    logging.getLogger("edge").info("edge: serving %s://%s:%d", scheme, host, port)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,239 @@
+"""The edge as an ASGI application: routes built from descriptors, the pipeline, and
+the two endpoints of its own (`GET /healthz`, `GET /openapi.json`).
+
+Raw ASGI rather than a framework: every request pays for whatever sits between the
+socket and the pipeline, and the pipeline already does the routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import orjson
+
+from edge.bindings import MethodSpec, collect_methods
+from edge.config import EdgeConfig
+from edge.descriptors import Catalog, DescriptorError
+from edge.errors import ErrorRenderer
+from edge.metadata import HeaderRules, request_id
+from edge.pipeline import Exchange, HttpResponse, Stage, compose
+from edge.router import RouteConflict, Router
+from edge.routes import Route, RouteBuilder
+from edge.stages import (
+    BuildRequestStage,
+    CallStage,
+    DefaultPolicyStage,
+    ErrorsStage,
+    MetadataStage,
+    RespondStage,
+    RouteStage,
+)
+from edge.upstream import Upstreams
+
+__all__ = ["Edge"]
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON = b"application/json"
+
+
+class Edge:
+    """JSON/REST ⇄ gRPC for every `google.api.http`-annotated service in a catalog.
+
+    `upstreams` maps service full names to `host:port`; only those services are routed.
+    `channel_credentials` None means plaintext upstream connections. `stages` fills or
+    replaces pipeline slots by name (see `edge.pipeline.STAGE_ORDER`); a None value
+    removes a default stage.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        upstreams: Mapping[str, str],
+        *,
+        config: EdgeConfig | None = None,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        stages: Mapping[str, Stage | None] | None = None,
+    ) -> None:
+        self.config = config or EdgeConfig()
+        self.catalog = catalog
+        for service in upstreams:
+            catalog.service(service)  # DescriptorError for a service we have no contract of
+        self.upstreams = Upstreams(upstreams, credentials=channel_credentials)
+        self.methods: list[MethodSpec] = collect_methods(
+            catalog, upstreams, self.config.default_policy
+        )
+        builder = RouteBuilder(
+            catalog,
+            ignored_query_parameters=self.config.ignored_query_parameters,
+            reject_unknown_query_parameters=self.config.reject_unknown_query_parameters,
+        )
+        self.router: Router[Route] = Router()
+        self.routes: list[Route] = []
+        for spec in self.methods:
+            for binding in spec.bindings:
+                route = builder.build(spec, binding)
+                try:
+                    self.router.add(binding.http_method, binding.template, route)
+                except RouteConflict as exc:
+                    raise DescriptorError(f"{spec.method.full_name}: {exc}") from exc
+                self.routes.append(route)
+        self.encoder = builder.encoder
+        self.renderer = ErrorRenderer(
+            domain=self.config.error_domain,
+            auth_challenge=self.config.auth_challenge,
+            pool=catalog.pool,
+        )
+        self.header_rules = HeaderRules(
+            internal_prefixes=self.config.internal_prefixes,
+            default_timeout=self.config.default_timeout,
+            max_timeout=self.config.max_timeout,
+        )
+        chain: dict[str, Stage | None] = {
+            "errors": ErrorsStage(self.renderer),
+            "route": RouteStage(self.router),
+            "authorize": DefaultPolicyStage(),
+            "build_request": BuildRequestStage(),
+            "metadata": MetadataStage(self.header_rules, self.config.stream_timeout),
+            "respond": RespondStage(self.renderer, self.header_rules, self.config.sse_keepalive),
+            "call": CallStage(),
+        }
+        chain.update(stages or {})
+        self._handler = compose({k: v for k, v in chain.items() if v is not None})
+        self._openapi: bytes | None = None
+        self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
+            "/healthz": self._healthz,
+            "/openapi.json": self._openapi_json,
+        }
+
+    async def startup(self) -> None:
+        """Open the upstream channels (in the serving event loop) and bind the routes."""
+        if self.upstreams.started:
+            return
+        self.upstreams.start()
+        for route in self.routes:
+            channel = self.upstreams.channel(route.spec.service_name)
+            factory = channel.unary_stream if route.streaming else channel.unary_unary
+            route.call = factory(
+                route.spec.grpc_path,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+        log.info(
+            "edge: %d routes over %d services", len(self.routes), len(self.upstreams.addresses)
+        )
+
+    async def shutdown(self) -> None:
+        await self.upstreams.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.upstreams.started:
+            await self.startup()
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        method: str = scope["method"]
+        path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        rid = request_id(headers)
+        own = self._own.get(path)
+        if own is not None and method == "GET":
+            response = await own()
+        else:
+            client = scope.get("client")
+            exchange = Exchange(
+                method=method,
+                raw_path=path,
+                query=scope.get("query_string", b""),
+                headers=headers,
+                client=client[0] if client else None,
+                scheme=scope.get("scheme", "http"),
+                receive=receive,
+                max_body=self.config.max_body_bytes,
+                request_id=rid,
+            )
+            await self._handler(exchange)
+            assert exchange.response is not None
+            response = exchange.response
+        response.headers.append((b"x-request-id", rid.encode("latin-1")))
+        await _send(response, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report it; uvicorn then exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _healthz(self) -> HttpResponse:
+        states = await self.upstreams.health(self.config.health_timeout)
+        serving = all(state == "SERVING" for state in states.values())
+        body = orjson.dumps({"status": "SERVING" if serving else "NOT_SERVING", "services": states})
+        headers = [(b"content-type", _JSON), (b"cache-control", b"no-store")]
+        return HttpResponse(200 if serving else 503, headers, body)
+
+    async def _openapi_json(self) -> HttpResponse:
+        if self._openapi is None:
+            from edge.openapi import build_document
+
+            self._openapi = orjson.dumps(build_document(self))
+        return HttpResponse(200, [(b"content-type", _JSON)], self._openapi)
+
+
+async def _send(response: HttpResponse, receive: Receive, send: Send) -> None:
+    headers = response.headers
+    if response.chunks is None:
+        headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await _send_stream(response, receive, send)
+
+
+async def _send_stream(response: HttpResponse, receive: Receive, send: Send) -> None:
+    chunks = response.chunks
+    assert chunks is not None
+    consumer = asyncio.current_task()
+    assert consumer is not None
+
+    async def watch_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        consumer.cancel()  # the client left: stop reading the upstream stream
+
+    watcher = asyncio.ensure_future(watch_disconnect())
+    try:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except asyncio.CancelledError:
+        if not watcher.done():
+            raise
+    finally:
+        watcher.cancel()
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        if response.close is not None:
+            response.close()
