@@ -27,6 +27,9 @@ from edge.descriptors import Catalog, DescriptorError
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
 
 
+_DEFAULTS = EdgeConfig()
+
+
 def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -68,9 +71,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream-cert", type=Path, default=tls / "edge.pem")
     serve.add_argument("--upstream-key", type=Path, default=tls / "edge.key")
     serve.add_argument("--default-policy", choices=["public", "deny"], default="deny")
-    serve.add_argument("--max-body-bytes", type=int, default=EdgeConfig.max_body_bytes)
-    serve.add_argument("--default-timeout", type=float, default=EdgeConfig.default_timeout)
-    serve.add_argument("--max-timeout", type=float, default=EdgeConfig.max_timeout)
+    serve.add_argument("--max-body-bytes", type=int, default=_DEFAULTS.max_body_bytes)
+    serve.add_argument("--default-timeout", type=float, default=_DEFAULTS.default_timeout)
+    serve.add_argument("--max-timeout", type=float, default=_DEFAULTS.max_timeout)
     serve.add_argument("--ignore-query-parameter", action="append", default=[], metavar="NAME")
     serve.add_argument("--log-level", default="info")
     return p
