@@ -26,7 +26,6 @@ from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
 
-
 _DEFAULTS = EdgeConfig()
 
 
