@@ -185,7 +185,8 @@ class BuildRequestStage:
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise EdgeError.bad_request(f"malformed JSON: {exc}", ("body", str(exc))) from None
+            reason = f"malformed JSON: {exc}"
+            raise EdgeError.bad_request(reason, ("body", reason)) from None
         assert route.decode_body is not None
         try:
             if kind == "json":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections import Counter
 from concurrent import futures
 from typing import Any
 
@@ -19,6 +20,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 SERVICE = "edgetest.v1.LibraryService"
+# How often each method was called, so tests can prove the edge did not call upstream.
+CALLS: Counter[str] = Counter()
+
+
+class _Counting(grpc.ServerInterceptor):
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        CALLS[details.method.rsplit("/", 1)[-1]] += 1
+        return continuation(details)
 
 
 def make_servicer() -> Any:
@@ -148,7 +157,7 @@ def start_library_server(*, serving: bool = True) -> tuple[grpc.Server, int, hea
     """A LibraryService (with grpc.health.v1) on 127.0.0.1, port 0."""
     from edgetest.v1 import library_service_pb2_grpc
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[_Counting()])
     library_service_pb2_grpc.add_LibraryServiceServicer_to_server(make_servicer(), server)
     checker = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
