@@ -1,27 +1,128 @@
-"""The account service: its contract is declared and served; every RPC answers
-UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+"""The account service: who is who and who may do what.
+
+`make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
+configuration (tests); `SPEC` is the real one. Building the registrations prepares the
+service: loads the pepper and the signing key, seeds the default roles, the system
+parameters and the audit chain's head, and, in the dev profile, the demo staff.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
 
 from palmgrid.account.v1 import (
     account_admin_service_pb2_grpc,
     account_internal_service_pb2_grpc,
     account_service_pb2_grpc,
 )
-from servers.runtime import Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared_only
+from servers.account import audit, demo, parameters, roles
+from servers.account.admin_methods import AdminMethods
+from servers.account.auditing import guard
+from servers.account.clock import Clock, SystemClock
+from servers.account.config import AccountConfig, pepper_path
+from servers.account.core import AccountCore
+from servers.account.customer_methods import CustomerMethods
+from servers.account.internal_methods import InternalMethods
+from servers.account.passwords import PasswordHasher, load_pepper
+from servers.account.self_service import SelfServiceMethods
+from servers.runtime import Registration, Runtime, ServiceSpec, load_signer
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def registrations(runtime: Runtime) -> Sequence[Registration]:
-    return [
-        declared_only(account_service_pb2_grpc, "palmgrid.account.v1.AccountService"),
-        declared_only(account_admin_service_pb2_grpc, "palmgrid.account.v1.AccountAdminService"),
-        declared_only(
-            account_internal_service_pb2_grpc, "palmgrid.account.v1.AccountInternalService"
-        ),
-    ]
+class AccountServicer(
+    SelfServiceMethods, CustomerMethods, account_service_pb2_grpc.AccountServiceServicer
+):
+    """palmgrid.account.v1.AccountService: what every signed-in person does for themselves."""
+
+    def __init__(self, core: AccountCore) -> None:
+        self.core = core
 
 
-SPEC = ServiceSpec(name="account", registrations=registrations)
+class AccountAdminServicer(
+    AdminMethods, account_admin_service_pb2_grpc.AccountAdminServiceServicer
+):
+    """palmgrid.account.v1.AccountAdminService: administrators."""
+
+    def __init__(self, core: AccountCore) -> None:
+        self.core = core
+
+
+class AccountInternalServicer(
+    InternalMethods, account_internal_service_pb2_grpc.AccountInternalServiceServicer
+):
+    """palmgrid.account.v1.AccountInternalService: other systems over mTLS."""
+
+    def __init__(self, core: AccountCore) -> None:
+        self.core = core
+
+
+def build_core(runtime: Runtime, *, clock: Clock, config: AccountConfig) -> AccountCore:
+    """The service's shared parts, from the settings (key material must exist)."""
+    settings = runtime.settings
+    pepper = load_pepper(pepper_path(config, settings.data_dir), create=settings.profile == "dev")
+    return AccountCore(
+        runtime=runtime,
+        config=config,
+        clock=clock,
+        hasher=PasswordHasher.from_config(pepper, config),
+        signer=load_signer(settings.identity_dir, settings.identity_key_id),
+    )
+
+
+def seed(core: AccountCore) -> None:
+    """Idempotent start-up data; replicas starting together may race, so a conflict
+    is retried once (the other replica's rows are then seen)."""
+    for attempt in range(2):
+        try:
+            with core.runtime.session(write=True) as session:
+                now = core.now()
+                roles.seed_roles(session, now)
+                parameters.seed(session, now)
+                audit.seed(session)
+                if core.settings.profile == "dev":
+                    demo.seed_demo_staff(
+                        session, password=core.settings.dev_password, hasher=core.hasher, now=now
+                    )
+            return
+        except IntegrityError:
+            if attempt:
+                raise
+
+
+def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None) -> ServiceSpec:
+    """The account ServiceSpec with this clock and configuration (default: the wall
+    clock and PALMGRID_ACCOUNT_* from the environment)."""
+
+    def registrations(runtime: Runtime) -> Sequence[Registration]:
+        core = build_core(runtime, clock=clock or SystemClock(), config=config or AccountConfig())
+        seed(core)
+        servicers = (
+            (
+                "palmgrid.account.v1.AccountService",
+                AccountServicer(core),
+                account_service_pb2_grpc.add_AccountServiceServicer_to_server,
+            ),
+            (
+                "palmgrid.account.v1.AccountAdminService",
+                AccountAdminServicer(core),
+                account_admin_service_pb2_grpc.add_AccountAdminServiceServicer_to_server,
+            ),
+            (
+                "palmgrid.account.v1.AccountInternalService",
+                AccountInternalServicer(core),
+                account_internal_service_pb2_grpc.add_AccountInternalServiceServicer_to_server,
+            ),
+        )
+        return [
+            Registration(name, guard(servicer, name, core), add)
+            for name, servicer, add in servicers
+        ]
+
+    return ServiceSpec(name="account", registrations=registrations, migrations=MIGRATIONS)
+
+
+SPEC = make_spec()

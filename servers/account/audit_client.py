@@ -1,0 +1,129 @@
+"""Writing audit records from any PalmGrid server: `AuditClient`.
+
+Money movement, authorization denials and other audited actions that happen outside
+the account service reach the audit log through AccountInternalService.CreateAuditRecord.
+The client fills in what the runtime knows about the current call (actor from the
+verified principal, request id) and calls as the server's own service account (the
+caller's assertion is not forwarded: only services may write audit records). Every
+write carries a fresh request id and is retried once on UNAVAILABLE, so a retried write
+is recorded once.
+
+    from servers.account.audit_client import AuditClient
+
+    audit = AuditClient(runtime.channel("account"))
+    audit.record(action=current_call().method, resource=name, details={"amountFen": "500"})
+
+Details must not carry secrets: `sanitize_details` drops password-, token- and
+captcha-like keys and masks phone and ID numbers; the account service applies it again
+when it writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import grpc
+
+from palmgrid.account.v1 import (
+    account_internal_service_pb2,
+    account_internal_service_pb2_grpc,
+)
+from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
+from palmgrid.type.v1 import identity_pb2
+from servers.runtime.calls import current_call, downstream_call_options
+
+log = logging.getLogger("palmgrid.audit")
+
+# Keys whose values are secret or prove identity: never written.
+_SECRET_KEY_WORDS = ("password", "token", "secret", "captcha", "verification", "private", "pepper")
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+MAX_VALUE = 1024
+MAX_PAIRS = 64
+
+
+def _secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_KEY_WORDS)
+
+
+def mask_value(value: str) -> str:
+    """`value` with mainland mobile numbers and resident ID numbers masked."""
+    value = _PHONE.sub(r"\1****\3", value)
+    return _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(3)[-4:]}", value)
+
+
+def sanitize_details(details: Mapping[str, str] | None) -> dict[str, str]:
+    """Details safe to keep: no secret keys, phone and ID numbers masked, bounded sizes."""
+    safe: dict[str, str] = {}
+    for key, value in sorted((details or {}).items()):
+        if _secret_key(key) or len(safe) >= MAX_PAIRS:
+            continue
+        safe[key[:128]] = mask_value(str(value))[:MAX_VALUE]
+    return safe
+
+
+class AuditClient:
+    """Appends audit records through the account service."""
+
+    def __init__(self, channel: grpc.Channel, *, timeout: float = 2.0) -> None:
+        self._stub = account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
+        self._timeout = timeout
+
+    def record(
+        self,
+        *,
+        action: str | None = None,
+        resource: str = "",
+        code: grpc.StatusCode = grpc.StatusCode.OK,
+        error_reason: str = "",
+        details: Mapping[str, str] | None = None,
+        principal: identity_pb2.Principal | None = None,
+        client_ip: str = "",
+        trace_id: str = "",
+        event_time: datetime | None = None,
+    ) -> admin_pb.AuditRecord:
+        """Append one record and return it as written. `action` defaults to the current
+        RPC's method, `principal` to its caller, `event_time` to now (UTC). Raises
+        grpc.RpcError when the account service cannot take it."""
+        call = current_call()
+        principal = principal or (call.principal if call else None)
+        record = admin_pb.AuditRecord(
+            actor=principal.user if principal else "",
+            actor_username=principal.username if principal else "",
+            action=action or (call.method if call else ""),
+            resource=resource,
+            code=code.value[0],  # type: ignore[arg-type]
+            error_reason=error_reason,
+            request_id=call.request_id[:64] if call else "",
+            trace_id=trace_id,
+            client_ip=client_ip,
+            details=sanitize_details(details),
+        )
+        record.event_time.FromDatetime(event_time or datetime.now(UTC))
+        request = account_internal_service_pb2.CreateAuditRecordRequest(
+            audit_record=record, request_id=str(uuid.uuid4())
+        )
+        options = downstream_call_options(default_timeout=self._timeout, forward_identity=False)
+        try:
+            written: admin_pb.AuditRecord = self._stub.CreateAuditRecord(
+                request, **options.kwargs()
+            )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+                raise
+            written = self._stub.CreateAuditRecord(request, **options.kwargs())
+        return written
+
+    def record_quietly(self, **fields: object) -> admin_pb.AuditRecord | None:
+        """`record`, logging instead of raising when the account service is unreachable
+        (for paths where the audited action must not fail because of the log)."""
+        try:
+            return self.record(**fields)  # type: ignore[arg-type]
+        except grpc.RpcError as exc:
+            log.error("audit record not written", extra={"code": exc.code().name})  # type: ignore[attr-defined]
+            return None

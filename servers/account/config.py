@@ -1,0 +1,56 @@
+"""Settings of the account service alone, read from `PALMGRID_ACCOUNT_*` variables.
+
+The shared runtime settings (`servers.runtime.settings`) hold what every service needs;
+what only the account service reads lives here: where the password pepper is, how hard
+Argon2id works, how failed customer-binding verifications are limited and how often
+revocations are polled. Run-time tunables that administrators change (timeouts,
+lockout thresholds, ...) are system parameters in the database, not settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AccountConfig(BaseSettings):
+    """The account service's own configuration. Field `x` is read from
+    `PALMGRID_ACCOUNT_X`."""
+
+    model_config = SettingsConfigDict(env_prefix="PALMGRID_ACCOUNT_", extra="ignore", frozen=True)
+
+    # The server-side secret mixed into every password hash, kept outside the database.
+    # Unset: <data dir>/account/pepper, created on first start in the dev profile only.
+    pepper_file: Path | None = None
+
+    # Argon2id cost (RFC 9106). Hashes made with other values are upgraded at login.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    # Failed customer-binding verifications allowed per user within the window, so
+    # that customer numbers and phone digits cannot be guessed by trying.
+    binding_failure_limit: int = Field(default=5, ge=1)
+    binding_failure_window_seconds: int = Field(default=86400, ge=60)
+
+    # How often WatchRevocations looks for new revocations, in seconds.
+    revocation_poll_seconds: float = Field(default=0.5, gt=0)
+    # How long revocation events are kept for replay to watchers that reconnect.
+    revocation_retention_seconds: int = Field(default=86400, ge=60)
+
+    # Timeout of the call to billing that verifies a customer binding, in seconds.
+    billing_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_argon2(self) -> AccountConfig:
+        # Argon2 needs at least 8 KiB per lane.
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError("argon2_memory_kib must be at least 8 x argon2_parallelism")
+        return self
+
+
+def pepper_path(config: AccountConfig, data_dir: Path) -> Path:
+    """Where the pepper file is for these settings."""
+    return config.pepper_file or data_dir / "account" / "pepper"

@@ -1,0 +1,56 @@
+"""What every part of the account service works with: the runtime (database, settings,
+channels), the clock, the password hasher, the assertion signer, the system parameters
+and the audit log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from servers.account import audit, parameters
+from servers.account.clock import Clock
+from servers.account.config import AccountConfig
+from servers.account.passwords import PasswordHasher
+from servers.runtime import AssertionSigner, Runtime, Settings
+
+log = logging.getLogger("palmgrid.account")
+
+RECORDER = "serviceAccounts/account"
+
+
+@dataclass
+class AccountCore:
+    runtime: Runtime
+    config: AccountConfig
+    clock: Clock
+    hasher: PasswordHasher
+    signer: AssertionSigner
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def params(self, session: Session) -> parameters.Parameters:
+        """The system parameters in force (the dev idle-timeout override applied)."""
+        override = self.settings.session_idle_seconds if self.settings.profile == "dev" else None
+        return parameters.load(session, self.now(), idle_override_seconds=override)
+
+    def write_audit(self, entries: Sequence[audit.AuditEntry]) -> None:
+        """Append entries written by the account service itself, in their own
+        transaction; a failure is logged, never raised into the audited call."""
+        if not entries:
+            return
+        try:
+            with self.runtime.session(write=True) as session:
+                for entry in entries:
+                    entry.recorder = entry.recorder or RECORDER
+                    audit.append(session, entry, now=self.now())
+        except Exception:
+            log.exception("audit record not written", extra={"action": entries[0].action})

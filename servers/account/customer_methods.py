@@ -1,0 +1,213 @@
+"""AccountService methods about what hangs under a user: customer bindings, alert
+subscriptions and the in-app inbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
+from palmgrid.account.v1 import resources_pb2 as account_pb
+from servers.account import bindings, inbox, models, paging, revocations
+from servers.account.auditing import note
+from servers.account.core import AccountCore
+from servers.account.scope import own_user_id, readable_user_id
+from servers.runtime import NotFound
+
+SUBSCRIPTION_FIELDS = ("outage", "bill", "application_progress", "notice", "sms", "push")
+
+
+def subscriptions_proto(row: models.Subscriptions) -> account_pb.Subscriptions:
+    message = account_pb.Subscriptions(
+        name=f"users/{row.user_id}/subscriptions",
+        **{field: getattr(row, field) for field in SUBSCRIPTION_FIELDS},
+    )
+    message.update_time.FromDatetime(row.update_time)
+    return message
+
+
+class CustomerMethods:
+    core: AccountCore
+
+    # --- bindings ---------------------------------------------------------------------
+
+    def CreateCustomerBinding(
+        self, request: requests_pb.CreateCustomerBindingRequest, context: grpc.ServicerContext
+    ) -> account_pb.CustomerBinding:
+        user_id = own_user_id(request.parent)
+        wanted = request.customer_binding
+        now = self.core.now()
+        note().resource = (
+            f"users/{user_id}/customerBindings/{wanted.customer.removeprefix('customers/')}"
+        )
+        with self.core.runtime.session() as session:
+            limit = self.core.params(session).customer_binding_limit
+            bindings.check_attempt_allowed(self.core, session, user_id, now)
+            bindings.check_can_bind(session, user_id, wanted.customer, limit)
+        if not bindings.verify_with_billing(self.core, wanted.customer, wanted.verification):
+            retention = timedelta(seconds=self.core.config.binding_failure_window_seconds)
+            with self.core.runtime.session(write=True) as session:
+                bindings.record_failure(session, user_id, now, retention)
+            raise bindings.verification_failed()
+        with self.core.runtime.session(write=True) as session:
+            bindings.check_can_bind(session, user_id, wanted.customer, limit)
+            row = models.CustomerBinding(
+                user_id=user_id,
+                customer=wanted.customer,
+                display_name=wanted.display_name,
+                create_time=now,
+            )
+            session.add(row)
+            revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
+            return bindings.to_proto(row)
+
+    def ListCustomerBindings(
+        self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext
+    ) -> requests_pb.ListCustomerBindingsResponse:
+        user_id = readable_user_id(request.parent)
+        offset = paging.decode(request.page_token, user_id)
+        size = request.page_size or 1000
+        with self.core.runtime.session() as session:
+            rows = session.exec(
+                select(models.CustomerBinding)
+                .where(models.CustomerBinding.user_id == user_id)
+                .order_by(
+                    col(models.CustomerBinding.create_time), col(models.CustomerBinding.customer)
+                )
+                .offset(offset)
+                .limit(size + 1)
+            ).all()
+        return requests_pb.ListCustomerBindingsResponse(
+            customer_bindings=[bindings.to_proto(row) for row in rows[:size]],
+            next_page_token=paging.next_token(offset, size, len(rows), user_id),
+        )
+
+    def DeleteCustomerBinding(
+        self, request: requests_pb.DeleteCustomerBindingRequest, context: grpc.ServicerContext
+    ) -> requests_pb.DeleteCustomerBindingResponse:
+        user_id = own_user_id(request.name)
+        customer = "customers/" + request.name.rsplit("/", 1)[1]
+        now = self.core.now()
+        note().resource = f"users/{user_id}/customerBindings/{customer.removeprefix('customers/')}"
+        with self.core.runtime.session(write=True) as session:
+            row = session.get(models.CustomerBinding, (user_id, customer))
+            if row is None:
+                raise NotFound(f"{customer} is not bound")
+            session.delete(row)
+            revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
+        return requests_pb.DeleteCustomerBindingResponse()
+
+    # --- subscriptions ------------------------------------------------------------------
+
+    def _subscriptions(self, session: Session, user_id: str) -> models.Subscriptions:
+        row = session.get(models.Subscriptions, user_id)
+        if row is None:
+            if session.get(models.User, user_id) is None:
+                raise NotFound(f"users/{user_id} not found")
+            row = models.Subscriptions(user_id=user_id, update_time=self.core.now())
+            session.add(row)
+        return row
+
+    def GetSubscriptions(
+        self, request: requests_pb.GetSubscriptionsRequest, context: grpc.ServicerContext
+    ) -> account_pb.Subscriptions:
+        user_id = readable_user_id(request.name)
+        with self.core.runtime.session(write=True) as session:
+            return subscriptions_proto(self._subscriptions(session, user_id))
+
+    def UpdateSubscriptions(
+        self, request: requests_pb.UpdateSubscriptionsRequest, context: grpc.ServicerContext
+    ) -> account_pb.Subscriptions:
+        user_id = own_user_id(request.subscriptions.name)
+        paths = set(request.update_mask.paths) or {"*"}
+        fields = (
+            SUBSCRIPTION_FIELDS
+            if "*" in paths
+            else tuple(p for p in SUBSCRIPTION_FIELDS if p in paths)
+        )
+        with self.core.runtime.session(write=True) as session:
+            row = self._subscriptions(session, user_id)
+            for field in fields:
+                setattr(row, field, getattr(request.subscriptions, field))
+            row.update_time = self.core.now()
+            session.add(row)
+            return subscriptions_proto(row)
+
+    # --- inbox ------------------------------------------------------------------------
+
+    def ListMessages(
+        self, request: requests_pb.ListMessagesRequest, context: grpc.ServicerContext
+    ) -> requests_pb.ListMessagesResponse:
+        user_id = readable_user_id(request.parent)
+        filters = (user_id, request.topic)
+        offset = paging.decode(request.page_token, filters)
+        size = paging.page_size(request.page_size, 20)
+        condition = [col(models.Message.user_id) == user_id]
+        if request.topic:
+            condition.append(col(models.Message.topic) == request.topic)
+        with self.core.runtime.session() as session:
+            rows = session.exec(
+                select(models.Message)
+                .where(*condition)
+                .order_by(col(models.Message.create_time).desc(), col(models.Message.id).desc())
+                .offset(offset)
+                .limit(size + 1)
+            ).all()
+            unread = session.exec(
+                select(func.count())
+                .select_from(models.Message)
+                .where(*condition, col(models.Message.read_time).is_(None))
+            ).one()
+        return requests_pb.ListMessagesResponse(
+            messages=[inbox.to_proto(row) for row in rows[:size]],
+            next_page_token=paging.next_token(offset, size, len(rows), filters),
+            unread_count=int(unread),
+        )
+
+    def _message(self, name: str, *, write: bool) -> tuple[str, str]:
+        parts = name.split("/")
+        user_id = (own_user_id if write else readable_user_id)(name)
+        return user_id, parts[3]
+
+    def GetMessage(
+        self, request: requests_pb.GetMessageRequest, context: grpc.ServicerContext
+    ) -> account_pb.Message:
+        user_id, message_id = self._message(request.name, write=False)
+        with self.core.runtime.session() as session:
+            row = session.get(models.Message, message_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"{request.name} not found")
+        return inbox.to_proto(row)
+
+    def MarkMessageRead(
+        self, request: requests_pb.MarkMessageReadRequest, context: grpc.ServicerContext
+    ) -> requests_pb.MarkMessageReadResponse:
+        user_id, message_id = self._message(request.name, write=True)
+        with self.core.runtime.session(write=True) as session:
+            row = session.get(models.Message, message_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound(f"{request.name} not found")
+            if row.read_time is None:
+                row.read_time = self.core.now()
+                session.add(row)
+            return requests_pb.MarkMessageReadResponse(message=inbox.to_proto(row))
+
+    def MarkAllMessagesRead(
+        self, request: requests_pb.MarkAllMessagesReadRequest, context: grpc.ServicerContext
+    ) -> requests_pb.MarkAllMessagesReadResponse:
+        user_id = own_user_id(request.parent)
+        through = request.read_through_time.ToDatetime(tzinfo=self.core.now().tzinfo)
+        with self.core.runtime.session(write=True) as session:
+            result = session.execute(
+                update(models.Message)
+                .where(
+                    col(models.Message.user_id) == user_id,
+                    col(models.Message.read_time).is_(None),
+                    col(models.Message.create_time) <= through,
+                )
+                .values(read_time=self.core.now())
+            )
+        return requests_pb.MarkAllMessagesReadResponse(marked_count=result.rowcount)  # type: ignore[attr-defined]

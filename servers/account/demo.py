@@ -1,0 +1,60 @@
+"""The dev profile's demo staff (CONTRACT.md): one user per staff role, all with the
+password in PALMGRID_DEV_PASSWORD. Seeded at start-up in the dev profile only; a user
+that exists already is left as it is (its password included).
+
+The built-in names such as `admin` are shorter than self-registration allows: the
+six-letter rule applies to new usernames, not to these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from servers.account import users
+from servers.account.passwords import PasswordHasher
+
+# Supply offices of the demo staff other than the administrator.
+DEMO_SUPPLY_OFFICES = ("SO01",)
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    username: str
+    display_name: str
+    role: str
+    # Coverage of every supply office, or only DEMO_SUPPLY_OFFICES.
+    all_supply_offices: bool = False
+
+
+DEMO_STAFF: tuple[DemoStaff, ...] = (
+    DemoStaff("admin", "Administrator", "admin", all_supply_offices=True),
+    DemoStaff("dispatcher", "Dispatcher", "dispatcher"),
+    DemoStaff("expander", "Connection staff", "expander"),
+    DemoStaff("inspector", "Inspector", "inspector"),
+    DemoStaff("agent", "Service agent", "agent"),
+    DemoStaff("editor", "Content editor", "editor"),
+)
+
+
+def seed_demo_staff(
+    session: Session, *, password: str, hasher: PasswordHasher, now: datetime
+) -> None:
+    """Create the demo staff users that do not exist yet."""
+    for staff in DEMO_STAFF:
+        if users.by_username(session, staff.username) is not None:
+            continue
+        users.create(
+            session,
+            username=staff.username,
+            password=password,
+            kind=users.STAFF,
+            roles=[staff.role],
+            hasher=hasher,
+            now=now,
+            display_name=staff.display_name,
+            coverage=users.COVERAGE_ALL if staff.all_supply_offices else users.COVERAGE_LISTED,
+            supply_offices=() if staff.all_supply_offices else DEMO_SUPPLY_OFFICES,
+        )

@@ -1,0 +1,243 @@
+"""AccountService methods about the caller's own user and sessions: captchas,
+registration, login and logout, sessions, profile and password."""
+
+from __future__ import annotations
+
+import grpc
+from sqlmodel import col, select
+
+from palmgrid.account.v1 import account_service_pb2 as service_pb
+from palmgrid.account.v1 import resources_pb2 as account_pb
+from servers.account import (
+    callmeta,
+    captchas,
+    login,
+    models,
+    paging,
+    passwords,
+    revocations,
+    sessions,
+    users,
+)
+from servers.account.auditing import note
+from servers.account.core import AccountCore
+from servers.account.scope import own_user_id, readable_user_id
+from servers.runtime import InvalidArgument, NotFound, require_principal
+
+_SESSION_FIELDS = {"push_token"}
+_USER_FIELDS = {"display_name", "phone"}
+
+
+def check_password(field: str, password: str, username: str) -> None:
+    """INVALID_ARGUMENT naming every rule of the password policy `password` breaks."""
+    violations = passwords.policy_violations(field, password, username)
+    if violations:
+        raise InvalidArgument(
+            f"the password breaks the password policy: {violations[0].description}",
+            field_violations=violations,
+        )
+
+
+class SelfServiceMethods:
+    core: AccountCore
+
+    # --- public ---------------------------------------------------------------------
+
+    def CreateCaptcha(
+        self, request: service_pb.CreateCaptchaRequest, context: grpc.ServicerContext
+    ) -> account_pb.Captcha:
+        now = self.core.now()
+        with self.core.runtime.session(write=True) as session:
+            lifetime = self.core.params(session).captcha_lifetime
+            return captchas.create(
+                session, now=now, lifetime=lifetime, fixed_answer=self.core.settings.dev_captcha
+            )
+
+    def CreateUser(
+        self, request: service_pb.CreateUserRequest, context: grpc.ServicerContext
+    ) -> account_pb.User:
+        now = self.core.now()
+        recorded = note()
+        recorded.actor_username = request.user.username
+        with self.core.runtime.session(write=True) as session:
+            captchas.spend(session, request.captcha, request.captcha_answer, now=now)
+        check_password("password", request.password, request.user.username)
+        phone = users.plain_phone(request.user.phone, "user.phone") if request.user.phone else None
+        with self.core.runtime.session(write=True) as session:
+            user = users.create(
+                session,
+                username=request.user.username,
+                password=request.password,
+                kind=users.CUSTOMER,
+                roles=["customer"],
+                hasher=self.core.hasher,
+                now=now,
+                display_name=request.user.display_name,
+                phone=phone,
+            )
+            recorded.actor = recorded.resource = users.name_of(user)
+            return users.to_proto(session, user, now)
+
+    def CreateSession(
+        self, request: service_pb.CreateSessionRequest, context: grpc.ServicerContext
+    ) -> service_pb.CreateSessionResponse:
+        client = login.Client(
+            ip=callmeta.client_ip(context),
+            user_agent=callmeta.user_agent(context),
+            public_key=request.client_public_key,
+        )
+        return login.log_in(self.core, request, client)
+
+    # --- sessions ---------------------------------------------------------------------
+
+    def _session_row(self, name: str, *, write: bool) -> models.Session:
+        """The session `name` names ("sessions/current" or an id) if the caller may
+        reach it: their own, or for reading, any with account.users.list."""
+        principal = require_principal()
+        session_id = (principal.session if name == "sessions/current" else name).removeprefix(
+            "sessions/"
+        )
+        with self.core.runtime.session() as session:
+            row = session.get(models.Session, session_id) if session_id else None
+        if row is None:
+            raise NotFound(f"{name} not found")
+        check = own_user_id if write else readable_user_id
+        check(f"users/{row.user_id}")
+        return row
+
+    def GetSession(
+        self, request: service_pb.GetSessionRequest, context: grpc.ServicerContext
+    ) -> account_pb.Session:
+        row = self._session_row(request.name, write=False)
+        return sessions.to_proto(row, f"users/{row.user_id}")
+
+    def ListSessions(
+        self, request: service_pb.ListSessionsRequest, context: grpc.ServicerContext
+    ) -> service_pb.ListSessionsResponse:
+        user_id = readable_user_id(request.user)
+        filters = (user_id, request.state)
+        offset = paging.decode(request.page_token, filters)
+        size = paging.page_size(request.page_size, 50)
+        query = select(models.Session).where(models.Session.user_id == user_id)
+        if request.state:
+            query = query.where(models.Session.state == request.state)
+        query = query.order_by(col(models.Session.create_time).desc(), col(models.Session.id))
+        with self.core.runtime.session() as session:
+            rows = session.exec(query.offset(offset).limit(size + 1)).all()
+        return service_pb.ListSessionsResponse(
+            sessions=[sessions.to_proto(row, f"users/{user_id}") for row in rows[:size]],
+            next_page_token=paging.next_token(offset, size, len(rows), filters),
+        )
+
+    def UpdateSession(
+        self, request: service_pb.UpdateSessionRequest, context: grpc.ServicerContext
+    ) -> account_pb.Session:
+        row = self._session_row(request.session.name, write=True)
+        paths = set(request.update_mask.paths) or {
+            f for f in _SESSION_FIELDS if getattr(request.session, f)
+        }
+        with self.core.runtime.session(write=True) as session:
+            row = session.get(models.Session, row.id) or row
+            if "push_token" in paths:
+                row.push_token = request.session.push_token or None
+            session.add(row)
+            return sessions.to_proto(row, f"users/{row.user_id}")
+
+    def DeleteSession(
+        self, request: service_pb.DeleteSessionRequest, context: grpc.ServicerContext
+    ) -> service_pb.DeleteSessionResponse:
+        row = self._session_row(request.name, write=True)
+        note().resource = sessions.name_of(row)
+        with self.core.runtime.session(write=True) as session:
+            row = session.get(models.Session, row.id) or row
+            if row.state == sessions.ACTIVE:
+                sessions.end(session, [row], sessions.LOGGED_OUT, self.core.now())
+        return service_pb.DeleteSessionResponse()
+
+    # --- the user ---------------------------------------------------------------------
+
+    def GetUser(
+        self, request: service_pb.GetUserRequest, context: grpc.ServicerContext
+    ) -> account_pb.User:
+        user_id = readable_user_id(request.name)
+        with self.core.runtime.session() as session:
+            return users.to_proto(session, users.get(session, user_id), self.core.now())
+
+    def UpdateUser(
+        self, request: service_pb.UpdateUserRequest, context: grpc.ServicerContext
+    ) -> account_pb.User:
+        user_id = own_user_id(request.user.name)
+        paths = set(request.update_mask.paths) or {
+            f for f in _USER_FIELDS if getattr(request.user, f)
+        }
+        now = self.core.now()
+        phone = (
+            users.plain_phone(request.user.phone, "user.phone")
+            if "phone" in paths and request.user.phone
+            else None
+        )
+        with self.core.runtime.session(write=True) as session:
+            user = users.get(session, user_id)
+            if "display_name" in paths:
+                user.display_name = request.user.display_name or user.username
+            if "phone" in paths:
+                user.phone = phone
+            user.update_time = now
+            session.add(user)
+            note().details = {"fields": ",".join(sorted(paths))}
+            return users.to_proto(session, user, now)
+
+    def ChangePassword(
+        self, request: service_pb.ChangePasswordRequest, context: grpc.ServicerContext
+    ) -> service_pb.ChangePasswordResponse:
+        user_id = own_user_id(request.name)
+        principal = require_principal()
+        now = self.core.now()
+        with self.core.runtime.session() as session:
+            user = users.get(session, user_id)
+            params = self.core.params(session)
+            login.check_not_locked(session, user.username, now)
+            history = session.exec(
+                select(models.PasswordHistory.password_hash)
+                .where(models.PasswordHistory.user_id == user_id)
+                .order_by(col(models.PasswordHistory.id).desc())
+                .limit(params.password_history + 1)
+            ).all()
+        if not self.core.hasher.verify(user.password_hash, request.password):
+            login.fail_login(self.core, user.username, user, params, now)
+        check_password("newPassword", request.new_password, user.username)
+        if any(self.core.hasher.verify(old, request.new_password) for old in history):
+            raise InvalidArgument(
+                "the new password was used recently",
+                field_violations=[
+                    passwords.reused_violation("newPassword", params.password_history)
+                ],
+            )
+        with self.core.runtime.session(write=True) as session:
+            user = users.get(session, user_id)
+            encoded = self.core.hasher.hash(request.new_password)
+            user.password_hash = encoded
+            user.password_changed_time = now
+            user.password_change_required = False
+            user.password_expire_time = (
+                now + params.password_expiry
+                if user.kind == users.STAFF and params.password_expiry
+                else None
+            )
+            user.update_time = now
+            session.add(user)
+            session.add(
+                models.PasswordHistory(user_id=user_id, password_hash=encoded, create_time=now)
+            )
+            others = [
+                row
+                for row in sessions.active_rows(session, user_id, now)
+                if sessions.name_of(row) != principal.session
+            ]
+            ended = sessions.end(session, others, sessions.REVOKED, now)
+            revocations.revoke(session, revocations.USER, [users.name_of(user)], now)
+            response = service_pb.ChangePasswordResponse(ended_session_count=len(ended))
+            if user.password_expire_time is not None:
+                response.password_expire_time.FromDatetime(user.password_expire_time)
+        note().details = {"endedSessions": str(len(ended))}
+        return response
