@@ -133,16 +133,20 @@ def segments_of(month: Month, versions: Sequence[PricedVersion]) -> tuple[Segmen
     return tuple(segments)
 
 
-def share_by_days(total: int, days: Sequence[int]) -> list[int]:
-    """Split `total` over runs of `days`: each run takes its share of what is left,
-    rounded half up; the shares sum to `total` and each grows with it."""
+def share_by_weights(total: int, weights: Sequence[int]) -> list[int]:
+    """Split `total` in proportion to `weights` (days, seconds): each takes its share of
+    what the earlier ones left, rounded half up, so the shares sum to `total` and each
+    grows with it."""
     shares: list[int] = []
-    left, days_left = total, sum(days)
-    for run in days:
-        share = left if run == days_left else _round_half_up(Fraction(left * run, days_left))
+    left, weight_left = total, sum(weights)
+    for weight in weights:
+        if weight == weight_left:
+            share = left
+        else:
+            share = _round_half_up(Fraction(left * weight, weight_left))
         shares.append(share)
         left -= share
-        days_left -= run
+        weight_left -= weight
     return shares
 
 
@@ -226,9 +230,9 @@ def charge_month(
         raise ValueError("energy_wh must not be negative")
     segments = segments_of(month, versions)
     days = [segment.days for segment in segments]
-    energies = share_by_days(energy_wh, days)
+    energies = share_by_weights(energy_wh, days)
     periods = dict(time_of_use_wh or {})
-    period_shares = {period: share_by_days(wh, days) for period, wh in periods.items()}
+    period_shares = {period: share_by_weights(wh, days) for period, wh in periods.items()}
     lines: list[ChargeLine] = []
     used = year_to_date_wh
     for index, segment in enumerate(segments):

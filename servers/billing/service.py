@@ -16,8 +16,11 @@ from palmgrid.billing.v1 import (
     billing_internal_service_pb2_grpc,
     billing_service_pb2_grpc,
 )
+from servers.billing import startup
 from servers.billing.admin import AdminMethods
+from servers.billing.config import BillingConfig
 from servers.billing.internal import InternalMethods
+from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
 from servers.billing.reads import ReadMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
@@ -26,8 +29,9 @@ from servers.runtime import Registration, Runtime, ServiceSpec
 class BillingServicer(PaymentMethods, ReadMethods, billing_service_pb2_grpc.BillingServiceServicer):
     """palmgrid.billing.v1.BillingService: what phones call."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
         self.runtime = runtime
+        self.config = config
 
 
 class BillingAdminServicer(
@@ -35,43 +39,65 @@ class BillingAdminServicer(
 ):
     """palmgrid.billing.v1.BillingAdminService: staff and administrators."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
         self.runtime = runtime
+        self.config = config
+
+
+# BatchRecordExternalPayments belongs to the payments part: its method group joins the
+# internal servicer as soon as servers.billing.payments.methods defines it.
+class _NoPaymentInternalMethods:
+    pass
+
+
+PaymentInternalMethods: type = getattr(
+    payment_methods, "PaymentInternalMethods", _NoPaymentInternalMethods
+)
 
 
 class BillingInternalServicer(
-    InternalMethods, billing_internal_service_pb2_grpc.BillingInternalServiceServicer
+    PaymentInternalMethods,  # type: ignore[misc,valid-type]
+    InternalMethods,
+    billing_internal_service_pb2_grpc.BillingInternalServiceServicer,
 ):
     """palmgrid.billing.v1.BillingInternalService: other PalmGrid services."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
         self.runtime = runtime
+        self.config = config
 
 
-def registrations(runtime: Runtime) -> Sequence[Registration]:
-    # The generated stubs declare every RPC abstract; methods not built yet fall through
-    # to grpc's base class at run time (UNIMPLEMENTED), hence the ignores.
-    return [
-        Registration(
-            "palmgrid.billing.v1.BillingService",
-            BillingServicer(runtime),  # type: ignore[abstract]
-            billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
-        ),
-        Registration(
-            "palmgrid.billing.v1.BillingAdminService",
-            BillingAdminServicer(runtime),  # type: ignore[abstract]
-            billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
-        ),
-        Registration(
-            "palmgrid.billing.v1.BillingInternalService",
-            BillingInternalServicer(runtime),  # type: ignore[abstract]
-            billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
-        ),
-    ]
+def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
+    """The billing service with `config` (default: from the environment at start)."""
+
+    def registrations(runtime: Runtime) -> Sequence[Registration]:
+        chosen = config or BillingConfig.from_env()
+        startup.prepare(runtime, chosen)
+        # The generated stubs declare every RPC abstract; methods not built yet fall
+        # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignores.
+        return [
+            Registration(
+                "palmgrid.billing.v1.BillingService",
+                BillingServicer(runtime, chosen),  # type: ignore[abstract]
+                billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
+            ),
+            Registration(
+                "palmgrid.billing.v1.BillingAdminService",
+                BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
+                billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
+            ),
+            Registration(
+                "palmgrid.billing.v1.BillingInternalService",
+                BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
+                billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
+            ),
+        ]
+
+    return ServiceSpec(
+        name="billing",
+        registrations=registrations,
+        migrations=Path(__file__).resolve().parent / "migrations",
+    )
 
 
-SPEC = ServiceSpec(
-    name="billing",
-    registrations=registrations,
-    migrations=Path(__file__).resolve().parent / "migrations",
-)
+SPEC = make_spec()

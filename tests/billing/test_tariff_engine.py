@@ -17,7 +17,7 @@ from servers.billing.charging import (
     charge_month,
     charge_segment,
     line_amount_fen,
-    share_by_days,
+    share_by_weights,
     tier_position,
 )
 from servers.billing.months import Month
@@ -296,7 +296,7 @@ def test_proration_over_a_tariff_change_equals_the_sum_of_its_parts(
     before, after = whole.segments
     assert before.days + after.days == month.days
     # Each part charged alone: its share of the energy, with bounds scaled to its days.
-    first_share, second_share = share_by_days(energy, [before.days, after.days])
+    first_share, second_share = share_by_weights(energy, [before.days, after.days])
     parts = charge_segment(
         before,
         month,

@@ -1,0 +1,31 @@
+"""What the billing service does once at start, before serving: install the tariff
+files' published versions and, in the dev profile, seed the demo customers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from servers.billing import demo
+from servers.billing.config import BillingConfig
+from servers.billing.models import utcnow
+from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
+from servers.runtime import Runtime
+
+log = logging.getLogger("palmgrid.billing")
+
+
+def prepare(runtime: Runtime, config: BillingConfig) -> None:
+    """Install tariffs; seed the demo data when the config and profile say so."""
+    files = read_tariff_files()
+    with runtime.session(write=True) as session:
+        added = install_tariffs(session, files, utcnow())
+    if added:
+        log.info("tariff versions installed", extra={"count": added})
+    if config.seeds_demo(runtime.settings):
+        started = time.monotonic()
+        seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers)
+        log.info(
+            "demo data ready",
+            extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},
+        )

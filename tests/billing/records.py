@@ -1,0 +1,96 @@
+"""Building archive records and readings for the billing tests, as ingest sends them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
+from palmgrid.billing.v1 import resources_pb2
+
+SOURCE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def ts(moment: datetime) -> timestamp_pb2.Timestamp:
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(moment)
+    return message
+
+
+def customer_record(
+    customer_id: str,
+    *,
+    area_code: str = "A01",
+    supply_office: str = "QJ-QL",
+    phone: str = "13800000042",
+    tariff: str = "residential-tiered",
+    mode: int = resources_pb2.BILLING_MODE_POSTPAID,
+    state: int = resources_pb2.CUSTOMER_STATE_ACTIVE,
+    meters: Sequence[str] = ("M1",),
+    time_of_use: bool = False,
+    large_household: bool = False,
+    multiplier: int = 1,
+    source_time: datetime = SOURCE_TIME,
+    holder_name: str = "张三明",
+) -> resources_pb2.Customer:
+    name = f"customers/{customer_id}"
+    return resources_pb2.Customer(
+        name=name,
+        holder_name=holder_name,
+        registered_phone=phone,
+        address="曲靖市麒麟区南宁西路 1 号",
+        supply_office=supply_office,
+        area_code=area_code,
+        tariff=f"tariffs/{tariff}",
+        billing_mode=mode,  # type: ignore[arg-type]
+        large_household=large_household,
+        state=state,  # type: ignore[arg-type]
+        meters=[
+            resources_pb2.Meter(
+                name=f"{name}/meters/{meter}",
+                kind=resources_pb2.METER_KIND_SINGLE_PHASE,
+                multiplier=multiplier,
+                time_of_use=time_of_use,
+            )
+            for meter in meters
+        ],
+        source_update_time=ts(source_time),
+    )
+
+
+def upsert_request(*records: resources_pb2.Customer) -> internal_pb2.BatchUpsertCustomersRequest:
+    return internal_pb2.BatchUpsertCustomersRequest(customers=records, request_id=str(uuid.uuid4()))
+
+
+def reading(
+    customer_id: str,
+    meter: str,
+    reading_id: str,
+    when: datetime,
+    value_wh: int,
+    *,
+    quality: int = resources_pb2.READING_QUALITY_ACTUAL,
+    registers: dict[int, int] | None = None,
+) -> resources_pb2.MeterReading:
+    return resources_pb2.MeterReading(
+        name=f"customers/{customer_id}/meters/{meter}/readings/{reading_id}",
+        read_time=ts(when),
+        value_wh=value_wh,
+        quality=quality,  # type: ignore[arg-type]
+        source=resources_pb2.READING_SOURCE_REMOTE,
+        time_of_use_registers=[
+            resources_pb2.TimeOfUseRegister(period=period, value_wh=value)  # type: ignore[arg-type]
+            for period, value in (registers or {}).items()
+        ],
+    )
+
+
+def readings_request(
+    *readings: resources_pb2.MeterReading,
+) -> internal_pb2.BatchUpsertMeterReadingsRequest:
+    return internal_pb2.BatchUpsertMeterReadingsRequest(
+        meter_readings=readings, request_id=str(uuid.uuid4())
+    )
