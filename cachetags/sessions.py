@@ -1,0 +1,153 @@
+"""The session-check cache: the account service's answer for a bearer token, briefly.
+
+An entry is keyed by the token's SHA-256 and sealed (it holds an identity assertion).
+Whether it may still be used is decided by a per-user *revocation mark*: the time of the
+user's last logout, displacement or access change, written after the account service
+committed it. An entry records when its account check started (`checked_at`); it
+is used only while
+
+    now < valid_until   and   the mark exists   and   checked_at > mark + skew.
+
+Because `checked_at` is taken before the account call and the mark is written after
+the commit, a check that raced a revocation always predates the mark, and the very
+next request goes back to the account service. A missing mark (never written, evicted,
+or lost with a restarted node) means "cannot answer": it is recreated as *now*, which
+makes every older entry of the user unusable. See docs/caching.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from cachetags import keys
+from cachetags.crypto import CipherError, ValueCipher
+from cachetags.pool import CachePool, CacheUnavailable
+
+__all__ = ["SessionCache", "SessionRecord", "SessionRevocations"]
+
+log = logging.getLogger(__name__)
+
+MARK_TTL = 24 * 3600
+_HEAD = struct.Struct(">BddH")
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """An account service answer for a token, as the edge keeps it."""
+
+    user: str  # users/{user}, whose revocation mark governs the record
+    payload: bytes  # the edge's own encoding of the answer
+    checked_at: float  # Unix time taken just before the account call
+    valid_until: float  # Unix time after which the record is never used
+
+
+class SessionRevocations:
+    """Writes revocation marks. The account service (or the edge after a logout or a
+    login that displaced sessions) calls `revoke_users` after its commit."""
+
+    def __init__(self, pool: CachePool, *, clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
+        self.clock = clock
+
+    def revoke_users(self, users: Iterable[str]) -> bool:
+        """Mark the users' cached sessions stale; False when the cache did not take it
+        (then the entries expire by themselves within their short lifetime)."""
+        now = repr(self.clock()).encode()
+        marks = {mark_key(user): now for user in users}
+        if not marks:
+            return True
+        try:
+            self.pool.set_many(marks, MARK_TTL)
+            return True
+        except CacheUnavailable as exc:
+            log.warning("revocation mark not stored", extra={"error": str(exc)})
+            return False
+
+
+def mark_key(user: str) -> str:
+    return keys.key("r", user)
+
+
+class SessionCache(SessionRevocations):
+    """Looks up and stores session records; never raises for a cache failure."""
+
+    def __init__(
+        self,
+        pool: CachePool,
+        cipher: ValueCipher,
+        *,
+        skew: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(pool, clock=clock)
+        self.cipher = cipher
+        self.skew = skew
+
+    def lookup(self, token: str) -> SessionRecord | None:
+        """The record for the token if it may be used now, else None."""
+        key = _record_key(token)
+        try:
+            raw = self.pool.get(key)
+            if raw is None:
+                return None
+            record = self._decode(key, raw)
+            if record is None or self.clock() >= record.valid_until:
+                return None
+            mark = self.pool.get(mark_key(record.user))
+        except CacheUnavailable:
+            return None
+        if mark is None:
+            return None
+        try:
+            revoked_at = float(mark)
+        except ValueError:
+            return None
+        return record if record.checked_at > revoked_at + self.skew else None
+
+    def store(self, token: str, record: SessionRecord) -> None:
+        """Keep the record until `valid_until` (best effort)."""
+        key = _record_key(token)
+        now = self.clock()
+        if record.valid_until <= now:
+            return
+        user = record.user.encode()
+        plain = _HEAD.pack(_VERSION, record.checked_at, record.valid_until, len(user))
+        plain += user + record.payload
+        try:
+            # A user without a mark gets one now: entries older than it are unusable,
+            # including this one for `skew` seconds, which is what a lost mark needs.
+            if self.pool.get(mark_key(record.user)) is None:
+                self.pool.add(mark_key(record.user), repr(now).encode(), MARK_TTL)
+            self.pool.set(
+                key, self.cipher.seal(plain, key.encode()), math.ceil(record.valid_until - now)
+            )
+        except CacheUnavailable:
+            pass
+
+    def forget(self, token: str) -> None:
+        with contextlib.suppress(CacheUnavailable):
+            self.pool.delete(_record_key(token))
+
+    def _decode(self, key: str, raw: bytes) -> SessionRecord | None:
+        try:
+            plain = self.cipher.open(raw, key.encode())
+            version, checked_at, valid_until, user_len = _HEAD.unpack_from(plain)
+        except (CipherError, struct.error):
+            log.warning("unreadable session record ignored")
+            return None
+        if version != _VERSION:
+            return None
+        start = _HEAD.size
+        user = plain[start : start + user_len].decode()
+        return SessionRecord(user, plain[start + user_len :], checked_at, valid_until)
+
+
+def _record_key(token: str) -> str:
+    return keys.key("s", token)

@@ -1,0 +1,72 @@
+"""Tag generations: the invalidation half of every cache key.
+
+Each tag (`customer/customers/3100000001`, `tariffs`) has a current generation in
+Memcached, a random token. A cached entry's key covers the generations of its tags as
+they were read *before* the upstream call, so:
+
+- bumping a tag (a new random token) makes every entry under it unreachable at once;
+- a write that commits while a read is in flight cannot be hidden: the read was keyed
+  by the old generation, which the bump (made after the commit) replaced;
+- a generation that vanished (eviction, node restart) comes back as a new random
+  token, never as an old value, so entries keyed by old generations stay unreachable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable, Sequence
+
+from cachetags import keys
+from cachetags.pool import CachePool, CacheUnavailable
+
+__all__ = ["TagGenerations", "new_token"]
+
+# How long a generation is kept without a bump. Losing one is always safe (entries
+# under it become unreachable), so this only trades memory for hit ratio.
+GENERATION_TTL = 24 * 3600
+
+
+def new_token() -> bytes:
+    """A fresh generation: 96 random bits, never equal to an earlier one in practice."""
+    return base64.urlsafe_b64encode(os.urandom(12))
+
+
+class TagGenerations:
+    """Reads and bumps tag generations in a pool."""
+
+    def __init__(self, pool: CachePool, *, ttl: int = GENERATION_TTL) -> None:
+        self.pool = pool
+        self.ttl = ttl
+
+    def current(self, tags: Sequence[str]) -> dict[str, bytes]:
+        """The current generation of each tag, creating missing ones.
+
+        One get_many for the usual case; raises CacheUnavailable when the cache cannot
+        say, and the caller must then neither read nor write cached entries.
+        """
+        names = keys.many("t", tags)
+        found = self.pool.get_many(names.values())
+        out: dict[str, bytes] = {}
+        for tag, key in names.items():
+            value = found.get(key)
+            if value is None:
+                value = self._create(key)
+            out[tag] = value
+        return out
+
+    def bump(self, tags: Iterable[str]) -> None:
+        """Give each tag a new generation; raises CacheUnavailable if any was not stored."""
+        names = keys.many("t", tags)
+        if names:
+            self.pool.set_many({key: new_token() for key in names.values()}, self.ttl)
+
+    def _create(self, key: str) -> bytes:
+        token = new_token()
+        if self.pool.add(key, token, self.ttl):
+            return token
+        # Someone created it between our get and add: theirs wins.
+        value = self.pool.get(key)
+        if value is None:
+            raise CacheUnavailable("tag generation vanished while being created")
+        return value

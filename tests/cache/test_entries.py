@@ -1,0 +1,67 @@
+"""Entries: keys cover everything an answer depends on; sealed values stay sealed."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from cachetags import MAX_LIFETIME, CachePool, EntryStore, ValueCipher, entry_key
+from cachetags.crypto import CipherError
+
+
+def test_the_key_changes_with_method_request_scope_and_generations() -> None:
+    base = entry_key("/m/A", b"req", "customer:customers/1", {"t": b"g1"})
+    assert base != entry_key("/m/B", b"req", "customer:customers/1", {"t": b"g1"})
+    assert base != entry_key("/m/A", b"req2", "customer:customers/1", {"t": b"g1"})
+    assert base != entry_key("/m/A", b"req", "customer:customers/2", {"t": b"g1"})
+    assert base != entry_key("/m/A", b"req", "customer:customers/1", {"t": b"g2"})
+    assert len(base) < 250
+
+
+def test_a_sealed_entry_round_trips_and_memcached_holds_no_plaintext(pool: CachePool) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    key = entry_key("/m", b"r", "global", {})
+    store.put(key, b"holder 13800000042", ttl=10, stale_for=5, seal=True)
+    assert b"13800000042" not in (pool.get(key) or b"")
+    entry = store.get(key, sealed=True)
+    assert entry is not None and entry.payload == b"holder 13800000042"
+    assert entry.stale_until - entry.fresh_until == pytest.approx(5)
+
+
+def test_a_sealed_value_copied_to_another_key_does_not_open(pool: CachePool) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    store.put("pg1:e:one", b"secret", ttl=10, seal=True)
+    pool.set("pg1:e:two", pool.get("pg1:e:one") or b"", 10, wait=True)
+    assert store.get("pg1:e:two") is None
+
+
+def test_a_clear_entry_is_ignored_where_a_sealed_one_is_expected(pool: CachePool) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    store.put("pg1:e:k", b"planted", ttl=10, seal=False)
+    assert store.get("pg1:e:k") is not None
+    assert store.get("pg1:e:k", sealed=True) is None
+
+
+def test_another_key_cannot_open_a_sealed_entry(pool: CachePool) -> None:
+    EntryStore(pool, ValueCipher.generate()).put("pg1:e:k", b"x", ttl=10, seal=True)
+    assert EntryStore(pool, ValueCipher.generate()).get("pg1:e:k") is None
+    with pytest.raises(CipherError):
+        ValueCipher.generate().open(b"\x01\x01" + bytes(40), b"aad")
+
+
+def test_lifetimes_are_bounded(pool: CachePool) -> None:
+    entry = EntryStore(pool).put("pg1:e:k", b"x", ttl=10**9, stale_for=10**9, seal=False)
+    assert entry.stale_until - entry.stored_at == MAX_LIFETIME
+
+
+def test_cipher_keys_rotate_through_the_key_file(tmp_path: Path) -> None:
+    old, new = bytes(range(32)), bytes(range(1, 33))
+    path = tmp_path / "cache.key"
+    path.write_text(f"1 {base64.b64encode(old).decode()}\n")
+    sealed = ValueCipher.from_file(path).seal(b"v", b"k")
+    path.write_text(f"2 {base64.b64encode(new).decode()}\n1 {base64.b64encode(old).decode()}\n")
+    rotated = ValueCipher.from_file(path)
+    assert rotated.open(sealed, b"k") == b"v"
+    assert rotated.seal(b"v", b"k")[1] == 2
