@@ -22,6 +22,8 @@ from grpc_status import rpc_status
 SERVICE = "edgetest.v1.LibraryService"
 # How often each method was called, so tests can prove the edge did not call upstream.
 CALLS: Counter[str] = Counter()
+# Shelf → number of events a WatchBooks stream had sent when it ended.
+WATCHES_ENDED: dict[str, int] = {}
 
 
 class _Counting(grpc.ServerInterceptor):
@@ -78,12 +80,20 @@ def make_servicer() -> Any:
             )
 
         def WatchBooks(self, request: Any, context: grpc.ServicerContext) -> Any:
-            context.send_initial_metadata((("x-watch", "started"),))
-            if request.delay_seconds:
-                time.sleep(request.delay_seconds)
-            for i in range(request.count):
-                book = library_pb2.Book(name=f"{request.parent}/books/{i}", read_count=i)
-                yield library_service_pb2.BookEvent(kind="added", book=book)
+            if request.count:
+                context.send_initial_metadata((("x-watch", "started"),))
+            sent = 0
+            try:
+                for i in range(request.count):
+                    if request.delay_seconds:
+                        time.sleep(request.delay_seconds)
+                    if not context.is_active():
+                        return
+                    book = library_pb2.Book(name=f"{request.parent}/books/{i}", read_count=i)
+                    yield library_service_pb2.BookEvent(kind="added", book=book)
+                    sent += 1
+            finally:
+                WATCHES_ENDED[request.parent] = sent
             if request.fail_code:
                 context.abort(grpc.StatusCode(_code(request.fail_code)), "the shelf burnt down")
 
@@ -167,6 +177,7 @@ def start_library_server(*, serving: bool = True) -> tuple[grpc.Server, int, hea
         else health_pb2.HealthCheckResponse.NOT_SERVING
     )
     checker.set(SERVICE, status)
+    checker.set("edgetest.v1.LibraryAdminService", health_pb2.HealthCheckResponse.SERVING)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, port, checker
