@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import models
-from servers.runtime import FieldViolation, InvalidArgument
+from servers.runtime import FieldViolation, InvalidArgument, Runtime
 
 # No 0/O, 1/I/L: answers people can read back.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -76,18 +76,27 @@ def _invalid() -> InvalidArgument:
     )
 
 
-def spend(session: Session, name: str, answer: str, *, now: datetime) -> None:
-    """Use up captcha `name` ("captchas/{id}") and check `answer`; raises InvalidArgument
-    (CAPTCHA_INVALID) for an unknown, spent, expired or wrongly answered captcha. The
-    captcha is spent either way: commit the transaction before acting on the error."""
-    captcha_id = name.removeprefix("captchas/")
+def _spend(session: Session, captcha_id: str, answer: str, now: datetime) -> bool:
     spent = session.execute(
         update(models.Captcha)
         .where(col(models.Captcha.id) == captcha_id, col(models.Captcha.used_time).is_(None))
         .values(used_time=now)
     )
-    row = session.get(models.Captcha, captcha_id) if spent.rowcount == 1 else None  # type: ignore[attr-defined]
-    if row is None or now >= row.expire_time:
-        raise _invalid()
-    if not hmac.compare_digest(row.answer_hash, _answer_hash(captcha_id, answer)):
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    row = session.get(models.Captcha, captcha_id)
+    return (
+        row is not None
+        and now < row.expire_time
+        and hmac.compare_digest(row.answer_hash, _answer_hash(captcha_id, answer))
+    )
+
+
+def spend(runtime: Runtime, name: str, answer: str, *, now: datetime) -> None:
+    """Use up captcha `name` ("captchas/{id}") in a transaction of its own, then raise
+    InvalidArgument (CAPTCHA_INVALID) if it was unknown, spent, expired or answered
+    wrongly: a captcha is spent by its first use, right or wrong."""
+    with runtime.session(write=True) as session:
+        valid = _spend(session, name.removeprefix("captchas/"), answer, now)
+    if not valid:
         raise _invalid()

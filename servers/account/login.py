@@ -105,9 +105,7 @@ def log_in(
 ) -> service_pb.CreateSessionResponse:
     """The whole of CreateSession; raises the DomainError a failed login gets."""
     now = core.now()
-    with core.runtime.session(write=True) as session:
-        # Spent even when wrong: commit before raising.
-        captchas.spend(session, request.captcha, request.captcha_answer, now=now)
+    captchas.spend(core.runtime, request.captcha, request.captcha_answer, now=now)
     with core.runtime.session() as session:
         params = core.params(session)
         check_not_locked(session, request.username, now)

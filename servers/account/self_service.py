@@ -59,8 +59,7 @@ class SelfServiceMethods:
         now = self.core.now()
         recorded = note()
         recorded.actor_username = request.user.username
-        with self.core.runtime.session(write=True) as session:
-            captchas.spend(session, request.captcha, request.captcha_answer, now=now)
+        captchas.spend(self.core.runtime, request.captcha, request.captcha_answer, now=now)
         check_password("password", request.password, request.user.username)
         phone = users.plain_phone(request.user.phone, "user.phone") if request.user.phone else None
         with self.core.runtime.session(write=True) as session:
