@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from google.api import field_behavior_pb2
+from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf import descriptor
 
 from edge.bindings import field_by_path
+from edge.descriptors import Catalog
 from edge.path_template import ANY_SEGMENT, ANY_SEGMENTS, PathTemplate
 from edge.routes import HTTP_BODY, Route
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["build_document"]
 
 _FD = descriptor.FieldDescriptor
+_OPENAPI_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 _REF = "#/components/schemas/"
 _STATUS = "google.rpc.Status"
 _INT32 = {_FD.TYPE_INT32, _FD.TYPE_SINT32, _FD.TYPE_SFIXED32}
@@ -111,12 +113,16 @@ class _Builder:
     def build(self) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
         tags: dict[str, str] = {}
+        names = resource_variable_names(self.catalog)
         for route in self.edge.routes:
+            method = route.binding.http_method.lower()
+            if method not in _OPENAPI_METHODS:
+                continue  # custom kinds (SEARCH …) have no place in an OpenAPI 3.1 path item
             service = route.spec.method.containing_service
             tags.setdefault(service.name, self.catalog.comment(service.full_name))
-            path, params = _openapi_path(route.binding.template)
+            path, params = _openapi_path(route.binding.template, names)
             operation = self._operation(route, service.name, params)
-            paths.setdefault(path, {})[route.binding.http_method.lower()] = operation
+            paths.setdefault(path, {})[method] = operation
         paths.update(_own_endpoints())
         config = self.edge.config
         return {
@@ -438,10 +444,44 @@ class _Builder:
         return {"$ref": _REF + full}
 
 
-def _openapi_path(template: PathTemplate) -> tuple[str, list[tuple[str, tuple[str, ...], str]]]:
+ResourceNames = dict[tuple[str, ...], tuple[str, ...]]
+
+
+def resource_variable_names(catalog: Catalog) -> ResourceNames:
+    """Resource patterns (`google.api.resource`) by shape: `customers/*/bills/*` →
+    (`customer`, `bill`), and every leading part of each (`customers/*` → `customer`)."""
+    out: ResourceNames = {}
+    for proto in catalog.files.values():
+        patterns: list[str] = []
+        for definition in proto.options.Extensions[resource_pb2.resource_definition]:
+            patterns.extend(definition.pattern)
+        stack = list(proto.message_type)
+        while stack:
+            message = stack.pop()
+            stack.extend(message.nested_type)
+            if message.options.HasExtension(resource_pb2.resource):
+                patterns.extend(message.options.Extensions[resource_pb2.resource].pattern)
+        for pattern in patterns:
+            shape: list[str] = []
+            names: list[str] = []
+            for segment in pattern.split("/"):
+                if segment.startswith("{") and segment.endswith("}"):
+                    shape.append(ANY_SEGMENT)
+                    names.append(segment[1:-1])
+                    out.setdefault(tuple(shape), tuple(names))
+                else:
+                    shape.append(segment)
+    return out
+
+
+def _openapi_path(
+    template: PathTemplate, names: ResourceNames | None = None
+) -> tuple[str, list[tuple[str, tuple[str, ...], str]]]:
     """The OpenAPI path of a template and its parameters: (name, field path, pattern).
 
     `pattern` is the variable's template when a parameter is only part of its field.
+    Parameters take their names from a matching resource pattern, else from the
+    collection before them (`customers` → `customer`).
     """
     out: list[str] = []
     params: list[tuple[str, tuple[str, ...], str]] = []
@@ -468,10 +508,11 @@ def _openapi_path(template: PathTemplate) -> tuple[str, list[tuple[str, tuple[st
             )
         else:
             pattern = _pattern(template, var.start, end)
+            known = list((names or {}).get(segments[var.start : end], ()))
             for j in range(var.start, end):
                 if segments[j] == ANY_SEGMENT:
                     previous = segments[j - 1] if j > var.start else var.field_path[-1]
-                    name = _unique(_singular(previous), used)
+                    name = _unique(known.pop(0) if known else _singular(previous), used)
                     out.append("{" + name + "}")
                     params.append((name, var.field_path, pattern))
                 else:
