@@ -8,8 +8,10 @@ Re-running it reuses the data directory (`PALMGRID_DATA_DIR`, default `./.palmgr
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
@@ -20,12 +22,28 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import palmgrid
+from palmgrid.options.v1 import options_pb2
 from servers.runtime import devcerts
 from servers.runtime.settings import SERVICE_NAMES, Settings, load_settings
 from tools import memcached
 
+DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
 EDGE_READY_TIMEOUT = 30.0
 SERVICE_READY_TIMEOUT = 60.0
+
+
+def routed_services() -> list[tuple[str, str]]:
+    """(process, full service name) of every service the edge fronts: all but internal."""
+    found = []
+    for info in pkgutil.walk_packages(palmgrid.__path__, "palmgrid."):
+        if not info.name.endswith("_service_pb2"):
+            continue
+        module = importlib.import_module(info.name)
+        for service in module.DESCRIPTOR.services_by_name.values():
+            if not service.GetOptions().Extensions[options_pb2.service].internal:
+                found.append((service.full_name.split(".")[1], service.full_name))
+    return sorted(found)
 
 
 @dataclass
@@ -124,12 +142,35 @@ class System:
             wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
         if importlib.util.find_spec("edge.__main__") is None:
             return  # the edge is not built yet
-        edge = _spawn("edge", [sys.executable, "-m", "edge", "serve"], env, logs)
+        edge = _spawn("edge", [sys.executable, "-m", "edge", "serve", *self.edge_args()], env, logs)
         edge.address = f"https://{self.settings.edge_host}:{self.settings.edge_port}"
         self.children.append(edge)
         memcached.wait_for_port(
             self.settings.edge_host, self.settings.edge_port, EDGE_READY_TIMEOUT
         )
+
+    def edge_args(self) -> list[str]:
+        """The edge's command line: PalmGrid's descriptors, every routed service, dev TLS."""
+        s = self.settings
+        args = [
+            "--descriptor-set",
+            str(DESCRIPTOR_SET),
+            "--listen",
+            f"{s.edge_host}:{s.edge_port}",
+            "--tls-cert",
+            str(s.server_cert_file),
+            "--tls-key",
+            str(s.server_key_file),
+            "--upstream-ca",
+            str(s.ca_file),
+            "--upstream-cert",
+            str(s.client_cert_files("edge")[0]),
+            "--upstream-key",
+            str(s.client_cert_files("edge")[1]),
+        ]
+        for process, service in routed_services():
+            args += ["--upstream", f"{service}={s.service_address(process)}"]
+        return args
 
     def stop(self) -> None:
         stop_children(self.children)

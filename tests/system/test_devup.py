@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
@@ -69,6 +71,7 @@ def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
         pytest.fail("./dev up did not come up:\n" + "\n".join(lines))
     settings = Settings(
         data_dir=data_dir,
+        edge_port=int(env["PALMGRID_EDGE_PORT"]),
         **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in SERVICE_NAMES},
     )
     yield settings, lines
@@ -113,3 +116,16 @@ def test_summary_names_addresses_and_credentials(dev_system: tuple[Settings, lis
         assert settings.service_address(name) in text
     assert str(settings.tls_dir / "ca.pem") in text
     assert "Palm-dev-2026!" in text
+
+
+def test_edge_answers_over_https_with_the_dev_ca(dev_system: tuple[Settings, list[str]]) -> None:
+    settings, _ = dev_system
+    base = f"https://{settings.edge_host}:{settings.edge_port}"
+    with httpx.Client(
+        base_url=base, verify=ssl.create_default_context(cafile=str(settings.ca_file)), timeout=10
+    ) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200, health.text
+        openapi = client.get("/openapi.json")
+        assert openapi.status_code == 200
+        assert "/v1/customers/{customer}/monthlyUsage" in str(openapi.json()["paths"])
