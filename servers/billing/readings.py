@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select, tuple_
+from sqlmodel import Session, col, func, select, tuple_
 
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
 from servers.billing.models import Meter, MeterReading
@@ -71,7 +71,7 @@ class ReadingCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    # The earliest month each customer's new or changed readings touch.
+    # The first month whose figures each customer's new or changed readings can change.
     earliest: dict[str, Month] = field(default_factory=dict)
 
 
@@ -111,6 +111,7 @@ def upsert_readings(
 ) -> ReadingCounts:
     """Create or replace each reading (call `check_readings` first)."""
     counts = ReadingCounts()
+    first_change: dict[str, datetime] = {}
     keys = [_parts(r.name) for r in readings]
     stored = {
         (row.customer_id, row.meter_id, row.id): row
@@ -125,7 +126,7 @@ def upsert_readings(
     for reading, key in zip(readings, keys, strict=True):
         values = _values(reading)
         row = stored.get(key)
-        touched = [Month.of(values["read_time"])]
+        touched = [values["read_time"]]
         if row is None:
             session.add(
                 MeterReading(
@@ -137,13 +138,26 @@ def upsert_readings(
             counts.unchanged += 1
             continue
         else:
-            touched.append(Month.of(row.read_time))
+            touched.append(row.read_time)
             for k, v in values.items():
                 setattr(row, k, v)
             session.add(row)
             counts.updated += 1
         earliest = min(touched)
-        if key[0] not in counts.earliest or earliest < counts.earliest[key[0]]:
-            counts.earliest[key[0]] = earliest
+        if key[0] not in first_change or earliest < first_change[key[0]]:
+            first_change[key[0]] = earliest
     session.flush()
+    for customer_id, moment in first_change.items():
+        counts.earliest[customer_id] = _first_affected_month(session, customer_id, moment)
     return counts
+
+
+def _first_affected_month(session: Session, customer_id: str, moment: datetime) -> Month:
+    """A reading at `moment` also closes the interval since the reading before it, so
+    figures can change from that earlier reading's month on."""
+    previous = session.exec(
+        select(func.max(MeterReading.read_time)).where(
+            MeterReading.customer_id == customer_id, MeterReading.read_time < moment
+        )
+    ).one()
+    return Month.of(previous if previous is not None else moment)
