@@ -1,0 +1,193 @@
+"""Binding customers (户号) through billing's customer archive: verification by the
+last four digits of the registered phone, at most five bindings, failed verifications
+limited per user; and the scope that follows: a customer reaches only bound customers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+
+from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
+from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmgrid.billing.v1 import (
+    billing_internal_service_pb2,
+    billing_internal_service_pb2_grpc,
+    billing_service_pb2,
+    billing_service_pb2_grpc,
+)
+from palmgrid.billing.v1 import resources_pb2 as billing_resources
+from tests.account import services
+from tests.account.conftest import (
+    Account,
+    StartAccount,
+    base_settings,
+    channel_as,
+    error_reason,
+    fails,
+)
+
+SUPPLY_OFFICE = "SO01"
+
+
+def customer_record(number: int) -> billing_resources.Customer:
+    record = billing_resources.Customer(
+        name=f"customers/{3100000000 + number}",
+        holder_name="张三明",
+        registered_phone=f"1380000{number:04d}",
+        address="1 Example Road",
+        supply_office=SUPPLY_OFFICE if number % 2 else "SO02",
+        area_code=f"A{(number - 1) % 10 + 1:02d}",
+        tariff="tariffs/residential-tiered",
+        billing_mode=billing_resources.BILLING_MODE_PREPAID,
+        state=billing_resources.CUSTOMER_STATE_ACTIVE,
+    )
+    record.source_update_time.FromDatetime(datetime(2026, 1, 1, tzinfo=UTC))
+    return record
+
+
+@pytest.fixture
+def billing(data_dir: Path, tmp_path: Path) -> Iterator[services.Running]:
+    settings = base_settings(
+        data_dir, "", billing_database_url=services.database_url(tmp_path, "billing")
+    )
+    running = services.start("billing", settings)
+    with channel_as(settings, running.port, "worker") as channel:
+        stub = billing_internal_service_pb2_grpc.BillingInternalServiceStub(channel)
+        stub.BatchUpsertCustomers(
+            billing_internal_service_pb2.BatchUpsertCustomersRequest(
+                customers=[customer_record(n) for n in range(1, 11)], request_id=str(uuid.uuid4())
+            )
+        )
+    yield running
+    services.stop(running)
+
+
+@pytest.fixture
+def bound_account(start_account: StartAccount, billing: services.Running) -> Account:
+    return start_account(billing_target=billing.target)
+
+
+def bind(
+    account: Account, metadata: object, number: int, verification: str | None = None
+) -> account_pb.CustomerBinding:
+    return account.public.CreateCustomerBinding(
+        requests_pb.CreateCustomerBindingRequest(
+            parent="users/me",
+            customer_binding=account_pb.CustomerBinding(
+                customer=f"customers/{3100000000 + number}",
+                verification=verification or f"{number:04d}",
+            ),
+        ),
+        metadata=metadata,
+    )
+
+
+def test_binding_needs_the_last_four_digits_of_the_registered_phone(bound_account: Account) -> None:
+    account = bound_account
+    metadata = account.customer("bindera")
+    wrong = fails(lambda: bind(account, metadata, 3, "9999"))
+    assert wrong.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(wrong) == "VERIFICATION_FAILED"
+    binding = bind(account, metadata, 3)
+    assert binding.customer == "customers/3100000003"
+    assert binding.name.endswith("/customerBindings/3100000003")
+    assert fails(lambda: bind(account, metadata, 3)).code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_unknown_customer_fails_like_a_wrong_verification(bound_account: Account) -> None:
+    metadata = bound_account.customer("binderb")
+    error = fails(lambda: bind(bound_account, metadata, 999))
+    assert error_reason(error) == "VERIFICATION_FAILED"
+
+
+def test_at_most_five_bindings(bound_account: Account) -> None:
+    metadata = bound_account.customer("binderc")
+    for number in range(1, 6):
+        bind(bound_account, metadata, number)
+    error = fails(lambda: bind(bound_account, metadata, 6))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(error) == "QUOTA_EXCEEDED"
+    bound_account.public.DeleteCustomerBinding(
+        requests_pb.DeleteCustomerBindingRequest(name="users/me/customerBindings/3100000001"),
+        metadata=metadata,
+    )
+    bind(bound_account, metadata, 6)
+    listed = bound_account.public.ListCustomerBindings(
+        requests_pb.ListCustomerBindingsRequest(parent="users/me"), metadata=metadata
+    ).customer_bindings
+    assert [b.customer[-1] for b in listed] == ["2", "3", "4", "5", "6"]
+
+
+def test_failed_verifications_are_limited_per_user(bound_account: Account) -> None:
+    metadata = bound_account.customer("guesser")
+    for guess in range(5):
+        assert (
+            error_reason(fails(lambda: bind(bound_account, metadata, 4, f"{9000 + guess}")))
+            == "VERIFICATION_FAILED"
+        )
+    # Even the right digits are refused until the window passes.
+    limited = fails(lambda: bind(bound_account, metadata, 4))
+    assert limited.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(limited) == "RATE_LIMITED"
+    bound_account.clock.advance(timedelta(hours=24, seconds=1))
+    assert bind(bound_account, bound_account.signed_in("guesser"), 4)
+
+
+def test_bound_customers_reach_the_assertion_and_only_they_pass_billing_scope(
+    bound_account: Account, billing: services.Running
+) -> None:
+    metadata = bound_account.customer("ownera")
+    bind(bound_account, metadata, 5)
+    token_metadata = bound_account.signed_in("ownera")
+    principal = bound_account.authenticate(bound_account.login("ownera").token).principal
+    assert list(principal.customers) == ["customers/3100000005"]
+    with channel_as(bound_account.settings, billing.port, "edge") as channel:
+        stub = billing_service_pb2_grpc.BillingServiceStub(channel)
+        fresh = bound_account.signed_in("ownera")
+        own = stub.GetCustomer(
+            billing_service_pb2.GetCustomerRequest(name="customers/3100000005"), metadata=fresh
+        )
+        assert own.name == "customers/3100000005"
+        other = fails(
+            lambda: stub.GetCustomer(
+                billing_service_pb2.GetCustomerRequest(name="customers/3100000007"), metadata=fresh
+            )
+        )
+        assert other.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error_reason(other) == "OUT_OF_SCOPE"
+    del token_metadata
+
+
+def test_staff_reach_only_customers_of_their_supply_offices(
+    bound_account: Account, billing: services.Running
+) -> None:
+    # The demo agent covers SO01: odd customer numbers in this archive.
+    agent = bound_account.signed_in("agent", "Palm-dev-2026!")
+    with channel_as(bound_account.settings, billing.port, "edge") as channel:
+        stub = billing_service_pb2_grpc.BillingServiceStub(channel)
+        inside = stub.GetCustomer(
+            billing_service_pb2.GetCustomerRequest(name="customers/3100000003"), metadata=agent
+        )
+        assert inside.supply_office == SUPPLY_OFFICE
+        outside = fails(
+            lambda: stub.GetCustomer(
+                billing_service_pb2.GetCustomerRequest(name="customers/3100000004"), metadata=agent
+            )
+        )
+        assert error_reason(outside) == "OUT_OF_SCOPE"
+        admin = bound_account.signed_in("admin", "Palm-dev-2026!")
+        assert stub.GetCustomer(
+            billing_service_pb2.GetCustomerRequest(name="customers/3100000004"), metadata=admin
+        ).name
+
+
+def test_billing_down_is_unavailable_not_a_failed_verification(start_account: StartAccount) -> None:
+    account = start_account(billing_target="127.0.0.1:1")
+    metadata = account.customer("patience")
+    error = fails(lambda: bind(account, metadata, 3))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
