@@ -127,7 +127,7 @@ def test_failed_verifications_are_limited_per_user(bound_account: Account) -> No
     metadata = bound_account.customer("guesser")
     for guess in range(5):
         assert (
-            error_reason(fails(lambda: bind(bound_account, metadata, 4, f"{9000 + guess}")))
+            error_reason(fails(lambda g=guess: bind(bound_account, metadata, 4, f"{9000 + g}")))
             == "VERIFICATION_FAILED"
         )
     # Even the right digits are refused until the window passes.
