@@ -59,7 +59,7 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
-    if not _B64.match(text):
+    if not _B64.match(text) or len(text) % 4 == 1:
         raise EnvelopeFormatError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

@@ -1,7 +1,7 @@
 """The edge's field-encryption key pairs: files in one directory, newest seals.
 
 Each key is `<kid>.pem` (PKCS#8 PEM, mode 0600) in the keys directory. Key ids start
-with their UTC creation time (`20261126060102-3fa9c1`), so the newest key is the one
+with their UTC creation time (`20261126060102123456-3fa9c1`), so the newest key is the one
 with the greatest id: it is the *current* key, listed first by `GET /v1/keys`, and
 the one apps should seal to. Older keys still open envelopes until their file is
 removed.
@@ -116,7 +116,12 @@ def create_key(directory: Path, *, now: datetime | None = None) -> str:
     """Add a new key, which becomes the current one; its id."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    moment = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%f")
+    newest = max((p.stem for p in directory.glob("*.pem")), default="")
+    if moment <= newest[: len(moment)]:
+        # A clock step backwards (or a second key in the same microsecond) must still
+        # give the new key the greatest id, since the greatest id seals.
+        moment = str(int(newest[: len(moment)]) + 1)
     kid = f"{moment}-{secrets.token_hex(3)}"
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
