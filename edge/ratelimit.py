@@ -19,10 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import grpc
+
 from cachetags import CachePool, CacheUnavailable, keys
+from edge.errors import EdgeError
+from edge.pipeline import Exchange, Handler
+from edge.security.clientip import TrustedProxies
 from palmgrid.options.v1 import options_pb2
 
-__all__ = ["Decision", "RateLimited", "RateLimiter"]
+__all__ = ["Decision", "RateLimitStage", "RateLimited", "RateLimiter"]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +102,36 @@ class RateLimiter:
             return 1
         # Another request created the counter between our incr and add.
         return self.pool.incr(key) or 1
+
+
+class RateLimitStage:
+    """The `rate_limit` slot: 429 with `Retry-After` over a method's declared limits."""
+
+    def __init__(self, limiter: RateLimiter, proxies: TrustedProxies) -> None:
+        self.limiter = limiter
+        self.proxies = proxies
+
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        route = exchange.route
+        assert route is not None
+        rules = route.spec.rules
+        if rules is not None and rules.HasField("rate_limit"):
+            session = exchange.state.get("session")
+            decision = self.limiter.check(
+                route.method_name,
+                rules.rate_limit,
+                client_ip=self.proxies.client_ip(
+                    exchange.client, exchange.header(b"x-forwarded-for")
+                ),
+                user=session.user if session is not None else None,
+            )
+            if not decision.allowed:
+                seconds = str(decision.retry_after)
+                raise EdgeError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"too many requests; retry after {seconds} s",
+                    "RATE_LIMITED",
+                    headers=[(b"retry-after", seconds.encode())],
+                    metadata={"retryAfterSeconds": seconds, "limitedBy": decision.subject},
+                )
+        await call_next(exchange)

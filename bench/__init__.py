@@ -1,0 +1,1 @@
+"""PalmGrid's benchmarks: `./dev bench [NAME]` or `python -m bench [NAME]`."""

@@ -1,0 +1,244 @@
+"""The edge against a hand-written FastAPI proxy, on the same upstream.
+
+    python -m bench edge [--seconds 6] [--connections 32]
+
+For each proxy, in one run: start it in front of the bench upstream (bench/upstream.py:
+billing's ListMonthlyUsage with 24 fixed months, and CreatePayment), check that both
+answer the same JSON, then load it with wrk on
+`GET /v1/customers/3100000001/monthlyUsage` and on a small `POST …/payments`, and
+report requests/s, p50/p99 latency and the proxy's own CPU per request (user + system
+time of its process over the measured run, divided by the requests served).
+
+On a machine with two or more CPUs the proxy gets CPU 0 to itself and the upstream and
+wrk share CPU 1, so that the proxy, not the load generator or the upstream, is what
+runs out of CPU; requests/s then measures the proxy. The edge runs with every stage of
+its pipeline on (errors, route, authorize, build_request, metadata, respond, call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.load import LoadResult, Process, cpu_seconds, free_port, run_wrk, wait_listening
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTORS = ROOT / "generated" / "palmgrid" / "descriptors.binpb"
+SERVICE = "palmgrid.billing.v1.BillingService"
+USAGE_PATH = "/v1/customers/3100000001/monthlyUsage"
+PAYMENT_PATH = "/v1/customers/3100000001/payments"
+PAYMENT_BODY = orjson.dumps(
+    {
+        "amountFen": "5000",
+        "channel": "PAYMENT_CHANNEL_WECHAT_PAY",
+        "requestId": "0b7c4a52-6f7e-4a8e-9c1d-2f3a4b5c6d7e",
+    }
+)
+PROXIES = ("fastapi", "edge")
+ENDPOINTS = (
+    ("GET monthlyUsage (24 months)", USAGE_PATH, None),
+    ("POST payments (small)", PAYMENT_PATH, PAYMENT_BODY),
+)
+TARGET_RPS_RATIO = 1.5
+TARGET_CPU_RATIO = 2 / 3
+
+
+@dataclass(frozen=True)
+class Measurement:
+    proxy: str
+    endpoint: str
+    load: LoadResult
+    cpu_us: float
+    upstream_cpu_us: float
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench edge", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per proxy and endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+
+    cpus = sorted(os.sched_getaffinity(0))
+    proxy_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (None, None)
+    upstream_port = free_port()
+    upstream = Process(
+        [sys.executable, "-m", "bench.upstream", str(upstream_port)], load_cpus, ROOT
+    )
+    proxies: dict[str, tuple[Process, str]] = {}
+    results: list[Measurement] = []
+    try:
+        wait_listening(upstream_port, upstream.proc)
+        for proxy in PROXIES:
+            port = free_port()
+            proxies[proxy] = (
+                Process(_proxy_argv(proxy, port, upstream_port), proxy_cpus, ROOT),
+                f"http://127.0.0.1:{port}",
+            )
+        for process, base in proxies.values():
+            wait_listening(int(base.rsplit(":", 1)[1]), process.proc)
+        answers = {proxy: _answers(base) for proxy, (_, base) in proxies.items()}
+        # Rounds alternate between the proxies so that other load on the machine falls
+        # on both alike; each figure reported is the median of its rounds.
+        for endpoint, path, body in ENDPOINTS:
+            for _ in range(args.rounds):
+                for proxy, (process, base) in proxies.items():
+                    results.append(
+                        _measure(
+                            proxy, endpoint, base + path, body, process, upstream, args, load_cpus
+                        )
+                    )
+        same = answers["fastapi"] == answers["edge"]
+    finally:
+        for process, _ in proxies.values():
+            process.stop()
+        upstream.stop()
+    return _report(_medians(results), same, proxy_cpus is not None, args)
+
+
+def _measure(
+    proxy: str,
+    endpoint: str,
+    url: str,
+    body: bytes | None,
+    process: Process,
+    upstream: Process,
+    args: argparse.Namespace,
+    load_cpus: set[int] | None,
+) -> Measurement:
+    run_wrk(url, seconds=args.warmup, connections=args.connections, body=body, cpus=load_cpus)
+    before, up_before = cpu_seconds(process.pid), cpu_seconds(upstream.pid)
+    load = run_wrk(
+        url, seconds=args.seconds, connections=args.connections, body=body, cpus=load_cpus
+    )
+    served = max(load.requests, 1)
+    return Measurement(
+        proxy,
+        endpoint,
+        load,
+        (cpu_seconds(process.pid) - before) / served * 1e6,
+        (cpu_seconds(upstream.pid) - up_before) / served * 1e6,
+    )
+
+
+def _medians(results: list[Measurement]) -> list[Measurement]:
+    out = []
+    for key in dict.fromkeys((m.endpoint, m.proxy) for m in results):
+        runs = [m for m in results if (m.endpoint, m.proxy) == key]
+        mid = len(runs) // 2
+
+        def median(values: list[float], mid: int = mid) -> float:
+            return sorted(values)[mid]
+
+        load = LoadResult(
+            requests=sum(m.load.requests for m in runs),
+            errors=sum(m.load.errors for m in runs),
+            seconds=sum(m.load.seconds for m in runs),
+            rps=median([m.load.rps for m in runs]),
+            p50_ms=median([m.load.p50_ms for m in runs]),
+            p99_ms=median([m.load.p99_ms for m in runs]),
+        )
+        out.append(
+            Measurement(
+                key[1],
+                key[0],
+                load,
+                median([m.cpu_us for m in runs]),
+                median([m.upstream_cpu_us for m in runs]),
+            )
+        )
+    return out
+
+
+def _proxy_argv(proxy: str, port: int, upstream_port: int) -> list[str]:
+    if proxy == "fastapi":
+        return [
+            sys.executable,
+            "-m",
+            "bench.fastapi_proxy",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            f"127.0.0.1:{upstream_port}",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "edge",
+        "serve",
+        "--descriptor-set",
+        str(DESCRIPTORS),
+        "--upstream",
+        f"{SERVICE}=127.0.0.1:{upstream_port}",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--plaintext",
+        "--upstream-plaintext",
+        "--log-level",
+        "warning",
+    ]
+
+
+def _answers(base: str) -> tuple[object, object]:
+    """Both benchmarked answers, parsed, to check the proxies agree before timing them."""
+    with httpx.Client(base_url=base, timeout=10) as http:
+        usage = http.get(USAGE_PATH)
+        pay = http.post(
+            PAYMENT_PATH, content=PAYMENT_BODY, headers={"content-type": "application/json"}
+        )
+    for r in (usage, pay):
+        if r.status_code != 200:
+            raise RuntimeError(f"{base}{r.request.url.path}: {r.status_code} {r.text[:200]}")
+    return usage.json(), pay.json()
+
+
+def _report(results: list[Measurement], same: bool, pinned: bool, args: argparse.Namespace) -> int:
+    print()
+    print(
+        f"edge vs FastAPI proxy — wrk, 1 thread, {args.connections} connections, "
+        f"{args.seconds:g} s per run after {args.warmup:g} s warm-up"
+        + ("; proxy pinned to its own CPU" if pinned else "")
+    )
+    print(f"same JSON from both proxies: {'yes' if same else 'NO'}")
+    print()
+    header = (
+        f"{'endpoint':<30} {'proxy':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU µs/req':>11} {'errors':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for m in results:
+        print(
+            f"{m.endpoint:<30} {m.proxy:<8} {m.load.rps:>8.0f} {m.load.p50_ms:>8.2f} "
+            f"{m.load.p99_ms:>8.2f} {m.cpu_us:>11.0f} {m.load.errors:>7}"
+        )
+    print()
+    ok = same
+    for endpoint in dict.fromkeys(m.endpoint for m in results):
+        by = {m.proxy: m for m in results if m.endpoint == endpoint}
+        edge, base = by["edge"], by["fastapi"]
+        rps_ratio = edge.load.rps / base.load.rps
+        cpu_ratio = edge.cpu_us / base.cpu_us
+        passed = rps_ratio >= TARGET_RPS_RATIO and cpu_ratio <= TARGET_CPU_RATIO
+        ok = ok and passed and edge.load.errors == 0 and base.load.errors == 0
+        print(
+            f"{endpoint}: edge/FastAPI req/s ×{rps_ratio:.2f} (target ≥ ×{TARGET_RPS_RATIO}), "
+            f"CPU per request ×{cpu_ratio:.2f} (target ≤ ×{TARGET_CPU_RATIO:.2f}) "
+            f"— {'met' if passed else 'NOT met'}"
+        )
+    print(
+        "(upstream CPU per request, for scale: "
+        + ", ".join(
+            f"{m.proxy} {m.endpoint.split()[1]} {m.upstream_cpu_us:.0f} µs" for m in results
+        )
+        + ")"
+    )
+    return 0 if ok else 1

@@ -1,0 +1,156 @@
+"""The `cache` slot: answers reads from Memcached and invalidates after writes.
+
+For a method with a cache policy, the entry key covers the method, the canonical
+request, who shares the entry (`sharing_scope`) and the current generations of its
+tags, read *before* the upstream call (see cachetags.tags for why that ordering makes
+invalidation safe). Misses go through `ReadThrough`: one upstream call per key however
+many callers miss at once, stale entries served while one refreshes or while the
+upstream fails. The stage stores the upstream's message before the `encrypt` stage
+seals or masks it for the caller, and sealed at rest.
+
+Every answer of a cacheable method gets an `ETag` and a `Cache-Control`; a matching
+`If-None-Match` gets 304. After a successful call of a method that declares
+`invalidates`, its tags are bumped (and left in `exchange.state["invalidated_tags"]`
+for the session stage).
+
+Memcached down or hung never fails a read: the generations cannot be read, so the
+upstream is called and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+
+import grpc
+
+from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations, entry_key
+from cachetags.flight import Outcome, Source
+from edge.cache.http import cache_control, etag, matches
+from edge.cache.policy import CachePlan, plan_route, render_tags, sharing_scope
+from edge.errors import UpstreamFailure
+from edge.pipeline import Exchange, Handler, HttpResponse, Reply
+from edge.routes import Route
+
+__all__ = ["CacheStage"]
+
+log = logging.getLogger(__name__)
+
+_C = grpc.StatusCode
+# Upstream failures a stale entry may stand in for; refusals (NOT_FOUND, PERMISSION_DENIED …)
+# are answers and are never hidden.
+_FAILURES = frozenset(
+    c.value[0] for c in (_C.UNAVAILABLE, _C.DEADLINE_EXCEEDED, _C.INTERNAL, _C.UNKNOWN)
+)
+
+
+def _is_failure(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamFailure) and exc.code in _FAILURES
+
+
+class CacheStage:
+    def __init__(
+        self,
+        pool: CachePool | None,
+        reader: ReadThrough | None,
+        routes: Iterable[Route],
+    ) -> None:
+        self.pool = pool
+        self.reader = reader
+        self.generations = TagGenerations(pool) if pool is not None else None
+        self.plans: dict[int, CachePlan] = {id(r): plan_route(r) for r in routes}
+        self.stats: Counter[str] = Counter()
+
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        route = exchange.route
+        assert route is not None
+        plan = self.plans.get(id(route))
+        if plan is None:
+            plan = self.plans[id(route)] = plan_route(route)
+        session = exchange.state.get("session")
+        user = session.user if session is not None else None
+        if plan.cacheable and exchange.method == "GET":
+            await self._read(exchange, call_next, route, plan)
+        else:
+            await call_next(exchange)
+        if plan.invalidates and isinstance(exchange.reply, Reply):
+            self._invalidate(exchange, plan, user)
+
+    async def _read(
+        self, exchange: Exchange, call_next: Handler, route: Route, plan: CachePlan
+    ) -> None:
+        session = exchange.state.get("session")
+        principal = session.principal if session is not None else None
+        user = principal.user if principal is not None else None
+        scope = sharing_scope(plan, exchange.request, principal)
+        tags = render_tags(plan.tags, exchange.request, user)
+        key = None
+        if scope is not None and tags is not None and self.generations and self.reader:
+            try:
+                generations = self.generations.current(tags)
+                request = exchange.request.SerializeToString(deterministic=True)
+                key = entry_key(plan.method, request, scope, generations)
+            except CacheUnavailable:
+                key = None
+        if key is None or self.reader is None:
+            self.stats["bypass"] += 1
+            await call_next(exchange)
+            self._validators(exchange, plan, None, "bypass")
+            return
+
+        async def load() -> bytes:
+            await call_next(exchange)
+            assert isinstance(exchange.reply, Reply)
+            payload: bytes = exchange.reply.message.SerializeToString()
+            return payload
+
+        outcome: Outcome = await self.reader.load(
+            key,
+            load,
+            ttl=plan.ttl,
+            stale_for=plan.stale_if_error,
+            seal=plan.seal,
+            is_failure=_is_failure,
+        )
+        self.stats[outcome.source.value] += 1
+        if outcome.source is not Source.MISS and outcome.source is not Source.BYPASS:
+            exchange.reply = Reply(route.response_class.FromString(outcome.payload))
+        self._validators(exchange, plan, outcome.payload, outcome.source.value)
+
+    def _validators(
+        self, exchange: Exchange, plan: CachePlan, payload: bytes | None, source: str
+    ) -> None:
+        if not isinstance(exchange.reply, Reply):
+            return
+        if payload is None:
+            payload = exchange.reply.message.SerializeToString()
+        session = exchange.state.get("session")
+        variant = "masked"
+        if session is not None and session.client_public_key:
+            variant = "sealed:" + session.client_public_key.hex()
+        tag = etag(payload, variant)
+        headers = [
+            (b"etag", tag),
+            (b"cache-control", cache_control(plan)),
+            (b"x-cache", source.upper().encode()),
+        ]
+        if not plan.public:
+            headers.append((b"vary", b"Authorization"))
+        if matches(exchange.header(b"if-none-match"), tag):
+            exchange.response = HttpResponse(304, [*headers, *exchange.response_headers])
+            return
+        exchange.response_headers.extend(headers)
+
+    def _invalidate(self, exchange: Exchange, plan: CachePlan, user: str | None) -> None:
+        tags = render_tags(plan.invalidates, exchange.request, user)
+        if tags is None:
+            log.warning("edge: %s: invalidation tags could not be rendered", plan.method)
+            return
+        exchange.state["invalidated_tags"] = tags
+        if self.generations is None:
+            return
+        try:
+            self.generations.bump(tags)
+        except CacheUnavailable as exc:
+            log.warning("edge: tags not bumped after %s: %s", plan.method, exc)

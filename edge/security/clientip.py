@@ -1,0 +1,68 @@
+"""Who the client is, network-wise: its address, trusting only configured proxies.
+
+Behind a load balancer or TLS terminator the peer address is the proxy's; the client's
+is the last `X-Forwarded-For` entry added by a proxy we trust. Only peers inside the
+configured networks are believed, so a client cannot choose its own address (and with
+it, its rate-limit counter) by sending the header itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["TrustedProxies"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """Networks whose peers' `X-Forwarded-For` / `X-Forwarded-Proto` are believed."""
+
+    networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, cidrs: Iterable[str]) -> TrustedProxies:
+        return cls(tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip()))
+
+    def trusts(self, address: str | None) -> bool:
+        if not address or not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def client_ip(self, peer: str | None, forwarded_for: bytes | None) -> str:
+        """The client's address: walk `X-Forwarded-For` from the right while the hop
+        that added an entry is trusted."""
+        address = peer or ""
+        if not forwarded_for or not self.trusts(peer):
+            return address
+        hops: Sequence[str] = [h.strip() for h in forwarded_for.decode("latin-1").split(",")]
+        for hop in reversed(hops):
+            if not _is_ip(hop):
+                break
+            address = hop
+            if not self.trusts(hop):
+                break
+        return address
+
+    def scheme(self, peer: str | None, scheme: str, forwarded_proto: bytes | None) -> str:
+        """`https` when the connection is TLS, or a trusted proxy says it terminated TLS."""
+        if scheme == "https":
+            return scheme
+        if forwarded_proto and self.trusts(peer):
+            return forwarded_proto.decode("latin-1").split(",")[0].strip().lower()
+        return scheme
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,263 @@
+"""Sessions: `Authorization: Bearer` checked with the account service, cached briefly.
+
+`AccountSessions.authenticate` answers from the session cache when it can (a sealed
+record in Memcached, usable until its revocation mark says otherwise, see
+cachetags.sessions) and from `AccountInternalService.AuthenticateSession` otherwise —
+including whenever Memcached cannot answer. A cached record lives at most:
+
+- `max_cache_seconds` (30 s by default),
+- until `assertion_margin` before the forwarded assertion expires (servers refuse
+  expired assertions), and
+- half the session's idle timeout, so a user who keeps using the app is seen by the
+  account service often enough never to look idle, and an idle session is never
+  served past its timeout.
+
+`SessionStage` fills the `authenticate` slot: it puts the `Session` in
+`exchange.state["session"]`, and after a successful call revokes the cached sessions
+the call changed (see edge.security.revocations).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from cachetags import SessionCache, SessionRecord
+from edge.errors import EdgeError, UpstreamFailure
+from edge.fieldcrypt.envelope import session_binding
+from edge.pipeline import Exchange, Handler, Reply
+from edge.security.clientip import TrustedProxies
+from edge.security.revocations import LocalRevocations, users_named_by_tags
+from palmgrid.account.v1 import account_internal_service_pb2, account_internal_service_pb2_grpc
+from palmgrid.type.v1 import identity_pb2
+
+__all__ = [
+    "AccountSessions",
+    "Session",
+    "SessionPolicy",
+    "SessionStage",
+    "bearer_token",
+    "presented_token",
+]
+
+log = logging.getLogger(__name__)
+
+_C = grpc.StatusCode
+_ACCOUNT = "palmgrid.account.v1.AccountService."
+CREATE_SESSION = _ACCOUNT + "CreateSession"
+DELETE_SESSION = _ACCOUNT + "DeleteSession"
+CHANGE_PASSWORD = _ACCOUNT + "ChangePassword"
+# What AuthenticateSessionRequest.token accepts; anything else never reaches the service.
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An authenticated session, as the rest of the pipeline needs it."""
+
+    token: str
+    answer: account_internal_service_pb2.AuthenticateSessionResponse
+
+    @property
+    def principal(self) -> identity_pb2.Principal:
+        return self.answer.principal
+
+    @property
+    def user(self) -> str:
+        return self.answer.principal.user
+
+    @property
+    def binding(self) -> str:
+        """The session part of field-encryption contexts."""
+        return session_binding(self.token)
+
+    @property
+    def assertion(self) -> bytes:
+        """The serialized IdentityAssertion forwarded in `palmgrid-identity-bin`."""
+        return self.answer.assertion.SerializeToString()
+
+    @property
+    def client_public_key(self) -> bytes:
+        return self.answer.session.client_public_key
+
+    @property
+    def password_change_required(self) -> bool:
+        return self.answer.password_change_required
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long the edge may reuse an account service answer, in seconds."""
+
+    max_cache_seconds: float = 30.0
+    assertion_margin: float = 10.0
+    call_timeout: float = 2.0
+
+
+def presented_token(exchange: Exchange) -> str | None:
+    """The bearer token as sent, without judging it (for field-encryption contexts)."""
+    raw = exchange.header(b"authorization")
+    if raw is None:
+        return None
+    scheme, _, token = raw.decode("latin-1").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def bearer_token(exchange: Exchange) -> str | None:
+    """The bearer token, None without an Authorization header; 401 when malformed."""
+    raw = exchange.header(b"authorization")
+    if raw is None:
+        return None
+    scheme, _, token = raw.decode("latin-1").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN.match(token):
+        raise EdgeError(
+            _C.UNAUTHENTICATED,
+            "the Authorization header must be `Bearer <token>`",
+            "SESSION_INVALID",
+        )
+    return token
+
+
+class AccountSessions:
+    """Checks tokens with the account service, through the session cache."""
+
+    def __init__(
+        self,
+        channel: Callable[[], grpc.aio.Channel],
+        cache: SessionCache | None,
+        *,
+        local: LocalRevocations | None = None,
+        policy: SessionPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._channel = channel
+        self._stub: Any = None
+        self.cache = cache
+        self.local = local or LocalRevocations(clock=clock)
+        self.policy = policy or SessionPolicy()
+        self.clock = clock
+        self.account_calls = 0
+
+    async def authenticate(self, token: str, client_ip: str, request_id: str) -> Session:
+        """The session of `token`; UpstreamFailure (401 …) when the account refuses it."""
+        if self.cache is not None:
+            record = self.cache.lookup(token)
+            if record is not None and not self.local.revoked_after(record.user, record.checked_at):
+                answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(
+                    record.payload
+                )
+                return Session(token, answer)
+        checked_at = self.clock()
+        answer = await self._ask_account(token, client_ip, request_id)
+        if self.cache is not None and not self.local.revoked_after(
+            answer.principal.user, checked_at
+        ):
+            valid_until = self._valid_until(answer, checked_at)
+            if valid_until > self.clock():
+                record = SessionRecord(
+                    answer.principal.user, answer.SerializeToString(), checked_at, valid_until
+                )
+                self.cache.store(token, record)
+        return Session(token, answer)
+
+    def revoke(self, users: list[str]) -> None:
+        """Make the users' cached sessions unusable, here at once and everywhere via
+        Memcached."""
+        if not users:
+            return
+        self.local.revoke(users)
+        if self.cache is not None and not self.cache.revoke_users(users):
+            log.warning("session revocation not recorded in Memcached", extra={"users": users})
+
+    def forget(self, token: str) -> None:
+        if self.cache is not None:
+            self.cache.forget(token)
+
+    async def _ask_account(
+        self, token: str, client_ip: str, request_id: str
+    ) -> account_internal_service_pb2.AuthenticateSessionResponse:
+        if self._stub is None:
+            self._stub = account_internal_service_pb2_grpc.AccountInternalServiceStub(
+                self._channel()
+            )
+        self.account_calls += 1
+        request = account_internal_service_pb2.AuthenticateSessionRequest(
+            token=token, client_ip=client_ip
+        )
+        try:
+            answer: account_internal_service_pb2.AuthenticateSessionResponse = (
+                await self._stub.AuthenticateSession(
+                    request,
+                    timeout=self.policy.call_timeout,
+                    metadata=(("x-request-id", request_id),),
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise UpstreamFailure.from_rpc_error(exc) from None
+        return answer
+
+    def _valid_until(
+        self, answer: account_internal_service_pb2.AuthenticateSessionResponse, checked_at: float
+    ) -> float:
+        limit = checked_at + self.policy.max_cache_seconds
+        if answer.HasField("assertion_expire_time"):
+            expires = answer.assertion_expire_time.ToNanoseconds() / 1e9
+            limit = min(limit, expires - self.policy.assertion_margin)
+        idle = answer.session.idle_timeout.ToNanoseconds() / 1e9
+        if idle > 0:
+            limit = min(limit, checked_at + idle / 2)
+        return limit
+
+
+class SessionStage:
+    """The `authenticate` slot.
+
+    A protected method's session is required later, by `authorize`; here a bearer token
+    is checked whenever one is sent. On a public method a token that does not check out
+    (or an account service that cannot be asked) leaves the caller anonymous instead of
+    failing: logging in with a stale token in the header must work.
+    """
+
+    def __init__(self, sessions: AccountSessions, proxies: TrustedProxies) -> None:
+        self.sessions = sessions
+        self.proxies = proxies
+
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        route = exchange.route
+        assert route is not None
+        token = bearer_token(exchange)
+        session: Session | None = None
+        if token is not None:
+            ip = self.proxies.client_ip(exchange.client, exchange.header(b"x-forwarded-for"))
+            try:
+                session = await self.sessions.authenticate(token, ip, exchange.request_id)
+            except (EdgeError, UpstreamFailure):
+                if route.access.kind != "public":
+                    raise
+                log.info("edge: token on a public method not accepted; caller is anonymous")
+        exchange.state["session"] = session
+        await call_next(exchange)
+        if isinstance(exchange.reply, Reply):
+            self._after_success(exchange, session)
+
+    def _after_success(self, exchange: Exchange, session: Session | None) -> None:
+        assert exchange.route is not None and isinstance(exchange.reply, Reply)
+        method = exchange.route.method_name
+        # The cache stage leaves the call's rendered `invalidates` tags here.
+        users = users_named_by_tags(exchange.state.get("invalidated_tags", ()))
+        if method == CREATE_SESSION:
+            users.append(exchange.reply.message.session.user)
+        elif method in (DELETE_SESSION, CHANGE_PASSWORD) and session is not None:
+            users.append(session.user)
+            if method == DELETE_SESSION:
+                self.sessions.forget(session.token)
+        self.sessions.revoke(sorted({u for u in users if u}))
