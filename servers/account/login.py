@@ -147,6 +147,7 @@ def log_in(
             client_public_key=client.public_key,
         )
         session.add(row)
+        revocations.prune(session, now, timedelta(seconds=core.config.revocation_retention_seconds))
         user.last_login_time = now
         session.add(user)
         if displaced:
