@@ -1,0 +1,84 @@
+"""Fixtures for the end-to-end tests: one running system per module, and clients.
+
+`system` is shared by the tests of a module (starting it takes a few seconds);
+`new_customer(...)` registers a fresh app user over the edge, logs in and binds
+the demo customers asked for.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from clients.edge_client import EdgeClient
+from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, start_system
+
+_names = itertools.count()
+
+
+def demo_customer(n: int) -> str:
+    """The n-th demo customer's number (1-based)."""
+    return str(3_100_000_000 + n)
+
+
+def verification(n: int) -> str:
+    """What binding demo customer n takes: its phone's last four digits."""
+    return demo_customer(n)[-4:]
+
+
+def fresh_username() -> str:
+    n = next(_names)
+    letters = string.ascii_lowercase
+    return "tester" + "".join(letters[(n // 26**i) % 26] for i in range(4))
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    running = start_system(tmp_path_factory.mktemp("system"))
+    yield running
+    running.stop()
+
+
+ClientFactory = Callable[..., EdgeClient]
+
+
+@pytest.fixture
+def client_for(system: System) -> Iterator[ClientFactory]:
+    """EdgeClients for the running system (closed after the test)."""
+    made: list[EdgeClient] = []
+
+    def make(**kwargs: object) -> EdgeClient:
+        client = EdgeClient(system.url, ca_file=system.ca_file, **kwargs)  # type: ignore[arg-type]
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def new_customer(client_for: ClientFactory) -> Callable[..., EdgeClient]:
+    def make(*customers: int, send_public_key: bool = True) -> EdgeClient:
+        client = client_for()
+        username = fresh_username()
+        client.register(username, PASSWORD, captcha_answer=CAPTCHA)
+        client.login(username, PASSWORD, captcha_answer=CAPTCHA, send_public_key=send_public_key)
+        for n in customers:
+            client.bind_customer(demo_customer(n), verification(n))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff(client_for: ClientFactory) -> Callable[[str], EdgeClient]:
+    def make(username: str) -> EdgeClient:
+        client = client_for()
+        client.login(username, STAFF_PASSWORD, captcha_answer=CAPTCHA)
+        return client
+
+    return make

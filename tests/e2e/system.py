@@ -1,0 +1,233 @@
+"""A whole PalmGrid in one test process: real services on port 0 over mTLS, a real
+Memcached, and the edge with its security and caching stages serving HTTPS on a free
+port, as `./dev up` runs it (fewer demo customers, cheap password hashing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import palmgrid
+from cachetags import FlightOptions, PoolOptions
+from edge.config import EdgeConfig
+from edge.descriptors import Catalog
+from edge.security.assemble import SecureEdge, SecuritySettings, build_secure_edge
+from edge.security.sessions import SessionPolicy
+from edge.server import TlsFiles, make_server, upstream_credentials
+from servers.account.config import AccountConfig
+from servers.account.service import make_spec as account_spec
+from servers.billing.config import BillingConfig
+from servers.billing.service import make_spec as billing_spec
+from servers.runtime import Registration, Runtime, Server, ServiceSpec, Settings, build_server
+from servers.runtime.devcerts import ensure_dev_pki
+from servers.runtime.identity import ensure_key_pair
+from tools import memcached
+
+CAPTCHA = "PALM7"
+STAFF_PASSWORD = "Palm-dev-2026!"
+PASSWORD = "Tide-pool-88!"
+DEMO_CUSTOMERS = 20
+FAST_ARGON2 = AccountConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
+# Services the phone reaches through the edge (by process name and full service name).
+ROUTED = {
+    "account": ["palmgrid.account.v1.AccountService", "palmgrid.account.v1.AccountAdminService"],
+    "billing": ["palmgrid.billing.v1.BillingService", "palmgrid.billing.v1.BillingAdminService"],
+    "outage": ["palmgrid.outage.v1.OutageService"],
+    "expansion": ["palmgrid.expansion.v1.ExpansionService"],
+    "inspection": ["palmgrid.inspection.v1.InspectionService"],
+    "care": ["palmgrid.care.v1.CareService"],
+}
+
+
+class CountingServicer:
+    """A real servicer whose calls are counted per method, as seen by the service."""
+
+    def __init__(self, inner: object, counts: Counter[str]) -> None:
+        self._inner = inner
+        self._counts = counts
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if not callable(target) or not name[:1].isupper():
+            return target
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._counts[name] += 1
+            return target(*args, **kwargs)
+
+        return counted
+
+
+def counting(spec: ServiceSpec, counts: Counter[str]) -> ServiceSpec:
+    def registrations(runtime: Runtime) -> list[Registration]:
+        return [
+            Registration(r.full_name, CountingServicer(r.servicer, counts), r.add_to_server)
+            for r in spec.registrations(runtime)
+        ]
+
+    return dataclasses.replace(spec, registrations=registrations)
+
+
+@dataclass
+class Service:
+    name: str
+    server: Server
+    port: int
+    runtime: Runtime
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop(0)
+        self.runtime.close()
+
+
+class HttpsEdge:
+    """The secure edge's ASGI app under uvicorn, HTTPS on a free loopback port."""
+
+    def __init__(self, secure: SecureEdge, tls: TlsFiles) -> None:
+        self.secure = secure
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._server = make_server(secure.app, "127.0.0.1", self.port, tls=tls)  # type: ignore[arg-type]
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def start(self) -> HttpsEdge:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the edge did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+        self.secure.close()
+
+
+@dataclass
+class System:
+    data_dir: Path
+    settings: Settings
+    services: dict[str, Service]
+    memcached: memcached.MemcachedProcess
+    edge: HttpsEdge
+    billing_calls: Counter[str] = field(default_factory=Counter)
+    account_calls: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def url(self) -> str:
+        return self.edge.url
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
+
+    @property
+    def secure(self) -> SecureEdge:
+        return self.edge.secure
+
+    def stop(self) -> None:
+        self.edge.stop()
+        for service in self.services.values():
+            service.stop()
+        self.memcached.stop()
+
+
+def prepare_data_dir(directory: Path) -> Path:
+    ensure_dev_pki(directory / "tls")
+    ensure_key_pair(directory / "identity", "dev")
+    return directory
+
+
+def service_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "profile": "dev",
+        "data_dir": data_dir,
+        "grpc_security": "mtls",
+        "dev_captcha": CAPTCHA,
+        "grpc_max_workers": 8,
+        **{f"{name}_database_url": f"sqlite:///{data_dir / f'{name}.db'}" for name in ROUTED},
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def start_system(
+    data_dir: Path,
+    *,
+    settings_overrides: dict[str, Any] | None = None,
+    session: SessionPolicy | None = None,
+    flight: FlightOptions | None = None,
+    edit_security: Callable[[SecuritySettings], SecuritySettings] | None = None,
+) -> System:
+    prepare_data_dir(data_dir)
+    billing_calls: Counter[str] = Counter()
+    account_calls: Counter[str] = Counter()
+    services: dict[str, Service] = {}
+    settings = service_settings(data_dir, **(settings_overrides or {}))
+    specs: dict[str, ServiceSpec] = {
+        "billing": counting(
+            billing_spec(BillingConfig(demo_data=True, demo_customers=DEMO_CUSTOMERS)),
+            billing_calls,
+        ),
+    }
+    for name in ["billing", "outage", "expansion", "inspection", "care"]:
+        spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
+        server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
+        server.start()
+        services[name] = Service(name, server, port, runtime)
+    # The account service verifies bindings with billing.
+    settings = service_settings(
+        data_dir, billing_target=services["billing"].target, **(settings_overrides or {})
+    )
+    server, port, runtime = build_server(
+        counting(account_spec(config=FAST_ARGON2), account_calls), settings, address="127.0.0.1:0"
+    )
+    server.start()
+    services["account"] = Service("account", server, port, runtime)
+
+    node = memcached.start(memory_mb=32)
+    security = SecuritySettings(
+        fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
+        cache_key_file=data_dir / "edge" / "cache.key",
+        memcached_servers=(node.address,),
+        pool_options=PoolOptions(dead_timeout=0.5),
+        flight=flight or FlightOptions(),
+        session=session or SessionPolicy(),
+    )
+    if edit_security is not None:
+        security = edit_security(security)
+    upstreams = {
+        service: services[process].target for process, names in ROUTED.items() for service in names
+    }
+    tls = data_dir / "tls"
+    credentials = upstream_credentials(tls / "ca.pem", TlsFiles(tls / "edge.pem", tls / "edge.key"))
+    secure = build_secure_edge(
+        Catalog.from_descriptor_set(DESCRIPTOR_SET),
+        upstreams,
+        security,
+        config=EdgeConfig(),
+        channel_credentials=credentials,
+    )
+    edge = HttpsEdge(secure, TlsFiles(tls / "server.pem", tls / "server.key")).start()
+    return System(data_dir, settings, services, node, edge, billing_calls, account_calls)
