@@ -86,20 +86,12 @@ class BillChange:
     booked_fen: int
 
 
-def apply_month(
-    session: Session,
-    customer: Customer,
-    figures: MonthFigures,
-    charge: Charge,
-    *,
-    now: datetime,
-    config: BillingConfig,
-    existing: Bill | None,
-) -> BillChange:
-    """Issue the month's bill, or bring an issued one up to date with `charge`."""
+def bill_values(figures: MonthFigures, charge: Charge) -> dict[str, Any]:
+    """The bill columns that follow from a month's figures and charge."""
     opening, closing = figures.opening, figures.closing
-    values: dict[str, Any] = {
+    return {
         "period_start_date": cst_date(opening.read_time) if opening else figures.month.first_day,
+        # A closing reading at midnight closes the day before it.
         "period_end_date": (
             cst_date(closing.read_time - timedelta(seconds=1))
             if closing
@@ -113,15 +105,34 @@ def apply_month(
         "closing_reading_wh": closing.value_wh if closing else 0,
         "reading_quality": figures.quality,
     }
+
+
+def due_date_of(customer: Customer, issue_day: date, config: BillingConfig) -> date:
+    """Postpaid bills are due `due_days` after issue; prepaid ones are deducted on issue."""
+    if customer.billing_mode == BillingMode.PREPAID.value:
+        return issue_day
+    return issue_day + timedelta(days=config.due_days)
+
+
+def apply_month(
+    session: Session,
+    customer: Customer,
+    figures: MonthFigures,
+    charge: Charge,
+    *,
+    now: datetime,
+    config: BillingConfig,
+    existing: Bill | None,
+) -> BillChange:
+    """Issue the month's bill, or bring an issued one up to date with `charge`."""
+    values = bill_values(figures, charge)
     reference = bill_reference(customer.id, figures.month)
     if existing is None:
-        issue_day = cst_date(now)
-        prepaid = customer.billing_mode == BillingMode.PREPAID.value
         bill = Bill(
             customer_id=customer.id,
             month=str(figures.month),
             issue_time=now,
-            due_date=issue_day if prepaid else issue_day + timedelta(days=config.due_days),
+            due_date=due_date_of(customer, cst_date(now), config),
             **values,
         )
         session.add(bill)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -120,16 +120,14 @@ def version_on(versions: Sequence[PricedVersion], day: date) -> PricedVersion:
 
 def segments_of(month: Month, versions: Sequence[PricedVersion]) -> tuple[Segment, ...]:
     """The month cut into runs of days under one version each."""
+    first, last = month.first_day, month.last_day
+    changes = sorted({v.effective_date for v in versions if first < v.effective_date <= last})
     segments: list[Segment] = []
-    day = month.first_day
-    while day <= month.last_day:
-        version = version_on(versions, day)
-        if segments and segments[-1].version is version:
-            last = segments[-1]
-            segments[-1] = Segment(version, last.first_day, last.days + 1)
-        else:
-            segments.append(Segment(version, day, 1))
-        day += timedelta(days=1)
+    start, version = first, version_on(versions, first)
+    for change in changes:
+        segments.append(Segment(version, start, (change - start).days))
+        start, version = change, version_on(versions, change)
+    segments.append(Segment(version, start, (last - start).days + 1))
     return tuple(segments)
 
 
@@ -137,6 +135,8 @@ def share_by_weights(total: int, weights: Sequence[int]) -> list[int]:
     """Split `total` in proportion to `weights` (days, seconds): each takes its share of
     what the earlier ones left, rounded half up, so the shares sum to `total` and each
     grows with it."""
+    if len(weights) == 1:
+        return [total]
     shares: list[int] = []
     left, weight_left = total, sum(weights)
     for weight in weights:
@@ -163,12 +163,11 @@ def tier_lines(
     lines: list[ChargeLine] = []
     end = start_wh + energy_wh
     lower = 0
+    whole = bound_scale == 1
     for tier in tiers:
-        upper = (
-            None
-            if tier.upper_bound_wh is None
-            else _round_half_up(tier.upper_bound_wh * bound_scale)
-        )
+        upper = tier.upper_bound_wh
+        if upper is not None and not whole:
+            upper = _round_half_up(upper * bound_scale)
         top = end if upper is None else min(end, upper)
         energy = max(0, top - max(start_wh, lower))
         if energy:

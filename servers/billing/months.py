@@ -6,6 +6,7 @@ needs no time-zone database.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -45,11 +46,11 @@ class Month:
 
     @property
     def last_day(self) -> date:
-        return self.next().first_day - timedelta(days=1)
+        return date(self.year, self.month, self.days)
 
     @property
     def days(self) -> int:
-        return self.last_day.day
+        return calendar.monthrange(self.year, self.month)[1]
 
     def next(self) -> Month:
         return self.plus(1)

@@ -170,15 +170,9 @@ def recompute_customer(
     return result
 
 
-def _store_usage(
-    session: Session,
-    customer_id: str,
-    figure: MonthFigures,
-    charge_fen: int,
-    row: MonthlyUsage | None,
-    now: datetime,
-) -> None:
-    values: dict[str, Any] = {
+def usage_values(figure: MonthFigures, charge_fen: int) -> dict[str, Any]:
+    """The monthly usage columns that follow from a month's figures and charge."""
+    return {
         "energy_wh": figure.energy_wh,
         "charge_fen": charge_fen,
         "reading_quality": figure.quality,
@@ -188,6 +182,17 @@ def _store_usage(
             for period, column in TIME_OF_USE_COLUMNS.items()
         },
     }
+
+
+def _store_usage(
+    session: Session,
+    customer_id: str,
+    figure: MonthFigures,
+    charge_fen: int,
+    row: MonthlyUsage | None,
+    now: datetime,
+) -> None:
+    values = usage_values(figure, charge_fen)
     if row is None:
         session.add(
             MonthlyUsage(

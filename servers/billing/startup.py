@@ -24,7 +24,7 @@ def prepare(runtime: Runtime, config: BillingConfig) -> None:
         log.info("tariff versions installed", extra={"count": added})
     if config.seeds_demo(runtime.settings):
         started = time.monotonic()
-        seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers)
+        seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers, config=config)
         log.info(
             "demo data ready",
             extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},

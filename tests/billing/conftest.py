@@ -49,3 +49,19 @@ def billing(tmp_path: Path, database_url: str) -> Iterator[BillingServer]:
         running.channel.close()
         server.stop(0)
         running.runtime.close()
+
+
+@pytest.fixture(scope="session")
+def demo_billing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillingServer]:
+    """A billing server started in the dev profile with the full demo data (SQLite),
+    shared by the run's tests: seeding 1,000 customers is done once. Tests must not
+    change its data."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{data_dir / 'billing.db'}"
+    server, running = start_billing(data_dir, url, BillingConfig(demo_data=True))
+    try:
+        yield running
+    finally:
+        running.channel.close()
+        server.stop(0)
+        running.runtime.close()

@@ -1,0 +1,103 @@
+"""The dev profile's demo data, as CONTRACT.md describes it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlmodel import col, func, select
+
+from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
+from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
+from palmgrid.billing.v1 import resources_pb2
+from servers.billing import demo
+from servers.billing.models import BalanceRow, Bill, Customer, LedgerEntry
+from servers.billing.months import Month
+from tests.billing.core_support import BillingServer
+
+
+def test_a_thousand_customers_with_areas_and_phones_from_their_number(
+    demo_billing: BillingServer,
+) -> None:
+    names = [f"customers/{3100000000 + n}" for n in (1, 7, 10, 11, 1000)]
+    customers = demo_billing.internal.BatchGetCustomers(
+        internal_pb2.BatchGetCustomersRequest(names=names), metadata=demo_billing.service()
+    ).customers
+    assert [c.area_code for c in customers] == ["A01", "A07", "A10", "A01", "A10"]
+    assert [c.registered_phone[-4:] for c in customers] == ["0001", "0007", "0010", "0011", "1000"]
+    assert {c.tariff for c in customers} == {"tariffs/residential-tiered"}
+    with demo_billing.runtime.session() as session:
+        count = session.exec(
+            select(func.count()).where(col(Customer.id).between("3100000001", "3100001000"))
+        ).one()
+    assert count == 1000
+
+
+def test_binding_a_demo_customer_takes_the_last_four_digits(demo_billing: BillingServer) -> None:
+    verified = demo_billing.internal.VerifyCustomerBinding(
+        internal_pb2.VerifyCustomerBindingRequest(name="customers/3100000042", verification="0042"),
+        metadata=demo_billing.service(),
+    ).verified
+    assert verified
+
+
+def test_24_complete_months_of_bills_end_last_month(demo_billing: BillingServer) -> None:
+    last_month = Month.of(datetime.now(UTC)).previous()
+    bills = demo_billing.billing.ListBills(
+        service_pb2.ListBillsRequest(parent="customers/3100000123", page_size=100),
+        metadata=demo_billing.customer("3100000123"),
+    ).bills
+    assert [b.month for b in bills] == [str(last_month.plus(-k)) for k in range(24)]
+    assert all(b.state == resources_pb2.BILL_STATE_PAID for b in bills)
+    assert all(b.amount_fen == sum(line.amount_fen for line in b.lines) for b in bills)
+    usage = demo_billing.billing.ListMonthlyUsage(
+        service_pb2.ListMonthlyUsageRequest(parent="customers/3100000123", page_size=100),
+        metadata=demo_billing.customer("3100000123"),
+    ).monthly_usage
+    assert [u.complete for u in usage] == [False] + [True] * 24
+    assert [u.charge_fen for u in usage[1:]] == [b.amount_fen for b in bills]
+
+
+def test_every_demo_customer_has_a_positive_balance_equal_to_its_ledger(
+    demo_billing: BillingServer,
+) -> None:
+    with demo_billing.runtime.session() as session:
+        balances = dict(session.exec(select(BalanceRow.customer_id, BalanceRow.net_fen)).all())
+        sums = dict(
+            session.exec(
+                select(LedgerEntry.customer_id, func.sum(LedgerEntry.amount_fen)).group_by(
+                    LedgerEntry.customer_id
+                )
+            ).all()
+        )
+        bills = session.exec(select(func.count()).select_from(Bill)).one()
+    assert len(balances) == 1000 and bills == 24_000
+    assert all(net > 0 for net in balances.values())
+    assert balances == sums
+
+
+def test_recomputing_demo_customers_changes_nothing(demo_billing: BillingServer) -> None:
+    for n in (1, 5, 500, 1000):
+        reply = demo_billing.internal.RecomputeCustomerBilling(
+            internal_pb2.RecomputeCustomerBillingRequest(
+                name=f"customers/{3100000000 + n}",
+                start_month=str(Month.of(datetime.now(UTC)).plus(-24)),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=demo_billing.service(),
+        )
+        assert len(reply.months) == 25
+        assert (list(reply.revised_bills), reply.net_change_fen) == ([], 0)
+
+
+def test_the_current_month_has_an_estimate(demo_billing: BillingServer) -> None:
+    estimate = demo_billing.billing.GetChargeEstimate(
+        service_pb2.GetChargeEstimateRequest(name="customers/3100000009/chargeEstimate"),
+        metadata=demo_billing.customer("3100000009"),
+    )
+    assert estimate.month == str(Month.of(datetime.now(UTC)))
+    assert estimate.current_tier >= 1
+
+
+def test_seeding_again_adds_nothing(demo_billing: BillingServer) -> None:
+    assert demo.seed(demo_billing.runtime.engine, datetime.now(UTC)) == 0
