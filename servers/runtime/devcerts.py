@@ -30,7 +30,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from servers.runtime.files import directory_lock, write_atomically
 from servers.runtime.settings import SERVICE_NAMES
 
-SERVICE_ACCOUNTS: tuple[str, ...] = ("edge", "worker", "ingest", "cli", *SERVICE_NAMES)
+SERVICE_ACCOUNTS: tuple[str, ...] = (
+    "edge",
+    "worker",
+    "cli",
+    "marketing",
+    "metering",
+    *SERVICE_NAMES,
+)
 HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 CA_LIFETIME = timedelta(days=3650)
 LEAF_LIFETIME = timedelta(days=825)

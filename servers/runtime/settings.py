@@ -66,7 +66,9 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         ),
     ),
     "worker": ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True),
-    "ingest": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
+    # The utility's marketing and metering systems push data through ingest only.
+    "marketing": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
+    "metering": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
     "cli": ServiceAccount(roles=("cli",), permissions=("account.sessions.authenticate",)),
     **{
         name: ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True)

@@ -47,7 +47,7 @@ DEMO_USER = {
     "editor": "editor",
     "admin": "admin",
 }
-SERVICE_ACCOUNTS = ("ingest", "cli", "edge")
+SERVICE_ACCOUNTS = ("marketing", "cli", "edge")
 
 
 @dataclass
