@@ -306,7 +306,10 @@ class Adjustment(BillingModel, table=True):
     """A manual credit or debit made by staff, booked as an ADJUSTMENT ledger entry."""
 
     __tablename__ = "billing_adjustment"
-    __table_args__ = (Index("ix_billing_adjustment_customer", "customer_id", "create_time"),)
+    __table_args__ = (
+        Index("ix_billing_adjustment_customer", "customer_id", "create_time"),
+        UniqueConstraint("request_id", name="uq_billing_adjustment_request"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     customer_id: str = Field(foreign_key="billing_customer.id", max_length=10)
@@ -315,6 +318,12 @@ class Adjustment(BillingModel, table=True):
     reason: str = Field(max_length=500)
     bill: str = Field(default="", max_length=64)
     request_id: str = Field(default="", max_length=36)
+    # Hash of the request body, to tell a retry from a reused request_id.
+    request_fingerprint: str = Field(default="", max_length=64)
+    # For balance refunds: who receives the money (sensitive; masked when shown).
+    payee_name: str = Field(default="", max_length=64)
+    payee_bank: str = Field(default="", max_length=64)
+    payee_account: str = Field(default="", max_length=32)
     ledger_entry_id: int = Field(sa_type=BigInteger)
     creator: str = Field(default="", max_length=128)
     create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
