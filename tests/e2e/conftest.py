@@ -17,6 +17,13 @@ from clients.edge_client import EdgeClient
 from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, start_system
 
 _names = itertools.count()
+_addresses = itertools.count(1)
+
+
+def fresh_address() -> str:
+    """A client address of its own (sent as X-Forwarded-For through the trusted proxy)."""
+    n = next(_addresses)
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
 def demo_customer(n: int) -> str:
@@ -50,8 +57,9 @@ def client_for(system: System) -> Iterator[ClientFactory]:
     """EdgeClients for the running system (closed after the test)."""
     made: list[EdgeClient] = []
 
-    def make(**kwargs: object) -> EdgeClient:
-        client = EdgeClient(system.url, ca_file=system.ca_file, **kwargs)  # type: ignore[arg-type]
+    def make(address: str | None = None, **kwargs: object) -> EdgeClient:
+        headers = {"X-Forwarded-For": address or fresh_address()}
+        client = EdgeClient(system.url, ca_file=system.ca_file, headers=headers, **kwargs)  # type: ignore[arg-type]
         made.append(client)
         return client
 

@@ -25,6 +25,9 @@ from edge.server import TlsFiles, make_server, upstream_credentials
 from servers.account.config import AccountConfig
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
+from servers.billing.payments.sandbox import Behaviour, Sandbox, start_sandbox
+from servers.billing.payments.service import payment_service
+from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec as billing_spec
 from servers.runtime import Registration, Runtime, Server, ServiceSpec, Settings, build_server
 from servers.runtime.devcerts import ensure_dev_pki
@@ -37,6 +40,8 @@ PASSWORD = "Tide-pool-88!"
 DEMO_CUSTOMERS = 20
 FAST_ARGON2 = AccountConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
 DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
+# The web console's origin, allowed by CORS.
+CONSOLE_ORIGIN = "https://console.palmgrid.test"
 # Services the phone reaches through the edge (by process name and full service name).
 ROUTED = {
     "account": ["palmgrid.account.v1.AccountService", "palmgrid.account.v1.AccountAdminService"],
@@ -131,8 +136,11 @@ class System:
     services: dict[str, Service]
     memcached: memcached.MemcachedProcess
     edge: HttpsEdge
+    sandbox: Sandbox
     billing_calls: Counter[str] = field(default_factory=Counter)
     account_calls: Counter[str] = field(default_factory=Counter)
+    security: SecuritySettings | None = None
+    upstreams: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -150,7 +158,9 @@ class System:
         self.edge.stop()
         for service in self.services.values():
             service.stop()
-        self.memcached.stop()
+        self.sandbox.stop()
+        self.memcached.process.kill()
+        self.memcached.process.wait()
 
 
 def prepare_data_dir(directory: Path) -> Path:
@@ -191,11 +201,15 @@ def start_system(
             billing_calls,
         ),
     }
+    sandbox: Sandbox | None = None
     for name in ["billing", "outage", "expansion", "inspection", "care"]:
         spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
         server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
+        if name == "billing":
+            sandbox = start_payments(settings, runtime, port)
         server.start()
         services[name] = Service(name, server, port, runtime)
+    assert sandbox is not None
     # The account service verifies bindings with billing.
     settings = service_settings(
         data_dir, billing_target=services["billing"].target, **(settings_overrides or {})
@@ -214,12 +228,32 @@ def start_system(
         pool_options=PoolOptions(dead_timeout=0.5),
         flight=flight or FlightOptions(),
         session=session or SessionPolicy(),
+        # Test clients stand behind a "load balancer" on loopback: each sends its own
+        # X-Forwarded-For, so per-IP limits of one test do not reach another.
+        trusted_proxies=("127.0.0.1/32",),
+        cors_origins=(CONSOLE_ORIGIN,),
     )
     if edit_security is not None:
         security = edit_security(security)
     upstreams = {
         service: services[process].target for process, names in ROUTED.items() for service in names
     }
+    edge = start_edge(data_dir, upstreams, security)
+    return System(
+        data_dir,
+        settings,
+        services,
+        node,
+        edge,
+        sandbox,
+        billing_calls,
+        account_calls,
+        security=security,
+        upstreams=upstreams,
+    )
+
+
+def start_edge(data_dir: Path, upstreams: dict[str, str], security: SecuritySettings) -> HttpsEdge:
     tls = data_dir / "tls"
     credentials = upstream_credentials(tls / "ca.pem", TlsFiles(tls / "edge.pem", tls / "edge.key"))
     secure = build_secure_edge(
@@ -229,5 +263,26 @@ def start_system(
         config=EdgeConfig(),
         channel_credentials=credentials,
     )
-    edge = HttpsEdge(secure, TlsFiles(tls / "server.pem", tls / "server.key")).start()
-    return System(data_dir, settings, services, node, edge, billing_calls, account_calls)
+    return HttpsEdge(secure, TlsFiles(tls / "server.pem", tls / "server.key")).start()
+
+
+def start_replica(system: System) -> HttpsEdge:
+    """Another edge replica: same keys and Memcached, state of its own."""
+    assert system.security is not None
+    return start_edge(system.data_dir, system.upstreams, system.security)
+
+
+def start_payments(settings: Settings, runtime: Runtime, billing_port: int) -> Sandbox:
+    """The sandbox provider, and billing's payments wired to it (callbacks over mTLS)."""
+    chosen = PaymentSettings(
+        provider_url="http://127.0.0.1:1",
+        keys_dir=settings.data_dir / "payments",
+        notify_url=f"grpcs://127.0.0.1:{billing_port}/wechatpay",
+        provider_timeout_seconds=2.0,
+        resolve_after_seconds=0.5,
+        jobs_interval_seconds=0.5,
+    )
+    behaviour = Behaviour(confirm_delay_seconds=0.2, callback_retry_seconds=(0.2, 0.5, 1.0))
+    sandbox = start_sandbox(settings, chosen, port=0, behaviour=behaviour)
+    payment_service(runtime, chosen.model_copy(update={"provider_url": sandbox.url}))
+    return sandbox

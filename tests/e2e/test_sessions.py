@@ -1,0 +1,165 @@
+"""Session rules through the edge over HTTPS: logout and displacement take effect on the
+very next request, also through another edge replica and with the session cached;
+assertions are renewed before they expire; identities sent from outside are ignored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from clients.edge_client import EdgeClient
+from clients.edge_errors import Unauthenticated
+from edge.security.sessions import SessionPolicy
+from palmgrid.account.v1 import account_internal_service_pb2, account_internal_service_pb2_grpc
+from tests.e2e.conftest import ClientFactory, fresh_username
+from tests.e2e.system import CAPTCHA, PASSWORD, HttpsEdge, System
+
+SKEW = 1.1  # a login's own revocation mark keeps the first second uncached
+
+
+def authentications(system: System) -> int:
+    return system.account_calls["AuthenticateSession"]
+
+
+def warm(client: EdgeClient, system: System) -> None:
+    """Make sure the client's session is in the cache: the next call asks nobody."""
+    time.sleep(SKEW)
+    client.me()
+    before = authentications(system)
+    client.me()
+    assert authentications(system) == before, "the session was not served from the cache"
+
+
+def as_token(client_for: ClientFactory, token: str) -> EdgeClient:
+    other = client_for()
+    other.token = token
+    return other
+
+
+def test_a_logout_takes_effect_on_the_very_next_request(
+    system: System, new_customer: Callable[..., EdgeClient], client_for: ClientFactory
+) -> None:
+    client = new_customer()
+    warm(client, system)
+    token = client.token
+    assert token is not None
+    client.logout()
+    with pytest.raises(Unauthenticated) as refused:
+        as_token(client_for, token).me()
+    assert refused.value.reason == "SESSION_INVALID"
+    assert refused.value.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_new_login_displaces_the_old_session_on_the_next_request(
+    system: System, client_for: ClientFactory
+) -> None:
+    username = fresh_username()
+    first = client_for()
+    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    first.login(username, PASSWORD, captcha_answer=CAPTCHA)
+    warm(first, system)
+    second = client_for()
+    assert second.login(username, PASSWORD, captcha_answer=CAPTCHA)["displacedSessionCount"] == 1
+    with pytest.raises(Unauthenticated) as refused:
+        first.me()
+    assert refused.value.reason == "SESSION_DISPLACED"
+    assert second.me()["username"] == username
+
+
+@pytest.fixture
+def replica(system: System) -> Iterator[HttpsEdge]:
+    """A second edge process's worth of state (its own pool, sessions and caches)
+    sharing the system's Memcached and services."""
+    from tests.e2e.system import start_replica
+
+    running = start_replica(system)
+    yield running
+    running.stop()
+
+
+def test_a_logout_through_one_replica_stops_the_session_at_another(
+    system: System,
+    replica: HttpsEdge,
+    new_customer: Callable[..., EdgeClient],
+    client_for: ClientFactory,
+) -> None:
+    client = new_customer()
+    token = client.token
+    assert token is not None
+    elsewhere = EdgeClient(replica.url, ca_file=system.ca_file)
+    elsewhere.token = token
+    time.sleep(SKEW)
+    elsewhere.me()
+    calls = replica.secure.sessions.account_calls
+    elsewhere.me()
+    assert replica.secure.sessions.account_calls == calls  # cached at the replica
+    client.logout()
+    with pytest.raises(Unauthenticated):
+        elsewhere.me()
+    elsewhere.close()
+
+
+def test_an_assertion_is_renewed_before_it_expires(
+    system: System, new_customer: Callable[..., EdgeClient]
+) -> None:
+    client = new_customer(1)
+    sessions = system.secure.sessions
+    saved = sessions.policy
+    # Assertions live 60 s: with a 58.5 s margin a cached check is good for 1.5 s.
+    sessions.policy = SessionPolicy(assertion_margin=58.5)
+    try:
+        warm(client, system)
+        before = authentications(system)
+        time.sleep(1.6)
+        assert client.balance("3100000001")["balanceFen"]  # billing accepted the assertion
+        assert authentications(system) == before + 1
+    finally:
+        sessions.policy = saved
+
+
+def test_identities_sent_from_outside_are_ignored(
+    system: System, new_customer: Callable[..., EdgeClient], staff: Callable[[str], EdgeClient]
+) -> None:
+    admin = staff("admin")
+    assert admin.token is not None
+    forged = admin_assertion(system, admin.token)
+    customer = new_customer()
+    smuggled = {
+        "Grpc-Metadata-Palmgrid-Identity-Bin": forged,
+        "X-Palmgrid-Identity": forged,
+        "Palmgrid-Identity-Bin": forged,
+    }
+    me = customer.send("GET", "/v1/users/me", headers=smuggled).json
+    assert me["username"] == customer.me()["username"] != "admin"
+    anonymous = EdgeClient(system.url, ca_file=system.ca_file)
+    with pytest.raises(Unauthenticated) as refused:
+        anonymous.send("GET", "/v1/users/me", headers=smuggled)
+    assert refused.value.reason == "SESSION_REQUIRED"
+    anonymous.close()
+
+
+def test_malformed_or_unknown_tokens_get_401(system: System, client_for: ClientFactory) -> None:
+    client = client_for()
+    for header in ["Basic abc", "Bearer short", "Bearer " + "x" * 40]:
+        with pytest.raises(Unauthenticated) as refused:
+            client.send("GET", "/v1/users/me", headers={"Authorization": header})
+        assert "www-authenticate" in refused.value.headers
+
+
+def admin_assertion(system: System, token: str) -> str:
+    """A real, valid assertion of the admin (as a thief of one would hold), base64."""
+    import base64
+
+    settings = system.settings
+    credentials = settings.client_credentials("edge")
+    assert credentials is not None
+    target = system.services["account"].target
+    with grpc.secure_channel(target, credentials) as channel:
+        stub = account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
+        answer = stub.AuthenticateSession(
+            account_internal_service_pb2.AuthenticateSessionRequest(token=token)
+        )
+    return base64.b64encode(answer.assertion.SerializeToString()).decode()
