@@ -6,6 +6,7 @@ and rate limits fill the other slots of `edge.pipeline.STAGE_ORDER`.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -301,15 +302,15 @@ class CallStage:
         try:
             if route.streaming:
                 initial = await call.initial_metadata()
-                if call.done():
-                    # Failed before sending anything: a proper HTTP error, not a 200 stream.
-                    code = await call.code()
-                    if code != _C.OK:
-                        trailing = await call.trailing_metadata()
-                        raise UpstreamFailure(
-                            code.value[0], await call.details() or "", tuple(trailing or ())
-                        )
-                exchange.reply = StreamReply(call, tuple(initial or ()), call.cancel)
+                first: Any = _NOTHING
+                if not initial or call.done():
+                    # No headers of its own yet: the upstream may be about to fail without
+                    # sending anything (a trailers-only answer). Wait for its first message,
+                    # so that such a failure becomes a proper HTTP error, not a 200 stream.
+                    first = await call.read()
+                    initial = await call.initial_metadata()
+                messages = _stream_messages(call, first)
+                exchange.reply = StreamReply(messages, tuple(initial or ()), call.cancel)
             else:
                 message = await call
                 initial = await call.initial_metadata()
@@ -318,3 +319,19 @@ class CallStage:
         except grpc.aio.AioRpcError as exc:
             raise UpstreamFailure.from_rpc_error(exc) from None
         await call_next(exchange)
+
+
+_NOTHING = object()
+
+
+async def _stream_messages(call: Any, first: Any) -> AsyncIterator[Any]:
+    """The messages of a server stream, starting with one already read (if any)."""
+    if first is grpc.aio.EOF:
+        return
+    if first is not _NOTHING:
+        yield first
+    while True:
+        message = await call.read()
+        if message is grpc.aio.EOF:
+            return
+        yield message
