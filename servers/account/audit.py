@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from servers.account import models
-from servers.account.audit_client import sanitize_details
+from servers.runtime.audit import sanitize_details
 
 GENESIS = bytes(32)
 _BATCH = 1000

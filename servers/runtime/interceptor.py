@@ -3,7 +3,7 @@
 In order, for each call of a method in the server's method table:
 1. bind a `CallInfo` (request id from `x-request-id` or a new one) in a fresh context;
 2. refuse a call whose deadline has already passed (DEADLINE_EXCEEDED; not started);
-3. authenticate and authorize (`servers.runtime.access`);
+3. authenticate and authorize (`servers.runtime.access`), telling `on_denied` of refusals;
 4. validate the request against its protovalidate rules (each streamed request too);
 5. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
    INTERNAL with a generic message (and a log record with the traceback);
@@ -24,11 +24,14 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
+from palmgrid.type.v1.identity_pb2 import Principal
 from servers.runtime import calls
 from servers.runtime.access import Authenticator, authorize, identity_from
 from servers.runtime.errors import (
     DeadlineExceeded,
     DomainError,
+    PermissionDenied,
+    Unauthenticated,
     Unimplemented,
     internal_status,
     to_grpc_status,
@@ -44,6 +47,8 @@ log = logging.getLogger("palmgrid.rpc")
 _NO_DEADLINE = 10 * 365 * 24 * 3600.0
 
 Behaviour = Callable[[Any, grpc.ServicerContext], Any]
+# Told of every refusal by authentication or authorization (the audit log listens).
+DenialHook = Callable[[Principal | None, DomainError], None]
 
 
 class RuntimeInterceptor(grpc.ServerInterceptor):
@@ -56,8 +61,10 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         domain: str,
         authenticator: Authenticator,
         validator: RequestValidator | None = None,
+        on_denied: DenialHook | None = None,
     ) -> None:
         self._methods = dict(methods)
+        self._on_denied = on_denied
         self._domain = domain
         self._authenticator = authenticator
         self._validator = validator or RequestValidator()
@@ -193,14 +200,19 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         so that each streamed message is validated as the servicer reads it)."""
         if call.deadline is not None and call.time_remaining() == 0:
             raise DeadlineExceeded("the deadline passed before the call started")
+        principal = None
         try:
-            principal = self._authenticator.authenticate(call.identity, context.auth_context())
-        except AssertionInvalid as exc:
-            if not method.access.public:
-                raise
-            log.warning("ignoring an invalid identity assertion", extra={"problem": str(exc)})
-            principal = None
-        authorize(method.access, principal)
+            try:
+                principal = self._authenticator.authenticate(call.identity, context.auth_context())
+            except AssertionInvalid as exc:
+                if not method.access.public:
+                    raise
+                log.warning("ignoring an invalid identity assertion", extra={"problem": str(exc)})
+            authorize(method.access, principal)
+        except (Unauthenticated, PermissionDenied) as refusal:
+            if self._on_denied is not None:
+                self._on_denied(principal, refusal)
+            raise
         calls.bind_call(replace(call, principal=principal))
         if method.client_streaming:
             return self._checked(request)

@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from servers.runtime.access import Authenticator
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
-from servers.runtime.interceptor import RuntimeInterceptor
+from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import find_service, method_table
 from servers.runtime.settings import ServiceAccount
 from servers.runtime.validation import RequestValidator
@@ -114,6 +114,7 @@ def create_server(
     service_accounts: Mapping[str, ServiceAccount] | None = None,
     max_workers: int = 16,
     options: Sequence[tuple[str, Any]] = (),
+    on_denied: DenialHook | None = None,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -121,6 +122,7 @@ def create_server(
     `credentials` None means plaintext. `verifier` checks identity assertions (None:
     only public methods and certificate-authenticated service accounts can be called).
     `service_accounts` maps mTLS client-certificate CNs to what they may do.
+    `on_denied` hears of every authentication or authorization refusal (for the audit log).
     """
     names = [registration.full_name for registration in registrations]
     for name in names:
@@ -131,6 +133,7 @@ def create_server(
         domain=domain_for(domain),
         authenticator=Authenticator(verifier, service_accounts),
         validator=RequestValidator(),
+        on_denied=on_denied,
     )
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),

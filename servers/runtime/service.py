@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from servers.runtime import devcerts, identity, tls
+from servers.runtime.audit import DenialAuditor
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
@@ -113,6 +114,7 @@ def build_server(
             verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
             service_accounts=settings.service_accounts,
             max_workers=settings.grpc_max_workers,
+            on_denied=DenialAuditor(lambda: runtime.channel("account")),
         )
     except BaseException:
         runtime.close()

@@ -5,6 +5,8 @@ records from other services through AuditClient."""
 from __future__ import annotations
 
 import contextvars
+import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,10 +16,12 @@ from sqlalchemy.exc import DBAPIError
 from palmgrid.account.v1 import account_admin_service_pb2 as admin_service_pb
 from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as system_pb
 from palmgrid.account.v1 import account_service_pb2
+from palmgrid.billing.v1 import billing_admin_service_pb2, billing_admin_service_pb2_grpc
 from servers.account import verify_audit
-from servers.account.audit_client import AuditClient, sanitize_details
 from servers.runtime import calls
-from tests.account.conftest import DEV_PASSWORD, GOOD_PASSWORD, Account, fails
+from servers.runtime.audit import AuditClient, sanitize_details
+from tests.account import services
+from tests.account.conftest import DEV_PASSWORD, GOOD_PASSWORD, Account, channel_as, fails
 
 LOGIN = "/palmgrid.account.v1.AccountService/CreateSession"
 
@@ -213,3 +217,38 @@ def test_audit_records_can_be_filtered_and_fetched(account: Account) -> None:
     assert one.sequence == 1 and one.previous_hash == bytes(32)
     by_service = records(account, action="/palmgrid.account.v1.AccountService/")
     assert {r.action.rsplit("/", 1)[1] for r in by_service} >= {"CreateUser", "CreateSession"}
+
+
+def test_refusals_in_other_services_reach_the_audit_log(account: Account, tmp_path: Path) -> None:
+    """The runtime refuses a permission before any servicer runs; the refusal is still
+    written to the audit log, with the actor, the method and the reason."""
+    settings = account.settings.model_copy(
+        update={
+            "account_target": f"127.0.0.1:{account.port}",
+            "billing_database_url": f"sqlite:///{tmp_path / 'billing.db'}",
+        }
+    )
+    billing = services.start("billing", settings)
+    try:
+        customer = account.customer("refusedcustomer")
+        stub = billing_admin_service_pb2_grpc.BillingAdminServiceStub(
+            channel_as(settings, billing.port, "cli")
+        )
+        refused = fails(
+            lambda: stub.ListCustomers(
+                billing_admin_service_pb2.ListCustomersRequest(), metadata=customer
+            )
+        )
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+        action = "/palmgrid.billing.v1.BillingAdminService/ListCustomers"
+        deadline = time.monotonic() + 10
+        found: list = []  # type: ignore[type-arg]
+        while not found and time.monotonic() < deadline:
+            found = [r for r in records(account, action=action) if r.error_reason]
+            time.sleep(0.05)
+        assert [(r.actor_username, r.error_reason) for r in found] == [
+            ("refusedcustomer", "PERMISSION_DENIED")
+        ]
+        assert verify(account).valid
+    finally:
+        services.stop(billing)

@@ -1,4 +1,5 @@
-"""Writing audit records from any PalmGrid server: `AuditClient`.
+"""Writing audit records from any PalmGrid server: `AuditClient`, and `DenialAuditor`
+for the access checks the runtime refuses before a servicer runs.
 
 Money movement, authorization denials and other audited actions that happen outside
 the account service reach the audit log through AccountInternalService.CreateAuditRecord.
@@ -8,7 +9,7 @@ caller's assertion is not forwarded: only services may write audit records). Eve
 write carries a fresh request id and is retried once on UNAVAILABLE, so a retried write
 is recorded once.
 
-    from servers.account.audit_client import AuditClient
+    from servers.runtime.audit import AuditClient
 
     audit = AuditClient(runtime.channel("account"))
     audit.record(action=current_call().method, resource=name, details={"amountFen": "500"})
@@ -21,9 +22,12 @@ when it writes.
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import grpc
@@ -35,6 +39,7 @@ from palmgrid.account.v1 import (
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime.calls import current_call, downstream_call_options
+from servers.runtime.errors import DomainError
 
 log = logging.getLogger("palmgrid.audit")
 
@@ -86,11 +91,16 @@ class AuditClient:
         client_ip: str = "",
         trace_id: str = "",
         event_time: datetime | None = None,
+        call_request_id: str | None = None,
     ) -> admin_pb.AuditRecord:
         """Append one record and return it as written. `action` defaults to the current
-        RPC's method, `principal` to its caller, `event_time` to now (UTC). Raises
-        grpc.RpcError when the account service cannot take it."""
+        RPC's method, `principal` to its caller, `event_time` to now (UTC), the request
+        id to the current call's. Raises grpc.RpcError when the account service cannot
+        take it."""
         call = current_call()
+        request_id = call_request_id if call_request_id is not None else ""
+        if call_request_id is None and call:
+            request_id = call.request_id
         principal = principal or (call.principal if call else None)
         record = admin_pb.AuditRecord(
             actor=principal.user if principal else "",
@@ -99,7 +109,7 @@ class AuditClient:
             resource=resource,
             code=code.value[0],  # type: ignore[arg-type]
             error_reason=error_reason,
-            request_id=call.request_id[:64] if call else "",
+            request_id=request_id[:64],
             trace_id=trace_id,
             client_ip=client_ip,
             details=sanitize_details(details),
@@ -127,3 +137,60 @@ class AuditClient:
         except grpc.RpcError as exc:
             log.error("audit record not written", extra={"code": exc.code().name})  # type: ignore[attr-defined]
             return None
+
+
+class DenialAuditor:
+    """Records every authentication or authorization refusal of the interceptor.
+
+    Refusals happen on the request path, so they are queued (bounded) and written by one
+    background thread: a slow or absent account service never slows a refusal down, and
+    under a flood the oldest news is kept and the rest is counted and logged.
+    """
+
+    def __init__(self, channel_factory: Callable[[], grpc.Channel], *, capacity: int = 1000):
+        self._channel_factory = channel_factory
+        self._queue: queue.Queue[dict[str, object]] = queue.Queue(maxsize=capacity)
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._drain, name="denial-audit", daemon=True)
+        self._thread.start()
+
+    def __call__(self, principal: identity_pb2.Principal | None, error: DomainError) -> None:
+        """Queue a record of the current call's refusal (called by the interceptor)."""
+        call = current_call()
+        fields: dict[str, object] = {
+            "action": call.method if call else "",
+            "code": error.code,
+            "error_reason": error.reason,
+            "principal": principal,
+            "request_id": call.request_id if call else "",
+            "details": {"refusal": error.message},
+            "event_time": datetime.now(UTC),
+        }
+        try:
+            self._queue.put_nowait(fields)
+        except queue.Full:
+            self._dropped += 1
+            log.error("denial audit queue full", extra={"dropped": self._dropped})
+
+    def _drain(self) -> None:
+        client: AuditClient | None = None
+        while True:
+            fields = self._queue.get()
+            try:
+                if client is None:
+                    client = AuditClient(self._channel_factory())
+                request_id = str(fields.pop("request_id"))
+                client.record_quietly(**fields, call_request_id=request_id)
+            except Exception:  # the auditor must outlive any one bad write
+                log.exception("denial audit record not written")
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued refusal was handed over (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
