@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_provider_signature_verifies_and_detects_changes(payment_keys_dir: Path)
     merchant = load_merchant_keys(payment_keys_dir)
     body = '{"id":"EV-1","summary":"支付成功"}'.encode()
     headers = protocol.signed_headers(provider.private_key, provider.serial, body)
-    check = {
+    check: dict[str, Any] = {
         "public_key": merchant.provider_public_key,
         "serial": merchant.provider_serial,
         "max_skew_seconds": 300,

@@ -57,9 +57,17 @@ class RequestState(enum.StrEnum):
     COMPLETED = "COMPLETED"
 
 
+class PaymentOrigin(enum.StrEnum):
+    # Made in the app through a provider: PalmGrid placed the order.
+    APP = "APP"
+    # Made elsewhere (counter, direct debit, banks), reported by the marketing system.
+    EXTERNAL = "EXTERNAL"
+
+
 class Payment(BillingModel, table=True):
-    """A payment made in the app, through a provider. `id` is also the provider's
-    `out_trade_no`, so an order can never be placed twice for one payment."""
+    """A payment to a customer's account. For app payments `id` is also the provider's
+    `out_trade_no`, so an order can never be placed twice for one payment; recorded
+    external payments keep the marketing system's receipt id."""
 
     __tablename__ = "payment"
     __table_args__ = (
@@ -67,11 +75,15 @@ class Payment(BillingModel, table=True):
         Index("ix_payment_state", "state", "create_time"),
     )
 
-    id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(max_length=10)
     amount_fen: int = Field(sa_type=BigInteger)
     channel: str = Field(max_length=16)
-    provider: str = Field(max_length=32)
+    origin: str = Field(default=PaymentOrigin.APP.value, max_length=16)
+    # The provider the order is placed with ("wechatpay"); empty for external payments.
+    provider: str = Field(default="", max_length=32)
+    # The CreatePayment request_id that created it.
+    request_id: str = Field(default="", max_length=64)
     state: str = Field(default=PaymentState.PENDING.value, max_length=16)
     provider_call: str = Field(default=ProviderCall.UNCONFIRMED.value, max_length=16)
     payer: str = Field(default="", max_length=128)
@@ -82,7 +94,8 @@ class Payment(BillingModel, table=True):
     refunded_fen: int = Field(default=0, sa_type=BigInteger)
     ledger_entry_id: int | None = Field(default=None, sa_type=BigInteger)
     create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    expire_time: datetime = Field(sa_type=UTCDateTime)
+    # When a PENDING app payment is closed; None for external payments.
+    expire_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the provider was last asked about it (the resolver spaces its queries).
     check_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -103,9 +116,11 @@ class PaymentRequest(BillingModel, table=True):
     request_id: str = Field(primary_key=True, max_length=64)
     # SHA-256 of the request body and caller: the same key with another body is refused.
     fingerprint: str = Field(max_length=64)
-    # The resource the request created, `customers/…/payments/…`.
-    resource: str = Field(max_length=200)
+    # The resource the request created, `customers/…/payments/…`; empty for batches.
+    resource: str = Field(default="", max_length=200)
     state: str = Field(default=RequestState.IN_PROGRESS.value, max_length=16)
+    # What a completed request answered, when it is not just the resource (JSON).
+    response: str = Field(default="", sa_type=Text)
     # Who holds an IN_PROGRESS request and until when; after that another request with
     # the same key may take it over and finish it.
     owner: str = Field(max_length=32)
@@ -124,7 +139,7 @@ class Refund(BillingModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=32)
-    payment_id: str = Field(max_length=32)
+    payment_id: str = Field(max_length=64)
     customer_id: str = Field(max_length=10)
     amount_fen: int = Field(sa_type=BigInteger)
     reason: str = Field(max_length=500)

@@ -151,6 +151,12 @@ class Sandbox:
             self._behaviour = self._behaviour.updated(changes)
             return self._behaviour
 
+    @property
+    def held_callbacks(self) -> int:
+        """How many callbacks wait for `flush_callbacks`."""
+        with self._lock:
+            return len(self._held)
+
     def flush_callbacks(self, *, reverse: bool = True) -> int:
         """Deliver the held callbacks (newest first unless `reverse` is false); returns
         how many there were."""

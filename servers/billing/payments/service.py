@@ -1,0 +1,103 @@
+"""The payments part of a billing process: its settings, keys, provider client, clock
+and background jobs, built once per service Runtime (`payment_service(runtime)`).
+
+The method groups (`methods.py`) reach it through `payment_service(self.runtime)`; the
+first use builds it and starts the jobs (the resolver, refund follow-up and the alert
+outbox). Tests build it explicitly with their own settings and close it afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from servers.billing.models import utcnow
+from servers.billing.payments.jobs import PaymentJobs
+from servers.billing.payments.keys import ensure_dev_keys, load_merchant_keys
+from servers.billing.payments.provider import PaymentProvider, WechatPayV3Client
+from servers.billing.payments.settings import PaymentSettings, load_payment_settings
+from servers.runtime import Runtime
+
+log = logging.getLogger("palmgrid.payments")
+
+# Every in-app channel and the provider name in its callback URL. The sandbox (and any
+# provider speaking the WeChat Pay v3-style protocol) serves all three from one
+# endpoint; a provider with its own protocol gets its own `PaymentProvider`.
+PROVIDER_OF_CHANNEL = {"WECHAT_PAY": "wechatpay", "ALIPAY": "alipay", "UNIONPAY": "unionpay"}
+
+
+class PaymentService:
+    """What every payment operation needs; `close()` stops the jobs."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: PaymentSettings,
+        *,
+        provider: PaymentProvider | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        keys_dir = settings.keys_path(runtime.settings)
+        if runtime.settings.profile == "dev":
+            ensure_dev_keys(keys_dir)
+        self.keys = load_merchant_keys(keys_dir)
+        self._client: WechatPayV3Client | None = None
+        if provider is None:
+            self._client = WechatPayV3Client(
+                settings.provider_url,
+                merchant_id=settings.merchant_id,
+                app_id=settings.app_id,
+                keys=self.keys,
+                timeout=settings.provider_timeout_seconds,
+                max_skew_seconds=settings.callback_max_skew_seconds,
+            )
+            provider = self._client
+        self.provider: PaymentProvider = provider
+        self.notify_url = settings.notify_url_for(runtime.settings)
+        self.clock = clock
+        self.jobs = PaymentJobs(self)
+
+    def now(self) -> datetime:
+        """The current time (UTC) as payments see it."""
+        return self.clock()
+
+    def start(self) -> PaymentService:
+        """Start the background jobs unless PALMGRID_PAYMENT_JOBS_INTERVAL_SECONDS is 0."""
+        if self.settings.jobs_interval_seconds > 0:
+            self.jobs.start(self.settings.jobs_interval_seconds)
+        return self
+
+    def close(self) -> None:
+        self.jobs.stop()
+        if self._client is not None:
+            self._client.close()
+        with _lock:
+            if _services.get(id(self.runtime)) is self:
+                del _services[id(self.runtime)]
+
+
+# One PaymentService per Runtime; it holds the Runtime, so an id is never reused while
+# its entry exists.
+_services: dict[int, PaymentService] = {}
+_lock = threading.Lock()
+
+
+def payment_service(runtime: Runtime, settings: PaymentSettings | None = None) -> PaymentService:
+    """The runtime's PaymentService, built (with `settings`, else from the environment)
+    and started on first use."""
+    with _lock:
+        service = _services.get(id(runtime))
+        if service is None:
+            chosen = settings or load_payment_settings(runtime.settings)
+            service = PaymentService(runtime, chosen)
+            _services[id(runtime)] = service
+            service.start()
+            log.info(
+                "payments ready",
+                extra={"provider": chosen.provider_url, "notify_url": service.notify_url},
+            )
+        return service
