@@ -92,7 +92,8 @@ def run_wrk(
     if wrk is None:
         raise RuntimeError("wrk not found; install it with `apt-get install wrk`")
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+        # wrk takes whole seconds only.
+        argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
         if body is not None:
             script = Path(tmp) / "post.lua"
             script.write_text(
