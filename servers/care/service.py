@@ -1,19 +1,65 @@
-"""The care service: its contract is declared and served; every RPC answers
-UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+"""The care service: service outlets, notices and news, feedback and complaints.
+
+The servicer is composed of method groups, each in its own module: outlets
+(`servers.care.outlets`) and articles (`.article_reads`, `.article_editing`). RPCs not
+built yet fall through to the generated base class and answer UNIMPLEMENTED.
+
+`make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
+configuration (tests); `SPEC` is the real one. Building the registrations seeds the
+demo data in the dev profile.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from palmgrid.care.v1 import care_service_pb2_grpc
+from servers.care import startup
+from servers.care.article_editing import ArticleEditingMethods
+from servers.care.article_reads import ArticleReadMethods
+from servers.care.clock import Clock, system_clock
+from servers.care.config import CareConfig
+from servers.care.outlets import OutletMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared_only
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def registrations(runtime: Runtime) -> Sequence[Registration]:
-    return [
-        declared_only(care_service_pb2_grpc, "palmgrid.care.v1.CareService"),
-    ]
+class CareServicer(
+    OutletMethods,
+    ArticleReadMethods,
+    ArticleEditingMethods,
+    care_service_pb2_grpc.CareServiceServicer,
+):
+    """palmgrid.care.v1.CareService."""
+
+    def __init__(self, runtime: Runtime, config: CareConfig, clock: Clock) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.clock = clock
 
 
-SPEC = ServiceSpec(name="care", registrations=registrations)
+def make_spec(*, clock: Clock | None = None, config: CareConfig | None = None) -> ServiceSpec:
+    """The care ServiceSpec with this clock and configuration (default: the wall clock
+    and PALMGRID_CARE_* from the environment at start)."""
+
+    def registrations(runtime: Runtime) -> Sequence[Registration]:
+        chosen = config or CareConfig.from_env()
+        now = clock or system_clock
+        startup.prepare(runtime, chosen, now)
+        # The generated stub declares every RPC abstract; methods not built yet fall
+        # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignore.
+        servicer = CareServicer(runtime, chosen, now)  # type: ignore[abstract]
+        return [
+            Registration(
+                "palmgrid.care.v1.CareService",
+                servicer,
+                care_service_pb2_grpc.add_CareServiceServicer_to_server,
+            )
+        ]
+
+    return ServiceSpec(name="care", registrations=registrations, migrations=MIGRATIONS)
+
+
+SPEC = make_spec()

@@ -1,0 +1,117 @@
+"""The care service's tables. Every name starts with `care_`, so the service can share a
+database with others; they live in their own registry, so `metadata` is exactly the
+care schema.
+
+Times are aware UTC in Python and naive UTC in the database (`UtcDateTime`).
+Enumerations are stored by their proto name without the enum prefix ("PUBLISHED",
+"BILL_PAYMENT"), so rows read the same as the API. Each resource carries a `version`,
+bumped on every change, from which its etag is derived.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import registry
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC in the database (the
+    same on SQLite, which has no time zones, and PostgreSQL)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; PalmGrid times are aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class CareModel(SQLModel, registry=registry()):
+    """Base of every care table."""
+
+
+metadata = CareModel.metadata
+
+
+def _time(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable))
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class OutletRow(CareModel, table=True):
+    """A service outlet (营业厅); `id` is the last segment of `outlets/{outlet}`."""
+
+    __tablename__ = "care_outlets"
+
+    id: str = Field(primary_key=True, max_length=63)
+    display_name: str = Field(max_length=100)
+    address: str = Field(max_length=200)
+    # WGS 84 degrees.
+    latitude: float
+    longitude: float
+    phone: str = Field(default="", max_length=20)
+    # [{"day": "MONDAY", "open": "08:30", "close": "17:30"}, ...] in local time.
+    opening_hours: list[dict[str, str]] = _json_list()
+    hours_note: str = Field(default="", max_length=200)
+    # OutletService names without the prefix, in the order given.
+    services: list[str] = _json_list()
+    supply_office: str = Field(default="", max_length=32)
+    version: int = Field(default=1)
+    create_time: datetime = _time()
+    update_time: datetime = _time()
+
+
+class ArticleState(enum.StrEnum):
+    """Where an article stands; the names of `palmgrid.care.v1.ArticleState`."""
+
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ArticleRow(CareModel, table=True):
+    """A notice or news article; `id` is the last segment of `articles/{article}`."""
+
+    __tablename__ = "care_articles"
+    __table_args__ = (
+        # The public list: published, pinned first, newest first.
+        Index("ix_care_articles_public", "state", "pinned", "publish_time", "id"),
+        # The editors' search: most recently changed first.
+        Index("ix_care_articles_changed", "update_time", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body: str = Field(sa_type=Text)
+    # ArticleKind / ArticleState names without the prefix.
+    kind: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    pinned: bool = Field(default=False)
+    cover_image_uri: str = Field(default="", max_length=2048)
+    # The editor who wrote it, `users/{user}`.
+    author: str = Field(default="", max_length=100)
+    publish_time: datetime | None = _time(nullable=True)
+    withdraw_time: datetime | None = _time(nullable=True)
+    withdraw_reason: str = Field(default="", max_length=500)
+    version: int = Field(default=1)
+    create_time: datetime = _time()
+    update_time: datetime = _time()
