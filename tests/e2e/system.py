@@ -32,6 +32,7 @@ from servers.billing.service import make_spec as billing_spec
 from servers.runtime import Registration, Runtime, Server, ServiceSpec, Settings, build_server
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tools import memcached
 
 CAPTCHA = "PALM7"
@@ -169,8 +170,20 @@ def prepare_data_dir(directory: Path) -> Path:
     return directory
 
 
+def service_accounts() -> dict[str, ServiceAccount]:
+    """The default service accounts, with the edge allowed to write audit records of
+    the refusals it makes on its own (not yet among the runtime's defaults)."""
+    accounts = dict(DEFAULT_SERVICE_ACCOUNTS)
+    edge = accounts["edge"]
+    accounts["edge"] = edge.model_copy(
+        update={"permissions": (*edge.permissions, "account.auditRecords.create")}
+    )
+    return accounts
+
+
 def service_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
+        "service_accounts": service_accounts(),
         "profile": "dev",
         "data_dir": data_dir,
         "grpc_security": "mtls",
