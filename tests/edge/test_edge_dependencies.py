@@ -31,3 +31,11 @@ def test_importing_the_edge_loads_no_server_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_surface_is_complete() -> None:
+    import edge
+
+    assert sorted(edge.__all__) == sorted(set(edge.__all__))
+    for name in edge.__all__:
+        assert getattr(edge, name) is not None
