@@ -98,7 +98,7 @@ class Edge:
             max_timeout=self.config.max_timeout,
         )
         chain: dict[str, Stage | None] = {
-            "errors": ErrorsStage(self.renderer),
+            "errors": ErrorsStage(self.renderer, self.header_rules),
             "route": RouteStage(self.router),
             "authorize": DefaultPolicyStage(),
             "build_request": BuildRequestStage(),

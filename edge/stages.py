@@ -40,10 +40,15 @@ _JSON_TYPES = (b"application/json", b"+json", b"text/json")
 
 
 class ErrorsStage:
-    """Outermost: turns whatever went wrong into a `google.rpc.Status` response."""
+    """Outermost: turns whatever went wrong into a `google.rpc.Status` response.
 
-    def __init__(self, renderer: ErrorRenderer) -> None:
+    An upstream failure keeps the upstream's metadata as `Grpc-Metadata-*` and
+    `Grpc-Trailer-*` headers, as grpc-gateway's error handler does.
+    """
+
+    def __init__(self, renderer: ErrorRenderer, rules: HeaderRules) -> None:
         self._renderer = renderer
+        self._rules = rules
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         try:
@@ -51,13 +56,16 @@ class ErrorsStage:
         except EdgeError as exc:
             creds = exchange.header(b"authorization") is not None
             self._answer(exchange, *self._renderer.edge_error(exc, had_credentials=creds))
-        except UpstreamFailure as exc:
+        except (UpstreamFailure, grpc.aio.AioRpcError) as exc:
             creds = exchange.header(b"authorization") is not None
-            self._answer(exchange, *self._renderer.upstream_failure(exc, had_credentials=creds))
-        except grpc.aio.AioRpcError as exc:
-            creds = exchange.header(b"authorization") is not None
-            failure = UpstreamFailure.from_rpc_error(exc)
-            self._answer(exchange, *self._renderer.upstream_failure(failure, had_credentials=creds))
+            failure = (
+                exc if isinstance(exc, UpstreamFailure) else UpstreamFailure.from_rpc_error(exc)
+            )
+            status, headers, payload = self._renderer.upstream_failure(
+                failure, had_credentials=creds
+            )
+            headers += response_headers(failure.initial, failure.trailing, self._rules)
+            self._answer(exchange, status, headers, payload)
         except Exception:
             log.exception("edge: unexpected failure (request id %s)", exchange.request_id)
             error = EdgeError(_C.INTERNAL, "internal error", "INTERNAL")

@@ -113,6 +113,7 @@ def make_servicer() -> Any:
         def Fail(self, request: Any, context: grpc.ServicerContext) -> Any:
             code = grpc.StatusCode(_code(request.code))
             if not request.rich:
+                context.set_trailing_metadata((("x-failure", "plain"),))
                 context.abort(code, request.message)
             info = error_details_pb2.ErrorInfo(
                 reason="BOOK_ON_FIRE", domain="library.edgetest", metadata={"shelf": "1"}

@@ -67,6 +67,13 @@ def test_plain_status_has_empty_details(client: httpx.Client) -> None:
     assert r.json() == {"code": 5, "message": "gone", "details": []}
 
 
+def test_upstream_metadata_of_a_failure_becomes_headers(client: httpx.Client) -> None:
+    r = client.post("/v1/failures:trigger", json={"code": 5, "message": "gone"})
+    assert r.headers["grpc-trailer-x-failure"] == "plain"
+    rich = client.post("/v1/failures:trigger", json={"code": 5, "message": "x", "rich": True})
+    assert "grpc-trailer-grpc-status-details-bin" not in rich.headers
+
+
 def test_unauthenticated_adds_www_authenticate(client: httpx.Client) -> None:
     r = client.post("/v1/failures:trigger", json={"code": 16, "message": "who?"})
     assert r.status_code == 401
