@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
@@ -22,10 +22,11 @@ from servers.runtime import NotFound, Runtime
 
 FULL = resources_pb2.ARTICLE_VIEW_FULL
 
+_COLUMNS = ArticleRow.__table__.c  # type: ignore[attr-defined]
 # Public order: pinned first, then newest publication first; ties by id.
-_PUBLIC_ORDER = (col(ArticleRow.pinned), col(ArticleRow.publish_time), col(ArticleRow.id))
+_PUBLIC_ORDER = (_COLUMNS.pinned, _COLUMNS.publish_time, _COLUMNS.id)
 # Editors' order: most recently changed first; ties by id.
-_CHANGED_ORDER = (col(ArticleRow.update_time), col(ArticleRow.id))
+_CHANGED_ORDER = (_COLUMNS.update_time, _COLUMNS.id)
 
 
 def _page(

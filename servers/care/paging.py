@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
-from sqlalchemy.orm import Mapped
+from sqlalchemy import and_, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from servers.runtime import FieldViolation, InvalidArgument
@@ -87,11 +86,14 @@ def time_from_key(value: str) -> datetime:
 
 
 def descending_after(
-    columns: Sequence[ColumnElement[Any] | Mapped[Any]], values: Sequence[Any]
+    columns: Sequence[ColumnElement[Any]], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """The rows strictly after sort key `values` when ordered by `columns`, all
     descending (written out, as row-value comparison is not portable)."""
-    first, value = columns[0], values[0]
+    first = columns[0]
+    # A bound literal of the column's own type: SQLAlchemy refuses `<` against a bare
+    # True/False, and times must go through the column's UTC conversion.
+    value = literal(values[0], type_=first.type)
     if len(columns) == 1:
         return first < value
     return or_(first < value, and_(first == value, descending_after(columns[1:], values[1:])))
