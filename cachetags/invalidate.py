@@ -1,9 +1,7 @@
 """The one-call invalidation API for servers: bump tags after a database commit.
 
-    invalidator = TagInvalidator.from_servers(settings.memcached_servers)
-    ...
     session.commit()
-    invalidator.bump_customers(["3100000001"])   # or customers/3100000001
+    TagInvalidator.shared(settings.memcached_servers).bump_customers(["3100000001"])
 
 Bumping never raises: a cache that cannot be reached holds nothing it could serve
 stale for long (its node leaves every client's ring and is flushed before it comes
@@ -13,6 +11,7 @@ back), and a failed write must not turn a committed change into an error.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from cachetags.pool import CachePool, CacheUnavailable, PoolOptions
@@ -21,6 +20,9 @@ from cachetags.tags import TagGenerations
 __all__ = ["TagInvalidator", "bump_customer", "customer_tag", "user_tag"]
 
 log = logging.getLogger(__name__)
+
+_shared: dict[tuple[str, ...], TagInvalidator] = {}
+_shared_lock = threading.Lock()
 
 
 def customer_tag(customer: str) -> str:
@@ -49,6 +51,17 @@ class TagInvalidator:
     ) -> TagInvalidator:
         """An invalidator with a pool of its own (`PALMGRID_MEMCACHED_SERVERS`)."""
         return cls(CachePool(servers, options))
+
+    @classmethod
+    def shared(cls, servers: Iterable[str]) -> TagInvalidator:
+        """One invalidator per process and server list, made on first use: for call
+        sites that have the settings but nowhere to keep a pool."""
+        key = tuple(servers)
+        with _shared_lock:
+            invalidator = _shared.get(key)
+            if invalidator is None:
+                invalidator = _shared[key] = cls.from_servers(key)
+        return invalidator
 
     def bump(self, tags: Iterable[str]) -> bool:
         """Make every entry under these tags stale; False when the cache did not take it."""
