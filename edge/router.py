@@ -105,6 +105,10 @@ class Router(Generic[R]):
     def _find(
         self, http_method: str, segments: list[str], verb: str | None, allowed: list[str]
     ) -> Match[R] | None:
+        hit = self._greedy(http_method, segments, verb)
+        if hit is not None:
+            template, route = hit
+            return Match(route, template, template.bind(segments))
         for leaves in self._candidates(self._root, segments, 0, verb):
             hit = leaves.get(http_method)
             if hit is not None:
@@ -112,6 +116,26 @@ class Router(Generic[R]):
                 return Match(route, template, template.bind(segments))
             allowed.extend(leaves)
         return None
+
+    def _greedy(
+        self, http_method: str, segments: list[str], verb: str | None
+    ) -> tuple[PathTemplate, R] | None:
+        """The first candidate of the full search, found without backtracking.
+
+        Literal before wildcard at every segment is exactly the order of `_candidates`,
+        so when this walk ends on a leaf with the method, that leaf is the most specific
+        match. Most requests end here; the rest take the full search.
+        """
+        node = self._root
+        for seg in segments:
+            child = node.literals.get(seg) if "%" not in seg else None
+            if child is None:
+                if node.wildcard is None or not seg or "%" in seg:
+                    return None
+                child = node.wildcard
+            node = child
+        by_method = node.leaves.get(verb)
+        return by_method.get(http_method) if by_method else None
 
     def _candidates(
         self, node: _Node[R], segments: list[str], i: int, verb: str | None
