@@ -2,12 +2,13 @@
 
     python -m bench edge [--seconds 6] [--connections 32]
 
-For each proxy, in one run: start it in front of the bench upstream (bench/upstream.py:
-billing's ListMonthlyUsage with 24 fixed months, and CreatePayment), check that both
-answer the same JSON, then load it with wrk on
-`GET /v1/customers/3100000001/monthlyUsage` and on a small `POST …/payments`, and
-report requests/s, p50/p99 latency and the proxy's own CPU per request (user + system
-time of its process over the measured run, divided by the requests served).
+In one run: start both proxies in front of the bench upstream (bench/upstream.py:
+billing's ListMonthlyUsage with 24 fixed months, and CreatePayment), check that they
+answer the same JSON, then load each with wrk on
+`GET /v1/customers/3100000001/monthlyUsage` and on a small `POST …/payments`, in rounds
+that alternate between the proxies, and report the median over the rounds of
+requests/s, p50/p99 latency and the proxy's own CPU per request (user + system time of
+its process over the measured run, divided by the requests served).
 
 On a machine with two or more CPUs the proxy gets CPU 0 to itself and the upstream and
 wrk share CPU 1, so that the proxy, not the load generator or the upstream, is what
@@ -204,8 +205,8 @@ def _report(results: list[Measurement], same: bool, pinned: bool, args: argparse
     print()
     print(
         f"edge vs FastAPI proxy — wrk, 1 thread, {args.connections} connections, "
-        f"{args.seconds:g} s per run after {args.warmup:g} s warm-up"
-        + ("; proxy pinned to its own CPU" if pinned else "")
+        f"median of {args.rounds} runs of {args.seconds:g} s (each after {args.warmup:g} s "
+        "warm-up)" + ("; proxy pinned to its own CPU" if pinned else "")
     )
     print(f"same JSON from both proxies: {'yes' if same else 'NO'}")
     print()
