@@ -20,6 +20,7 @@ from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
 from edge.errors import ErrorRenderer
 from edge.metadata import HeaderRules, request_id
+from edge.openapi import build_document
 from edge.pipeline import Exchange, HttpResponse, Stage, compose
 from edge.router import RouteConflict, Router
 from edge.routes import Route, RouteBuilder
@@ -194,8 +195,6 @@ class Edge:
 
     async def _openapi_json(self) -> HttpResponse:
         if self._openapi is None:
-            from edge.openapi import build_document
-
             self._openapi = orjson.dumps(build_document(self))
         return HttpResponse(200, [(b"content-type", _JSON)], self._openapi)
 
