@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.app import Edge
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
+from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
 
 _DEFAULTS = EdgeConfig()
@@ -75,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-timeout", type=float, default=_DEFAULTS.max_timeout)
     serve.add_argument("--ignore-query-parameter", action="append", default=[], metavar="NAME")
     serve.add_argument("--log-level", default="info")
+    security.add_arguments(serve)
     return p
 
 
@@ -102,11 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             has_client = client.cert.is_file() and client.key.is_file()
             ca = args.upstream_ca if args.upstream_ca.is_file() else None
             credentials = upstream_credentials(ca, client if has_client else None)
-        edge = Edge(catalog, dict(args.upstream), config=config, channel_credentials=credentials)
+        app, _ = security.serve_app(
+            args, os.environ, catalog, dict(args.upstream), config, credentials
+        )
         tls = None if args.plaintext else TlsFiles(args.tls_cert, args.tls_key)
         host, port = args.listen
-        server = make_server(edge, host, port, tls=tls, log_level=args.log_level.lower())
-    except (DescriptorError, FileNotFoundError) as exc:
+        server = make_server(app, host, port, tls=tls, log_level=args.log_level.lower())
+    except (DescriptorError, FileNotFoundError, ValueError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2
     scheme = "http" if args.plaintext else "https"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
@@ -12,6 +14,8 @@ import uvicorn
 from edge.app import Edge
 
 __all__ = ["TlsFiles", "dev_tls_dir", "make_server", "upstream_credentials"]
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def dev_tls_dir() -> Path:
@@ -46,9 +50,10 @@ def upstream_credentials(ca: Path | None, client: TlsFiles | None) -> grpc.Chann
 
 
 def make_server(
-    edge: Edge, host: str, port: int, *, tls: TlsFiles | None, log_level: str = "warning"
+    edge: Edge | ASGIApp, host: str, port: int, *, tls: TlsFiles | None, log_level: str = "warning"
 ) -> uvicorn.Server:
-    """A uvicorn server for the edge; `tls` None serves plain HTTP (loopback tests only)."""
+    """A uvicorn server for the edge (or the edge wrapped in middleware); `tls` None
+    serves plain HTTP (loopback tests only)."""
     if tls is not None:
         tls.check()
     config = uvicorn.Config(
