@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
 from servers.billing.charging import Charge, ChargeLine
@@ -62,14 +63,14 @@ def lines_json(lines: tuple[ChargeLine, ...]) -> str:
     )
 
 
-def lines_of(bill: Bill) -> list[dict[str, Any]]:
+def lines_of(bill: Bill | Row[Any]) -> list[dict[str, Any]]:
     """The stored lines of a bill (dicts with kind, tier, period, energy_wh,
     unit_price as a string, amount_fen, version)."""
     lines: list[dict[str, Any]] = json.loads(bill.lines)
     return lines
 
 
-def effective_state(bill: Bill, today: date) -> str:
+def effective_state(bill: Bill | Row[Any], today: date) -> str:
     """The state to show on `today` (CST): an unpaid bill past its due date is OVERDUE
     even before the day's late fee is booked."""
     if bill.state == BillState.ISSUED.value and today > bill.due_date:

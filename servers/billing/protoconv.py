@@ -8,14 +8,19 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2, decimal_pb2
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     """A Timestamp of an aware datetime; None stays None (the field stays unset)."""
     if moment is None:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromDatetime(moment.astimezone(UTC))
-    return message
+    # Direct arithmetic: Timestamp.FromDatetime is several times slower, and the hot
+    # reads convert dozens of times per response.
+    delta = moment - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:

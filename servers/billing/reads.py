@@ -10,15 +10,13 @@ from sqlmodel import Session, col, select
 
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
-from servers.billing import archive, readings
+from servers.billing import archive, hot_reads, readings
 from servers.billing.config import BillingConfig
 from servers.billing.estimate import charge_estimate
-from servers.billing.ledger import balance_of
+from servers.billing.ledger import Balance
 from servers.billing.masking import mask_message
 from servers.billing.models import (
-    Bill,
     MeterReading,
-    MonthlyUsage,
     Tariff,
     TariffVersion,
     utcnow,
@@ -63,10 +61,13 @@ class ReadMethods:
         self, request: service_pb2.GetBalanceRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Balance:
         customer_id = _ids(request.name)[0]
-        with self.runtime.session() as session:
-            authorize_customer(session, customer_id)
-            balance = balance_of(session, customer_id)
-            pending = self.pending_payments_fen(session, customer_id)
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BALANCE)
+            pending = self.pending_payments_fen(Session(bind=connection), customer_id)
+        if rows:
+            balance = Balance(customer_id, rows[0].net_fen, rows[0].update_time)
+        else:
+            balance = Balance(customer_id, 0, utcnow())
         return balance_resource(balance, pending)
 
     def ListMonthlyUsage(
@@ -75,14 +76,17 @@ class ReadMethods:
         customer_id = _ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
-        query = select(MonthlyUsage).where(MonthlyUsage.customer_id == customer_id)
-        if before is not None:
-            query = query.where(col(MonthlyUsage.month) < str(before))
-        with self.runtime.session() as session:
-            authorize_customer(session, customer_id)
-            rows = session.exec(
-                query.order_by(col(MonthlyUsage.month).desc()).limit(size + 1)
-            ).all()
+        usage = hot_reads.USAGE
+        conditions = [] if before is None else [usage.c.month < str(before)]
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(
+                connection,
+                customer_id,
+                usage,
+                *conditions,
+                order_by=[usage.c.month.desc()],
+                limit=size + 1,
+            )
         more = len(rows) > size
         rows = rows[:size]
         return service_pb2.ListMonthlyUsageResponse(
@@ -94,12 +98,12 @@ class ReadMethods:
         self, request: service_pb2.GetMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> resources_pb2.MonthlyUsage:
         customer_id, month = _ids(request.name)
-        with self.runtime.session() as session:
-            authorize_customer(session, customer_id)
-            row = session.get(MonthlyUsage, (customer_id, month))
-        if row is None:
+        usage = hot_reads.USAGE
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(connection, customer_id, usage, usage.c.month == month)
+        if not rows:
             raise NotFound(f"{request.name} not found")
-        return usage_resource(row)
+        return usage_resource(rows[0])
 
     def ListBills(
         self, request: service_pb2.ListBillsRequest, context: grpc.ServicerContext
@@ -107,12 +111,17 @@ class ReadMethods:
         customer_id = _ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
-        query = select(Bill).where(Bill.customer_id == customer_id)
-        if before is not None:
-            query = query.where(col(Bill.month) < str(before))
-        with self.runtime.session() as session:
-            authorize_customer(session, customer_id)
-            rows = session.exec(query.order_by(col(Bill.month).desc()).limit(size + 1)).all()
+        bill = hot_reads.BILL
+        conditions = [] if before is None else [bill.c.month < str(before)]
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(
+                connection,
+                customer_id,
+                bill,
+                *conditions,
+                order_by=[bill.c.month.desc()],
+                limit=size + 1,
+            )
         more = len(rows) > size
         rows = rows[:size]
         today = cst_date(utcnow())
@@ -125,12 +134,12 @@ class ReadMethods:
         self, request: service_pb2.GetBillRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Bill:
         customer_id, month = _ids(request.name)
-        with self.runtime.session() as session:
-            authorize_customer(session, customer_id)
-            row = session.get(Bill, (customer_id, month))
-        if row is None:
+        bill = hot_reads.BILL
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(connection, customer_id, bill, bill.c.month == month)
+        if not rows:
             raise NotFound(f"{request.name} not found")
-        return bill_resource(row, cst_date(utcnow()))
+        return bill_resource(rows[0], cst_date(utcnow()))
 
     def GetChargeEstimate(
         self, request: service_pb2.GetChargeEstimateRequest, context: grpc.ServicerContext

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from typing import Any
+
+from google.type import decimal_pb2
+from sqlalchemy.engine import Row
 
 from palmgrid.billing.v1 import payment_pb2, resources_pb2, tariff_pb2
 from servers.billing.bills import effective_state, lines_of
 from servers.billing.ledger import Balance
 from servers.billing.models import Bill, BillState, LedgerEntry, MonthlyUsage
-from servers.billing.protoconv import date_message, decimal_message, timestamp
+from servers.billing.protoconv import date_message, timestamp
 from servers.billing.recompute import TIME_OF_USE_COLUMNS
+
+# Stored names → enum values, looked up once (the hot reads convert many rows).
+_QUALITY = {
+    name.removeprefix("READING_QUALITY_"): value
+    for name, value in resources_pb2.ReadingQuality.items()
+}
+_PERIOD = {
+    name.removeprefix("TIME_OF_USE_PERIOD_"): value
+    for name, value in tariff_pb2.TimeOfUsePeriod.items()
+}
+_BILL_STATE = {
+    name.removeprefix("BILL_STATE_"): value for name, value in resources_pb2.BillState.items()
+}
+_LINE_KIND = {
+    name.removeprefix("BILL_LINE_KIND_"): value
+    for name, value in resources_pb2.BillLineKind.items()
+}
 
 
 def _quality(value: str) -> resources_pb2.ReadingQuality.ValueType:
-    return resources_pb2.ReadingQuality.Value(f"READING_QUALITY_{value}")
+    return _QUALITY[value]
 
 
 def _period(value: str) -> tariff_pb2.TimeOfUsePeriod.ValueType:
-    return tariff_pb2.TimeOfUsePeriod.Value(f"TIME_OF_USE_PERIOD_{value}")
+    return _PERIOD[value]
 
 
-def usage_resource(row: MonthlyUsage) -> resources_pb2.MonthlyUsage:
+def usage_resource(row: MonthlyUsage | Row[Any]) -> resources_pb2.MonthlyUsage:
     return resources_pb2.MonthlyUsage(
         name=f"customers/{row.customer_id}/monthlyUsage/{row.month}",
         month=row.month,
@@ -41,18 +61,18 @@ def usage_resource(row: MonthlyUsage) -> resources_pb2.MonthlyUsage:
 def bill_line(line: dict[str, object]) -> resources_pb2.BillLine:
     tier_line = line["kind"] == "TIER"
     return resources_pb2.BillLine(
-        kind=resources_pb2.BillLineKind.Value(f"BILL_LINE_KIND_{line['kind']}"),
+        kind=_LINE_KIND[str(line["kind"])],
         tier=int(line["tier"]),  # type: ignore[call-overload]
         time_of_use_period=(
             tariff_pb2.TIME_OF_USE_PERIOD_UNSPECIFIED if tier_line else _period(str(line["period"]))
         ),
         energy_wh=int(line["energy_wh"]),  # type: ignore[call-overload]
-        unit_price=decimal_message(Decimal(str(line["unit_price"]))),
+        unit_price=decimal_pb2.Decimal(value=str(line["unit_price"])),
         amount_fen=int(line["amount_fen"]),  # type: ignore[call-overload]
     )
 
 
-def bill_resource(row: Bill, today: date) -> resources_pb2.Bill:
+def bill_resource(row: Bill | Row[Any], today: date) -> resources_pb2.Bill:
     """A bill as shown on `today` (CST), which decides ISSUED versus OVERDUE."""
     state = effective_state(row, today)
     owed = row.amount_fen + row.late_fee_fen
@@ -69,7 +89,7 @@ def bill_resource(row: Bill, today: date) -> resources_pb2.Bill:
         opening_reading_wh=row.opening_reading_wh,
         closing_reading_wh=row.closing_reading_wh,
         reading_quality=_quality(row.reading_quality),
-        state=resources_pb2.BillState.Value(f"BILL_STATE_{state}"),
+        state=_BILL_STATE[state],
         issue_time=timestamp(row.issue_time),
         due_date=date_message(row.due_date),
         late_fee_fen=row.late_fee_fen,
