@@ -55,6 +55,10 @@ _WRAPPERS = {
     "google.protobuf.BytesValue",
 }
 _CACHE_LIMIT = 512
+_TIME_TYPES = {
+    "google.protobuf.Timestamp": wkt.parse_timestamp,
+    "google.protobuf.Duration": wkt.parse_duration,
+}
 
 FromText = Callable[[str], Any]
 
@@ -85,12 +89,29 @@ class _Target:
     kind: Literal["scalar", "repeated", "map", "ignored"]
     convert: FromText
     map_key: FromText | None = None
-    wrapper: bool = False
+    # How a converted value is stored in the parent message (a plain field, a wrapper's
+    # `value`, a Timestamp's or Duration's seconds and nanos, a FieldMask's paths).
+    assign: Callable[[Any, str, Any], None] = setattr
     oneof: str | None = None
 
 
 def _ignored(_: str) -> None:
     return None
+
+
+def _assign_wrapper(parent: Any, name: str, value: Any) -> None:
+    getattr(parent, name).value = value
+
+
+def _assign_seconds_nanos(parent: Any, name: str, value: tuple[int, int]) -> None:
+    sub = getattr(parent, name)
+    sub.seconds, sub.nanos = value
+
+
+def _assign_paths(parent: Any, name: str, value: list[str]) -> None:
+    sub = getattr(parent, name)
+    del sub.paths[:]
+    sub.paths.extend(value)
 
 
 class QueryDecoder:
@@ -156,18 +177,7 @@ class QueryDecoder:
                     other = oneofs.setdefault(oneof_key, key)
                     if other != key:
                         raise QueryError(key, f"{other!r} already set a field of its oneof")
-                converted = target.convert(value)
-                if target.wrapper:
-                    getattr(node, target.name).value = converted
-                elif isinstance(converted, tuple):  # Timestamp, Duration
-                    sub = getattr(node, target.name)
-                    sub.seconds, sub.nanos = converted
-                elif isinstance(converted, list):  # FieldMask
-                    sub = getattr(node, target.name)
-                    del sub.paths[:]
-                    sub.paths.extend(converted)
-                else:
-                    setattr(node, target.name, converted)
+                target.assign(node, target.name, target.convert(value))
             except QueryError:
                 raise
             except wkt.WktError as exc:
@@ -229,13 +239,13 @@ class QueryDecoder:
             full = msg.full_name
             if full in _WRAPPERS:
                 inner = text_converter(msg.fields_by_name["value"])
-                return _Target(parents, name, "scalar", inner, wrapper=True, oneof=oneof)
-            if full == "google.protobuf.Timestamp":
-                return _Target(parents, name, "scalar", wkt.parse_timestamp, oneof=oneof)
-            if full == "google.protobuf.Duration":
-                return _Target(parents, name, "scalar", wkt.parse_duration, oneof=oneof)
+                return _Target(parents, name, "scalar", inner, None, _assign_wrapper, oneof)
+            if full in _TIME_TYPES:
+                parse = _TIME_TYPES[full]
+                return _Target(parents, name, "scalar", parse, None, _assign_seconds_nanos, oneof)
             if full == "google.protobuf.FieldMask":
-                return _Target(parents, name, "scalar", wkt.parse_field_mask, oneof=oneof)
+                parse_mask = wkt.parse_field_mask
+                return _Target(parents, name, "scalar", parse_mask, None, _assign_paths, oneof)
             raise QueryError(key, f"{path_text} is a message; set its fields one by one")
         return _Target(parents, name, "scalar", text_converter(field), oneof=oneof)
 
