@@ -14,7 +14,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -46,6 +46,9 @@ class CareModel(SQLModel, registry=registry()):
 
 
 metadata = CareModel.metadata
+
+# An integer primary key that SQLite auto-increments (only INTEGER aliases its rowid).
+AutoBigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _time(*, nullable: bool = False) -> Any:
@@ -115,3 +118,77 @@ class ArticleRow(CareModel, table=True):
     version: int = Field(default=1)
     create_time: datetime = _time()
     update_time: datetime = _time()
+
+
+class FeedbackState(enum.StrEnum):
+    """Where the handling of feedback stands; the names of `FeedbackState`."""
+
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+class FeedbackRow(CareModel, table=True):
+    """A complaint, report, suggestion, praise or inquiry; `id` is the last segment of
+    `feedback/{feedback}`. Never edited: its handling is appended as events."""
+
+    __tablename__ = "care_feedback"
+    __table_args__ = (
+        # A retried CreateFeedback finds the feedback its request id made.
+        UniqueConstraint("author", "request_id", name="uq_care_feedback_request"),
+        # Staff lists, newest first.
+        Index("ix_care_feedback_office", "supply_office", "create_time", "id"),
+        # A customer's own list, newest first.
+        Index("ix_care_feedback_author", "author", "create_time", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    # FeedbackKind name without the prefix.
+    kind: str = Field(max_length=16)
+    # `customers/{customer}`, or "" when it concerns none.
+    customer: str = Field(default="", max_length=20)
+    content: str = Field(sa_type=Text)
+    contact_name: str = Field(default="", max_length=50)
+    contact_phone: str = Field(default="", max_length=20)
+    # WGS 84 degrees, both or neither.
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str = Field(default="", max_length=200)
+    # [{"content_type": "image/jpeg", "uri": "https://..."}, ...]
+    photos: list[dict[str, str]] = _json_list()
+    state: str = Field(max_length=16)
+    # `users/{user}` of the author and of the assigned care staff member ("" before).
+    author: str = Field(max_length=100)
+    supply_office: str = Field(default="", max_length=32)
+    assignee: str = Field(default="", max_length=100)
+    due_time: datetime = _time()
+    resolution: str = Field(default="", sa_type=Text)
+    rating: int = Field(default=0)
+    rating_comment: str = Field(default="", max_length=500)
+    # The CreateFeedback request id (None without one) and a hash of the feedback sent.
+    request_id: str | None = Field(default=None, max_length=36)
+    request_hash: str = Field(default="", max_length=64)
+    version: int = Field(default=1)
+    create_time: datetime = _time()
+    update_time: datetime = _time()
+    resolve_time: datetime | None = _time(nullable=True)
+    close_time: datetime | None = _time(nullable=True)
+
+
+class FeedbackEventRow(CareModel, table=True):
+    """One step of the handling of feedback, in order of `id`."""
+
+    __tablename__ = "care_feedback_events"
+    __table_args__ = (Index("ix_care_feedback_events_feedback", "feedback_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(AutoBigInt, primary_key=True))
+    feedback_id: str = Field(foreign_key="care_feedback.id", max_length=63)
+    # FeedbackAction / FeedbackState names without the prefix.
+    action: str = Field(max_length=16)
+    actor: str = Field(default="", max_length=100)
+    actor_display_name: str = Field(default="", max_length=64)
+    text: str = Field(default="", sa_type=Text)
+    state: str = Field(max_length=16)
+    create_time: datetime = _time()

@@ -1,17 +1,19 @@
 """The care service: service outlets, notices and news, feedback and complaints.
 
 The servicer is composed of method groups, each in its own module: outlets
-(`servers.care.outlets`) and articles (`.article_reads`, `.article_editing`). RPCs not
-built yet fall through to the generated base class and answer UNIMPLEMENTED.
+(`servers.care.outlets`), articles (`.article_reads`, `.article_editing`) and feedback
+(`.feedback_submission`, `.feedback_reads`, `.feedback_handling`). RPCs not built yet
+(complaint risks) fall through to the generated base class and answer UNIMPLEMENTED.
 
-`make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
-configuration (tests); `SPEC` is the real one. Building the registrations seeds the
-demo data in the dev profile.
+`make_spec(clock=..., config=..., customer_offices=...)` builds the ServiceSpec with an
+injectable clock, configuration and source of customers' supply offices (default:
+billing); `SPEC` is the real one. Building the registrations seeds the demo data in
+the dev profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from palmgrid.care.v1 import care_service_pb2_grpc
@@ -20,6 +22,10 @@ from servers.care.article_editing import ArticleEditingMethods
 from servers.care.article_reads import ArticleReadMethods
 from servers.care.clock import Clock, system_clock
 from servers.care.config import CareConfig
+from servers.care.customers import BillingCustomerOffices, CustomerOffices
+from servers.care.feedback_handling import FeedbackHandlingMethods
+from servers.care.feedback_reads import FeedbackReadMethods
+from servers.care.feedback_submission import FeedbackSubmissionMethods
 from servers.care.outlets import OutletMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
 
@@ -30,27 +36,44 @@ class CareServicer(
     OutletMethods,
     ArticleReadMethods,
     ArticleEditingMethods,
+    FeedbackSubmissionMethods,
+    FeedbackReadMethods,
+    FeedbackHandlingMethods,
     care_service_pb2_grpc.CareServiceServicer,
 ):
     """palmgrid.care.v1.CareService."""
 
-    def __init__(self, runtime: Runtime, config: CareConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        config: CareConfig,
+        clock: Clock,
+        customer_offices: CustomerOffices,
+    ) -> None:
         self.runtime = runtime
         self.config = config
         self.clock = clock
+        self.customer_offices = customer_offices
 
 
-def make_spec(*, clock: Clock | None = None, config: CareConfig | None = None) -> ServiceSpec:
-    """The care ServiceSpec with this clock and configuration (default: the wall clock
-    and PALMGRID_CARE_* from the environment at start)."""
+def make_spec(
+    *,
+    clock: Clock | None = None,
+    config: CareConfig | None = None,
+    customer_offices: Callable[[Runtime], CustomerOffices] = BillingCustomerOffices,
+) -> ServiceSpec:
+    """The care ServiceSpec with this clock, configuration and customer offices
+    (default: the wall clock, PALMGRID_CARE_* from the environment at start, and
+    billing's archive)."""
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = config or CareConfig.from_env()
         now = clock or system_clock
         startup.prepare(runtime, chosen, now)
+        offices = customer_offices(runtime)
         # The generated stub declares every RPC abstract; methods not built yet fall
         # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignore.
-        servicer = CareServicer(runtime, chosen, now)  # type: ignore[abstract]
+        servicer = CareServicer(runtime, chosen, now, offices)  # type: ignore[abstract]
         return [
             Registration(
                 "palmgrid.care.v1.CareService",

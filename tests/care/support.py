@@ -117,22 +117,31 @@ def start_care(
     *,
     demo_data: bool = False,
     clock: Clock | None = None,
-    profile: str = "dev",
+    **settings: Any,
 ) -> CareServer:
-    """Start the care service on port 0 (plaintext) with its database at `database_url`."""
-    settings = Settings(
-        profile=profile,
-        data_dir=data_dir,
-        grpc_security="plaintext",
-        care_database_url=database_url,
-        log_level="WARNING",
-    )
+    """Start the care service on port 0 with its database at `database_url`: plaintext
+    unless `settings` say otherwise (under mTLS the tests call as the `cli` account)."""
+    values: dict[str, Any] = {
+        "profile": "dev",
+        "data_dir": data_dir,
+        "grpc_security": "plaintext",
+        "care_database_url": database_url,
+        "log_level": "WARNING",
+        **settings,
+    }
+    chosen = Settings(**values)
     clock = clock or Clock()
     spec = make_spec(clock=clock, config=CareConfig(demo_data=demo_data))
-    server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
+    server, port, runtime = build_server(spec, chosen, address="127.0.0.1:0")
     server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    signer = load_signer(settings.identity_dir, settings.identity_key_id)
+    credentials = chosen.client_credentials("cli")
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.insecure_channel(target)
+        if credentials is None
+        else grpc.secure_channel(target, credentials)
+    )
+    signer = load_signer(chosen.identity_dir, chosen.identity_key_id)
     stub = care_service_pb2_grpc.CareServiceStub(channel)
     return CareServer(server, port, runtime, channel, signer, clock, stub)
 
