@@ -14,7 +14,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
@@ -214,6 +214,15 @@ class Bill(BillingModel, table=True):
     """A monthly bill. `lines` is the JSON list of bill lines (see servers.billing.bills)."""
 
     __tablename__ = "billing_bill"
+    __table_args__ = (
+        # Open bills by due date, for the daily late-fee run (a small part of all bills).
+        Index(
+            "ix_billing_bill_open",
+            "due_date",
+            postgresql_where=text("state <> 'PAID'"),
+            sqlite_where=text("state <> 'PAID'"),
+        ),
+    )
 
     customer_id: str = Field(primary_key=True, max_length=10)
     month: str = Field(primary_key=True, max_length=7)

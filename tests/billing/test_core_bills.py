@@ -16,6 +16,7 @@ from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2
 from servers.billing.bills import accrue_late_fees
 from servers.billing.config import BillingConfig
+from servers.billing.daily import run_daily
 from servers.billing.ledger import balance_of, post_entry
 from servers.billing.models import Bill, Customer, LedgerEntryKind, Meter, MeterReading
 from servers.billing.months import CST, Month
@@ -23,7 +24,7 @@ from servers.billing.recompute import recompute_customer
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
 from servers.runtime import session_scope
 from tests.billing.core_support import BillingServer
-from tests.billing.records import customer_record, reading, readings_request, upsert_request
+from tests.billing.records import customer_record, reading, readings_request, ts, upsert_request
 
 KWH = 1000
 CUSTOMER = "3100000001"
@@ -243,3 +244,59 @@ def test_prepaid_customers_pay_no_late_fee(
             session, customer, date(2024, 5, 1), now=datetime.now(UTC), config=BillingConfig()
         )
     assert booked == 0
+
+
+def test_the_daily_run_books_late_fees_once_a_day(
+    billing_engine: Engine, add_customer: Callable[..., Customer]
+) -> None:
+    add_customer(CUSTOMER)
+    add_customer("3100000002")
+    with session_scope(billing_engine, write=True) as session:
+        for customer_id, state in ((CUSTOMER, "ISSUED"), ("3100000002", "PAID")):
+            session.add(
+                Bill(
+                    customer_id=customer_id,
+                    month="2024-01",
+                    period_start_date=date(2024, 1, 1),
+                    period_end_date=date(2024, 1, 31),
+                    energy_wh=100 * KWH,
+                    amount_fen=10_000,
+                    tariff_version="tariffs/residential-tiered/versions/2012-07-01",
+                    issue_time=datetime(2024, 2, 1, tzinfo=UTC),
+                    due_date=date(2024, 2, 16),
+                    state=state,
+                )
+            )
+    morning = datetime(2024, 2, 20, 1, tzinfo=UTC)  # 09:00 CST, four days late
+    first = run_daily(billing_engine, morning, BillingConfig())
+    assert (first.customers, first.late_fees_fen) == (1, 40)
+    again = run_daily(billing_engine, morning + timedelta(hours=8), BillingConfig())
+    assert (again.customers, again.late_fees_fen) == (0, 0)
+    with session_scope(billing_engine) as session:
+        bill = session.get(Bill, (CUSTOMER, "2024-01"))
+        assert bill is not None and bill.late_fee_fen == 40 and bill.state == "OVERDUE"
+
+
+def test_readings_are_listed_newest_first_in_pages(billing: BillingServer) -> None:
+    seed_two_months(billing)
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = billing.billing.ListMeterReadings(
+            service_pb2.ListMeterReadingsRequest(
+                parent=f"customers/{CUSTOMER}/meters/-", page_size=2, page_token=token
+            ),
+            metadata=billing.customer(CUSTOMER),
+        )
+        seen += [r.name.rsplit("/", 1)[1] for r in page.meter_readings]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ["r-2024-03", "r-2024-02", "r-2024-01"]
+    february_on = billing.billing.ListMeterReadings(
+        service_pb2.ListMeterReadingsRequest(
+            parent=f"customers/{CUSTOMER}/meters/M1", start_time=ts(month_start(2024, 2))
+        ),
+        metadata=billing.customer(CUSTOMER),
+    )
+    assert [r.value_wh for r in february_on.meter_readings] == [470 * KWH, 170 * KWH]
