@@ -1,6 +1,6 @@
-"""The care service's tables. Every name starts with `care_`, so the service can share a
-database with others; they live in their own registry, so `metadata` is exactly the
-care schema.
+"""The care service's tables: outlets, articles, feedback and its handling events.
+Every name starts with `care_`, so the service can share a database with others; they
+live in their own registry, so `metadata` is exactly the care schema.
 
 Times are aware UTC in Python and naive UTC in the database (`UtcDateTime`).
 Enumerations are stored by their proto name without the enum prefix ("PUBLISHED",
