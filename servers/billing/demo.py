@@ -9,7 +9,10 @@ each bill booked and paid, every figure computed by the same code paths as live 
 (usage derivation, tariff engine, bill values), so recomputing changes nothing.
 
 Deterministic: every value follows from N and the month. Seeded in one transaction with
-bulk inserts when the demo customers are absent; present ones are left alone.
+bulk inserts when the demo customers are absent. Data seeded in an earlier month is
+brought up to last month by `top_up` (run in the background at start): the new months'
+readings go through the live path (recomputation issues the bills) and the demo
+customers pay them.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from sqlmodel import Session, col, func, select
 
 from servers.billing.bills import bill_reference, bill_values, due_date_of
 from servers.billing.bulk import bulk_insert_dicts
+from servers.billing.changes import customer_data_changed
 from servers.billing.charging import PricedVersion, charge_month
 from servers.billing.config import BillingConfig
+from servers.billing.ledger import post_entry
 from servers.billing.models import (
     BalanceRow,
     Bill,
@@ -40,8 +45,8 @@ from servers.billing.models import (
     MeterReading,
     MonthlyUsage,
 )
-from servers.billing.months import CST, Month
-from servers.billing.recompute import usage_values
+from servers.billing.months import CST, Month, months_between
+from servers.billing.recompute import recompute_customer, usage_values
 from servers.billing.tariff_catalog import published_versions
 from servers.billing.usage import Reading, intervals, monthly_figures, year_to_date
 from servers.runtime import session_scope
@@ -126,6 +131,26 @@ def _at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), CST)
 
 
+def _so_far_wh(n: int, month: Month, moment: datetime) -> int:
+    """The part of the month's demo energy used by `moment`, in proportion to time."""
+    elapsed = int((moment - month.start).total_seconds())
+    whole = int((month.end - month.start).total_seconds())
+    return monthly_energy_wh(n, month) * elapsed // whole
+
+
+def _reading_row(cid: str, reading: Reading) -> MeterReading:
+    return MeterReading(
+        customer_id=cid,
+        meter_id=reading.meter_id,
+        id=reading.read_time.astimezone(CST).strftime("%Y-%m-%d-%H%M"),
+        read_time=reading.read_time,
+        value_wh=reading.value_wh,
+        quality="ACTUAL",
+        source="REMOTE",
+        create_time=reading.read_time,
+    )
+
+
 def customer_rows(
     n: int, now: datetime, versions: list[PricedVersion], config: BillingConfig, rows: DemoRows
 ) -> None:
@@ -164,27 +189,10 @@ def customer_rows(
     # Today's reading (an hour ago) gives the current month its figures so far.
     latest = now - timedelta(hours=1)
     if latest > current.start:
-        share = (latest - current.start) / (current.end - current.start)
-        so_far = int(monthly_energy_wh(n, current) * share)
+        so_far = _so_far_wh(n, current, latest)
         readings.append(Reading(meter_id, latest, readings[-1].value_wh + so_far))
     for reading in readings:
-        local = reading.read_time.astimezone(CST)
-        rows.readings.append(
-            {
-                "customer_id": cid,
-                "meter_id": meter_id,
-                "id": local.strftime("%Y-%m-%d-%H%M"),
-                "read_time": reading.read_time,
-                "value_wh": reading.value_wh,
-                "quality": "ACTUAL",
-                "source": "REMOTE",
-                "sharp_wh": None,
-                "peak_wh": None,
-                "flat_wh": None,
-                "valley_wh": None,
-                "create_time": reading.read_time,
-            }
-        )
+        rows.readings.append(_reading_row(cid, reading).model_dump())
     figures = monthly_figures(intervals(readings, {}), now=now)
     opening_credit = 50_000 + n % 50 * 1_000
     entries: list[tuple[datetime, LedgerEntryKind, int, str, str]] = [
@@ -289,3 +297,71 @@ def seed(
         for table, values in rows.tables():
             bulk_insert_dicts(connection, table, values)
     return customers
+
+
+def top_up(
+    engine: Engine,
+    now: datetime,
+    *,
+    customers: int = 1000,
+    config: BillingConfig | None = None,
+) -> int:
+    """Bring demo data seeded in an earlier month up to last month: the readings of the
+    months since, their bills (through the live recomputation path) and the demo
+    customers' payments of them, and a fresh reading for the current month. Returns
+    how many months were added."""
+    config = config or BillingConfig()
+    target = Month.of(now).previous()
+    with session_scope(engine) as session:
+        last = session.exec(
+            select(func.max(Bill.month)).where(Bill.customer_id == customer_id(1))
+        ).one()
+    if last is None or Month.parse(last) >= target:
+        return 0
+    first_new = Month.parse(last).next()
+    months = months_between(first_new, target)
+    changed: list[str] = []
+    for n in range(1, customers + 1):
+        if _top_up_customer(engine, n, months, now, config):
+            changed.append(customer_id(n))
+    customer_data_changed(changed)
+    return len(months)
+
+
+def _top_up_customer(
+    engine: Engine, n: int, months: list[Month], now: datetime, config: BillingConfig
+) -> bool:
+    cid = customer_id(n)
+    with session_scope(engine, write=True) as session:
+        customer = session.get(Customer, cid)
+        opening = session.exec(
+            select(MeterReading).where(
+                MeterReading.customer_id == cid, MeterReading.read_time == months[0].start
+            )
+        ).first()
+        if customer is None or opening is None:
+            return False
+        register = opening.value_wh
+        for month in months:
+            register += monthly_energy_wh(n, month)
+            session.add(_reading_row(cid, Reading(opening.meter_id, month.end, register)))
+        current = Month.of(now)
+        latest = now - timedelta(hours=1)
+        if latest > current.start:
+            so_far = _so_far_wh(n, current, latest)
+            session.add(_reading_row(cid, Reading(opening.meter_id, latest, register + so_far)))
+        session.flush()
+        recompute_customer(session, customer, now=now, config=config, start_month=months[0])
+        for bill in session.exec(
+            select(Bill).where(Bill.customer_id == cid, col(Bill.month) >= str(months[0]))
+        ).all():
+            post_entry(
+                session,
+                customer_id=cid,
+                kind=LedgerEntryKind.PAYMENT,
+                amount_fen=bill.amount_fen,
+                reference=f"demo/payments/{cid}/{bill.month}",
+                occurred_at=now,
+                note="营业厅缴费",
+            )
+    return True

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
@@ -12,7 +13,9 @@ from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2
 from servers.billing import demo
 from servers.billing.models import BalanceRow, Bill, Customer, LedgerEntry
-from servers.billing.months import Month
+from servers.billing.months import Month, months_between
+from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
+from servers.runtime import session_scope
 from tests.billing.core_support import BillingServer
 
 
@@ -101,3 +104,24 @@ def test_the_current_month_has_an_estimate(demo_billing: BillingServer) -> None:
 
 def test_seeding_again_adds_nothing(demo_billing: BillingServer) -> None:
     assert demo.seed(demo_billing.runtime.engine, datetime.now(UTC)) == 0
+
+
+def test_demo_data_from_an_earlier_month_is_brought_up_to_last_month(
+    billing_engine: Engine,
+) -> None:
+    now = datetime.now(UTC)
+    earlier = now - timedelta(days=70)
+    with session_scope(billing_engine, write=True) as session:
+        install_tariffs(session, read_tariff_files(), earlier)
+    assert demo.seed(billing_engine, earlier, customers=3) == 3
+    added = demo.top_up(billing_engine, now, customers=3)
+    assert added == len(months_between(Month.of(earlier), Month.of(now).previous()))
+    with session_scope(billing_engine) as session:
+        months = session.exec(
+            select(Bill.month).where(Bill.customer_id == "3100000002").order_by(col(Bill.month))
+        ).all()
+        balances = session.exec(select(BalanceRow.net_fen)).all()
+    assert months[-1] == str(Month.of(now).previous())
+    assert len(months) == 24 + added
+    assert all(net > 0 for net in balances)
+    assert demo.top_up(billing_engine, now, customers=3) == 0
