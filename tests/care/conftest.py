@@ -1,22 +1,62 @@
-"""Fixtures for the care tests: a real care server on port 0 without demo data, on
-SQLite and on PostgreSQL (the suite's `database_url`), one with the demo data, and one
-under mTLS beside a billing service for the feedback tests."""
+"""Fixtures for the care tests: a real care server on port 0 without demo data, one
+with the demo data, and one under mTLS beside a billing service for the feedback tests,
+each on SQLite and on PostgreSQL.
+
+A server is started once per module and database (migrating and starting cost more
+than the tests themselves); each test gets it with its tables emptied and its clock
+set back to START.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlmodel import delete
 
+from servers.care.models import ArticleRow, FeedbackEventRow, FeedbackRow, OutletRow
 from tests.care.feedback_support import People, prepare_data_dir, running_billing
-from tests.care.support import CareServer, start_care
+from tests.care.support import START, CareServer, start_care
 
 
-@pytest.fixture
-def care(tmp_path: Path, database_url: str) -> Iterator[CareServer]:
-    """A care server with an empty database, on SQLite and on PostgreSQL."""
-    running = start_care(tmp_path, database_url)
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database for a module's servers: a SQLite file, then a PostgreSQL
+    schema in the run's database (see tests/conftest.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('care-db') / 'care.db'}"
+        return
+    database: str = request.getfixturevalue("postgres_database")
+    schema = f"care_{request.module.__name__.rpartition('.')[2]}"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def fresh(server: CareServer) -> CareServer:
+    """`server` with empty tables and its clock at START."""
+    with server.runtime.session(write=True) as session:
+        for model in (FeedbackEventRow, FeedbackRow, ArticleRow, OutletRow):
+            session.exec(delete(model))  # type: ignore[call-overload]
+    server.clock.set(START)
+    return server
+
+
+@pytest.fixture(scope="module")
+def care_server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[CareServer]:
+    running = start_care(tmp_path_factory.mktemp("care"), module_database_url)
     try:
         yield running
     finally:
@@ -24,9 +64,17 @@ def care(tmp_path: Path, database_url: str) -> Iterator[CareServer]:
 
 
 @pytest.fixture
-def demo_care(tmp_path: Path, database_url: str) -> Iterator[CareServer]:
-    """A care server started in the dev profile with the demo data."""
-    running = start_care(tmp_path, database_url, demo_data=True)
+def care(care_server: CareServer) -> CareServer:
+    """A care server with empty tables, on SQLite and on PostgreSQL."""
+    return fresh(care_server)
+
+
+@pytest.fixture(scope="module")
+def demo_care(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[CareServer]:
+    """A care server started in the dev profile with the demo data (tests only read it)."""
+    running = start_care(tmp_path_factory.mktemp("care"), module_database_url, demo_data=True)
     try:
         yield running
     finally:
@@ -46,14 +94,21 @@ def billing_target(secure_dir: Path) -> Iterator[str]:
         yield target
 
 
-@pytest.fixture
-def feedback_care(secure_dir: Path, database_url: str, billing_target: str) -> Iterator[People]:
-    """A care server under mTLS that asks billing for customers' offices, with the
-    people who call it; on SQLite and on PostgreSQL."""
+@pytest.fixture(scope="module")
+def secure_care(
+    secure_dir: Path, module_database_url: str, billing_target: str
+) -> Iterator[CareServer]:
     running = start_care(
-        secure_dir, database_url, grpc_security="mtls", billing_target=billing_target
+        secure_dir, module_database_url, grpc_security="mtls", billing_target=billing_target
     )
     try:
-        yield People(running)
+        yield running
     finally:
         running.close()
+
+
+@pytest.fixture
+def feedback_care(secure_care: CareServer) -> People:
+    """A care server under mTLS that asks billing for customers' offices, with empty
+    tables, and the people who call it; on SQLite and on PostgreSQL."""
+    return People(fresh(secure_care))

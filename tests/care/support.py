@@ -65,6 +65,10 @@ class Clock:
             self._now += delta
             return self._now
 
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
 
 @dataclass
 class CareServer:

@@ -16,7 +16,9 @@ NOTICE = res.ARTICLE_KIND_NOTICE
 NEWS = res.ARTICLE_KIND_NEWS
 
 
-def draft(care: CareServer, title: str, kind: int = NOTICE, **fields: Any) -> res.Article:
+def draft(
+    care: CareServer, title: str, kind: res.ArticleKind.ValueType = NOTICE, **fields: Any
+) -> res.Article:
     article = res.Article(title=title, body=f"{title}的正文", kind=kind, **fields)
     return care.stub.CreateArticle(pb.CreateArticleRequest(article=article), metadata=care.editor())
 

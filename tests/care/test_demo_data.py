@@ -18,11 +18,10 @@ from servers.runtime import Settings, SettingsError
 from servers.runtime.validation import RequestValidator
 from tests.care.support import CareServer, start_care
 
-CENTRE = {"latitude": 25.09, "longitude": 104.89}
-
 
 def all_outlets(care: CareServer) -> list[res.Outlet]:
-    return list(care.stub.ListOutlets(pb.ListOutletsRequest(page_size=1000, **CENTRE)).outlets)
+    request = pb.ListOutletsRequest(page_size=1000, latitude=25.09, longitude=104.89)
+    return list(care.stub.ListOutlets(request).outlets)
 
 
 def counts(care: CareServer) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from google.type import dayofweek_pb2, latlng_pb2, timeofday_pb2
 from palmgrid.care.v1 import care_service_pb2 as pb
 from palmgrid.care.v1 import resources_pb2 as res
 from servers.care.geo import haversine_meters
+from servers.runtime import InvalidArgument
 from tests.care.support import CareServer, fails
 
 ORIGIN = (25.09, 104.89)
@@ -22,7 +23,9 @@ SOUTH_2224 = (25.07, 104.89)  # 0.02° south: 2,223.90 m
 NORTH_5560 = (25.14, 104.89)  # 0.05° north: 5,559.75 m
 
 
-def outlet(name: str, at: tuple[float, float], *services: int, **fields: Any) -> res.Outlet:
+def outlet(
+    name: str, at: tuple[float, float], *services: res.OutletService.ValueType, **fields: Any
+) -> res.Outlet:
     return res.Outlet(
         display_name=name,
         address=f"兴义市{name}路1号",
@@ -92,7 +95,7 @@ def test_a_token_is_refused_with_another_point(care: CareServer) -> None:
             care, page_size=1, page_token=first.next_page_token, latitude=25.0, longitude=104.0
         )
     )
-    assert error.reason == "INVALID_ARGUMENT"
+    assert isinstance(error, InvalidArgument)
     assert error.field_violations[0].field == "pageToken"
 
 
