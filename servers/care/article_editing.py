@@ -55,6 +55,7 @@ class ArticleEditingMethods:
     ) -> resources_pb2.Article:
         author = require_principal().user
         now = self.clock()
+        # Title, body and kind (required by the request rules) come from the request below.
         row = ArticleRow(
             id=new_id(),
             title="",

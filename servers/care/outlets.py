@@ -81,6 +81,8 @@ class OutletMethods:
         self, request: care_service_pb2.CreateOutletRequest, context: Any
     ) -> resources_pb2.Outlet:
         now = self.clock()
+        # Placeholders for the required columns: every updatable field, required ones
+        # included (the request rules checked them), is copied from the request below.
         row = OutletRow(
             id=new_id(),
             display_name="",
