@@ -25,11 +25,13 @@ delivered to its notify URL (`delivery.py`) as the behaviour's `callbacks` says.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -88,6 +90,7 @@ class Sandbox:
         self._behaviour.check()
         self._lock = threading.Lock()
         self._held: list[tuple[str, bytes]] = []
+        self._connections: set[socket.socket] = set()
         self._statements: dict[str, bytes] = {}
         self._stopping = threading.Event()
         self._timer: Timer | None = None
@@ -120,9 +123,16 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        """Stop serving; open keep-alive connections are cut too, as when a provider
+        goes away."""
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._timer is not None:
             self._timer.stop()
         self._transport.close()
@@ -362,6 +372,14 @@ class Sandbox:
             raise ProviderFault(401, "SIGN_ERROR", "签名错误")
         return params["mchid"]
 
+    def track(self, connection: socket.socket, *, active: bool) -> None:
+        """Remember open client connections, so that `stop` can cut them."""
+        with self._lock:
+            if active:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
     def hold_create_response(self, seconds: float) -> None:
         """Keep a create-order answer back (the 'time out' behaviour)."""
         if seconds > 0:
@@ -384,6 +402,14 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def sandbox(self) -> Sandbox:
         return self.server.sandbox  # type: ignore[attr-defined,no-any-return]
+
+    def setup(self) -> None:
+        super().setup()
+        self.sandbox.track(self.connection, active=True)
+
+    def finish(self) -> None:
+        self.sandbox.track(self.connection, active=False)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox request: " + format % args)
