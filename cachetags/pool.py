@@ -3,7 +3,7 @@
 `CachePool` wraps pymemcache's `HashClient` (rendezvous hashing, a connection pool per
 node) with the failure rules every PalmGrid cache user relies on:
 
-- Every operation has short timeouts (connect 50 ms, read 100 ms by default). The
+- Every operation has short timeouts (connect and read 100 ms by default). The
   first connection or read failure on a node marks it dead at once, so a down or hung
   node costs at most one timeout before its keys move to the other nodes.
 - A failed operation raises `CacheUnavailable`; callers treat that as "the cache
@@ -18,6 +18,7 @@ node) with the failure rules every PalmGrid cache user relies on:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -45,7 +46,7 @@ class CacheUnavailable(Exception):
 class PoolOptions:
     """Timeouts and dead-node handling of a pool; seconds throughout."""
 
-    connect_timeout: float = 0.05
+    connect_timeout: float = 0.1
     timeout: float = 0.1
     # How long a dead node stays out before the background probe tries it again.
     dead_timeout: float = 2.0
@@ -75,6 +76,32 @@ def parse_servers(servers: Iterable[str | Server]) -> list[Server]:
     return out
 
 
+class _FastRendezvous:
+    """Rendezvous (highest random weight) hashing, as pymemcache's `RendezvousHash`,
+    scored with BLAKE2b instead of a pure-Python MurmurHash: the same keys move when a
+    node leaves or joins (only that node's), at a fraction of the cost per key."""
+
+    def __init__(self) -> None:
+        self.nodes: list[str] = []
+
+    def add_node(self, node: str) -> None:
+        if node not in self.nodes:
+            self.nodes.append(node)
+
+    def remove_node(self, node: str) -> None:
+        self.nodes.remove(node)
+
+    def get_node(self, key: str | bytes) -> str | None:
+        nodes = self.nodes
+        if len(nodes) <= 1:
+            return nodes[0] if nodes else None
+        raw = key.encode() if isinstance(key, str) else key
+        return max(
+            nodes,
+            key=lambda node: hashlib.blake2b(node.encode() + b"-" + raw, digest_size=8).digest(),
+        )
+
+
 class _Ring(HashClient):
     """`HashClient` whose nodes die on their first failure and revive only when probed.
 
@@ -87,6 +114,7 @@ class _Ring(HashClient):
         self._lock = threading.RLock()
         super().__init__(
             list(servers),
+            hasher=_FastRendezvous,
             connect_timeout=options.connect_timeout,
             timeout=options.timeout,
             no_delay=True,

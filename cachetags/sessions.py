@@ -21,7 +21,9 @@ import contextlib
 import logging
 import math
 import struct
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -85,20 +87,32 @@ class SessionCache(SessionRevocations):
         *,
         skew: float = 1.0,
         clock: Callable[[], float] = time.time,
+        recent_capacity: int = 10_000,
     ) -> None:
         super().__init__(pool, clock=clock)
         self.cipher = cipher
         self.skew = skew
+        # Records this process read or wrote lately. A record never changes once
+        # written, so keeping it saves fetching and opening it again; its revocation
+        # mark is still read from Memcached on every lookup.
+        self._recent: OrderedDict[str, SessionRecord] = OrderedDict()
+        self._recent_capacity = recent_capacity
+        self._lock = threading.Lock()
 
     def lookup(self, token: str) -> SessionRecord | None:
         """The record for the token if it may be used now, else None."""
         key = _record_key(token)
         try:
-            raw = self.pool.get(key)
-            if raw is None:
-                return None
-            record = self._decode(key, raw)
-            if record is None or self.clock() >= record.valid_until:
+            record = self._recall(key)
+            if record is None:
+                raw = self.pool.get(key)
+                if raw is None:
+                    return None
+                record = self._decode(key, raw)
+                if record is None:
+                    return None
+                self._remember(key, record)
+            if self.clock() >= record.valid_until:
                 return None
             mark = self.pool.get(mark_key(record.user))
         except CacheUnavailable:
@@ -129,11 +143,29 @@ class SessionCache(SessionRevocations):
                 key, self.cipher.seal(plain, key.encode()), math.ceil(record.valid_until - now)
             )
         except CacheUnavailable:
-            pass
+            return
+        self._remember(key, record)
 
     def forget(self, token: str) -> None:
+        key = _record_key(token)
+        with self._lock:
+            self._recent.pop(key, None)
         with contextlib.suppress(CacheUnavailable):
-            self.pool.delete(_record_key(token))
+            self.pool.delete(key)
+
+    def _recall(self, key: str) -> SessionRecord | None:
+        with self._lock:
+            record = self._recent.get(key)
+            if record is not None:
+                self._recent.move_to_end(key)
+            return record
+
+    def _remember(self, key: str, record: SessionRecord) -> None:
+        with self._lock:
+            self._recent[key] = record
+            self._recent.move_to_end(key)
+            while len(self._recent) > self._recent_capacity:
+                self._recent.popitem(last=False)
 
     def _decode(self, key: str, raw: bytes) -> SessionRecord | None:
         try:
