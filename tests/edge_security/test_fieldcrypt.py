@@ -307,3 +307,29 @@ def test_sealed_binding_verification_uses_the_request_path(
     method = "palmgrid.account.v1.AccountService.CreateCustomerBinding"
     assert opener(edge_keys, pool).open(method, request, SESSION) == 1
     assert request.customer_binding.verification == "0001"
+
+
+def test_the_documented_test_vector_opens() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from edge.fieldcrypt.envelope import Envelope, context_info
+
+    scalar = 0x1F2E3D4C5B6A79880123456789ABCDEF0FEDCBA98765432100112233445566
+    private_key = ec.derive_private_key(scalar, ec.SECP256R1())
+    session = session_binding("P5ZYryKP1R0e5l9o0-20tNRXugLwHu1lTkM5FzE_0Ao")
+    assert session == "3Yqa4lSy3VwrNMhF65-UwrPxcuHaS6bsblhBjwfFqOM"
+    kid, ts = "20261126060102123456-3fa9c1", 1795674359
+    info = context_info("request", kid, ts, CREATE_USER, "user.phone", session)
+    assert info.hex() == (
+        "70616c6d677269642d6669656c6463727970742d763100726571756573740032303236313132363036303130"
+        "323132333435362d33666139633100313739353637343335390070616c6d677269642e6163636f756e742e76"
+        "312e4163636f756e74536572766963652e4372656174655573657200757365722e70686f6e65003359716134"
+        "6c5379335677724e4d684636352d55777250786375486153366273626c68426a776646714f4d"
+    )
+    envelope = Envelope.parse(
+        "pgfe1.20261126060102123456-3fa9c1.1795674359."
+        "BHxDfAuPAnSNyMRQhU_BE-6UD1SQ5y7GMz-7sJNPscOyjD-hrQaLr9arNOsBvu7vOUHy7jlzCInzBgSwzpwPUco."
+        "VdwDWtxtPpLeqJ2jmadX3IGTcKhU1AKPOtEm"
+    )
+    opened = envelope.open(private_key, "request", CREATE_USER, "user.phone", session)
+    assert opened == b"13800000042"
