@@ -56,6 +56,7 @@ PAYMENT_PERMISSIONS = (
     "billing.payments.create",
     "billing.payments.list",
     "billing.payments.get",
+    "billing.balances.get",
 )
 STAFF_PERMISSIONS = (
     *PAYMENT_PERMISSIONS,

@@ -8,7 +8,7 @@ import json
 import grpc
 import pytest
 
-from palmgrid.billing.v1 import payment_pb2
+from palmgrid.billing.v1 import billing_service_pb2, payment_pb2
 from servers.billing.payments.sandbox import Behaviour
 from tests.billing.payments_support import (
     FAST,
@@ -48,6 +48,28 @@ def test_payment_succeeds_and_credits_the_balance_once(start_billing: StartBilli
 
     listed = payer.list(CUSTOMER_ID)
     assert [p.name for p in listed.payments] == [created.name]
+
+
+def test_a_pending_payment_shows_in_the_balance_until_it_succeeds(
+    start_billing: StartBilling,
+) -> None:
+    billing = start_billing(FAST.updated({"callbacks": "held"}))
+    billing.add_customer(CUSTOMER_ID)
+    payer = billing.as_customer(CUSTOMER_ID)
+
+    def balance() -> tuple[int, int]:
+        reply = billing.stub.GetBalance(
+            billing_service_pb2.GetBalanceRequest(name=f"customers/{CUSTOMER_ID}/balance"),
+            metadata=payer.metadata(),
+            timeout=10,
+        )
+        return reply.balance_fen, reply.pending_fen
+
+    payer.pay(CUSTOMER_ID, 2500)
+    assert balance() == (0, 2500)
+    wait_until(lambda: billing.sandbox.held_callbacks == 1)
+    billing.sandbox.flush_callbacks()
+    assert balance() == (2500, 0)
 
 
 def test_declined_payment_fails_without_credit(start_billing: StartBilling) -> None:

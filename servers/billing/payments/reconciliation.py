@@ -22,9 +22,10 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
@@ -207,7 +208,7 @@ def _payments(
     records: list[StatementRecord],
     ledger: dict[str, tuple[str, int]],
     payments: dict[str, Payment],
-    channel_of: Any,
+    channel_of: Callable[[str], str],
 ) -> None:
     seen: set[str] = set()
     for record in records:
@@ -273,7 +274,7 @@ def _refunds(
     records: list[StatementRecord],
     succeeded: dict[str, Refund],
     stated: dict[str, Refund],
-    channel_of: Any,
+    channel_of: Callable[[str], str],
 ) -> None:
     seen: set[str] = set()
     for record in records:

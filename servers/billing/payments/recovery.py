@@ -23,7 +23,8 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import col, select
 
 from servers.billing.changes import customer_data_changed
 from servers.billing.payments import booking
@@ -48,9 +49,9 @@ def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
                 Payment.state == PaymentState.PENDING.value,
                 Payment.origin == PaymentOrigin.APP.value,
                 Payment.create_time <= now - spacing,
-                (Payment.check_time == None) | (Payment.check_time <= now - spacing),  # type: ignore[operator]  # noqa: E711
+                sa.or_(col(Payment.check_time).is_(None), col(Payment.check_time) <= now - spacing),
             )
-            .order_by(Payment.create_time)  # type: ignore[arg-type]
+            .order_by(col(Payment.create_time))
             .limit(limit)
         ).all()
     settled = 0

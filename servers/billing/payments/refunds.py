@@ -15,7 +15,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from palmgrid.billing.v1 import billing_admin_service_pb2
 from palmgrid.type.v1 import identity_pb2
@@ -208,9 +209,9 @@ def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
             .where(
                 Refund.state == RefundState.PENDING.value,
                 Refund.create_time <= now - spacing,
-                (Refund.check_time == None) | (Refund.check_time <= now - spacing),  # type: ignore[operator]  # noqa: E711
+                sa.or_(col(Refund.check_time).is_(None), col(Refund.check_time) <= now - spacing),
             )
-            .order_by(Refund.create_time)  # type: ignore[arg-type]
+            .order_by(col(Refund.create_time))
             .limit(limit)
         ).all()
     for refund_id in due:
