@@ -4,7 +4,11 @@ queries, closing, refunds, statements, request signatures and its behaviours."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +38,7 @@ from tests.billing.payments_sandbox_support import (
     sandbox,
     start_test_sandbox,
 )
+from tools.memcached import free_port, wait_for_port
 
 __all__ = ["payment_keys_dir", "sandbox"]
 
@@ -335,3 +340,27 @@ def test_behaviour_control_endpoint(sandbox: Sandbox) -> None:
     bad = httpx.put(f"{sandbox.url}/sandbox/behaviour", json={"outcome": "maybe"})
     assert bad.status_code == 400
     assert httpx.get(f"{sandbox.url}/sandbox/orders").json() == {"orders": []}
+
+
+def test_the_sandbox_runs_as_its_own_process(tmp_path: Path, payment_keys_dir: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")}
+    env.update(
+        PALMGRID_DATA_DIR=str(tmp_path),
+        PALMGRID_GRPC_SECURITY="plaintext",
+        PALMGRID_PAYMENT_KEYS_DIR=str(payment_keys_dir),
+        PALMGRID_PAYMENT_PROVIDER_URL=f"http://127.0.0.1:{port}",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servers.billing.payments.sandbox", "--outcome", "decline"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=30)
+        behaviour = httpx.get(f"http://127.0.0.1:{port}/sandbox/behaviour").json()
+        assert behaviour["outcome"] == "decline" and behaviour["confirm_delay_seconds"] == 1.0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0

@@ -15,6 +15,7 @@ from servers.billing.payments.sandbox.book import ProviderFault
 from servers.billing.payments.sandbox.server import Sandbox
 from servers.billing.payments.settings import PaymentSettings
 from servers.runtime import Settings
+from servers.runtime.service import prepare_dev_material
 
 __all__ = ["Behaviour", "ProviderFault", "Sandbox", "start_sandbox"]
 
@@ -38,6 +39,7 @@ def start_sandbox(
         port = urlsplit(payment_settings.provider_url).port or 0
     credentials = None
     if settings.grpc_security != "plaintext":
+        prepare_dev_material(settings)  # the dev PKI, when the sandbox starts first
         credentials = settings.client_credentials("edge")
     ca_file: Path | None = settings.ca_file if settings.ca_file.is_file() else None
     sandbox = Sandbox(
