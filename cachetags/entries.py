@@ -1,11 +1,17 @@
-"""Cached answers: the key that covers everything the answer depends on, and the value.
+"""Cached answers: what the key covers, what the value carries, and when it is valid.
 
-The key hashes the method, the canonical request bytes, the sharing scope (who may see
-the entry) and the generation of every tag, so an entry is found only by a request that
-would get the same answer under the same generations. The value carries its own clock:
-when it was stored, until when it is fresh and until when it may be served stale.
+The key hashes the method, the canonical request bytes and the sharing scope (who may
+see the entry). The value carries the generation of every tag of the entry as it was
+read *before* the upstream call, and its own clock: when it was stored, until when it
+is fresh and until when it may be served stale. `lookup` reads the entry and the
+current generations of its tags in one `get_many` and returns the entry only when it
+was stored under exactly those generations — so a bump makes every entry under the tag
+invalid at once, as if the generations were part of the key, at one Memcached round
+trip per read instead of two.
+
 Values with personal or sensitive data are sealed with a `ValueCipher`; the Memcached
-key and the header are the associated data, so a value moved to another key fails.
+key, the header and the generations are the associated data, so a value moved to
+another key or given other generations fails to open.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import logging
 import math
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cachetags import keys
 from cachetags.crypto import CipherError, ValueCipher
 from cachetags.pool import CachePool
+from cachetags.tags import TagGenerations
 
 __all__ = ["MAX_LIFETIME", "Entry", "EntryStore", "entry_key"]
 
@@ -28,19 +35,23 @@ log = logging.getLogger(__name__)
 # No entry outlives a day, whatever a policy says: Memcached holds copies, not records.
 MAX_LIFETIME = 24 * 3600
 
-_HEADER = struct.Struct(">BBddd")
-_VERSION = 1
+_HEADER = struct.Struct(">BBdddH")
+_LENGTH = struct.Struct(">H")
+_VERSION = 2
 _SEALED = 0x01
+
+Generations = tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A cached answer and its timing (Unix seconds)."""
+    """A cached answer, the tag generations it was made under, and its timing."""
 
     payload: bytes
     stored_at: float
     fresh_until: float
     stale_until: float
+    generations: Generations = ()
 
     def fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -49,17 +60,17 @@ class Entry:
         return now < self.stale_until
 
 
-def entry_key(method: str, request: bytes, scope: str, generations: Mapping[str, bytes]) -> str:
+def entry_key(method: str, request: bytes, scope: str) -> str:
     """The Memcached key of an answer.
 
-    `request` must be canonical (deterministic serialization), `scope` names who shares
-    the entry (`global`, `user:users/…`, `customer:customers/…`), and `generations` is
-    every tag of the entry with its current generation.
+    `request` must be canonical (deterministic serialization); `scope` names who shares
+    the entry (`global`, `user:users/…`, `customer:customers/…`).
     """
-    parts: list[bytes | str] = [method, request, scope]
-    for tag in sorted(generations):
-        parts += [tag, generations[tag]]
-    return keys.key("e", *parts)
+    return keys.key("e", method, request, scope)
+
+
+def _canonical(generations: Mapping[str, bytes]) -> Generations:
+    return tuple(sorted(generations.items()))
 
 
 class EntryStore:
@@ -75,54 +86,96 @@ class EntryStore:
         self.pool = pool
         self.cipher = cipher
         self.clock = clock
+        self.tags = TagGenerations(pool)
 
-    def get(self, key: str, *, sealed: bool = False) -> Entry | None:
-        """The entry, or None when absent or unreadable; CacheUnavailable propagates.
+    def lookup(
+        self, key: str, tags: Sequence[str], *, sealed: bool = False
+    ) -> tuple[Entry | None, dict[str, bytes]]:
+        """The entry if it is valid under the tags' current generations, and those
+        generations (to store a new answer under). One round trip when the
+        generations exist; CacheUnavailable propagates.
 
         With `sealed`, an entry stored in the clear is ignored: only a process holding
         the key can have written a sealed one.
         """
+        names = keys.many("t", tags)
+        found = self.pool.get_many([key, *names.values()])
+        generations = self.tags.resolve(names, found)
+        raw = found.get(key)
+        entry = self._read(key, raw, sealed) if raw is not None else None
+        if entry is not None and entry.generations != _canonical(generations):
+            entry = None  # a tag was bumped since the entry was stored
+        return entry, generations
+
+    def get(self, key: str, *, sealed: bool = False) -> Entry | None:
+        """The entry as stored, whatever its generations; CacheUnavailable propagates."""
         raw = self.pool.get(key)
-        if raw is None:
-            return None
-        try:
-            return self._decode(key, raw, sealed)
-        except (CipherError, struct.error, ValueError) as exc:
-            log.warning("unreadable cache entry ignored", extra={"error": str(exc)})
-            return None
+        return self._read(key, raw, sealed) if raw is not None else None
 
     def put(
-        self, key: str, payload: bytes, *, ttl: float, stale_for: float = 0, seal: bool
+        self,
+        key: str,
+        payload: bytes,
+        *,
+        ttl: float,
+        stale_for: float = 0,
+        seal: bool,
+        generations: Mapping[str, bytes] | None = None,
     ) -> Entry:
-        """Store an answer fresh for `ttl` s and servable stale `stale_for` s more.
-
-        Raises CacheUnavailable; does not wait for the node's reply.
+        """Store an answer made under `generations`, fresh for `ttl` s and servable
+        stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
         """
         if ttl <= 0:
             raise ValueError("ttl must be positive")
+        if seal and self.cipher is None:
+            raise ValueError("sealing needs a cipher")
         now = self.clock()
         fresh = min(ttl, MAX_LIFETIME)
         stale = min(fresh + max(stale_for, 0), MAX_LIFETIME)
-        entry = Entry(payload, now, now + fresh, now + stale)
-        flags = _SEALED if seal else 0
-        if seal and self.cipher is None:
-            raise ValueError("sealing needs a cipher")
-        header = _HEADER.pack(
-            _VERSION, flags, entry.stored_at, entry.fresh_until, entry.stale_until
+        tagged = _canonical(generations or {})
+        entry = Entry(payload, now, now + fresh, now + stale, tagged)
+        head = _HEADER.pack(
+            _VERSION, _SEALED if seal else 0, now, entry.fresh_until, entry.stale_until, len(tagged)
         )
-        body = self.cipher.seal(payload, key.encode() + header) if seal and self.cipher else payload
-        self.pool.set(key, header + body, math.ceil(stale))
+        head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
+        body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
+        self.pool.set(key, head + body, math.ceil(stale))
         return entry
 
+    def _read(self, key: str, raw: bytes, sealed: bool) -> Entry | None:
+        try:
+            return self._decode(key, raw, sealed)
+        except (CipherError, struct.error, ValueError, UnicodeDecodeError) as exc:
+            log.warning("unreadable cache entry ignored", extra={"error": str(exc)})
+            return None
+
     def _decode(self, key: str, raw: bytes, sealed: bool) -> Entry:
-        version, flags, stored, fresh, stale = _HEADER.unpack_from(raw)
+        version, flags, stored, fresh, stale, count = _HEADER.unpack_from(raw)
         if version != _VERSION:
             raise ValueError(f"entry version {version}")
         if sealed and not flags & _SEALED:
             raise CipherError("entry expected sealed is in the clear")
-        header, body = raw[: _HEADER.size], raw[_HEADER.size :]
+        offset = _HEADER.size
+        tagged: list[tuple[str, bytes]] = []
+        for _ in range(count):
+            tag, offset = _take(raw, offset)
+            token, offset = _take(raw, offset)
+            tagged.append((tag.decode(), token))
+        head, body = raw[:offset], raw[offset:]
         if flags & _SEALED:
             if self.cipher is None:
                 raise CipherError("sealed entry but no cipher configured")
-            body = self.cipher.open(body, key.encode() + header)
-        return Entry(body, stored, fresh, stale)
+            body = self.cipher.open(body, key.encode() + head)
+        return Entry(body, stored, fresh, stale, tuple(tagged))
+
+
+def _field(data: bytes) -> bytes:
+    return _LENGTH.pack(len(data)) + data
+
+
+def _take(raw: bytes, offset: int) -> tuple[bytes, int]:
+    (length,) = _LENGTH.unpack_from(raw, offset)
+    start = offset + _LENGTH.size
+    if start + length > len(raw):
+        raise ValueError("truncated entry")
+    return raw[start : start + length], start + length

@@ -21,7 +21,7 @@ import contextlib
 import enum
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cachetags import keys
@@ -66,6 +66,20 @@ class FlightOptions:
     max_poll: float = 0.05
 
 
+@dataclass(frozen=True, slots=True)
+class _Flight:
+    """One load: the entry's key and tags, the generations read before the upstream
+    call (the answer is stored under them), and the policy."""
+
+    key: str
+    tags: Sequence[str]
+    generations: dict[str, bytes]
+    ttl: float
+    stale_for: float
+    seal: bool
+    is_failure: Callable[[BaseException], bool]
+
+
 class ReadThrough:
     """Loads answers through an `EntryStore`."""
 
@@ -79,16 +93,19 @@ class ReadThrough:
         key: str,
         loader: Loader,
         *,
+        tags: Sequence[str] = (),
         ttl: float,
         stale_for: float = 0,
         seal: bool = False,
         is_failure: Callable[[BaseException], bool] = lambda exc: True,
     ) -> Outcome:
-        """The answer for `key`: from the cache, another caller's call, or `loader`."""
+        """The answer for `key` under `tags`: from the cache, another caller's call, or
+        `loader`."""
         try:
-            entry = self.store.get(key, sealed=seal)
+            entry, generations = self.store.lookup(key, tags, sealed=seal)
         except CacheUnavailable:
             return Outcome(await loader(), Source.BYPASS, None)
+        flight = _Flight(key, tags, generations, ttl, stale_for, seal, is_failure)
         now = self.store.clock()
         if entry is not None and entry.fresh(now):
             return Outcome(entry.payload, Source.HIT, entry)
@@ -101,14 +118,14 @@ class ReadThrough:
             done = await self._wait_local(running)
             if done is not None:
                 return Outcome(done[0], Source.COALESCED, done[1])
-            return await self._call(key, loader, stale, ttl, stale_for, seal, is_failure)
+            return await self._call(flight, loader, stale)
 
         future: asyncio.Future[tuple[bytes, Entry | None]] = (
             asyncio.get_running_loop().create_future()
         )
         self._inflight[key] = future
         try:
-            outcome = await self._lead(key, loader, stale, ttl, stale_for, seal, is_failure)
+            outcome = await self._lead(flight, loader, stale)
             future.set_result((outcome.payload, outcome.entry))
             return outcome
         except BaseException as exc:
@@ -118,17 +135,8 @@ class ReadThrough:
         finally:
             del self._inflight[key]
 
-    async def _lead(
-        self,
-        key: str,
-        loader: Loader,
-        stale: Entry | None,
-        ttl: float,
-        stale_for: float,
-        seal: bool,
-        is_failure: Callable[[BaseException], bool],
-    ) -> Outcome:
-        lease_key = keys.key("l", key)
+    async def _lead(self, flight: _Flight, loader: Loader, stale: Entry | None) -> Outcome:
+        lease_key = keys.key("l", flight.key)
         try:
             leased = self.store.pool.add(
                 lease_key, os.urandom(8).hex().encode(), self.options.lease_seconds
@@ -139,36 +147,36 @@ class ReadThrough:
             # Another process is loading this key.
             if stale is not None:
                 return Outcome(stale.payload, Source.STALE, stale)
-            found = await self._poll(key, seal)
+            found = await self._poll(flight)
             if found is not None:
                 return Outcome(found.payload, Source.COALESCED, found)
-            return await self._call(key, loader, stale, ttl, stale_for, seal, is_failure)
+            return await self._call(flight, loader, stale)
         try:
-            return await self._call(key, loader, stale, ttl, stale_for, seal, is_failure)
+            return await self._call(flight, loader, stale)
         finally:
             with contextlib.suppress(CacheUnavailable):
                 self.store.pool.delete(lease_key)
 
-    async def _call(
-        self,
-        key: str,
-        loader: Loader,
-        stale: Entry | None,
-        ttl: float,
-        stale_for: float,
-        seal: bool,
-        is_failure: Callable[[BaseException], bool],
-    ) -> Outcome:
+    async def _call(self, flight: _Flight, loader: Loader, stale: Entry | None) -> Outcome:
         try:
             payload = await loader()
         except Exception as exc:
-            if stale is not None and stale.servable_stale(self.store.clock()) and is_failure(exc):
+            if (
+                stale is not None
+                and stale.servable_stale(self.store.clock())
+                and flight.is_failure(exc)
+            ):
                 log.warning("upstream failed; serving a stale entry", extra={"error": str(exc)})
                 return Outcome(stale.payload, Source.STALE_IF_ERROR, stale)
             raise
         try:
             entry: Entry | None = self.store.put(
-                key, payload, ttl=ttl, stale_for=stale_for, seal=seal
+                flight.key,
+                payload,
+                ttl=flight.ttl,
+                stale_for=flight.stale_for,
+                seal=flight.seal,
+                generations=flight.generations,
             )
         except CacheUnavailable:
             entry = None
@@ -182,14 +190,14 @@ class ReadThrough:
             return None
         return running.result()
 
-    async def _poll(self, key: str, seal: bool) -> Entry | None:
+    async def _poll(self, flight: _Flight) -> Entry | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.wait_seconds
         delay = self.options.first_poll
         while True:
             await asyncio.sleep(min(delay, max(deadline - loop.time(), 0)))
             try:
-                entry = self.store.get(key, sealed=seal)
+                entry, _ = self.store.lookup(flight.key, flight.tags, sealed=flight.seal)
             except CacheUnavailable:
                 return None
             if entry is not None and entry.fresh(self.store.clock()):

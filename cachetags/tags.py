@@ -1,8 +1,8 @@
 """Tag generations: the invalidation half of every cache key.
 
 Each tag (`customer/customers/3100000001`, `tariffs`) has a current generation in
-Memcached, a random token. A cached entry's key covers the generations of its tags as
-they were read *before* the upstream call, so:
+Memcached, a random token. A cached entry is valid only under the generations of its
+tags as they were read *before* the upstream call (cachetags.entries), so:
 
 - bumping a tag (a new random token) makes every entry under it unreachable at once;
 - a write that commits while a read is in flight cannot be hidden: the read was keyed
@@ -46,7 +46,11 @@ class TagGenerations:
         say, and the caller must then neither read nor write cached entries.
         """
         names = keys.many("t", tags)
-        found = self.pool.get_many(names.values())
+        return self.resolve(names, self.pool.get_many(names.values()))
+
+    def resolve(self, names: dict[str, str], found: dict[str, bytes]) -> dict[str, bytes]:
+        """Generations of the tags in `names` (tag → key) from values already read,
+        creating the missing ones."""
         out: dict[str, bytes] = {}
         for tag, key in names.items():
             value = found.get(key)

@@ -1,20 +1,21 @@
 """The `cache` slot: answers reads from Memcached and invalidates after writes.
 
 For a method with a cache policy, the entry key covers the method, the canonical
-request, who shares the entry (`sharing_scope`) and the current generations of its
-tags, read *before* the upstream call (see cachetags.tags for why that ordering makes
-invalidation safe). Misses go through `ReadThrough`: one upstream call per key however
-many callers miss at once, stale entries served while one refreshes or while the
-upstream fails. The stage stores the upstream's message before the `encrypt` stage
-seals or masks it for the caller, and sealed at rest.
+request and who shares the entry (`sharing_scope`); the entry is valid only under the
+generations of its tags read *before* the upstream call (see cachetags.tags for why
+that ordering makes invalidation safe), read with it in one round trip. Misses go
+through `ReadThrough`: one upstream call per key however many callers miss at once,
+stale entries served while one refreshes or while the upstream fails. The stage
+stores the upstream's message before the `encrypt` stage seals or masks it for the
+caller, and sealed at rest.
 
 Every answer of a cacheable method gets an `ETag` and a `Cache-Control`; a matching
 `If-None-Match` gets 304. After a successful call of a method that declares
 `invalidates`, its tags are bumped (and left in `exchange.state["invalidated_tags"]`
 for the session stage).
 
-Memcached down or hung never fails a read: the generations cannot be read, so the
-upstream is called and nothing is stored.
+Memcached down or hung never fails a read: the entry and generations cannot be read,
+so the upstream is called and nothing is stored.
 """
 
 from __future__ import annotations
@@ -85,15 +86,7 @@ class CacheStage:
         user = principal.user if principal is not None else None
         scope = sharing_scope(plan, exchange.request, principal)
         tags = render_tags(plan.tags, exchange.request, user)
-        key = None
-        if scope is not None and tags is not None and self.generations and self.reader:
-            try:
-                generations = self.generations.current(tags)
-                request = exchange.request.SerializeToString(deterministic=True)
-                key = entry_key(plan.method, request, scope, generations)
-            except CacheUnavailable:
-                key = None
-        if key is None or self.reader is None:
+        if scope is None or tags is None or self.reader is None:
             self.stats["bypass"] += 1
             await call_next(exchange)
             self._validators(exchange, plan, None, "bypass")
@@ -105,9 +98,11 @@ class CacheStage:
             payload: bytes = exchange.reply.message.SerializeToString()
             return payload
 
+        request = exchange.request.SerializeToString(deterministic=True)
         outcome: Outcome = await self.reader.load(
-            key,
+            entry_key(plan.method, request, scope),
             load,
+            tags=tags,
             ttl=plan.ttl,
             stale_for=plan.stale_if_error,
             seal=plan.seal,

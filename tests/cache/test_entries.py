@@ -7,22 +7,36 @@ from pathlib import Path
 
 import pytest
 
-from cachetags import MAX_LIFETIME, CachePool, EntryStore, ValueCipher, entry_key
+from cachetags import MAX_LIFETIME, CachePool, EntryStore, TagGenerations, ValueCipher, entry_key
 from cachetags.crypto import CipherError
 
 
-def test_the_key_changes_with_method_request_scope_and_generations() -> None:
-    base = entry_key("/m/A", b"req", "customer:customers/1", {"t": b"g1"})
-    assert base != entry_key("/m/B", b"req", "customer:customers/1", {"t": b"g1"})
-    assert base != entry_key("/m/A", b"req2", "customer:customers/1", {"t": b"g1"})
-    assert base != entry_key("/m/A", b"req", "customer:customers/2", {"t": b"g1"})
-    assert base != entry_key("/m/A", b"req", "customer:customers/1", {"t": b"g2"})
+def test_the_key_changes_with_method_request_and_scope() -> None:
+    base = entry_key("/m/A", b"req", "customer:customers/1")
+    assert base != entry_key("/m/B", b"req", "customer:customers/1")
+    assert base != entry_key("/m/A", b"req2", "customer:customers/1")
+    assert base != entry_key("/m/A", b"req", "customer:customers/2")
     assert len(base) < 250
+
+
+def test_an_entry_is_valid_only_under_the_generations_it_was_stored_with(
+    pool: CachePool,
+) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    key = entry_key("/m", b"r", "global")
+    entry, generations = store.lookup(key, ["customer/customers/1", "tariffs"])
+    assert entry is None and set(generations) == {"customer/customers/1", "tariffs"}
+    store.put(key, b"answer", ttl=10, seal=True, generations=generations)
+    found, again = store.lookup(key, ["customer/customers/1", "tariffs"], sealed=True)
+    assert found is not None and found.payload == b"answer" and again == generations
+    TagGenerations(pool).bump(["tariffs"])
+    assert store.lookup(key, ["customer/customers/1", "tariffs"])[0] is None
+    assert store.get(key) is not None  # still there, but never served again
 
 
 def test_a_sealed_entry_round_trips_and_memcached_holds_no_plaintext(pool: CachePool) -> None:
     store = EntryStore(pool, ValueCipher.generate())
-    key = entry_key("/m", b"r", "global", {})
+    key = entry_key("/m", b"r", "global")
     store.put(key, b"holder 13800000042", ttl=10, stale_for=5, seal=True)
     assert b"13800000042" not in (pool.get(key) or b"")
     entry = store.get(key, sealed=True)
