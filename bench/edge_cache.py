@@ -42,14 +42,12 @@ from pathlib import Path
 import psycopg
 
 from bench.billing_scale import FIRST_ID, generate
-from bench.load import LoadResult, Process, free_port, wait_listening
+from bench.load import LoadResult, free_port, wait_listening
 from bench.load import _parse as parse_wrk
 from cachetags import CachePool, EntryStore, ValueCipher, entry_key
 from clients.edge_client import EdgeClient
 from palmgrid.billing.v1 import billing_service_pb2
 from palmgrid.type.v1 import identity_pb2
-from servers.account.config import AccountConfig
-from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
 from servers.billing.service import BillingServicer
 from servers.billing.service import make_spec as billing_spec
@@ -84,37 +82,74 @@ class Running:
     token: str
     billing: BillingServicer
     memcached: memcached.MemcachedProcess
-    edge: Process
     stop: Callable[[], None]
 
 
+class Child:
+    """A child process pinned to some CPUs, its output in a log file."""
+
+    def __init__(
+        self, argv: Sequence[str], env: dict[str, str], cpus: set[int] | None, log_file: Path
+    ) -> None:
+        self._log = log_file.open("wb")
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def _service(name: str, env: dict[str, str], cpus: set[int] | None, port: int) -> Child:
+    child = Child(
+        [sys.executable, "-m", f"servers.{name}"],
+        env,
+        cpus,
+        Path(env["PALMGRID_DATA_DIR"]) / f"{name}.log",
+    )
+    wait_listening(port, child.proc, timeout=120)
+    return child
+
+
 def start(database_url: str, data_dir: Path) -> Running:
+    """Account and billing as their own processes (as deployed), Memcached, the edge."""
     ensure_dev_pki(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
-    settings = Settings(
-        profile="dev",
-        data_dir=data_dir,
-        grpc_security="mtls",
-        dev_captcha=CAPTCHA,
-        billing_database_url=database_url,
-        account_database_url=f"sqlite:///{data_dir / 'account.db'}",
-        log_level="WARNING",
-        db_pool_size=8,
-    )
-    billing_config = BillingConfig(demo_data=False)
-    billing, billing_port, billing_runtime = build_server(
-        billing_spec(billing_config), settings, address="127.0.0.1:0"
-    )
-    billing.start()
-    fast = AccountConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
-    account, account_port, account_runtime = build_server(
-        account_spec(config=fast),
-        settings.model_copy(update={"billing_target": f"127.0.0.1:{billing_port}"}),
-        address="127.0.0.1:0",
-    )
-    account.start()
+    two_cpus = (os.cpu_count() or 1) >= 2
+    account_port, billing_port, port = free_port(), free_port(), free_port()
     node = memcached.start(memory_mb=1024)
-    port = free_port()
+    env = {
+        **os.environ,
+        "PALMGRID_PROFILE": "dev",
+        "PALMGRID_DATA_DIR": str(data_dir),
+        "PALMGRID_LOG_LEVEL": "WARNING",
+        "PALMGRID_DEV_CAPTCHA": CAPTCHA,
+        "PALMGRID_ACCOUNT_DATABASE_URL": f"sqlite:///{data_dir / 'account.db'}",
+        "PALMGRID_BILLING_DATABASE_URL": database_url,
+        "PALMGRID_BILLING_DEMO_DATA": "0",
+        "PALMGRID_ACCOUNT_PORT": str(account_port),
+        "PALMGRID_BILLING_PORT": str(billing_port),
+        "PALMGRID_BILLING_TARGET": f"127.0.0.1:{billing_port}",
+        "PALMGRID_ACCOUNT_ARGON2_TIME_COST": "1",
+        "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB": "1024",
+        "PALMGRID_ACCOUNT_ARGON2_PARALLELISM": "1",
+        "PALMGRID_MEMCACHED_SERVERS": node.address,
+    }
+    # The edge gets CPU 0 to itself; the services share CPU 1 with wrk.
+    services = {1} if two_cpus else None
+    billing = _service("billing", env, services, billing_port)
+    account = _service("account", env, services, account_port)
     tls = data_dir / "tls"
     argv = [
         sys.executable,
@@ -142,29 +177,30 @@ def start(database_url: str, data_dir: Path) -> Running:
         "--log-level",
         "warning",
     ]
-    # The edge reads these in its own process (it never imports the servers' settings).
-    os.environ.update(
-        PALMGRID_PROFILE="dev",
-        PALMGRID_DATA_DIR=str(data_dir),
-        PALMGRID_MEMCACHED_SERVERS=node.address,
-    )
-    cpus = {0} if (os.cpu_count() or 1) >= 2 else None
-    edge = Process(argv, cpus, ROOT)
+    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "edge.log")
     wait_listening(port, edge.proc)
     url = f"https://127.0.0.1:{port}"
     with EdgeClient(url, ca_file=tls / "ca.pem") as client:
         token = client.login("admin", ADMIN_PASSWORD, captcha_answer=CAPTCHA)["token"]
     time.sleep(1.2)  # past the login's own revocation mark: the session check is cached
+    # The billing servicer in this process, on the same database, for server-side times.
+    settings = Settings(
+        profile="dev",
+        data_dir=data_dir,
+        grpc_security="plaintext",
+        billing_database_url=database_url,
+        log_level="WARNING",
+    )
+    config = BillingConfig(demo_data=False)
+    _, _, runtime = build_server(billing_spec(config), settings, address="127.0.0.1:0")
 
     def stop() -> None:
-        edge.stop()
+        for process in (edge, account, billing):
+            process.stop()
+        runtime.close()
         node.stop()
-        account.stop(0)
-        billing.stop(0)
-        account_runtime.close()
-        billing_runtime.close()
 
-    return Running(url, token, BillingServicer(billing_runtime, billing_config), node, edge, stop)
+    return Running(url, token, BillingServicer(runtime, config), node, stop)
 
 
 # -- HTTP load ---------------------------------------------------------------------------

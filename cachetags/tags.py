@@ -4,11 +4,11 @@ Each tag (`customer/customers/3100000001`, `tariffs`) has a current generation i
 Memcached, a random token. A cached entry is valid only under the generations of its
 tags as they were read *before* the upstream call (cachetags.entries), so:
 
-- bumping a tag (a new random token) makes every entry under it unreachable at once;
-- a write that commits while a read is in flight cannot be hidden: the read was keyed
-  by the old generation, which the bump (made after the commit) replaced;
+- bumping a tag (a new random token) makes every entry under it unusable at once;
+- a write that commits while a read is in flight cannot be hidden: the read is stored
+  under the old generation, which the bump (made after the commit) replaced;
 - a generation that vanished (eviction, node restart) comes back as a new random
-  token, never as an old value, so entries keyed by old generations stay unreachable.
+  token, never as an old value, so entries stored under old generations stay unusable.
 """
 
 from __future__ import annotations
