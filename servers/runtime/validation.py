@@ -45,7 +45,10 @@ def _summary(violations: list[FieldViolation]) -> str:
 
 
 def _field_violation(descriptor: Any, violation: Any) -> FieldViolation:
-    path = field_path(descriptor, violation.field.elements)
+    # A rule on the whole request (such as "latitude needs longitude") names no field:
+    # its BadRequest entry has an empty field and the rule's message says what is wrong.
+    elements = violation.field.elements if violation.field is not None else ()
+    path = field_path(descriptor, elements)
     rule_id: str = violation.rule_id or ""
     reason = rule_id.replace(".", "_").upper() if rule_id else ""
     return FieldViolation(field=path, description=violation.message or rule_id, reason=reason)

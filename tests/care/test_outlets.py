@@ -99,11 +99,6 @@ def test_a_token_is_refused_with_another_point(care: CareServer) -> None:
     assert error.field_violations[0].field == "pageToken"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="servers.runtime.validation reads a message-level rule's violation as a field's "
-    "and answers INTERNAL; passes once it reports an empty field path",
-)
 def test_latitude_needs_longitude(care: CareServer) -> None:
     error = fails(lambda: listed(care, latitude=ORIGIN[0]))
     assert error.reason == "INVALID_ARGUMENT"
