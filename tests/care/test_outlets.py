@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from google.protobuf import field_mask_pb2
 from google.type import dayofweek_pb2, latlng_pb2, timeofday_pb2
 
