@@ -1,5 +1,7 @@
 """The billing service: customer archive, usage, tariffs, bills, ledger and payments.
 
+Methods the contract marks `audited` leave audit records (servers.billing.auditing).
+
 Each gRPC service is one servicer class composed of method groups, each in its own
 module: reads and the archive (`servers.billing.reads`, `.admin`, `.internal`) and
 payments (`servers.billing.payments.methods`). RPCs not yet built fall through to the
@@ -18,6 +20,7 @@ from palmgrid.billing.v1 import (
 )
 from servers.billing import startup
 from servers.billing.admin import AdminMethods
+from servers.billing.auditing import audited
 from servers.billing.config import BillingConfig
 from servers.billing.internal import InternalMethods
 from servers.billing.payments import methods as payment_methods
@@ -78,17 +81,29 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         return [
             Registration(
                 "palmgrid.billing.v1.BillingService",
-                BillingServicer(runtime, chosen),  # type: ignore[abstract]
+                audited(
+                    BillingServicer(runtime, chosen),  # type: ignore[abstract]
+                    "palmgrid.billing.v1.BillingService",
+                    runtime,
+                ),
                 billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingAdminService",
-                BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
+                audited(
+                    BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
+                    "palmgrid.billing.v1.BillingAdminService",
+                    runtime,
+                ),
                 billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingInternalService",
-                BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
+                audited(
+                    BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
+                    "palmgrid.billing.v1.BillingInternalService",
+                    runtime,
+                ),
                 billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
             ),
         ]
