@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import grpc
 
@@ -44,7 +44,7 @@ from edge.security.access import AccessStage
 from edge.security.audit import AccountAuditor
 from edge.security.clientip import TrustedProxies
 from edge.security.cors import Cors, CorsPolicy
-from edge.security.headers import App, SecurityHeaders
+from edge.security.headers import App, Receive, Scope, SecurityHeaders, Send
 from edge.security.identity import IdentityStage
 from edge.security.sessions import AccountSessions, SessionPolicy, SessionStage
 from edge.security.transport import HttpsOnly
@@ -53,6 +53,35 @@ from edge.stages import MetadataStage
 __all__ = ["ACCOUNT_SERVICE", "SecureEdge", "SecuritySettings", "build_secure_edge"]
 
 ACCOUNT_SERVICE = "palmgrid.account.v1.AccountService"
+
+
+class _WatchRevocations:
+    """Runs the revocation watcher for the app's lifetime (ASGI lifespan): started once
+    the edge's channels are open, so its first reset comes before the first request,
+    and stopped at shutdown."""
+
+    def __init__(self, app: App, sessions: AccountSessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = self.sessions.watcher
+        if scope["type"] != "lifespan" or watcher is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def receive_then_stop() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await watcher.stop()
+            return message
+
+        async def start_then_send(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                watcher.ensure_started()
+            await send(message)
+
+        await self.app(scope, receive_then_stop, start_then_send)
 
 
 @dataclass(frozen=True)
@@ -162,7 +191,7 @@ def build_secure_edge(
         catalog, upstreams, config=config, channel_credentials=channel_credentials, stages=stages
     )
     holder["edge"] = edge
-    app: App = KeysEndpoint(edge, keys)
+    app: App = _WatchRevocations(KeysEndpoint(edge, keys), sessions)
     if settings.cors_origins:
         app = Cors(app, CorsPolicy.from_origins(settings.cors_origins))
     app = SecurityHeaders(app, proxies=proxies, hsts_max_age=settings.hsts_max_age)

@@ -33,7 +33,7 @@ from edge.errors import EdgeError, UpstreamFailure
 from edge.fieldcrypt.envelope import session_binding
 from edge.pipeline import Exchange, Handler, Reply
 from edge.security.clientip import TrustedProxies
-from edge.security.revocations import LocalRevocations, users_named_by_tags
+from edge.security.revocations import LocalRevocations, RevocationWatcher, users_named_by_tags
 from palmgrid.account.v1 import account_internal_service_pb2, account_internal_service_pb2_grpc
 from palmgrid.type.v1 import identity_pb2
 
@@ -100,6 +100,12 @@ class SessionPolicy:
     call_timeout: float = 2.0
 
 
+def _names(answer: account_internal_service_pb2.AuthenticateSessionResponse) -> list[str]:
+    """What a revocation may name about this answer: its user, session and roles."""
+    principal = answer.principal
+    return [principal.user, principal.session, *(f"roles/{r}" for r in principal.roles)]
+
+
 def presented_token(exchange: Exchange) -> str | None:
     """The bearer token as sent, without judging it (for field-encryption contexts)."""
     raw = exchange.header(b"authorization")
@@ -138,34 +144,36 @@ class AccountSessions:
         local: LocalRevocations | None = None,
         policy: SessionPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        watch: bool = True,
     ) -> None:
         self._channel = channel
         self._stub: Any = None
         self.cache = cache
         self.local = local or LocalRevocations(clock=clock)
+        self.watcher = RevocationWatcher(channel, self.local) if watch else None
         self.policy = policy or SessionPolicy()
         self.clock = clock
         self.account_calls = 0
 
     async def authenticate(self, token: str, client_ip: str, request_id: str) -> Session:
         """The session of `token`; UpstreamFailure (401 …) when the account refuses it."""
+        if self.watcher is not None:
+            self.watcher.ensure_started()
         if self.cache is not None:
             record = self.cache.lookup(token)
-            if record is not None and not self.local.revoked_after(record.user, record.checked_at):
+            if record is not None:
                 answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(
                     record.payload
                 )
-                return Session(token, answer)
+                if not self.local.stale(_names(answer), record.checked_at):
+                    return Session(token, answer)
         checked_at = self.clock()
         answer = await self._ask_account(token, client_ip, request_id)
-        if self.cache is not None and not self.local.revoked_after(
-            answer.principal.user, checked_at
-        ):
+        if self.cache is not None and not self.local.stale(_names(answer), checked_at):
             valid_until = self._valid_until(answer, checked_at)
             if valid_until > self.clock():
-                record = SessionRecord(
-                    answer.principal.user, answer.SerializeToString(), checked_at, valid_until
-                )
+                user = answer.principal.user
+                record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
                 self.cache.store(token, record)
         return Session(token, answer)
 

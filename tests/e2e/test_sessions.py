@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -13,7 +14,12 @@ import pytest
 from clients.edge_client import EdgeClient
 from clients.edge_errors import Unauthenticated
 from edge.security.sessions import SessionPolicy
-from palmgrid.account.v1 import account_internal_service_pb2, account_internal_service_pb2_grpc
+from palmgrid.account.v1 import (
+    account_admin_service_pb2,
+    account_admin_service_pb2_grpc,
+    account_internal_service_pb2,
+    account_internal_service_pb2_grpc,
+)
 from tests.e2e.conftest import ClientFactory, fresh_username
 from tests.e2e.system import CAPTCHA, PASSWORD, HttpsEdge, System
 
@@ -163,3 +169,57 @@ def admin_assertion(system: System, token: str) -> str:
             account_internal_service_pb2.AuthenticateSessionRequest(token=token)
         )
     return base64.b64encode(answer.assertion.SerializeToString()).decode()
+
+
+def test_a_session_revoked_by_an_administrator_elsewhere_stops_at_once(
+    system: System, new_customer: Callable[..., EdgeClient], staff: Callable[[str], EdgeClient]
+) -> None:
+    """Revoked through the account service directly (as the staff CLI does), not through
+    the edge: the edge learns it from the revocation stream."""
+    client = new_customer()
+    warm(client, system)
+    admin = staff("admin")
+    assert admin.token is not None
+    session = principal_of(system, client).session
+    revoke_as_admin(system, admin.token, session)
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            client.me()
+        except Unauthenticated:
+            break
+        assert time.monotonic() < deadline, "the revoked session still works"
+        time.sleep(0.1)
+
+
+def principal_of(system: System, client: EdgeClient) -> Any:
+    settings = system.settings
+    credentials = settings.client_credentials("edge")
+    assert credentials is not None and client.token is not None
+    with grpc.secure_channel(system.services["account"].target, credentials) as channel:
+        stub = account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
+        return stub.AuthenticateSession(
+            account_internal_service_pb2.AuthenticateSessionRequest(token=client.token)
+        ).principal
+
+
+def revoke_as_admin(system: System, admin_token: str, session: str) -> None:
+
+    settings = system.settings
+    edge_credentials = settings.client_credentials("edge")
+    cli_credentials = settings.client_credentials("cli")
+    assert edge_credentials is not None and cli_credentials is not None
+    target = system.services["account"].target
+    with grpc.secure_channel(target, edge_credentials) as channel:
+        assertion = (
+            account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
+            .AuthenticateSession(
+                account_internal_service_pb2.AuthenticateSessionRequest(token=admin_token)
+            )
+            .assertion
+        )
+    with grpc.secure_channel(target, cli_credentials) as channel:
+        account_admin_service_pb2_grpc.AccountAdminServiceStub(channel).RevokeSession(
+            account_admin_service_pb2.RevokeSessionRequest(name=session, reason="lost phone"),
+            metadata=(("palmgrid-identity-bin", assertion.SerializeToString()),),
+        )

@@ -118,3 +118,17 @@ def test_permission_patterns() -> None:
     assert has_permission(principal, "billing.balances.get")
     assert has_permission(principal, "outage.outages.create")
     assert not has_permission(principal, "billing.payments.create")
+
+
+def test_local_revocations_name_users_sessions_roles_and_resets() -> None:
+    from edge.security.revocations import LocalRevocations
+
+    now = [100.0]
+    local = LocalRevocations(clock=lambda: now[0])
+    names = ["users/a", "sessions/s1", "roles/customer"]
+    assert not local.stale(names, 99.0)
+    local.revoke(["roles/customer"])
+    assert local.stale(names, 99.0) and not local.stale(names, 100.5)
+    now[0] = 200.0
+    local.reset()
+    assert local.stale(["users/z"], 150.0) and not local.stale(["users/z"], 201.0)
