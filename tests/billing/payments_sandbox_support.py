@@ -25,13 +25,14 @@ def payment_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_dev_keys(tmp_path_factory.mktemp("payment-keys"))
 
 
-def start_test_sandbox(keys_dir: Path, behaviour: Behaviour = FAST) -> Sandbox:
-    """A started sandbox on a free port with the test merchant."""
+def start_test_sandbox(keys_dir: Path, behaviour: Behaviour = FAST, port: int = 0) -> Sandbox:
+    """A started sandbox with the test merchant (on a free port unless `port`)."""
     return Sandbox(
         load_provider_keys(keys_dir),
         merchant_id=MERCHANT_ID,
         app_id=APP_ID,
         behaviour=behaviour,
+        port=port,
     ).start()
 
 

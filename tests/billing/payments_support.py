@@ -2,8 +2,10 @@
 suite's SQLite and PostgreSQL databases) wired to its own sandbox provider, customers
 in its archive, and callers with signed identities.
 
-A test module imports the fixtures it uses by name (pytest finds fixtures among a
-module's globals) and lists them in `__all__`.
+A billing server is started once per test module and database; `start_billing`
+hands it to a test with its tables emptied and its sandbox reset. A test module
+imports the fixtures it uses by name (pytest finds fixtures among a module's globals)
+and lists them in `__all__`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from palmgrid.billing.v1 import (
     billing_admin_service_pb2_grpc,
@@ -30,7 +33,14 @@ from palmgrid.billing.v1 import (
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.config import BillingConfig
 from servers.billing.ledger import balance_of
-from servers.billing.models import BalanceRow, BillingMode, Customer, LedgerEntry
+from servers.billing.models import BalanceRow, BillingMode, Customer, LedgerEntry, utcnow
+from servers.billing.payments.models import (
+    OutboxMessage,
+    Payment,
+    PaymentRequest,
+    ReconciliationReportRow,
+    Refund,
+)
 from servers.billing.payments.sandbox import Behaviour, Sandbox
 from servers.billing.payments.service import PaymentService, payment_service
 from servers.billing.payments.settings import PaymentSettings
@@ -45,7 +55,13 @@ from tests.billing.payments_sandbox_support import (
     start_test_sandbox,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 SPEC = make_spec(BillingConfig(demo_data=False))
 
@@ -195,6 +211,7 @@ class Caller:
 
 
 def payment_settings(**overrides: Any) -> PaymentSettings:
+    """Payment settings for tests: short timeouts, jobs run by the tests themselves."""
     values: dict[str, Any] = {
         "merchant_id": MERCHANT_ID,
         "app_id": APP_ID,
@@ -208,57 +225,109 @@ def payment_settings(**overrides: Any) -> PaymentSettings:
 
 
 StartBilling = Callable[..., Billing]
+# What a test may leave behind: emptied before the next test of the module.
+TEST_TABLES = (
+    OutboxMessage,
+    ReconciliationReportRow,
+    Refund,
+    PaymentRequest,
+    Payment,
+    LedgerEntry,
+    BalanceRow,
+    Customer,
+)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database for a module's billing server: a SQLite file, then a
+    PostgreSQL schema in the run's database (see tests/conftest.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('payments-db') / 'billing.db'}"
+        return
+    database: str = request.getfixturevalue("postgres_database")
+    schema = f"payments_{request.module.__name__.rpartition('.')[2]}"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def billing_server(
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    payment_keys_dir: Path,
+    identity_key: tuple[Path, Ed25519PrivateKey],
+) -> Iterator[Billing]:
+    """A billing server (plaintext, port 0) and its sandbox, once per module and
+    database: migrating and starting cost more than most tests."""
+    identity_dir, key = identity_key
+    provider = start_test_sandbox(payment_keys_dir)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("payments-data"),
+        billing_database_url=module_database_url,
+        grpc_security="plaintext",
+        identity_keys_dir=identity_dir,
+        grpc_max_workers=16,
+    )
+    server, port, runtime = build_server(SPEC, settings, address="127.0.0.1:0")
+    wiring = {
+        "provider_url": provider.url,
+        "keys_dir": payment_keys_dir,
+        "notify_url": f"grpc://127.0.0.1:{port}/wechatpay",
+    }
+    payments = payment_service(runtime, payment_settings(**wiring))
+    server.start()
+    billing = Billing(
+        server=server,
+        port=port,
+        runtime=runtime,
+        payments=payments,
+        sandbox=provider,
+        signer=AssertionSigner(key, "test"),
+        channel=grpc.insecure_channel(f"127.0.0.1:{port}"),
+    )
+    yield billing
+    billing.channel.close()
+    billing.server.stop(0)
+    billing.payments.close()
+    billing.sandbox.stop()
+    billing.runtime.close()
 
 
 @pytest.fixture
-def start_billing(
-    database_url: str,
-    tmp_path: Path,
-    payment_keys_dir: Path,
-    identity_key: tuple[Path, Ed25519PrivateKey],
-) -> Iterator[StartBilling]:
-    """Start billing servers (plaintext, port 0, the test database) each with its own
-    sandbox; everything is stopped after the test."""
-    started: list[Billing] = []
-    identity_dir, key = identity_key
+def start_billing(billing_server: Billing, payment_keys_dir: Path) -> StartBilling:
+    """Call to get the module's billing server as if new: empty tables, its sandbox
+    forgetting everything and behaving as `behaviour`, payment settings with
+    `payment_overrides`, the real clock. On SQLite and on PostgreSQL."""
 
     def start(behaviour: Behaviour = FAST, **payment_overrides: Any) -> Billing:
-        provider = start_test_sandbox(payment_keys_dir, behaviour)
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            billing_database_url=database_url,
-            grpc_security="plaintext",
-            identity_keys_dir=identity_dir,
-            grpc_max_workers=16,
-        )
-        server, port, runtime = build_server(SPEC, settings, address="127.0.0.1:0")
-        overrides = {
-            "provider_url": provider.url,
-            "keys_dir": payment_keys_dir,
-            "notify_url": f"grpc://127.0.0.1:{port}/wechatpay",
+        billing = billing_server
+        with billing.runtime.session(write=True) as session:
+            for model in TEST_TABLES:
+                session.exec(delete(model))  # type: ignore[call-overload]
+        port = billing.sandbox.port
+        if not billing.sandbox.serving:  # a test stopped it: the provider is back
+            billing.sandbox = start_test_sandbox(payment_keys_dir, behaviour, port=port)
+        billing.sandbox.reset(behaviour)
+        billing.payments.settings = payment_settings(
+            provider_url=billing.sandbox.url,
+            keys_dir=payment_keys_dir,
+            notify_url=billing.payments.notify_url,
             **payment_overrides,
-        }
-        payments = payment_service(runtime, payment_settings(**overrides))
-        server.start()
-        billing = Billing(
-            server=server,
-            port=port,
-            runtime=runtime,
-            payments=payments,
-            sandbox=provider,
-            signer=AssertionSigner(key, "test"),
-            channel=grpc.insecure_channel(f"127.0.0.1:{port}"),
         )
-        started.append(billing)
+        billing.payments.clock = utcnow
         return billing
 
-    yield start
-    for billing in started:
-        billing.channel.close()
-        billing.server.stop(0)
-        billing.payments.close()
-        billing.sandbox.stop()
-        billing.runtime.close()
+    return start
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -27,13 +27,21 @@ from servers.runtime.migrations import migrate
 from servers.runtime.tls import server_credentials_for
 from tests.billing.payments_support import (
     StartBilling,
+    billing_server,
     identity_key,
+    module_database_url,
     payment_keys_dir,
     start_billing,
     wait_until,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 PREPAID_ID, POSTPAID_ID = "3100000040", "3100000041"
 THRESHOLD_FEN = 3000

@@ -19,12 +19,20 @@ from palmgrid.type.v1 import identity_pb2
 from tests.billing.payments_support import (
     Billing,
     StartBilling,
+    billing_server,
     identity_key,
+    module_database_url,
     payment_keys_dir,
     start_billing,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 CUSTOMER_ID = "3100000050"
 INGEST = identity_pb2.Principal(

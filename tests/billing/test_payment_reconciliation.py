@@ -13,13 +13,21 @@ from servers.billing.payments.protocol import CHINA_TIME
 from tests.billing.payments_support import (
     Billing,
     StartBilling,
+    billing_server,
     identity_key,
+    module_database_url,
     payment_keys_dir,
     start_billing,
     wait_until,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 CUSTOMER_ID = "3100000030"
 STATE = payment_pb2.ReconciliationState

@@ -16,13 +16,21 @@ from tests.billing.payments_support import (
     FAST,
     Billing,
     StartBilling,
+    billing_server,
     identity_key,
+    module_database_url,
     payment_keys_dir,
     start_billing,
     wait_until,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 CUSTOMER_ID = "3100000004"
 SUCCEEDED = payment_pb2.PAYMENT_STATE_SUCCEEDED

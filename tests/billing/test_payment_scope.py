@@ -18,13 +18,21 @@ from tests.billing.payments_support import (
     Billing,
     Caller,
     StartBilling,
+    billing_server,
     identity_key,
+    module_database_url,
     payment_keys_dir,
     start_billing,
     wait_until,
 )
 
-__all__ = ["identity_key", "payment_keys_dir", "start_billing"]
+__all__ = [
+    "billing_server",
+    "identity_key",
+    "module_database_url",
+    "payment_keys_dir",
+    "start_billing",
+]
 
 MINE, OTHERS, MISSING = "3100000010", "3100000011", "3100009999"
 HOME, AWAY = "QJ-QL", "QJ-ZY"

@@ -143,7 +143,23 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def serving(self) -> bool:
+        """Whether it was started and not stopped."""
+        return self._thread is not None and not self._stopping.is_set()
+
     # --- behaviour and control ----------------------------------------------------
+
+    def reset(self, behaviour: Behaviour | None = None) -> None:
+        """Forget every order, refund, held callback and statement, and take `behaviour`
+        (default: the default behaviour), as a freshly started sandbox."""
+        chosen = behaviour or Behaviour()
+        chosen.check()
+        with self._lock:
+            self.book = Book()
+            self._held.clear()
+            self._statements.clear()
+            self._behaviour = chosen
 
     @property
     def behaviour(self) -> Behaviour:
