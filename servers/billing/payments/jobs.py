@@ -41,9 +41,9 @@ class PaymentJobs:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     def run_once(self) -> None:
         """One pass of every job."""
