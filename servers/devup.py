@@ -18,12 +18,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import palmgrid
 from palmgrid.options.v1 import options_pb2
+from servers.billing.payments.settings import load_payment_settings
 from servers.runtime import devcerts
 from servers.runtime.settings import SERVICE_NAMES, Settings, load_settings
 from tools import memcached
@@ -134,11 +136,23 @@ class System:
         )
         env = self.child_env()
         credentials = self.settings.client_credentials("cli")
+        # The payment provider lies outside the utility: its sandbox stands in for it and
+        # must listen before billing places (or recovers) any order.
+        provider = urlsplit(load_payment_settings(self.settings).provider_url)
+        sandbox = _spawn(
+            "payment-sandbox",
+            [sys.executable, "-m", "servers.billing.payments.sandbox"],
+            env,
+            logs,
+        )
+        sandbox.address = f"http://{provider.hostname}:{provider.port}"
+        self.children.append(sandbox)
+        memcached.wait_for_port(str(provider.hostname), int(provider.port or 80), 30.0)
         for name in SERVICE_NAMES:
             child = _spawn(name, [sys.executable, "-m", f"servers.{name}"], env, logs)
             child.address = self.settings.service_address(name)
             self.children.append(child)
-        for child in self.children:
+        for child in self.children[1:]:
             wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
         if importlib.util.find_spec("edge.__main__") is None:
             return  # the edge is not built yet

@@ -48,6 +48,7 @@ def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
         env[f"PALMGRID_{name.upper()}_PORT"] = str(free_port())
     env["PALMGRID_EDGE_PORT"] = str(free_port())
     env["PALMGRID_MEMCACHED_SERVERS"] = f"127.0.0.1:{free_port()}"
+    env["PALMGRID_PAYMENT_PROVIDER_URL"] = f"http://127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [sys.executable, "-m", "servers.devup"],
         cwd=ROOT,
