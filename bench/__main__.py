@@ -10,6 +10,8 @@ from collections.abc import Sequence
 # Name → module with a `main(argv) -> int`.
 BENCHMARKS = {
     "edge": "bench.edge_transcoding",
+    "billing-scale": "bench.billing_scale",
+    "edge-cache": "bench.edge_cache",
 }
 
 
