@@ -25,6 +25,7 @@ from servers.billing.config import BillingConfig
 from servers.billing.internal import InternalMethods
 from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
+from servers.billing.payments.service import payment_service
 from servers.billing.reads import ReadMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
 
@@ -112,6 +113,8 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         name="billing",
         registrations=registrations,
         migrations=Path(__file__).resolve().parent / "migrations",
+        # Pending payments are recovered at start, not only when the next payment call comes.
+        on_start=payment_service,
     )
 
 

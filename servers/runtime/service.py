@@ -47,6 +47,13 @@ class Runtime:
     engine: Engine
     _channels: dict[str, grpc.Channel] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the Runtime closes (before the database goes away), for
+        background work a service starts: newest first, each at most once."""
+        with self._lock:
+            self._on_close.append(callback)
 
     def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
         """A transaction on the service's database (see `servers.runtime.db.session_scope`)."""
@@ -63,6 +70,13 @@ class Runtime:
 
     def close(self) -> None:
         with self._lock:
+            callbacks, self._on_close = self._on_close[::-1], []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one failing cleanup must not keep the others from running
+                log.exception("cleanup failed", extra={"service": self.name})
+        with self._lock:
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
@@ -77,6 +91,9 @@ class ServiceSpec:
     name: str
     registrations: Callable[[Runtime], Sequence[Registration]]
     migrations: Path | None = None
+    # Background work to begin once the server is up (run by `serve`, not by
+    # `build_server`, so tests wire such work themselves).
+    on_start: Callable[[Runtime], object] | None = None
 
 
 def prepare_dev_material(settings: Settings) -> None:
@@ -139,6 +156,8 @@ def serve(
         return 1
     try:
         server.start()
+        if spec.on_start is not None:
+            spec.on_start(runtime)
         host = (address or settings.listen_address(spec.name)).rpartition(":")[0]
         log.info(
             "serving",

@@ -1,10 +1,11 @@
 """The payments part of a billing process: its settings, keys, provider client, clock
 and background jobs, built once per service Runtime (`payment_service(runtime)`).
 
-The method groups (`methods.py`) reach it through `payment_service(self.runtime)`; the
-first use builds it and starts the jobs (the resolver, refund follow-up and the alert
-outbox). It closes with the Runtime: `Runtime.close()` disposes the engine, and the
-engine's `engine_disposed` event stops the jobs, so no job outlives its database.
+The billing service builds it at start-up, which starts the jobs (the resolver that
+recovers pending payments after a crash, refund follow-up and the alert outbox); the
+method groups (`methods.py`) reach it through `payment_service(self.runtime)`. It closes
+with the Runtime: `Runtime.close()` runs its close hooks before disposing the engine, so
+no job outlives its database.
 Tests build it explicitly with their own settings.
 """
 
@@ -14,9 +15,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from servers.billing.models import utcnow
 from servers.billing.payments.jobs import PaymentJobs
@@ -73,18 +71,13 @@ class PaymentService:
     def start(self) -> PaymentService:
         """Start the background jobs unless PALMGRID_PAYMENT_JOBS_INTERVAL_SECONDS is 0;
         they stop when the Runtime closes."""
-        event.listen(self.runtime.engine, "engine_disposed", self._on_engine_disposed)
+        self.runtime.on_close(self.close)
         if self.settings.jobs_interval_seconds > 0:
             self.jobs.start(self.settings.jobs_interval_seconds)
         return self
 
-    def _on_engine_disposed(self, engine: Engine) -> None:
-        self.close()
-
     def close(self) -> None:
         """Stop the jobs and the provider client; safe to call more than once."""
-        if event.contains(self.runtime.engine, "engine_disposed", self._on_engine_disposed):
-            event.remove(self.runtime.engine, "engine_disposed", self._on_engine_disposed)
         self.jobs.stop()
         if self._client is not None:
             self._client.close()
