@@ -26,16 +26,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import psycopg
 
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
-from palmgrid.billing.v1 import billing_service_pb2_grpc
+from palmgrid.billing.v1 import billing_service_pb2_grpc, resources_pb2
 from palmgrid.type.v1 import identity_pb2
+from servers.billing.bill_resources import static_bill
 from servers.billing.bills import lines_json
 from servers.billing.charging import PricedVersion, charge_month
 from servers.billing.config import BillingConfig
@@ -95,6 +97,37 @@ def _charges(versions: Sequence[PricedVersion], month: Month) -> dict[int, tuple
     return table
 
 
+def _renderings(
+    templates: Sequence[MonthTemplate], charges: dict[int, tuple[int, str]], version: str
+) -> dict[tuple[int, int], bytes]:
+    """The rendered fixed part of a bill (servers.billing.bill_resources) for each month
+    and energy, without the per-customer fields: serialized messages concatenate into
+    their merge, so a bill's rendering is its own small part + this."""
+    result = {}
+    for k, t in enumerate(templates):
+        for kwh, (amount, lines) in charges.items():
+            row = SimpleNamespace(
+                customer_id="",
+                month=t.month,
+                period_start_date=date.fromisoformat(t.first_day),
+                period_end_date=date.fromisoformat(t.last_day),
+                energy_wh=kwh * 1000,
+                amount_fen=amount,
+                lines=lines,
+                tariff_version=version,
+                opening_reading_wh=0,
+                closing_reading_wh=0,
+                reading_quality="ACTUAL",
+                issue_time=datetime.fromisoformat(t.issue_time),
+                due_date=date.fromisoformat(t.due_date),
+                revision=0,
+            )
+            message = static_bill(row)
+            message.ClearField("name")
+            result[(k, kwh)] = message.SerializeToString()
+    return result
+
+
 def _energy_kwh(n: int, k: int) -> int:
     """A deterministic monthly energy for customer n in month k, 50–499 kWh."""
     return 50 + (n * 2_654_435_761 + k * 40_503 + (n * k) % 97) % 450
@@ -151,6 +184,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
     templates = _templates(now)
     charges = _charges(versions, Month.parse(templates[0].month))
     version = versions[-1].name
+    renderings = _renderings(templates, charges, version)
     stamp = now.isoformat()
     ids = range(1, customers + 1)
 
@@ -185,10 +219,16 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
                 kwh = _energy_kwh(n, k)
                 amount, lines = charges[kwh]
                 closing = register + kwh * 1000
+                own = resources_pb2.Bill(
+                    name=f"customers/{cid}/bills/{t.month}",
+                    opening_reading_wh=register,
+                    closing_reading_wh=closing,
+                ).SerializeToString()
+                rendering = (own + renderings[(k, kwh)]).hex()
                 yield (
                     f"{cid}\t{t.month}\t{t.first_day}\t{t.last_day}\t{kwh * 1000}\t{amount}\t"
                     f"{lines}\t{version}\t{register}\t{closing}\tACTUAL\tPAID\t{t.issue_time}\t"
-                    f"{t.due_date}\t0\t\\N\t{amount}\t{t.issue_time}\t0\n"
+                    f"{t.due_date}\t0\t\\N\t{amount}\t{t.issue_time}\t0\t\\\\x{rendering}\n"
                 )
                 register = closing
 
@@ -212,7 +252,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
             "customer_id, month, period_start_date, period_end_date, energy_wh, amount_fen, "
             "lines, tariff_version, opening_reading_wh, closing_reading_wh, reading_quality, "
             "state, issue_time, due_date, late_fee_fen, late_fee_through, paid_fen, paid_time, "
-            "revision",
+            "revision, resource",
             bill_rows,
         ),
     ]

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
+from servers.billing.bill_resources import rendering
 from servers.billing.charging import Charge, ChargeLine
 from servers.billing.config import BillingConfig
 from servers.billing.ledger import post_entry
@@ -61,13 +62,6 @@ def lines_json(lines: tuple[ChargeLine, ...]) -> str:
         ],
         separators=(",", ":"),
     )
-
-
-def lines_of(bill: Bill | Row[Any]) -> list[dict[str, Any]]:
-    """The stored lines of a bill (dicts with kind, tier, period, energy_wh,
-    unit_price as a string, amount_fen, version)."""
-    lines: list[dict[str, Any]] = json.loads(bill.lines)
-    return lines
 
 
 def effective_state(bill: Bill | Row[Any], today: date) -> str:
@@ -136,6 +130,7 @@ def apply_month(
             due_date=due_date_of(customer, cst_date(now), config),
             **values,
         )
+        bill.resource = rendering(bill)
         session.add(bill)
         session.flush()
         post_entry(
@@ -154,6 +149,7 @@ def apply_month(
     for key, value in values.items():
         setattr(existing, key, value)
     if not difference:
+        existing.resource = rendering(existing)
         session.add(existing)
         session.flush()
         return BillChange("updated", 0)
@@ -164,6 +160,7 @@ def apply_month(
         existing.state = BillState.ISSUED.value
         existing.paid_time = None
     existing.paid_fen = min(existing.paid_fen, owed)
+    existing.resource = rendering(existing)
     session.add(existing)
     session.flush()
     post_entry(

@@ -21,12 +21,14 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from servers.billing.bill_resources import rendering
 from servers.billing.bills import bill_reference, bill_values, due_date_of
 from servers.billing.bulk import bulk_insert_dicts
 from servers.billing.changes import customer_data_changed
@@ -219,22 +221,22 @@ def customer_rows(
             continue
         issued = min(_at(figure.month.next().first_day, 9), now - timedelta(minutes=5))
         reference = bill_reference(cid, figure.month)
-        rows.bills.append(
-            {
-                "customer_id": cid,
-                "month": str(figure.month),
-                **bill_values(figure, charge),
-                # The balance always covers the bill, so it is settled on issue.
-                "state": BillState.PAID.value,
-                "issue_time": issued,
-                "due_date": due_date_of(customer, issued.astimezone(CST).date(), config),
-                "late_fee_fen": 0,
-                "late_fee_through": None,
-                "paid_fen": charge.amount_fen,
-                "paid_time": issued,
-                "revision": 0,
-            }
-        )
+        bill = {
+            "customer_id": cid,
+            "month": str(figure.month),
+            **bill_values(figure, charge),
+            # The balance always covers the bill, so it is settled on issue.
+            "state": BillState.PAID.value,
+            "issue_time": issued,
+            "due_date": due_date_of(customer, issued.astimezone(CST).date(), config),
+            "late_fee_fen": 0,
+            "late_fee_through": None,
+            "paid_fen": charge.amount_fen,
+            "paid_time": issued,
+            "revision": 0,
+        }
+        bill["resource"] = rendering(SimpleNamespace(**bill))
+        rows.bills.append(bill)
         entries.append(
             (issued, LedgerEntryKind.BILL, -charge.amount_fen, reference, f"{figure.month} 电费")
         )

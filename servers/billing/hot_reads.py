@@ -14,7 +14,8 @@ check runs before anything is returned, and an unknown customer is NOT_FOUND.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,33 +54,67 @@ def _customer_user_checked(customer_id: str) -> bool:
     return False
 
 
+_TABLES = {table.name: table for table in (USAGE, BILL, BALANCE)}
+
+
+@functools.cache
+def _statement(
+    table_name: str, staff: bool, before: bool, month: bool, newest_first: bool, limit: bool
+) -> sa.Select[Any]:
+    """The statement of one read shape, built once with bound parameters: constructing
+    and cache-keying a statement per call costs more than the query itself."""
+    table = _TABLES[table_name]
+    conditions = [table.c.customer_id == sa.bindparam("customer_id")]
+    if before:
+        conditions.append(table.c.month < sa.bindparam("before"))
+    if month:
+        conditions.append(table.c.month == sa.bindparam("month"))
+    if staff:
+        # The customer's office comes with the rows (an outer join, so a customer
+        # without rows still answers with one row of NULLs).
+        joined = _CUSTOMER.outerjoin(
+            table, sa.and_(table.c.customer_id == _CUSTOMER.c.id, *conditions[1:])
+        )
+        query = (
+            sa.select(_CUSTOMER.c.supply_office.label("scope_office"), *table.c)
+            .select_from(joined)
+            .where(_CUSTOMER.c.id == sa.bindparam("customer_id"))
+        )
+    else:
+        query = sa.select(table).where(*conditions)
+    if newest_first:
+        query = query.order_by(table.c.month.desc())
+    if limit:
+        query = query.limit(sa.bindparam("limit", type_=sa.Integer))
+    return query
+
+
 def scoped_rows(
     connection: Connection,
     customer_id: str,
     table: sa.Table,
-    *conditions: Any,
-    order_by: Sequence[Any] = (),
+    *,
+    before: str | None = None,
+    month: str | None = None,
+    newest_first: bool = False,
     limit: int | None = None,
 ) -> list[Row[Any]]:
-    """Rows of `table` for the customer (its `customer_id` column) matching
-    `conditions`, after the scope check."""
-    if _customer_user_checked(customer_id):
-        query = sa.select(table).where(table.c.customer_id == customer_id, *conditions)
-        if order_by:
-            query = query.order_by(*order_by)
-        if limit is not None:
-            query = query.limit(limit)
-        return list(connection.execute(query).all())
-    # Staff and services: the customer's office comes with the rows (an outer join, so
-    # a customer without rows still answers).
-    joined = _CUSTOMER.outerjoin(table, sa.and_(table.c.customer_id == _CUSTOMER.c.id, *conditions))
-    query = sa.select(_CUSTOMER.c.supply_office.label("scope_office"), *table.c).select_from(joined)
-    query = query.where(_CUSTOMER.c.id == customer_id)
-    if order_by:
-        query = query.order_by(*order_by)
+    """Rows of `table` for the customer, after the scope check: months before `before`
+    or the one `month`, newest first, at most `limit`."""
+    staff = not _customer_user_checked(customer_id)
+    query = _statement(
+        table.name, staff, before is not None, month is not None, newest_first, limit is not None
+    )
+    params: dict[str, Any] = {"customer_id": customer_id}
+    if before is not None:
+        params["before"] = before
+    if month is not None:
+        params["month"] = month
     if limit is not None:
-        query = query.limit(limit)
-    rows = list(connection.execute(query).all())
+        params["limit"] = limit
+    rows = list(connection.execute(query, params).all())
+    if not staff:
+        return rows
     if not rows:
         if current_principal() is None:
             require_customer_scope(None, customer_name(customer_id))  # UNAUTHENTICATED

@@ -14,7 +14,15 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
@@ -211,7 +219,7 @@ class MonthlyUsage(BillingModel, table=True):
 
 
 class Bill(BillingModel, table=True):
-    """A monthly bill. `lines` is the JSON list of bill lines (see servers.billing.bills)."""
+    """A monthly bill. `lines` is the JSON list of bill lines (servers.billing.bills)."""
 
     __tablename__ = "billing_bill"
     __table_args__ = (
@@ -244,6 +252,9 @@ class Bill(BillingModel, table=True):
     paid_fen: int = _money(default=0)
     paid_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revision: int = Field(default=0)
+    # The fixed part of the API resource, rendered when the bill is written (see
+    # servers.billing.bill_resources); None: built from the columns when read.
+    resource: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
 class Tariff(BillingModel, table=True):

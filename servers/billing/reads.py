@@ -76,15 +76,13 @@ class ReadMethods:
         customer_id = _ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
-        usage = hot_reads.USAGE
-        conditions = [] if before is None else [usage.c.month < str(before)]
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(
                 connection,
                 customer_id,
-                usage,
-                *conditions,
-                order_by=[usage.c.month.desc()],
+                hot_reads.USAGE,
+                before=None if before is None else str(before),
+                newest_first=True,
                 limit=size + 1,
             )
         more = len(rows) > size
@@ -98,9 +96,8 @@ class ReadMethods:
         self, request: service_pb2.GetMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> resources_pb2.MonthlyUsage:
         customer_id, month = _ids(request.name)
-        usage = hot_reads.USAGE
         with hot_reads.read_connection(self.runtime) as connection:
-            rows = hot_reads.scoped_rows(connection, customer_id, usage, usage.c.month == month)
+            rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.USAGE, month=month)
         if not rows:
             raise NotFound(f"{request.name} not found")
         return usage_resource(rows[0])
@@ -111,15 +108,13 @@ class ReadMethods:
         customer_id = _ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
-        bill = hot_reads.BILL
-        conditions = [] if before is None else [bill.c.month < str(before)]
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(
                 connection,
                 customer_id,
-                bill,
-                *conditions,
-                order_by=[bill.c.month.desc()],
+                hot_reads.BILL,
+                before=None if before is None else str(before),
+                newest_first=True,
                 limit=size + 1,
             )
         more = len(rows) > size
@@ -134,9 +129,8 @@ class ReadMethods:
         self, request: service_pb2.GetBillRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Bill:
         customer_id, month = _ids(request.name)
-        bill = hot_reads.BILL
         with hot_reads.read_connection(self.runtime) as connection:
-            rows = hot_reads.scoped_rows(connection, customer_id, bill, bill.c.month == month)
+            rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BILL, month=month)
         if not rows:
             raise NotFound(f"{request.name} not found")
         return bill_resource(rows[0], cst_date(utcnow()))

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import grpc
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
@@ -21,6 +22,7 @@ from servers.billing.ledger import balance_of, post_entry
 from servers.billing.models import Bill, Customer, LedgerEntryKind, Meter, MeterReading
 from servers.billing.months import CST, Month
 from servers.billing.recompute import recompute_customer
+from servers.billing.resources import bill_resource
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
 from servers.runtime import session_scope
 from tests.billing.core_support import BillingServer
@@ -300,3 +302,19 @@ def test_readings_are_listed_newest_first_in_pages(billing: BillingServer) -> No
         metadata=billing.customer(CUSTOMER),
     )
     assert [r.value_wh for r in february_on.meter_readings] == [470 * KWH, 170 * KWH]
+
+
+def test_a_bill_read_from_its_rendering_equals_one_built_from_its_columns(
+    billing: BillingServer,
+) -> None:
+    seed_two_months(billing)
+    served = bills_of(billing)
+    with billing.runtime.session() as session:
+        rows = session.exec(select(Bill).where(Bill.customer_id == CUSTOMER)).all()
+        assert all(row.resource for row in rows)
+        for row in rows:
+            row.resource = None
+        today = datetime.now(UTC).astimezone(CST).date()
+        built = sorted((bill_resource(row, today) for row in rows), key=lambda b: b.month)
+        session.rollback()
+    assert sorted(served, key=lambda b: b.month) == built
