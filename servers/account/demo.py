@@ -17,7 +17,9 @@ from servers.account import users
 from servers.account.passwords import PasswordHasher
 
 # Supply offices of the demo staff other than the administrator.
-DEMO_SUPPLY_OFFICES = ("SO01",)
+# The 麒麟 office: demo customers in areas A01–A05 (servers/billing/demo.py); the
+# 沾益 office (A06–A10) stays outside their scope, so scope is visible in the demo.
+DEMO_SUPPLY_OFFICES = ("QJ-QL",)
 
 
 @dataclass(frozen=True)

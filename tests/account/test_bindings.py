@@ -31,7 +31,7 @@ from tests.account.conftest import (
     fails,
 )
 
-SUPPLY_OFFICE = "SO01"
+SUPPLY_OFFICE = "QJ-QL"
 
 
 def customer_record(number: int) -> billing_resources.Customer:
@@ -40,7 +40,7 @@ def customer_record(number: int) -> billing_resources.Customer:
         holder_name="张三明",
         registered_phone=f"1380000{number:04d}",
         address="1 Example Road",
-        supply_office=SUPPLY_OFFICE if number % 2 else "SO02",
+        supply_office=SUPPLY_OFFICE if number % 2 else "QJ-ZY",
         area_code=f"A{(number - 1) % 10 + 1:02d}",
         tariff="tariffs/residential-tiered",
         billing_mode=billing_resources.BILLING_MODE_PREPAID,
@@ -166,7 +166,7 @@ def test_bound_customers_reach_the_assertion_and_only_they_pass_billing_scope(
 def test_staff_reach_only_customers_of_their_supply_offices(
     bound_account: Account, billing: services.Running
 ) -> None:
-    # The demo agent covers SO01: odd customer numbers in this archive.
+    # The demo agent covers QJ-QL: odd customer numbers in this archive.
     agent = bound_account.signed_in("agent", "Palm-dev-2026!")
     with channel_as(bound_account.settings, billing.port, "edge") as channel:
         stub = billing_service_pb2_grpc.BillingServiceStub(channel)
