@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from servers.billing import demo
+from servers.billing import changes, demo
 from servers.billing.config import BillingConfig
 from servers.billing.models import utcnow
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
@@ -17,6 +17,7 @@ log = logging.getLogger("palmgrid.billing")
 
 def prepare(runtime: Runtime, config: BillingConfig) -> None:
     """Install tariffs; seed the demo data when the config and profile say so."""
+    changes.use_cache(runtime.settings.memcached_servers)
     files = read_tariff_files()
     with runtime.session(write=True) as session:
         added = install_tariffs(session, files, utcnow())
