@@ -55,14 +55,16 @@ class ServiceAccount(BaseModel):
 # Our own processes are trusted parts of the system; the staff CLI's certificate only
 # proves it is the CLI: staff still sign in and the CLI forwards their assertion.
 DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
-    # The edge exchanges session tokens for assertions and watches revocations; every
-    # other call it makes carries the user's own assertion.
+    # The edge exchanges session tokens for assertions, watches revocations and audits
+    # refused envelopes; every other call it makes carries the user's own assertion.
     "edge": ServiceAccount(
         roles=("edge",),
         permissions=(
             "account.sessions.authenticate",
             "account.revocations.watch",
             "account.assertionKeys.list",
+            # Refused field-encryption envelopes are audited.
+            "account.auditRecords.create",
         ),
     ),
     "worker": ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True),
