@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -69,6 +70,20 @@ class MemcachedProcess:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def pause(self) -> None:
+        """Freeze the process (a hung node: connections open, no answers) and wait until
+        the kernel reports it stopped, so no request slips through after this returns."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5.0
+        while _state(self.process.pid) not in ("T", "t"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"memcached {self.process.pid} did not stop")
+            time.sleep(0.001)
+
+    def resume(self) -> None:
+        """Let a paused node answer again."""
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -77,6 +92,12 @@ class MemcachedProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc (R, S, T, …)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0]
 
 
 def start(

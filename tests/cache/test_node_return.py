@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections.abc import Callable
 
@@ -61,7 +59,7 @@ def test_a_node_that_comes_back_does_not_serve_invalidated_data(
             assert await read_balance(pool, rt, tag, billing) == b"100"
             billing.balance = 50  # the database changes; node a is away during the bump
             if outage == "hang":
-                os.kill(a.process.pid, signal.SIGSTOP)
+                a.pause()
             else:
                 kill(a)
             try:
@@ -69,7 +67,7 @@ def test_a_node_that_comes_back_does_not_serve_invalidated_data(
                 assert TagInvalidator(pool).bump([tag])
             finally:
                 if outage == "hang":
-                    os.kill(a.process.pid, signal.SIGCONT)
+                    a.resume()
                 else:
                     start_memcached(port=a.port)
             deadline = time.monotonic() + 3

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable
 
@@ -80,7 +78,7 @@ def test_all_nodes_down_answers_unavailable_without_waiting(
 def test_a_hung_node_costs_one_timeout_then_is_dead(node: memcached.MemcachedProcess) -> None:
     with CachePool([node.address], FAST) as p:
         p.set("k", b"v", 10, wait=True)
-        os.kill(node.process.pid, signal.SIGSTOP)
+        node.pause()
         try:
             started = time.monotonic()
             with pytest.raises(CacheUnavailable):
@@ -92,7 +90,7 @@ def test_a_hung_node_costs_one_timeout_then_is_dead(node: memcached.MemcachedPro
                     p.get("k")
             rest = time.monotonic() - started
         finally:
-            os.kill(node.process.pid, signal.SIGCONT)
+            node.resume()
     assert first < FAST.timeout + 0.05
     assert rest < 0.02
 
@@ -102,10 +100,10 @@ def test_a_node_that_comes_back_is_flushed_before_it_takes_keys_again(
 ) -> None:
     with CachePool([node.address], FAST) as p:
         p.set("old", b"written before the outage", 60, wait=True)
-        os.kill(node.process.pid, signal.SIGSTOP)
+        node.pause()
         with pytest.raises(CacheUnavailable):
             p.get("old")
-        os.kill(node.process.pid, signal.SIGCONT)
+        node.resume()
         wait_until(lambda: p.live_servers() == [node.address])
         assert p.get("old") is None
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable
 
@@ -137,7 +135,7 @@ def test_a_node_returning_with_old_entries_does_not_resurrect_a_revoked_session(
         assert all(cache.lookup(t) is not None for t in tokens)
         # Node a hangs, holding the user's old mark and some records; the logout's
         # mark goes to node b, the only one left.
-        os.kill(a.process.pid, signal.SIGSTOP)
+        a.pause()
         try:
             for t in tokens:
                 cache.lookup(t)
@@ -145,7 +143,7 @@ def test_a_node_returning_with_old_entries_does_not_resurrect_a_revoked_session(
             clock.now += 0.001
             assert cache.revoke_users([user])
         finally:
-            os.kill(a.process.pid, signal.SIGCONT)
+            a.resume()
         # a answers again with its old mark and records; until it is back in the ring
         # and after, no record is usable.
         deadline = time.monotonic() + 3

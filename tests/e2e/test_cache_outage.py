@@ -4,8 +4,6 @@ neither a revoked session nor invalidated data."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -35,7 +33,7 @@ def memcached_node(system: System) -> Iterator[memcached.MemcachedProcess]:
     if node.process.poll() is not None:
         system.memcached = memcached.start(port=node.port, memory_mb=32)
     else:
-        os.kill(node.process.pid, signal.SIGCONT)
+        node.resume()
     wait_for_ring(system)
 
 
@@ -81,7 +79,7 @@ def test_a_hung_memcached_costs_at_most_one_timeout(
     client = new_customer(2)
     customer = demo_customer(2)
     client.balance(customer)
-    os.kill(memcached_node.process.pid, signal.SIGSTOP)
+    memcached_node.pause()
     timings = []
     for _ in range(5):
         started = time.monotonic()
@@ -123,12 +121,12 @@ def test_a_node_resumed_with_old_contents_does_not_serve_them(
     customer = demo_customer(4)
     before = client.balance(customer)
     assert client.balance_reply(customer).headers["x-cache"] == "HIT"
-    os.kill(memcached_node.process.pid, signal.SIGSTOP)
+    memcached_node.pause()
     try:
         client.balance(customer)  # the edge notices the node is gone
         client.pay(customer, 900, "PAYMENT_CHANNEL_WECHAT_PAY")
     finally:
-        os.kill(memcached_node.process.pid, signal.SIGCONT)
+        memcached_node.resume()
     # The node answers again with the old generation and the old entry; neither is used,
     # before or after it rejoins the ring.
     deadline = time.monotonic() + 5
