@@ -202,6 +202,10 @@ def _tiers(items: object, where: str) -> tuple[Tier, ...]:
                 )
             previous = bound
         price = _decimal(item.get("unit_price"), _PRICE, f"{here}.unit_price")
+        # Tiered prices rise with each tier (阶梯电价). A cheaper later tier would also let
+        # more energy cost less when a month is prorated over an annual-tier change.
+        if tiers and price < tiers[-1].unit_price:
+            raise ScheduleError(f"{here}.unit_price: must not be below the previous tier's")
         tiers.append(Tier(index + 1, None if last else bound, price))
     return tuple(tiers)
 

@@ -200,6 +200,10 @@ def test_tier_position_names_the_tier_of_the_next_wh() -> None:
         },
         {
             "tier_period": "MONTHLY",
+            "tiers": [{"upper_bound_wh": 100, "unit_price": "0.6"}, {"unit_price": "0.5"}],
+        },
+        {
+            "tier_period": "MONTHLY",
             "tiers": [{"unit_price": "0.5"}],
             "seasons": [
                 {"start_month": 5, "end_month": 10, "tiers": [{"unit_price": "0.5"}]},
@@ -222,10 +226,13 @@ prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("5"), places=4).m
 def schedules(draw: st.DrawFn) -> Schedule:
     count = draw(st.integers(1, 4))
     bounds = sorted(draw(st.sets(st.integers(1, 900_000), min_size=count - 1, max_size=count - 1)))
+    # Tier prices rise with the tier, as the schedule rules require.
+    tier_prices = sorted((draw(prices) for _ in range(count)), key=Decimal)
     tiers: list[dict[str, object]] = [
-        {"upper_bound_wh": bound, "unit_price": draw(prices)} for bound in bounds
+        {"upper_bound_wh": bound, "unit_price": price}
+        for bound, price in zip(bounds, tier_prices, strict=False)
     ]
-    tiers.append({"unit_price": draw(prices)})
+    tiers.append({"unit_price": tier_prices[-1]})
     return Schedule.from_mapping(
         {
             "tier_period": draw(st.sampled_from(["MONTHLY", "ANNUAL"])),
