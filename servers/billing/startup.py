@@ -1,9 +1,11 @@
 """What the billing service does once at start, before serving: install the tariff
-files' published versions and, in the dev profile, seed the demo customers."""
+files' published versions and, in the dev profile, seed the demo customers (or bring
+demo data seeded in an earlier month up to date, in the background)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from servers.billing import changes, demo
@@ -30,3 +32,20 @@ def prepare(runtime: Runtime, config: BillingConfig) -> None:
             "demo data ready",
             extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},
         )
+        if not seeded:
+            # Seeded in an earlier month: catch up while the service already serves.
+            threading.Thread(
+                target=_top_up, args=(runtime, config), name="demo-top-up", daemon=True
+            ).start()
+
+
+def _top_up(runtime: Runtime, config: BillingConfig) -> None:
+    try:
+        months = demo.top_up(
+            runtime.engine, utcnow(), customers=config.demo_customers, config=config
+        )
+    except Exception:
+        log.exception("demo top-up failed")
+        return
+    if months:
+        log.info("demo data brought up to last month", extra={"months_added": months})
