@@ -200,8 +200,8 @@ def test_other_services_append_through_the_audit_client(account: Account) -> Non
     assert verify(account).valid
 
 
-def test_only_services_may_write_audit_records(account: Account) -> None:
-    client = AuditClient(account.channel("edge"))
+def test_callers_without_the_permission_may_not_write_audit_records(account: Account) -> None:
+    client = AuditClient(account.channel("cli"))
     error = fails(lambda: client.record(action="/x.y.Z/W"))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
