@@ -12,6 +12,7 @@ this favours clear error handling over the code generation the encoder uses.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from typing import Any
@@ -213,7 +214,7 @@ def _kind(value: Any) -> str:
     return "a number"
 
 
-class _Field:
+class _Field(abc.ABC):
     """Decodes one field's JSON value into a message."""
 
     __slots__ = ("convert", "is_value", "name", "null_enum", "number", "oneof")
@@ -230,8 +231,9 @@ class _Field:
             field.enum_type is not None and field.enum_type.full_name == "google.protobuf.NullValue"
         )
 
+    @abc.abstractmethod
     def decode(self, m: Any, value: Any) -> None:
-        raise NotImplementedError
+        """Set this field of message `m` from the JSON `value`."""
 
     def clear_for_null(self, m: Any) -> None:
         if self.null_enum:
