@@ -72,6 +72,8 @@ CONTRACT_ROUTES: list[tuple[str, str, bool]] = [
     ("POST", "/v1/feedback", SESSION),
     ("GET", "/v1/feedback", SESSION),
     ("GET", "/v1/feedback/{feedback}", SESSION),
+    ("GET", "/v1/complaintRisks", SESSION),
+    ("GET", "/v1/complaintRisks/{id}", SESSION),
 ]
 EDGE_ROUTES = {"/healthz", "/openapi.json", "/v1/keys"}
 
