@@ -24,8 +24,8 @@ from servers.care.article_resources import (
 from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
-from servers.care.masks import fields_to_update
 from servers.care.models import ArticleRow, ArticleState
+from servers.care.update_masks import fields_to_update
 from servers.runtime import FailedPrecondition, NotFound, Runtime, require_principal
 
 

@@ -16,7 +16,6 @@ from servers.care import outlet_listing, paging
 from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
-from servers.care.masks import fields_to_update
 from servers.care.models import OutletRow
 from servers.care.outlet_resources import (
     UPDATABLE,
@@ -26,6 +25,7 @@ from servers.care.outlet_resources import (
     outlet_resource,
     service_name,
 )
+from servers.care.update_masks import fields_to_update
 from servers.runtime import NotFound, Runtime
 
 
