@@ -1,8 +1,8 @@
 """The dependency direction holds: protos → generated → servers / edge / clients.
 
 The edge knows services only through descriptors and gRPC channels, so it never imports
-`servers`; servers never import the edge or the clients; shared libraries import none of
-the three.
+`servers`; servers never import the edge or the clients; shared libraries (`cachetags`,
+`palmlib`) import none of the three, and `palmlib` not `cachetags` either.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "clients": {"servers", "edge"},
     "servers": {"edge", "clients"},
     "cachetags": {"servers", "edge", "clients"},
+    "palmlib": {"servers", "edge", "clients", "cachetags"},
 }
 
 
