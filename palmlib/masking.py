@@ -53,6 +53,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -199,10 +200,8 @@ def mask_message(message: Message) -> Message:
             setattr(message, field.name, mask(getattr(message, field.name), style))
     for field in _message_fields(descriptor):
         if _is_map(field):
-            value_field = field.message_type.fields_by_name["value"]
-            if value_field.type == FieldDescriptor.TYPE_MESSAGE:
-                for item in getattr(message, field.name).values():
-                    mask_message(item)
+            for item in getattr(message, field.name).values():
+                mask_message(item)
         elif field.is_repeated:
             for item in getattr(message, field.name):
                 mask_message(item)
@@ -227,8 +226,23 @@ def _sensitive_fields(descriptor: Descriptor) -> tuple[tuple[FieldDescriptor, in
 
 @cache
 def _message_fields(descriptor: Descriptor) -> tuple[FieldDescriptor, ...]:
-    return tuple(f for f in descriptor.fields if f.type == FieldDescriptor.TYPE_MESSAGE)
+    """Fields that hold messages: message fields, and maps whose values are messages."""
+    found = []
+    for field in descriptor.fields:
+        if field.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        if _is_map(field) and _map_value(field).type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        found.append(field)
+    return tuple(found)
 
 
 def _is_map(field: FieldDescriptor) -> bool:
-    return bool(field.message_type is not None and field.message_type.GetOptions().map_entry)
+    entry: Any = field.message_type
+    return bool(entry is not None and entry.GetOptions().map_entry)
+
+
+def _map_value(field: FieldDescriptor) -> FieldDescriptor:
+    entry: Any = field.message_type
+    value: FieldDescriptor = entry.fields_by_name["value"]
+    return value

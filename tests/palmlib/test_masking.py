@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.type import postal_address_pb2
 from hypothesis import given
 from hypothesis import strategies as st
@@ -216,3 +217,44 @@ def test_repeated_sensitive_values_and_repeated_messages_are_masked() -> None:
     masking.mask_message(response)
     assert response.recipients[0].phone == "138****0042"
     assert list(response.recipients[0].push_tokens) == ["****", ""]
+
+
+def _book_with_holders_by_key() -> type:
+    """A message type with `map<string, Holder> holders`, Holder's phone sensitive (no
+    PalmGrid message has a map of messages with sensitive fields yet)."""
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="palmlib_test/maps.proto",
+        package="palmlibtest",
+        syntax="proto3",
+        dependency=["palmgrid/options/v1/options.proto"],
+    )
+    string, message, optional, repeated = 9, 11, 1, 3
+    holder = proto.message_type.add(name="Holder")
+    phone = holder.field.add(name="phone", number=1, type=string, label=optional)
+    phone.options.Extensions[options_pb2.field].sensitive = True
+    phone.options.Extensions[options_pb2.field].mask = options_pb2.MASK_STYLE_PHONE
+    book = proto.message_type.add(name="Book")
+    entry = book.nested_type.add(name="HoldersEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=string, label=optional)
+    entry.field.add(
+        name="value", number=2, type=message, label=optional, type_name=".palmlibtest.Holder"
+    )
+    book.field.add(
+        name="holders",
+        number=1,
+        type=message,
+        label=repeated,
+        type_name=".palmlibtest.Book.HoldersEntry",
+    )
+    # The default pool, where the options extension the masks read is registered.
+    pool = descriptor_pool.Default()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("palmlibtest.Book"))
+
+
+def test_messages_in_a_map_are_masked() -> None:
+    book = _book_with_holders_by_key()()
+    book.holders["main"].phone = "13800000042"
+    masking.mask_message(book)
+    assert book.holders["main"].phone == "138****0042"
