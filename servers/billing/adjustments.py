@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from palmgrid.billing.v1 import payment_pb2
+from palmlib.masking import mask_message
 from servers.billing.ledger import balance_of, post_entry
-from servers.billing.masking import mask_message
 from servers.billing.models import Adjustment, LedgerEntryKind
 from servers.billing.protoconv import timestamp
 from servers.runtime import Aborted, FailedPrecondition

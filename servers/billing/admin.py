@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from palmgrid.billing.v1 import billing_admin_service_pb2 as admin_pb2
 from palmgrid.billing.v1 import payment_pb2, resources_pb2, tariff_pb2
 from palmgrid.type.v1 import identity_pb2
+from palmlib.masking import mask_message
 from servers.billing import adjustments, archive
 from servers.billing.changes import customer_data_changed
 from servers.billing.config import BillingConfig
-from servers.billing.masking import mask_message
 from servers.billing.models import (
     Adjustment,
     Bill,

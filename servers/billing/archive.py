@@ -3,7 +3,7 @@ records pushed by the marketing system.
 
 Names: a customer is `customers/{id}` with a 10-digit id; a meter
 `customers/{id}/meters/{meter}`. `customer_resource` returns full values (for other
-services); responses to people are masked by servers.billing.masking.
+services); responses to people are masked by palmlib.masking.
 """
 
 from __future__ import annotations

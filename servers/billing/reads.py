@@ -10,11 +10,11 @@ from sqlmodel import Session, col, select
 
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
+from palmlib.masking import mask_message
 from servers.billing import archive, hot_reads, readings
 from servers.billing.config import BillingConfig
 from servers.billing.estimate import charge_estimate
 from servers.billing.ledger import Balance
-from servers.billing.masking import mask_message
 from servers.billing.models import (
     MeterReading,
     Tariff,
