@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmlib.masking import mask_secret
 from servers.account import models, revocations
 
 ACTIVE = account_pb.SESSION_STATE_ACTIVE
@@ -111,7 +112,7 @@ def to_proto(row: models.Session, user_name: str) -> account_pb.Session:
         user_agent=row.user_agent,
         client_public_key=row.client_public_key,
         # Never returned in plain text.
-        push_token="****" if row.push_token else "",
+        push_token=mask_secret(row.push_token or ""),
     )
     message.create_time.FromDatetime(row.create_time)
     message.expire_time.FromDatetime(row.expire_time)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
+from palmlib.masking import mask_phone
 from servers.account import models
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
@@ -38,11 +39,6 @@ def name_of(user: models.User) -> str:
 
 def id_from(name: str) -> str:
     return name.split("/")[1]
-
-
-def mask_phone(phone: str | None) -> str:
-    """138****0042 for 13800000042."""
-    return f"{phone[:3]}****{phone[-4:]}" if phone else ""
 
 
 def plain_phone(value: str, field: str) -> str:
@@ -136,7 +132,7 @@ def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.U
         name=name_of(user),
         username=user.username,
         display_name=user.display_name,
-        phone=mask_phone(user.phone),
+        phone=mask_phone(user.phone or ""),
         kind=user.kind,  # type: ignore[arg-type]
         roles=[role_name(r) for r in roles_of(session, user.id)],
         state=user.state,  # type: ignore[arg-type]
