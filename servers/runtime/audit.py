@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from palmgrid.account.v1 import (
 )
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.type.v1 import identity_pb2
+from palmlib.masking import scrub_text
 from servers.runtime.calls import current_call, downstream_call_options
 from servers.runtime.errors import DomainError
 
@@ -45,8 +45,6 @@ log = logging.getLogger("palmgrid.audit")
 
 # Keys whose values are secret or prove identity: never written.
 _SECRET_KEY_WORDS = ("password", "token", "secret", "captcha", "verification", "private", "pepper")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 MAX_VALUE = 1024
 MAX_PAIRS = 64
 
@@ -56,19 +54,13 @@ def _secret_key(key: str) -> bool:
     return any(word in lowered for word in _SECRET_KEY_WORDS)
 
 
-def mask_value(value: str) -> str:
-    """`value` with mainland mobile numbers and resident ID numbers masked."""
-    value = _PHONE.sub(r"\1****\3", value)
-    return _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(3)[-4:]}", value)
-
-
 def sanitize_details(details: Mapping[str, str] | None) -> dict[str, str]:
     """Details safe to keep: no secret keys, phone and ID numbers masked, bounded sizes."""
     safe: dict[str, str] = {}
     for key, value in sorted((details or {}).items()):
         if _secret_key(key) or len(safe) >= MAX_PAIRS:
             continue
-        safe[key[:128]] = mask_value(str(value))[:MAX_VALUE]
+        safe[key[:128]] = scrub_text(str(value))[:MAX_VALUE]
     return safe
 
 
