@@ -16,7 +16,6 @@ from __future__ import annotations
 from edge.fieldcrypt.envelope import Envelope, EnvelopeFormatError, seal, session_binding
 from edge.fieldcrypt.fields import has_sensitive
 from edge.fieldcrypt.keys import ALGORITHM, EdgeKey, KeyRing, create_key, ensure_key, retire_key
-from edge.fieldcrypt.masking import mask
 from edge.fieldcrypt.replay import ReplayCheckUnavailable, ReplayGuard
 from edge.fieldcrypt.requests import EnvelopeRejected, RequestOpener
 from edge.fieldcrypt.responses import ClientKey, InvalidClientKey, ResponseSealer
@@ -37,7 +36,6 @@ __all__ = [
     "create_key",
     "ensure_key",
     "has_sensitive",
-    "mask",
     "retire_key",
     "seal",
     "session_binding",

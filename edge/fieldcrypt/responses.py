@@ -2,7 +2,8 @@
 
 With the client's public key from login, each sensitive value is sealed to it (the app
 opens it with its private key); without one, the value is masked for display by the
-field's mask style. Either way no sensitive value leaves in plaintext.
+field's mask style, with palmlib.masking (the rules the servers use too). Either way no
+sensitive value leaves in plaintext.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from edge.fieldcrypt.envelope import b64url, seal
 from edge.fieldcrypt.fields import SensitiveValue, visit
-from edge.fieldcrypt.masking import mask
+from palmlib.masking import mask
 
 __all__ = ["ClientKey", "InvalidClientKey", "ResponseSealer"]
 

@@ -30,7 +30,6 @@ from edge.fieldcrypt import (
     RequestOpener,
     ResponseSealer,
     create_key,
-    mask,
     retire_key,
 )
 from palmgrid.account.v1 import (
@@ -40,7 +39,6 @@ from palmgrid.account.v1 import (
     resources_pb2,
 )
 from palmgrid.billing.v1 import resources_pb2 as billing_resources_pb2
-from palmgrid.options.v1 import options_pb2
 from tests.cache.conftest import FAST, kill
 from tools import memcached
 
@@ -268,22 +266,6 @@ def test_without_an_app_key_response_fields_are_masked() -> None:
         customer.registered_phone,
         customer.debit_account,
     ) == ("王*明", "110101********1234", "138****0042", "***************0123")
-
-
-@pytest.mark.parametrize(
-    ("value", "style", "masked"),
-    [
-        ("13800000042", options_pb2.MASK_STYLE_PHONE, "138****0042"),
-        ("138****0042", options_pb2.MASK_STYLE_PHONE, "138****0042"),
-        ("张三", options_pb2.MASK_STYLE_NAME, "张*"),
-        ("张", options_pb2.MASK_STYLE_NAME, "*"),
-        ("secret", options_pb2.MASK_STYLE_FULL, "****"),
-        ("secret", options_pb2.MASK_STYLE_UNSPECIFIED, "****"),
-        ("", options_pb2.MASK_STYLE_FULL, ""),
-    ],
-)
-def test_masks_follow_the_declared_style(value: str, style: int, masked: str) -> None:
-    assert mask(value, style) == masked
 
 
 def test_sealed_binding_verification_uses_the_request_path(

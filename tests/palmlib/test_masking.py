@@ -63,6 +63,23 @@ def test_the_documented_example_holds(example: dict[str, str]) -> None:
         )
 
 
+# The edge's masks for the contract's styles (moved from tests/edge_security).
+@pytest.mark.parametrize(
+    ("value", "style", "masked"),
+    [
+        ("13800000042", options_pb2.MASK_STYLE_PHONE, "138****0042"),
+        ("138****0042", options_pb2.MASK_STYLE_PHONE, "138****0042"),
+        ("张三", options_pb2.MASK_STYLE_NAME, "张*"),
+        ("张", options_pb2.MASK_STYLE_NAME, "*"),
+        ("secret", options_pb2.MASK_STYLE_FULL, "****"),
+        ("secret", options_pb2.MASK_STYLE_UNSPECIFIED, "****"),
+        ("", options_pb2.MASK_STYLE_FULL, ""),
+    ],
+)
+def test_masks_follow_the_declared_style(value: str, style: int, masked: str) -> None:
+    assert masking.mask(value, style) == masked
+
+
 @pytest.mark.parametrize("value_mask", VALUE_MASKS, ids=names)
 @given(value=plain)
 def test_no_mask_returns_a_plain_value(value_mask: Callable[[str], str], value: str) -> None:
