@@ -14,22 +14,14 @@ import grpc
 from edge.errors import EdgeError
 from edge.pipeline import Exchange, Handler
 from edge.security.sessions import CHANGE_PASSWORD, DELETE_SESSION, Session
-from palmgrid.type.v1 import identity_pb2
+from palmlib.permissions import has_permission
 
-__all__ = ["AccessStage", "has_permission"]
+__all__ = ["AccessStage"]
 
 _C = grpc.StatusCode
 _ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
     {CHANGE_PASSWORD, DELETE_SESSION, "palmgrid.account.v1.AccountService.GetUser"}
 )
-
-
-def has_permission(principal: identity_pb2.Principal, permission: str) -> bool:
-    """Exactly, or by a granted pattern ending in `*` (`billing.*`, `*`)."""
-    for granted in principal.permissions:
-        if granted == permission or (granted.endswith("*") and permission.startswith(granted[:-1])):
-            return True
-    return False
 
 
 class AccessStage:

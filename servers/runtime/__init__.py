@@ -7,7 +7,7 @@ with the `require_*_scope` helpers and pass deadlines on with `downstream_call_o
 
 from __future__ import annotations
 
-from servers.runtime.access import has_permission
+from palmlib.permissions import has_permission
 from servers.runtime.calls import (
     CallInfo,
     CallOptions,

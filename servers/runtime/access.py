@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from palmgrid.options.v1 import options_pb2
 from palmgrid.type.v1 import identity_pb2
+from palmlib.permissions import has_permission
 from servers.runtime.errors import PermissionDenied
 from servers.runtime.identity import METADATA_KEY, AssertionInvalid, AssertionVerifier
 from servers.runtime.settings import ServiceAccount
@@ -24,17 +25,6 @@ from servers.runtime.settings import ServiceAccount
 Principal = identity_pb2.Principal
 # gRPC's auth context key for the verified peer certificate's subject CN.
 PEER_COMMON_NAME = "x509_common_name"
-
-
-def has_permission(principal: Principal, permission: str) -> bool:
-    """Whether `principal` holds `permission`, exactly or by a pattern ending in "*"
-    ("billing.*" or "*", as given to service accounts)."""
-    for granted in principal.permissions:
-        if granted == permission:
-            return True
-        if granted.endswith("*") and permission.startswith(granted[:-1]):
-            return True
-    return False
 
 
 def service_principal(common_name: str, account: ServiceAccount) -> Principal:

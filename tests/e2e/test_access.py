@@ -18,9 +18,9 @@ import pytest
 
 from clients.edge_client import EdgeClient
 from edge.routes import Route
-from edge.security.access import has_permission
 from palmgrid.account.v1 import account_internal_service_pb2, account_internal_service_pb2_grpc
 from palmgrid.type.v1 import identity_pb2
+from palmlib.permissions import has_permission
 from tests.e2e.conftest import fresh_address
 from tests.e2e.system import System
 

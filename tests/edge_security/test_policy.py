@@ -8,12 +8,12 @@ import pytest
 from cachetags import TagTemplate
 from edge.cache.http import cache_control, etag, matches
 from edge.cache.policy import CachePlan, render_tags, resolve_me, sharing_scope
-from edge.security.access import has_permission
 from edge.security.clientip import TrustedProxies
 from palmgrid.account.v1 import account_service_pb2
 from palmgrid.billing.v1 import billing_service_pb2
 from palmgrid.options.v1 import options_pb2
 from palmgrid.type.v1 import identity_pb2
+from palmlib.permissions import has_permission
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 STAFF = identity_pb2.PRINCIPAL_KIND_STAFF
