@@ -131,7 +131,6 @@ class CallAudit:
 
     method: MethodInfo
     note: AuditNote
-    token: contextvars.Token[AuditNote | None]
     # The first request (a client stream's first message), for the resource.
     request: Message | None = None
 
@@ -146,7 +145,8 @@ class CallAuditor:
         """Give the call a fresh note (the servicer's `audit_note()`)."""
         note = AuditNote()
         first = request if isinstance(request, Message) else None
-        return CallAudit(method, note, _note.set(note), first)
+        _note.set(note)  # the interceptor runs each call in a context of its own
+        return CallAudit(method, note, first)
 
     def close(
         self,
@@ -158,7 +158,7 @@ class CallAuditor:
         response: Any = None,
     ) -> None:
         """Record the call's outcome when it is to be recorded; never raises."""
-        _note.reset(audit.token)
+        _note.set(None)
         if not (audit.method.rules.audited or code == grpc.StatusCode.PERMISSION_DENIED):
             return
         try:
