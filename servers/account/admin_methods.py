@@ -13,7 +13,6 @@ from palmgrid.account.v1 import account_service_pb2  # noqa: F401 - registers Us
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import audit, login, models, paging, parameters, revocations, sessions, users
-from servers.account.auditing import note
 from servers.account.catalog import declared_permissions
 from servers.account.core import AccountCore
 from servers.account.roles import role_etag, role_name
@@ -24,6 +23,7 @@ from servers.runtime import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    audit_note,
     require_principal,
 )
 
@@ -84,7 +84,7 @@ class AdminMethods:
                     select(models.User).where(models.User.create_request_id == request.request_id)
                 ).first()
                 if existing is not None:
-                    note().resource = users.name_of(existing)
+                    audit_note().resource = users.name_of(existing)
                     return users.to_proto(session, existing, now)
             params = self.core.params(session)
             missing = [r for r in request.roles if session.get(models.Role, _role_id(r)) is None]
@@ -114,8 +114,8 @@ class AdminMethods:
                 else None,
                 create_request_id=request.request_id or None,
             )
-            note().resource = users.name_of(user)
-            note().details = {"roles": ",".join(request.roles)}
+            audit_note().resource = users.name_of(user)
+            audit_note().details = {"roles": ",".join(request.roles)}
             return users.to_proto(session, user, now)
 
     def ListUsers(
@@ -170,7 +170,7 @@ class AdminMethods:
     ) -> admin_service_pb.DisableUserResponse:
         if request.name == require_principal().user:
             raise FailedPrecondition("administrators cannot disable themselves")
-        note().details = {"reason": request.reason}
+        audit_note().details = {"reason": request.reason}
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
             user.state = users.DISABLED
@@ -222,7 +222,7 @@ class AdminMethods:
             )
             ended = self._end_sessions(session, user)
             self._changed_user(session, user)
-            note().details = {"endedSessions": str(ended)}
+            audit_note().details = {"endedSessions": str(ended)}
             return admin_service_pb.ResetPasswordResponse(
                 user=users.to_proto(session, user, now), ended_session_count=ended
             )
@@ -230,7 +230,7 @@ class AdminMethods:
     def GrantRole(
         self, request: admin_service_pb.GrantRoleRequest, context: grpc.ServicerContext
     ) -> admin_service_pb.GrantRoleResponse:
-        note().details = {"role": request.role}
+        audit_note().details = {"role": request.role}
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
             role = _get_role(session, request.role)
@@ -245,7 +245,7 @@ class AdminMethods:
     def RevokeRole(
         self, request: admin_service_pb.RevokeRoleRequest, context: grpc.ServicerContext
     ) -> admin_service_pb.RevokeRoleResponse:
-        note().details = {"role": request.role}
+        audit_note().details = {"role": request.role}
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
             held = session.get(models.UserRole, (user.id, _role_id(request.role)))
@@ -260,7 +260,7 @@ class AdminMethods:
     def SetSupplyOffices(
         self, request: admin_service_pb.SetSupplyOfficesRequest, context: grpc.ServicerContext
     ) -> admin_service_pb.SetSupplyOfficesResponse:
-        note().details = {
+        audit_note().details = {
             "supplyOfficeCoverage": account_pb.SupplyOfficeCoverage.Name(
                 request.supply_office_coverage
             ),
@@ -278,7 +278,7 @@ class AdminMethods:
     def RevokeSession(
         self, request: admin_service_pb.RevokeSessionRequest, context: grpc.ServicerContext
     ) -> admin_service_pb.RevokeSessionResponse:
-        note().details = {"reason": request.reason}
+        audit_note().details = {"reason": request.reason}
         with self.core.runtime.session(write=True) as session:
             row = session.get(models.Session, request.name.removeprefix("sessions/"))
             if row is None:
@@ -337,7 +337,7 @@ class AdminMethods:
             if "description" in paths:
                 role.description = change.description
             if "permissions" in paths:
-                note().details = {
+                audit_note().details = {
                     "added": ",".join(sorted(set(change.permissions) - set(role.permissions))),
                     "removed": ",".join(sorted(set(role.permissions) - set(change.permissions))),
                 }
@@ -360,8 +360,8 @@ class AdminMethods:
     def UpdateSystemParameters(
         self, request: system_pb.UpdateSystemParametersRequest, context: grpc.ServicerContext
     ) -> admin_pb.SystemParameters:
-        note().resource = parameters.NAME
-        note().details = {"fields": ",".join(sorted(request.update_mask.paths))}
+        audit_note().resource = parameters.NAME
+        audit_note().details = {"fields": ",".join(sorted(request.update_mask.paths))}
         with self.core.runtime.session(write=True) as session:
             return parameters.update(
                 session,
@@ -433,7 +433,7 @@ class AdminMethods:
     ) -> system_pb.VerifyAuditChainResponse:
         with self.core.runtime.session() as session:
             result = audit.verify(session, request.start_sequence, request.end_sequence)
-        note().details = {
+        audit_note().details = {
             "valid": str(result.valid).lower(),
             "verifiedCount": str(result.verified_count),
         }

@@ -13,36 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from servers.account import models
-from servers.runtime.audit import sanitize_details
+from servers.runtime.audit import AuditEntry, sanitize_details
+
+__all__ = ["GENESIS", "AuditEntry", "Verification", "append", "seed", "to_proto", "verify"]
 
 GENESIS = bytes(32)
 _BATCH = 1000
-
-
-@dataclass
-class AuditEntry:
-    """What happened, before the log gives it a place in the chain."""
-
-    action: str
-    event_time: datetime
-    actor: str = ""
-    actor_username: str = ""
-    resource: str = ""
-    code: int = 0
-    error_reason: str = ""
-    request_id: str = ""
-    trace_id: str = ""
-    client_ip: str = ""
-    details: Mapping[str, str] = field(default_factory=dict)
-    recorder: str = ""
 
 
 def _micros(moment: datetime) -> datetime:
@@ -87,7 +71,8 @@ def seed(session: Session) -> None:
 def append(
     session: Session, entry: AuditEntry, *, now: datetime, write_request_id: str | None = None
 ) -> models.AuditRecord:
-    """Append `entry` in the session's transaction (a write transaction on SQLite)."""
+    """Append `entry` in the session's transaction (a write transaction on SQLite); an
+    entry without an event time happened `now`."""
     if write_request_id:
         existing = session.exec(
             select(models.AuditRecord).where(
@@ -101,7 +86,7 @@ def append(
     ).one()
     record = models.AuditRecord(
         sequence=head.sequence + 1,
-        event_time=_micros(entry.event_time),
+        event_time=_micros(entry.event_time or now),
         actor=entry.actor,
         actor_username=entry.actor_username[:64],
         action=entry.action[:256],

@@ -1,10 +1,9 @@
 """What every part of the account service works with: the runtime (database, settings,
 channels), the clock, the password hasher, the assertion signer, the system parameters
-and the audit log."""
+and the audit log (the core is the runtime's audit sink in this service)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +15,6 @@ from servers.account.clock import Clock
 from servers.account.config import AccountConfig
 from servers.account.passwords import PasswordHasher
 from servers.runtime import AssertionSigner, Runtime, Settings
-
-log = logging.getLogger("palmgrid.account")
 
 RECORDER = "serviceAccounts/account"
 
@@ -42,15 +39,12 @@ class AccountCore:
         override = self.settings.session_idle_seconds if self.settings.profile == "dev" else None
         return parameters.load(session, self.now(), idle_override_seconds=override)
 
-    def write_audit(self, entries: Sequence[audit.AuditEntry]) -> None:
-        """Append entries written by the account service itself, in their own
-        transaction; a failure is logged, never raised into the audited call."""
+    def write(self, entries: Sequence[audit.AuditEntry]) -> None:
+        """The account service's audit sink (`servers.runtime.AuditSink`): it keeps the
+        log, so its own records are appended here, in one transaction, by its clock."""
         if not entries:
             return
-        try:
-            with self.runtime.session(write=True) as session:
-                for entry in entries:
-                    entry.recorder = entry.recorder or RECORDER
-                    audit.append(session, entry, now=self.now())
-        except Exception:
-            log.exception("audit record not written", extra={"action": entries[0].action})
+        with self.runtime.session(write=True) as session:
+            for entry in entries:
+                entry.recorder = entry.recorder or RECORDER
+                audit.append(session, entry, now=self.now())

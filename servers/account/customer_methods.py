@@ -12,10 +12,9 @@ from sqlmodel import Session, col, select
 from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import bindings, inbox, models, paging, revocations
-from servers.account.auditing import note
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
-from servers.runtime import NotFound
+from servers.runtime import NotFound, audit_note
 
 SUBSCRIPTION_FIELDS = ("outage", "bill", "application_progress", "notice", "sms", "push")
 
@@ -40,7 +39,7 @@ class CustomerMethods:
         user_id = own_user_id(request.parent)
         wanted = request.customer_binding
         now = self.core.now()
-        note().resource = (
+        audit_note().resource = (
             f"users/{user_id}/customerBindings/{wanted.customer.removeprefix('customers/')}"
         )
         with self.core.runtime.session() as session:
@@ -91,7 +90,8 @@ class CustomerMethods:
         user_id = own_user_id(request.name)
         customer = "customers/" + request.name.rsplit("/", 1)[1]
         now = self.core.now()
-        note().resource = f"users/{user_id}/customerBindings/{customer.removeprefix('customers/')}"
+        customer_id = customer.removeprefix("customers/")
+        audit_note().resource = f"users/{user_id}/customerBindings/{customer_id}"
         with self.core.runtime.session(write=True) as session:
             row = session.get(models.CustomerBinding, (user_id, customer))
             if row is None:

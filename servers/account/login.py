@@ -18,11 +18,16 @@ from sqlmodel import Session
 from palmgrid.account.v1 import account_service_pb2 as service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import captchas, inbox, models, revocations, sessions, users
-from servers.account.audit import AuditEntry
-from servers.account.auditing import note
 from servers.account.core import AccountCore
 from servers.account.parameters import Parameters
-from servers.runtime import FailedPrecondition, PermissionDenied, ResourceExhausted, Unauthenticated
+from servers.runtime import (
+    AuditEntry,
+    FailedPrecondition,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    audit_note,
+)
 
 LOGIN_ACTION = "/palmgrid.account.v1.AccountService/CreateSession"
 
@@ -111,7 +116,7 @@ def log_in(
         check_not_locked(session, request.username, now)
         user = users.by_username(session, request.username)
         encoded = user.password_hash if user else None
-    recorded = note()
+    recorded = audit_note()
     recorded.actor_username = request.username
     # With no user, the decoy hash is verified: as long as a wrong password takes.
     matched = core.hasher.verify(encoded, request.password)
@@ -200,7 +205,7 @@ def fail_login(
         check_not_locked(session, username, now)
         locked_until = record_failure(session, username, params, now)
         if locked_until is not None:
-            note().events.append(lock_event(username, user, locked_until, now))
+            audit_note().events.append(lock_event(username, user, locked_until, now))
             if user is not None:
                 revocations.revoke(session, revocations.USER, [users.name_of(user)], now)
                 inbox.write(

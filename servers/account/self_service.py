@@ -9,7 +9,6 @@ from sqlmodel import col, select
 from palmgrid.account.v1 import account_service_pb2 as service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import (
-    callmeta,
     captchas,
     login,
     models,
@@ -19,10 +18,9 @@ from servers.account import (
     sessions,
     users,
 )
-from servers.account.auditing import note
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
-from servers.runtime import InvalidArgument, NotFound, require_principal
+from servers.runtime import InvalidArgument, NotFound, audit_note, callmeta, require_principal
 
 _SESSION_FIELDS = {"push_token"}
 _USER_FIELDS = {"display_name", "phone"}
@@ -57,7 +55,7 @@ class SelfServiceMethods:
         self, request: service_pb.CreateUserRequest, context: grpc.ServicerContext
     ) -> account_pb.User:
         now = self.core.now()
-        recorded = note()
+        recorded = audit_note()
         recorded.actor_username = request.user.username
         captchas.spend(self.core.runtime, request.captcha, request.captcha_answer, now=now)
         check_password("password", request.password, request.user.username)
@@ -146,7 +144,7 @@ class SelfServiceMethods:
         self, request: service_pb.DeleteSessionRequest, context: grpc.ServicerContext
     ) -> service_pb.DeleteSessionResponse:
         row = self._session_row(request.name, write=True)
-        note().resource = sessions.name_of(row)
+        audit_note().resource = sessions.name_of(row)
         with self.core.runtime.session(write=True) as session:
             row = session.get(models.Session, row.id) or row
             if row.state == sessions.ACTIVE:
@@ -183,7 +181,7 @@ class SelfServiceMethods:
                 user.phone = phone
             user.update_time = now
             session.add(user)
-            note().details = {"fields": ",".join(sorted(paths))}
+            audit_note().details = {"fields": ",".join(sorted(paths))}
             return users.to_proto(session, user, now)
 
     def ChangePassword(
@@ -238,5 +236,5 @@ class SelfServiceMethods:
             response = service_pb.ChangePasswordResponse(ended_session_count=len(ended))
             if user.password_expire_time is not None:
                 response.password_expire_time.FromDatetime(user.password_expire_time)
-        note().details = {"endedSessions": str(len(ended))}
+        audit_note().details = {"endedSessions": str(len(ended))}
         return response

@@ -20,12 +20,12 @@ from palmgrid.account.v1 import (
 )
 from servers.account import audit, demo, parameters, roles
 from servers.account.admin_methods import AdminMethods
-from servers.account.auditing import guard
 from servers.account.clock import Clock, SystemClock
 from servers.account.config import AccountConfig, pepper_path
 from servers.account.core import AccountCore
 from servers.account.customer_methods import CustomerMethods
 from servers.account.internal_methods import InternalMethods
+from servers.account.liveness import guard
 from servers.account.passwords import PasswordHasher, load_pepper
 from servers.account.self_service import SelfServiceMethods
 from servers.runtime import Registration, Runtime, ServiceSpec, load_signer
@@ -100,6 +100,8 @@ def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         core = build_core(runtime, clock=clock or SystemClock(), config=config or AccountConfig())
         seed(core)
+        # The runtime records audited calls and refusals; this service keeps the log.
+        runtime.use_audit_sink(core)
         servicers = (
             (
                 "palmgrid.account.v1.AccountService",

@@ -1,6 +1,6 @@
 """The billing service: customer archive, usage, tariffs, bills, ledger and payments.
 
-Methods the contract marks `audited` leave audit records (servers.billing.auditing).
+Methods the contract marks `audited` leave audit records: the runtime writes them.
 
 Each gRPC service is one servicer class composed of method groups, each in its own
 module: reads and the archive (`servers.billing.reads`, `.admin`, `.internal`) and
@@ -20,7 +20,6 @@ from palmgrid.billing.v1 import (
 )
 from servers.billing import startup
 from servers.billing.admin import AdminMethods
-from servers.billing.auditing import audited
 from servers.billing.config import BillingConfig
 from servers.billing.internal import InternalMethods
 from servers.billing.payments import methods as payment_methods
@@ -82,29 +81,17 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         return [
             Registration(
                 "palmgrid.billing.v1.BillingService",
-                audited(
-                    BillingServicer(runtime, chosen),  # type: ignore[abstract]
-                    "palmgrid.billing.v1.BillingService",
-                    runtime,
-                ),
+                BillingServicer(runtime, chosen),  # type: ignore[abstract]
                 billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingAdminService",
-                audited(
-                    BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
-                    "palmgrid.billing.v1.BillingAdminService",
-                    runtime,
-                ),
+                BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
                 billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingInternalService",
-                audited(
-                    BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
-                    "palmgrid.billing.v1.BillingInternalService",
-                    runtime,
-                ),
+                BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
                 billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
             ),
         ]

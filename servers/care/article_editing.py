@@ -2,7 +2,8 @@
 publish it, withdraw it.
 
 Access (`care.articles.*`) and auditing come from the methods' declared options and
-are enforced by the runtime; these methods hold the logic. Publishing takes effect at
+are enforced by the runtime (which writes each call's audit record; a withdrawal adds
+its reason); these methods hold the logic. Publishing takes effect at
 once (there is no scheduled publication), so the edge can drop its cached article
 lists at the moment the public view changes.
 """
@@ -25,8 +26,12 @@ from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
 from servers.care.models import ArticleRow, ArticleState
+<<<<<<< HEAD
 from servers.care.update_masks import fields_to_update
 from servers.runtime import FailedPrecondition, NotFound, Runtime, require_principal
+=======
+from servers.runtime import FailedPrecondition, NotFound, Runtime, audit_note, require_principal
+>>>>>>> kit-audit
 
 
 def _get_row(session: Session, name: str) -> ArticleRow:
@@ -111,4 +116,5 @@ class ArticleEditingMethods:
             row.state = ArticleState.WITHDRAWN.value
             row.withdraw_time = now
             row.withdraw_reason = request.reason
+            audit_note().details = {"reason": request.reason}
             return self._save(session, row, now)

@@ -1,7 +1,8 @@
 """The outlet methods of CareService: public reads, and writes for content editors.
 
 Access (public reads; `care.outlets.*` for writes) and auditing come from the methods'
-declared options and are enforced by the runtime; these methods hold the logic.
+declared options and are enforced by the runtime (which writes each write's audit
+record, naming the outlet); these methods hold the logic.
 """
 
 from __future__ import annotations

@@ -2,12 +2,15 @@
 
 Build a service from a `ServiceSpec` and run it with `serve`; servicers raise the
 `DomainError` subclasses, read the caller with `current_principal()`, check data scope
-with the `require_*_scope` helpers and pass deadlines on with `downstream_call_options()`.
+with the `require_*_scope` helpers, add details to their audit record with
+`audit_note()` and pass deadlines on with `downstream_call_options()`.
 """
 
 from __future__ import annotations
 
 from palmlib.permissions import has_permission
+from servers.runtime.audit import AuditEntry, AuditSink
+from servers.runtime.auditing import AuditNote, audit_note
 from servers.runtime.calls import (
     CallInfo,
     CallOptions,
@@ -60,6 +63,9 @@ __all__ = [
     "AssertionInvalid",
     "AssertionSigner",
     "AssertionVerifier",
+    "AuditEntry",
+    "AuditNote",
+    "AuditSink",
     "CallInfo",
     "CallOptions",
     "DeadlineExceeded",
@@ -82,6 +88,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "audit_note",
     "build_server",
     "create_engine",
     "create_server",

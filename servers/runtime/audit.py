@@ -1,5 +1,7 @@
-"""Writing audit records from any PalmGrid server: `AuditClient`, and `DenialAuditor`
-for the access checks the runtime refuses before a servicer runs.
+"""Audit records and where they go: `AuditEntry` (one record before the log places it),
+`AuditSink` (what writes entries), `AccountAuditSink` and `AuditClient` (through the
+account service), and `DenialAuditor` for the access checks the runtime refuses before
+a servicer runs. Which calls leave a record is decided in `servers.runtime.auditing`.
 
 Money movement, authorization denials and other audited actions that happen outside
 the account service reach the audit log through AccountInternalService.CreateAuditRecord.
@@ -26,8 +28,10 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import grpc
 
@@ -64,6 +68,34 @@ def sanitize_details(details: Mapping[str, str] | None) -> dict[str, str]:
     return safe
 
 
+@dataclass
+class AuditEntry:
+    """What happened, before the log gives it a place in the chain."""
+
+    action: str
+    # None: the time the sink writes it (by the writer's clock).
+    event_time: datetime | None = None
+    actor: str = ""
+    actor_username: str = ""
+    resource: str = ""
+    code: int = 0
+    error_reason: str = ""
+    request_id: str = ""
+    trace_id: str = ""
+    client_ip: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+    # Who wrote it; empty: the writer fills in itself.
+    recorder: str = ""
+
+
+class AuditSink(Protocol):
+    """Where a server's audit entries go: the account service's log."""
+
+    def write(self, entries: Sequence[AuditEntry]) -> None:
+        """Append `entries` (one call's records, in order); raise when they are not
+        written."""
+
+
 class AuditClient:
     """Appends audit records through the account service."""
 
@@ -94,19 +126,38 @@ class AuditClient:
         if call_request_id is None and call:
             request_id = call.request_id
         principal = principal or (call.principal if call else None)
-        record = admin_pb.AuditRecord(
-            actor=principal.user if principal else "",
-            actor_username=principal.username if principal else "",
-            action=action or (call.method if call else ""),
-            resource=resource,
-            code=code.value[0],  # type: ignore[arg-type]
-            error_reason=error_reason,
-            request_id=request_id[:64],
-            trace_id=trace_id,
-            client_ip=client_ip,
-            details=sanitize_details(details),
+        return self.write(
+            AuditEntry(
+                action=action or (call.method if call else ""),
+                event_time=event_time,
+                actor=principal.user if principal else "",
+                actor_username=principal.username if principal else "",
+                resource=resource,
+                code=code.value[0],  # type: ignore[arg-type]
+                error_reason=error_reason,
+                request_id=request_id,
+                trace_id=trace_id,
+                client_ip=client_ip,
+                details=details or {},
+            )
         )
-        record.event_time.FromDatetime(event_time or datetime.now(UTC))
+
+    def write(self, entry: AuditEntry) -> admin_pb.AuditRecord:
+        """Append `entry` as it stands and return the record written; raises
+        grpc.RpcError when the account service cannot take it."""
+        record = admin_pb.AuditRecord(
+            actor=entry.actor,
+            actor_username=entry.actor_username,
+            action=entry.action,
+            resource=entry.resource,
+            code=entry.code,  # type: ignore[arg-type]
+            error_reason=entry.error_reason,
+            request_id=entry.request_id[:64],
+            trace_id=entry.trace_id,
+            client_ip=entry.client_ip,
+            details=sanitize_details(entry.details),
+        )
+        record.event_time.FromDatetime(entry.event_time or datetime.now(UTC))
         request = account_internal_service_pb2.CreateAuditRecordRequest(
             audit_record=record, request_id=str(uuid.uuid4())
         )
@@ -121,14 +172,24 @@ class AuditClient:
             written = self._stub.CreateAuditRecord(request, **options.kwargs())
         return written
 
-    def record_quietly(self, **fields: object) -> admin_pb.AuditRecord | None:
-        """`record`, logging instead of raising when the account service is unreachable
-        (for paths where the audited action must not fail because of the log)."""
-        try:
-            return self.record(**fields)  # type: ignore[arg-type]
-        except grpc.RpcError as exc:
-            log.error("audit record not written", extra={"code": exc.code().name})  # type: ignore[attr-defined]
-            return None
+
+class AccountAuditSink:
+    """The default sink: the account service over `channel_factory()` (called on the
+    first write, so a server starts without the account service up)."""
+
+    def __init__(self, channel_factory: Callable[[], grpc.Channel], *, timeout: float = 2.0):
+        self._channel_factory = channel_factory
+        self._timeout = timeout
+        self._client: AuditClient | None = None
+        self._lock = threading.Lock()
+
+    def write(self, entries: Sequence[AuditEntry]) -> None:
+        with self._lock:
+            if self._client is None:
+                self._client = AuditClient(self._channel_factory(), timeout=self._timeout)
+            client = self._client
+        for entry in entries:
+            client.write(entry)
 
 
 class DenialAuditor:
@@ -139,9 +200,9 @@ class DenialAuditor:
     under a flood the oldest news is kept and the rest is counted and logged.
     """
 
-    def __init__(self, channel_factory: Callable[[], grpc.Channel], *, capacity: int = 1000):
-        self._channel_factory = channel_factory
-        self._queue: queue.Queue[dict[str, object]] = queue.Queue(maxsize=capacity)
+    def __init__(self, sink: AuditSink, *, capacity: int = 1000):
+        self._sink = sink
+        self._queue: queue.Queue[AuditEntry] = queue.Queue(maxsize=capacity)
         self._dropped = 0
         self._thread = threading.Thread(target=self._drain, name="denial-audit", daemon=True)
         self._thread.start()
@@ -149,32 +210,29 @@ class DenialAuditor:
     def __call__(self, principal: identity_pb2.Principal | None, error: DomainError) -> None:
         """Queue a record of the current call's refusal (called by the interceptor)."""
         call = current_call()
-        fields: dict[str, object] = {
-            "action": call.method if call else "",
-            "code": error.code,
-            "error_reason": error.reason,
-            "principal": principal,
-            "request_id": call.request_id if call else "",
-            "details": {"refusal": error.message},
-            "event_time": datetime.now(UTC),
-        }
+        entry = AuditEntry(
+            action=call.method if call else "",
+            event_time=datetime.now(UTC),
+            actor=principal.user if principal else "",
+            actor_username=principal.username if principal else "",
+            code=error.code.value[0],  # type: ignore[index]
+            error_reason=error.reason,
+            request_id=call.request_id if call else "",
+            details={"refusal": error.message},
+        )
         try:
-            self._queue.put_nowait(fields)
+            self._queue.put_nowait(entry)
         except queue.Full:
             self._dropped += 1
             log.error("denial audit queue full", extra={"dropped": self._dropped})
 
     def _drain(self) -> None:
-        client: AuditClient | None = None
         while True:
-            fields = self._queue.get()
+            entry = self._queue.get()
             try:
-                if client is None:
-                    client = AuditClient(self._channel_factory())
-                request_id = str(fields.pop("request_id"))
-                client.record_quietly(**fields, call_request_id=request_id)
+                self._sink.write([entry])
             except Exception:  # the auditor must outlive any one bad write
-                log.exception("denial audit record not written")
+                log.exception("denial audit record not written", extra={"action": entry.action})
             finally:
                 self._queue.task_done()
 

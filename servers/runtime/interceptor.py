@@ -4,10 +4,13 @@ In order, for each call of a method in the server's method table:
 1. bind a `CallInfo` (request id from `x-request-id` or a new one) in a fresh context;
 2. refuse a call whose deadline has already passed (DEADLINE_EXCEEDED; not started);
 3. authenticate and authorize (`servers.runtime.access`), telling `on_denied` of refusals;
-4. validate the request against its protovalidate rules (each streamed request too);
-5. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
+4. open the call's audit note (`servers.runtime.auditing`);
+5. validate the request against its protovalidate rules (each streamed request too);
+6. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
    INTERNAL with a generic message (and a log record with the traceback);
-6. log one line: method, code, duration, request id.
+7. write the audit record when the method is `audited` (or the servicer refused with
+   PERMISSION_DENIED), before the answer leaves;
+8. log one line: method, code, duration, request id.
 Methods outside the table (health, reflection) pass through untouched.
 """
 
@@ -22,11 +25,12 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from palmgrid.type.v1.identity_pb2 import Principal
 from servers.runtime import calls
 from servers.runtime.access import Authenticator, authorize, identity_from
+from servers.runtime.auditing import CallAudit, CallAuditor
 from servers.runtime.errors import (
     DeadlineExceeded,
     DomainError,
@@ -52,7 +56,7 @@ DenialHook = Callable[[Principal | None, DomainError], None]
 
 
 class RuntimeInterceptor(grpc.ServerInterceptor):
-    """Request id, deadline, access, validation, error mapping and logging."""
+    """Request id, deadline, access, validation, error mapping, auditing and logging."""
 
     def __init__(
         self,
@@ -62,9 +66,11 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         authenticator: Authenticator,
         validator: RequestValidator | None = None,
         on_denied: DenialHook | None = None,
+        auditor: CallAuditor | None = None,
     ) -> None:
         self._methods = dict(methods)
         self._on_denied = on_denied
+        self._auditor = auditor
         self._domain = domain
         self._authenticator = authenticator
         self._validator = validator or RequestValidator()
@@ -137,44 +143,52 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
     ) -> Any:
         started = time.monotonic()
         call = self._begin(method, context)
-        code = grpc.StatusCode.OK
+        outcome = _Outcome()
+        audit: CallAudit | None = None
         try:
-            request = self._admit(method, call, request, context)
+            self._admit(method, call, context)
+            audit = self._open_audit(method, request)
+            request = self._validated(method, request, audit)
             response = behaviour(request, context)
-            code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+            outcome.succeeded(context, response)
             return response
         except Exception as exc:
             status = self._status_for(exc, context)
             if status is None:  # the servicer aborted the call itself
-                code = context.code()  # type: ignore[attr-defined]
+                outcome.aborted(context)
                 raise
-            code = _code(status.code)
+            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
-            self._log(method, context, code, started)
+            self._close_audit(audit, context, outcome)
+            self._log(method, context, outcome.code, started)
 
     def _serve_stream(
         self, method: MethodInfo, behaviour: Behaviour, request: Any, context: grpc.ServicerContext
     ) -> Generator[Any, None, None]:
         started = time.monotonic()
         call = self._begin(method, context)
-        code = grpc.StatusCode.OK
+        outcome = _Outcome()
+        audit: CallAudit | None = None
         try:
-            request = self._admit(method, call, request, context)
+            self._admit(method, call, context)
+            audit = self._open_audit(method, request)
+            request = self._validated(method, request, audit)
             yield from behaviour(request, context)
-            code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+            outcome.succeeded(context, None)
         except GeneratorExit:
-            code = grpc.StatusCode.CANCELLED
+            outcome.code = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
             status = self._status_for(exc, context)
             if status is None:
-                code = context.code()  # type: ignore[attr-defined]
+                outcome.aborted(context)
                 raise
-            code = _code(status.code)
+            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
-            self._log(method, context, code, started)
+            self._close_audit(audit, context, outcome)
+            self._log(method, context, outcome.code, started)
 
     def _begin(self, method: MethodInfo, context: grpc.ServicerContext) -> calls.CallInfo:
         metadata = context.invocation_metadata()
@@ -194,10 +208,9 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         return call
 
     def _admit(
-        self, method: MethodInfo, call: calls.CallInfo, request: Any, context: grpc.ServicerContext
-    ) -> Any:
-        """Deadline, access and validation; returns the request (an iterator is wrapped
-        so that each streamed message is validated as the servicer reads it)."""
+        self, method: MethodInfo, call: calls.CallInfo, context: grpc.ServicerContext
+    ) -> None:
+        """Deadline and access; refusals of access are told to `on_denied`."""
         if call.deadline is not None and call.time_remaining() == 0:
             raise DeadlineExceeded("the deadline passed before the call started")
         principal = None
@@ -214,15 +227,36 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
                 self._on_denied(principal, refusal)
             raise
         calls.bind_call(replace(call, principal=principal))
+
+    def _validated(self, method: MethodInfo, request: Any, audit: CallAudit | None) -> Any:
+        """The request, validated; a client stream is wrapped so that each message is
+        validated as the servicer reads it (and the first one noted for the audit)."""
         if method.client_streaming:
-            return self._checked(request)
+            return self._checked(request, audit)
         self._validator.check(request)
         return request
 
-    def _checked(self, requests: Iterator[Message]) -> Iterator[Message]:
+    def _checked(self, requests: Iterator[Message], audit: CallAudit | None) -> Iterator[Message]:
         for request in requests:
+            if audit is not None and audit.request is None:
+                audit.request = request
             self._validator.check(request)
             yield request
+
+    def _open_audit(self, method: MethodInfo, request: Any) -> CallAudit | None:
+        return self._auditor.open(method, request) if self._auditor is not None else None
+
+    def _close_audit(
+        self, audit: CallAudit | None, context: grpc.ServicerContext, outcome: _Outcome
+    ) -> None:
+        if audit is not None and self._auditor is not None:
+            self._auditor.close(
+                audit,
+                context,
+                code=outcome.code or grpc.StatusCode.UNKNOWN,
+                reason=outcome.reason,
+                response=outcome.response,
+            )
 
     def _status_for(
         self, exc: Exception, context: grpc.ServicerContext
@@ -264,6 +298,35 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
                 "principal": principal,
             },
         )
+
+
+class _Outcome:
+    """How a call ended: its code, ErrorInfo reason and (unary) response."""
+
+    def __init__(self) -> None:
+        self.code: grpc.StatusCode | None = grpc.StatusCode.OK
+        self.reason = ""
+        self.response: Any = None
+
+    def succeeded(self, context: grpc.ServicerContext, response: Any) -> None:
+        # A servicer may have set a code without raising.
+        self.code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+        self.response = response
+
+    def aborted(self, context: grpc.ServicerContext) -> None:
+        self.code = context.code()  # type: ignore[attr-defined]
+
+    def failed(self, status: status_pb2.Status) -> None:
+        self.code = _code(status.code)
+        self.reason = _reason(status)
+
+
+def _reason(status: status_pb2.Status) -> str:
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
 
 
 _SERVER_FAULTS = frozenset(

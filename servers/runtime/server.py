@@ -22,6 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from servers.runtime.access import Authenticator
+from servers.runtime.audit import AuditSink
+from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
@@ -115,6 +117,7 @@ def create_server(
     max_workers: int = 16,
     options: Sequence[tuple[str, Any]] = (),
     on_denied: DenialHook | None = None,
+    audit_sink: AuditSink | None = None,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -123,6 +126,8 @@ def create_server(
     only public methods and certificate-authenticated service accounts can be called).
     `service_accounts` maps mTLS client-certificate CNs to what they may do.
     `on_denied` hears of every authentication or authorization refusal (for the audit log).
+    `audit_sink` takes the records of `audited` methods (None: they are not recorded;
+    `build_server` always gives one).
     """
     names = [registration.full_name for registration in registrations]
     for name in names:
@@ -134,6 +139,7 @@ def create_server(
         authenticator=Authenticator(verifier, service_accounts),
         validator=RequestValidator(),
         on_denied=on_denied,
+        auditor=CallAuditor(audit_sink) if audit_sink is not None else None,
     )
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),

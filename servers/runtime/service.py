@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from servers.runtime import devcerts, identity, tls
-from servers.runtime.audit import DenialAuditor
+from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
@@ -39,12 +39,14 @@ log = logging.getLogger("palmgrid.service")
 
 @dataclass
 class Runtime:
-    """What a service's servicers are built with: its settings, its database engine and
-    channels to the other services (opened once, shared by all threads)."""
+    """What a service's servicers are built with: its settings, its database engine,
+    channels to the other services (opened once, shared by all threads) and the sink its
+    audit records go to."""
 
     name: str
     settings: Settings
     engine: Engine
+    _audit_sink: AuditSink | None = field(default=None, repr=False)
     _channels: dict[str, grpc.Channel] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -67,6 +69,21 @@ class Runtime:
                 channel = tls.open_channel(self.settings, service, account=self.name)
                 self._channels[service] = channel
             return channel
+
+    @property
+    def audit_sink(self) -> AuditSink:
+        """Where this server's audit records go: the account service's audit log over
+        `channel("account")`, unless the service chose another (`use_audit_sink`)."""
+        with self._lock:
+            if self._audit_sink is None:
+                self._audit_sink = AccountAuditSink(lambda: self.channel("account"))
+            return self._audit_sink
+
+    def use_audit_sink(self, sink: AuditSink) -> None:
+        """Write this server's audit records to `sink` (the account service, which keeps
+        the log, writes its own records locally); call it while building registrations."""
+        with self._lock:
+            self._audit_sink = sink
 
     def close(self) -> None:
         with self._lock:
@@ -109,7 +126,8 @@ def build_server(
     spec: ServiceSpec, settings: Settings, *, address: str | None = None
 ) -> tuple[Server, int, Runtime]:
     """Migrate, create the engine and the server (not started); returns the server, its
-    bound port and the Runtime (close it after stopping the server)."""
+    bound port and the Runtime (close it after stopping the server). Every server
+    records its `audited` methods and its refusals through `runtime.audit_sink`."""
     prepare_dev_material(settings)
     url = settings.database_url_for(spec.name)
     if spec.migrations is not None:
@@ -123,15 +141,17 @@ def build_server(
     )
     runtime = Runtime(spec.name, settings, engine)
     try:
+        registrations = spec.registrations(runtime)  # may choose the audit sink
         server, port = create_server(
-            spec.registrations(runtime),
+            registrations,
             domain=spec.name,
             address=address or settings.listen_address(spec.name),
             credentials=tls.server_credentials_for(settings),
             verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
             service_accounts=settings.service_accounts,
             max_workers=settings.grpc_max_workers,
-            on_denied=DenialAuditor(lambda: runtime.channel("account")),
+            on_denied=DenialAuditor(runtime.audit_sink),
+            audit_sink=runtime.audit_sink,
         )
     except BaseException:
         runtime.close()

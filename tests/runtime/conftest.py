@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_tools import protoc
 
-from servers.runtime import AssertionSigner, AssertionVerifier, create_server
+from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
 from servers.runtime.identity import generate_private_key
 from servers.runtime.settings import ServiceAccount
@@ -112,6 +112,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
         credentials: grpc.ServerCredentials | None = None,
         service_accounts: Mapping[str, ServiceAccount] | None = None,
         max_workers: int = 4,
+        audit_sink: AuditSink | None = None,
     ) -> Running:
         servicer = probe.ProbeServicer()
         server, port = create_server(
@@ -121,6 +122,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
             verifier=verifier,
             service_accounts=service_accounts,
             max_workers=max_workers,
+            audit_sink=audit_sink,
         )
         server.start()
         running = Running(server, port, servicer)

@@ -19,10 +19,12 @@ from palmgrid.type.v1 import identity_pb2
 from servers.runtime import (
     Aborted,
     NotFound,
+    PermissionDenied,
     Registration,
     ResourceExhausted,
     Runtime,
     ServiceSpec,
+    audit_note,
     current_call,
     current_principal,
     downstream_call_options,
@@ -68,6 +70,8 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
             )
         if kind == "aborted":
             raise Aborted("request_id reused with another body", reason="IDEMPOTENCY_KEY_REUSED")
+        if kind == "out_of_scope":
+            raise PermissionDenied("customers/3100000001 is not yours", reason="OUT_OF_SCOPE")
         if kind == "abort":
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "aborted by the servicer")
         if kind == "set_code":
@@ -88,6 +92,13 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
             if number == request.fail_at:
                 raise NotFound(f"number {number} not found")
             yield probe_pb2.CountResponse(number=number)
+
+    def Rename(self, request: Any, context: grpc.ServicerContext) -> Any:
+        note = audit_note()
+        note.details = {"newName": request.new_name}
+        if request.missing:
+            raise NotFound(f"{request.name} not found")
+        return probe_pb2.RenameResponse(name=f"things/{request.new_name}")
 
     def Collect(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         return probe_pb2.CollectResponse(text=" ".join(r.word for r in request_iterator))

@@ -1,5 +1,6 @@
-"""What the account service reads from a call's metadata and peer: the client's IP
-address, its user agent and the trace id, for sessions and audit records.
+"""What a service reads from a call's metadata and peer: the client's IP address, its
+user agent and the trace id, for the account service's sessions and for every audit
+record.
 
 The edge forwards the phone's address as `palmgrid-client-ip` and its User-Agent as
 `palmgrid-user-agent` (it strips every `palmgrid-` key arriving from outside). They are

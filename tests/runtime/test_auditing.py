@@ -1,0 +1,159 @@
+"""The runtime's audit records over the wire (a probe server writing to a sink in
+memory): every call of an `audited` method leaves one record — actor, action, resource,
+outcome, request id, the servicer's own details — and so does a scope refusal of any
+method; a lost record is logged and the committed call still succeeds."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+import pytest
+
+from palmgrid.type.v1 import identity_pb2
+from runtime.conftest import StartProbe
+from servers.runtime import AssertionSigner, AuditEntry
+from servers.runtime.identity import METADATA_KEY
+
+RENAME = "/runtimetest.v1.ProbeService/Rename"
+RENAMER = identity_pb2.Principal(
+    user="users/alice",
+    username="alice",
+    session="sessions/s1",
+    kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+    permissions=["probe.things.rename"],
+)
+
+
+class MemorySink:
+    """Keeps what it is given; fails every write while `broken`."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+        self.broken = False
+        self._lock = threading.Lock()
+
+    def write(self, entries: Sequence[AuditEntry]) -> None:
+        if self.broken:
+            raise ConnectionError("the account service is away")
+        with self._lock:
+            self.entries.extend(entries)
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+def audited_stub(start_probe: StartProbe, probe: types.ModuleType, sink: MemorySink) -> Any:
+    running = start_probe(audit_sink=sink)
+    channel = grpc.insecure_channel(running.target)
+    yield probe.probe_pb2_grpc.ProbeServiceStub(channel)
+    channel.close()
+
+
+def _as(signer: AssertionSigner, principal: identity_pb2.Principal, request_id: str) -> Any:
+    return [
+        (METADATA_KEY, signer.sign(principal).SerializeToString()),
+        ("x-request-id", request_id),
+    ]
+
+
+def test_a_successful_call_records_actor_resource_outcome_and_details(
+    audited_stub: Any, probe: types.ModuleType, signer: AssertionSigner, sink: MemorySink
+) -> None:
+    reply = audited_stub.Rename(
+        probe.pb2.RenameRequest(name="users/me/things/lamp", new_name="light"),
+        metadata=_as(signer, RENAMER, "req-rename-1"),
+    )
+    assert reply.name == "things/light"
+    [entry] = sink.entries
+    assert entry.action == RENAME
+    assert (entry.actor, entry.actor_username) == ("users/alice", "alice")
+    assert entry.resource == "users/alice/things/lamp"  # users/me is the caller
+    assert (entry.code, entry.error_reason) == (0, "")
+    assert entry.request_id == "req-rename-1"
+    assert entry.client_ip == "127.0.0.1"
+    assert dict(entry.details) == {"newName": "light"}
+
+
+def test_failures_are_recorded_with_code_and_reason(
+    audited_stub: Any, probe: types.ModuleType, signer: AssertionSigner, sink: MemorySink
+) -> None:
+    for request in (
+        probe.pb2.RenameRequest(name="things/gone", new_name="x", missing=True),
+        probe.pb2.RenameRequest(name="things/long", new_name="n" * 21),  # fails validation
+    ):
+        with pytest.raises(grpc.RpcError):
+            audited_stub.Rename(request, metadata=_as(signer, RENAMER, "req-fail"))
+    outcomes = [(e.resource, e.code, e.error_reason) for e in sink.entries]
+    assert outcomes == [
+        ("things/gone", grpc.StatusCode.NOT_FOUND.value[0], "NOT_FOUND"),
+        ("things/long", grpc.StatusCode.INVALID_ARGUMENT.value[0], "INVALID_ARGUMENT"),
+    ]
+
+
+def test_access_refusals_are_left_to_the_denial_auditor(
+    audited_stub: Any, probe: types.ModuleType, signer: AssertionSigner, sink: MemorySink
+) -> None:
+    stranger = identity_pb2.Principal(user="users/bob", kind=identity_pb2.PRINCIPAL_KIND_STAFF)
+    with pytest.raises(grpc.RpcError) as caught:
+        audited_stub.Rename(
+            probe.pb2.RenameRequest(name="things/a"), metadata=_as(signer, stranger, "r")
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert sink.entries == []
+
+
+def test_unaudited_methods_leave_no_record_but_scope_refusals_do(
+    audited_stub: Any, probe: types.ModuleType, sink: MemorySink
+) -> None:
+    audited_stub.Echo(probe.pb2.EchoRequest(user_name="abcdefg"))
+    with pytest.raises(grpc.RpcError):
+        audited_stub.Fail(probe.pb2.FailRequest(kind="not_found"))
+    assert sink.entries == []
+    with pytest.raises(grpc.RpcError):
+        audited_stub.Fail(probe.pb2.FailRequest(kind="out_of_scope"))
+    [entry] = sink.entries
+    assert entry.action == "/runtimetest.v1.ProbeService/Fail"
+    assert (entry.code, entry.error_reason) == (
+        grpc.StatusCode.PERMISSION_DENIED.value[0],
+        "OUT_OF_SCOPE",
+    )
+
+
+def test_streams_are_recorded_when_they_end(
+    audited_stub: Any, probe: types.ModuleType, sink: MemorySink
+) -> None:
+    assert [r.number for r in audited_stub.Count(probe.pb2.CountRequest(count=3))] == [1, 2, 3]
+    with pytest.raises(grpc.RpcError):
+        list(audited_stub.Count(probe.pb2.CountRequest(count=5, fail_at=2)))
+    outcomes = [(e.action, e.code, e.error_reason) for e in sink.entries]
+    count = "/runtimetest.v1.ProbeService/Count"
+    assert outcomes == [
+        (count, 0, ""),
+        (count, grpc.StatusCode.NOT_FOUND.value[0], "NOT_FOUND"),
+    ]
+
+
+def test_a_lost_record_is_logged_and_the_call_still_succeeds(
+    audited_stub: Any,
+    probe: types.ModuleType,
+    signer: AssertionSigner,
+    sink: MemorySink,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink.broken = True
+    with caplog.at_level(logging.ERROR, logger="palmgrid.audit"):
+        reply = audited_stub.Rename(
+            probe.pb2.RenameRequest(name="things/a", new_name="b"),
+            metadata=_as(signer, RENAMER, "req-lost"),
+        )
+    assert reply.name == "things/b"
+    lost = [r for r in caplog.records if r.getMessage() == "AUDIT RECORD NOT WRITTEN"]
+    assert [getattr(r, "action", "") for r in lost] == [RENAME]
