@@ -26,12 +26,8 @@ from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
 from servers.care.models import ArticleRow, ArticleState
-<<<<<<< HEAD
 from servers.care.update_masks import fields_to_update
-from servers.runtime import FailedPrecondition, NotFound, Runtime, require_principal
-=======
 from servers.runtime import FailedPrecondition, NotFound, Runtime, audit_note, require_principal
->>>>>>> kit-audit
 
 
 def _get_row(session: Session, name: str) -> ArticleRow:
