@@ -3,7 +3,8 @@
 The shared runtime settings (`servers.runtime.settings`) hold what every service needs;
 what only the account service reads lives here: where the password pepper is, how hard
 Argon2id works, how failed customer-binding verifications are limited and how often
-revocations are polled. Run-time tunables that administrators change (timeouts,
+revocations are polled, and whether the dev profile's demo staff are seeded
+(`PALMGRID_ACCOUNT_DEMO_DATA`). Run-time tunables that administrators change (timeouts,
 lockout thresholds, ...) are system parameters in the database, not settings.
 """
 
@@ -12,14 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers.runtime import ServiceSettings
 
 
-class AccountConfig(BaseSettings):
+class AccountConfig(ServiceSettings):
     """The account service's own configuration. Field `x` is read from
-    `PALMGRID_ACCOUNT_X`."""
+    `PALMGRID_ACCOUNT_X`; `AccountConfig.load()` names a bad one."""
 
-    model_config = SettingsConfigDict(env_prefix="PALMGRID_ACCOUNT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="PALMGRID_ACCOUNT_")
 
     # The server-side secret mixed into every password hash, kept outside the database.
     # Unset: <data dir>/account/pepper, created on first start in the dev profile only.
@@ -47,7 +50,10 @@ class AccountConfig(BaseSettings):
     def _check_argon2(self) -> AccountConfig:
         # Argon2 needs at least 8 KiB per lane.
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
-            raise ValueError("argon2_memory_kib must be at least 8 x argon2_parallelism")
+            raise ValueError(
+                "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB must be at least 8 x "
+                "PALMGRID_ACCOUNT_ARGON2_PARALLELISM"
+            )
         return self
 
 

@@ -3,7 +3,8 @@
 `make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
 configuration (tests); `SPEC` is the real one. Building the registrations prepares the
 service: loads the pepper and the signing key, seeds the default roles, the system
-parameters and the audit chain's head, and, in the dev profile, the demo staff.
+parameters and the audit chain's head; in the dev profile the runtime then seeds the
+demo staff (`seed_demo`).
 """
 
 from __future__ import annotations
@@ -60,15 +61,21 @@ class AccountInternalServicer(
         self.core = core
 
 
+def build_hasher(runtime: Runtime, config: AccountConfig) -> PasswordHasher:
+    """The password hasher with the pepper (created in the dev profile when missing)."""
+    settings = runtime.settings
+    pepper = load_pepper(pepper_path(config, settings.data_dir), create=settings.profile == "dev")
+    return PasswordHasher.from_config(pepper, config)
+
+
 def build_core(runtime: Runtime, *, clock: Clock, config: AccountConfig) -> AccountCore:
     """The service's shared parts, from the settings (key material must exist)."""
     settings = runtime.settings
-    pepper = load_pepper(pepper_path(config, settings.data_dir), create=settings.profile == "dev")
     return AccountCore(
         runtime=runtime,
         config=config,
         clock=clock,
-        hasher=PasswordHasher.from_config(pepper, config),
+        hasher=build_hasher(runtime, config),
         signer=load_signer(settings.identity_dir, settings.identity_key_id),
     )
 
@@ -83,10 +90,6 @@ def seed(core: AccountCore) -> None:
                 roles.seed_roles(session, now)
                 parameters.seed(session, now)
                 audit.seed(session)
-                if core.settings.profile == "dev":
-                    demo.seed_demo_staff(
-                        session, password=core.settings.dev_password, hasher=core.hasher, now=now
-                    )
             return
         except IntegrityError:
             if attempt:
@@ -95,10 +98,24 @@ def seed(core: AccountCore) -> None:
 
 def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None) -> ServiceSpec:
     """The account ServiceSpec with this clock and configuration (default: the wall
-    clock and PALMGRID_ACCOUNT_* from the environment)."""
+    clock and PALMGRID_ACCOUNT_* from the environment at start)."""
+    chosen_clock = clock or SystemClock()
+
+    def settings() -> AccountConfig:
+        return config or AccountConfig.load()
+
+    def seed_demo(runtime: Runtime) -> None:
+        chosen = runtime.settings_of(AccountConfig)
+        with runtime.session(write=True) as session:
+            demo.seed_demo_staff(
+                session,
+                password=runtime.settings.dev_password,
+                hasher=build_hasher(runtime, chosen),
+                now=chosen_clock.now(),
+            )
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
-        core = build_core(runtime, clock=clock or SystemClock(), config=config or AccountConfig())
+        core = build_core(runtime, clock=chosen_clock, config=runtime.settings_of(AccountConfig))
         seed(core)
         # The runtime records audited calls and refusals; this service keeps the log.
         runtime.use_audit_sink(core)
@@ -124,7 +141,13 @@ def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None
             for name, servicer, add in servicers
         ]
 
-    return ServiceSpec(name="account", registrations=registrations, migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="account",
+        registrations=registrations,
+        migrations=MIGRATIONS,
+        settings=settings,
+        seed_demo=seed_demo,
+    )
 
 
 SPEC = make_spec()

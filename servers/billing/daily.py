@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     engine = create_engine(settings.database_url_for("billing"))
     try:
-        result = run_daily(engine, utcnow(), BillingConfig.from_env())
+        result = run_daily(engine, utcnow(), BillingConfig.load())
     finally:
         engine.dispose()
     print(f"late fees: {result.late_fees_fen} fen booked for {result.customers} customers")

@@ -71,11 +71,15 @@ class BillingInternalServicer(
 
 
 def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
-    """The billing service with `config` (default: from the environment at start)."""
+    """The billing service with `config` (default: PALMGRID_BILLING_* from the
+    environment at start)."""
+
+    def settings() -> BillingConfig:
+        return config or BillingConfig.load()
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
-        chosen = config or BillingConfig.from_env()
-        startup.prepare(runtime, chosen)
+        chosen = runtime.settings_of(BillingConfig)
+        startup.prepare(runtime)
         # The generated stubs declare every RPC abstract; methods not built yet fall
         # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignores.
         return [
@@ -102,6 +106,8 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         migrations=Path(__file__).resolve().parent / "migrations",
         # Pending payments are recovered at start, not only when the next payment call comes.
         on_start=payment_service,
+        settings=settings,
+        seed_demo=startup.seed_demo,
     )
 
 

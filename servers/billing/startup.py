@@ -1,6 +1,7 @@
-"""What the billing service does once at start, before serving: install the tariff
-files' published versions and, in the dev profile, seed the demo customers (or bring
-demo data seeded in an earlier month up to date, in the background)."""
+"""What the billing service does at start: before serving, install the tariff files'
+published versions (`prepare`); in the dev profile the runtime then runs `seed_demo`,
+which seeds the demo customers (or brings demo data seeded in an earlier month up to
+date, in the background)."""
 
 from __future__ import annotations
 
@@ -17,26 +18,31 @@ from servers.runtime import Runtime
 log = logging.getLogger("palmgrid.billing")
 
 
-def prepare(runtime: Runtime, config: BillingConfig) -> None:
-    """Install tariffs; seed the demo data when the config and profile say so."""
+def prepare(runtime: Runtime) -> None:
+    """Install the tariffs (the demo data needs them, so this comes first)."""
     changes.use_cache(runtime.settings.memcached_servers)
     files = read_tariff_files()
     with runtime.session(write=True) as session:
         added = install_tariffs(session, files, utcnow())
     if added:
         log.info("tariff versions installed", extra={"count": added})
-    if config.seeds_demo(runtime.settings):
-        started = time.monotonic()
-        seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers, config=config)
-        log.info(
-            "demo data ready",
-            extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},
-        )
-        if not seeded:
-            # Seeded in an earlier month: catch up while the service already serves.
-            threading.Thread(
-                target=_top_up, args=(runtime, config), name="demo-top-up", daemon=True
-            ).start()
+
+
+def seed_demo(runtime: Runtime) -> None:
+    """The ServiceSpec's demo seeder: the demo customers, or a catch-up of demo data
+    seeded in an earlier month."""
+    config = runtime.settings_of(BillingConfig)
+    started = time.monotonic()
+    seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers, config=config)
+    log.info(
+        "demo data ready",
+        extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},
+    )
+    if not seeded:
+        # Seeded in an earlier month: catch up while the service already serves.
+        threading.Thread(
+            target=_top_up, args=(runtime, config), name="demo-top-up", daemon=True
+        ).start()
 
 
 def _top_up(runtime: Runtime, config: BillingConfig) -> None:

@@ -7,8 +7,8 @@ The servicer is composed of method groups, each in its own module: outlets
 
 `make_spec(clock=..., config=..., customer_offices=...)` builds the ServiceSpec with an
 injectable clock, configuration and source of customers' supply offices (default:
-billing); `SPEC` is the real one. Building the registrations seeds the demo data in
-the dev profile.
+billing); `SPEC` is the real one. In the dev profile the runtime seeds the demo outlets
+and articles at start (`servers.care.startup`).
 """
 
 from __future__ import annotations
@@ -66,10 +66,13 @@ def make_spec(
     (default: the wall clock, PALMGRID_CARE_* from the environment at start, and
     billing's archive)."""
 
+    now = clock or system_clock
+
+    def settings() -> CareConfig:
+        return config or CareConfig.load()
+
     def registrations(runtime: Runtime) -> Sequence[Registration]:
-        chosen = config or CareConfig.from_env()
-        now = clock or system_clock
-        startup.prepare(runtime, chosen, now)
+        chosen = runtime.settings_of(CareConfig)
         offices = customer_offices(runtime)
         # The generated stub declares every RPC abstract; methods not built yet fall
         # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignore.
@@ -82,7 +85,13 @@ def make_spec(
             )
         ]
 
-    return ServiceSpec(name="care", registrations=registrations, migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="care",
+        registrations=registrations,
+        migrations=MIGRATIONS,
+        settings=settings,
+        seed_demo=lambda runtime: startup.seed_demo(runtime, now),
+    )
 
 
 SPEC = make_spec()

@@ -1,34 +1,21 @@
-"""What the care service does once at start, before serving: in the dev profile, seed
-the demo outlets and articles."""
+"""The care service's demo seeder: in the dev profile the runtime runs it at start (see
+`ServiceSpec.seed_demo`) to add the demo outlets and articles that are missing."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
-
 from servers.care import demo
 from servers.care.clock import Clock
-from servers.care.config import CareConfig
 from servers.runtime import Runtime
 
 log = logging.getLogger("palmgrid.care")
 
 
-def prepare(runtime: Runtime, config: CareConfig, clock: Clock) -> None:
-    """Seed the demo data when the config and profile say so. Replicas starting together
-    may race to insert the same rows, so a conflict is retried once (the other replica's
-    rows are then seen and left alone)."""
-    if not config.seeds_demo(runtime.settings):
-        return
-    for attempt in range(2):
-        try:
-            with runtime.session(write=True) as session:
-                seeded = demo.seed(session, clock())
-            break
-        except IntegrityError:
-            if attempt:
-                raise
+def seed_demo(runtime: Runtime, clock: Clock) -> None:
+    """Seed the demo outlets and articles that do not exist yet, dated by `clock`."""
+    with runtime.session(write=True) as session:
+        seeded = demo.seed(session, clock())
     log.info(
         "demo data ready",
         extra={"outlets_added": seeded.outlets, "articles_added": seeded.articles},

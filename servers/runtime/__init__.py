@@ -55,6 +55,7 @@ from servers.runtime.scopes import (
 )
 from servers.runtime.server import Registration, Server, create_server
 from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
+from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "ResourceExhausted",
     "Runtime",
     "Server",
+    "ServiceSettings",
     "ServiceSpec",
     "Settings",
     "SettingsError",

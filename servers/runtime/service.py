@@ -7,9 +7,10 @@ runs it. A service's `__main__.py` is then a few lines:
     raise SystemExit(serve(SPEC))
 
 `serve` loads the settings, prepares dev key material (dev profile), migrates the
-service's database, starts the gRPC server, logs the bound address and waits for
-SIGTERM/SIGINT to shut down gracefully. `build_server` does the same minus the waiting,
-for tests that want the real wiring on port 0.
+service's database, builds the registrations, seeds the demo data (dev profile), starts
+the gRPC server, logs the bound address and waits for SIGTERM/SIGINT to shut down
+gracefully. `build_server` does the same minus the waiting, for tests that want the
+real wiring on port 0.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from servers.runtime import devcerts, identity, tls
@@ -32,9 +35,12 @@ from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
 from servers.runtime.server import Registration, Server, create_server
+from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("palmgrid.service")
+
+OwnSettings = TypeVar("OwnSettings", bound=ServiceSettings)
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Runtime:
     name: str
     settings: Settings
     engine: Engine
+    # The service's own settings (PALMGRID_<SERVICE>_*), loaded by build_server.
+    own_settings: ServiceSettings | None = None
     _audit_sink: AuditSink | None = field(default=None, repr=False)
     _channels: dict[str, grpc.Channel] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -56,6 +64,15 @@ class Runtime:
         background work a service starts: newest first, each at most once."""
         with self._lock:
             self._on_close.append(callback)
+
+    def settings_of(self, kind: type[OwnSettings]) -> OwnSettings:
+        """The service's own settings, of class `kind`: those build_server loaded, else
+        (a Runtime built by hand) `kind.load()` from the environment."""
+        if self.own_settings is None:
+            return kind.load()
+        if not isinstance(self.own_settings, kind):
+            raise TypeError(f"{self.name} settings are {type(self.own_settings).__name__}")
+        return self.own_settings
 
     def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
         """A transaction on the service's database (see `servers.runtime.db.session_scope`)."""
@@ -111,6 +128,13 @@ class ServiceSpec:
     # Background work to begin once the server is up (run by `serve`, not by
     # `build_server`, so tests wire such work themselves).
     on_start: Callable[[Runtime], object] | None = None
+    # Loads the service's own settings (`BillingConfig.load`, or a test's fixed ones),
+    # called once by build_server; `Runtime.settings_of` hands them out. None: none.
+    settings: Callable[[], ServiceSettings] | None = None
+    # Writes the dev profile's demo data; build_server runs it after the registrations
+    # when the service's settings say so (`ServiceSettings.seeds_demo`). It runs at
+    # every start, so it must add only what is missing.
+    seed_demo: Callable[[Runtime], None] | None = None
 
 
 def prepare_dev_material(settings: Settings) -> None:
@@ -125,9 +149,11 @@ def prepare_dev_material(settings: Settings) -> None:
 def build_server(
     spec: ServiceSpec, settings: Settings, *, address: str | None = None
 ) -> tuple[Server, int, Runtime]:
-    """Migrate, create the engine and the server (not started); returns the server, its
-    bound port and the Runtime (close it after stopping the server). Every server
-    records its `audited` methods and its refusals through `runtime.audit_sink`."""
+    """Migrate, create the engine and the server (not started), seeding the demo data
+    (dev profile); returns the server, its bound port and the Runtime (close it after
+    stopping the server). Every server records its `audited` methods and its refusals
+    through `runtime.audit_sink`. Bad service settings raise SettingsError."""
+    own_settings = spec.settings() if spec.settings is not None else None
     prepare_dev_material(settings)
     url = settings.database_url_for(spec.name)
     if spec.migrations is not None:
@@ -139,9 +165,10 @@ def build_server(
         pool_timeout=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
-    runtime = Runtime(spec.name, settings, engine)
+    runtime = Runtime(spec.name, settings, engine, own_settings=own_settings)
     try:
         registrations = spec.registrations(runtime)  # may choose the audit sink
+        seed_demo_data(spec, runtime)
         server, port = create_server(
             registrations,
             domain=spec.name,
@@ -159,6 +186,26 @@ def build_server(
     return server, port, runtime
 
 
+def seed_demo_data(spec: ServiceSpec, runtime: Runtime) -> bool:
+    """Run the spec's `seed_demo` when the profile and the service's settings say so;
+    whether it ran. Replicas starting together may race to insert the same rows, so a
+    conflict is retried once (the other replica's rows are then seen and left alone)."""
+    if spec.seed_demo is None:
+        return False
+    own = runtime.own_settings
+    wanted = own.seeds_demo(runtime.settings) if own else runtime.settings.profile == "dev"
+    if not wanted:
+        return False
+    for attempt in range(2):
+        try:
+            spec.seed_demo(runtime)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+    return True
+
+
 def serve(
     spec: ServiceSpec, settings: Settings | None = None, *, address: str | None = None
 ) -> int:
@@ -171,6 +218,9 @@ def serve(
     configure_logging(settings.log_level)
     try:
         server, port, runtime = build_server(spec, settings, address=address)
+    except SettingsError as exc:
+        print(f"{spec.name}: {exc}", file=sys.stderr)
+        return 2
     except Exception:
         log.exception("start-up failed", extra={"service": spec.name})
         return 1

@@ -294,14 +294,16 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
+        raise settings_error(exc) from None
 
 
-def _describe(exc: ValidationError) -> str:
+def settings_error(exc: ValidationError, prefix: str = "PALMGRID_") -> SettingsError:
+    """`exc` as a SettingsError naming each bad variable (`prefix` + the field name in
+    upper case: `PALMGRID_BILLING_DUE_DAYS: ...`), so an operator sees what to fix."""
     parts = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
-        name = f"PALMGRID_{where.upper()}" if where else "settings"
+        name = f"{prefix}{where.upper()}" if where else "settings"
         message = str(error.get("ctx", {}).get("error", error["msg"]))
         parts.append(f"{name}: {message}" if where else message)
-    return "; ".join(parts)
+    return SettingsError("; ".join(parts))

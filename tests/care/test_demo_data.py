@@ -112,8 +112,8 @@ def test_no_demo_data_unless_in_the_dev_profile(tmp_path: Path) -> None:
 
 
 def test_the_demo_switch_reads_true_or_false() -> None:
-    assert CareConfig.from_env({"PALMGRID_CARE_DEMO_DATA": "0"}).demo_data is False
-    assert CareConfig.from_env({"PALMGRID_CARE_DEMO_DATA": "yes"}).demo_data is True
-    assert CareConfig.from_env({}).demo_data is None
+    assert CareConfig.load({"PALMGRID_CARE_DEMO_DATA": "0"}).demo_data is False
+    assert CareConfig.load({"PALMGRID_CARE_DEMO_DATA": "yes"}).demo_data is True
+    assert CareConfig.load({}).demo_data is None
     with pytest.raises(SettingsError, match="PALMGRID_CARE_DEMO_DATA"):
-        CareConfig.from_env({"PALMGRID_CARE_DEMO_DATA": "maybe"})
+        CareConfig.load({"PALMGRID_CARE_DEMO_DATA": "maybe"})

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servers.runtime import Settings, SettingsError
+from servers.runtime.settings import settings_error
 
 # Test-only fault points (see servers.billing.payments.faults); refused in production.
 FaultPoint = Literal[
@@ -84,7 +85,7 @@ def load_payment_settings(runtime_settings: Settings) -> PaymentSettings:
     try:
         settings = PaymentSettings()
     except ValidationError as exc:
-        raise SettingsError(f"payment settings: {exc}") from None
+        raise settings_error(exc, "PALMGRID_PAYMENT_") from None
     if runtime_settings.profile == "production":
         problems = settings.production_problems()
         if problems:
