@@ -19,20 +19,34 @@ Choices that make the document usable by client generators:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf import descriptor
 
 from edge.bindings import field_by_path
+from edge.config import EdgeConfig
 from edge.descriptors import Catalog
 from edge.path_template import ANY_SEGMENT, ANY_SEGMENTS, PathTemplate
 from edge.routes import HTTP_BODY, Route
 
-if TYPE_CHECKING:
-    from edge.app import Edge
+__all__ = ["RoutedApi", "build_document"]
 
-__all__ = ["build_document"]
+
+class RoutedApi(Protocol):
+    """What the document is built from. `edge.app.Edge` is one; it serves the document,
+    so it imports this module, and this module names it by shape only."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def routes(self) -> Sequence[Route]: ...
+
+    @property
+    def config(self) -> EdgeConfig: ...
+
 
 _FD = descriptor.FieldDescriptor
 _OPENAPI_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -95,13 +109,13 @@ _STATUS_SCHEMA = {
 }
 
 
-def build_document(edge: Edge) -> dict[str, Any]:
+def build_document(edge: RoutedApi) -> dict[str, Any]:
     """The OpenAPI 3.1 document of an edge's routes and of its own endpoints."""
     return _Builder(edge).build()
 
 
 class _Builder:
-    def __init__(self, edge: Edge) -> None:
+    def __init__(self, edge: RoutedApi) -> None:
         self.edge = edge
         self.catalog = edge.catalog
         self.schemas: dict[str, Any] = {

@@ -4,8 +4,9 @@ Methods the contract marks `audited` leave audit records: the runtime writes the
 
 Each gRPC service is one servicer class composed of method groups, each in its own
 module: reads and the archive (`servers.billing.reads`, `.admin`, `.internal`) and
-payments (`servers.billing.payments.methods`). RPCs not yet built fall through to the
-generated base class and answer UNIMPLEMENTED.
+payments (`servers.billing.payments.methods`). Every RPC is built; one that is not yet
+would be registered through `servers.runtime.declared` (the server refuses to start
+with an RPC left to the generated base class).
 """
 
 from __future__ import annotations
@@ -80,22 +81,20 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(BillingConfig)
         startup.prepare(runtime)
-        # The generated stubs declare every RPC abstract; methods not built yet fall
-        # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignores.
         return [
             Registration(
                 "palmgrid.billing.v1.BillingService",
-                BillingServicer(runtime, chosen),  # type: ignore[abstract]
+                BillingServicer(runtime, chosen),
                 billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingAdminService",
-                BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
+                BillingAdminServicer(runtime, chosen),
                 billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingInternalService",
-                BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
+                BillingInternalServicer(runtime, chosen),
                 billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
             ),
         ]

@@ -3,7 +3,7 @@
 The servicer is composed of method groups, each in its own module: outlets
 (`servers.care.outlets`), articles (`.article_reads`, `.article_editing`) and feedback
 (`.feedback_submission`, `.feedback_reads`, `.feedback_handling`). RPCs not built yet
-(complaint risks) fall through to the generated base class and answer UNIMPLEMENTED.
+(complaint risks) answer UNIMPLEMENTED through `servers.runtime.declared`.
 
 `make_spec(clock=..., config=..., customer_offices=...)` builds the ServiceSpec with an
 injectable clock, configuration and source of customers' supply offices (default:
@@ -28,6 +28,7 @@ from servers.care.feedback_reads import FeedbackReadMethods
 from servers.care.feedback_submission import FeedbackSubmissionMethods
 from servers.care.outlets import OutletMethods
 from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime.declared import declared
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -74,16 +75,10 @@ def make_spec(
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(CareConfig)
         offices = customer_offices(runtime)
-        # The generated stub declares every RPC abstract; methods not built yet fall
-        # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignore.
+        # The generated stub declares every RPC abstract; `declared` answers the ones
+        # not built yet with UNIMPLEMENTED, hence the ignore.
         servicer = CareServicer(runtime, chosen, now, offices)  # type: ignore[abstract]
-        return [
-            Registration(
-                "palmgrid.care.v1.CareService",
-                servicer,
-                care_service_pb2_grpc.add_CareServiceServicer_to_server,
-            )
-        ]
+        return [declared(care_service_pb2_grpc, "palmgrid.care.v1.CareService", servicer)]
 
     return ServiceSpec(
         name="care",

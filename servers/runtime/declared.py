@@ -1,36 +1,58 @@
-"""Registrations for services whose contract is declared but whose logic is not built yet.
+"""Serving a contract whose methods are not all built yet.
 
-Every RPC of such a service answers UNIMPLEMENTED with an ErrorInfo (reason
-NOT_IMPLEMENTED): the service starts, passes health checks, appears in reflection,
-validates and authorizes requests like any other, and says plainly that the method is
-not served yet. (grpc's generated base servicer would do the same but log a traceback
-for every call.)
+Every RPC a servicer does not build (or every RPC, with no servicer) answers
+UNIMPLEMENTED with an ErrorInfo (reason NOT_IMPLEMENTED) after the runtime has
+validated and authorized the call: the service starts, passes health checks, appears in
+reflection and says plainly which method is not served yet. This is the only way to
+leave an RPC unbuilt: `create_server` refuses a servicer that leaves one to grpc's
+generated base class, which would answer without the runtime's status.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from servers.runtime.errors import Unimplemented
 from servers.runtime.methods import find_service
 from servers.runtime.server import Registration
+from servers.runtime.unbuilt import unbuilt_methods
 
 
 def _not_served(full_method: str) -> Callable[..., Any]:
-    def method(self: object, request: object, context: object) -> Any:
+    def method(request: object, context: object) -> Any:
         raise Unimplemented(f"{full_method} is declared in the contract but not served yet")
 
     return method
 
 
-def declared_only(grpc_module: ModuleType, service: str) -> Registration:
-    """Register `<service>Servicer` from a generated `*_pb2_grpc` module, every method
-    answering UNIMPLEMENTED."""
+def with_declared(service: str, servicer: object | None = None) -> object:
+    """`servicer` completed for `service`: the RPCs it builds, and for each one it does
+    not (each one when `servicer` is None) a method answering UNIMPLEMENTED. Returns
+    `servicer` itself when it builds every RPC."""
+    descriptor = find_service(service)
+    unbuilt = set(unbuilt_methods(servicer, descriptor))
+    if not unbuilt:
+        return servicer
+    return SimpleNamespace(
+        **{
+            method.name: _not_served(method.full_name)
+            if method.name in unbuilt
+            else getattr(servicer, method.name)
+            for method in descriptor.methods
+        }
+    )
+
+
+def declared(grpc_module: ModuleType, service: str, servicer: object | None = None) -> Registration:
+    """Register `servicer` for `service` from its generated `*_pb2_grpc` module, the
+    RPCs it does not build answering UNIMPLEMENTED (see `with_declared`)."""
     short_name = service.rpartition(".")[2]
-    base = getattr(grpc_module, f"{short_name}Servicer")
-    methods = {m.name: _not_served(m.full_name) for m in find_service(service).methods}
-    servicer_class = type(f"Declared{short_name}", (base,), methods)
     add_to_server = getattr(grpc_module, f"add_{short_name}Servicer_to_server")
-    return Registration(service, servicer_class(), add_to_server)
+    return Registration(service, with_declared(service, servicer), add_to_server)
+
+
+def declared_only(grpc_module: ModuleType, service: str) -> Registration:
+    """Register `service` with no logic built: every RPC answers UNIMPLEMENTED."""
+    return declared(grpc_module, service)

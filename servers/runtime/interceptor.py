@@ -36,7 +36,6 @@ from servers.runtime.errors import (
     DomainError,
     PermissionDenied,
     Unauthenticated,
-    Unimplemented,
     internal_status,
     to_grpc_status,
     to_status,
@@ -267,11 +266,6 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         if isinstance(exc, DomainError):
             return to_status(exc, domain=self._domain, request_id=request_id)
         aborted = context.code()  # type: ignore[attr-defined]
-        if isinstance(exc, NotImplementedError) and aborted == grpc.StatusCode.UNIMPLEMENTED:
-            # grpc's generated base servicer: a method declared but not written yet.
-            method = call.method if call else "this method"
-            unimplemented = Unimplemented(f"{method} is not implemented yet")
-            return to_status(unimplemented, domain=self._domain, request_id=request_id)
         if aborted is not None and aborted != grpc.StatusCode.OK:
             return None
         log.error("unexpected error", exc_info=exc)

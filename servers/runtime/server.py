@@ -27,8 +27,9 @@ from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
-from servers.runtime.methods import find_service, method_table
+from servers.runtime.methods import ContractError, find_service, method_table
 from servers.runtime.settings import ServiceAccount
+from servers.runtime.unbuilt import unbuilt_methods
 from servers.runtime.validation import RequestValidator
 
 log = logging.getLogger("palmgrid.server")
@@ -133,6 +134,14 @@ def create_server(
     for name in names:
         find_service(name)  # fail fast on a typo or a generated module not imported
     methods = method_table(names)
+    for registration in registrations:
+        unbuilt = unbuilt_methods(registration.servicer, find_service(registration.full_name))
+        if unbuilt:
+            raise ContractError(
+                f"{registration.full_name} leaves {', '.join(unbuilt)} to grpc's generated "
+                "base class; register it with servers.runtime.declared so they answer "
+                "UNIMPLEMENTED"
+            )
     interceptor = RuntimeInterceptor(
         methods,
         domain=domain_for(domain),

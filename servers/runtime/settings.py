@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from servers.runtime import tls
+
 if TYPE_CHECKING:
     import grpc
 
@@ -237,8 +239,6 @@ class Settings(BaseSettings):
 
     def client_credentials(self, account: str) -> grpc.ChannelCredentials | None:
         """Channel credentials for calling a PalmGrid service; None when plaintext."""
-        from servers.runtime import tls
-
         return tls.channel_credentials_for(self, account)
 
     @property

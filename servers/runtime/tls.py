@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import grpc
 
-if TYPE_CHECKING:
-    from servers.runtime.settings import Settings
+
+class TlsSettings(Protocol):
+    """The settings the `*_for` helpers read. `servers.runtime.settings.Settings` is
+    one; it builds its `client_credentials` here, so this module names it by shape only."""
+
+    @property
+    def grpc_security(self) -> str: ...
+
+    @property
+    def server_cert_file(self) -> Path: ...
+
+    @property
+    def server_key_file(self) -> Path: ...
+
+    @property
+    def ca_file(self) -> Path: ...
+
+    def client_cert_files(self, account: str) -> tuple[Path, Path]: ...
+
+    def service_address(self, name: str) -> str: ...
 
 
 def server_credentials(
@@ -40,7 +58,7 @@ def channel_credentials(
     )
 
 
-def server_credentials_for(settings: Settings) -> grpc.ServerCredentials | None:
+def server_credentials_for(settings: TlsSettings) -> grpc.ServerCredentials | None:
     """The server credentials the settings ask for; None for plaintext."""
     if settings.grpc_security == "plaintext":
         return None
@@ -53,7 +71,7 @@ def server_credentials_for(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def channel_credentials_for(settings: Settings, account: str) -> grpc.ChannelCredentials | None:
+def channel_credentials_for(settings: TlsSettings, account: str) -> grpc.ChannelCredentials | None:
     """Credentials for calling PalmGrid services as service account `account` (its client
     certificate is presented under mTLS); None for plaintext."""
     if settings.grpc_security == "plaintext":
@@ -65,7 +83,7 @@ def channel_credentials_for(settings: Settings, account: str) -> grpc.ChannelCre
 
 
 def open_channel(
-    settings: Settings,
+    settings: TlsSettings,
     service: str,
     *,
     account: str,

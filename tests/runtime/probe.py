@@ -30,6 +30,7 @@ from servers.runtime import (
     downstream_call_options,
     serve,
 )
+from servers.runtime.declared import declared
 
 SERVICE = "runtimetest.v1.ProbeService"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -105,13 +106,8 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
 
 
 def registrations(servicer: ProbeServicer | None = None) -> list[Registration]:
-    return [
-        Registration(
-            SERVICE,
-            servicer or ProbeServicer(),
-            probe_pb2_grpc.add_ProbeServiceServicer_to_server,
-        )
-    ]
+    # Later is declared but not built: it answers UNIMPLEMENTED through `declared`.
+    return [declared(probe_pb2_grpc, SERVICE, servicer or ProbeServicer())]
 
 
 def _build(runtime: Runtime) -> list[Registration]:

@@ -20,7 +20,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from runtime.conftest import Running
-from servers.runtime import Registration, create_server
+from runtime.statuses import error_info
+from servers.runtime import Registration, Unimplemented, create_server
+from servers.runtime.declared import declared_only
 from servers.runtime.methods import ContractError
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -87,6 +89,44 @@ def test_method_without_access_rules_is_refused_at_start() -> None:
     )
     with pytest.raises(ContractError, match="declares neither"):
         create_server([registration], domain="probe")
+
+
+def test_rpc_left_to_the_generated_base_class_is_refused_at_start(
+    probe: types.ModuleType,
+) -> None:
+    # ProbeServicer does not build Later; only servers.runtime.declared may leave it unbuilt.
+    bare = Registration(
+        PROBE, probe.ProbeServicer(), probe.probe_pb2_grpc.add_ProbeServiceServicer_to_server
+    )
+    with pytest.raises(ContractError, match="leaves Later to grpc's generated base"):
+        create_server([bare], domain="probe")
+
+
+def test_declared_keeps_the_built_methods_and_answers_the_others(
+    probe: types.ModuleType,
+) -> None:
+    servicer = probe.ProbeServicer()
+    (registration,) = probe.registrations(servicer)
+    assert registration.servicer.Echo == servicer.Echo
+    with pytest.raises(Unimplemented, match=r"runtimetest\.v1\.ProbeService\.Later "):
+        registration.servicer.Later(probe.pb2.LaterRequest(), None)
+
+
+def test_declared_only_service_answers_unimplemented_through_the_runtime(
+    probe: types.ModuleType,
+) -> None:
+    server, port = create_server([declared_only(probe.probe_pb2_grpc, PROBE)], domain="probe")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = probe.probe_pb2_grpc.ProbeServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Echo(probe.pb2.EchoRequest(user_name="Palmgrid"), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert error_info(caught.value).reason == "NOT_IMPLEMENTED"
+        assert error_info(caught.value).domain == "probe.palmgrid"
+    finally:
+        server.stop(0)
 
 
 def test_unknown_service_name_is_refused_at_start(probe: types.ModuleType) -> None:

@@ -17,15 +17,15 @@ from servers.billing.payments.recovery import resolve_pending as resolve_payment
 from servers.billing.payments.refunds import resolve_pending as resolve_refunds
 
 if TYPE_CHECKING:
-    from servers.billing.payments.service import PaymentService
+    from servers.billing.payments.context import PaymentContext
 
 log = logging.getLogger("palmgrid.payments.jobs")
 
 
 class PaymentJobs:
-    """The background loop of one PaymentService."""
+    """The background loop of one process's payments."""
 
-    def __init__(self, service: PaymentService) -> None:
+    def __init__(self, service: PaymentContext) -> None:
         self._service = service
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -33,12 +33,12 @@ from servers.billing.payments.models import Payment, PaymentOrigin, PaymentState
 from servers.billing.payments.provider import ProviderError, ProviderRejected
 
 if TYPE_CHECKING:
-    from servers.billing.payments.service import PaymentService
+    from servers.billing.payments.context import PaymentContext
 
 log = logging.getLogger("palmgrid.payments.recovery")
 
 
-def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
+def resolve_pending(service: PaymentContext, *, limit: int = 100) -> int:
     """Ask the provider about PENDING payments that are due; returns how many settled."""
     now = service.now()
     spacing = timedelta(seconds=service.settings.resolve_after_seconds)
@@ -64,7 +64,7 @@ def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
     return settled
 
 
-def resolve_payment(service: PaymentService, payment_id: str) -> Outcome | None:
+def resolve_payment(service: PaymentContext, payment_id: str) -> Outcome | None:
     """Ask the provider about one payment and settle it; None when the provider could
     not be asked."""
     try:
@@ -103,7 +103,7 @@ def resolve_payment(service: PaymentService, payment_id: str) -> Outcome | None:
     return outcome
 
 
-def _close_expired(service: PaymentService, payment_id: str) -> Outcome | None:
+def _close_expired(service: PaymentContext, payment_id: str) -> Outcome | None:
     """Close an order the payer did not pay in time, so it can no longer be paid."""
     try:
         service.provider.close_order(payment_id)
@@ -124,7 +124,7 @@ def _close_expired(service: PaymentService, payment_id: str) -> Outcome | None:
     return Outcome.FAILED
 
 
-def _mark_checked(service: PaymentService, payment_id: str) -> None:
+def _mark_checked(service: PaymentContext, payment_id: str) -> None:
     with service.runtime.session(write=True) as session:
         payment = session.get(Payment, payment_id)
         if payment is not None:

@@ -40,7 +40,7 @@ from servers.billing.scope import authorize_customer
 from servers.runtime import FailedPrecondition, NotFound
 
 if TYPE_CHECKING:
-    from servers.billing.payments.service import PaymentService
+    from servers.billing.payments.context import PaymentContext
 
 log = logging.getLogger("palmgrid.payments.refunds")
 
@@ -54,7 +54,7 @@ def parse_payment_name(name: str) -> tuple[str, str]:
 
 
 def create_refund(
-    service: PaymentService,
+    service: PaymentContext,
     request: billing_admin_service_pb2.CreateRefundRequest,
     principal: identity_pb2.Principal,
 ) -> Refund:
@@ -89,7 +89,7 @@ def create_refund(
     return load_refund(service, claim.request.resource)
 
 
-def get_refund(service: PaymentService, name: str) -> Refund:
+def get_refund(service: PaymentContext, name: str) -> Refund:
     """The refund `customers/{c}/payments/{p}/refunds/{r}`, after the scope check."""
     customer_id, _ = parse_payment_name(name)
     with service.runtime.session() as session:
@@ -97,7 +97,7 @@ def get_refund(service: PaymentService, name: str) -> Refund:
     return load_refund(service, name)
 
 
-def load_refund(service: PaymentService, name: str) -> Refund:
+def load_refund(service: PaymentContext, name: str) -> Refund:
     with service.runtime.session() as session:
         refund = session.get(Refund, name.rsplit("/", 1)[-1])
     if refund is None or refund.name != name:
@@ -107,7 +107,7 @@ def load_refund(service: PaymentService, name: str) -> Refund:
 
 def _hold(
     session: Session,
-    service: PaymentService,
+    service: PaymentContext,
     customer_id: str,
     payment_id: str,
     amount: int,
@@ -162,7 +162,7 @@ def _hold(
     return refund
 
 
-def submit(service: PaymentService, refund_id: str) -> None:
+def submit(service: PaymentContext, refund_id: str) -> None:
     """Ask the provider for the refund (again); the answer is applied at once."""
     with service.runtime.session() as session:
         refund = session.get(Refund, refund_id)
@@ -191,7 +191,7 @@ def submit(service: PaymentService, refund_id: str) -> None:
     apply_report(service, report)
 
 
-def apply_report(service: PaymentService, report: ProviderRefund) -> None:
+def apply_report(service: PaymentContext, report: ProviderRefund) -> None:
     """Apply what the provider says of a refund (answer, query or callback)."""
     failure = None
     if report.status in ("CLOSED", "ABNORMAL"):
@@ -199,7 +199,7 @@ def apply_report(service: PaymentService, report: ProviderRefund) -> None:
     _settle(service, report.out_refund_no, report, failure=failure)
 
 
-def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
+def resolve_pending(service: PaymentContext, *, limit: int = 100) -> int:
     """Follow up PENDING refunds with the provider; returns how many were asked about."""
     now = service.now()
     spacing = timedelta(seconds=service.settings.resolve_after_seconds)
@@ -228,7 +228,7 @@ def resolve_pending(service: PaymentService, *, limit: int = 100) -> int:
 
 
 def _settle(
-    service: PaymentService,
+    service: PaymentContext,
     refund_id: str,
     report: ProviderRefund | None,
     *,
@@ -285,7 +285,7 @@ def _fail(session: Session, refund: Refund, reason: str, now: datetime) -> None:
     )
 
 
-def _mark_checked(service: PaymentService, refund_id: str) -> None:
+def _mark_checked(service: PaymentContext, refund_id: str) -> None:
     with service.runtime.session(write=True) as session:
         refund = session.get(Refund, refund_id)
         if refund is not None:

@@ -1,5 +1,6 @@
-"""The payments part of a billing process: its settings, keys, provider client, clock
-and background jobs, built once per service Runtime (`payment_service(runtime)`).
+"""The payments part of a billing process: its context (settings, keys, provider
+client, clock: `context.py`) and background jobs, built once per service Runtime
+(`payment_service(runtime)`).
 
 The billing service builds it at start-up, which starts the jobs (the resolver that
 recovers pending payments after a crash, refund follow-up and the alert outbox); the
@@ -17,9 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from servers.billing.models import utcnow
+from servers.billing.payments.context import PaymentContext
 from servers.billing.payments.jobs import PaymentJobs
-from servers.billing.payments.keys import ensure_dev_keys, load_merchant_keys
-from servers.billing.payments.provider import PaymentProvider, WechatPayV3Client
+from servers.billing.payments.provider import PaymentProvider
 from servers.billing.payments.settings import PaymentSettings, load_payment_settings
 from servers.runtime import Runtime
 
@@ -31,8 +32,8 @@ log = logging.getLogger("palmgrid.payments")
 PROVIDER_OF_CHANNEL = {"WECHAT_PAY": "wechatpay", "ALIPAY": "alipay", "UNIONPAY": "unionpay"}
 
 
-class PaymentService:
-    """What every payment operation needs; `close()` stops the jobs."""
+class PaymentService(PaymentContext):
+    """A PaymentContext with its background jobs; `close()` stops them."""
 
     def __init__(
         self,
@@ -42,31 +43,8 @@ class PaymentService:
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        keys_dir = settings.keys_path(runtime.settings)
-        if runtime.settings.profile == "dev":
-            ensure_dev_keys(keys_dir)
-        self.keys = load_merchant_keys(keys_dir)
-        self._client: WechatPayV3Client | None = None
-        if provider is None:
-            self._client = WechatPayV3Client(
-                settings.provider_url,
-                merchant_id=settings.merchant_id,
-                app_id=settings.app_id,
-                keys=self.keys,
-                timeout=settings.provider_timeout_seconds,
-                max_skew_seconds=settings.callback_max_skew_seconds,
-            )
-            provider = self._client
-        self.provider: PaymentProvider = provider
-        self.notify_url = settings.notify_url_for(runtime.settings)
-        self.clock = clock
+        super().__init__(runtime, settings, provider=provider, clock=clock)
         self.jobs = PaymentJobs(self)
-
-    def now(self) -> datetime:
-        """The current time (UTC) as payments see it."""
-        return self.clock()
 
     def start(self) -> PaymentService:
         """Start the background jobs unless PALMGRID_PAYMENT_JOBS_INTERVAL_SECONDS is 0;
@@ -79,8 +57,7 @@ class PaymentService:
     def close(self) -> None:
         """Stop the jobs and the provider client; safe to call more than once."""
         self.jobs.stop()
-        if self._client is not None:
-            self._client.close()
+        self.close_provider()
         with _lock:
             if _services.get(id(self.runtime)) is self:
                 del _services[id(self.runtime)]
