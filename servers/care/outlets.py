@@ -12,7 +12,7 @@ from google.protobuf import empty_pb2
 from sqlmodel import Session, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
-from servers.care import outlet_listing, paging
+from servers.care import outlet_listing
 from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
@@ -26,7 +26,7 @@ from servers.care.outlet_resources import (
     outlet_resource,
     service_name,
 )
-from servers.runtime import NotFound, Runtime
+from servers.runtime import NotFound, Runtime, paging
 
 
 def _get_row(session: Session, name: str, *, for_update: bool = False) -> OutletRow:

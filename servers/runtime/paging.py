@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from servers.runtime import FieldViolation, InvalidArgument
+from servers.runtime.errors import FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
