@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, literal, or_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from servers.runtime.calls import current_call
 from servers.runtime.errors import FieldViolation, InvalidArgument
@@ -61,9 +61,7 @@ def _fingerprint(filters: Sequence[Any]) -> str:
     # The method being served is part of it, so a token of ListBills is not one of
     # ListMonthlyUsage even where their filters and keys look alike.
     call = current_call()
-    data = json.dumps(
-        [call.method if call else "", *filters], separators=(",", ":"), default=str
-    )
+    data = json.dumps([call.method if call else "", *filters], separators=(",", ":"), default=str)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -108,15 +106,15 @@ def decode_token(
     return after
 
 
-def _is_key_value(value: Any, expected: type) -> bool:
+def _is_key_value(value: object, expected: type) -> bool:
     """Whether `value` is a usable key value of type `expected` (a bool is no int)."""
     if type(value) is not expected:
         return False
-    if expected is int:
-        return bool(-_INT64 <= value < _INT64)
-    if expected is float:
+    if isinstance(value, int):
+        return -_INT64 <= value < _INT64
+    if isinstance(value, float):
         return math.isfinite(value)
-    if expected is str:
+    if isinstance(value, str):
         # PostgreSQL refuses NUL in text; a lone surrogate (JSON "\\ud800") cannot be
         # encoded for any database.
         return "\x00" not in value and _encodes_as_utf8(value)
@@ -157,7 +155,7 @@ def time_from_key(value: str) -> datetime:
 
 
 def descending_after(
-    columns: Sequence[ColumnElement[Any]], values: Sequence[Any]
+    columns: Sequence[SQLColumnExpression[Any]], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """The rows strictly after sort key `values` when ordered by `columns`, all
     descending."""
@@ -165,7 +163,7 @@ def descending_after(
 
 
 def ascending_after(
-    columns: Sequence[ColumnElement[Any]], values: Sequence[Any]
+    columns: Sequence[SQLColumnExpression[Any]], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """The rows strictly after sort key `values` when ordered by `columns`, all
     ascending."""
@@ -173,7 +171,7 @@ def ascending_after(
 
 
 def keyset_after(
-    columns: Sequence[ColumnElement[Any]],
+    columns: Sequence[SQLColumnExpression[Any]],
     values: Sequence[Any],
     *,
     descending: bool | Sequence[bool],
@@ -184,8 +182,9 @@ def keyset_after(
     flags = [descending] * len(columns) if isinstance(descending, bool) else list(descending)
     first = columns[0]
     # A bound literal of the column's own type: SQLAlchemy refuses `<` against a bare
-    # True/False, and times must go through the column's UTC conversion.
-    value = literal(values[0], type_=first.type)
+    # True/False, and times must go through the column's UTC conversion. (ORM attributes
+    # have `type` at run time, not in their static type.)
+    value = literal(values[0], type_=first.type)  # type: ignore[attr-defined]
     beyond = first < value if flags[0] else first > value
     if len(columns) == 1:
         return beyond
