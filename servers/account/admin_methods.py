@@ -4,7 +4,8 @@ parameters, the audit log and the service accounts, for administrators."""
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import func, or_
+from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_admin_service_pb2 as admin_service_pb
@@ -12,7 +13,7 @@ from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as sys
 from palmgrid.account.v1 import account_service_pb2  # noqa: F401 - registers User requests
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import audit, login, models, paging, parameters, revocations, sessions, users
+from servers.account import audit, login, models, parameters, revocations, sessions, users
 from servers.account.catalog import declared_permissions
 from servers.account.core import AccountCore
 from servers.account.roles import role_etag, role_name
@@ -24,6 +25,7 @@ from servers.runtime import (
     InvalidArgument,
     NotFound,
     audit_note,
+    paging,
     require_principal,
 )
 
@@ -53,6 +55,18 @@ def role_proto(session: Session, role: models.Role) -> admin_pb.Role:
     )
     message.update_time.FromDatetime(role.update_time)
     return message
+
+
+def _reaches_supply_office(office: str) -> ColumnElement[bool]:
+    """Users who may reach `office`: every office, or it among those listed."""
+    # The offices are a JSON list of strings; a code is letters, digits and hyphens
+    # (the request's rule), so its quoted form found in the JSON text is that element,
+    # and it holds no LIKE wildcard. Portable across SQLite and PostgreSQL.
+    listed = cast(col(models.User.supply_offices), String).like(f'%"{office}"%')
+    return or_(
+        col(models.User.coverage) == users.COVERAGE_ALL,
+        and_(col(models.User.coverage) == users.COVERAGE_LISTED, listed),
+    )
 
 
 def _unknown_permissions(permissions: list[str]) -> list[str]:
@@ -128,7 +142,7 @@ class AdminMethods:
             request.supply_office,
             request.username_prefix,
         )
-        offset = paging.decode(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str,))
         size = paging.page_size(request.page_size, 50)
         query = select(models.User)
         if request.kind:
@@ -144,25 +158,18 @@ class AdminMethods:
                 models.UserRole, col(models.UserRole.user_id) == col(models.User.id)
             ).where(models.UserRole.role_id == _role_id(request.role))
         if request.supply_office:
-            query = query.where(
-                or_(
-                    col(models.User.coverage) == users.COVERAGE_ALL,
-                    col(models.User.coverage) == users.COVERAGE_LISTED,
-                )
-            )
+            query = query.where(_reaches_supply_office(request.supply_office))
+        if after is not None:
+            query = query.where(col(models.User.username_key) > after[0])
+        query = query.order_by(col(models.User.username_key)).limit(size + 1)
         now = self.core.now()
         with self.core.runtime.session() as session:
-            rows = [
-                user
-                for user in session.exec(query.order_by(col(models.User.username_key))).all()
-                if not request.supply_office
-                or user.coverage == users.COVERAGE_ALL
-                or request.supply_office in user.supply_offices
-            ]
-            page = rows[offset : offset + size]
+            rows = session.exec(query).all()
             return admin_service_pb.ListUsersResponse(
-                users=[users.to_proto(session, user, now) for user in page],
-                next_page_token=paging.next_token(offset, size, len(rows) - offset, filters),
+                users=[users.to_proto(session, user, now) for user in rows[:size]],
+                next_page_token=paging.next_page_token(
+                    rows, size, lambda user: [user.username_key], filters
+                ),
             )
 
     def DisableUser(
@@ -294,15 +301,17 @@ class AdminMethods:
     def ListRoles(
         self, request: system_pb.ListRolesRequest, context: grpc.ServicerContext
     ) -> system_pb.ListRolesResponse:
-        offset = paging.decode(request.page_token)
-        size = request.page_size or 1000
+        after = paging.decode_token(request.page_token, types=(str,))
+        # 0 means all of them: there are a few dozen roles at most.
+        size = paging.page_size(request.page_size, paging.MAX_PAGE_SIZE)
+        query = select(models.Role)
+        if after is not None:
+            query = query.where(col(models.Role.id) > after[0])
         with self.core.runtime.session() as session:
-            rows = session.exec(
-                select(models.Role).order_by(col(models.Role.id)).offset(offset).limit(size + 1)
-            ).all()
+            rows = session.exec(query.order_by(col(models.Role.id)).limit(size + 1)).all()
             return system_pb.ListRolesResponse(
                 roles=[role_proto(session, row) for row in rows[:size]],
-                next_page_token=paging.next_token(offset, size, len(rows)),
+                next_page_token=paging.next_page_token(rows, size, lambda row: [row.id]),
             )
 
     def GetRole(
@@ -383,7 +392,7 @@ class AdminMethods:
             str(request.start_time),
             str(request.end_time),
         )
-        offset = paging.decode(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(int,))
         size = paging.page_size(request.page_size, 100)
         record = models.AuditRecord
         query = select(record)
@@ -410,13 +419,13 @@ class AdminMethods:
             query = query.where(
                 col(record.event_time) < request.end_time.ToDatetime(tzinfo=self.core.now().tzinfo)
             )
+        if after is not None:
+            query = query.where(col(record.sequence) < after[0])
         with self.core.runtime.session() as session:
-            rows = session.exec(
-                query.order_by(col(record.sequence).desc()).offset(offset).limit(size + 1)
-            ).all()
+            rows = session.exec(query.order_by(col(record.sequence).desc()).limit(size + 1)).all()
         return system_pb.ListAuditRecordsResponse(
             audit_records=[audit.to_proto(row) for row in rows[:size]],
-            next_page_token=paging.next_token(offset, size, len(rows), filters),
+            next_page_token=paging.next_page_token(rows, size, lambda row: [row.sequence], filters),
         )
 
     def GetAuditRecord(
@@ -452,10 +461,15 @@ class AdminMethods:
     def ListServiceAccounts(
         self, request: system_pb.ListServiceAccountsRequest, context: grpc.ServicerContext
     ) -> system_pb.ListServiceAccountsResponse:
-        offset = paging.decode(request.page_token)
-        accounts = sorted(self.core.settings.service_accounts.items())
-        size = request.page_size or len(accounts) or 1
-        page = accounts[offset : offset + size]
+        after = paging.decode_token(request.page_token, types=(str,))
+        # The accounts come from the settings (a handful): paged in memory, 0 meaning all.
+        size = paging.page_size(request.page_size, paging.MAX_PAGE_SIZE)
+        accounts = [
+            item
+            for item in sorted(self.core.settings.service_accounts.items())
+            if after is None or item[0] > after[0]
+        ]
+        page = accounts[:size]
         return system_pb.ListServiceAccountsResponse(
             service_accounts=[
                 admin_pb.ServiceAccount(
@@ -466,5 +480,5 @@ class AdminMethods:
                 )
                 for name, account in page
             ],
-            next_page_token=paging.next_token(offset, size, len(accounts) - offset),
+            next_page_token=paging.next_page_token(accounts, size, lambda item: [item[0]]),
         )

@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import bindings, inbox, models, paging, revocations
+from servers.account import bindings, inbox, models, revocations
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
-from servers.runtime import NotFound, audit_note
+from servers.runtime import NotFound, audit_note, paging
 
 SUBSCRIPTION_FIELDS = ("outage", "bill", "application_progress", "notice", "sms", "push")
 
@@ -67,21 +67,21 @@ class CustomerMethods:
         self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext
     ) -> requests_pb.ListCustomerBindingsResponse:
         user_id = readable_user_id(request.parent)
-        offset = paging.decode(request.page_token, user_id)
-        size = request.page_size or 1000
+        after = paging.decode_token(request.page_token, [user_id], types=(str, str))
+        # 0 means all of them: a user binds a few customers.
+        size = paging.page_size(request.page_size, paging.MAX_PAGE_SIZE)
+        order = (col(models.CustomerBinding.create_time), col(models.CustomerBinding.customer))
+        query = select(models.CustomerBinding).where(models.CustomerBinding.user_id == user_id)
+        if after is not None:
+            key = (paging.time_from_key(after[0]), after[1])
+            query = query.where(paging.ascending_after(order, key))
         with self.core.runtime.session() as session:
-            rows = session.exec(
-                select(models.CustomerBinding)
-                .where(models.CustomerBinding.user_id == user_id)
-                .order_by(
-                    col(models.CustomerBinding.create_time), col(models.CustomerBinding.customer)
-                )
-                .offset(offset)
-                .limit(size + 1)
-            ).all()
+            rows = session.exec(query.order_by(*order).limit(size + 1)).all()
         return requests_pb.ListCustomerBindingsResponse(
             customer_bindings=[bindings.to_proto(row) for row in rows[:size]],
-            next_page_token=paging.next_token(offset, size, len(rows), user_id),
+            next_page_token=paging.next_page_token(
+                rows, size, lambda row: [paging.time_key(row.create_time), row.customer], [user_id]
+            ),
         )
 
     def DeleteCustomerBinding(
@@ -143,18 +143,19 @@ class CustomerMethods:
     ) -> requests_pb.ListMessagesResponse:
         user_id = readable_user_id(request.parent)
         filters = (user_id, request.topic)
-        offset = paging.decode(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str, str))
         size = paging.page_size(request.page_size, 20)
         condition = [col(models.Message.user_id) == user_id]
         if request.topic:
             condition.append(col(models.Message.topic) == request.topic)
+        order = (col(models.Message.create_time), col(models.Message.id))
+        query = select(models.Message).where(*condition)
+        if after is not None:
+            key = (paging.time_from_key(after[0]), after[1])
+            query = query.where(paging.descending_after(order, key))
         with self.core.runtime.session() as session:
             rows = session.exec(
-                select(models.Message)
-                .where(*condition)
-                .order_by(col(models.Message.create_time).desc(), col(models.Message.id).desc())
-                .offset(offset)
-                .limit(size + 1)
+                query.order_by(*(column.desc() for column in order)).limit(size + 1)
             ).all()
             unread = session.exec(
                 select(func.count())
@@ -163,7 +164,9 @@ class CustomerMethods:
             ).one()
         return requests_pb.ListMessagesResponse(
             messages=[inbox.to_proto(row) for row in rows[:size]],
-            next_page_token=paging.next_token(offset, size, len(rows), filters),
+            next_page_token=paging.next_page_token(
+                rows, size, lambda row: [paging.time_key(row.create_time), row.id], filters
+            ),
             unread_count=int(unread),
         )
 

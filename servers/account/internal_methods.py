@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 
 import grpc
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
-from servers.account import audit, inbox, models, paging, revocations, sessions, users
+from servers.account import audit, inbox, models, revocations, sessions, users
 from servers.account.core import AccountCore
 from servers.account.principals import principal_for
-from servers.runtime import NotFound, Unauthenticated, require_principal
+from servers.runtime import NotFound, Unauthenticated, paging, require_principal
 from servers.runtime.identity import load_public_key
 
 # Optional topics and the subscription switch that turns each off.
@@ -150,7 +151,7 @@ class InternalMethods:
         self, request: internal_pb.LookupRecipientsRequest, context: grpc.ServicerContext
     ) -> internal_pb.LookupRecipientsResponse:
         filters = (request.topic, tuple(request.users), tuple(request.customers))
-        offset = paging.decode(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str,))
         size = paging.page_size(request.page_size, 500)
         now = self.core.now()
         with self.core.runtime.session() as session:
@@ -165,7 +166,7 @@ class InternalMethods:
                 user_ids = sorted(customers_of)
             else:
                 user_ids = sorted({users.id_from(name) for name in request.users})
-            rows = session.exec(
+            query = (
                 select(models.User, models.Subscriptions)
                 .join(
                     models.Subscriptions,
@@ -173,17 +174,24 @@ class InternalMethods:
                     isouter=True,
                 )
                 .where(col(models.User.id).in_(user_ids), col(models.User.state) == users.ACTIVE)
-                .order_by(col(models.User.id))
-            ).all()
+            )
             switch = OPTIONAL_TOPICS.get(request.topic)
-            wanted = [(u, s) for u, s in rows if switch is None or s is None or getattr(s, switch)]
-            page = wanted[offset : offset + size]
+            if switch is not None:
+                # A user without a subscriptions row has every default: all topics on.
+                subscribed = col(getattr(models.Subscriptions, switch))
+                query = query.where(
+                    or_(col(models.Subscriptions.user_id).is_(None), subscribed.is_(True))
+                )
+            if after is not None:
+                query = query.where(col(models.User.id) > after[0])
+            rows = session.exec(query.order_by(col(models.User.id)).limit(size + 1)).all()
             recipients = [
-                self._recipient(session, user, subs, customers_of, now) for user, subs in page
+                self._recipient(session, user, subs, customers_of, now)
+                for user, subs in rows[:size]
             ]
         return internal_pb.LookupRecipientsResponse(
             recipients=recipients,
-            next_page_token=paging.next_token(offset, size, len(wanted) - offset, filters),
+            next_page_token=paging.next_page_token(rows, size, lambda row: [row[0].id], filters),
         )
 
     def _recipient(

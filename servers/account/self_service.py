@@ -12,7 +12,6 @@ from servers.account import (
     captchas,
     login,
     models,
-    paging,
     passwords,
     revocations,
     sessions,
@@ -20,7 +19,14 @@ from servers.account import (
 )
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
-from servers.runtime import InvalidArgument, NotFound, audit_note, callmeta, require_principal
+from servers.runtime import (
+    InvalidArgument,
+    NotFound,
+    audit_note,
+    callmeta,
+    paging,
+    require_principal,
+)
 
 _SESSION_FIELDS = {"push_token"}
 _USER_FIELDS = {"display_name", "phone"}
@@ -113,17 +119,26 @@ class SelfServiceMethods:
     ) -> service_pb.ListSessionsResponse:
         user_id = readable_user_id(request.user)
         filters = (user_id, request.state)
-        offset = paging.decode(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str, str))
         size = paging.page_size(request.page_size, 50)
         query = select(models.Session).where(models.Session.user_id == user_id)
         if request.state:
             query = query.where(models.Session.state == request.state)
-        query = query.order_by(col(models.Session.create_time).desc(), col(models.Session.id))
+        # Newest first; sessions of the same instant by id.
+        created, session_id = col(models.Session.create_time), col(models.Session.id)
+        if after is not None:
+            key = (paging.time_from_key(after[0]), after[1])
+            query = query.where(
+                paging.keyset_after((created, session_id), key, descending=(True, False))
+            )
+        query = query.order_by(created.desc(), session_id)
         with self.core.runtime.session() as session:
-            rows = session.exec(query.offset(offset).limit(size + 1)).all()
+            rows = session.exec(query.limit(size + 1)).all()
         return service_pb.ListSessionsResponse(
             sessions=[sessions.to_proto(row, f"users/{user_id}") for row in rows[:size]],
-            next_page_token=paging.next_token(offset, size, len(rows), filters),
+            next_page_token=paging.next_page_token(
+                rows, size, lambda row: [paging.time_key(row.create_time), row.id], filters
+            ),
         )
 
     def UpdateSession(

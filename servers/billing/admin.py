@@ -30,7 +30,6 @@ from servers.billing.models import (
     utcnow,
 )
 from servers.billing.months import cst_date
-from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.protoconv import from_date_message, from_timestamp
 from servers.billing.resources import ledger_entry_resource
 from servers.billing.schedule import Schedule, ScheduleError
@@ -44,6 +43,7 @@ from servers.runtime import (
     InvalidArgument,
     NotFound,
     Runtime,
+    paging,
     require_principal,
     require_supply_office_scope,
 )
@@ -79,13 +79,13 @@ class AdminMethods:
             state = resources_pb2.CustomerState.Name(request.state).removeprefix("CUSTOMER_STATE_")
             query = query.where(Customer.state == state)
         filters = [request.supply_office, request.area_code, int(request.state)]
-        after = decode_token(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str,))
         if after is not None:
-            query = query.where(Customer.id > str(after))
-        size = page_size(request.page_size, 50)
+            query = query.where(col(Customer.id) > after[0])
+        size = paging.page_size(request.page_size, 50)
         with self.runtime.session() as session:
             rows = session.exec(query.order_by(col(Customer.id)).limit(size + 1)).all()
-            more = len(rows) > size
+            token = paging.next_page_token(rows, size, lambda row: [row.id], filters)
             rows = rows[:size]
             meters = archive.meters_of(session, [r.id for r in rows])
         customers = [archive.customer_resource(r, meters[r.id]) for r in rows]
@@ -93,7 +93,7 @@ class AdminMethods:
             mask_message(customer)
         return admin_pb2.ListCustomersResponse(
             customers=customers,
-            next_page_token=encode_token(rows[-1].id, filters) if more else "",
+            next_page_token=token,
         )
 
     # -- tariffs -----------------------------------------------------------------------
@@ -124,22 +124,22 @@ class AdminMethods:
         self, request: admin_pb2.ListTariffVersionsRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListTariffVersionsResponse:
         tariff_id = _ids(request.parent)[0]
+        after = paging.decode_token(request.page_token, [request.parent], types=(str, str))
+        size = paging.page_size(request.page_size, 50)
         with self.runtime.session() as session:
             if session.get(Tariff, tariff_id) is None:
                 raise NotFound(f"{request.parent} not found")
-            rows = session.exec(
-                select(TariffVersion)
-                .where(TariffVersion.tariff_id == tariff_id)
-                .order_by(col(TariffVersion.effective_date).desc(), col(TariffVersion.id).desc())
+            found = session.exec(
+                select(TariffVersion).where(TariffVersion.tariff_id == tariff_id)
             ).all()
+        # A tariff has a handful of versions, and each one's end is the next one's start:
+        # all are read, ordered (newest effective date first) and paged here.
+        rows = sorted(found, key=_version_key, reverse=True)
         ends = _end_dates(rows)
-        start = int(decode_token(request.page_token, [request.parent]) or 0)
-        size = page_size(request.page_size, 50)
-        page = rows[start : start + size]
-        more = start + size < len(rows)
+        rest = [r for r in rows if after is None or _version_key(r) < after]
         return admin_pb2.ListTariffVersionsResponse(
-            tariff_versions=[version_resource(r, ends.get(r.id)) for r in page],
-            next_page_token=encode_token(start + size, [request.parent]) if more else "",
+            tariff_versions=[version_resource(r, ends.get(r.id)) for r in rest[:size]],
+            next_page_token=paging.next_page_token(rest, size, _version_key, [request.parent]),
         )
 
     def GetTariffVersion(
@@ -271,23 +271,21 @@ class AdminMethods:
             request.start_time.ToJsonString() if request.HasField("start_time") else "",
             request.end_time.ToJsonString() if request.HasField("end_time") else "",
         ]
-        before = decode_token(request.page_token, filters)
+        before = paging.decode_token(request.page_token, filters, types=(int,))
         query = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
         if request.HasField("start_time"):
             query = query.where(LedgerEntry.create_time >= from_timestamp(request.start_time))
         if request.HasField("end_time"):
             query = query.where(LedgerEntry.create_time < from_timestamp(request.end_time))
         if before is not None:
-            query = query.where(col(LedgerEntry.id) < int(before))
-        size = page_size(request.page_size, 50)
+            query = query.where(col(LedgerEntry.id) < before[0])
+        size = paging.page_size(request.page_size, 50)
         with self.runtime.session() as session:
             authorize_customer(session, customer_id)
             rows = session.exec(query.order_by(col(LedgerEntry.id).desc()).limit(size + 1)).all()
-        more = len(rows) > size
-        rows = rows[:size]
         return admin_pb2.ListLedgerEntriesResponse(
-            ledger_entries=[ledger_entry_resource(r) for r in rows],
-            next_page_token=encode_token(rows[-1].id, filters) if more else "",
+            ledger_entries=[ledger_entry_resource(r) for r in rows[:size]],
+            next_page_token=paging.next_page_token(rows, size, lambda r: [r.id], filters),
         )
 
     def CreateAdjustment(
@@ -325,6 +323,11 @@ class AdminMethods:
         if row is None or row.customer_id != customer_id:
             raise NotFound(f"{request.name} not found")
         return adjustments.adjustment_resource(row)
+
+
+def _version_key(row: TariffVersion) -> list[str]:
+    """ListTariffVersions' sort key: effective date (ISO), then id."""
+    return [row.effective_date.isoformat(), row.id]
 
 
 def _end_dates(rows: Sequence[TariffVersion]) -> dict[str, date]:

@@ -16,9 +16,8 @@ from servers.billing.changes import customer_data_changed
 from servers.billing.config import BillingConfig
 from servers.billing.models import Customer, CustomerState, utcnow
 from servers.billing.months import Month
-from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.recompute import RecomputeResult, recompute_customer
-from servers.runtime import NotFound, Runtime
+from servers.runtime import NotFound, Runtime, paging
 
 log = logging.getLogger("palmgrid.billing")
 
@@ -53,20 +52,18 @@ class InternalMethods:
         self, request: internal_pb2.ListCustomersByAreaRequest, context: grpc.ServicerContext
     ) -> internal_pb2.ListCustomersByAreaResponse:
         areas = sorted(request.area_codes)
-        after = decode_token(request.page_token, areas)
-        size = page_size(request.page_size, 1000)
+        after = paging.decode_token(request.page_token, areas, types=(str,))
+        size = paging.page_size(request.page_size, 1000)
         query = select(Customer.id).where(
             col(Customer.area_code).in_(areas), Customer.state == CustomerState.ACTIVE.value
         )
         if after is not None:
-            query = query.where(Customer.id > str(after))
+            query = query.where(col(Customer.id) > after[0])
         with self.runtime.session() as session:
             ids = list(session.exec(query.order_by(col(Customer.id)).limit(size + 1)))
-        more = len(ids) > size
-        ids = ids[:size]
         return internal_pb2.ListCustomersByAreaResponse(
-            customers=[archive.customer_name(i) for i in ids],
-            next_page_token=encode_token(ids[-1], areas) if more else "",
+            customers=[archive.customer_name(i) for i in ids[:size]],
+            next_page_token=paging.next_page_token(ids, size, lambda i: [i], areas),
         )
 
     def BatchGetCustomers(

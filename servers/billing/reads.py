@@ -3,8 +3,6 @@ balance, usage, bills, estimate and readings, and the public tariffs."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
 from sqlmodel import Session, col, select
 
@@ -22,12 +20,14 @@ from servers.billing.models import (
     utcnow,
 )
 from servers.billing.months import cst_date
-from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.protoconv import from_timestamp
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
-from servers.runtime import NotFound, Runtime
+from servers.runtime import NotFound, Runtime, paging
+
+# ListMeterReadings: newest first; ties on time are broken by (meter, reading id).
+_READING_ORDER = (col(MeterReading.read_time), col(MeterReading.meter_id), col(MeterReading.id))
 
 
 def _ids(name: str) -> list[str]:
@@ -74,22 +74,21 @@ class ReadMethods:
         self, request: service_pb2.ListMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMonthlyUsageResponse:
         customer_id = _ids(request.parent)[0]
-        size = page_size(request.page_size, 24)
-        before = decode_token(request.page_token, [request.parent])
+        size = paging.page_size(request.page_size, 24)
+        before = paging.decode_token(request.page_token, [request.parent], types=(str,))
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(
                 connection,
                 customer_id,
                 hot_reads.USAGE,
-                before=None if before is None else str(before),
+                before=None if before is None else before[0],
                 newest_first=True,
                 limit=size + 1,
             )
-        more = len(rows) > size
-        rows = rows[:size]
+        token = paging.next_page_token(rows, size, lambda row: [row.month], [request.parent])
         return service_pb2.ListMonthlyUsageResponse(
-            monthly_usage=[usage_resource(row) for row in rows],
-            next_page_token=encode_token(rows[-1].month, [request.parent]) if more else "",
+            monthly_usage=[usage_resource(row) for row in rows[:size]],
+            next_page_token=token,
         )
 
     def GetMonthlyUsage(
@@ -106,23 +105,22 @@ class ReadMethods:
         self, request: service_pb2.ListBillsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListBillsResponse:
         customer_id = _ids(request.parent)[0]
-        size = page_size(request.page_size, 24)
-        before = decode_token(request.page_token, [request.parent])
+        size = paging.page_size(request.page_size, 24)
+        before = paging.decode_token(request.page_token, [request.parent], types=(str,))
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(
                 connection,
                 customer_id,
                 hot_reads.BILL,
-                before=None if before is None else str(before),
+                before=None if before is None else before[0],
                 newest_first=True,
                 limit=size + 1,
             )
-        more = len(rows) > size
-        rows = rows[:size]
+        token = paging.next_page_token(rows, size, lambda row: [row.month], [request.parent])
         today = cst_date(utcnow())
         return service_pb2.ListBillsResponse(
-            bills=[bill_resource(row, today) for row in rows],
-            next_page_token=encode_token(rows[-1].month, [request.parent]) if more else "",
+            bills=[bill_resource(row, today) for row in rows[:size]],
+            next_page_token=token,
         )
 
     def GetBill(
@@ -147,13 +145,13 @@ class ReadMethods:
         self, request: service_pb2.ListMeterReadingsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMeterReadingsResponse:
         customer_id, meter_id = _ids(request.parent)
-        size = page_size(request.page_size, 50)
+        size = paging.page_size(request.page_size, 50)
         filters = [
             request.parent,
             request.start_time.ToJsonString() if request.HasField("start_time") else "",
             request.end_time.ToJsonString() if request.HasField("end_time") else "",
         ]
-        after = decode_token(request.page_token, filters)
+        after = paging.decode_token(request.page_token, filters, types=(str, str, str))
         query = select(MeterReading).where(MeterReading.customer_id == customer_id)
         if meter_id != "-":
             query = query.where(MeterReading.meter_id == meter_id)
@@ -162,35 +160,18 @@ class ReadMethods:
         if request.HasField("end_time"):
             query = query.where(MeterReading.read_time < from_timestamp(request.end_time))
         if after is not None:
-            # Newest first; ties on time are broken by (meter, reading id).
             time_key, meter_key, id_key = after
-            last_time = datetime.fromisoformat(str(time_key))
-            query = query.where(
-                (MeterReading.read_time < last_time)
-                | (
-                    (MeterReading.read_time == last_time)
-                    & (
-                        (col(MeterReading.meter_id) < meter_key)
-                        | ((MeterReading.meter_id == meter_key) & (col(MeterReading.id) < id_key))
-                    )
-                )
-            )
-        query = query.order_by(
-            col(MeterReading.read_time).desc(),
-            col(MeterReading.meter_id).desc(),
-            col(MeterReading.id).desc(),
-        )
+            key = (paging.time_from_key(time_key), meter_key, id_key)
+            query = query.where(paging.descending_after(_READING_ORDER, key))
+        query = query.order_by(*(column.desc() for column in _READING_ORDER))
         with self.runtime.session() as session:
             authorize_customer(session, customer_id)
             rows = session.exec(query.limit(size + 1)).all()
-        more = len(rows) > size
-        rows = rows[:size]
-        token = ""
-        if more:
-            last = rows[-1]
-            token = encode_token([last.read_time.isoformat(), last.meter_id, last.id], filters)
+        token = paging.next_page_token(
+            rows, size, lambda row: [paging.time_key(row.read_time), row.meter_id, row.id], filters
+        )
         return service_pb2.ListMeterReadingsResponse(
-            meter_readings=[readings.reading_resource(row) for row in rows],
+            meter_readings=[readings.reading_resource(row) for row in rows[:size]],
             next_page_token=token,
         )
 
@@ -210,18 +191,18 @@ class ReadMethods:
     def ListTariffs(
         self, request: service_pb2.ListTariffsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListTariffsResponse:
-        size = page_size(request.page_size, 50)
+        size = paging.page_size(request.page_size, 50)
         category = request.customer_category
-        after = decode_token(request.page_token, [category])
+        after = paging.decode_token(request.page_token, [category], types=(str,))
         query = select(Tariff)
         if category:
             name = tariff_pb2.CustomerCategory.Name(category).removeprefix("CUSTOMER_CATEGORY_")
             query = query.where(Tariff.customer_category == name)
         if after is not None:
-            query = query.where(Tariff.id > str(after))
+            query = query.where(col(Tariff.id) > after[0])
         with self.runtime.session() as session:
             rows = session.exec(query.order_by(col(Tariff.id)).limit(size + 1)).all()
-            more = len(rows) > size
+            token = paging.next_page_token(rows, size, lambda row: [row.id], [category])
             rows = rows[:size]
             versions = session.exec(
                 select(TariffVersion).where(col(TariffVersion.tariff_id).in_([r.id for r in rows]))
@@ -232,5 +213,5 @@ class ReadMethods:
                 tariff_resource(row, [v for v in versions if v.tariff_id == row.id], today)
                 for row in rows
             ],
-            next_page_token=encode_token(rows[-1].id, [category]) if more else "",
+            next_page_token=token,
         )

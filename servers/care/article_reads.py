@@ -15,10 +15,9 @@ from sqlmodel import select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
-from servers.care import paging
 from servers.care.article_resources import article_id, article_resource, kind_name, state_name
 from servers.care.models import ArticleRow, ArticleState
-from servers.runtime import NotFound, Runtime
+from servers.runtime import NotFound, Runtime, paging
 
 FULL = resources_pb2.ARTICLE_VIEW_FULL
 

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from palmgrid.type.v1 import identity_pb2
-from servers.care import feedback_workflow, paging
+from servers.care import feedback_workflow
 from servers.care.feedback_resources import (
     feedback_id,
     feedback_resource,
@@ -23,6 +23,7 @@ from servers.runtime import (
     PermissionDenied,
     Runtime,
     in_supply_office_scope,
+    paging,
     require_principal,
     require_supply_office_scope,
 )

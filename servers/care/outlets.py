@@ -13,7 +13,7 @@ from google.protobuf import empty_pb2
 from sqlmodel import Session, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
-from servers.care import outlet_listing, paging
+from servers.care import outlet_listing
 from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
@@ -27,7 +27,7 @@ from servers.care.outlet_resources import (
     service_name,
 )
 from servers.care.update_masks import fields_to_update
-from servers.runtime import NotFound, Runtime
+from servers.runtime import NotFound, Runtime, paging
 
 
 def _get_row(session: Session, name: str, *, for_update: bool = False) -> OutletRow:

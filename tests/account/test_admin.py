@@ -124,6 +124,53 @@ def test_create_staff_user_is_idempotent_and_forces_a_password_change(account: A
     assert unknown.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_users_of_a_supply_office_are_listed_in_pages_by_username(
+    account_any_db: Account,
+) -> None:
+    account = account_any_db
+    admin = account.signed_in("admin", DEV_PASSWORD)
+    for username, offices in (
+        ("linesman", ["QJ-ZY", "QJ-QL"]),
+        ("nearmiss", ["QJ-Q", "QJ-QLX"]),  # neither is QJ-QL
+        ("elsewhere", ["QJ-ZY"]),
+    ):
+        account.admin_stub.CreateStaffUser(
+            admin_service_pb.CreateStaffUserRequest(
+                user=account_pb.User(username=username),
+                roles=["roles/inspector"],
+                supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
+                supply_offices=offices,
+                temporary_password="Temp-pass-01!",
+            ),
+            metadata=admin,
+        )
+
+    def walk(**filters: object) -> list[str]:
+        names: list[str] = []
+        token = ""
+        while True:
+            page = account.admin_stub.ListUsers(
+                admin_service_pb.ListUsersRequest(page_size=2, page_token=token, **filters),
+                metadata=admin,
+            )
+            assert len(page.users) <= 2
+            names += [u.username for u in page.users]
+            token = page.next_page_token
+            if not token:
+                return names
+
+    # The demo staff other than admin list QJ-QL; admin reaches every office.
+    reaching = sorted(["linesman", *(s.username for s in DEMO_STAFF)])
+    assert walk(kind=2, supply_office="QJ-QL") == reaching
+    assert walk(kind=2, supply_office="QJ-ZY") == ["admin", "elsewhere", "linesman"]
+    assert walk(kind=2, supply_office="QJ-ZY", role="roles/inspector") == [
+        "elsewhere",
+        "linesman",
+    ]
+    everyone = walk(kind=2)
+    assert everyone == sorted(everyone) and len(everyone) == len(DEMO_STAFF) + 3
+
+
 def test_roles_grants_and_scope_reach_the_next_assertion(account: Account) -> None:
     admin = account.signed_in("admin", DEV_PASSWORD)
     account.register("climber")

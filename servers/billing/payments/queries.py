@@ -10,15 +10,16 @@ from sqlmodel import Session, col, select
 
 from palmgrid.billing.v1 import billing_service_pb2
 from servers.billing.archive import customer_id_of
-from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.payments.models import Payment, PaymentState
 from servers.billing.scope import authorize_customer
-from servers.runtime import NotFound
+from servers.runtime import NotFound, paging
 
 if TYPE_CHECKING:
     from servers.billing.payments.service import PaymentService
 
 DEFAULT_PAGE_SIZE = 50
+# A customer's payments: newest first, ties broken by id.
+_ORDER = (col(Payment.create_time), col(Payment.id))
 
 
 def get_payment(service: PaymentService, name: str) -> Payment:
@@ -38,31 +39,20 @@ def list_payments(
 ) -> tuple[list[Payment], str]:
     """A page of the customer's payments, newest first, and the next page token."""
     customer_id = customer_id_of(request.parent)
-    size = page_size(request.page_size, DEFAULT_PAGE_SIZE)
-    after = decode_token(request.page_token, [request.parent])
-    query = (
-        select(Payment)
-        .where(Payment.customer_id == customer_id)
-        .order_by(col(Payment.create_time).desc(), col(Payment.id).desc())
-        .limit(size + 1)
-    )
+    size = paging.page_size(request.page_size, DEFAULT_PAGE_SIZE)
+    after = paging.decode_token(request.page_token, [request.parent], types=(str, str))
+    query = select(Payment).where(Payment.customer_id == customer_id)
+    if after is not None:
+        # Strictly older than the last one returned, ties broken by id.
+        key = (paging.time_from_key(after[0]), after[1])
+        query = query.where(paging.descending_after(_ORDER, key))
+    query = query.order_by(*(column.desc() for column in _ORDER)).limit(size + 1)
     with service.runtime.session() as session:
         authorize_customer(session, customer_id)
-        if after is not None:
-            # Keyset: strictly older than the last one returned, ties broken by id.
-            last = session.get(Payment, str(after))
-            if last is not None:
-                query = query.where(
-                    sa.or_(
-                        col(Payment.create_time) < last.create_time,
-                        sa.and_(
-                            col(Payment.create_time) == last.create_time,
-                            col(Payment.id) < last.id,
-                        ),
-                    )
-                )
         rows = list(session.exec(query).all())
-    token = encode_token(rows[size - 1].id, [request.parent]) if len(rows) > size else ""
+    token = paging.next_page_token(
+        rows, size, lambda row: [paging.time_key(row.create_time), row.id], [request.parent]
+    )
     return rows[:size], token
 
 

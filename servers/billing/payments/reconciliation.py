@@ -32,7 +32,6 @@ from sqlmodel import col, select
 from palmgrid.billing.v1 import billing_admin_service_pb2, payment_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.models import LedgerEntry, LedgerEntryKind
-from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.payments.models import (
     Payment,
     PaymentOrigin,
@@ -44,7 +43,7 @@ from servers.billing.payments.protocol import CHINA_TIME, ProtocolError
 from servers.billing.payments.provider import ProviderError
 from servers.billing.payments.resources import channel_name
 from servers.billing.payments.statement import PAYMENT, REFUND, StatementRecord
-from servers.runtime import Aborted, FailedPrecondition, NotFound
+from servers.runtime import Aborted, FailedPrecondition, NotFound, paging
 
 if TYPE_CHECKING:
     from servers.billing.payments.service import PaymentService
@@ -379,14 +378,14 @@ def list_reports(
         state = payment_pb2.ReconciliationState.Name(request.state).removeprefix(
             "RECONCILIATION_STATE_"
         )
-    after = decode_token(request.page_token, [state])
-    size = page_size(request.page_size, 31)
+    after = paging.decode_token(request.page_token, [state], types=(str,))
+    size = paging.page_size(request.page_size, 31)
     query = select(ReconciliationReportRow).order_by(col(ReconciliationReportRow.day).desc())
     if state:
         query = query.where(ReconciliationReportRow.state == state)
     if after is not None:
-        query = query.where(ReconciliationReportRow.day < str(after))
+        query = query.where(col(ReconciliationReportRow.day) < after[0])
     with service.runtime.session() as session:
         rows = list(session.exec(query.limit(size + 1)).all())
-    token = encode_token(rows[size - 1].day, [state]) if len(rows) > size else ""
+    token = paging.next_page_token(rows, size, lambda row: [row.day], [state])
     return rows[:size], token

@@ -1,0 +1,421 @@
+"""No page token a client makes up reaches a server's internals: generated from the
+descriptors, every paged method (its request has `page_token`) of every built service
+is called over real gRPC with forged and foreign tokens, and each answers
+INVALID_ARGUMENT with a field violation on `pageToken` — never INTERNAL.
+
+One real server per service (account under mTLS, billing and care in plaintext with
+signed assertions), each with a little data so that most methods issue tokens of their
+own. The callers are our own service identities, which every method lets through to the
+pager: a first call without a token must succeed, or the test proves nothing.
+
+Forged: random bytes, text that is not base64, base64 of text that is not JSON, JSON of
+the wrong shape, and — from each method's own token, keeping its genuine fingerprint —
+keys of the wrong types or length. Foreign: the tokens every other method issued, and a
+method's own token with its filters changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import descriptor, message_factory, timestamp_pb2
+
+from palmgrid.account.v1 import account_internal_service_pb2 as account_internal_pb
+from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmgrid.type.v1 import identity_pb2
+from servers.account.clock import SettableClock
+from servers.account.service import make_spec as account_spec
+from servers.billing.config import BillingConfig
+from servers.runtime import build_server, error_from_rpc
+from servers.runtime.devcerts import ensure_dev_pki
+from servers.runtime.identity import ensure_key_pair
+from tests.account.conftest import (
+    DEV_PASSWORD,
+    FAST_ARGON2,
+    START,
+    Account,
+    base_settings,
+    channel_as,
+)
+from tests.billing.core_support import start_billing
+from tests.care.support import start_care
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILT = ("account", "billing", "care")
+
+# List methods that return everything at once, by design.
+UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
+
+CUSTOMER = "customers/3100000001"
+
+# What a method's request needs besides the page fields to pass validation and reach
+# the pager; "{admin}" and "{dispatcher}" stand for those demo users' names.
+REQUIRED: dict[str, dict[str, Any]] = {
+    "ListSessions": {"user": "{admin}"},
+    "ListCustomerBindings": {"parent": "{admin}"},
+    "ListMessages": {"parent": "{admin}"},
+    "LookupRecipients": {
+        "topic": account_pb.TOPIC_ACCOUNT,
+        "users": ["{admin}", "{dispatcher}"],
+    },
+    "ListMonthlyUsage": {"parent": CUSTOMER},
+    "ListBills": {"parent": CUSTOMER},
+    "ListMeterReadings": {"parent": f"{CUSTOMER}/meters/-"},
+    "ListPayments": {"parent": CUSTOMER},
+    "ListLedgerEntries": {"parent": CUSTOMER},
+    "ListTariffVersions": {"parent": "tariffs/residential-tiered"},
+    "ListCustomersByArea": {"area_codes": ["A01"]},
+}
+
+# For each method that issues tokens: a change of its filters, which its token must
+# not survive.
+OTHER_FILTERS: dict[str, dict[str, Any]] = {
+    "ListUsers": {"kind": identity_pb2.PRINCIPAL_KIND_STAFF},
+    "ListAuditRecords": {"start_time": timestamp_pb2.Timestamp(seconds=1_000_000_000)},
+    "ListSessions": {"state": account_pb.SESSION_STATE_ACTIVE},
+    "ListMessages": {"topic": account_pb.TOPIC_BILL},
+    "LookupRecipients": {"topic": account_pb.TOPIC_NOTICE},
+    "ListMonthlyUsage": {"parent": "customers/3100000002"},
+    "ListBills": {"parent": "customers/3100000002"},
+    "ListMeterReadings": {"end_time": timestamp_pb2.Timestamp(seconds=4_000_000_000)},
+    "ListPayments": {"parent": "customers/3100000002"},
+    "ListLedgerEntries": {"start_time": timestamp_pb2.Timestamp(seconds=1_000_000_000)},
+    "ListTariffs": {"customer_category": 1},
+    "ListCustomers": {"area_code": "A02"},
+    "ListCustomersByArea": {"area_codes": ["A02"]},
+    "ListTariffVersions": {"parent": "tariffs/other"},
+    "ListReconciliationReports": {"state": 1},
+    "ListOutlets": {"service": 1},
+    "ListArticles": {"kind": 1},
+    "SearchArticles": {"query": "停电"},
+    "ListFeedback": {"kind": 1},
+}
+# Methods without filters: a token of theirs has nothing to be foreign to but others.
+NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
+
+# Methods that must issue a token from the seeded data, so the tampering and foreign
+# cases cannot quietly run out of tokens.
+MUST_ISSUE = {
+    "ListUsers",
+    "ListRoles",
+    "ListServiceAccounts",
+    "ListSessions",
+    "ListMessages",
+    "LookupRecipients",
+    "ListMonthlyUsage",
+    "ListBills",
+    "ListMeterReadings",
+    "ListCustomers",
+    "ListCustomersByArea",
+    "ListOutlets",
+    "ListArticles",
+    "SearchArticles",
+}
+
+
+@dataclass(frozen=True)
+class Paged:
+    """A paged method of a built service."""
+
+    service: str  # "billing"
+    method: descriptor.MethodDescriptor
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+    @property
+    def path(self) -> str:
+        return f"/{self.method.containing_service.full_name}/{self.method.name}"
+
+    def request(self, **fields: Any) -> Any:
+        return message_factory.GetMessageClass(self.method.input_type)(**fields)
+
+    def response_class(self) -> Any:
+        return message_factory.GetMessageClass(self.method.output_type)
+
+
+def _service_modules(service: str) -> Iterator[Any]:
+    for path in sorted((ROOT / "generated" / "palmgrid" / service / "v1").glob("*_pb2.py")):
+        yield importlib.import_module(f"palmgrid.{service}.v1.{path.stem}")
+
+
+def list_methods() -> list[Paged]:
+    """Every List method (and any other method with a page token) of the built services."""
+    found = []
+    for service in BUILT:
+        for module in _service_modules(service):
+            for grpc_service in module.DESCRIPTOR.services_by_name.values():
+                for method in grpc_service.methods:
+                    paged = "page_token" in method.input_type.fields_by_name
+                    if paged or method.name.startswith("List"):
+                        found.append(Paged(service, method))
+    return found
+
+
+PAGED = [m for m in list_methods() if m.path not in UNPAGED]
+
+
+# -- the running services ---------------------------------------------------------------
+
+Call = Callable[..., Any]
+
+
+@dataclass
+class Services:
+    """The running services and a way to call any method as a trusted service."""
+
+    callers: dict[str, Callable[[Paged], Call]]
+    names: dict[str, str]
+
+    def call(self, method: Paged, page_token: str = "", page_size: int = 0, **extra: Any) -> Any:
+        fields = {
+            key: _filled(value, self.names)
+            for key, value in {**REQUIRED.get(method.name, {}), **extra}.items()
+        }
+        request = method.request(page_token=page_token, page_size=page_size, **fields)
+        return self.callers[method.service](method)(request)
+
+
+def _filled(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, list):
+        return [_filled(item, names) for item in value]
+    return value
+
+
+def _unary(channel: grpc.Channel, method: Paged, metadata: Callable[[], Any]) -> Call:
+    stub = channel.unary_unary(
+        method.path,
+        request_serializer=lambda message: message.SerializeToString(),
+        response_deserializer=method.response_class().FromString,
+    )
+    return lambda request: stub(request, metadata=metadata(), timeout=10)
+
+
+def _service_principal() -> identity_pb2.Principal:
+    return identity_pb2.Principal(
+        user="serviceAccounts/worker",
+        username="worker",
+        kind=identity_pb2.PRINCIPAL_KIND_SERVICE,
+        permissions=["*"],
+        all_supply_offices=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    directory = tmp_path_factory.mktemp("page-tokens")
+    ensure_dev_pki(directory / "tls")
+    ensure_key_pair(directory / "identity", "dev")
+    with contextlib.ExitStack() as stack:
+        # Account under mTLS; called with the `worker` certificate (every permission).
+        settings = base_settings(directory, f"sqlite:///{directory / 'account.db'}")
+        clock = SettableClock(START)
+        server, port, runtime = build_server(
+            account_spec(clock=clock, config=FAST_ARGON2), settings, address="127.0.0.1:0"
+        )
+        server.start()
+        account = Account(server, port, runtime, settings, clock)
+        stack.callback(account.close)
+        worker = channel_as(settings, port, "worker")
+        stack.callback(worker.close)
+
+        # Billing with a small demo: customers with months of usage, bills and readings.
+        billing_server, billing = start_billing(
+            directory,
+            f"sqlite:///{directory / 'billing.db'}",
+            BillingConfig(demo_data=True, demo_customers=12),
+        )
+        stack.callback(billing_server.stop, 0)
+        stack.callback(billing.runtime.close)
+        stack.callback(billing.channel.close)
+
+        # Care with its demo outlets and articles.
+        care = start_care(directory, f"sqlite:///{directory / 'care.db'}", demo_data=True)
+        stack.callback(care.close)
+
+        names = _seed_account(account)
+        running = Services(
+            callers={
+                "account": lambda m: _unary(worker, m, lambda: ()),
+                "billing": lambda m: _unary(
+                    billing.channel, m, lambda: billing.as_(_service_principal())
+                ),
+                "care": lambda m: _unary(care.channel, m, lambda: care.as_(_service_principal())),
+            },
+            names=names,
+        )
+        yield running
+
+
+def _seed_account(account: Account) -> dict[str, str]:
+    """Two sessions and two messages for admin; the names of admin and dispatcher."""
+    admin = account.authenticate(account.login("admin", DEV_PASSWORD).token).principal.user
+    account.login("admin", DEV_PASSWORD)
+    dispatcher = account.authenticate(
+        account.login("dispatcher", DEV_PASSWORD).token
+    ).principal.user
+    for number in range(2):
+        account.internal("notification").CreateMessage(
+            account_internal_pb.CreateMessageRequest(
+                parent=admin,
+                message=account_pb.Message(
+                    topic=account_pb.TOPIC_ACCOUNT, title=f"Notice {number}", body="Hello."
+                ),
+                request_id=f"00000000-0000-4000-8000-00000000000{number}",
+            )
+        )
+    return {"admin": admin, "dispatcher": dispatcher}
+
+
+@pytest.fixture(scope="module")
+def issued(services: Services) -> dict[str, str]:
+    """The token each paged method issues for a first page of one item (by path); the
+    first call of every method must succeed."""
+    tokens: dict[str, str] = {}
+    for method in PAGED:
+        try:
+            page = services.call(method, page_size=1)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+                continue  # not built yet
+            raise AssertionError(f"{method.path} without a token: {error}") from error
+        if page.next_page_token:
+            tokens[method.path] = page.next_page_token
+    return tokens
+
+
+# -- the cases ---------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _json(data: Any) -> str:
+    return _b64(json.dumps(data).encode())
+
+
+GARBAGE: dict[str, str] = {
+    "random bytes": _b64(bytes(range(256))[::7]),
+    "random bytes, padded": base64.urlsafe_b64encode(b"\x00\x9f\xff\x10\x80").decode(),
+    "not base64": "not a token!",
+    "not ascii": "下一页",
+    "base64 of text": _b64(b"page 2 please"),
+    "base64 of a bad encoding": _b64(b'\xff\xfe{"a":1}'),
+    "a JSON list": _json(["a", "f"]),
+    "a JSON string": _json("next"),
+    "a JSON number": _json(2),
+    "JSON null": _json(None),
+    "an empty object": _json({}),
+    "an offset token": _json({"o": 20, "f": "0123456789ab"}),
+    "no fingerprint": _json({"a": ["x"]}),
+    "no key": _json({"f": "0123456789abcdef"}),
+    "a key that is no list": _json({"a": "x", "f": "0123456789abcdef"}),
+    "strings for a key": _json({"a": ["1", "2", "3"], "f": "0123456789abcdef"}),
+    "numbers for a key": _json({"a": [1, 2, 3], "f": "0123456789abcdef"}),
+    "nested JSON": _json({"a": [[[[["x"]]]]], "f": [{"f": 1}]}),
+}
+
+
+def _tampered(token: str) -> dict[str, str]:
+    """`token` with its genuine fingerprint and keys of other types or length."""
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    after = data["a"]
+    variants: dict[str, str] = {}
+
+    def variant(label: str, key: Any) -> None:
+        variants[label] = _json({"a": key, "f": data["f"]})
+
+    variant("key too short", after[:-1])
+    variant("key too long", [*after, after[-1]])
+    variant("key not a list", after[0])
+    for index, value in enumerate(after):
+        # Always wrong: no key value is null, a list, an object or a fraction; no
+        # integer needs 70 bits, no string holds NUL or a lone surrogate.
+        others: list[Any] = [None, [], {"x": 1}, 1.5, 2**70, "a\x00b", "\ud800"]
+        # Wrong unless the key is of that type.
+        others += [v for v in (12345, True, "12345") if type(v) is not type(value)]
+        for other in others:
+            key = list(after)
+            key[index] = other
+            variant(f"key[{index}] = {other!r}", key)
+    return variants
+
+
+def _refusal(services: Services, method: Paged, token: str, **extra: Any) -> str | None:
+    """None when `token` gets INVALID_ARGUMENT on pageToken; else what happened."""
+    try:
+        services.call(method, page_token=token, page_size=1, **extra)
+    except grpc.RpcError as error:
+        code = error.code()  # type: ignore[attr-defined]
+        fields = [v.field for v in getattr(error_from_rpc(error), "field_violations", ())]
+        if code == grpc.StatusCode.INVALID_ARGUMENT and fields == ["pageToken"]:
+            return None
+        return f"{code.name} {fields} {error.details()}"  # type: ignore[attr-defined]
+    return "accepted"
+
+
+def _built(method: Paged, services: Services) -> None:
+    try:
+        services.call(method)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+            pytest.skip(f"{method.path} is not built yet")
+
+
+def test_every_list_method_takes_a_page_token() -> None:
+    unpaged = [
+        m.path
+        for m in list_methods()
+        if "page_token" not in m.method.input_type.fields_by_name and m.path not in UNPAGED
+    ]
+    assert unpaged == []
+    assert {m.service for m in PAGED} == set(BUILT)
+
+
+def test_the_seeded_data_makes_the_methods_issue_tokens(issued: dict[str, str]) -> None:
+    issuing = {path.rpartition("/")[2] for path in issued}
+    assert issuing >= MUST_ISSUE
+    assert issuing <= set(OTHER_FILTERS) | NO_FILTERS
+
+
+@pytest.mark.parametrize("method", PAGED, ids=lambda m: m.path.removeprefix("/palmgrid."))
+def test_forged_tokens_are_invalid_arguments_on_page_token(
+    method: Paged, services: Services, issued: dict[str, str]
+) -> None:
+    _built(method, services)
+    cases = dict(GARBAGE)
+    own = issued.get(method.path)
+    if own is not None:
+        cases.update(_tampered(own))
+    answers = {label: _refusal(services, method, token) for label, token in cases.items()}
+    assert {label: answer for label, answer in answers.items() if answer is not None} == {}
+
+
+@pytest.mark.parametrize("method", PAGED, ids=lambda m: m.path.removeprefix("/palmgrid."))
+def test_foreign_tokens_are_invalid_arguments_on_page_token(
+    method: Paged, services: Services, issued: dict[str, str]
+) -> None:
+    _built(method, services)
+    cases = {f"token of {path}": token for path, token in issued.items() if path != method.path}
+    assert len(cases) >= len(MUST_ISSUE) - 1
+    answers = {label: _refusal(services, method, token) for label, token in cases.items()}
+    own = issued.get(method.path)
+    if own is not None and method.name in OTHER_FILTERS:
+        other = OTHER_FILTERS[method.name]
+        answers["own token, other filters"] = _refusal(services, method, own, **other)
+        # The same token is fine with the filters it was issued for.
+        assert services.call(method, page_token=own, page_size=1) is not None
+    assert {label: answer for label, answer in answers.items() if answer is not None} == {}
