@@ -21,14 +21,13 @@ from palmgrid.account.v1 import (
 from servers.account import audit, demo, parameters, roles
 from servers.account.admin_methods import AdminMethods
 from servers.account.auditing import guard
-from servers.account.clock import Clock, SystemClock
 from servers.account.config import AccountConfig, pepper_path
 from servers.account.core import AccountCore
 from servers.account.customer_methods import CustomerMethods
 from servers.account.internal_methods import InternalMethods
 from servers.account.passwords import PasswordHasher, load_pepper
 from servers.account.self_service import SelfServiceMethods
-from servers.runtime import Registration, Runtime, ServiceSpec, load_signer
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec, load_signer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -98,7 +97,7 @@ def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None
     clock and PALMGRID_ACCOUNT_* from the environment)."""
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
-        core = build_core(runtime, clock=clock or SystemClock(), config=config or AccountConfig())
+        core = build_core(runtime, clock=clock or SYSTEM_CLOCK, config=config or AccountConfig())
         seed(core)
         servicers = (
             (

@@ -20,14 +20,13 @@ from palmgrid.care.v1 import care_service_pb2_grpc
 from servers.care import startup
 from servers.care.article_editing import ArticleEditingMethods
 from servers.care.article_reads import ArticleReadMethods
-from servers.care.clock import Clock, system_clock
 from servers.care.config import CareConfig
 from servers.care.customers import BillingCustomerOffices, CustomerOffices
 from servers.care.feedback_handling import FeedbackHandlingMethods
 from servers.care.feedback_reads import FeedbackReadMethods
 from servers.care.feedback_submission import FeedbackSubmissionMethods
 from servers.care.outlets import OutletMethods
-from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -68,12 +67,12 @@ def make_spec(
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = config or CareConfig.from_env()
-        now = clock or system_clock
-        startup.prepare(runtime, chosen, now)
+        chosen_clock = clock or SYSTEM_CLOCK
+        startup.prepare(runtime, chosen, chosen_clock)
         offices = customer_offices(runtime)
         # The generated stub declares every RPC abstract; methods not built yet fall
         # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignore.
-        servicer = CareServicer(runtime, chosen, now, offices)  # type: ignore[abstract]
+        servicer = CareServicer(runtime, chosen, chosen_clock, offices)  # type: ignore[abstract]
         return [
             Registration(
                 "palmgrid.care.v1.CareService",

@@ -8,9 +8,8 @@ import logging
 from sqlalchemy.exc import IntegrityError
 
 from servers.care import demo
-from servers.care.clock import Clock
 from servers.care.config import CareConfig
-from servers.runtime import Runtime
+from servers.runtime import Clock, Runtime
 
 log = logging.getLogger("palmgrid.care")
 
@@ -24,7 +23,7 @@ def prepare(runtime: Runtime, config: CareConfig, clock: Clock) -> None:
     for attempt in range(2):
         try:
             with runtime.session(write=True) as session:
-                seeded = demo.seed(session, clock())
+                seeded = demo.seed(session, clock.now())
             break
         except IntegrityError:
             if attempt:
