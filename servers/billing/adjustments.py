@@ -18,8 +18,8 @@ from palmgrid.billing.v1 import payment_pb2
 from servers.billing.ledger import balance_of, post_entry
 from servers.billing.masking import mask_message
 from servers.billing.models import Adjustment, LedgerEntryKind
-from servers.billing.protoconv import timestamp
 from servers.runtime import Aborted, FailedPrecondition
+from servers.runtime.protoconv import timestamp
 
 _KINDS = {
     payment_pb2.ADJUSTMENT_KIND_CREDIT: ("CREDIT", LedgerEntryKind.ADJUSTMENT, 1),

@@ -31,7 +31,6 @@ from servers.billing.models import (
 )
 from servers.billing.months import cst_date
 from servers.billing.pagination import decode_token, encode_token, page_size
-from servers.billing.protoconv import from_date_message, from_timestamp
 from servers.billing.resources import ledger_entry_resource
 from servers.billing.schedule import Schedule, ScheduleError
 from servers.billing.scope import authorize_customer
@@ -47,6 +46,7 @@ from servers.runtime import (
     require_principal,
     require_supply_office_scope,
 )
+from servers.runtime.protoconv import from_date_message, from_timestamp
 
 
 def _ids(name: str) -> list[str]:

@@ -23,11 +23,11 @@ from servers.billing.models import (
 )
 from servers.billing.months import cst_date
 from servers.billing.pagination import decode_token, encode_token, page_size
-from servers.billing.protoconv import from_timestamp
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
 from servers.runtime import NotFound, Runtime
+from servers.runtime.protoconv import from_timestamp
 
 
 def _ids(name: str) -> list[str]:
