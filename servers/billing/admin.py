@@ -27,7 +27,6 @@ from servers.billing.models import (
     LedgerEntry,
     Tariff,
     TariffVersion,
-    utcnow,
 )
 from servers.billing.months import cst_date
 from servers.billing.pagination import decode_token, encode_token, page_size
@@ -38,6 +37,7 @@ from servers.billing.tariff_catalog import DRAFT, PUBLISHED
 from servers.billing.tariff_resources import schedule_mapping, tariff_resource, version_resource
 from servers.runtime import (
     AlreadyExists,
+    Clock,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -58,6 +58,7 @@ class AdminMethods:
 
     runtime: Runtime
     config: BillingConfig
+    clock: Clock
 
     # -- customers ---------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class AdminMethods:
     def CreateTariff(
         self, request: admin_pb2.CreateTariffRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.Tariff:
-        now = utcnow()
+        now = self.clock.now()
         category = tariff_pb2.CustomerCategory.Name(request.tariff.customer_category)
         row = Tariff(
             id=request.tariff_id,
@@ -174,7 +175,7 @@ class AdminMethods:
                 "invalid tariff version: effectiveDate is required",
                 field_violations=[FieldViolation("tariffVersion.effectiveDate", "required")],
             )
-        now = utcnow()
+        now = self.clock.now()
         row = TariffVersion(
             tariff_id=tariff_id,
             id=request.tariff_version_id,
@@ -222,7 +223,7 @@ class AdminMethods:
             if row.state != PUBLISHED:
                 self._check_publishable(session, row)
                 row.state = PUBLISHED
-                row.publish_time = utcnow()
+                row.publish_time = self.clock.now()
                 row.publisher = principal.user
                 session.add(row)
                 tariff = session.get(Tariff, tariff_id)
@@ -310,7 +311,7 @@ class AdminMethods:
                 request.adjustment,
                 request_id=request.request_id,
                 creator=principal.user,
-                now=utcnow(),
+                now=self.clock.now(),
             )
         customer_data_changed([customer_id])
         return adjustments.adjustment_resource(row)

@@ -19,14 +19,13 @@ from servers.billing.models import (
     MeterReading,
     Tariff,
     TariffVersion,
-    utcnow,
 )
 from servers.billing.months import cst_date
 from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
-from servers.runtime import NotFound, Runtime
+from servers.runtime import Clock, NotFound, Runtime
 from servers.runtime.protoconv import from_timestamp
 
 
@@ -40,6 +39,7 @@ class ReadMethods:
 
     runtime: Runtime
     config: BillingConfig
+    clock: Clock
 
     def pending_payments_fen(self, session: Session, customer_id: str) -> int:
         """Payments started but not yet confirmed, in fen (Balance.pending_fen). The
@@ -67,7 +67,7 @@ class ReadMethods:
         if rows:
             balance = Balance(customer_id, rows[0].net_fen, rows[0].update_time)
         else:
-            balance = Balance(customer_id, 0, utcnow())
+            balance = Balance(customer_id, 0, self.clock.now())
         return balance_resource(balance, pending)
 
     def ListMonthlyUsage(
@@ -119,7 +119,7 @@ class ReadMethods:
             )
         more = len(rows) > size
         rows = rows[:size]
-        today = cst_date(utcnow())
+        today = cst_date(self.clock.now())
         return service_pb2.ListBillsResponse(
             bills=[bill_resource(row, today) for row in rows],
             next_page_token=encode_token(rows[-1].month, [request.parent]) if more else "",
@@ -133,7 +133,7 @@ class ReadMethods:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BILL, month=month)
         if not rows:
             raise NotFound(f"{request.name} not found")
-        return bill_resource(rows[0], cst_date(utcnow()))
+        return bill_resource(rows[0], cst_date(self.clock.now()))
 
     def GetChargeEstimate(
         self, request: service_pb2.GetChargeEstimateRequest, context: grpc.ServicerContext
@@ -141,7 +141,7 @@ class ReadMethods:
         customer_id = _ids(request.name)[0]
         with self.runtime.session() as session:
             customer = scoped_customer(session, customer_id)
-            return charge_estimate(session, customer, utcnow())
+            return charge_estimate(session, customer, self.clock.now())
 
     def ListMeterReadings(
         self, request: service_pb2.ListMeterReadingsRequest, context: grpc.ServicerContext
@@ -205,7 +205,7 @@ class ReadMethods:
             versions = session.exec(
                 select(TariffVersion).where(TariffVersion.tariff_id == tariff_id)
             ).all()
-        return tariff_resource(row, versions, cst_date(utcnow()))
+        return tariff_resource(row, versions, cst_date(self.clock.now()))
 
     def ListTariffs(
         self, request: service_pb2.ListTariffsRequest, context: grpc.ServicerContext
@@ -226,7 +226,7 @@ class ReadMethods:
             versions = session.exec(
                 select(TariffVersion).where(col(TariffVersion.tariff_id).in_([r.id for r in rows]))
             ).all()
-        today = cst_date(utcnow())
+        today = cst_date(self.clock.now())
         return service_pb2.ListTariffsResponse(
             tariffs=[
                 tariff_resource(row, [v for v in versions if v.tariff_id == row.id], today)

@@ -27,15 +27,16 @@ from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
 from servers.billing.payments.service import payment_service
 from servers.billing.reads import ReadMethods
-from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 
 class BillingServicer(PaymentMethods, ReadMethods, billing_service_pb2_grpc.BillingServiceServicer):
     """palmgrid.billing.v1.BillingService: what phones call."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
 class BillingAdminServicer(
@@ -43,9 +44,10 @@ class BillingAdminServicer(
 ):
     """palmgrid.billing.v1.BillingAdminService: staff and administrators."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
 # BatchRecordExternalPayments belongs to the payments part: its method group joins the
@@ -66,24 +68,28 @@ class BillingInternalServicer(
 ):
     """palmgrid.billing.v1.BillingInternalService: other PalmGrid services."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
-def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
-    """The billing service with `config` (default: from the environment at start)."""
+def make_spec(config: BillingConfig | None = None, *, clock: Clock | None = None) -> ServiceSpec:
+    """The billing service with `config` (default: from the environment at start) and
+    `clock` (default: the wall clock), which every rule that depends on the current
+    time reads: bill states, due dates, late fees, payment expiry."""
+    chosen_clock = clock or SYSTEM_CLOCK
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = config or BillingConfig.from_env()
-        startup.prepare(runtime, chosen)
+        startup.prepare(runtime, chosen, chosen_clock)
         # The generated stubs declare every RPC abstract; methods not built yet fall
         # through to grpc's base class at run time (UNIMPLEMENTED), hence the ignores.
         return [
             Registration(
                 "palmgrid.billing.v1.BillingService",
                 audited(
-                    BillingServicer(runtime, chosen),  # type: ignore[abstract]
+                    BillingServicer(runtime, chosen, chosen_clock),  # type: ignore[abstract]
                     "palmgrid.billing.v1.BillingService",
                     runtime,
                 ),
@@ -92,7 +98,7 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
             Registration(
                 "palmgrid.billing.v1.BillingAdminService",
                 audited(
-                    BillingAdminServicer(runtime, chosen),  # type: ignore[abstract]
+                    BillingAdminServicer(runtime, chosen, chosen_clock),  # type: ignore[abstract]
                     "palmgrid.billing.v1.BillingAdminService",
                     runtime,
                 ),
@@ -101,7 +107,7 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
             Registration(
                 "palmgrid.billing.v1.BillingInternalService",
                 audited(
-                    BillingInternalServicer(runtime, chosen),  # type: ignore[abstract]
+                    BillingInternalServicer(runtime, chosen, chosen_clock),  # type: ignore[abstract]
                     "palmgrid.billing.v1.BillingInternalService",
                     runtime,
                 ),
@@ -114,7 +120,7 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         registrations=registrations,
         migrations=Path(__file__).resolve().parent / "migrations",
         # Pending payments are recovered at start, not only when the next payment call comes.
-        on_start=payment_service,
+        on_start=lambda runtime: payment_service(runtime, clock=chosen_clock),
     )
 
 

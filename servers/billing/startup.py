@@ -10,24 +10,25 @@ import time
 
 from servers.billing import changes, demo
 from servers.billing.config import BillingConfig
-from servers.billing.models import utcnow
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
-from servers.runtime import Runtime
+from servers.runtime import Clock, Runtime
 
 log = logging.getLogger("palmgrid.billing")
 
 
-def prepare(runtime: Runtime, config: BillingConfig) -> None:
+def prepare(runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
     """Install tariffs; seed the demo data when the config and profile say so."""
     changes.use_cache(runtime.settings.memcached_servers)
     files = read_tariff_files()
     with runtime.session(write=True) as session:
-        added = install_tariffs(session, files, utcnow())
+        added = install_tariffs(session, files, clock.now())
     if added:
         log.info("tariff versions installed", extra={"count": added})
     if config.seeds_demo(runtime.settings):
         started = time.monotonic()
-        seeded = demo.seed(runtime.engine, utcnow(), customers=config.demo_customers, config=config)
+        seeded = demo.seed(
+            runtime.engine, clock.now(), customers=config.demo_customers, config=config
+        )
         log.info(
             "demo data ready",
             extra={"customers_added": seeded, "seconds": round(time.monotonic() - started, 2)},
@@ -35,14 +36,14 @@ def prepare(runtime: Runtime, config: BillingConfig) -> None:
         if not seeded:
             # Seeded in an earlier month: catch up while the service already serves.
             threading.Thread(
-                target=_top_up, args=(runtime, config), name="demo-top-up", daemon=True
+                target=_top_up, args=(runtime, config, clock), name="demo-top-up", daemon=True
             ).start()
 
 
-def _top_up(runtime: Runtime, config: BillingConfig) -> None:
+def _top_up(runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
     try:
         months = demo.top_up(
-            runtime.engine, utcnow(), customers=config.demo_customers, config=config
+            runtime.engine, clock.now(), customers=config.demo_customers, config=config
         )
     except Exception:
         log.exception("demo top-up failed")
