@@ -29,6 +29,7 @@ from servers.billing.models import (
     TariffVersion,
 )
 from servers.billing.months import cst_date
+from servers.billing.names import resource_ids
 from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.resources import ledger_entry_resource
 from servers.billing.schedule import Schedule, ScheduleError
@@ -47,10 +48,6 @@ from servers.runtime import (
     require_supply_office_scope,
 )
 from servers.runtime.protoconv import from_date_message, from_timestamp
-
-
-def _ids(name: str) -> list[str]:
-    return name.split("/")[1::2]
 
 
 class AdminMethods:
@@ -124,7 +121,7 @@ class AdminMethods:
     def ListTariffVersions(
         self, request: admin_pb2.ListTariffVersionsRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListTariffVersionsResponse:
-        tariff_id = _ids(request.parent)[0]
+        tariff_id = resource_ids(request.parent)[0]
         with self.runtime.session() as session:
             if session.get(Tariff, tariff_id) is None:
                 raise NotFound(f"{request.parent} not found")
@@ -146,7 +143,7 @@ class AdminMethods:
     def GetTariffVersion(
         self, request: admin_pb2.GetTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session() as session:
             rows = session.exec(
                 select(TariffVersion).where(TariffVersion.tariff_id == tariff_id)
@@ -160,7 +157,7 @@ class AdminMethods:
         self, request: admin_pb2.CreateTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
         principal = require_principal()
-        tariff_id = _ids(request.parent)[0]
+        tariff_id = resource_ids(request.parent)[0]
         draft = request.tariff_version
         try:
             schedule = Schedule.from_mapping(schedule_mapping(draft))
@@ -201,7 +198,7 @@ class AdminMethods:
     def DeleteTariffVersion(
         self, request: admin_pb2.DeleteTariffVersionRequest, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session(write=True) as session:
             row = session.get(TariffVersion, (tariff_id, version_id))
             if row is None:
@@ -215,7 +212,7 @@ class AdminMethods:
         self, request: admin_pb2.PublishTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
         principal = require_principal()
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session(write=True) as session:
             row = session.get(TariffVersion, (tariff_id, version_id))
             if row is None:
@@ -266,7 +263,7 @@ class AdminMethods:
     def ListLedgerEntries(
         self, request: admin_pb2.ListLedgerEntriesRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListLedgerEntriesResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         filters = [
             request.parent,
             request.start_time.ToJsonString() if request.HasField("start_time") else "",
@@ -295,7 +292,7 @@ class AdminMethods:
         self, request: admin_pb2.CreateAdjustmentRequest, context: grpc.ServicerContext
     ) -> payment_pb2.Adjustment:
         principal = require_principal()
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         if request.adjustment.bill and not request.adjustment.bill.startswith(
             f"{request.parent}/bills/"
         ):
@@ -319,7 +316,7 @@ class AdminMethods:
     def GetAdjustment(
         self, request: admin_pb2.GetAdjustmentRequest, context: grpc.ServicerContext
     ) -> payment_pb2.Adjustment:
-        customer_id, adjustment_id = _ids(request.name)
+        customer_id, adjustment_id = resource_ids(request.name)
         with self.runtime.session() as session:
             authorize_customer(session, customer_id)
             row = session.get(Adjustment, adjustment_id)

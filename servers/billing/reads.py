@@ -21,17 +21,13 @@ from servers.billing.models import (
     TariffVersion,
 )
 from servers.billing.months import cst_date
+from servers.billing.names import resource_ids
 from servers.billing.pagination import decode_token, encode_token, page_size
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
 from servers.runtime import Clock, NotFound, Runtime
 from servers.runtime.protoconv import from_timestamp
-
-
-def _ids(name: str) -> list[str]:
-    """The ids in a resource name: "customers/1/bills/2024-05" → ["1", "2024-05"]."""
-    return name.split("/")[1::2]
 
 
 class ReadMethods:
@@ -49,7 +45,7 @@ class ReadMethods:
     def GetCustomer(
         self, request: service_pb2.GetCustomerRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Customer:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             row = scoped_customer(session, customer_id)
             meters = archive.meters_of(session, [customer_id])[customer_id]
@@ -60,7 +56,7 @@ class ReadMethods:
     def GetBalance(
         self, request: service_pb2.GetBalanceRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Balance:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BALANCE)
             pending = self.pending_payments_fen(Session(bind=connection), customer_id)
@@ -73,7 +69,7 @@ class ReadMethods:
     def ListMonthlyUsage(
         self, request: service_pb2.ListMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMonthlyUsageResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
         with hot_reads.read_connection(self.runtime) as connection:
@@ -95,7 +91,7 @@ class ReadMethods:
     def GetMonthlyUsage(
         self, request: service_pb2.GetMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> resources_pb2.MonthlyUsage:
-        customer_id, month = _ids(request.name)
+        customer_id, month = resource_ids(request.name)
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.USAGE, month=month)
         if not rows:
@@ -105,7 +101,7 @@ class ReadMethods:
     def ListBills(
         self, request: service_pb2.ListBillsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListBillsResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         size = page_size(request.page_size, 24)
         before = decode_token(request.page_token, [request.parent])
         with hot_reads.read_connection(self.runtime) as connection:
@@ -128,7 +124,7 @@ class ReadMethods:
     def GetBill(
         self, request: service_pb2.GetBillRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Bill:
-        customer_id, month = _ids(request.name)
+        customer_id, month = resource_ids(request.name)
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BILL, month=month)
         if not rows:
@@ -138,7 +134,7 @@ class ReadMethods:
     def GetChargeEstimate(
         self, request: service_pb2.GetChargeEstimateRequest, context: grpc.ServicerContext
     ) -> resources_pb2.ChargeEstimate:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             customer = scoped_customer(session, customer_id)
             return charge_estimate(session, customer, self.clock.now())
@@ -146,7 +142,7 @@ class ReadMethods:
     def ListMeterReadings(
         self, request: service_pb2.ListMeterReadingsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMeterReadingsResponse:
-        customer_id, meter_id = _ids(request.parent)
+        customer_id, meter_id = resource_ids(request.parent)
         size = page_size(request.page_size, 50)
         filters = [
             request.parent,
@@ -197,7 +193,7 @@ class ReadMethods:
     def GetTariff(
         self, request: service_pb2.GetTariffRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.Tariff:
-        tariff_id = _ids(request.name)[0]
+        tariff_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             row = session.get(Tariff, tariff_id)
             if row is None:
