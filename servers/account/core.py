@@ -11,10 +11,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from servers.account import audit, parameters
-from servers.account.clock import Clock
 from servers.account.config import AccountConfig
 from servers.account.passwords import PasswordHasher
-from servers.runtime import AssertionSigner, Runtime, Settings
+from servers.runtime import AssertionSigner, Clock, Runtime, Settings
 
 RECORDER = "serviceAccounts/account"
 

@@ -21,7 +21,6 @@ from palmgrid.account.v1 import (
 )
 from servers.account import audit, demo, parameters, roles
 from servers.account.admin_methods import AdminMethods
-from servers.account.clock import Clock, SystemClock
 from servers.account.config import AccountConfig, pepper_path
 from servers.account.core import AccountCore
 from servers.account.customer_methods import CustomerMethods
@@ -29,7 +28,7 @@ from servers.account.internal_methods import InternalMethods
 from servers.account.liveness import guard
 from servers.account.passwords import PasswordHasher, load_pepper
 from servers.account.self_service import SelfServiceMethods
-from servers.runtime import Registration, Runtime, ServiceSpec, load_signer
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec, load_signer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -99,7 +98,7 @@ def seed(core: AccountCore) -> None:
 def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None) -> ServiceSpec:
     """The account ServiceSpec with this clock and configuration (default: the wall
     clock and PALMGRID_ACCOUNT_* from the environment at start)."""
-    chosen_clock = clock or SystemClock()
+    chosen_clock = clock or SYSTEM_CLOCK
 
     def settings() -> AccountConfig:
         return config or AccountConfig.load()

@@ -18,8 +18,8 @@ from palmgrid.billing.v1 import payment_pb2
 from palmlib.masking import mask_message
 from servers.billing.ledger import balance_of, post_entry
 from servers.billing.models import Adjustment, LedgerEntryKind
-from servers.billing.protoconv import timestamp
 from servers.runtime import Aborted, FailedPrecondition
+from servers.runtime.protoconv import timestamp
 
 _KINDS = {
     payment_pb2.ADJUSTMENT_KIND_CREDIT: ("CREDIT", LedgerEntryKind.ADJUSTMENT, 1),
@@ -92,7 +92,7 @@ def create_adjustment(
     kind, ledger_kind, sign = _KINDS[request.kind]
     if (
         kind == "BALANCE_REFUND"
-        and request.amount_fen > balance_of(session, customer_id).balance_fen
+        and request.amount_fen > balance_of(session, customer_id, now).balance_fen
     ):
         raise FailedPrecondition("a balance refund cannot exceed the balance")
     adjustment_id = str(uuid.uuid4())
@@ -103,6 +103,7 @@ def create_adjustment(
         amount_fen=sign * request.amount_fen,
         reference=f"customers/{customer_id}/adjustments/{adjustment_id}",
         occurred_at=now,
+        now=now,
         note=request.reason[:500],
     )
     assert entry.id is not None

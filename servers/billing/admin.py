@@ -27,10 +27,9 @@ from servers.billing.models import (
     LedgerEntry,
     Tariff,
     TariffVersion,
-    utcnow,
 )
 from servers.billing.months import cst_date
-from servers.billing.protoconv import from_date_message, from_timestamp
+from servers.billing.names import resource_ids
 from servers.billing.resources import ledger_entry_resource
 from servers.billing.schedule import Schedule, ScheduleError
 from servers.billing.scope import authorize_customer
@@ -38,6 +37,7 @@ from servers.billing.tariff_catalog import DRAFT, PUBLISHED
 from servers.billing.tariff_resources import schedule_mapping, tariff_resource, version_resource
 from servers.runtime import (
     AlreadyExists,
+    Clock,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -47,10 +47,7 @@ from servers.runtime import (
     require_principal,
     require_supply_office_scope,
 )
-
-
-def _ids(name: str) -> list[str]:
-    return name.split("/")[1::2]
+from servers.runtime.protoconv import from_date_message, from_timestamp
 
 
 class AdminMethods:
@@ -58,6 +55,7 @@ class AdminMethods:
 
     runtime: Runtime
     config: BillingConfig
+    clock: Clock
 
     # -- customers ---------------------------------------------------------------------
 
@@ -101,7 +99,7 @@ class AdminMethods:
     def CreateTariff(
         self, request: admin_pb2.CreateTariffRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.Tariff:
-        now = utcnow()
+        now = self.clock.now()
         category = tariff_pb2.CustomerCategory.Name(request.tariff.customer_category)
         row = Tariff(
             id=request.tariff_id,
@@ -123,7 +121,7 @@ class AdminMethods:
     def ListTariffVersions(
         self, request: admin_pb2.ListTariffVersionsRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListTariffVersionsResponse:
-        tariff_id = _ids(request.parent)[0]
+        tariff_id = resource_ids(request.parent)[0]
         after = paging.decode_token(request.page_token, [request.parent], types=(str, str))
         size = paging.page_size(request.page_size, 50)
         with self.runtime.session() as session:
@@ -145,7 +143,7 @@ class AdminMethods:
     def GetTariffVersion(
         self, request: admin_pb2.GetTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session() as session:
             rows = session.exec(
                 select(TariffVersion).where(TariffVersion.tariff_id == tariff_id)
@@ -159,7 +157,7 @@ class AdminMethods:
         self, request: admin_pb2.CreateTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
         principal = require_principal()
-        tariff_id = _ids(request.parent)[0]
+        tariff_id = resource_ids(request.parent)[0]
         draft = request.tariff_version
         try:
             schedule = Schedule.from_mapping(schedule_mapping(draft))
@@ -174,7 +172,7 @@ class AdminMethods:
                 "invalid tariff version: effectiveDate is required",
                 field_violations=[FieldViolation("tariffVersion.effectiveDate", "required")],
             )
-        now = utcnow()
+        now = self.clock.now()
         row = TariffVersion(
             tariff_id=tariff_id,
             id=request.tariff_version_id,
@@ -200,7 +198,7 @@ class AdminMethods:
     def DeleteTariffVersion(
         self, request: admin_pb2.DeleteTariffVersionRequest, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session(write=True) as session:
             row = session.get(TariffVersion, (tariff_id, version_id))
             if row is None:
@@ -214,7 +212,7 @@ class AdminMethods:
         self, request: admin_pb2.PublishTariffVersionRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.TariffVersion:
         principal = require_principal()
-        tariff_id, version_id = _ids(request.name)
+        tariff_id, version_id = resource_ids(request.name)
         with self.runtime.session(write=True) as session:
             row = session.get(TariffVersion, (tariff_id, version_id))
             if row is None:
@@ -222,7 +220,7 @@ class AdminMethods:
             if row.state != PUBLISHED:
                 self._check_publishable(session, row)
                 row.state = PUBLISHED
-                row.publish_time = utcnow()
+                row.publish_time = self.clock.now()
                 row.publisher = principal.user
                 session.add(row)
                 tariff = session.get(Tariff, tariff_id)
@@ -265,7 +263,7 @@ class AdminMethods:
     def ListLedgerEntries(
         self, request: admin_pb2.ListLedgerEntriesRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListLedgerEntriesResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         filters = [
             request.parent,
             request.start_time.ToJsonString() if request.HasField("start_time") else "",
@@ -292,7 +290,7 @@ class AdminMethods:
         self, request: admin_pb2.CreateAdjustmentRequest, context: grpc.ServicerContext
     ) -> payment_pb2.Adjustment:
         principal = require_principal()
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         if request.adjustment.bill and not request.adjustment.bill.startswith(
             f"{request.parent}/bills/"
         ):
@@ -308,7 +306,7 @@ class AdminMethods:
                 request.adjustment,
                 request_id=request.request_id,
                 creator=principal.user,
-                now=utcnow(),
+                now=self.clock.now(),
             )
         customer_data_changed([customer_id])
         return adjustments.adjustment_resource(row)
@@ -316,7 +314,7 @@ class AdminMethods:
     def GetAdjustment(
         self, request: admin_pb2.GetAdjustmentRequest, context: grpc.ServicerContext
     ) -> payment_pb2.Adjustment:
-        customer_id, adjustment_id = _ids(request.name)
+        customer_id, adjustment_id = resource_ids(request.name)
         with self.runtime.session() as session:
             authorize_customer(session, customer_id)
             row = session.get(Adjustment, adjustment_id)

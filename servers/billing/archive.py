@@ -21,8 +21,8 @@ from servers.billing.models import (
     Meter,
     TariffVersion,
 )
-from servers.billing.protoconv import date_message, from_date_message, from_timestamp, timestamp
 from servers.runtime import FieldViolation, InvalidArgument
+from servers.runtime.protoconv import date_message, from_date_message, from_timestamp, timestamp
 
 CUSTOMER_PREFIX = "customers/"
 TARIFF_PREFIX = "tariffs/"

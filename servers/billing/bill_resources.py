@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
 from servers.billing.models import Bill
-from servers.billing.protoconv import date_message, timestamp
+from servers.runtime.protoconv import date_message, timestamp
 
 # Stored names → enum values, looked up once (reads convert many rows).
 QUALITY = {

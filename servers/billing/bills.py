@@ -140,6 +140,7 @@ def apply_month(
             amount_fen=-charge.amount_fen,
             reference=reference,
             occurred_at=now,
+            now=now,
             note=f"{figures.month} 电费",
         )
         return BillChange("issued", -charge.amount_fen)
@@ -170,6 +171,7 @@ def apply_month(
         amount_fen=-difference,
         reference=f"{reference}/revisions/{existing.revision}",
         occurred_at=now,
+        now=now,
         note=f"{figures.month} 电费更正（第 {existing.revision} 次）",
     )
     return BillChange("revised", -difference)
@@ -215,6 +217,7 @@ def accrue_late_fees(
                 amount_fen=-fee,
                 reference=f"{bill_reference(customer.id, bill.month)}/lateFees/{today.isoformat()}",
                 occurred_at=now,
+                now=now,
                 note=f"{bill.month} 电费违约金（{days} 天）",
             )
             booked += fee

@@ -21,9 +21,9 @@ from sqlmodel import col, select
 from servers.billing.bills import accrue_late_fees
 from servers.billing.changes import customer_data_changed
 from servers.billing.config import BillingConfig
-from servers.billing.models import Bill, BillingMode, BillState, Customer, utcnow
+from servers.billing.models import Bill, BillingMode, BillState, Customer
 from servers.billing.months import cst_date
-from servers.runtime import create_engine, load_settings, session_scope
+from servers.runtime import SYSTEM_CLOCK, create_engine, load_settings, session_scope
 
 log = logging.getLogger("palmgrid.billing.daily")
 
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     engine = create_engine(settings.database_url_for("billing"))
     try:
-        result = run_daily(engine, utcnow(), BillingConfig.load())
+        result = run_daily(engine, SYSTEM_CLOCK.now(), BillingConfig.load())
     finally:
         engine.dispose()
     print(f"late fees: {result.late_fees_fen} fen booked for {result.customers} customers")

@@ -47,11 +47,11 @@ from servers.billing.models import (
     MeterReading,
     MonthlyUsage,
 )
-from servers.billing.months import CST, Month, months_between
+from servers.billing.months import Month, months_between
 from servers.billing.recompute import recompute_customer, usage_values
 from servers.billing.tariff_catalog import published_versions
 from servers.billing.usage import Reading, intervals, monthly_figures, year_to_date
-from servers.runtime import session_scope
+from servers.runtime import CHINA_STANDARD_TIME, session_scope
 
 FIRST_ID = 3_100_000_000
 TARIFF = "residential-tiered"
@@ -130,7 +130,7 @@ class DemoRows:
 
 
 def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), CST)
+    return datetime.combine(day, time(hour), CHINA_STANDARD_TIME)
 
 
 def _so_far_wh(n: int, month: Month, moment: datetime) -> int:
@@ -144,7 +144,7 @@ def _reading_row(cid: str, reading: Reading) -> MeterReading:
     return MeterReading(
         customer_id=cid,
         meter_id=reading.meter_id,
-        id=reading.read_time.astimezone(CST).strftime("%Y-%m-%d-%H%M"),
+        id=reading.read_time.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d-%H%M"),
         read_time=reading.read_time,
         value_wh=reading.value_wh,
         quality="ACTUAL",
@@ -228,7 +228,9 @@ def customer_rows(
             # The balance always covers the bill, so it is settled on issue.
             "state": BillState.PAID.value,
             "issue_time": issued,
-            "due_date": due_date_of(customer, issued.astimezone(CST).date(), config),
+            "due_date": due_date_of(
+                customer, issued.astimezone(CHINA_STANDARD_TIME).date(), config
+            ),
             "late_fee_fen": 0,
             "late_fee_through": None,
             "paid_fen": charge.amount_fen,
@@ -364,6 +366,7 @@ def _top_up_customer(
                 amount_fen=bill.amount_fen,
                 reference=f"demo/payments/{cid}/{bill.month}",
                 occurred_at=now,
+                now=now,
                 note="营业厅缴费",
             )
     return True

@@ -11,10 +11,10 @@ from palmgrid.billing.v1 import resources_pb2
 from servers.billing.charging import NoTariffInForce, charge_month, tier_position, version_on
 from servers.billing.models import Customer, MeterReading, MonthlyUsage, ReadingQuality
 from servers.billing.months import Month, cst_date
-from servers.billing.protoconv import decimal_message, timestamp
 from servers.billing.recompute import TIME_OF_USE_COLUMNS
 from servers.billing.tariff_catalog import published_versions
 from servers.runtime import FailedPrecondition
+from servers.runtime.protoconv import decimal_message, timestamp
 
 
 def _scaled(value: int, numerator: int, denominator: int) -> int:

@@ -14,10 +14,10 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from servers.billing import archive, readings
 from servers.billing.changes import customer_data_changed
 from servers.billing.config import BillingConfig
-from servers.billing.models import Customer, CustomerState, utcnow
+from servers.billing.models import Customer, CustomerState
 from servers.billing.months import Month
 from servers.billing.recompute import RecomputeResult, recompute_customer
-from servers.runtime import NotFound, Runtime, paging
+from servers.runtime import Clock, NotFound, Runtime, paging
 
 log = logging.getLogger("palmgrid.billing")
 
@@ -30,6 +30,7 @@ class InternalMethods:
 
     runtime: Runtime
     config: BillingConfig
+    clock: Clock
 
     def VerifyCustomerBinding(
         self, request: internal_pb2.VerifyCustomerBindingRequest, context: grpc.ServicerContext
@@ -87,7 +88,7 @@ class InternalMethods:
     ) -> internal_pb2.BatchUpsertCustomersResponse:
         with self.runtime.session(write=True) as session:
             archive.check_records(session, request.customers)
-            counts = archive.upsert_customers(session, request.customers, utcnow())
+            counts = archive.upsert_customers(session, request.customers, self.clock.now())
         self.recompute_many(dict.fromkeys(counts.rebill))
         customer_data_changed(counts.changed)
         return internal_pb2.BatchUpsertCustomersResponse(
@@ -102,7 +103,7 @@ class InternalMethods:
     ) -> internal_pb2.BatchUpsertMeterReadingsResponse:
         with self.runtime.session(write=True) as session:
             readings.check_readings(session, request.meter_readings)
-            counts = readings.upsert_readings(session, request.meter_readings, utcnow())
+            counts = readings.upsert_readings(session, request.meter_readings, self.clock.now())
         # The readings are stored; each customer's figures follow in a transaction of
         # their own, so one customer's failure leaves the others (and the readings)
         # in place, and RecomputeCustomerBilling can redo it.
@@ -136,7 +137,7 @@ class InternalMethods:
             if customer is None:
                 return None
             return recompute_customer(
-                session, customer, now=utcnow(), config=self.config, start_month=start
+                session, customer, now=self.clock.now(), config=self.config, start_month=start
             )
 
     def recompute_many(self, starts: Mapping[str, Month | None]) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from servers.billing import settlement
-from servers.billing.models import BalanceRow, Customer, LedgerEntry, LedgerEntryKind, utcnow
+from servers.billing.models import BalanceRow, Customer, LedgerEntry, LedgerEntryKind
 from servers.runtime import AlreadyExists
 
 __all__ = [
@@ -82,11 +82,11 @@ def customer_exists(session: Session, customer_id: str) -> bool:
     return found is not None
 
 
-def balance_of(session: Session, customer_id: str) -> Balance:
-    """The customer's materialized balance (zero, as of now, before any entry)."""
+def balance_of(session: Session, customer_id: str, now: datetime) -> Balance:
+    """The customer's materialized balance (zero, as of `now`, before any entry)."""
     row = session.get(BalanceRow, customer_id)
     if row is None:
-        return Balance(customer_id, 0, utcnow())
+        return Balance(customer_id, 0, now)
     return Balance(customer_id, row.net_fen, row.update_time)
 
 
@@ -98,6 +98,7 @@ def post_entry(
     amount_fen: int,
     reference: str,
     occurred_at: datetime,
+    now: datetime,
     note: str = "",
 ) -> LedgerEntry:
     """Append one entry and move the customer's balance by `amount_fen` (fen; > 0
@@ -105,7 +106,8 @@ def post_entry(
 
     `reference` names what is booked ("payments/<id>", "customers/<id>/bills/2024-05");
     it is unique per `kind`, and a second post raises `DuplicateLedgerEntry` without
-    changing anything. `occurred_at` is when the movement happened (UTC). Raises
+    changing anything. `occurred_at` is when the movement happened, `now` when it is
+    booked (the entry's create_time and the balance's update_time; both UTC). Raises
     LookupError when the customer does not exist.
     """
     kind = LedgerEntryKind(kind)
@@ -113,7 +115,6 @@ def post_entry(
         raise DuplicateLedgerEntry(kind, reference)
     if not customer_exists(session, customer_id):
         raise LookupError(f"customers/{customer_id} does not exist")
-    now = utcnow()
     try:
         with session.begin_nested():
             net_after = _move_balance(session, customer_id, amount_fen, now)

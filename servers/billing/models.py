@@ -30,6 +30,10 @@ from sqlmodel import Field, SQLModel
 
 from palmgrid.billing.v1 import payment_pb2, resources_pb2
 
+# Time columns default to the wall clock only for rows built without a time; the
+# service code sets them from its injected clock.
+from servers.runtime import SYSTEM_CLOCK
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp kept in UTC: aware datetimes in, aware UTC datetimes out."""
@@ -52,11 +56,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 class BillingModel(SQLModel, registry=registry()):
@@ -158,8 +157,8 @@ class Customer(BillingModel, table=True):
     debit_account: str = Field(default="", max_length=32)
     open_date: date | None = Field(default=None)
     source_update_time: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class Meter(BillingModel, table=True):
@@ -197,7 +196,7 @@ class MeterReading(BillingModel, table=True):
     peak_wh: int | None = _money(default=None)
     flat_wh: int | None = _money(default=None)
     valley_wh: int | None = _money(default=None)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class MonthlyUsage(BillingModel, table=True):
@@ -215,7 +214,7 @@ class MonthlyUsage(BillingModel, table=True):
     flat_wh: int | None = _money(default=None)
     valley_wh: int | None = _money(default=None)
     complete: bool = Field(default=True)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class Bill(BillingModel, table=True):
@@ -266,8 +265,8 @@ class Tariff(BillingModel, table=True):
     display_name: str = Field(max_length=100)
     description: str = Field(default="", max_length=2000)
     customer_category: str = Field(default="RESIDENTIAL", max_length=16)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class TariffVersion(BillingModel, table=True):
@@ -281,7 +280,7 @@ class TariffVersion(BillingModel, table=True):
     effective_date: date
     schedule: str
     description: str = Field(default="", max_length=2000)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
     creator: str = Field(default="", max_length=128)
     publish_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     publisher: str = Field(default="", max_length=128)
@@ -309,7 +308,7 @@ class LedgerEntry(BillingModel, table=True):
     reference: str = Field(max_length=200)
     note: str = Field(default="", max_length=500)
     occurred_at: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class BalanceRow(BillingModel, table=True):
@@ -319,7 +318,7 @@ class BalanceRow(BillingModel, table=True):
 
     customer_id: str = Field(primary_key=True, foreign_key="billing_customer.id", max_length=10)
     net_fen: int = _money(default=0)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class Adjustment(BillingModel, table=True):
@@ -346,4 +345,4 @@ class Adjustment(BillingModel, table=True):
     payee_account: str = Field(default="", max_length=32)
     ledger_entry_id: int = Field(sa_type=BigInteger)
     creator: str = Field(default="", max_length=128)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)

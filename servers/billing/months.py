@@ -1,17 +1,15 @@
-"""Calendar months and days in China Standard Time, which bills and tiers follow.
-
-China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact and
-needs no time-zone database.
-"""
+"""Calendar months and days in China Standard Time, which bills and tiers follow
+(servers.runtime.CHINA_STANDARD_TIME)."""
 
 from __future__ import annotations
 
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 
-CST = timezone(timedelta(hours=8), "CST")
+from servers.runtime import CHINA_STANDARD_TIME
+
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
@@ -34,7 +32,7 @@ class Month:
     def of(cls, moment: datetime | date) -> Month:
         """The month an instant (read in CST) or a calendar day falls in."""
         if isinstance(moment, datetime):
-            moment = moment.astimezone(CST).date()
+            moment = moment.astimezone(CHINA_STANDARD_TIME).date()
         return cls(moment.year, moment.month)
 
     def __str__(self) -> str:
@@ -75,12 +73,12 @@ class Month:
 
 def start_of_day(day: date) -> datetime:
     """00:00 CST on `day`, as an aware datetime."""
-    return datetime.combine(day, time(0), CST)
+    return datetime.combine(day, time(0), CHINA_STANDARD_TIME)
 
 
 def cst_date(moment: datetime) -> date:
     """The calendar day (CST) of an instant."""
-    return moment.astimezone(CST).date()
+    return moment.astimezone(CHINA_STANDARD_TIME).date()
 
 
 def months_between(first: Month, last: Month) -> list[Month]:

@@ -13,9 +13,9 @@ from sqlmodel import Session, col, func, select, tuple_
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
 from servers.billing.models import Meter, MeterReading
 from servers.billing.months import Month
-from servers.billing.protoconv import from_timestamp, timestamp
 from servers.billing.recompute import TIME_OF_USE_COLUMNS
 from servers.runtime import FieldViolation, InvalidArgument
+from servers.runtime.protoconv import from_timestamp, timestamp
 
 
 def reading_name(row: MeterReading) -> str:

@@ -17,22 +17,17 @@ from servers.billing.models import (
     MeterReading,
     Tariff,
     TariffVersion,
-    utcnow,
 )
 from servers.billing.months import cst_date
-from servers.billing.protoconv import from_timestamp
+from servers.billing.names import resource_ids
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
-from servers.runtime import NotFound, Runtime, paging
+from servers.runtime import Clock, NotFound, Runtime, paging
+from servers.runtime.protoconv import from_timestamp
 
 # ListMeterReadings: newest first; ties on time are broken by (meter, reading id).
 _READING_ORDER = (col(MeterReading.read_time), col(MeterReading.meter_id), col(MeterReading.id))
-
-
-def _ids(name: str) -> list[str]:
-    """The ids in a resource name: "customers/1/bills/2024-05" → ["1", "2024-05"]."""
-    return name.split("/")[1::2]
 
 
 class ReadMethods:
@@ -40,6 +35,7 @@ class ReadMethods:
 
     runtime: Runtime
     config: BillingConfig
+    clock: Clock
 
     def pending_payments_fen(self, session: Session, customer_id: str) -> int:
         """Payments started but not yet confirmed, in fen (Balance.pending_fen). The
@@ -49,7 +45,7 @@ class ReadMethods:
     def GetCustomer(
         self, request: service_pb2.GetCustomerRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Customer:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             row = scoped_customer(session, customer_id)
             meters = archive.meters_of(session, [customer_id])[customer_id]
@@ -60,20 +56,20 @@ class ReadMethods:
     def GetBalance(
         self, request: service_pb2.GetBalanceRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Balance:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BALANCE)
             pending = self.pending_payments_fen(Session(bind=connection), customer_id)
         if rows:
             balance = Balance(customer_id, rows[0].net_fen, rows[0].update_time)
         else:
-            balance = Balance(customer_id, 0, utcnow())
+            balance = Balance(customer_id, 0, self.clock.now())
         return balance_resource(balance, pending)
 
     def ListMonthlyUsage(
         self, request: service_pb2.ListMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMonthlyUsageResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         size = paging.page_size(request.page_size, 24)
         before = paging.decode_token(request.page_token, [request.parent], types=(str,))
         with hot_reads.read_connection(self.runtime) as connection:
@@ -94,7 +90,7 @@ class ReadMethods:
     def GetMonthlyUsage(
         self, request: service_pb2.GetMonthlyUsageRequest, context: grpc.ServicerContext
     ) -> resources_pb2.MonthlyUsage:
-        customer_id, month = _ids(request.name)
+        customer_id, month = resource_ids(request.name)
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.USAGE, month=month)
         if not rows:
@@ -104,7 +100,7 @@ class ReadMethods:
     def ListBills(
         self, request: service_pb2.ListBillsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListBillsResponse:
-        customer_id = _ids(request.parent)[0]
+        customer_id = resource_ids(request.parent)[0]
         size = paging.page_size(request.page_size, 24)
         before = paging.decode_token(request.page_token, [request.parent], types=(str,))
         with hot_reads.read_connection(self.runtime) as connection:
@@ -117,7 +113,7 @@ class ReadMethods:
                 limit=size + 1,
             )
         token = paging.next_page_token(rows, size, lambda row: [row.month], [request.parent])
-        today = cst_date(utcnow())
+        today = cst_date(self.clock.now())
         return service_pb2.ListBillsResponse(
             bills=[bill_resource(row, today) for row in rows[:size]],
             next_page_token=token,
@@ -126,25 +122,25 @@ class ReadMethods:
     def GetBill(
         self, request: service_pb2.GetBillRequest, context: grpc.ServicerContext
     ) -> resources_pb2.Bill:
-        customer_id, month = _ids(request.name)
+        customer_id, month = resource_ids(request.name)
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BILL, month=month)
         if not rows:
             raise NotFound(f"{request.name} not found")
-        return bill_resource(rows[0], cst_date(utcnow()))
+        return bill_resource(rows[0], cst_date(self.clock.now()))
 
     def GetChargeEstimate(
         self, request: service_pb2.GetChargeEstimateRequest, context: grpc.ServicerContext
     ) -> resources_pb2.ChargeEstimate:
-        customer_id = _ids(request.name)[0]
+        customer_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             customer = scoped_customer(session, customer_id)
-            return charge_estimate(session, customer, utcnow())
+            return charge_estimate(session, customer, self.clock.now())
 
     def ListMeterReadings(
         self, request: service_pb2.ListMeterReadingsRequest, context: grpc.ServicerContext
     ) -> service_pb2.ListMeterReadingsResponse:
-        customer_id, meter_id = _ids(request.parent)
+        customer_id, meter_id = resource_ids(request.parent)
         size = paging.page_size(request.page_size, 50)
         filters = [
             request.parent,
@@ -178,7 +174,7 @@ class ReadMethods:
     def GetTariff(
         self, request: service_pb2.GetTariffRequest, context: grpc.ServicerContext
     ) -> tariff_pb2.Tariff:
-        tariff_id = _ids(request.name)[0]
+        tariff_id = resource_ids(request.name)[0]
         with self.runtime.session() as session:
             row = session.get(Tariff, tariff_id)
             if row is None:
@@ -186,7 +182,7 @@ class ReadMethods:
             versions = session.exec(
                 select(TariffVersion).where(TariffVersion.tariff_id == tariff_id)
             ).all()
-        return tariff_resource(row, versions, cst_date(utcnow()))
+        return tariff_resource(row, versions, cst_date(self.clock.now()))
 
     def ListTariffs(
         self, request: service_pb2.ListTariffsRequest, context: grpc.ServicerContext
@@ -207,7 +203,7 @@ class ReadMethods:
             versions = session.exec(
                 select(TariffVersion).where(col(TariffVersion.tariff_id).in_([r.id for r in rows]))
             ).all()
-        today = cst_date(utcnow())
+        today = cst_date(self.clock.now())
         return service_pb2.ListTariffsResponse(
             tariffs=[
                 tariff_resource(row, [v for v in versions if v.tariff_id == row.id], today)

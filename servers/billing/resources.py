@@ -12,8 +12,8 @@ from servers.billing.bill_resources import BILL_STATE, PERIOD, QUALITY, static_b
 from servers.billing.bills import effective_state
 from servers.billing.ledger import Balance
 from servers.billing.models import Bill, BillState, LedgerEntry, MonthlyUsage
-from servers.billing.protoconv import timestamp
 from servers.billing.recompute import TIME_OF_USE_COLUMNS
+from servers.runtime.protoconv import timestamp
 
 
 def _quality(value: str) -> resources_pb2.ReadingQuality.ValueType:

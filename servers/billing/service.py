@@ -27,15 +27,16 @@ from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
 from servers.billing.payments.service import payment_service
 from servers.billing.reads import ReadMethods
-from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 
 class BillingServicer(PaymentMethods, ReadMethods, billing_service_pb2_grpc.BillingServiceServicer):
     """palmgrid.billing.v1.BillingService: what phones call."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
 class BillingAdminServicer(
@@ -43,9 +44,10 @@ class BillingAdminServicer(
 ):
     """palmgrid.billing.v1.BillingAdminService: staff and administrators."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
 # BatchRecordExternalPayments belongs to the payments part: its method group joins the
@@ -66,35 +68,38 @@ class BillingInternalServicer(
 ):
     """palmgrid.billing.v1.BillingInternalService: other PalmGrid services."""
 
-    def __init__(self, runtime: Runtime, config: BillingConfig) -> None:
+    def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:
         self.runtime = runtime
         self.config = config
+        self.clock = clock
 
 
-def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
+def make_spec(config: BillingConfig | None = None, *, clock: Clock | None = None) -> ServiceSpec:
     """The billing service with `config` (default: PALMGRID_BILLING_* from the
-    environment at start)."""
+    environment at start) and `clock` (default: the wall clock), which every rule that
+    depends on the current time reads: bill states, due dates, late fees, payment expiry."""
+    chosen_clock = clock or SYSTEM_CLOCK
 
     def settings() -> BillingConfig:
         return config or BillingConfig.load()
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(BillingConfig)
-        startup.prepare(runtime)
+        startup.prepare(runtime, chosen_clock)
         return [
             Registration(
                 "palmgrid.billing.v1.BillingService",
-                BillingServicer(runtime, chosen),
+                BillingServicer(runtime, chosen, chosen_clock),
                 billing_service_pb2_grpc.add_BillingServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingAdminService",
-                BillingAdminServicer(runtime, chosen),
+                BillingAdminServicer(runtime, chosen, chosen_clock),
                 billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.billing.v1.BillingInternalService",
-                BillingInternalServicer(runtime, chosen),
+                BillingInternalServicer(runtime, chosen, chosen_clock),
                 billing_internal_service_pb2_grpc.add_BillingInternalServiceServicer_to_server,
             ),
         ]
@@ -104,9 +109,9 @@ def make_spec(config: BillingConfig | None = None) -> ServiceSpec:
         registrations=registrations,
         migrations=Path(__file__).resolve().parent / "migrations",
         # Pending payments are recovered at start, not only when the next payment call comes.
-        on_start=payment_service,
+        on_start=lambda runtime: payment_service(runtime, clock=chosen_clock),
         settings=settings,
-        seed_demo=startup.seed_demo,
+        seed_demo=lambda runtime: startup.seed_demo(runtime, chosen_clock),
     )
 
 

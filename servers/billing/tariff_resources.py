@@ -8,13 +8,17 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from google.type import timeofday_pb2
-
 from palmgrid.billing.v1 import tariff_pb2
 from servers.billing.models import Tariff, TariffVersion
-from servers.billing.protoconv import date_message, decimal_message, timestamp
 from servers.billing.schedule import Schedule, Tier
 from servers.billing.tariff_catalog import PUBLISHED, version_name
+from servers.runtime.protoconv import (
+    date_message,
+    decimal_message,
+    time_of_day,
+    time_of_day_text,
+    timestamp,
+)
 
 
 def _tier_messages(tiers: Sequence[Tier]) -> list[tariff_pb2.TariffTier]:
@@ -26,11 +30,6 @@ def _tier_messages(tiers: Sequence[Tier]) -> list[tariff_pb2.TariffTier]:
         )
         for t in tiers
     ]
-
-
-def _clock(text: str) -> timeofday_pb2.TimeOfDay:
-    hours, minutes = text.split(":")
-    return timeofday_pb2.TimeOfDay(hours=int(hours), minutes=int(minutes))
 
 
 def version_resource(row: TariffVersion, end_date: date | None = None) -> tariff_pb2.TariffVersion:
@@ -58,7 +57,7 @@ def version_resource(row: TariffVersion, end_date: date | None = None) -> tariff
             tariff_pb2.TimeOfUsePrice(
                 period=tariff_pb2.TimeOfUsePeriod.Value(f"TIME_OF_USE_PERIOD_{p.period}"),
                 windows=[
-                    tariff_pb2.TimeWindow(start_time=_clock(a), end_time=_clock(b))
+                    tariff_pb2.TimeWindow(start_time=time_of_day(a), end_time=time_of_day(b))
                     for a, b in p.windows
                 ],
                 unit_price_adjustment=decimal_message(p.unit_price_adjustment),
@@ -122,10 +121,6 @@ def _tier_mappings(tiers: Sequence[tariff_pb2.TariffTier]) -> list[dict[str, Any
     return result
 
 
-def _clock_text(message: timeofday_pb2.TimeOfDay) -> str:
-    return f"{message.hours:02d}:{message.minutes:02d}"
-
-
 def schedule_mapping(message: tariff_pb2.TariffVersion) -> dict[str, Any]:
     """The mapping form of an API version, for Schedule.from_mapping to check."""
     return {
@@ -147,7 +142,8 @@ def schedule_mapping(message: tariff_pb2.TariffVersion) -> dict[str, Any]:
                     "TIME_OF_USE_PERIOD_"
                 ),
                 "windows": [
-                    [_clock_text(w.start_time), _clock_text(w.end_time)] for w in p.windows
+                    [time_of_day_text(w.start_time), time_of_day_text(w.end_time)]
+                    for w in p.windows
                 ],
                 "unit_price_adjustment": p.unit_price_adjustment.value,
             }

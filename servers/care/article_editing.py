@@ -22,12 +22,18 @@ from servers.care.article_resources import (
     article_id,
     article_resource,
 )
-from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
 from servers.care.models import ArticleRow, ArticleState
 from servers.care.update_masks import fields_to_update
-from servers.runtime import FailedPrecondition, NotFound, Runtime, audit_note, require_principal
+from servers.runtime import (
+    Clock,
+    FailedPrecondition,
+    NotFound,
+    Runtime,
+    audit_note,
+    require_principal,
+)
 
 
 def _get_row(session: Session, name: str) -> ArticleRow:
@@ -55,7 +61,7 @@ class ArticleEditingMethods:
         self, request: care_service_pb2.CreateArticleRequest, context: Any
     ) -> resources_pb2.Article:
         author = require_principal().user
-        now = self.clock()
+        now = self.clock.now()
         # Title, body and kind (required by the request rules) come from the request below.
         row = ArticleRow(
             id=new_id(),
@@ -84,7 +90,7 @@ class ArticleEditingMethods:
             if not fields:
                 return article_resource(row)
             apply_fields(row, change, fields)
-            return self._save(session, row, self.clock())
+            return self._save(session, row, self.clock.now())
 
     def PublishArticle(
         self, request: care_service_pb2.PublishArticleRequest, context: Any
@@ -94,7 +100,7 @@ class ArticleEditingMethods:
             check_etag(request.etag, request.name, row.version)
             if row.state == ArticleState.PUBLISHED.value:
                 raise FailedPrecondition(f"{request.name} is already published")
-            now = self.clock()
+            now = self.clock.now()
             row.state = ArticleState.PUBLISHED.value
             row.publish_time = now
             row.withdraw_time = None
@@ -108,7 +114,7 @@ class ArticleEditingMethods:
             row = _get_row(session, request.name)
             if row.state != ArticleState.PUBLISHED.value:
                 raise FailedPrecondition(f"{request.name} is not published")
-            now = self.clock()
+            now = self.clock.now()
             row.state = ArticleState.WITHDRAWN.value
             row.withdraw_time = now
             row.withdraw_reason = request.reason

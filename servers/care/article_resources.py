@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from palmgrid.care.v1 import resources_pb2
 from servers.care.etags import etag
 from servers.care.models import ArticleRow
-from servers.care.protoconv import timestamp
+from servers.runtime.protoconv import timestamp
 
 PREFIX = "articles/"
 

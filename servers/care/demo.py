@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -18,13 +18,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from servers.care.models import ArticleRow, ArticleState, CareModel, OutletRow
+from servers.runtime import CHINA_STANDARD_TIME
 
 HERE = Path(__file__).resolve().parent
 OUTLETS_FILE = HERE / "demo_outlets.toml"
 ARTICLES_FILE = HERE / "demo_articles.toml"
 
-# China Standard Time, in which the notices' dates are written.
-CST = timezone(timedelta(hours=8), "CST")
 MAINTENANCE_AFTER = timedelta(days=5)
 _WEEK = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -105,7 +104,9 @@ def _article_row(item: dict[str, Any], now: datetime, values: dict[str, str]) ->
 def article_rows(now: datetime, path: Path = ARTICLES_FILE) -> list[ArticleRow]:
     """The demo articles as rows seeded at `now`."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    values = {"maintenance_date": _chinese_date((now + MAINTENANCE_AFTER).astimezone(CST).date())}
+    # The notices' dates are written in China Standard Time.
+    maintenance_day = (now + MAINTENANCE_AFTER).astimezone(CHINA_STANDARD_TIME).date()
+    values = {"maintenance_date": _chinese_date(maintenance_day)}
     return [_article_row(item, now, values) for item in data["articles"]]
 
 

@@ -11,10 +11,10 @@ from sqlmodel import Session
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.care import feedback_workflow
-from servers.care.clock import Clock
 from servers.care.feedback_resources import feedback_id, feedback_resource
 from servers.care.models import FeedbackRow
 from servers.runtime import (
+    Clock,
     NotFound,
     PermissionDenied,
     Runtime,
@@ -62,7 +62,7 @@ class FeedbackHandlingMethods:
             actor=caller.user,
             actor_display_name=caller.username,
             text=text,
-            now=self.clock(),
+            now=self.clock.now(),
         )
         return feedback_resource(row, feedback_workflow.history(session, row.id))
 
@@ -97,7 +97,7 @@ class FeedbackHandlingMethods:
             row = _load(session, request.name)
             _staff_in_scope(caller, row, request.name)
             row.resolution = request.resolution
-            row.resolve_time = self.clock()
+            row.resolve_time = self.clock.now()
             return self._step(session, row, "RESOLVED", caller, request.resolution)
 
     def RateFeedback(

@@ -8,7 +8,7 @@ from google.type import latlng_pb2
 
 from palmgrid.care.v1 import resources_pb2
 from servers.care.models import FeedbackEventRow, FeedbackRow
-from servers.care.protoconv import timestamp
+from servers.runtime.protoconv import timestamp
 
 PREFIX = "feedback/"
 

@@ -19,7 +19,6 @@ from sqlmodel import Session, select
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.care import feedback_workflow
-from servers.care.clock import Clock
 from servers.care.commitments import due_time
 from servers.care.customers import CustomerOffices
 from servers.care.feedback_resources import feedback_resource, kind_name
@@ -27,6 +26,7 @@ from servers.care.ids import new_id
 from servers.care.models import FeedbackRow, FeedbackState
 from servers.runtime import (
     Aborted,
+    Clock,
     PermissionDenied,
     Runtime,
     Unimplemented,
@@ -86,7 +86,7 @@ class FeedbackSubmissionMethods:
                 return earlier
         photos = _photos(sent)
         office = self._route(caller, sent.customer)
-        now = self.clock()
+        now = self.clock.now()
         kind = kind_name(sent.kind)
         row = FeedbackRow(
             id=new_id(),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from google.type import dayofweek_pb2, latlng_pb2, timeofday_pb2
+from google.type import dayofweek_pb2, latlng_pb2
 
 from palmgrid.care.v1 import resources_pb2
 from servers.care.etags import etag
 from servers.care.models import OutletRow
-from servers.care.protoconv import timestamp
+from servers.runtime.protoconv import time_of_day, time_of_day_text, timestamp
 
 PREFIX = "outlets/"
 SERVICE_PREFIX = "OUTLET_SERVICE_"
@@ -46,21 +46,12 @@ def service_name(value: int) -> str:
     return resources_pb2.OutletService.Name(value).removeprefix(SERVICE_PREFIX)  # type: ignore[arg-type]
 
 
-def _time_of_day(text: str) -> timeofday_pb2.TimeOfDay:
-    hours, minutes = text.split(":")
-    return timeofday_pb2.TimeOfDay(hours=int(hours), minutes=int(minutes))
-
-
-def _hhmm(time: timeofday_pb2.TimeOfDay) -> str:
-    return f"{time.hours:02d}:{time.minutes:02d}"
-
-
 def period_message(period: Mapping[str, str]) -> resources_pb2.OpeningPeriod:
     """An opening period from its stored form {"day", "open", "close"} ("HH:MM")."""
     return resources_pb2.OpeningPeriod(
         day=dayofweek_pb2.DayOfWeek.Value(period["day"]),
-        open_time=_time_of_day(period["open"]),
-        close_time=_time_of_day(period["close"]),
+        open_time=time_of_day(period["open"]),
+        close_time=time_of_day(period["close"]),
     )
 
 
@@ -68,8 +59,8 @@ def period_record(period: resources_pb2.OpeningPeriod) -> dict[str, str]:
     """The stored form of an opening period."""
     return {
         "day": dayofweek_pb2.DayOfWeek.Name(period.day),
-        "open": _hhmm(period.open_time),
-        "close": _hhmm(period.close_time),
+        "open": time_of_day_text(period.open_time),
+        "close": time_of_day_text(period.close_time),
     }
 
 

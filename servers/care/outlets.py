@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from servers.care import outlet_listing
-from servers.care.clock import Clock
 from servers.care.etags import check_etag
 from servers.care.ids import new_id
 from servers.care.models import OutletRow
@@ -27,7 +26,7 @@ from servers.care.outlet_resources import (
     service_name,
 )
 from servers.care.update_masks import fields_to_update
-from servers.runtime import NotFound, Runtime, paging
+from servers.runtime import Clock, NotFound, Runtime, paging
 
 
 def _get_row(session: Session, name: str, *, for_update: bool = False) -> OutletRow:
@@ -81,7 +80,7 @@ class OutletMethods:
     def CreateOutlet(
         self, request: care_service_pb2.CreateOutletRequest, context: Any
     ) -> resources_pb2.Outlet:
-        now = self.clock()
+        now = self.clock.now()
         # Placeholders for the required columns: every updatable field, required ones
         # included (the request rules checked them), is copied from the request below.
         row = OutletRow(
@@ -110,7 +109,7 @@ class OutletMethods:
             if fields:
                 apply_fields(row, change, fields)
                 row.version += 1
-                row.update_time = self.clock()
+                row.update_time = self.clock.now()
                 session.add(row)
                 session.flush()
             return outlet_resource(row)

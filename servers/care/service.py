@@ -20,14 +20,13 @@ from palmgrid.care.v1 import care_service_pb2_grpc
 from servers.care import startup
 from servers.care.article_editing import ArticleEditingMethods
 from servers.care.article_reads import ArticleReadMethods
-from servers.care.clock import Clock, system_clock
 from servers.care.config import CareConfig
 from servers.care.customers import BillingCustomerOffices, CustomerOffices
 from servers.care.feedback_handling import FeedbackHandlingMethods
 from servers.care.feedback_reads import FeedbackReadMethods
 from servers.care.feedback_submission import FeedbackSubmissionMethods
 from servers.care.outlets import OutletMethods
-from servers.runtime import Registration, Runtime, ServiceSpec
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 from servers.runtime.declared import declared
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,7 +66,7 @@ def make_spec(
     (default: the wall clock, PALMGRID_CARE_* from the environment at start, and
     billing's archive)."""
 
-    now = clock or system_clock
+    now = clock or SYSTEM_CLOCK
 
     def settings() -> CareConfig:
         return config or CareConfig.load()

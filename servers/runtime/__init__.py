@@ -4,6 +4,8 @@ Build a service from a `ServiceSpec` and run it with `serve`; servicers raise th
 `DomainError` subclasses, read the caller with `current_principal()`, check data scope
 with the `require_*_scope` helpers, add details to their audit record with
 `audit_note()` and pass deadlines on with `downstream_call_options()`.
+They read the current time from an injected `Clock` and reckon calendar days in
+`CHINA_STANDARD_TIME`; `servers.runtime.protoconv` converts row values to proto types.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from servers.runtime.calls import (
     downstream_call_options,
     require_principal,
 )
+from servers.runtime.clock import SYSTEM_CLOCK, Clock, SettableClock, SystemClock
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.errors import (
     Aborted,
@@ -57,8 +60,11 @@ from servers.runtime.server import Registration, Server, create_server
 from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
+from servers.runtime.timezones import CHINA_STANDARD_TIME
 
 __all__ = [
+    "CHINA_STANDARD_TIME",
+    "SYSTEM_CLOCK",
     "Aborted",
     "AlreadyExists",
     "AssertionInvalid",
@@ -69,6 +75,7 @@ __all__ = [
     "AuditSink",
     "CallInfo",
     "CallOptions",
+    "Clock",
     "DeadlineExceeded",
     "DomainError",
     "FailedPrecondition",
@@ -85,8 +92,10 @@ __all__ = [
     "Server",
     "ServiceSettings",
     "ServiceSpec",
+    "SettableClock",
     "Settings",
     "SettingsError",
+    "SystemClock",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from google.protobuf.message import DecodeError
 
 from palmgrid.type.v1 import identity_pb2
+from servers.runtime.clock import SYSTEM_CLOCK, Clock
 from servers.runtime.errors import Unauthenticated
 from servers.runtime.files import directory_lock, write_atomically
 
@@ -36,12 +37,6 @@ AUDIENCE = "palmgrid"
 MAX_LIFETIME = timedelta(seconds=60)
 # Tolerated difference between the signer's clock and ours.
 CLOCK_SKEW = timedelta(seconds=5)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AssertionInvalid(Unauthenticated):
@@ -60,7 +55,7 @@ class AssertionSigner:
         *,
         lifetime: timedelta = MAX_LIFETIME,
         audience: str = AUDIENCE,
-        clock: Clock = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
             raise ValueError(f"assertion lifetime must be in (0, {MAX_LIFETIME}]")
@@ -72,7 +67,7 @@ class AssertionSigner:
 
     def sign(self, principal: identity_pb2.Principal) -> identity_pb2.IdentityAssertion:
         """A fresh assertion for `principal`, valid from now for the configured lifetime."""
-        now = self._clock()
+        now = self._clock.now()
         claims = identity_pb2.AssertionClaims(principal=principal, audience=self._audience)
         claims.issue_time.FromDatetime(now)
         claims.expire_time.FromDatetime(now + self._lifetime)
@@ -133,7 +128,7 @@ class AssertionVerifier:
         audience: str = AUDIENCE,
         max_lifetime: timedelta = MAX_LIFETIME,
         clock_skew: timedelta = CLOCK_SKEW,
-        clock: Clock = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._keys = keys
         self._audience = audience
@@ -174,7 +169,7 @@ class AssertionVerifier:
         expires = claims.expire_time.ToDatetime(tzinfo=UTC)
         if not timedelta(0) < expires - issued <= self._max_lifetime:
             raise AssertionInvalid("identity assertion lifetime is not allowed")
-        now = self._clock()
+        now = self._clock.now()
         if issued > now + self._skew:
             raise AssertionInvalid("identity assertion issued in the future")
         if expires <= now - self._skew:
@@ -228,7 +223,7 @@ def ensure_key_pair(directory: Path, key_id: str) -> Path:
 
 
 def load_signer(
-    directory: Path, key_id: str, *, lifetime: timedelta = MAX_LIFETIME, clock: Clock = utc_now
+    directory: Path, key_id: str, *, lifetime: timedelta = MAX_LIFETIME, clock: Clock = SYSTEM_CLOCK
 ) -> AssertionSigner:
     """The signer for key `key_id` in `directory` (the account service's)."""
     key = load_private_key(directory / f"{key_id}.key")

@@ -26,10 +26,9 @@ from palmgrid.account.v1 import (
     account_service_pb2_grpc,
 )
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account.clock import SettableClock
 from servers.account.config import AccountConfig
 from servers.account.service import make_spec
-from servers.runtime import Runtime, Server, Settings, build_server
+from servers.runtime import Runtime, Server, SettableClock, Settings, build_server
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import METADATA_KEY, ensure_key_pair
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
 from palmgrid.account.v1 import account_service_pb2
 from palmgrid.type.v1 import identity_pb2
-from servers.runtime import AssertionSigner
+from servers.runtime import AssertionSigner, SettableClock
 from servers.runtime.identity import METADATA_KEY, load_signer
 from tests.account.conftest import Account, error_reason, fails
 
@@ -64,9 +64,8 @@ def test_expired_assertion_is_refused(account: Account) -> None:
     account.register("asserted")
     principal = account.authenticate(account.login("asserted").token).principal
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-    stale = load_signer(account.settings.identity_dir, "dev", clock=lambda: two_minutes_ago).sign(
-        principal
-    )
+    signer = load_signer(account.settings.identity_dir, "dev", clock=SettableClock(two_minutes_ago))
+    stale = signer.sign(principal)
     assert error_reason(fails(lambda: get_me(account, stale))) == "ASSERTION_INVALID"
 
 

@@ -21,10 +21,9 @@ from google.protobuf import descriptor_pool, message_factory
 
 from palmgrid.type.v1 import identity_pb2
 from servers.account.catalog import DeclaredMethod, declared_methods
-from servers.account.clock import SettableClock
 from servers.account.roles import default_roles, expand
 from servers.account.service import make_spec
-from servers.runtime import Settings, error_from_rpc, has_permission
+from servers.runtime import SettableClock, Settings, error_from_rpc, has_permission
 from servers.runtime.access import service_principal
 from servers.runtime.identity import METADATA_KEY
 from servers.runtime.settings import SERVICE_NAMES

@@ -19,7 +19,15 @@ from palmgrid.type.v1 import identity_pb2
 from servers.billing.config import BillingConfig
 from servers.billing.models import BalanceRow, BillingMode, Customer
 from servers.billing.service import make_spec
-from servers.runtime import AssertionSigner, Runtime, Server, Settings, build_server, load_signer
+from servers.runtime import (
+    AssertionSigner,
+    Clock,
+    Runtime,
+    Server,
+    Settings,
+    build_server,
+    load_signer,
+)
 
 
 def make_customer(session: Session, customer_id: str, **fields: object) -> Customer:
@@ -127,15 +135,19 @@ class BillingServer:
 
 
 def start_billing(
-    data_dir: Path, database_url: str, config: BillingConfig
+    data_dir: Path, database_url: str, config: BillingConfig, *, clock: Clock | None = None
 ) -> tuple[Server, BillingServer]:
+    """Start billing on port 0 (plaintext) with `config` and `clock` (default: the wall
+    clock)."""
     settings = Settings(
         data_dir=data_dir,
         grpc_security="plaintext",
         billing_database_url=database_url,
         log_level="WARNING",
     )
-    server, port, runtime = build_server(make_spec(config), settings, address="127.0.0.1:0")
+    server, port, runtime = build_server(
+        make_spec(config, clock=clock), settings, address="127.0.0.1:0"
+    )
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     signer = load_signer(settings.identity_dir, settings.identity_key_id)

@@ -33,7 +33,7 @@ from palmgrid.billing.v1 import (
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.config import BillingConfig
 from servers.billing.ledger import balance_of
-from servers.billing.models import BalanceRow, BillingMode, Customer, LedgerEntry, utcnow
+from servers.billing.models import BalanceRow, BillingMode, Customer, LedgerEntry
 from servers.billing.payments.models import (
     OutboxMessage,
     Payment,
@@ -45,7 +45,7 @@ from servers.billing.payments.sandbox import Behaviour, Sandbox
 from servers.billing.payments.service import PaymentService, payment_service
 from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec
-from servers.runtime import AssertionSigner, Runtime, Settings, build_server
+from servers.runtime import SYSTEM_CLOCK, AssertionSigner, Runtime, Settings, build_server
 from servers.runtime.identity import generate_private_key, write_key_pair
 from tests.billing.payments_sandbox_support import (
     APP_ID,
@@ -138,7 +138,7 @@ class Billing:
     def balance_fen(self, customer_id: str) -> int:
         """The customer's net balance (fen) as the ledger has it."""
         with self.runtime.session() as session:
-            return balance_of(session, customer_id).net_fen
+            return balance_of(session, customer_id, self.payments.now()).net_fen
 
     def ledger_entries(self, customer_id: str, kind: str = "PAYMENT") -> list[LedgerEntry]:
         with self.runtime.session() as session:
@@ -324,7 +324,7 @@ def start_billing(billing_server: Billing, payment_keys_dir: Path) -> StartBilli
             notify_url=billing.payments.notify_url,
             **payment_overrides,
         )
-        billing.payments.clock = utcnow
+        billing.payments.clock = SYSTEM_CLOCK
         return billing
 
     return start

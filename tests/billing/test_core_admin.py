@@ -16,7 +16,7 @@ from clients.billing_calc import compute_bill
 from palmgrid.billing.v1 import billing_admin_service_pb2 as admin_pb2
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import payment_pb2, tariff_pb2
-from servers.billing.months import CST
+from servers.runtime import CHINA_STANDARD_TIME
 from tests.billing.core_support import BillingServer
 from tests.billing.records import customer_record, reading, readings_request, upsert_request
 
@@ -170,7 +170,7 @@ def test_a_month_spanning_a_new_version_is_prorated_and_the_client_agrees(
     billing.internal.BatchUpsertCustomers(
         upsert_request(customer_record("3100000001", tariff="pilot")), metadata=billing.service()
     )
-    start = [datetime(2024, m, 1, tzinfo=CST).astimezone(UTC) for m in (2, 3)]
+    start = [datetime(2024, m, 1, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC) for m in (2, 3)]
     billing.internal.BatchUpsertMeterReadings(
         readings_request(
             reading("3100000001", "M1", "feb", start[0], 0),

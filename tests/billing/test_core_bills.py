@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -20,12 +21,12 @@ from servers.billing.config import BillingConfig
 from servers.billing.daily import run_daily
 from servers.billing.ledger import balance_of, post_entry
 from servers.billing.models import Bill, Customer, LedgerEntryKind, Meter, MeterReading
-from servers.billing.months import CST, Month
+from servers.billing.months import Month
 from servers.billing.recompute import recompute_customer
 from servers.billing.resources import bill_resource
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
-from servers.runtime import session_scope
-from tests.billing.core_support import BillingServer
+from servers.runtime import CHINA_STANDARD_TIME, SettableClock, session_scope
+from tests.billing.core_support import BillingServer, start_billing
 from tests.billing.records import customer_record, reading, readings_request, ts, upsert_request
 
 KWH = 1000
@@ -33,7 +34,7 @@ CUSTOMER = "3100000001"
 
 
 def month_start(year: int, month: int) -> datetime:
-    return datetime(year, month, 1, tzinfo=CST).astimezone(UTC)
+    return datetime(year, month, 1, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC)
 
 
 def seed_two_months(billing: BillingServer, february_wh: int = 470 * KWH) -> None:
@@ -78,7 +79,7 @@ def test_readings_produce_bills_with_a_line_per_tier(billing: BillingServer) -> 
     assert (february.opening_reading_wh, february.closing_reading_wh) == (170 * KWH, 470 * KWH)
     assert (february.period_start_date.month, february.period_end_date.day) == (2, 29)
     assert february.state == resources_pb2.BILL_STATE_ISSUED
-    issued = february.issue_time.ToDatetime(tzinfo=UTC).astimezone(CST).date()
+    issued = february.issue_time.ToDatetime(tzinfo=UTC).astimezone(CHINA_STANDARD_TIME).date()
     due = date(february.due_date.year, february.due_date.month, february.due_date.day)
     assert due - issued == timedelta(days=15)
     assert february.outstanding_fen == february.amount_fen
@@ -142,6 +143,26 @@ def test_a_corrected_reading_revises_the_bills_and_books_the_difference(
     assert (list(again.revised_bills), again.net_change_fen) == ([], 0)
 
 
+def test_an_unpaid_bill_turns_overdue_when_the_service_clock_passes_its_due_date(
+    tmp_path: Path, database_url: str
+) -> None:
+    clock = SettableClock()
+    server, billing = start_billing(
+        tmp_path, database_url, BillingConfig(demo_data=False), clock=clock
+    )
+    try:
+        seed_two_months(billing)
+        february = bills_of(billing)[0]
+        assert february.state == resources_pb2.BILL_STATE_ISSUED
+        due = date(february.due_date.year, february.due_date.month, february.due_date.day)
+        clock.set(datetime.combine(due + timedelta(days=1), time(9), CHINA_STANDARD_TIME))
+        assert bills_of(billing)[0].state == resources_pb2.BILL_STATE_OVERDUE
+    finally:
+        billing.channel.close()
+        server.stop(0)
+        billing.runtime.close()
+
+
 def test_a_payment_settles_the_oldest_bills_first(billing: BillingServer) -> None:
     seed_two_months(billing)
     with billing.runtime.session(write=True) as session:
@@ -152,6 +173,7 @@ def test_a_payment_settles_the_oldest_bills_first(billing: BillingServer) -> Non
             amount_fen=10_000,
             reference="payments/test-1",
             occurred_at=datetime.now(UTC),
+            now=datetime.now(UTC),
         )
     february, january = bills_of(billing)
     assert january.state == resources_pb2.BILL_STATE_PAID and january.outstanding_fen == 0
@@ -220,7 +242,8 @@ def test_overdue_postpaid_bills_accrue_one_per_mille_a_day(
             accrue_late_fees(session, customer, date(2024, 3, 28), now=ten_days_late, config=config)
             == 15 + 8
         )
-        assert balance_of(session, CUSTOMER).arrears_fen == 7_745 + 15_317 + 153 + 77 + 15 + 8
+        arrears = balance_of(session, CUSTOMER, ten_days_late).arrears_fen
+        assert arrears == 7_745 + 15_317 + 153 + 77 + 15 + 8
 
 
 def test_prepaid_customers_pay_no_late_fee(
@@ -314,7 +337,7 @@ def test_a_bill_read_from_its_rendering_equals_one_built_from_its_columns(
         assert all(row.resource for row in rows)
         for row in rows:
             row.resource = None
-        today = datetime.now(UTC).astimezone(CST).date()
+        today = datetime.now(UTC).astimezone(CHINA_STANDARD_TIME).date()
         built = sorted((bill_resource(row, today) for row in rows), key=lambda b: b.month)
         session.rollback()
     assert sorted(served, key=lambda b: b.month) == built

@@ -142,6 +142,7 @@ def _bill(runtime: Runtime, customer_id: str, amount_fen: int, month: str) -> st
             amount_fen=-amount_fen,
             reference=f"customers/{customer_id}/bills/{month}",
             occurred_at=now,
+            now=now,
         )
         customer = session.get(Customer, customer_id)
         assert customer is not None

@@ -231,7 +231,7 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
     with session_scope(engine) as session:
         entries = session.exec(select(LedgerEntry)).all()
         assert [(e.kind, e.amount_fen, e.reference) for e in entries] == [("PAYMENT", 8800, name)]
-        assert balance_of(session, CUSTOMER_ID).net_fen == 8800
+        assert balance_of(session, CUSTOMER_ID, datetime.now(UTC)).net_fen == 8800
     [order] = sandbox.book.snapshot()
     assert order["create_requests"] == 1 and sandbox.charges(payment.id) == 1
     engine.dispose()

@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from palmgrid.billing.v1 import billing_admin_service_pb2, payment_pb2
-from servers.billing.payments.protocol import CHINA_TIME
+from servers.runtime import CHINA_STANDARD_TIME, SettableClock
 from tests.billing.payments_support import (
     Billing,
     StartBilling,
@@ -34,7 +34,7 @@ STATE = payment_pb2.ReconciliationState
 
 
 def _today() -> str:
-    return datetime.now(CHINA_TIME).date().isoformat()
+    return datetime.now(CHINA_STANDARD_TIME).date().isoformat()
 
 
 def _pay(billing: Billing, amount: int) -> str:
@@ -52,8 +52,7 @@ def _settled(billing: Billing, name: str) -> None:
 def _reconcile(billing: Billing, day: str) -> payment_pb2.ReconciliationReport:
     """Run the day's reconciliation and wait for its result. The day has to have ended,
     so billing's payment clock is moved a day on first."""
-    later = billing.payments.now() + timedelta(days=1)
-    billing.payments.clock = lambda: later
+    billing.payments.clock = SettableClock(billing.payments.now() + timedelta(days=1))
     staff = billing.as_staff(everywhere=True).metadata()
     started = billing.admin.RunReconciliation(
         billing_admin_service_pb2.RunReconciliationRequest(name=f"reconciliationReports/{day}"),

@@ -11,7 +11,7 @@ import pytest
 
 from palmgrid.billing.v1 import payment_pb2
 from servers.billing.payments import recovery
-from servers.runtime import error_from_rpc
+from servers.runtime import SettableClock, error_from_rpc
 from tests.billing.payments_support import (
     FAST,
     Billing,
@@ -98,8 +98,7 @@ def test_an_unpaid_payment_is_closed_at_the_provider_when_it_expires(
     billing.payments.jobs.run_once()
     assert payer.get(created.name).state == payment_pb2.PAYMENT_STATE_PENDING
 
-    later = billing.payments.now() + timedelta(hours=1)
-    billing.payments.clock = lambda: later
+    billing.payments.clock = SettableClock(billing.payments.now() + timedelta(hours=1))
     recovery.resolve_pending(billing.payments)
 
     closed = payer.get(created.name)

@@ -21,7 +21,6 @@ import pytest
 
 from servers.billing.payments import protocol
 from servers.billing.payments.keys import load_merchant_keys
-from servers.billing.payments.protocol import CHINA_TIME
 from servers.billing.payments.provider import (
     ProviderOutcomeUnknown,
     ProviderRejected,
@@ -29,6 +28,7 @@ from servers.billing.payments.provider import (
     WechatPayV3Client,
 )
 from servers.billing.payments.sandbox import Behaviour, Sandbox
+from servers.runtime import CHINA_STANDARD_TIME
 from tests.billing.payments_sandbox_support import (
     APP_ID,
     FAST,
@@ -297,7 +297,7 @@ def test_unreachable_provider(payment_keys_dir: Path) -> None:
 
 def test_refunds_and_the_daily_statement(sandbox: Sandbox, payment_keys_dir: Path) -> None:
     client = provider_client(sandbox, payment_keys_dir)
-    today = datetime.now(CHINA_TIME).date()
+    today = datetime.now(CHINA_STANDARD_TIME).date()
     assert client.statement(today) == []
     _order(client, "p20260501000012", amount=5000)
     _order(client, "p20260501000013", amount=700)

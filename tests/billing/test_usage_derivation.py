@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from servers.billing.months import CST, Month
+from servers.billing.months import Month
 from servers.billing.usage import (
     Reading,
     intervals,
@@ -13,12 +13,13 @@ from servers.billing.usage import (
     register_delta,
     year_to_date,
 )
+from servers.runtime import CHINA_STANDARD_TIME
 
 KWH = 1000
 
 
 def at(year: int, month: int, day: int = 1, hour: int = 0) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=CST)
+    return datetime(year, month, day, hour, tzinfo=CHINA_STANDARD_TIME)
 
 
 def monthly(readings: list[Reading], now: datetime, multipliers: dict[str, int] | None = None):  # type: ignore[no-untyped-def]

@@ -1,9 +1,8 @@
-"""The care tests' support: a real care server on port 0, a clock the tests move, and
-signed identities to call it as."""
+"""The care tests' support: a real care server on port 0, a clock the tests move (the
+runtime's SettableClock), and signed identities to call it as."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from servers.runtime import (
     DomainError,
     Runtime,
     Server,
+    SettableClock,
     Settings,
     build_server,
     error_from_rpc,
@@ -29,6 +29,8 @@ from servers.runtime import (
 )
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+# How far a test moves the clock between two steps that must not share a time.
+TICK = timedelta(minutes=1)
 
 EDITOR_PERMISSIONS = (
     "care.articles.search",
@@ -49,27 +51,6 @@ CUSTOMER_PERMISSIONS = (
 )
 
 
-class Clock:
-    """A clock that stands still until moved."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta = timedelta(minutes=1)) -> datetime:
-        with self._lock:
-            self._now += delta
-            return self._now
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._now = moment
-
-
 @dataclass
 class CareServer:
     """A care server on port 0 with a stub and identities to call it as."""
@@ -79,7 +60,7 @@ class CareServer:
     runtime: Runtime
     channel: grpc.Channel
     signer: AssertionSigner
-    clock: Clock
+    clock: SettableClock
     stub: care_service_pb2_grpc.CareServiceStub
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
@@ -120,7 +101,7 @@ def start_care(
     database_url: str,
     *,
     demo_data: bool = False,
-    clock: Clock | None = None,
+    clock: SettableClock | None = None,
     **settings: Any,
 ) -> CareServer:
     """Start the care service on port 0 with its database at `database_url`: plaintext
@@ -134,7 +115,7 @@ def start_care(
         **settings,
     }
     chosen = Settings(**values)
-    clock = clock or Clock()
+    clock = clock or SettableClock(START)
     spec = make_spec(clock=clock, config=CareConfig(demo_data=demo_data))
     server, port, runtime = build_server(spec, chosen, address="127.0.0.1:0")
     server.start()

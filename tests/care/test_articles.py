@@ -10,7 +10,7 @@ from google.protobuf import field_mask_pb2
 
 from palmgrid.care.v1 import care_service_pb2 as pb
 from palmgrid.care.v1 import resources_pb2 as res
-from tests.care.support import CareServer, fails
+from tests.care.support import TICK, CareServer, fails
 
 NOTICE = res.ARTICLE_KIND_NOTICE
 NEWS = res.ARTICLE_KIND_NEWS
@@ -75,7 +75,7 @@ def test_publishing_shows_the_article_with_its_publish_time(care: CareServer) ->
     care.clock.advance(timedelta(hours=2))
     done = publish(care, made)
     assert done.state == res.ARTICLE_STATE_PUBLISHED
-    assert done.publish_time.ToDatetime() == care.clock().replace(tzinfo=None)
+    assert done.publish_time.ToDatetime() == care.clock.now().replace(tzinfo=None)
     assert public_titles(care) == ["电价调整公告"]
     assert get_public(care, made.name).body == "电价调整公告的正文"
 
@@ -91,7 +91,7 @@ def test_withdrawing_hides_it_and_it_may_be_published_again(care: CareServer) ->
     assert fails(lambda: get_public(care, done.name)).reason == "NOT_FOUND"
     [found] = search(care, state=res.ARTICLE_STATE_WITHDRAWN)
     assert found.name == done.name
-    care.clock.advance()
+    care.clock.advance(TICK)
     again = publish(care, withdrawn)
     assert again.state == res.ARTICLE_STATE_PUBLISHED
     assert not again.HasField("withdraw_time") and again.withdraw_reason == ""
@@ -158,7 +158,7 @@ def test_lists_leave_out_the_body_unless_asked(care: CareServer) -> None:
 
 def test_update_changes_a_published_article_at_once(care: CareServer) -> None:
     done = published(care, "公告")
-    care.clock.advance()
+    care.clock.advance(TICK)
     change = res.Article(name=done.name, title="新标题", summary="不改")
     updated = care.stub.UpdateArticle(
         pb.UpdateArticleRequest(
@@ -176,9 +176,9 @@ def test_update_changes_a_published_article_at_once(care: CareServer) -> None:
 
 def test_search_filters_by_state_kind_and_title_newest_change_first(care: CareServer) -> None:
     published(care, "Power Cut Notice")
-    care.clock.advance()
+    care.clock.advance(TICK)
     draft(care, "停电检修公告")
-    care.clock.advance()
+    care.clock.advance(TICK)
     draft(care, "供电局新闻", kind=NEWS)
     assert [a.title for a in search(care)] == ["供电局新闻", "停电检修公告", "Power Cut Notice"]
     drafts = search(care, state=res.ARTICLE_STATE_DRAFT, kind=NOTICE)
@@ -190,7 +190,7 @@ def test_search_filters_by_state_kind_and_title_newest_change_first(care: CareSe
 
 def test_search_pages_are_bound_to_their_filters(care: CareServer) -> None:
     for k in range(3):
-        care.clock.advance()
+        care.clock.advance(TICK)
         draft(care, f"草稿{k}")
     first = care.stub.SearchArticles(pb.SearchArticlesRequest(page_size=2), metadata=care.editor())
     rest = care.stub.SearchArticles(

@@ -12,9 +12,8 @@ from sqlmodel import func, select
 from palmgrid.care.v1 import care_service_pb2 as pb
 from palmgrid.care.v1 import resources_pb2 as res
 from servers.care.config import CareConfig
-from servers.care.demo import CST
 from servers.care.models import ArticleRow, OutletRow
-from servers.runtime import Settings, SettingsError
+from servers.runtime import CHINA_STANDARD_TIME, Settings, SettingsError
 from servers.runtime.validation import RequestValidator
 from tests.care.support import CareServer, start_care
 
@@ -54,7 +53,7 @@ def test_published_articles_with_the_maintenance_notice_pinned(demo_care: CareSe
     ).articles
     first = articles[0]
     assert first.pinned and first.kind == res.ARTICLE_KIND_NOTICE
-    day = (demo_care.clock() + timedelta(days=5)).astimezone(CST).date()
+    day = (demo_care.clock.now() + timedelta(days=5)).astimezone(CHINA_STANDARD_TIME).date()
     assert f"{day.year}年{day.month}月{day.day}日" in first.body
     assert {a.kind for a in articles} == {
         res.ARTICLE_KIND_NOTICE,

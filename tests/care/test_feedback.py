@@ -12,7 +12,7 @@ from typing import Any
 from palmgrid.care.v1 import care_service_pb2 as pb
 from palmgrid.care.v1 import resources_pb2 as res
 from tests.care.feedback_support import People
-from tests.care.support import fails, start_care
+from tests.care.support import TICK, fails, start_care
 
 COMPLAINT = res.FEEDBACK_KIND_COMPLAINT
 Metadata = list[tuple[str, bytes]]
@@ -45,7 +45,7 @@ def test_a_complaint_is_due_in_a_day_and_goes_to_the_customers_office(
 ) -> None:
     alice = feedback_care.customer("users/alice", "3100000001")
     made = submit(feedback_care, alice, "3100000001")
-    now = feedback_care.care.clock()
+    now = feedback_care.care.clock.now()
     assert made.state == res.FEEDBACK_STATE_SUBMITTED
     assert (made.author, made.supply_office) == ("users/alice", "QJ-QL")
     assert made.due_time.ToDatetime() == (now + timedelta(hours=24)).replace(tzinfo=None)
@@ -97,9 +97,9 @@ def test_who_sees_which_feedback(feedback_care: People) -> None:
     alice = feedback_care.customer("users/alice", "3100000001")
     bob = feedback_care.customer("users/bob", "3100000002")
     hers = submit(feedback_care, alice, "3100000001").name
-    feedback_care.care.clock.advance()
+    feedback_care.care.clock.advance(TICK)
     his = submit(feedback_care, bob, "3100000002").name
-    feedback_care.care.clock.advance()
+    feedback_care.care.clock.advance(TICK)
     zhanyi = feedback_care.agent("users/zy1", "QJ-ZY")
     theirs = submit(feedback_care, zhanyi, "3100000006").name
 
@@ -143,7 +143,7 @@ def test_handling_from_assignment_to_rating_is_recorded(feedback_care: People) -
         metadata=agent,
     )
     assert resolved.state == res.FEEDBACK_STATE_RESOLVED
-    assert resolved.resolve_time.ToDatetime() == feedback_care.care.clock().replace(tzinfo=None)
+    assert resolved.resolve_time.ToDatetime() == feedback_care.care.clock.now().replace(tzinfo=None)
 
     bob = feedback_care.customer("users/bob", "3100000001")
     not_author = fails(
@@ -202,7 +202,7 @@ def test_pages_of_feedback_newest_first(feedback_care: People) -> None:
     alice = feedback_care.customer("users/alice", "3100000001")
     names = []
     for _ in range(3):
-        feedback_care.care.clock.advance()
+        feedback_care.care.clock.advance(TICK)
         names.append(submit(feedback_care, alice, "3100000001").name)
     first = feedback_care.care.stub.ListFeedback(
         pb.ListFeedbackRequest(page_size=2), metadata=alice

@@ -12,7 +12,7 @@ from palmgrid.care.v1 import care_service_pb2 as pb
 from palmgrid.care.v1 import resources_pb2 as res
 from servers.care.geo import haversine_meters
 from servers.runtime import InvalidArgument
-from tests.care.support import CareServer, fails
+from tests.care.support import TICK, CareServer, fails
 
 ORIGIN = (25.09, 104.89)
 # Arc lengths along the meridian through ORIGIN: R·Δφ with R = 6,371,008.8 m (the mean
@@ -147,12 +147,12 @@ def test_created_outlet_is_read_back_whole(care: CareServer) -> None:
         res.OUTLET_SERVICE_BILL_PAYMENT,
         res.OUTLET_SERVICE_METER_SERVICE,
     ]
-    assert got.create_time.ToDatetime() == care.clock().replace(tzinfo=None)
+    assert got.create_time.ToDatetime() == care.clock.now().replace(tzinfo=None)
 
 
 def test_update_changes_only_the_masked_fields(care: CareServer) -> None:
     made = create(care, outlet("旧名", NORTH_1112, phone="0859-3000000"))
-    care.clock.advance()
+    care.clock.advance(TICK)
     change = res.Outlet(name=made.name, display_name="新名", phone="0859-3111111")
     updated = care.stub.UpdateOutlet(
         pb.UpdateOutletRequest(

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from palmgrid.type.v1 import identity_pb2
 from runtime.statuses import error_info
-from servers.runtime import AssertionSigner
+from servers.runtime import AssertionSigner, SettableClock
 from servers.runtime.identity import METADATA_KEY, generate_private_key
 
 CUSTOMER = identity_pb2.Principal(
@@ -56,7 +56,7 @@ def test_expired_assertion_is_unauthenticated(
     stub: Any, probe: types.ModuleType, identity_key: Ed25519PrivateKey
 ) -> None:
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-    stale = AssertionSigner(identity_key, "k1", clock=lambda: two_minutes_ago)
+    stale = AssertionSigner(identity_key, "k1", clock=SettableClock(two_minutes_ago))
     _unauthenticated(_refused(stub, probe, stale.sign(CUSTOMER).SerializeToString()))
 
 

@@ -35,8 +35,8 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
-from servers.account.clock import SettableClock
 from servers.account.service import make_spec as account_spec
+from servers.runtime import SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.methods import method_rules

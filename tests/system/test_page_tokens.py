@@ -32,10 +32,9 @@ from google.protobuf import descriptor, message_factory, timestamp_pb2
 from palmgrid.account.v1 import account_internal_service_pb2 as account_internal_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
-from servers.account.clock import SettableClock
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
-from servers.runtime import build_server, error_from_rpc
+from servers.runtime import SettableClock, build_server, error_from_rpc
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from tests.account.conftest import (

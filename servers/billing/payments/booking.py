@@ -122,6 +122,7 @@ def _credit(
             amount_fen=payment.amount_fen,
             reference=payment.name,
             occurred_at=paid_at,
+            now=now,
             note=f"{payment.channel} {transaction.transaction_id}",
         )
     except DuplicateLedgerEntry:

@@ -8,14 +8,12 @@ PaymentContext, so they sit below the service that runs them and import it nowhe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
-from servers.billing.models import utcnow
 from servers.billing.payments.keys import ensure_dev_keys, load_merchant_keys
 from servers.billing.payments.provider import PaymentProvider, WechatPayV3Client
 from servers.billing.payments.settings import PaymentSettings
-from servers.runtime import Runtime
+from servers.runtime import SYSTEM_CLOCK, Clock, Runtime
 
 
 class PaymentContext:
@@ -27,7 +25,7 @@ class PaymentContext:
         settings: PaymentSettings,
         *,
         provider: PaymentProvider | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.runtime = runtime
         self.settings = settings
@@ -52,7 +50,7 @@ class PaymentContext:
 
     def now(self) -> datetime:
         """The current time (UTC) as payments see it."""
-        return self.clock()
+        return self.clock.now()
 
     def close_provider(self) -> None:
         """Close the provider client this context opened (not one it was given)."""

@@ -124,6 +124,7 @@ def _record_all(
             amount_fen=message.amount_fen,
             reference=payment.name,
             occurred_at=paid_at,
+            now=now,
             note=f"{payment.channel} {message.provider_order_id}".strip(),
         )
         payment.ledger_entry_id = entry.id

@@ -31,16 +31,17 @@ from servers.billing.payments import (
 )
 from servers.billing.payments.resources import payment_resource, refund_resource, report_resource
 from servers.billing.payments.service import PaymentService, payment_service
-from servers.runtime import Runtime, current_principal, require_principal
+from servers.runtime import Clock, Runtime, current_principal, require_principal
 
 
 class _PaymentGroup:
     runtime: Runtime
+    clock: Clock
 
     @property
     def payments(self) -> PaymentService:
         """This process's payments part (built and started on first use)."""
-        return payment_service(self.runtime)
+        return payment_service(self.runtime, clock=self.clock)
 
 
 def _viewer() -> str | None:

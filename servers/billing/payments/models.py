@@ -16,7 +16,8 @@ from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field
 
 from palmgrid.billing.v1 import payment_pb2
-from servers.billing.models import BigId, BillingModel, UTCDateTime, utcnow
+from servers.billing.models import BigId, BillingModel, UTCDateTime
+from servers.runtime import SYSTEM_CLOCK
 
 
 class PaymentState(enum.StrEnum):
@@ -93,13 +94,13 @@ class Payment(BillingModel, table=True):
     failure_reason: str = Field(default="", max_length=64)
     refunded_fen: int = Field(default=0, sa_type=BigInteger)
     ledger_entry_id: int | None = Field(default=None, sa_type=BigInteger)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
     # When a PENDING app payment is closed; None for external payments.
     expire_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the provider was last asked about it (the resolver spaces its queries).
     check_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
     @property
     def name(self) -> str:
@@ -125,8 +126,8 @@ class PaymentRequest(BillingModel, table=True):
     # the same key may take it over and finish it.
     owner: str = Field(max_length=32)
     lease_until: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
 
 
 class Refund(BillingModel, table=True):
@@ -148,7 +149,7 @@ class Refund(BillingModel, table=True):
     provider_refund_id: str = Field(default="", max_length=64)
     failure_reason: str = Field(default="", max_length=64)
     requester: str = Field(default="", max_length=128)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
     complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     check_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -193,7 +194,7 @@ class OutboxMessage(BillingModel, table=True):
     target: str = Field(default="", max_length=256)
     state: str = Field(default="PENDING", max_length=16)
     attempts: int = Field(default=0)
-    next_attempt_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
     last_error: str = Field(default="", max_length=500)
-    create_time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
     sent_time: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -25,13 +25,15 @@ import secrets
 import string
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from servers.runtime import CHINA_STANDARD_TIME
 
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 HEADER_TIMESTAMP = "Wechatpay-Timestamp"
@@ -41,7 +43,6 @@ HEADER_SERIAL = "Wechatpay-Serial"
 HEADER_SIGNATURE_TYPE = "Wechatpay-Signature-Type"
 ALGORITHM = "AEAD_AES_256_GCM"
 
-CHINA_TIME = timezone(timedelta(hours=8), "CST")
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -189,7 +190,7 @@ def decrypt_resource(api_v3_key: bytes, resource: Mapping[str, Any]) -> bytes:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in China Standard Time, as the provider writes times."""
-    return moment.astimezone(CHINA_TIME).isoformat(timespec="seconds")
+    return moment.astimezone(CHINA_STANDARD_TIME).isoformat(timespec="seconds")
 
 
 def parse_time(text: str) -> datetime:

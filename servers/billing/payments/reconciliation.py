@@ -39,11 +39,11 @@ from servers.billing.payments.models import (
     Refund,
     RefundState,
 )
-from servers.billing.payments.protocol import CHINA_TIME, ProtocolError
+from servers.billing.payments.protocol import ProtocolError
 from servers.billing.payments.provider import ProviderError
 from servers.billing.payments.resources import channel_name
 from servers.billing.payments.statement import PAYMENT, REFUND, StatementRecord
-from servers.runtime import Aborted, FailedPrecondition, NotFound, paging
+from servers.runtime import CHINA_STANDARD_TIME, Aborted, FailedPrecondition, NotFound, paging
 
 if TYPE_CHECKING:
     from servers.billing.payments.service import PaymentService
@@ -111,7 +111,7 @@ def start_run(
     """Record a new run of the day as RUNNING and start it in the background."""
     day = day_of(request.name)
     now = service.now()
-    if day >= now.astimezone(CHINA_TIME).date():
+    if day >= now.astimezone(CHINA_STANDARD_TIME).date():
         raise FailedPrecondition(f"{day} has not ended yet (China Standard Time)")
     channels = [channel_name(c) for c in request.channels] or list(PROVIDER_CHANNELS)
     run_id = secrets.token_hex(8)
@@ -153,7 +153,7 @@ def reconcile(service: PaymentService, day: date, channels: list[str]) -> Result
     """Compare the provider's statement of `day` with the ledger, for `channels`."""
     statement_time = service.now().isoformat()
     records = service.provider.statement(day)
-    start = datetime.combine(day, time(), CHINA_TIME).astimezone(UTC)
+    start = datetime.combine(day, time(), CHINA_STANDARD_TIME).astimezone(UTC)
     end = start + timedelta(days=1)
     with service.runtime.session() as session:
         entries = session.exec(

@@ -148,6 +148,7 @@ def _hold(
         amount_fen=-amount,
         reference=refund.name,
         occurred_at=now,
+        now=now,
         note=reason[:200],
     )
     customer = get_customer(session, customer_id)
@@ -281,6 +282,7 @@ def _fail(session: Session, refund: Refund, reason: str, now: datetime) -> None:
         amount_fen=refund.amount_fen,
         reference=f"{refund.name}/reversal",
         occurred_at=now,
+        now=now,
         note=f"refund failed ({reason}): amount returned",
     )
 

@@ -13,7 +13,7 @@ from servers.billing.payments.models import (
     Refund,
     RefundState,
 )
-from servers.billing.protoconv import date_message, timestamp
+from servers.runtime.protoconv import date_message, timestamp
 
 CHANNEL_PREFIX = "PAYMENT_CHANNEL_"
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
 
-from servers.billing.models import utcnow
 from servers.billing.payments.context import PaymentContext
 from servers.billing.payments.jobs import PaymentJobs
 from servers.billing.payments.provider import PaymentProvider
 from servers.billing.payments.settings import PaymentSettings, load_payment_settings
-from servers.runtime import Runtime
+from servers.runtime import SYSTEM_CLOCK, Clock, Runtime
 
 log = logging.getLogger("palmgrid.payments")
 
@@ -41,7 +38,7 @@ class PaymentService(PaymentContext):
         settings: PaymentSettings,
         *,
         provider: PaymentProvider | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(runtime, settings, provider=provider, clock=clock)
         self.jobs = PaymentJobs(self)
@@ -69,14 +66,16 @@ _services: dict[int, PaymentService] = {}
 _lock = threading.Lock()
 
 
-def payment_service(runtime: Runtime, settings: PaymentSettings | None = None) -> PaymentService:
-    """The runtime's PaymentService, built (with `settings`, else from the environment)
-    and started on first use."""
+def payment_service(
+    runtime: Runtime, settings: PaymentSettings | None = None, *, clock: Clock = SYSTEM_CLOCK
+) -> PaymentService:
+    """The runtime's PaymentService, built (with `settings`, else from the environment,
+    and `clock`) and started on first use."""
     with _lock:
         service = _services.get(id(runtime))
         if service is None:
             chosen = settings or load_payment_settings(runtime.settings)
-            service = PaymentService(runtime, chosen)
+            service = PaymentService(runtime, chosen, clock=clock)
             _services[id(runtime)] = service
             service.start()
             log.info(

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from servers.billing.payments.protocol import CHINA_TIME, ProtocolError
+from servers.billing.payments.protocol import ProtocolError
+from servers.runtime import CHINA_STANDARD_TIME
 
 COLUMNS = (
     "交易时间",
@@ -78,7 +79,7 @@ def write(records: Iterable[StatementRecord], *, app_id: str, merchant_id: str) 
     for record in records:
         refund = record.kind == REFUND
         row = [
-            record.time.astimezone(CHINA_TIME).strftime(_TIME_FORMAT),
+            record.time.astimezone(CHINA_STANDARD_TIME).strftime(_TIME_FORMAT),
             app_id,
             merchant_id,
             record.transaction_id,
@@ -130,7 +131,9 @@ def _record(header: list[str], row: list[str]) -> StatementRecord:
     try:
         kind = values["交易状态"]
         refund = kind == REFUND
-        moment = datetime.strptime(values["交易时间"], _TIME_FORMAT).replace(tzinfo=CHINA_TIME)
+        moment = datetime.strptime(values["交易时间"], _TIME_FORMAT).replace(
+            tzinfo=CHINA_STANDARD_TIME
+        )
         amount = fen_of(values["退款金额"] if refund else values["应结订单金额"])
         return StatementRecord(
             kind=kind,

@@ -11,12 +11,13 @@ import itertools
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from servers.billing.payments.protocol import CHINA_TIME, format_time
+from servers.billing.payments.protocol import format_time
 from servers.billing.payments.sandbox.behaviour import Behaviour
 from servers.billing.payments.statement import PAYMENT, REFUND, StatementRecord
+from servers.runtime import CHINA_STANDARD_TIME
 
 
 class ProviderFault(Exception):
@@ -256,7 +257,7 @@ class Book:
                 if (
                     order.success_time is not None
                     and not order.hidden_from_statement
-                    and order.success_time.astimezone(CHINA_TIME).date() == day
+                    and order.success_time.astimezone(CHINA_STANDARD_TIME).date() == day
                 ):
                     records.append(
                         StatementRecord(
@@ -271,7 +272,7 @@ class Book:
                 if (
                     refund.status == "SUCCESS"
                     and refund.success_time is not None
-                    and refund.success_time.astimezone(CHINA_TIME).date() == day
+                    and refund.success_time.astimezone(CHINA_STANDARD_TIME).date() == day
                 ):
                     order = self.orders[refund.out_trade_no]
                     records.append(
@@ -303,9 +304,5 @@ class Book:
             ]
 
     def _new_id(self, prefix: str, now: datetime) -> str:
-        day = now.astimezone(CHINA_TIME).strftime("%Y%m%d")
+        day = now.astimezone(CHINA_STANDARD_TIME).strftime("%Y%m%d")
         return f"{prefix}{day}{next(self._serial):08d}{secrets.randbelow(10**8):08d}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

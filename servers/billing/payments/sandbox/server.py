@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,16 +46,16 @@ import grpc
 
 from servers.billing.payments import protocol, statement
 from servers.billing.payments.keys import ProviderKeys
-from servers.billing.payments.protocol import CHINA_TIME, ProtocolError
+from servers.billing.payments.protocol import ProtocolError
 from servers.billing.payments.sandbox.behaviour import Behaviour
 from servers.billing.payments.sandbox.book import (
     Book,
     Order,
     ProviderFault,
     RefundRecord,
-    utcnow,
 )
 from servers.billing.payments.sandbox.delivery import CallbackTransport, Timer
+from servers.runtime import CHINA_STANDARD_TIME, SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("palmgrid.payments.sandbox")
 
@@ -81,8 +81,10 @@ class Sandbox:
         port: int = 0,
         grpc_credentials: grpc.ChannelCredentials | None = None,
         https_ca_file: Path | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.keys = keys
+        self.clock = clock
         self.merchant_id = merchant_id
         self.app_id = app_id
         self.book = Book()
@@ -201,7 +203,7 @@ class Sandbox:
     # --- merchant API -------------------------------------------------------------
 
     def create_order(self, merchant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
+        now = self.clock.now()
         out_trade_no = _required(body, "out_trade_no")
         if not _OUT_NO.match(out_trade_no):
             raise ProviderFault(400, "PARAM_ERROR", "out_trade_no 格式错误")
@@ -230,13 +232,13 @@ class Sandbox:
         return {"prepay_id": order.prepay_id}
 
     def query_order(self, out_trade_no: str) -> dict[str, Any]:
-        return self.book.query(out_trade_no, utcnow()).document()
+        return self.book.query(out_trade_no, self.clock.now()).document()
 
     def close_order(self, out_trade_no: str) -> None:
-        self.book.close(out_trade_no, utcnow())
+        self.book.close(out_trade_no, self.clock.now())
 
     def create_refund(self, body: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
+        now = self.clock.now()
         amount = body.get("amount") or {}
         refund_fen = amount.get("refund")
         if not isinstance(refund_fen, int) or isinstance(refund_fen, bool) or refund_fen <= 0:
@@ -267,7 +269,7 @@ class Sandbox:
             day = date.fromisoformat(bill_date)
         except ValueError:
             raise ProviderFault(400, "PARAM_ERROR", "bill_date 格式错误") from None
-        if day > datetime.now(CHINA_TIME).date():
+        if day > self.clock.now().astimezone(CHINA_STANDARD_TIME).date():
             raise ProviderFault(400, "INVALID_REQUEST", "账单日期不合法")
         records = self.book.statement(day)
         if not records:
@@ -296,7 +298,7 @@ class Sandbox:
             self._timer.after(delay, job)
 
     def _confirm(self, order: Order) -> None:
-        paid = self.book.settle_order(order.out_trade_no, utcnow())
+        paid = self.book.settle_order(order.out_trade_no, self.clock.now())
         if paid is None:
             return
         resource = protocol.dumps(paid.document())
@@ -310,7 +312,7 @@ class Sandbox:
         )
 
     def _finish(self, refund: RefundRecord) -> None:
-        done = self.book.settle_refund(refund.out_refund_no, utcnow())
+        done = self.book.settle_refund(refund.out_refund_no, self.clock.now())
         if done is None or not done.notify_url:
             return
         order = self.book.orders[done.out_trade_no]
@@ -330,7 +332,7 @@ class Sandbox:
         body = protocol.dumps(
             {
                 "id": str(uuid.uuid4()),
-                "create_time": protocol.format_time(utcnow()),
+                "create_time": protocol.format_time(self.clock.now()),
                 "resource_type": "encrypt-resource",
                 "event_type": event_type,
                 "summary": summary,

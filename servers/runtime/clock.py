@@ -1,8 +1,9 @@
-"""The account service's clock, injectable so that tests can move time.
+"""The clock every service reads the current time from, injectable so tests can move time.
 
-Session idle timeouts, absolute lifetimes, lockouts, captcha expiry and password
-expiry all read `Clock.now()`. Identity assertions are signed with the wall clock
-instead: every other server verifies them against its own wall clock.
+Services take a `Clock` (default `SYSTEM_CLOCK`) and call `clock.now()` wherever a
+business rule depends on the current time: session and captcha expiry, lockouts, bill
+due dates and late fees, payment expiry, publish and feedback due times. Tests pass a
+`SettableClock` and move it with `advance()` or `set()`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+# The one wall clock: the default wherever a clock may be injected.
+SYSTEM_CLOCK = SystemClock()
+
+
 class SettableClock:
     """A clock that stands still until moved: for tests of time-dependent rules."""
 
     def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("a clock's time must be timezone-aware")
         self._now = start or datetime.now(UTC)
         self._lock = threading.Lock()
 
@@ -43,5 +50,8 @@ class SettableClock:
             return self._now
 
     def set(self, moment: datetime) -> None:
+        """Put the clock at `moment` (timezone-aware)."""
+        if moment.tzinfo is None:
+            raise ValueError("a clock's time must be timezone-aware")
         with self._lock:
             self._now = moment
