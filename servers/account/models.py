@@ -1,6 +1,6 @@
 """The account service's tables. Every name starts with `account_`, so the service can
 share a database with others. Times are stored as naive UTC and read back as aware UTC
-(`UtcDateTime`); lists of strings are JSON.
+(`servers.runtime.columns`); lists of strings are JSON.
 
 Who is who: users, their roles and supply offices, password history, login failures.
 Sessions and captchas. Customer bindings, failed binding verifications, alert
@@ -12,49 +12,22 @@ revocation log that edges watch.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
+
+from servers.runtime.columns import AutoBigInt, json_list_field, time_field
 
 # The SQLModel metadata holds only our tables: other services' models live in their own
 # processes, and tests import one service at a time per metadata check.
 metadata = SQLModel.metadata
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC in the database (the
-    same on SQLite, which has no time zones, and PostgreSQL)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; PalmGrid times are aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
-
-
-# An integer primary key that SQLite auto-increments (only INTEGER aliases its rowid).
-AutoBigInt = BigInteger().with_variant(Integer(), "sqlite")
-
-
 def _time(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
-
-
-def _strings() -> Any:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The account tables were created with times without a zone (naive UTC).
+    return time_field(nullable=nullable, index=index, timezone=False)
 
 
 class User(SQLModel, table=True):
@@ -70,7 +43,7 @@ class User(SQLModel, table=True):
     state: int  # UserState
     state_reason: str = Field(default="", max_length=200)
     coverage: int  # SupplyOfficeCoverage
-    supply_offices: list[str] = _strings()
+    supply_offices: list[str] = json_list_field()
     password_hash: str = Field(max_length=512)
     password_changed_time: datetime = _time()
     password_change_required: bool = False
@@ -95,7 +68,7 @@ class Role(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     title: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=500)
-    permissions: list[str] = _strings()
+    permissions: list[str] = json_list_field()
     # Bumped on every change; the etag is derived from it.
     version: int = 1
     update_time: datetime = _time()

@@ -11,21 +11,17 @@ the enum prefix ("POSTPAID", "BILL"), so rows read the same as the API.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
     Index,
-    Integer,
     LargeBinary,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from palmgrid.billing.v1 import payment_pb2, resources_pb2
@@ -33,29 +29,7 @@ from palmgrid.billing.v1 import payment_pb2, resources_pb2
 # Time columns default to the wall clock only for rows built without a time; the
 # service code sets them from its injected clock.
 from servers.runtime import SYSTEM_CLOCK
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp kept in UTC: aware datetimes in, aware UTC datetimes out."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware (UTC)")
-        value = value.astimezone(UTC)
-        # SQLite has no time zones: store naive UTC.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+from servers.runtime.columns import AutoBigInt, UtcDateTime
 
 
 class BillingModel(SQLModel, registry=registry()):
@@ -123,10 +97,6 @@ class BillState(enum.StrEnum):
         return int(resources_pb2.BillState.Value(f"BILL_STATE_{self.value}"))
 
 
-# SQLite assigns ids only to INTEGER PRIMARY KEY columns (its rowid).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
 def _money(**kwargs: Any) -> Any:
     """A BIGINT column (fen or Wh): int4 would overflow at 21 million yuan."""
     return Field(sa_type=BigInteger, **kwargs)
@@ -156,9 +126,9 @@ class Customer(BillingModel, table=True):
     debit_bank: str = Field(default="", max_length=64)
     debit_account: str = Field(default="", max_length=32)
     open_date: date | None = Field(default=None)
-    source_update_time: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    source_update_time: datetime = Field(sa_type=UtcDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class Meter(BillingModel, table=True):
@@ -187,7 +157,7 @@ class MeterReading(BillingModel, table=True):
     customer_id: str = Field(primary_key=True, max_length=10)
     meter_id: str = Field(primary_key=True, max_length=32)
     id: str = Field(primary_key=True, max_length=63)
-    read_time: datetime = Field(sa_type=UTCDateTime)
+    read_time: datetime = Field(sa_type=UtcDateTime)
     value_wh: int = _money()
     quality: str = Field(max_length=16)
     source: str = Field(max_length=16)
@@ -196,7 +166,7 @@ class MeterReading(BillingModel, table=True):
     peak_wh: int | None = _money(default=None)
     flat_wh: int | None = _money(default=None)
     valley_wh: int | None = _money(default=None)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class MonthlyUsage(BillingModel, table=True):
@@ -214,7 +184,7 @@ class MonthlyUsage(BillingModel, table=True):
     flat_wh: int | None = _money(default=None)
     valley_wh: int | None = _money(default=None)
     complete: bool = Field(default=True)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class Bill(BillingModel, table=True):
@@ -243,13 +213,13 @@ class Bill(BillingModel, table=True):
     closing_reading_wh: int = _money(default=0)
     reading_quality: str = Field(default=ReadingQuality.ACTUAL.value, max_length=16)
     state: str = Field(default=BillState.ISSUED.value, max_length=16)
-    issue_time: datetime = Field(sa_type=UTCDateTime)
+    issue_time: datetime = Field(sa_type=UtcDateTime)
     due_date: date
     late_fee_fen: int = _money(default=0)
     # The last day late fees have been booked for; None before the first accrual.
     late_fee_through: date | None = Field(default=None)
     paid_fen: int = _money(default=0)
-    paid_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revision: int = Field(default=0)
     # The fixed part of the API resource, rendered when the bill is written (see
     # servers.billing.bill_resources); None: built from the columns when read.
@@ -265,8 +235,8 @@ class Tariff(BillingModel, table=True):
     display_name: str = Field(max_length=100)
     description: str = Field(default="", max_length=2000)
     customer_category: str = Field(default="RESIDENTIAL", max_length=16)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class TariffVersion(BillingModel, table=True):
@@ -280,9 +250,9 @@ class TariffVersion(BillingModel, table=True):
     effective_date: date
     schedule: str
     description: str = Field(default="", max_length=2000)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
     creator: str = Field(default="", max_length=128)
-    publish_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publish_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
     publisher: str = Field(default="", max_length=128)
 
 
@@ -299,7 +269,7 @@ class LedgerEntry(BillingModel, table=True):
         Index("ix_billing_ledger_entry_customer", "customer_id", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoBigInt)
     customer_id: str = Field(foreign_key="billing_customer.id", max_length=10)
     kind: str = Field(max_length=16)
     amount_fen: int = _money()
@@ -307,8 +277,8 @@ class LedgerEntry(BillingModel, table=True):
     net_after_fen: int = _money()
     reference: str = Field(max_length=200)
     note: str = Field(default="", max_length=500)
-    occurred_at: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class BalanceRow(BillingModel, table=True):
@@ -318,7 +288,7 @@ class BalanceRow(BillingModel, table=True):
 
     customer_id: str = Field(primary_key=True, foreign_key="billing_customer.id", max_length=10)
     net_fen: int = _money(default=0)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class Adjustment(BillingModel, table=True):
@@ -345,4 +315,4 @@ class Adjustment(BillingModel, table=True):
     payee_account: str = Field(default="", max_length=32)
     ledger_entry_id: int = Field(sa_type=BigInteger)
     creator: str = Field(default="", max_length=128)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)

@@ -22,10 +22,7 @@ from servers.care.article_resources import (
     article_id,
     article_resource,
 )
-from servers.care.etags import check_etag
-from servers.care.ids import new_id
 from servers.care.models import ArticleRow, ArticleState
-from servers.care.update_masks import fields_to_update
 from servers.runtime import (
     Clock,
     FailedPrecondition,
@@ -34,6 +31,9 @@ from servers.runtime import (
     audit_note,
     require_principal,
 )
+from servers.runtime.etags import check_etag
+from servers.runtime.ids import new_id
+from servers.runtime.update_masks import fields_to_update
 
 
 def _get_row(session: Session, name: str) -> ArticleRow:

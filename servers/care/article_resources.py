@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from palmgrid.care.v1 import resources_pb2
-from servers.care.etags import etag
 from servers.care.models import ArticleRow
+from servers.runtime.etags import etag
 from servers.runtime.protoconv import timestamp
 
 PREFIX = "articles/"

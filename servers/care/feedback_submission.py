@@ -22,7 +22,6 @@ from servers.care import feedback_workflow
 from servers.care.commitments import due_time
 from servers.care.customers import CustomerOffices
 from servers.care.feedback_resources import feedback_resource, kind_name
-from servers.care.ids import new_id
 from servers.care.models import FeedbackRow, FeedbackState
 from servers.runtime import (
     Aborted,
@@ -33,6 +32,7 @@ from servers.runtime import (
     in_supply_office_scope,
     require_principal,
 )
+from servers.runtime.ids import new_id
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 

@@ -2,7 +2,7 @@
 Every name starts with `care_`, so the service can share a database with others; they
 live in their own registry, so `metadata` is exactly the care schema.
 
-Times are aware UTC in Python and naive UTC in the database (`UtcDateTime`).
+Times are aware UTC in Python and naive UTC in the database (`servers.runtime.columns`).
 Enumerations are stored by their proto name without the enum prefix ("PUBLISHED",
 "BILL_PAYMENT"), so rows read the same as the API. Each resource carries a `version`,
 bumped on every change, from which its etag is derived.
@@ -11,34 +11,14 @@ bumped on every change, from which its etag is derived.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC in the database (the
-    same on SQLite, which has no time zones, and PostgreSQL)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; PalmGrid times are aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
+from servers.runtime.columns import AutoBigInt, json_list_field, time_field
 
 
 class CareModel(SQLModel, registry=registry()):
@@ -47,16 +27,10 @@ class CareModel(SQLModel, registry=registry()):
 
 metadata = CareModel.metadata
 
-# An integer primary key that SQLite auto-increments (only INTEGER aliases its rowid).
-AutoBigInt = BigInteger().with_variant(Integer(), "sqlite")
-
 
 def _time(*, nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable))
-
-
-def _json_list() -> Any:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The care tables were created with times without a zone (naive UTC).
+    return time_field(nullable=nullable, timezone=False)
 
 
 class OutletRow(CareModel, table=True):
@@ -72,10 +46,10 @@ class OutletRow(CareModel, table=True):
     longitude: float
     phone: str = Field(default="", max_length=20)
     # [{"day": "MONDAY", "open": "08:30", "close": "17:30"}, ...] in local time.
-    opening_hours: list[dict[str, str]] = _json_list()
+    opening_hours: list[dict[str, str]] = json_list_field()
     hours_note: str = Field(default="", max_length=200)
     # OutletService names without the prefix, in the order given.
-    services: list[str] = _json_list()
+    services: list[str] = json_list_field()
     supply_office: str = Field(default="", max_length=32)
     version: int = Field(default=1)
     create_time: datetime = _time()
@@ -157,7 +131,7 @@ class FeedbackRow(CareModel, table=True):
     longitude: float | None = None
     address: str = Field(default="", max_length=200)
     # [{"content_type": "image/jpeg", "uri": "https://..."}, ...]
-    photos: list[dict[str, str]] = _json_list()
+    photos: list[dict[str, str]] = json_list_field()
     state: str = Field(max_length=16)
     # `users/{user}` of the author and of the assigned care staff member ("" before).
     author: str = Field(max_length=100)

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from google.type import dayofweek_pb2, latlng_pb2
 
 from palmgrid.care.v1 import resources_pb2
-from servers.care.etags import etag
 from servers.care.models import OutletRow
+from servers.runtime.etags import etag
 from servers.runtime.protoconv import time_of_day, time_of_day_text, timestamp
 
 PREFIX = "outlets/"

@@ -14,8 +14,6 @@ from sqlmodel import Session, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from servers.care import outlet_listing
-from servers.care.etags import check_etag
-from servers.care.ids import new_id
 from servers.care.models import OutletRow
 from servers.care.outlet_resources import (
     UPDATABLE,
@@ -25,8 +23,10 @@ from servers.care.outlet_resources import (
     outlet_resource,
     service_name,
 )
-from servers.care.update_masks import fields_to_update
 from servers.runtime import Clock, NotFound, Runtime, paging
+from servers.runtime.etags import check_etag
+from servers.runtime.ids import new_id
+from servers.runtime.update_masks import fields_to_update
 
 
 def _get_row(session: Session, name: str, *, for_update: bool = False) -> OutletRow:

@@ -16,8 +16,9 @@ from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field
 
 from palmgrid.billing.v1 import payment_pb2
-from servers.billing.models import BigId, BillingModel, UTCDateTime
+from servers.billing.models import BillingModel
 from servers.runtime import SYSTEM_CLOCK
+from servers.runtime.columns import AutoBigInt, UtcDateTime
 
 
 class PaymentState(enum.StrEnum):
@@ -94,13 +95,13 @@ class Payment(BillingModel, table=True):
     failure_reason: str = Field(default="", max_length=64)
     refunded_fen: int = Field(default=0, sa_type=BigInteger)
     ledger_entry_id: int | None = Field(default=None, sa_type=BigInteger)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
     # When a PENDING app payment is closed; None for external payments.
-    expire_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expire_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    complete_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # When the provider was last asked about it (the resolver spaces its queries).
-    check_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    check_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
     @property
     def name(self) -> str:
@@ -125,9 +126,9 @@ class PaymentRequest(BillingModel, table=True):
     # Who holds an IN_PROGRESS request and until when; after that another request with
     # the same key may take it over and finish it.
     owner: str = Field(max_length=32)
-    lease_until: datetime = Field(sa_type=UTCDateTime)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
-    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    lease_until: datetime = Field(sa_type=UtcDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
 class Refund(BillingModel, table=True):
@@ -149,9 +150,9 @@ class Refund(BillingModel, table=True):
     provider_refund_id: str = Field(default="", max_length=64)
     failure_reason: str = Field(default="", max_length=64)
     requester: str = Field(default="", max_length=128)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
-    complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    check_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+    complete_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    check_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
     @property
     def name(self) -> str:
@@ -169,8 +170,8 @@ class ReconciliationReportRow(BillingModel, table=True):
     runner: str = Field(default="", max_length=128)
     # Which run this is; a run that finds a newer one started writes nothing.
     run_id: str = Field(max_length=32)
-    start_time: datetime = Field(sa_type=UTCDateTime)
-    complete_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    start_time: datetime = Field(sa_type=UtcDateTime)
+    complete_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
     failure_message: str = Field(default="", max_length=1000)
     channels: str = Field(default="[]", sa_type=Text)
     discrepancy_count: int = Field(default=0)
@@ -184,7 +185,7 @@ class OutboxMessage(BillingModel, table=True):
     __tablename__ = "payment_outbox"
     __table_args__ = (Index("ix_payment_outbox_due", "state", "next_attempt_time"),)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoBigInt)
     # The notification service's idempotency key, derived from the event.
     request_id: str = Field(max_length=36, unique=True)
     customer_id: str = Field(max_length=10)
@@ -194,7 +195,7 @@ class OutboxMessage(BillingModel, table=True):
     target: str = Field(default="", max_length=256)
     state: str = Field(default="PENDING", max_length=16)
     attempts: int = Field(default=0)
-    next_attempt_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
+    next_attempt_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
     last_error: str = Field(default="", max_length=500)
-    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UTCDateTime)
-    sent_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    create_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+    sent_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
