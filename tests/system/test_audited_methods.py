@@ -274,7 +274,10 @@ def _care(system: System, method: str, request: Message) -> Any:
 
 
 def _create_outlet(system: System) -> Attempt:
-    request = care_pb.CreateOutletRequest(outlet=_outlet(system))
+    # A name the caller chose: the server assigns its own, and the record must name that.
+    outlet = _outlet(system)
+    outlet.name = "outlets/chosen-by-caller"
+    request = care_pb.CreateOutletRequest(outlet=outlet)
     return Attempt(request, resource=lambda outlet: outlet.name)
 
 
@@ -312,7 +315,9 @@ def _made_article(system: System, *, published: bool = False) -> care_res.Articl
 
 
 def _create_article(system: System) -> Attempt:
-    request = care_pb.CreateArticleRequest(article=_article())
+    article = _article()
+    article.name = "articles/chosen-by-caller"
+    request = care_pb.CreateArticleRequest(article=article)
     return Attempt(request, resource=lambda article: article.name)
 
 
