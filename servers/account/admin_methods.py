@@ -28,6 +28,7 @@ from servers.runtime import (
     paging,
     require_principal,
 )
+from servers.runtime.columns import contains_text
 
 
 def _role_id(name: str) -> str:
@@ -60,9 +61,8 @@ def role_proto(session: Session, role: models.Role) -> admin_pb.Role:
 def _reaches_supply_office(office: str) -> ColumnElement[bool]:
     """Users who may reach `office`: every office, or it among those listed."""
     # The offices are a JSON list of strings; a code is letters, digits and hyphens
-    # (the request's rule), so its quoted form found in the JSON text is that element,
-    # and it holds no LIKE wildcard. Portable across SQLite and PostgreSQL.
-    listed = cast(col(models.User.supply_offices), String).like(f'%"{office}"%')
+    # (the request's rule), so its quoted form found in the JSON text is that element.
+    listed = contains_text(cast(col(models.User.supply_offices), String), f'"{office}"')
     return or_(
         col(models.User.coverage) == users.COVERAGE_ALL,
         and_(col(models.User.coverage) == users.COVERAGE_LISTED, listed),

@@ -28,6 +28,7 @@ from servers.runtime import (
     Unauthenticated,
     audit_note,
 )
+from servers.runtime.ids import new_id
 
 LOGIN_ACTION = "/palmgrid.account.v1.AccountService/CreateSession"
 
@@ -139,7 +140,7 @@ def log_in(
         displaced = sessions.end(session, others, sessions.DISPLACED, now)
         token = sessions.new_token()
         row = models.Session(
-            id=sessions.new_id(),
+            id=new_id(12),
             token_hash=sessions.token_hash(token),
             user_id=user.id,
             state=sessions.ACTIVE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from servers.account import models
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from servers.runtime.ids import new_id
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 STAFF = identity_pb2.PRINCIPAL_KIND_STAFF
@@ -27,10 +27,6 @@ COVERAGE_LISTED = account_pb.SUPPLY_OFFICE_COVERAGE_LISTED
 COVERAGE_ALL = account_pb.SUPPLY_OFFICE_COVERAGE_ALL
 
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
-
-
-def new_id() -> str:
-    return secrets.token_hex(8)
 
 
 def name_of(user: models.User) -> str:
