@@ -43,7 +43,9 @@ class ScheduledRunMethods:
         size = paging.page_size(request.page_size, DEFAULT_RUN_PAGE)
         now = self.clock.now()
         month = Month.parse(request.month) if request.month else Month.of(now).previous()
-        billed = exists().where(col(Bill.customer_id) == col(Customer.id), Bill.month == str(month))
+        billed = exists().where(
+            col(Bill.customer_id) == col(Customer.id), col(Bill.month) == str(month)
+        )
         query = select(Customer.id).where(Customer.state == CustomerState.ACTIVE.value, ~billed)
         if after is not None:
             query = query.where(col(Customer.id) > after[0])
