@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +16,7 @@ from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
-from servers.account import audit, inbox, models, revocations, sessions, users
+from servers.account import audit, housekeeping, inbox, models, revocations, sessions, users
 from servers.account.core import AccountCore
 from servers.account.principals import principal_for
 from servers.runtime import NotFound, Unauthenticated, paging, require_principal
@@ -244,3 +244,13 @@ class InternalMethods:
                 session, entry, now=self.core.now(), write_request_id=request.request_id
             )
             return audit.to_proto(record)
+
+    def PurgeExpired(
+        self, request: internal_pb.PurgeExpiredRequest, context: grpc.ServicerContext
+    ) -> internal_pb.PurgeExpiredResponse:
+        retention = timedelta(seconds=self.core.config.revocation_retention_seconds)
+        with self.core.runtime.session(write=True) as session:
+            purged = housekeeping.purge_expired(session, self.core.now(), retention=retention)
+        return internal_pb.PurgeExpiredResponse(
+            deleted_captcha_count=purged.captchas, expired_session_count=purged.sessions
+        )

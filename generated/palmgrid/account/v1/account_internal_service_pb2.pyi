@@ -476,3 +476,46 @@ class CreateAuditRecordRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateAuditRecordRequest: _TypeAlias = CreateAuditRecordRequest  # noqa: Y015
+
+@_typing.final
+class PurgeExpiredRequest(_message.Message):
+    """Request of PurgeExpired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeExpiredRequest: _TypeAlias = PurgeExpiredRequest  # noqa: Y015
+
+@_typing.final
+class PurgeExpiredResponse(_message.Message):
+    """Response of PurgeExpired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_CAPTCHA_COUNT_FIELD_NUMBER: _builtins.int
+    EXPIRED_SESSION_COUNT_FIELD_NUMBER: _builtins.int
+    deleted_captcha_count: _builtins.int
+    """Captchas deleted."""
+    expired_session_count: _builtins.int
+    """Sessions found lapsed and marked EXPIRED."""
+    def __init__(
+        self,
+        *,
+        deleted_captcha_count: _builtins.int = ...,
+        expired_session_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_captcha_count", b"deleted_captcha_count", "expired_session_count", b"expired_session_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeExpiredResponse: _TypeAlias = PurgeExpiredResponse  # noqa: Y015

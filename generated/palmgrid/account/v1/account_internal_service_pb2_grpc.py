@@ -76,6 +76,11 @@ class AccountInternalServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.FromString,
                 _registered_method=True)
+        self.PurgeExpired = channel.unary_unary(
+                '/palmgrid.account.v1.AccountInternalService/PurgeExpired',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.FromString,
+                _registered_method=True)
 
 
 class AccountInternalServiceServicer:
@@ -146,6 +151,16 @@ class AccountInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PurgeExpired(self, request, context):
+        """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+        have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+        drop their copies) and prunes revocation events past their retention. The
+        worker calls it on a schedule; calling it again finds nothing more to do.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +193,11 @@ def add_AccountInternalServiceServicer_to_server(servicer, server):
                     servicer.CreateAuditRecord,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.SerializeToString,
+            ),
+            'PurgeExpired': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeExpired,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +371,33 @@ class AccountInternalService:
             '/palmgrid.account.v1.AccountInternalService/CreateAuditRecord',
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeExpired(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountInternalService/PurgeExpired',
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.FromString,
             options,
             channel_credentials,
             insecure,

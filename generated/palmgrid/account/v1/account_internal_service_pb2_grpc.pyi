@@ -77,6 +77,12 @@ class AccountInternalServiceStub:
     call of a method marked `audited`; a repeated request_id returns the record
     written the first time.
     """
+    PurgeExpired: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.PurgeExpiredRequest, _account_internal_service_pb2.PurgeExpiredResponse]
+    """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+    have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+    drop their copies) and prunes revocation events past their retention. The
+    worker calls it on a schedule; calling it again finds nothing more to do.
+    """
 
 @_typing.type_check_only
 class AccountInternalServiceAsyncStub(AccountInternalServiceStub):
@@ -123,6 +129,12 @@ class AccountInternalServiceAsyncStub(AccountInternalServiceStub):
     """Appends a record to the audit log. The edge and the servers call it for every
     call of a method marked `audited`; a repeated request_id returns the record
     written the first time.
+    """
+    PurgeExpired: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.PurgeExpiredRequest, _account_internal_service_pb2.PurgeExpiredResponse]  # type: ignore[assignment]
+    """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+    have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+    drop their copies) and prunes revocation events past their retention. The
+    worker calls it on a schedule; calling it again finds nothing more to do.
     """
 
 class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +215,18 @@ class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Appends a record to the audit log. The edge and the servers call it for every
         call of a method marked `audited`; a repeated request_id returns the record
         written the first time.
+        """
+
+    @_abc_1.abstractmethod
+    def PurgeExpired(
+        self,
+        request: _account_internal_service_pb2.PurgeExpiredRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_internal_service_pb2.PurgeExpiredResponse, _abc.Awaitable[_account_internal_service_pb2.PurgeExpiredResponse]]:
+        """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+        have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+        drop their copies) and prunes revocation events past their retention. The
+        worker calls it on a schedule; calling it again finds nothing more to do.
         """
 
 def add_AccountInternalServiceServicer_to_server(servicer: AccountInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
