@@ -59,6 +59,7 @@ from servers.runtime import (
     CHINA_STANDARD_TIME,
     SYSTEM_CLOCK,
     Clock,
+    Settings,
     downstream_call_options,
     load_settings,
 )
@@ -68,7 +69,7 @@ from servers.runtime.tls import open_channel
 from servers.worker.prewarm_config import PrewarmConfig
 from servers.worker.token_bucket import TokenBucket
 
-__all__ = ["HOT_READS", "PrewarmReport", "in_window", "run_prewarm"]
+__all__ = ["HOT_READS", "Connections", "PrewarmReport", "connect", "in_window", "run_prewarm"]
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,33 @@ class _Warmer:
         self.report.written += 1
 
 
+@dataclass
+class Connections:
+    """What a pre-warm run needs from the environment: channels to account and billing
+    as the pre-warm's service account, and the edge's entry store."""
+
+    account: grpc.Channel
+    billing: grpc.Channel
+    store: EntryStore
+
+    def close(self) -> None:
+        self.store.pool.close()
+        self.account.close()
+        self.billing.close()
+
+
+def connect(settings: Settings, config: PrewarmConfig) -> Connections:
+    """Channels to the services' targets with the `PREWARM_ACCOUNT` certificate, and an
+    EntryStore on `PALMGRID_MEMCACHED_SERVERS` sealing with the edge's key file."""
+    key_file = config.prewarm_cache_key_file or settings.data_dir / "edge" / "cache.key"
+    cipher = ValueCipher.from_file(key_file)
+    return Connections(
+        open_channel(settings, "account", account=config.prewarm_account),
+        open_channel(settings, "billing", account=config.prewarm_account),
+        EntryStore(CachePool(settings.memcached_servers), cipher),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m servers.worker.prewarm [--user users/ID ...]`: one run now, from the
     environment's settings; prints the report as JSON. Exit 1 when the cache could not
@@ -302,19 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--user", action="append", help="only these users (users/{id})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    settings = load_settings()
     config = PrewarmConfig.load()
-    key_file = config.prewarm_cache_key_file or settings.data_dir / "edge" / "cache.key"
-    account = open_channel(settings, "account", account=config.prewarm_account)
-    billing = open_channel(settings, "billing", account=config.prewarm_account)
-    pool = CachePool(settings.memcached_servers)
+    connections = connect(load_settings(), config)
     try:
-        store = EntryStore(pool, ValueCipher.from_file(key_file))
-        report = run_prewarm(account, billing, store, config, users=args.user)
+        report = run_prewarm(
+            connections.account, connections.billing, connections.store, config, users=args.user
+        )
     finally:
-        pool.close()
-        account.close()
-        billing.close()
+        connections.close()
     print(json.dumps({**asdict(report), "queries_per_second": report.queries_per_second}))
     return 1 if report.outcome == "cache-unavailable" or report.failed else 0
 

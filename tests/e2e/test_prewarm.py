@@ -5,20 +5,22 @@ rate, leaves fresh entries alone, and does nothing outside its window."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-import grpc
 import pytest
 
-from cachetags import CachePool, EntryStore, ValueCipher
 from clients.edge_client import EdgeClient
 from servers.runtime import CHINA_STANDARD_TIME, SettableClock
-from servers.worker.prewarm import HOT_READS, PrewarmReport, run_prewarm
+from servers.worker.prewarm import HOT_READS, Connections, PrewarmReport, connect, run_prewarm
 from servers.worker.prewarm_config import PrewarmConfig
 from tests.e2e.conftest import demo_customer
-from tests.e2e.system import System
+from tests.e2e.system import System, prewarm_settings
 
 NewCustomer = Callable[..., EdgeClient]
 RATE = 8.0
@@ -41,15 +43,13 @@ def next_cst(hour: int) -> datetime:
 @dataclass
 class Prewarm:
     system: System
-    account: grpc.Channel
-    billing: grpc.Channel
-    store: EntryStore
+    connections: Connections
 
     def run(self, users: list[str], at: datetime) -> PrewarmReport:
         return run_prewarm(
-            self.account,
-            self.billing,
-            self.store,
+            self.connections.account,
+            self.connections.billing,
+            self.connections.store,
             CONFIG,
             clock=SettableClock(at),
             users=users,
@@ -61,18 +61,11 @@ class Prewarm:
 
 @pytest.fixture(scope="module")
 def prewarm(system: System) -> Iterator[Prewarm]:
-    """The pre-warm's channels (its own `prewarm` service account) and the edge's store."""
-    credentials = system.settings.client_credentials("prewarm")
-    assert credentials is not None
-    assert system.security is not None
-    account = grpc.secure_channel(system.services["account"].target, credentials)
-    billing = grpc.secure_channel(system.services["billing"].target, credentials)
-    pool = CachePool([system.memcached.address])
-    store = EntryStore(pool, ValueCipher.from_file(system.security.cache_key_file))
-    yield Prewarm(system, account, billing, store)
-    pool.close()
-    account.close()
-    billing.close()
+    """The pre-warm connected as the CLI would be: its own `prewarm` service account,
+    the edge's Memcached and key file."""
+    connections = connect(prewarm_settings(system), CONFIG)
+    yield Prewarm(system, connections)
+    connections.close()
 
 
 def first_reads(client: EdgeClient, customer: str) -> list[str]:
@@ -134,3 +127,33 @@ def test_outside_its_window_the_pre_warm_does_nothing(
     assert prewarm.system.account_calls["ListActiveUsers"] == listed
     assert prewarm.billing_reads() == reads
     assert first_reads(client, demo_customer(6)) == ["MISS"] * 3
+
+
+def test_the_command_line_runs_one_pre_warm_now(
+    prewarm: Prewarm, new_customer: NewCustomer
+) -> None:
+    system = prewarm.system
+    client = new_customer(7)
+    now = datetime.now(CHINA_STANDARD_TIME)
+    env = {
+        **os.environ,
+        "PALMGRID_PROFILE": "dev",
+        "PALMGRID_DATA_DIR": str(system.data_dir),
+        "PALMGRID_ACCOUNT_TARGET": system.services["account"].target,
+        "PALMGRID_BILLING_TARGET": system.services["billing"].target,
+        "PALMGRID_MEMCACHED_SERVERS": system.memcached.address,
+        # A window around now, whatever the hour the test runs at.
+        "PALMGRID_WORKER_PREWARM_WINDOW_START": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "PALMGRID_WORKER_PREWARM_WINDOW_END": (now + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "servers.worker.prewarm", "--user", user_of(client)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["outcome"], report["written"]) == ("done", 3)
+    assert first_reads(client, demo_customer(7)) == ["HIT"] * 3
