@@ -16,11 +16,21 @@ from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
-from servers.account import audit, housekeeping, inbox, models, revocations, sessions, users
+from servers.account import (
+    active_users,
+    audit,
+    housekeeping,
+    inbox,
+    models,
+    revocations,
+    sessions,
+    users,
+)
 from servers.account.core import AccountCore
 from servers.account.principals import principal_for
 from servers.runtime import NotFound, Unauthenticated, paging, require_principal
 from servers.runtime.identity import load_public_key
+from servers.runtime.protoconv import from_timestamp
 
 # Optional topics and the subscription switch that turns each off.
 OPTIONAL_TOPICS: dict[int, str] = {
@@ -220,6 +230,24 @@ class InternalMethods:
                 recipient.push_tokens.extend(tokens)
         recipient.channels.extend(channels)
         return recipient
+
+    def ListActiveUsers(
+        self, request: internal_pb.ListActiveUsersRequest, context: grpc.ServicerContext
+    ) -> internal_pb.ListActiveUsersResponse:
+        since = from_timestamp(request.active_after)
+        filters = [paging.time_key(since)]
+        after = paging.decode_token(request.page_token, filters, types=(str,))
+        size = paging.page_size(request.page_size, 500)
+        with self.core.runtime.session() as session:
+            found = active_users.active_after(
+                session, since, after_user=None if after is None else after[0], limit=size + 1
+            )
+        return internal_pb.ListActiveUsersResponse(
+            active_users=[user.to_proto() for user in found[:size]],
+            next_page_token=paging.next_page_token(
+                found, size, lambda user: [user.user_id], filters
+            ),
+        )
 
     def CreateAuditRecord(
         self, request: internal_pb.CreateAuditRecordRequest, context: grpc.ServicerContext

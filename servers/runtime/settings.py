@@ -70,6 +70,18 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         ),
     ),
     "worker": ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True),
+    # The worker's pre-warm: it lists active users and reads the hot data it caches for
+    # them, nothing else (any customer's, hence every supply office).
+    "prewarm": ServiceAccount(
+        roles=("service",),
+        permissions=(
+            "account.activeUsers.list",
+            "billing.balances.get",
+            "billing.monthlyUsage.list",
+            "billing.bills.list",
+        ),
+        all_supply_offices=True,
+    ),
     # The utility's marketing and metering systems push data through ingest only.
     "marketing": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
     "metering": ServiceAccount(roles=("service",), permissions=("ingest.*",)),

@@ -202,6 +202,7 @@ def start_system(
     session: SessionPolicy | None = None,
     flight: FlightOptions | None = None,
     edit_security: Callable[[SecuritySettings], SecuritySettings] | None = None,
+    demo_customers: int = DEMO_CUSTOMERS,
 ) -> System:
     prepare_data_dir(data_dir)
     billing_calls: Counter[str] = Counter()
@@ -210,7 +211,7 @@ def start_system(
     settings = service_settings(data_dir, **(settings_overrides or {}))
     specs: dict[str, ServiceSpec] = {
         "billing": counting(
-            billing_spec(BillingConfig(demo_data=True, demo_customers=DEMO_CUSTOMERS)),
+            billing_spec(BillingConfig(demo_data=True, demo_customers=demo_customers)),
             billing_calls,
         ),
     }
@@ -263,6 +264,18 @@ def start_system(
         account_calls,
         security=security,
         upstreams=upstreams,
+    )
+
+
+def prewarm_settings(system: System) -> Settings:
+    """The settings a worker beside this system would have: the services' targets and
+    the edge's Memcached (the edge's key file is already in the data directory)."""
+    return system.settings.model_copy(
+        update={
+            "account_target": system.services["account"].target,
+            "billing_target": system.services["billing"].target,
+            "memcached_servers": (system.memcached.address,),
+        }
     )
 
 

@@ -73,6 +73,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListLedgerEntries": {"parent": CUSTOMER},
     "ListTariffVersions": {"parent": "tariffs/residential-tiered"},
     "ListCustomersByArea": {"area_codes": ["A01"]},
+    "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_000_000_000)},
 }
 
 # For each method that issues tokens: a change of its filters, which its token must
@@ -97,6 +98,7 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListArticles": {"kind": 1},
     "SearchArticles": {"query": "停电"},
     "ListFeedback": {"kind": 1},
+    "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_500_000_000)},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}

@@ -71,6 +71,11 @@ class AccountInternalServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsResponse.FromString,
                 _registered_method=True)
+        self.ListActiveUsers = channel.unary_unary(
+                '/palmgrid.account.v1.AccountInternalService/ListActiveUsers',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
+                _registered_method=True)
         self.CreateAuditRecord = channel.unary_unary(
                 '/palmgrid.account.v1.AccountInternalService/CreateAuditRecord',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
@@ -142,6 +147,16 @@ class AccountInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListActiveUsers(self, request, context):
+        """Lists the customer users who signed in or made a request at or after
+        `active_after`, each with the customers bound to them, ordered by user. Users
+        without a binding and disabled users are left out. The worker's pre-warm loads
+        these customers' hot data into the edge's cache before their users ask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateAuditRecord(self, request, context):
         """Appends a record to the audit log. The edge and the servers call it for every
         call of a method marked `audited`; a repeated request_id returns the record
@@ -188,6 +203,11 @@ def add_AccountInternalServiceServicer_to_server(servicer, server):
                     servicer.LookupRecipients,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsResponse.SerializeToString,
+            ),
+            'ListActiveUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActiveUsers,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.SerializeToString,
             ),
             'CreateAuditRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAuditRecord,
@@ -344,6 +364,33 @@ class AccountInternalService:
             '/palmgrid.account.v1.AccountInternalService/LookupRecipients',
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListActiveUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountInternalService/ListActiveUsers',
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,6 +72,12 @@ class AccountInternalServiceStub:
     bound to the given customers, each with the channels the user accepts for it.
     Users who opted out of an optional topic are left out.
     """
+    ListActiveUsers: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.ListActiveUsersRequest, _account_internal_service_pb2.ListActiveUsersResponse]
+    """Lists the customer users who signed in or made a request at or after
+    `active_after`, each with the customers bound to them, ordered by user. Users
+    without a binding and disabled users are left out. The worker's pre-warm loads
+    these customers' hot data into the edge's cache before their users ask.
+    """
     CreateAuditRecord: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]
     """Appends a record to the audit log. The edge and the servers call it for every
     call of a method marked `audited`; a repeated request_id returns the record
@@ -124,6 +130,12 @@ class AccountInternalServiceAsyncStub(AccountInternalServiceStub):
     """Finds who should receive a message of a topic: the given users, or the users
     bound to the given customers, each with the channels the user accepts for it.
     Users who opted out of an optional topic are left out.
+    """
+    ListActiveUsers: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.ListActiveUsersRequest, _account_internal_service_pb2.ListActiveUsersResponse]  # type: ignore[assignment]
+    """Lists the customer users who signed in or made a request at or after
+    `active_after`, each with the customers bound to them, ordered by user. Users
+    without a binding and disabled users are left out. The worker's pre-warm loads
+    these customers' hot data into the edge's cache before their users ask.
     """
     CreateAuditRecord: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]  # type: ignore[assignment]
     """Appends a record to the audit log. The edge and the servers call it for every
@@ -204,6 +216,18 @@ class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Finds who should receive a message of a topic: the given users, or the users
         bound to the given customers, each with the channels the user accepts for it.
         Users who opted out of an optional topic are left out.
+        """
+
+    @_abc_1.abstractmethod
+    def ListActiveUsers(
+        self,
+        request: _account_internal_service_pb2.ListActiveUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_internal_service_pb2.ListActiveUsersResponse, _abc.Awaitable[_account_internal_service_pb2.ListActiveUsersResponse]]:
+        """Lists the customer users who signed in or made a request at or after
+        `active_after`, each with the customers bound to them, ordered by user. Users
+        without a binding and disabled users are left out. The worker's pre-warm loads
+        these customers' hot data into the edge's cache before their users ask.
         """
 
     @_abc_1.abstractmethod
