@@ -201,6 +201,13 @@ def test_an_unimplemented_notification_service_is_a_failed_run(system: System) -
     assert system.worker.run_now("billing.late-fees") is not None
 
 
+def test_the_prewarm_job_outside_its_window_opens_nothing_and_succeeds(system: System) -> None:
+    # 22:00 CST is outside the default 02:00-06:00 window: no cache key file, no
+    # Memcached and no account service are needed to say so.
+    outcome, message = system.worker.run_now("edge.prewarm") or ("", "")
+    assert (outcome, message) == (OK, "outside-window")
+
+
 def test_the_status_shows_last_run_duration_outcome_and_next_run(system: System) -> None:
     now = system.clock.now()
     system.worker.run_now("notification.delivery")

@@ -2,7 +2,8 @@
 (`servers.worker.job.register`), and `load_jobs` imports them all.
 
 Here now: `notification` (delivery), `billing` (monthly bills, daily late fees,
-payment reconciliation), `housekeeping` (expired captchas and sessions). Planned, each
-a module of its own that registers itself the same way: planned-outage reminders,
-application node reminders, complaint-risk scoring, scheduled imports, pre-warm.
+payment reconciliation), `housekeeping` (expired captchas and sessions), `prewarm` (the
+edge's cache before the morning). Planned, each a module of its own that registers
+itself the same way: planned-outage reminders, application node reminders,
+complaint-risk scoring, scheduled imports.
 """
