@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import palmgrid
 from palmgrid.options.v1 import options_pb2
 from servers.billing.payments.settings import load_payment_settings
+from servers.notification.config import NotificationConfig
 from servers.runtime import devcerts
 from servers.runtime.settings import SERVICE_NAMES, Settings, load_settings
 from tools import memcached
@@ -148,11 +149,24 @@ class System:
         sandbox.address = f"http://{provider.hostname}:{provider.port}"
         self.children.append(sandbox)
         memcached.wait_for_port(str(provider.hostname), int(provider.port or 80), 30.0)
+        # So do the SMS and push gateways: their sandbox must listen before the
+        # notification service sends (it reads the same PALMGRID_NOTIFICATION_* URLs).
+        gateway = urlsplit(NotificationConfig.load().sms_gateway_url)
+        gateways = _spawn(
+            "notification-sandbox",
+            [sys.executable, "-m", "servers.notification.sandbox"],
+            env,
+            logs,
+        )
+        gateways.address = f"http://{gateway.hostname}:{gateway.port}"
+        self.children.append(gateways)
+        memcached.wait_for_port(str(gateway.hostname), int(gateway.port or 80), 30.0)
+        sandboxes = len(self.children)
         for name in SERVICE_NAMES:
             child = _spawn(name, [sys.executable, "-m", f"servers.{name}"], env, logs)
             child.address = self.settings.service_address(name)
             self.children.append(child)
-        for child in self.children[1:]:
+        for child in self.children[sandboxes:]:
             wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
         if importlib.util.find_spec("edge.__main__") is None:
             return  # the edge is not built yet
