@@ -37,6 +37,7 @@ IN_APP = account_pb.DELIVERY_CHANNEL_IN_APP
 SMS = account_pb.DELIVERY_CHANNEL_SMS
 PUSH = account_pb.DELIVERY_CHANNEL_PUSH
 _numbers = itertools.count(1)
+NotificationStub = notification_service_pb2_grpc.NotificationServiceStub
 
 
 def fast_config(sandbox_url: str, **overrides: Any) -> NotificationConfig:
@@ -87,7 +88,7 @@ class Notification:
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
     settings: Settings | None = None
 
-    def stub(self, as_account: str = "outage") -> notification_service_pb2_grpc.NotificationServiceStub:
+    def stub(self, as_account: str = "outage") -> NotificationStub:
         """The service called with `as_account`'s certificate (a service account)."""
         assert self.settings is not None
         if as_account not in self.channels:
@@ -197,7 +198,9 @@ def create(
     notification: Notification, message: notification_pb.Message, request_id: str | None = None
 ) -> notification_pb.Message:
     return notification.stub().CreateMessage(
-        service_pb.CreateMessageRequest(message=message, request_id=request_id or str(uuid.uuid4())),
+        service_pb.CreateMessageRequest(
+            message=message, request_id=request_id or str(uuid.uuid4())
+        ),
         timeout=10,
     )
 
