@@ -137,30 +137,24 @@ class System:
         )
         env = self.child_env()
         credentials = self.settings.client_credentials("cli")
-        # The payment provider lies outside the utility: its sandbox stands in for it and
-        # must listen before billing places (or recovers) any order.
-        provider = urlsplit(load_payment_settings(self.settings).provider_url)
-        sandbox = _spawn(
+        # The payment provider and the SMS and push gateways lie outside the utility:
+        # their sandboxes stand in for them and must listen before billing places (or
+        # recovers) any order and the notification service sends anything. Each reads
+        # the same settings as the service that calls it, so their addresses agree.
+        self._start_sandbox(
             "payment-sandbox",
-            [sys.executable, "-m", "servers.billing.payments.sandbox"],
+            "servers.billing.payments.sandbox",
+            load_payment_settings(self.settings).provider_url,
             env,
             logs,
         )
-        sandbox.address = f"http://{provider.hostname}:{provider.port}"
-        self.children.append(sandbox)
-        memcached.wait_for_port(str(provider.hostname), int(provider.port or 80), 30.0)
-        # So do the SMS and push gateways: their sandbox must listen before the
-        # notification service sends (it reads the same PALMGRID_NOTIFICATION_* URLs).
-        gateway = urlsplit(NotificationConfig.load().sms_gateway_url)
-        gateways = _spawn(
+        self._start_sandbox(
             "notification-sandbox",
-            [sys.executable, "-m", "servers.notification.sandbox"],
+            "servers.notification.sandbox",
+            NotificationConfig.load().sms_gateway_url,
             env,
             logs,
         )
-        gateways.address = f"http://{gateway.hostname}:{gateway.port}"
-        self.children.append(gateways)
-        memcached.wait_for_port(str(gateway.hostname), int(gateway.port or 80), 30.0)
         sandboxes = len(self.children)
         for name in SERVICE_NAMES:
             child = _spawn(name, [sys.executable, "-m", f"servers.{name}"], env, logs)
@@ -176,6 +170,15 @@ class System:
         memcached.wait_for_port(
             self.settings.edge_host, self.settings.edge_port, EDGE_READY_TIMEOUT
         )
+
+    def _start_sandbox(
+        self, name: str, module: str, url: str, env: dict[str, str], logs: Path
+    ) -> None:
+        address = urlsplit(url)
+        child = _spawn(name, [sys.executable, "-m", module], env, logs)
+        child.address = f"http://{address.hostname}:{address.port}"
+        self.children.append(child)
+        memcached.wait_for_port(str(address.hostname), int(address.port or 80), 30.0)
 
     def edge_args(self) -> list[str]:
         """The edge's command line: PalmGrid's descriptors, every routed service, dev TLS."""

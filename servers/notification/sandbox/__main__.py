@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from servers.notification.config import NotificationConfig
 from servers.notification.sandbox import Behaviour, start_sandbox
 from servers.notification.sandbox.behaviour import MODES
 from servers.runtime import SettingsError, load_settings
+from servers.runtime.localhttp import wait_for_stop_signal
 from servers.runtime.logs import configure_logging
 
 log = logging.getLogger("palmgrid.notification.sandbox")
@@ -55,15 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     log.info("serving", extra={"service": "notification-sandbox", "url": sandbox.url})
-    stop.wait()
+    wait_for_stop_signal()
     sandbox.stop()
     log.info("stopped", extra={"service": "notification-sandbox"})
     return 0

@@ -18,20 +18,18 @@ behaviour; they are not recorded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-import socket
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from servers.notification.gateways import IDEMPOTENCY_HEADER, PUSH_PATH, SMS_PATH
 from servers.notification.sandbox.behaviour import Behaviour
 from servers.notification.sandbox.book import Book, Entry
+from servers.runtime.localhttp import SandboxHandler, SandboxHttpServer
 
 log = logging.getLogger("palmgrid.notification.sandbox")
 
@@ -65,43 +63,26 @@ class Sandbox:
         self._behaviour = behaviour or Behaviour()
         self._behaviour.check()
         self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = SandboxHttpServer((host, port), _Handler)
         self._httpd.sandbox = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._httpd.port
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]!s}:{self.port}"
+        return self._httpd.url
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="gateway-sandbox", daemon=True
-        )
-        self._thread.start()
+        self._httpd.start("gateway-sandbox")
         return self
 
     def stop(self) -> None:
         """Stop serving; open connections are cut too, as when a gateway goes away."""
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def track(self, connection: socket.socket, *, active: bool) -> None:
-        """Remember open client connections, so that `stop` can cut them."""
-        with self._lock:
-            (self._connections.add if active else self._connections.discard)(connection)
+        self._httpd.stop()
 
     @property
     def behaviour(self) -> Behaviour:
@@ -156,37 +137,16 @@ def _answer(entry: Entry) -> tuple[int, dict[str, Any]]:
     return 200, {"messageId": entry.message_id, "duplicate": entry.outcome == "duplicate"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     """Routes one HTTP request to the sandbox."""
 
     server_version = "PalmGridGatewaySandbox/1"
-    protocol_version = "HTTP/1.1"
 
     @property
     def sandbox(self) -> Sandbox:
         return self.server.sandbox  # type: ignore[attr-defined,no-any-return]
 
-    def setup(self) -> None:
-        super().setup()
-        self.sandbox.track(self.connection, active=True)
-
-    def finish(self) -> None:
-        self.sandbox.track(self.connection, active=False)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox request: " + format % args)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def _handle(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
