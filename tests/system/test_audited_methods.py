@@ -35,6 +35,8 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
+from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
+from palmgrid.notification.v1 import resources_pb2 as notification_res
 from servers.account.service import make_spec as account_spec
 from servers.runtime import SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
@@ -51,7 +53,7 @@ from tests.account.conftest import (
     channel_as,
 )
 
-BUILT_SERVICES = ("account", "billing", "care")
+BUILT_SERVICES = ("account", "billing", "care", "notification")
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -160,7 +162,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     billing = services.start("billing", settings)
     settings = settings.model_copy(update={"billing_target": billing.target})
     care = services.start("care", settings)
-    running = [account, billing, care]
+    notification = services.start("notification", settings)
+    running = [account, billing, care, notification]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -339,6 +342,33 @@ def _withdraw_article(system: System) -> Attempt:
     return Attempt(request, resource=made.name)
 
 
+def _cancel_message(system: System) -> Attempt:
+    """A message to the administrator, created by a service (as only services may),
+    then cancelled by the administrator."""
+    system.admin()
+    sender = channel_as(system.account.settings, system.ports["notification"], "outage")
+    with sender:
+        made = sender.unary_unary(
+            "/palmgrid.notification.v1.NotificationService/CreateMessage",
+            request_serializer=notification_pb.CreateMessageRequest.SerializeToString,
+            response_deserializer=notification_res.Message.FromString,
+        )(
+            notification_pb.CreateMessageRequest(
+                message=notification_res.Message(
+                    topic=account_res.TOPIC_NOTICE,
+                    template="notice.published",
+                    parameters={"headline": "审计测试"},
+                    channels=[account_res.DELIVERY_CHANNEL_IN_APP],
+                    users=[system.admin_user],
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            timeout=10,
+        )
+    request = notification_pb.CancelMessageRequest(name=made.name, reason="superseded")
+    return Attempt(request, resource=made.name)
+
+
 def _named(message: type[Message], name: str) -> Callable[[System], Attempt]:
     """A request naming a resource that does not exist: the failure is recorded."""
     return lambda system: Attempt(message(name=name), resource=name)  # type: ignore[call-arg]
@@ -354,6 +384,7 @@ BILLING = "/palmgrid.billing.v1.BillingService/"
 BILLING_ADMIN = "/palmgrid.billing.v1.BillingAdminService/"
 BILLING_INTERNAL = "/palmgrid.billing.v1.BillingInternalService/"
 CARE = "/palmgrid.care.v1.CareService/"
+NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -378,6 +409,7 @@ SUCCEED = {
     CARE + "UpdateArticle",
     CARE + "PublishArticle",
     CARE + "WithdrawArticle",
+    NOTIFICATION + "CancelMessage",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -426,6 +458,7 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     CARE + "ReplyFeedback": _named(care_pb.ReplyFeedbackRequest, "feedback/f404"),
     CARE + "ResolveFeedback": _named(care_pb.ResolveFeedbackRequest, "feedback/f404"),
     CARE + "CloseFeedback": _named(care_pb.CloseFeedbackRequest, "feedback/f404"),
+    NOTIFICATION + "CancelMessage": _cancel_message,
 }
 
 
