@@ -13,7 +13,7 @@ from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as sys
 from palmgrid.account.v1 import account_service_pb2  # noqa: F401 - registers User requests
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import audit, login, models, parameters, revocations, sessions, users
+from servers.account import audit, models, parameters, revocations, sessions, throttle, users
 from servers.account.catalog import declared_permissions
 from servers.account.core import AccountCore
 from servers.account.roles import role_etag, role_name
@@ -205,7 +205,7 @@ class AdminMethods:
     ) -> admin_service_pb.UnlockUserResponse:
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
-            login.clear_failures(session, user.username)
+            throttle.clear(session, user.username)
             session.flush()
             return admin_service_pb.UnlockUserResponse(
                 user=users.to_proto(session, user, self.core.now())

@@ -15,6 +15,7 @@ from servers.account import (
     passwords,
     revocations,
     sessions,
+    throttle,
     users,
 )
 from servers.account.core import AccountCore
@@ -205,10 +206,17 @@ class SelfServiceMethods:
         user_id = own_user_id(request.name)
         principal = require_principal()
         now = self.core.now()
-        with self.core.runtime.session() as session:
+        with self.core.runtime.session(write=True) as session:
             user = users.get(session, user_id)
             params = self.core.params(session)
-            login.check_not_locked(session, user.username, now)
+            # A wrong current password counts as a failed login from the caller's source.
+            attempt = throttle.reserve(
+                session,
+                user.username,
+                callmeta.client_ip(context),
+                login.limits(self.core, params),
+                now,
+            )
             history = session.exec(
                 select(models.PasswordHistory.password_hash)
                 .where(models.PasswordHistory.user_id == user_id)
@@ -216,7 +224,9 @@ class SelfServiceMethods:
                 .limit(params.password_history + 1)
             ).all()
         if not self.core.hasher.verify(user.password_hash, request.password):
-            login.fail_login(self.core, user.username, user, params, now)
+            login.fail_login(self.core, user.username, user, attempt, params, now)
+        with self.core.runtime.session(write=True) as session:
+            throttle.succeeded(session, attempt)
         check_password("newPassword", request.new_password, user.username)
         if any(self.core.hasher.verify(old, request.new_password) for old in history):
             raise InvalidArgument(
