@@ -29,7 +29,7 @@ import grpc
 from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations, entry_key
 from cachetags.flight import Outcome, Source
 from edge.cache.http import cache_control, etag, matches
-from edge.cache.policy import CachePlan, plan_route, render_tags, sharing_scope
+from edge.cache.policy import CachePlan, entry_tags, plan_route, render_tags, sharing_scope
 from edge.errors import UpstreamFailure
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply
 from edge.routes import Route
@@ -83,9 +83,8 @@ class CacheStage:
     ) -> None:
         session = exchange.state.get("session")
         principal = session.principal if session is not None else None
-        user = principal.user if principal is not None else None
         scope = sharing_scope(plan, exchange.request, principal)
-        tags = render_tags(plan.tags, exchange.request, user)
+        tags = entry_tags(plan, exchange.request, principal)
         if scope is None or tags is None or self.reader is None:
             self.stats["bypass"] += 1
             await call_next(exchange)

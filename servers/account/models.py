@@ -148,6 +148,9 @@ class CustomerBinding(SQLModel, table=True):
     # "customers/{10 digits}"
     customer: str = Field(primary_key=True, max_length=32, index=True)
     display_name: str = Field(default="", max_length=64)
+    # The customer's supply office as billing named it when the binding was verified
+    # (empty for bindings made before it was kept): staff reach the user from there.
+    supply_office: str = Field(default="", max_length=32)
     create_time: datetime = _time()
 
 
