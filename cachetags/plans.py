@@ -12,11 +12,13 @@ and its Memcached key. One derivation, used by the edge (reads) and the worker
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cachetags.entries import entry_key
+from cachetags.invalidate import user_tag
 from cachetags.templates import TagTemplate
 from palmgrid.options.v1 import options_pb2
 from palmgrid.type.v1 import identity_pb2
@@ -145,8 +147,33 @@ def sharing_scope(
         if principal.kind == identity_pb2.PRINCIPAL_KIND_CUSTOMER:
             return f"customer:{customer}" if customer in principal.customers else None
         if principal.kind == identity_pb2.PRINCIPAL_KIND_STAFF:
-            return f"customer:{customer}|staff:{principal.user}"
+            return f"customer:{customer}|staff:{principal.user}|reach:{staff_reach(principal)}"
     return None
+
+
+def staff_reach(principal: identity_pb2.Principal) -> str:
+    """A short digest of what a staff member's reads depend on besides who they are
+    (supply offices, permissions): entries kept under an earlier scope never answer a
+    later one, even one read with the old principal while its revocation was on the way."""
+    offices = "*" if principal.all_supply_offices else ",".join(sorted(principal.supply_offices))
+    reach = f"{offices}|{','.join(sorted(principal.permissions))}"
+    return hashlib.sha256(reach.encode()).hexdigest()[:16]
+
+
+def entry_tags(
+    plan: CachePlan, request: Any, principal: identity_pb2.Principal | None
+) -> list[str] | None:
+    """The tags an entry is stored under, or None when one cannot be rendered: the
+    policy's, and for a staff caller also their own user tag. What a staff member may
+    read follows from their supply offices and roles, which the account service changes
+    without touching the data; it bumps that tag when they change, so the entries they
+    kept stop being served at once."""
+    user = principal.user if principal is not None else None
+    tags = render_tags(plan.tags, request, user)
+    staff = principal is not None and principal.kind == identity_pb2.PRINCIPAL_KIND_STAFF
+    if tags is not None and user and staff:
+        tags.append(user_tag(user))
+    return tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +191,7 @@ def entry_address(
     """The entry answering `request` (a proto message, as the edge built it) for
     `principal`, or None when it must not be cached for them."""
     scope = sharing_scope(plan, request, principal)
-    tags = render_tags(plan.tags, request, principal.user if principal is not None else None)
+    tags = entry_tags(plan, request, principal)
     if scope is None or tags is None:
         return None
     canonical = request.SerializeToString(deterministic=True)

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
 from palmlib.masking import mask_phone
-from servers.account import models
+from servers.account import models, throttle
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument, NotFound
@@ -115,13 +115,6 @@ def create(
     return user
 
 
-def lock_expire_time(session: Session, user: models.User, now: datetime) -> datetime | None:
-    attempts = session.get(models.LoginAttempts, user.username_key)
-    if attempts and attempts.locked_until and attempts.locked_until > now:
-        return attempts.locked_until
-    return None
-
-
 def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.User:
     """The User resource: roles as `roles/{id}`, phone masked."""
     message = account_pb.User(
@@ -139,7 +132,7 @@ def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.U
     )
     for field, value in (
         ("password_expire_time", user.password_expire_time),
-        ("lock_expire_time", lock_expire_time(session, user, now)),
+        ("lock_expire_time", throttle.lock_of_username(session, user.username, now)),
         ("last_login_time", user.last_login_time),
         ("create_time", user.create_time),
         ("update_time", user.update_time),

@@ -208,7 +208,10 @@ def start_system(
     billing_calls: Counter[str] = Counter()
     account_calls: Counter[str] = Counter()
     services: dict[str, Service] = {}
-    settings = service_settings(data_dir, **(settings_overrides or {}))
+    # Services bump cache tags in the edge's Memcached (billing's data, account's scopes).
+    node = memcached.start(memory_mb=32)
+    settings_overrides = {"memcached_servers": (node.address,), **(settings_overrides or {})}
+    settings = service_settings(data_dir, **settings_overrides)
     specs: dict[str, ServiceSpec] = {
         "billing": counting(
             billing_spec(BillingConfig(demo_data=True, demo_customers=demo_customers)),
@@ -226,7 +229,7 @@ def start_system(
     assert sandbox is not None
     # The account service verifies bindings with billing.
     settings = service_settings(
-        data_dir, billing_target=services["billing"].target, **(settings_overrides or {})
+        data_dir, billing_target=services["billing"].target, **settings_overrides
     )
     server, port, runtime = build_server(
         counting(account_spec(config=FAST_ARGON2), account_calls), settings, address="127.0.0.1:0"
@@ -234,7 +237,6 @@ def start_system(
     server.start()
     services["account"] = Service("account", server, port, runtime)
 
-    node = memcached.start(memory_mb=32)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",

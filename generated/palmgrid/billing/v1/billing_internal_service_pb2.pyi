@@ -59,18 +59,24 @@ class VerifyCustomerBindingResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     VERIFIED_FIELD_NUMBER: _builtins.int
+    SUPPLY_OFFICE_FIELD_NUMBER: _builtins.int
     verified: _builtins.bool
     """True when the customer is active and the verification equals the last four
     digits of its registered phone; false for every other case alike.
+    """
+    supply_office: _builtins.str
+    """The supply office the customer belongs to, when verified (empty otherwise), so
+    that the account service can keep staff reads of the bound user to that office.
     """
     def __init__(
         self,
         *,
         verified: _builtins.bool = ...,
+        supply_office: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["verified", b"verified"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["supply_office", b"supply_office", "verified", b"verified"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
