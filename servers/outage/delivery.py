@@ -45,10 +45,13 @@ class NoticeDispatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Deliver in the background (again, after `stop`)."""
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="outage-notices", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop delivering in the background; `deliver_due` still works."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -70,11 +73,10 @@ class NoticeDispatcher:
         """Deliver every notice due now; how many were delivered."""
         delivered = 0
         with self._pass:
-            while not self._stop.is_set():
+            more = True
+            while more:
                 done, more = self._deliver_batch()
                 delivered += done
-                if not more:
-                    return delivered
         return delivered
 
     def _deliver_batch(self) -> tuple[int, bool]:
