@@ -50,6 +50,7 @@ _REQUIRED_DURATIONS = (
     "password_expiry",
     "captcha_lifetime",
     "message_retention",
+    "planned_outage_notice",
 )
 
 
