@@ -95,6 +95,9 @@ class ChangeRow(OutageModel, table=True):
     """One change of an outage, as watch streams send it; `seq` orders the feed."""
 
     __tablename__ = "outage_changes"
+    # Sequence numbers are cursors clients hold: never reused, even on SQLite once the
+    # newest rows are gone (without AUTOINCREMENT it reuses the largest rowid).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     seq: int | None = Field(default=None, sa_column=Column(AutoBigInt, primary_key=True))
     outage_id: str = Field(max_length=63, index=True)

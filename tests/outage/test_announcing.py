@@ -115,9 +115,7 @@ def test_same_request_id_returns_the_first_announcement(system: OutageSystem) ->
     assert error.reason == "IDEMPOTENCY_KEY_REUSED"
 
 
-def update(
-    system: OutageSystem, outage: resources_pb2.Outage, *paths: str
-) -> resources_pb2.Outage:
+def update(system: OutageSystem, outage: resources_pb2.Outage, *paths: str) -> resources_pb2.Outage:
     return system.stub.UpdateOutage(
         outage_pb.UpdateOutageRequest(
             outage=outage, update_mask=field_mask_pb2.FieldMask(paths=list(paths))
@@ -170,8 +168,9 @@ def test_crews_update_the_restoration_estimate(system: OutageSystem) -> None:
     )
     change = resources_pb2.Outage(name=outage.name)
     change.estimated_restore_time.FromDatetime(now + timedelta(hours=5))
-    assert update(system, change, "estimated_restore_time").estimated_restore_time.ToDatetime(
-    ) == (now + timedelta(hours=5)).replace(tzinfo=None)
+    assert update(system, change, "estimated_restore_time").estimated_restore_time.ToDatetime() == (
+        now + timedelta(hours=5)
+    ).replace(tzinfo=None)
 
 
 def test_an_active_outage_keeps_its_start(system: OutageSystem) -> None:

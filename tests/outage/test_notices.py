@@ -89,7 +89,9 @@ def test_cancel_and_restore_tell_subscribers(system: OutageSystem) -> None:
     )
     system.deliver()
     titles = [m.title for m in system.messages("u-one")]
-    assert sorted(titles) == sorted(["计划停电通知", "停电取消通知", "故障停电通知", "恢复供电通知"])
+    assert sorted(titles) == sorted(
+        ["计划停电通知", "停电取消通知", "故障停电通知", "恢复供电通知"]
+    )
 
 
 def test_reminder_24_hours_before_start_is_sent_once(system: OutageSystem) -> None:

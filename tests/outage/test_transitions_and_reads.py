@@ -13,8 +13,7 @@ from palmgrid.account.v1 import account_admin_service_pb2_grpc as admin_grpc
 from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as admin_pb
 from palmgrid.account.v1 import admin_resources_pb2
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
-from palmgrid.outage.v1 import outage_service_pb2_grpc
-from palmgrid.outage.v1 import resources_pb2
+from palmgrid.outage.v1 import outage_service_pb2_grpc, resources_pb2
 from servers.outage.notice_period import DEFAULT_NOTICE
 from tests.outage.support import DAY, OutageSystem, fails
 
@@ -89,7 +88,9 @@ def test_restore_time_is_checked(system: OutageSystem) -> None:
     for moment in (future, before):
         request = outage_pb.RestoreOutageRequest(name=outage.name)
         request.restore_time.FromDatetime(moment)
-        error = fails(lambda: system.stub.RestoreOutage(request, metadata=system.dispatcher()))
+        error = fails(
+            lambda r=request: system.stub.RestoreOutage(r, metadata=system.dispatcher())  # type: ignore[misc]
+        )
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT
         assert [v.field for v in error.field_violations] == ["restoreTime"]  # type: ignore[attr-defined]
 

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("outage", sa.LargeBinary(), nullable=False),
         _time("change_time"),
         sa.PrimaryKeyConstraint("seq"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_outage_changes_outage_id", "outage_changes", ["outage_id"])
     op.create_table(
