@@ -47,9 +47,10 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import start_care
+from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care")
+BUILT = ("account", "billing", "care", "outage")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -73,6 +74,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListLedgerEntries": {"parent": CUSTOMER},
     "ListTariffVersions": {"parent": "tariffs/residential-tiered"},
     "ListCustomersByArea": {"area_codes": ["A01"]},
+    "ListCustomerOutages": {"parent": CUSTOMER},
+    "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
 }
 
 # For each method that issues tokens: a change of its filters, which its token must
@@ -97,6 +100,9 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListArticles": {"kind": 1},
     "SearchArticles": {"query": "停电"},
     "ListFeedback": {"kind": 1},
+    "ListOutages": {"kind": 1},
+    "ListCustomerOutages": {"parent": "customers/3100000002"},
+    "ListAreaOutages": {"area_codes": ["A01"]},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -118,6 +124,8 @@ MUST_ISSUE = {
     "ListOutlets",
     "ListArticles",
     "SearchArticles",
+    "ListOutages",
+    "ListAreaOutages",
 }
 
 
@@ -244,6 +252,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         care = start_care(directory, f"sqlite:///{directory / 'care.db'}", demo_data=True)
         stack.callback(care.close)
 
+        # Outage with its demo outages, beside billing and account of its own (mTLS).
+        outage = stack.enter_context(
+            outage_system(
+                directory / "outage", f"sqlite:///{directory / 'outage.db'}", demo_data=True
+            )
+        )
+
         names = _seed_account(account)
         running = Services(
             callers={
@@ -252,6 +267,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                     billing.channel, m, lambda: billing.as_(_service_principal())
                 ),
                 "care": lambda m: _unary(care.channel, m, lambda: care.as_(_service_principal())),
+                "outage": lambda m: _unary(
+                    outage.channel, m, lambda: outage.as_(_service_principal())
+                ),
             },
             names=names,
         )
