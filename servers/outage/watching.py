@@ -51,6 +51,9 @@ class WatchMethods:
         wanted = _Filter(request)
         subscription = self.process.feed.subscribe()
         context.add_callback(subscription.close)
+        # Headers now, not with the first change: the edge answers 200 once it has
+        # (non-empty) headers. They say where the stream starts.
+        context.send_initial_metadata((("x-watch-cursor", str(subscription.since)),))
         try:
             last = subscription.since
             if request.cursor:
