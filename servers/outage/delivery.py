@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from servers.outage.loop import Loop
 from servers.outage.models import NoticeRow
 from servers.outage.notices import Notice, notify_affected
 from servers.runtime import Clock, DomainError, Runtime
@@ -37,37 +38,20 @@ class NoticeDispatcher:
     def __init__(self, runtime: Runtime, clock: Clock, *, interval: float, timeout: float) -> None:
         self._runtime = runtime
         self._clock = clock
-        self._interval = interval
         self._timeout = timeout
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._pass = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop("outage-notices", interval, self.deliver_due)
 
     def start(self) -> None:
         """Deliver in the background (again, after `stop`)."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="outage-notices", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop delivering in the background; `deliver_due` still works."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            try:
-                self.deliver_due()
-            except Exception:
-                log.exception("notice delivery pass failed")
+        self._loop.wake()
 
     def deliver_due(self) -> int:
         """Deliver every notice due now; how many were delivered."""

@@ -9,7 +9,6 @@ subscription's queue. A resuming stream reads its backlog once, when it opens.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Sequence
@@ -20,10 +19,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from palmgrid.outage.v1 import resources_pb2
+from servers.outage.loop import Loop
 from servers.outage.models import ChangeRow
 from servers.runtime import Runtime
-
-log = logging.getLogger("palmgrid.outage.feed")
 
 # Most changes read at once; a longer backlog is read in several passes.
 BATCH = 500
@@ -81,26 +79,19 @@ class ChangeFeed:
 
     def __init__(self, runtime: Runtime, *, poll_seconds: float) -> None:
         self._runtime = runtime
-        self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._head = 0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop("outage-feed", poll_seconds, self._poll)
 
     def start(self) -> None:
         with self._runtime.session() as session:
             head = session.exec(select(func.max(ChangeRow.seq))).one()
         self._head = int(head or 0)
-        self._thread = threading.Thread(target=self._run, name="outage-feed", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop()
         with self._lock:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
@@ -108,7 +99,7 @@ class ChangeFeed:
 
     def wake(self) -> None:
         """Look for new changes now (this process committed one)."""
-        self._wake.set()
+        self._loop.wake()
 
     @property
     def subscriber_count(self) -> int:
@@ -146,17 +137,8 @@ class ChangeFeed:
             rows = session.exec(query.order_by(col(ChangeRow.seq)).limit(BATCH)).all()
             return [_change(row) for row in rows]
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._poll_seconds)
-            self._wake.clear()
-            try:
-                self._poll()
-            except Exception:  # a database hiccup must not end the feed
-                log.exception("change feed read failed")
-
     def _poll(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopped:
             changes = self._read(self._head)
             if not changes:
                 return

@@ -15,8 +15,9 @@ from servers.outage.config import OutageConfig
 from servers.outage.customers import BillingCustomers
 from servers.outage.delivery import NoticeDispatcher
 from servers.outage.feed import ChangeFeed
+from servers.outage.loop import Loop
 from servers.outage.notice_period import NoticePeriod
-from servers.outage.schedule import ClockJobs, Ticker
+from servers.outage.schedule import ClockJobs
 from servers.runtime import Clock, Runtime
 
 
@@ -31,14 +32,12 @@ class OutageProcess:
     feed: ChangeFeed
     dispatcher: NoticeDispatcher
     jobs: ClockJobs
-    ticker: Ticker | None = field(default=None)
+    ticker: Loop | None = field(default=None)
 
     def start_ticker(self) -> None:
         """Run the clock's jobs every `jobs_interval_seconds` (0: never)."""
         if self.config.jobs_interval_seconds > 0 and self.ticker is None:
-            self.ticker = Ticker(
-                "outage-clock", self.config.jobs_interval_seconds, self.jobs.run_due
-            )
+            self.ticker = Loop("outage-clock", self.config.jobs_interval_seconds, self.jobs.run_due)
             self.ticker.start()
             self.runtime.on_close(self.ticker.stop)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,30 +110,3 @@ class ClockJobs:
                 reminded += 1
             session.add(row)
         return reminded
-
-
-class Ticker:
-    """Calls `job` every `interval` seconds on a thread of its own until stopped."""
-
-    def __init__(self, name: str, interval: float, job: Callable[[], object]) -> None:
-        self._name = name
-        self._interval = interval
-        self._job = job
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._job()
-            except Exception:
-                log.exception("%s failed", self._name)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
+from tests.conftest import module_database
 from tests.outage.support import OutageSystem, outage_system
 
 
@@ -19,19 +19,9 @@ def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """An empty database for a module's outage service: a SQLite file, then a
-    PostgreSQL schema in the run's database (see tests/conftest.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('outage-db') / 'outage.db'}"
-        return
-    database: str = request.getfixturevalue("postgres_database")
-    schema = f"outage_{request.module.__name__.rpartition('.')[2]}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    PostgreSQL schema in the run's database."""
+    with module_database(request, tmp_path_factory, "outage") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -33,18 +33,17 @@ from servers.outage.process import OutageProcess
 from servers.outage.service import make_spec, process_of
 from servers.runtime import (
     AssertionSigner,
+    Clock,
     DomainError,
     Runtime,
-    Server,
-    ServiceSpec,
     SettableClock,
     Settings,
-    build_server,
     error_from_rpc,
     load_signer,
 )
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from tests.account import services
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -86,28 +85,6 @@ def fast_config(**overrides: Any) -> OutageConfig:
         **overrides,
     }
     return OutageConfig(**values)
-
-
-@dataclass
-class Running:
-    server: Server
-    port: int
-    runtime: Runtime
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-def _start(spec: ServiceSpec, settings: Settings) -> Running:
-    server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
-    server.start()
-    return Running(server, port, runtime)
-
-
-def _stop(running: Running) -> None:
-    running.server.stop(0)
-    running.runtime.close()
 
 
 def _fill_billing(runtime: Runtime) -> None:
@@ -163,8 +140,8 @@ def _fill_account(runtime: Runtime) -> None:
 class OutageSystem:
     """The outage service and its neighbours, with stubs and identities."""
 
-    outage: Running
-    account: Running
+    outage: services.Running
+    account: services.Running
     clock: SettableClock
     signer: AssertionSigner
     channel: grpc.Channel
@@ -239,7 +216,7 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def planned(clock: SettableClock, **fields: Any) -> resources_pb2.Outage:
+def planned(clock: Clock, **fields: Any) -> resources_pb2.Outage:
     """A planned outage of A01 starting `days` (8) days from now for 6 hours (an
     unplanned one without its end), with `fields` set."""
     days = fields.pop("days", 8)
@@ -278,13 +255,20 @@ def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[
     }
     clock = SettableClock(START)
     with ExitStack() as stack:
-        billing = _start(
-            billing_spec(BillingConfig(demo_data=False)),
+        billing = services.start(
+            "billing",
             Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
+            billing_spec(BillingConfig(demo_data=False)),
         )
-        stack.callback(_stop, billing)
+        stack.callback(services.stop, billing)
         _fill_billing(billing.runtime)
-        account = _start(
+        account = services.start(
+            "account",
+            Settings(
+                **common,
+                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
+                billing_target=billing.target,
+            ),
             account_spec(
                 config=AccountConfig(
                     demo_data=False,
@@ -294,13 +278,8 @@ def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[
                 ),
                 clock=clock,
             ),
-            Settings(
-                **common,
-                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
-                billing_target=billing.target,
-            ),
         )
-        stack.callback(_stop, account)
+        stack.callback(services.stop, account)
         _fill_account(account.runtime)
         settings = Settings(
             **common,
@@ -308,8 +287,10 @@ def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[
             billing_target=billing.target,
             account_target=account.target,
         )
-        outage = _start(make_spec(clock=clock, config=fast_config(**config)), settings)
-        stack.callback(_stop, outage)
+        outage = services.start(
+            "outage", settings, make_spec(clock=clock, config=fast_config(**config))
+        )
+        stack.callback(services.stop, outage)
         credentials = settings.client_credentials("cli")
         assert credentials is not None
         channel = grpc.secure_channel(outage.target, credentials)

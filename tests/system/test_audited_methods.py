@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from palmgrid.care.v1 import resources_pb2 as care_res
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2 as outage_res
 from servers.account.service import make_spec as account_spec
-from servers.runtime import SettableClock
+from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.methods import method_rules
@@ -53,6 +52,7 @@ from tests.account.conftest import (
     base_settings,
     channel_as,
 )
+from tests.outage.support import planned
 
 BUILT_SERVICES = ("account", "billing", "care", "outage")
 # Assertions live 60 s; the administrator's is renewed well before.
@@ -339,16 +339,7 @@ def _withdraw_article(system: System) -> Attempt:
 
 
 def _outage() -> outage_res.Outage:
-    start = datetime.now(UTC) + timedelta(days=8)
-    outage = outage_res.Outage(
-        kind=outage_res.OUTAGE_KIND_PLANNED,
-        area_codes=["A01"],
-        reason="审计测试的检修",
-        supply_office="QJ-QL",
-    )
-    outage.start_time.FromDatetime(start)
-    outage.end_time.FromDatetime(start + timedelta(hours=4))
-    return outage
+    return planned(SYSTEM_CLOCK, reason="审计测试的检修")
 
 
 def _made_outage(system: System) -> outage_res.Outage:
