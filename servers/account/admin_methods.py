@@ -38,7 +38,6 @@ from servers.runtime import (
     paging,
     require_principal,
 )
-from servers.runtime.columns import contains_text
 
 
 def _role_id(name: str) -> str:

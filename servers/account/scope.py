@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 
 from palmgrid.type.v1 import identity_pb2
 from servers.account import models, users
-from servers.runtime.columns import contains_text
 from servers.runtime import PermissionDenied, Runtime, has_permission, require_principal
+from servers.runtime.columns import contains_text
 
 SERVICE = identity_pb2.PRINCIPAL_KIND_SERVICE
 READ_OTHERS = "account.users.list"

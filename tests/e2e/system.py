@@ -219,7 +219,7 @@ def start_system(
         ),
     }
     sandbox: Sandbox | None = None
-    for name in ["billing", "outage", "expansion", "inspection", "care"]:
+    for name in ["billing", "expansion", "inspection", "care"]:
         spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
         server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
         if name == "billing":
@@ -237,6 +237,16 @@ def start_system(
     server.start()
     services["account"] = Service("account", server, port, runtime)
 
+    # Outage asks billing for customers by area and account for the notice period and
+    # the inboxes, and bumps its cache tag in the edge's Memcached after every change.
+    outage_settings = settings.model_copy(update={"account_target": services["account"].target})
+    server, port, runtime = build_server(
+        importlib.import_module("servers.outage.service").SPEC,
+        outage_settings,
+        address="127.0.0.1:0",
+    )
+    server.start()
+    services["outage"] = Service("outage", server, port, runtime)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",

@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, field_mask_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.type import latlng_pb2
@@ -37,8 +37,10 @@ from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_res
+from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
+from palmgrid.outage.v1 import resources_pb2 as outage_res
 from servers.account.service import make_spec as account_spec
-from servers.runtime import SettableClock
+from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.methods import method_rules
@@ -52,8 +54,9 @@ from tests.account.conftest import (
     base_settings,
     channel_as,
 )
+from tests.outage.support import planned
 
-BUILT_SERVICES = ("account", "billing", "care", "notification")
+BUILT_SERVICES = ("account", "billing", "care", "notification", "outage")
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -163,7 +166,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     settings = settings.model_copy(update={"billing_target": billing.target})
     care = services.start("care", settings)
     notification = services.start("notification", settings)
-    running = [account, billing, care, notification]
+    outage = services.start("outage", settings)
+    running = [account, billing, care, notification, outage]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -369,6 +373,41 @@ def _cancel_message(system: System) -> Attempt:
     return Attempt(request, resource=made.name)
 
 
+def _outage() -> outage_res.Outage:
+    return planned(SYSTEM_CLOCK, reason="审计测试的检修")
+
+
+def _made_outage(system: System) -> outage_res.Outage:
+    call = system.channel("outage").unary_unary(
+        "/palmgrid.outage.v1.OutageService/CreateOutage",
+        request_serializer=outage_pb.CreateOutageRequest.SerializeToString,
+        response_deserializer=outage_res.Outage.FromString,
+    )
+    request = outage_pb.CreateOutageRequest(outage=_outage(), request_id=str(uuid.uuid4()))
+    made: outage_res.Outage = call(request, metadata=system.admin())
+    return made
+
+
+def _create_outage(system: System) -> Attempt:
+    request = outage_pb.CreateOutageRequest(outage=_outage(), request_id=str(uuid.uuid4()))
+    return Attempt(request, resource=lambda outage: outage.name)
+
+
+def _update_outage(system: System) -> Attempt:
+    made = _made_outage(system)
+    change = outage_res.Outage(name=made.name, reason="审计测试的改期")
+    mask = field_mask_pb2.FieldMask(paths=["reason"])
+    return Attempt(
+        outage_pb.UpdateOutageRequest(outage=change, update_mask=mask), resource=made.name
+    )
+
+
+def _cancel_outage(system: System) -> Attempt:
+    made = _made_outage(system)
+    request = outage_pb.CancelOutageRequest(name=made.name, reason="审计测试")
+    return Attempt(request, resource=made.name)
+
+
 def _named(message: type[Message], name: str) -> Callable[[System], Attempt]:
     """A request naming a resource that does not exist: the failure is recorded."""
     return lambda system: Attempt(message(name=name), resource=name)  # type: ignore[call-arg]
@@ -385,6 +424,7 @@ BILLING_ADMIN = "/palmgrid.billing.v1.BillingAdminService/"
 BILLING_INTERNAL = "/palmgrid.billing.v1.BillingInternalService/"
 CARE = "/palmgrid.care.v1.CareService/"
 NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
+OUTAGE = "/palmgrid.outage.v1.OutageService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -410,6 +450,9 @@ SUCCEED = {
     CARE + "PublishArticle",
     CARE + "WithdrawArticle",
     NOTIFICATION + "CancelMessage",
+    OUTAGE + "CreateOutage",
+    OUTAGE + "UpdateOutage",
+    OUTAGE + "CancelOutage",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -459,6 +502,10 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     CARE + "ResolveFeedback": _named(care_pb.ResolveFeedbackRequest, "feedback/f404"),
     CARE + "CloseFeedback": _named(care_pb.CloseFeedbackRequest, "feedback/f404"),
     NOTIFICATION + "CancelMessage": _cancel_message,
+    OUTAGE + "CreateOutage": _create_outage,
+    OUTAGE + "UpdateOutage": _update_outage,
+    OUTAGE + "CancelOutage": _cancel_outage,
+    OUTAGE + "RestoreOutage": _named(outage_pb.RestoreOutageRequest, "outages/o404"),
 }
 
 
@@ -519,8 +566,9 @@ def _expected(value: str | Callable[[Any], str] | None, outcome: Outcome) -> str
 def test_the_built_services_have_audited_methods() -> None:
     paths = {_path(m) for m in AUDITED}
     assert {A + "CreateSession", BILLING + "CreatePayment", CARE + "ResolveFeedback"} <= paths
-    # Care declares eleven; all are built.
+    # Care declares eleven; all are built. Outage declares four.
     assert len([p for p in paths if p.startswith(CARE)]) == 11
+    assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

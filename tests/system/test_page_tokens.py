@@ -54,9 +54,10 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import start_care
+from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care", "notification")
+BUILT = ("account", "billing", "care", "notification", "outage")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -82,6 +83,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListCustomersByArea": {"area_codes": ["A01"]},
     "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_000_000_000)},
     "ListDeliveries": {"parent": "messages/-"},
+    "ListCustomerOutages": {"parent": CUSTOMER},
+    "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
 }
 # Where two services' methods share a name: by path (the outbox's ListMessages has no
 # parent).
@@ -113,6 +116,9 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListFeedback": {"kind": 1},
     "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_500_000_000)},
     "ListDeliveries": {"channel": account_pb.DELIVERY_CHANNEL_SMS},
+    "ListOutages": {"kind": 1},
+    "ListCustomerOutages": {"parent": "customers/3100000002"},
+    "ListAreaOutages": {"area_codes": ["A01"]},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -135,6 +141,8 @@ MUST_ISSUE = {
     "ListOutlets",
     "ListArticles",
     "SearchArticles",
+    "ListOutages",
+    "ListAreaOutages",
 }
 
 
@@ -264,6 +272,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         care = start_care(directory, f"sqlite:///{directory / 'care.db'}", demo_data=True)
         stack.callback(care.close)
 
+        # Outage with its demo outages, beside billing and account of its own (mTLS).
+        outage = stack.enter_context(
+            outage_system(
+                directory / "outage", f"sqlite:///{directory / 'outage.db'}", demo_data=True
+            )
+        )
+
         names = _seed_account(account)
 
         # The outbox, with two messages of two deliveries each (not sent).
@@ -280,6 +295,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 ),
                 "care": lambda m: _unary(care.channel, m, lambda: care.as_(_service_principal())),
                 "notification": lambda m: _unary(outbox, m, lambda: ()),
+                "outage": lambda m: _unary(
+                    outage.channel, m, lambda: outage.as_(_service_principal())
+                ),
             },
             names=names,
         )
