@@ -102,7 +102,7 @@ class FeedbackSubmissionMethods:
             state=FeedbackState.SUBMITTED.value,
             author=caller.user,
             supply_office=office,
-            due_time=due_time(kind, now),
+            due_time=due_time(kind, now, self.runtime.calendar),
             request_id=request_id,
             request_hash=digest,
             create_time=now,

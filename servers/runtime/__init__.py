@@ -5,7 +5,8 @@ Build a service from a `ServiceSpec` and run it with `serve`; servicers raise th
 with the `require_*_scope` helpers, add details to their audit record with
 `audit_note()` and pass deadlines on with `downstream_call_options()`.
 They read the current time from an injected `Clock` and reckon calendar days in
-`CHINA_STANDARD_TIME`; `servers.runtime.protoconv` converts row values to proto types.
+`CHINA_STANDARD_TIME`, and count working days with `load_calendar()` (also
+`Runtime.calendar`); `servers.runtime.protoconv` converts row values to proto types.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from palmlib.permissions import has_permission
 from servers.runtime.audit import AuditEntry, AuditSink
 from servers.runtime.auditing import AuditNote, audit_note
+from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.calls import (
     CallInfo,
     CallOptions,
@@ -99,6 +101,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "WorkingCalendar",
     "audit_note",
     "build_server",
     "create_engine",
@@ -110,6 +113,7 @@ __all__ = [
     "has_permission",
     "in_customer_scope",
     "in_supply_office_scope",
+    "load_calendar",
     "load_settings",
     "load_signer",
     "migrate",

@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from servers.runtime import devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
+from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
@@ -86,6 +87,11 @@ class Runtime:
                 channel = tls.open_channel(self.settings, service, account=self.name)
                 self._channels[service] = channel
             return channel
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar (`PALMGRID_CALENDAR_DIR`, else the shipped one)."""
+        return load_calendar(self.settings.calendar_dir)
 
     @property
     def audit_sink(self) -> AuditSink:

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     identity_keys_dir: Path | None = None
     identity_key_id: str = "dev"
 
+    # The working-day calendar's `<year>.toml` files; unset: the shipped official ones.
+    calendar_dir: Path | None = None
+
     memcached_servers: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.1:11211",)
 
     # Dev-only conveniences, refused by the production profile.

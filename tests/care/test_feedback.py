@@ -5,7 +5,7 @@ assignment to rating with its history."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,24 @@ def test_the_due_time_follows_the_kind(feedback_care: People) -> None:
         feedback_care, alice, kind=res.FEEDBACK_KIND_SUGGESTION, content="建议增加夜间缴费点"
     )
     created = made.create_time.ToDatetime()
-    assert made.due_time.ToDatetime() - created == timedelta(days=10)
+    # Ten working days from Monday 2 March 2026: two weeks, two weekends skipped.
+    assert made.due_time.ToDatetime() - created == timedelta(days=14)
     assert made.supply_office == ""
+
+
+def test_working_day_commitments_skip_a_holiday_and_count_its_make_up_day(
+    feedback_care: People,
+) -> None:
+    # Thursday 12 February 2026, 10:00 CST. Five working days for praise: Friday 13th,
+    # Saturday 14th (worked in exchange for 春节), then 15–23 February off, then the
+    # 24th, 25th and 26th. A complaint's 24 hours run through the holiday.
+    feedback_care.care.clock.set(datetime(2026, 2, 12, 2, 0, tzinfo=UTC))
+    alice = feedback_care.customer("users/alice")
+    praise = submit(feedback_care, alice, kind=res.FEEDBACK_KIND_PRAISE, content="抢修及时")
+    assert praise.due_time.ToDatetime() == datetime(2026, 2, 26, 2, 0)
+    feedback_care.care.clock.set(datetime(2026, 2, 14, 2, 0, tzinfo=UTC))
+    complaint = submit(feedback_care, alice)
+    assert complaint.due_time.ToDatetime() == datetime(2026, 2, 15, 2, 0)
 
 
 def test_customers_and_staff_file_only_within_their_scope(feedback_care: People) -> None:
