@@ -101,7 +101,7 @@ def test_another_calendar_folder_from_the_settings(tmp_path: Path) -> None:
 )
 def test_a_bad_calendar_file_is_named(tmp_path: Path, text: str, complaint: str) -> None:
     (tmp_path / "2026.toml").write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match="2026.toml") as raised:
+    with pytest.raises(ValueError, match=r"2026\.toml") as raised:
         load_calendar(tmp_path)
     assert complaint in str(raised.value)
 
