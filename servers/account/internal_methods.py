@@ -249,6 +249,16 @@ class InternalMethods:
             ),
         )
 
+    def BatchGetUsers(
+        self, request: internal_pb.BatchGetUsersRequest, context: grpc.ServicerContext
+    ) -> internal_pb.BatchGetUsersResponse:
+        now = self.core.now()
+        with self.core.runtime.session() as session:
+            found = [users.get(session, users.id_from(name)) for name in request.names]
+            return internal_pb.BatchGetUsersResponse(
+                users=[users.to_proto(session, user, now) for user in found]
+            )
+
     def CreateAuditRecord(
         self, request: internal_pb.CreateAuditRecordRequest, context: grpc.ServicerContext
     ) -> admin_pb.AuditRecord:

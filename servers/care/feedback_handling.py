@@ -1,6 +1,8 @@
 """The handling of feedback: care staff assign, reply and resolve it; its author rates
 or closes it (staff in scope may close it too, on the author's word). Each step is
-checked against `feedback_workflow.TRANSITIONS` and appended to the history."""
+checked against `feedback_workflow.TRANSITIONS` and appended to the history. An assignee
+other than the caller must cover the feedback's office (`assignees`); a reply and the
+resolution are told to the author (`author_notices`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from sqlmodel import Session
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.care import feedback_workflow
+from servers.care.assignees import require_assignable
+from servers.care.author_notices import notify_author
+from servers.care.config import CareConfig
 from servers.care.feedback_resources import feedback_id, feedback_resource
 from servers.care.models import FeedbackRow
 from servers.runtime import (
@@ -46,6 +51,7 @@ class FeedbackHandlingMethods:
 
     runtime: Runtime
     clock: Clock
+    config: CareConfig
 
     def _step(
         self,
@@ -66,6 +72,10 @@ class FeedbackHandlingMethods:
         )
         return feedback_resource(row, feedback_workflow.history(session, row.id))
 
+    def _tell_author(self, row: FeedbackRow, action: str) -> None:
+        # Inside the step's transaction: the step commits only once the message is queued.
+        notify_author(self.runtime, row, action, timeout=self.config.upstream_timeout_seconds)
+
     def AssignFeedback(
         self, request: care_service_pb2.AssignFeedbackRequest, context: Any
     ) -> resources_pb2.Feedback:
@@ -77,7 +87,17 @@ class FeedbackHandlingMethods:
                 if not in_supply_office_scope(caller, request.supply_office):
                     raise _out_of_scope(f"supply office {request.supply_office}")
                 row.supply_office = request.supply_office
-            row.assignee = caller.user if request.assignee == "users/me" else request.assignee
+            if request.assignee == "users/me":
+                # The caller's own offices were checked above, from their assertion.
+                row.assignee = caller.user
+            else:
+                require_assignable(
+                    self.runtime,
+                    request.assignee,
+                    row.supply_office,
+                    timeout=self.config.upstream_timeout_seconds,
+                )
+                row.assignee = request.assignee
             return self._step(session, row, "ASSIGNED", caller, request.note)
 
     def ReplyFeedback(
@@ -87,7 +107,9 @@ class FeedbackHandlingMethods:
         with self.runtime.session(write=True) as session:
             row = _load(session, request.name)
             _staff_in_scope(caller, row, request.name)
-            return self._step(session, row, "REPLIED", caller, request.text)
+            replied = self._step(session, row, "REPLIED", caller, request.text)
+            self._tell_author(row, "REPLIED")
+            return replied
 
     def ResolveFeedback(
         self, request: care_service_pb2.ResolveFeedbackRequest, context: Any
@@ -98,7 +120,9 @@ class FeedbackHandlingMethods:
             _staff_in_scope(caller, row, request.name)
             row.resolution = request.resolution
             row.resolve_time = self.clock.now()
-            return self._step(session, row, "RESOLVED", caller, request.resolution)
+            resolved = self._step(session, row, "RESOLVED", caller, request.resolution)
+            self._tell_author(row, "RESOLVED")
+            return resolved
 
     def RateFeedback(
         self, request: care_service_pb2.RateFeedbackRequest, context: Any

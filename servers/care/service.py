@@ -2,7 +2,8 @@
 
 The servicer is composed of method groups, each in its own module: outlets
 (`servers.care.outlets`), articles (`.article_reads`, `.article_editing`) and feedback
-(`.feedback_submission`, `.feedback_reads`, `.feedback_handling`). RPCs not built yet
+(`.feedback_submission`, `.feedback_reads`, `.feedback_handling`,
+`.feedback_closing`). RPCs not built yet
 (complaint risks) answer UNIMPLEMENTED through `servers.runtime.declared`.
 
 `make_spec(clock=..., config=..., customer_offices=...)` builds the ServiceSpec with an
@@ -22,6 +23,7 @@ from servers.care.article_editing import ArticleEditingMethods
 from servers.care.article_reads import ArticleReadMethods
 from servers.care.config import CareConfig
 from servers.care.customers import BillingCustomerOffices, CustomerOffices
+from servers.care.feedback_closing import FeedbackClosingMethods
 from servers.care.feedback_handling import FeedbackHandlingMethods
 from servers.care.feedback_reads import FeedbackReadMethods
 from servers.care.feedback_submission import FeedbackSubmissionMethods
@@ -39,6 +41,7 @@ class CareServicer(
     FeedbackSubmissionMethods,
     FeedbackReadMethods,
     FeedbackHandlingMethods,
+    FeedbackClosingMethods,
     care_service_pb2_grpc.CareServiceServicer,
 ):
     """palmgrid.care.v1.CareService."""

@@ -16,7 +16,14 @@ import pytest
 from sqlmodel import delete
 
 from servers.care.models import ArticleRow, FeedbackEventRow, FeedbackRow, OutletRow
-from tests.care.feedback_support import People, prepare_data_dir, running_billing
+from tests.care.feedback_support import (
+    Neighbours,
+    People,
+    prepare_data_dir,
+    running_account,
+    running_billing,
+    running_notification,
+)
 from tests.care.support import START, CareServer, start_care
 from tests.conftest import module_database
 
@@ -78,18 +85,28 @@ def secure_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def billing_target(secure_dir: Path) -> Iterator[str]:
-    """A billing service with the feedback tests' customers, shared by the module."""
-    with running_billing(secure_dir) as target:
-        yield target
+def neighbours(secure_dir: Path) -> Iterator[Neighbours]:
+    """Billing with the feedback tests' customers, account with their people and the
+    notification service, shared by the module."""
+    with (
+        running_billing(secure_dir) as billing,
+        running_account(secure_dir) as account,
+        running_notification(secure_dir, account) as notification,
+    ):
+        yield Neighbours(billing, account, notification)
 
 
 @pytest.fixture(scope="module")
 def secure_care(
-    secure_dir: Path, module_database_url: str, billing_target: str
+    secure_dir: Path, module_database_url: str, neighbours: Neighbours
 ) -> Iterator[CareServer]:
     running = start_care(
-        secure_dir, module_database_url, grpc_security="mtls", billing_target=billing_target
+        secure_dir,
+        module_database_url,
+        grpc_security="mtls",
+        billing_target=neighbours.billing,
+        account_target=neighbours.account,
+        notification_target=neighbours.notification,
     )
     try:
         yield running

@@ -574,6 +574,54 @@ class CreateAuditRecordRequest(_message.Message):
 Global___CreateAuditRecordRequest: _TypeAlias = CreateAuditRecordRequest  # noqa: Y015
 
 @_typing.final
+class BatchGetUsersRequest(_message.Message):
+    """Request of BatchGetUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The users, `users/{user}`, at most 100."""
+
+    def __init__(
+        self,
+        *,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["names", b"names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetUsersRequest: _TypeAlias = BatchGetUsersRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetUsersResponse(_message.Message):
+    """Response of BatchGetUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.User]:
+        """The users, in the order asked for."""
+
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[_resources_pb2.User] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetUsersResponse: _TypeAlias = BatchGetUsersResponse  # noqa: Y015
+
+@_typing.final
 class PurgeExpiredRequest(_message.Message):
     """Request of PurgeExpired."""
 

@@ -76,6 +76,11 @@ class AccountInternalServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
                 _registered_method=True)
+        self.BatchGetUsers = channel.unary_unary(
+                '/palmgrid.account.v1.AccountInternalService/BatchGetUsers',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersResponse.FromString,
+                _registered_method=True)
         self.CreateAuditRecord = channel.unary_unary(
                 '/palmgrid.account.v1.AccountInternalService/CreateAuditRecord',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
@@ -157,6 +162,15 @@ class AccountInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetUsers(self, request, context):
+        """Gets users by name, with their kind, state and supply-office coverage (care checks
+        that a feedback's assignee covers its office). Fails with NOT_FOUND naming the
+        first unknown user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateAuditRecord(self, request, context):
         """Appends a record to the audit log. The edge and the servers call it for every
         call of a method marked `audited`; a repeated request_id returns the record
@@ -208,6 +222,11 @@ def add_AccountInternalServiceServicer_to_server(servicer, server):
                     servicer.ListActiveUsers,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.SerializeToString,
+            ),
+            'BatchGetUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetUsers,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersResponse.SerializeToString,
             ),
             'CreateAuditRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAuditRecord,
@@ -391,6 +410,33 @@ class AccountInternalService:
             '/palmgrid.account.v1.AccountInternalService/ListActiveUsers',
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountInternalService/BatchGetUsers',
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.BatchGetUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

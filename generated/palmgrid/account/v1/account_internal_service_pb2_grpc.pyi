@@ -78,6 +78,11 @@ class AccountInternalServiceStub:
     without a binding and disabled users are left out. The worker's pre-warm loads
     these customers' hot data into the edge's cache before their users ask.
     """
+    BatchGetUsers: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.BatchGetUsersRequest, _account_internal_service_pb2.BatchGetUsersResponse]
+    """Gets users by name, with their kind, state and supply-office coverage (care checks
+    that a feedback's assignee covers its office). Fails with NOT_FOUND naming the
+    first unknown user.
+    """
     CreateAuditRecord: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]
     """Appends a record to the audit log. The edge and the servers call it for every
     call of a method marked `audited`; a repeated request_id returns the record
@@ -136,6 +141,11 @@ class AccountInternalServiceAsyncStub(AccountInternalServiceStub):
     `active_after`, each with the customers bound to them, ordered by user. Users
     without a binding and disabled users are left out. The worker's pre-warm loads
     these customers' hot data into the edge's cache before their users ask.
+    """
+    BatchGetUsers: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.BatchGetUsersRequest, _account_internal_service_pb2.BatchGetUsersResponse]  # type: ignore[assignment]
+    """Gets users by name, with their kind, state and supply-office coverage (care checks
+    that a feedback's assignee covers its office). Fails with NOT_FOUND naming the
+    first unknown user.
     """
     CreateAuditRecord: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]  # type: ignore[assignment]
     """Appends a record to the audit log. The edge and the servers call it for every
@@ -228,6 +238,17 @@ class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         `active_after`, each with the customers bound to them, ordered by user. Users
         without a binding and disabled users are left out. The worker's pre-warm loads
         these customers' hot data into the edge's cache before their users ask.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetUsers(
+        self,
+        request: _account_internal_service_pb2.BatchGetUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_internal_service_pb2.BatchGetUsersResponse, _abc.Awaitable[_account_internal_service_pb2.BatchGetUsersResponse]]:
+        """Gets users by name, with their kind, state and supply-office coverage (care checks
+        that a feedback's assignee covers its office). Fails with NOT_FOUND naming the
+        first unknown user.
         """
 
     @_abc_1.abstractmethod

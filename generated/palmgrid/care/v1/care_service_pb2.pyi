@@ -743,6 +743,54 @@ class CloseFeedbackRequest(_message.Message):
 Global___CloseFeedbackRequest: _TypeAlias = CloseFeedbackRequest  # noqa: Y015
 
 @_typing.final
+class CloseResolvedFeedbackRequest(_message.Message):
+    """The request of CloseResolvedFeedback."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_FEEDBACK_FIELD_NUMBER: _builtins.int
+    max_feedback: _builtins.int
+    """The most feedback to close in this call, 0 to 1000; 0 means 100."""
+    def __init__(
+        self,
+        *,
+        max_feedback: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_feedback", b"max_feedback"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseResolvedFeedbackRequest: _TypeAlias = CloseResolvedFeedbackRequest  # noqa: Y015
+
+@_typing.final
+class CloseResolvedFeedbackResponse(_message.Message):
+    """The response of CloseResolvedFeedback."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSED_COUNT_FIELD_NUMBER: _builtins.int
+    REMAINING_COUNT_FIELD_NUMBER: _builtins.int
+    closed_count: _builtins.int
+    """Feedback closed in this call."""
+    remaining_count: _builtins.int
+    """Feedback still due to be closed after this call."""
+    def __init__(
+        self,
+        *,
+        closed_count: _builtins.int = ...,
+        remaining_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_count", b"closed_count", "remaining_count", b"remaining_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseResolvedFeedbackResponse: _TypeAlias = CloseResolvedFeedbackResponse  # noqa: Y015
+
+@_typing.final
 class ListComplaintRisksRequest(_message.Message):
     """The request of ListComplaintRisks. The filters combine with AND."""
 

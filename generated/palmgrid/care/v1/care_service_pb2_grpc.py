@@ -143,6 +143,11 @@ class CareServiceStub:
                 request_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseFeedbackRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_care_dot_v1_dot_resources__pb2.Feedback.FromString,
                 _registered_method=True)
+        self.CloseResolvedFeedback = channel.unary_unary(
+                '/palmgrid.care.v1.CareService/CloseResolvedFeedback',
+                request_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackResponse.FromString,
+                _registered_method=True)
         self.ListComplaintRisks = channel.unary_unary(
                 '/palmgrid.care.v1.CareService/ListComplaintRisks',
                 request_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.ListComplaintRisksRequest.SerializeToString,
@@ -321,6 +326,16 @@ class CareServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CloseResolvedFeedback(self, request, context):
+        """Closes feedback resolved longer ago than the configured number of days that its
+        author has neither rated nor closed (PALMGRID_CARE_RESOLVED_CLOSE_DAYS), oldest
+        resolution first, at most max_feedback per call. Internal: the worker calls it
+        daily, and again while remaining_count > 0.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListComplaintRisks(self, request, context):
         """Lists complaint-risk scores of the supply offices in the caller's scope, highest
         score first, for early control.
@@ -446,6 +461,11 @@ def add_CareServiceServicer_to_server(servicer, server):
                     servicer.CloseFeedback,
                     request_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseFeedbackRequest.FromString,
                     response_serializer=palmgrid_dot_care_dot_v1_dot_resources__pb2.Feedback.SerializeToString,
+            ),
+            'CloseResolvedFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseResolvedFeedback,
+                    request_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackRequest.FromString,
+                    response_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackResponse.SerializeToString,
             ),
             'ListComplaintRisks': grpc.unary_unary_rpc_method_handler(
                     servicer.ListComplaintRisks,
@@ -1009,6 +1029,33 @@ class CareService:
             '/palmgrid.care.v1.CareService/CloseFeedback',
             palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseFeedbackRequest.SerializeToString,
             palmgrid_dot_care_dot_v1_dot_resources__pb2.Feedback.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseResolvedFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.care.v1.CareService/CloseResolvedFeedback',
+            palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackRequest.SerializeToString,
+            palmgrid_dot_care_dot_v1_dot_care__service__pb2.CloseResolvedFeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,6 +105,12 @@ class CareServiceStub:
     """Closes feedback that is not yet closed: by its author (the matter is settled or
     withdrawn) or by care staff on the author's word.
     """
+    CloseResolvedFeedback: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.CloseResolvedFeedbackRequest, _care_service_pb2.CloseResolvedFeedbackResponse]
+    """Closes feedback resolved longer ago than the configured number of days that its
+    author has neither rated nor closed (PALMGRID_CARE_RESOLVED_CLOSE_DAYS), oldest
+    resolution first, at most max_feedback per call. Internal: the worker calls it
+    daily, and again while remaining_count > 0.
+    """
     ListComplaintRisks: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.ListComplaintRisksRequest, _care_service_pb2.ListComplaintRisksResponse]
     """Lists complaint-risk scores of the supply offices in the caller's scope, highest
     score first, for early control.
@@ -189,6 +195,12 @@ class CareServiceAsyncStub(CareServiceStub):
     CloseFeedback: _aio.UnaryUnaryMultiCallable[_care_service_pb2.CloseFeedbackRequest, _resources_pb2.Feedback]  # type: ignore[assignment]
     """Closes feedback that is not yet closed: by its author (the matter is settled or
     withdrawn) or by care staff on the author's word.
+    """
+    CloseResolvedFeedback: _aio.UnaryUnaryMultiCallable[_care_service_pb2.CloseResolvedFeedbackRequest, _care_service_pb2.CloseResolvedFeedbackResponse]  # type: ignore[assignment]
+    """Closes feedback resolved longer ago than the configured number of days that its
+    author has neither rated nor closed (PALMGRID_CARE_RESOLVED_CLOSE_DAYS), oldest
+    resolution first, at most max_feedback per call. Internal: the worker calls it
+    daily, and again while remaining_count > 0.
     """
     ListComplaintRisks: _aio.UnaryUnaryMultiCallable[_care_service_pb2.ListComplaintRisksRequest, _care_service_pb2.ListComplaintRisksResponse]  # type: ignore[assignment]
     """Lists complaint-risk scores of the supply offices in the caller's scope, highest
@@ -391,6 +403,18 @@ class CareServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.Feedback, _abc.Awaitable[_resources_pb2.Feedback]]:
         """Closes feedback that is not yet closed: by its author (the matter is settled or
         withdrawn) or by care staff on the author's word.
+        """
+
+    @_abc_1.abstractmethod
+    def CloseResolvedFeedback(
+        self,
+        request: _care_service_pb2.CloseResolvedFeedbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_care_service_pb2.CloseResolvedFeedbackResponse, _abc.Awaitable[_care_service_pb2.CloseResolvedFeedbackResponse]]:
+        """Closes feedback resolved longer ago than the configured number of days that its
+        author has neither rated nor closed (PALMGRID_CARE_RESOLVED_CLOSE_DAYS), oldest
+        resolution first, at most max_feedback per call. Internal: the worker calls it
+        daily, and again while remaining_count > 0.
         """
 
     @_abc_1.abstractmethod
