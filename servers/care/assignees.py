@@ -4,20 +4,18 @@ their offices; care reads them through its internal BatchGetUsers, as itself."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import grpc
 
 from palmgrid.account.v1 import account_internal_service_pb2 as account_pb
 from palmgrid.account.v1 import account_internal_service_pb2_grpc as account_grpc
 from palmgrid.account.v1 import resources_pb2 as user_pb
 from palmgrid.type.v1 import identity_pb2
+from servers.care.upstream import upstream_unavailable
 from servers.runtime import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     Runtime,
-    Unavailable,
     downstream_call_options,
 )
 
@@ -41,11 +39,7 @@ def _user(runtime: Runtime, assignee: str, timeout: float) -> user_pb.User:
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             raise _refused(assignee, "no such user") from error
-        raise Unavailable(
-            "the account service cannot be asked about the assignee right now",
-            reason="UPSTREAM_UNAVAILABLE",
-            retry_after=timedelta(seconds=5),
-        ) from error
+        raise upstream_unavailable("the assignee cannot be looked up") from error
     return reply.users[0]
 
 

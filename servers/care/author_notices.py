@@ -13,7 +13,6 @@ retry after a lost answer or a failed commit queues the same message once.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import grpc
 
@@ -23,7 +22,8 @@ from palmgrid.notification.v1 import notification_service_pb2_grpc as notificati
 from palmgrid.notification.v1 import resources_pb2 as message_pb
 from servers.care.feedback_resources import feedback_name
 from servers.care.models import FeedbackRow
-from servers.runtime import Runtime, Unavailable, downstream_call_options
+from servers.care.upstream import upstream_unavailable
+from servers.runtime import Runtime, downstream_call_options
 
 # Feedback action → the notification template that tells the author of it.
 TEMPLATES = {"REPLIED": "feedback.replied", "RESOLVED": "feedback.resolved"}
@@ -59,8 +59,4 @@ def notify_author(runtime: Runtime, row: FeedbackRow, action: str, *, timeout: f
             **options.kwargs(),
         )
     except grpc.RpcError as error:
-        raise Unavailable(
-            "the notification service cannot take the author's message right now",
-            reason="UPSTREAM_UNAVAILABLE",
-            retry_after=timedelta(seconds=5),
-        ) from error
+        raise upstream_unavailable("the author's message cannot be queued") from error

@@ -8,14 +8,14 @@ assertion does not carry the permission to read billing's internal API.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Protocol
 
 import grpc
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_pb
 from palmgrid.billing.v1 import billing_internal_service_pb2_grpc as billing_grpc
-from servers.runtime import NotFound, Runtime, Unavailable, downstream_call_options
+from servers.care.upstream import upstream_unavailable
+from servers.runtime import NotFound, Runtime, downstream_call_options
 
 BILLING_TIMEOUT_SECONDS = 2.0
 
@@ -46,9 +46,5 @@ class BillingCustomerOffices:
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"{customer} not found") from error
-            raise Unavailable(
-                "the customer archive cannot be reached right now",
-                reason="UPSTREAM_UNAVAILABLE",
-                retry_after=timedelta(seconds=5),
-            ) from error
+            raise upstream_unavailable("the customer archive cannot be reached") from error
         return str(reply.customers[0].supply_office)
