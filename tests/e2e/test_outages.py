@@ -186,7 +186,9 @@ def test_sse_watch_gets_a_later_change_and_resumes_from_last_event_id(
         first = announce(dispatcher, planned(8))
         started = time.monotonic()
         event_id, event = next(stream.changes())
-        assert time.monotonic() - started < 1.0
+        # Pushed, not found by a poll of the client's: well within the read timeout even
+        # on a loaded machine (the feed itself looks every PALMGRID_OUTAGE_FEED_POLL_SECONDS).
+        assert time.monotonic() - started < 5.0
         assert event["outage"]["name"] == first["name"], event
         assert event_id == event["cursor"]
     finally:
