@@ -9,13 +9,15 @@ mTLS, a real Memcached, the edge serving HTTPS; tests/e2e/system.py):
    fifth binds a second one): all active;
 2. **baseline**: half of them, not pre-warmed, make their first requests of the day
    (balance, monthly usage, bills of each bound customer) through the edge;
-3. the pre-warm runs for the other half, at `--rate` queries per second, while a
-   sampler counts the calls the services receive (each one database read): average and
-   busiest one-second rate against the configured one;
+3. the pre-warm runs for the other half, at `--rate` service calls per second (the
+   setting PREWARM_QUERIES_PER_SECOND; a call is not one database statement: each
+   costs its service one read or more), while a sampler counts the calls the services
+   receive: average and busiest one-second rate against the configured one;
 4. **pre-warmed**: the other half make the same first requests.
 
 Printed: the hit ratio of first requests without and with the pre-warm (target
-≥ 90 %), the upstream calls those requests caused, and the pre-warm's load.
+≥ 90 %), the upstream calls those requests caused, and the pre-warm's load in
+service calls per second (not database statements).
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def measure(system: System, args: argparse.Namespace) -> bool:
     baseline = first_requests(baseline_users)
     baseline_upstream = sum(system.billing_calls.values()) - billing_before
     config = PrewarmConfig(prewarm_queries_per_second=args.rate)
-    log(f"pre-warm of {len(warmed_users)} users at {args.rate:g} queries/s")
+    log(f"pre-warm of {len(warmed_users)} users at {args.rate:g} service calls/s")
     connections = connect(prewarm_settings(system), config)
     chosen = [str(client.me()["name"]) for client, _ in warmed_users]
     try:
@@ -188,7 +190,7 @@ def report_results(
         f"{report.written} entries written, {report.failed} failed, outcome {report.outcome}"
     )
     print(
-        f"database load: {report.queries} queries in {report.seconds:.1f} s = "
+        f"load on the services: {report.queries} service calls in {report.seconds:.1f} s = "
         f"{report.queries_per_second:.1f}/s on average, busiest second {busiest} "
         f"(configured {args.rate:g}/s, burst 1)"
     )
@@ -201,7 +203,9 @@ def report_results(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.prewarm", description=__doc__)
     parser.add_argument("--users", type=int, default=120)
-    parser.add_argument("--rate", type=float, default=20.0, help="pre-warm queries per second")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="pre-warm service calls per second"
+    )
     args = parser.parse_args(argv)
     customers = args.users + args.users // 5 + 1
     with tempfile.TemporaryDirectory(prefix="palmgrid-bench-prewarm-") as data_dir:

@@ -1,13 +1,17 @@
-"""CancelMessage: deliveries not yet made are skipped; made ones stay as they are."""
+"""CancelMessage: deliveries not yet made are skipped; made ones stay as they are. The
+event is given back for the skipped deliveries never attempted: a later message of the
+same event reaches those users on those channels. One attempted may have reached its
+user (an answer lost, a send under way), so its event stays taken."""
 
 from __future__ import annotations
 
 import grpc
-from sqlmodel import col, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from palmgrid.notification.v1 import notification_service_pb2 as service_pb
 from servers.notification.completion import ENDED
-from servers.notification.models import DeliveryRow, MessageRow
+from servers.notification.models import AttemptRow, DeliveryRow, EventSendRow, MessageRow
 from servers.notification.resources import message_id_of, message_to_proto, stats_of
 from servers.runtime import Clock, FailedPrecondition, NotFound, Runtime, audit_note
 
@@ -38,11 +42,20 @@ class CancelMethods:
                 )
                 .with_for_update()
             ).all()
+            attempted = set(
+                session.exec(
+                    select(AttemptRow.delivery_id)
+                    .join(DeliveryRow, col(DeliveryRow.id) == col(AttemptRow.delivery_id))
+                    .where(col(DeliveryRow.message_id) == message.id)
+                )
+            )
             for row in pending:
                 row.state = "SKIPPED"
                 row.error = f"cancelled: {request.reason}"
                 row.update_time = now
                 session.add(row)
+                if row.id not in attempted:
+                    _release_event(session, message.event, row)
             message.state = "CANCELLED"
             message.cancel_reason = request.reason
             message.end_time = now
@@ -51,3 +64,15 @@ class CancelMethods:
             session.flush()
             stats = stats_of(session, [message.id])[message.id]
             return service_pb.CancelMessageResponse(message=message_to_proto(message, stats))
+
+
+def _release_event(session: Session, event: str, row: DeliveryRow) -> None:
+    """Forget that `row` planned `event` for its user and channel (it is never sent)."""
+    session.execute(
+        delete(EventSendRow).where(
+            col(EventSendRow.event) == event,
+            col(EventSendRow.user) == row.user,
+            col(EventSendRow.channel) == row.channel,
+            col(EventSendRow.delivery_id) == row.id,
+        )
+    )

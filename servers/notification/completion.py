@@ -13,7 +13,9 @@ ENDED = ("COMPLETED", "CANCELLED")
 
 
 def complete_if_done(session: Session, message: MessageRow, now: datetime) -> None:
-    """Mark `message` COMPLETED when none of its deliveries is pending any more."""
+    """Mark `message` COMPLETED when none of its deliveries is pending any more. The
+    caller holds the message's lock (or has just written it), so two results recorded
+    at once cannot each see the other's delivery still pending."""
     if message.state in ENDED:
         return
     pending = session.exec(

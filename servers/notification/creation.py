@@ -24,7 +24,7 @@ from palmgrid.type.v1 import identity_pb2
 from servers.notification.accounts import AccountDirectory, Recipient
 from servers.notification.completion import complete_if_done
 from servers.notification.config import NotificationConfig
-from servers.notification.models import DeliveryRow, EventSendRow, MessageRow
+from servers.notification.models import BODY_MAX, DeliveryRow, EventSendRow, MessageRow
 from servers.notification.quiet_hours import QuietHours
 from servers.notification.resources import (
     channel_text,
@@ -144,7 +144,8 @@ class CreationMethods:
                 channels=[channel_text(c) for c in wanted.channels],
                 users=list(wanted.users),
                 customers=list(wanted.customers),
-                urgent=wanted.priority == notification_pb.PRIORITY_URGENT,
+                # Emergencies are urgent by their template, whatever the caller says.
+                urgent=template.urgent or wanted.priority == notification_pb.PRIORITY_URGENT,
                 send_time=send_time,
                 expire_time=(
                     from_timestamp(wanted.expire_time) if wanted.HasField("expire_time") else None
@@ -177,6 +178,17 @@ class CreationMethods:
         now: datetime,
     ) -> None:
         rendered = template.render(channel, message.parameters, customers=recipient.customers)
+        if len(rendered.body) > BODY_MAX:
+            raise InvalidArgument(
+                f"the {channel} text would be {len(rendered.body)} characters",
+                field_violations=[
+                    FieldViolation(
+                        "message.parameters",
+                        f"make them shorter: the rendered text may have at most {BODY_MAX} "
+                        "characters",
+                    )
+                ],
+            )
         row = DeliveryRow(
             id=new_id(),
             message_id=message.id,

@@ -1,16 +1,18 @@
 """DeliverDueMessages: claim due deliveries, send them, record every attempt.
 
-1. **Claim** (one short transaction): pending deliveries whose time has come, locked
-   with `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent callers take
-   different rows and never wait for each other (SQLite takes its write lock with BEGIN
-   IMMEDIATE instead: one sender at a time). Each claimed row gets its attempt number
-   and an IN_FLIGHT attempt, and its next attempt time moves to the end of the claim
-   (`claim_seconds`). Rows of expired messages become EXPIRED; SMS and push of normal
-   messages inside quiet hours move to the end of them, unclaimed.
-2. **Send**, outside any transaction, with the delivery's send key as idempotency key.
-3. **Record** (one transaction per delivery): the attempt's outcome and receipt; the
-   delivery DELIVERED, FAILED (rejected, or the last attempt failed: the dead letter) or
-   PENDING again after an exponential backoff.
+1. **Claim** (servers.notification.claims): pending deliveries whose time has come,
+   locked with `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent callers
+   take different rows and never wait for each other (SQLite takes its write lock with
+   BEGIN IMMEDIATE instead: one sender at a time). Rows of expired messages become
+   EXPIRED; SMS and push of normal messages inside quiet hours move to the end of them.
+2. **Send**, one row after another, outside any transaction, with the delivery's send
+   key as idempotency key. Just before its send a row's claim is renewed for
+   `claim_seconds` with a conditional update; a row whose claim lapsed and was taken
+   by another sender (or that was cancelled) is not sent. When the caller's deadline
+   leaves no room for another send, the rows not yet sent are handed back unattempted.
+3. **Record** (one transaction per delivery, its message locked first): the attempt's
+   outcome and receipt; the delivery DELIVERED, FAILED (rejected, or the last attempt
+   failed: the dead letter) or PENDING again after an exponential backoff.
 
 A caller that dies between 1 and 3 leaves the row claimed: once the claim lapses it is
 due again and sent with the same key, which the gateway (and the inbox) acknowledge
@@ -24,40 +26,24 @@ from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.notification.v1 import notification_service_pb2 as service_pb
 from servers.notification.accounts import AccountDirectory
+from servers.notification.claims import Claim, claim_due, lock_messages, release, renew
 from servers.notification.completion import complete_if_done
 from servers.notification.config import NotificationConfig
 from servers.notification.gateways import Gateways
-from servers.notification.models import AttemptRow, DeliveryRow, MessageRow
+from servers.notification.models import AttemptRow, DeliveryRow
 from servers.notification.outcomes import SendResult
 from servers.notification.quiet_hours import QuietHours
 from servers.notification.resources import message_name, name_value
-from servers.runtime import Clock, Runtime
+from servers.runtime import Clock, Runtime, current_call
 
 DEFAULT_BATCH = 100
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claimed delivery: what to send, and the attempt it is."""
-
-    delivery_id: str
-    message_id: str
-    number: int
-    channel: str
-    user: str
-    send_key: str
-    title: str
-    body: str
-    phone: str
-    push_tokens: tuple[str, ...]
-    customer: str
-    topic: str
-    target: str
+# Kept of the caller's deadline after a send, to record it and answer.
+ANSWER_RESERVE_SECONDS = 1.0
 
 
 @dataclass
@@ -66,8 +52,6 @@ class Tally:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
-    deferred: int = 0
-    expired: int = 0
 
 
 class DeliveryMethods:
@@ -82,8 +66,21 @@ class DeliveryMethods:
         self, request: service_pb.DeliverDueMessagesRequest, context: grpc.ServicerContext
     ) -> service_pb.DeliverDueMessagesResponse:
         tally = Tally()
-        claims = self._claim(request.max_deliveries or DEFAULT_BATCH, tally)
-        for claim in claims:
+        hold = timedelta(seconds=self.config.claim_seconds)
+        found = claim_due(
+            self.runtime,
+            self.clock.now(),
+            request.max_deliveries or DEFAULT_BATCH,
+            hold,
+            self.quiet_hours,
+        )
+        for index, claim in enumerate(found.claims):
+            if not self._time_for_a_send():
+                release(self.runtime, found.claims[index:], self.clock.now())
+                break
+            if not renew(self.runtime, claim, self.clock.now(), hold):
+                continue  # claimed again after its claim lapsed, or cancelled
+            tally.attempted += 1
             self._record(claim, self._send(claim), tally)
         with self.runtime.session() as session:
             remaining = session.exec(
@@ -98,83 +95,16 @@ class DeliveryMethods:
             retry_count=tally.retried,
             failed_count=tally.failed,
             remaining_count=remaining,
-            deferred_count=tally.deferred,
-            expired_count=tally.expired,
+            deferred_count=found.deferred,
+            expired_count=found.expired,
         )
 
-    # --- 1. claim ---------------------------------------------------------------------
-
-    def _claim(self, limit: int, tally: Tally) -> list[Claim]:
-        now = self.clock.now()
-        claims: list[Claim] = []
-        with self.runtime.session(write=True) as session:
-            rows = session.exec(
-                select(DeliveryRow)
-                .where(
-                    col(DeliveryRow.state) == "PENDING",
-                    col(DeliveryRow.next_attempt_time) <= now,
-                )
-                .order_by(col(DeliveryRow.next_attempt_time), col(DeliveryRow.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            messages = _messages(session, {row.message_id for row in rows})
-            expired: set[str] = set()
-            for row in rows:
-                message = messages[row.message_id]
-                row.update_time = now
-                session.add(row)
-                if message.expire_time is not None and message.expire_time <= now:
-                    row.state = "EXPIRED"
-                    row.error = "not made before the message's expire_time"
-                    expired.add(message.id)
-                    tally.expired += 1
-                elif self.quiet_hours.applies(row.channel, urgent=row.urgent) and (
-                    self.quiet_hours.contains(now)
-                ):
-                    row.next_attempt_time = self.quiet_hours.next_open(now)
-                    tally.deferred += 1
-                else:
-                    claims.append(self._claimed(session, row, message, now))
-            session.flush()
-            sending = {claim.message_id for claim in claims}
-            # Messages in id order, so that concurrent claimers lock them alike.
-            for message_id in sorted(messages):
-                message = messages[message_id]
-                if message.state == "PENDING" and message_id in sending:
-                    message.state = "SENDING"
-                    message.update_time = now
-                    session.add(message)
-                elif message_id in expired:
-                    complete_if_done(session, message, now)
-        tally.attempted = len(claims)
-        return claims
-
-    def _claimed(
-        self, session: Session, row: DeliveryRow, message: MessageRow, now: datetime
-    ) -> Claim:
-        row.attempt_count += 1
-        row.next_attempt_time = now + timedelta(seconds=self.config.claim_seconds)
-        session.add(
-            AttemptRow(
-                delivery_id=row.id, number=row.attempt_count, outcome="IN_FLIGHT", start_time=now
-            )
-        )
-        return Claim(
-            delivery_id=row.id,
-            message_id=row.message_id,
-            number=row.attempt_count,
-            channel=row.channel,
-            user=row.user,
-            send_key=row.send_key,
-            title=row.title,
-            body=row.body,
-            phone=row.phone,
-            push_tokens=tuple(row.push_tokens),
-            customer=row.customers[0] if row.customers else "",
-            topic=message.topic,
-            target=message.target,
-        )
+    def _time_for_a_send(self) -> bool:
+        """Whether a whole send (its timeout) and recording it fit before the caller's
+        deadline; a send cut short by the deadline would only be a failed attempt."""
+        call = current_call()
+        left = call.time_remaining() if call else None
+        return left is None or left >= self.config.gateway_timeout_seconds + ANSWER_RESERVE_SECONDS
 
     # --- 2. send ----------------------------------------------------------------------
 
@@ -201,6 +131,9 @@ class DeliveryMethods:
     def _record(self, claim: Claim, result: SendResult, tally: Tally) -> None:
         now = self.clock.now()
         with self.runtime.session(write=True) as session:
+            # The message first, as CancelMessage locks it: results for one message are
+            # recorded one at a time, so the last one sees that none is pending.
+            [message] = lock_messages(session, {claim.message_id})
             attempt = session.exec(
                 select(AttemptRow).where(
                     col(AttemptRow.delivery_id) == claim.delivery_id,
@@ -222,9 +155,7 @@ class DeliveryMethods:
             self._settle(row, claim, result, now, tally)
             session.add(row)
             session.flush()
-            message = session.get(MessageRow, row.message_id)
-            if message is not None:
-                complete_if_done(session, message, now)
+            complete_if_done(session, message, now)
 
     def _settle(
         self, row: DeliveryRow, claim: Claim, result: SendResult, now: datetime, tally: Tally
@@ -253,10 +184,3 @@ class DeliveryMethods:
         most the configured maximum."""
         seconds = self.config.retry_base_seconds * 2 ** min(attempts - 1, 30)
         return timedelta(seconds=min(seconds, self.config.retry_max_seconds))
-
-
-def _messages(session: Session, message_ids: set[str]) -> dict[str, MessageRow]:
-    if not message_ids:
-        return {}
-    rows = session.exec(select(MessageRow).where(col(MessageRow.id).in_(sorted(message_ids))))
-    return {row.id: row for row in rows}

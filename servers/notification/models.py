@@ -24,6 +24,9 @@ from sqlmodel import Field, SQLModel
 
 from servers.runtime.columns import AutoBigInt, json_list_field, time_field
 
+# The longest text a delivery holds (`notification_deliveries.body`).
+BODY_MAX = 2000
+
 
 class NotificationModel(SQLModel, registry=registry()):
     """Base of every notification table."""
@@ -84,7 +87,7 @@ class DeliveryRow(NotificationModel, table=True):
     send_key: str = Field(max_length=36, unique=True)
     # What is sent, rendered from the template when the message was created.
     title: str = Field(max_length=64)
-    body: str = Field(max_length=2000)
+    body: str = Field(max_length=BODY_MAX)
     # Where it goes: the phone number for SMS, the device tokens for push.
     phone: str = Field(default="", max_length=16)
     push_tokens: list[str] = json_list_field()

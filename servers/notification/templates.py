@@ -38,11 +38,13 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Template:
-    """One event kind's texts: `title` and one text per channel."""
+    """One event kind's texts: `title` and one text per channel; `urgent` kinds
+    (emergencies) ignore quiet hours whatever priority the sender gives."""
 
     kind: str
     title: str
     texts: Mapping[str, str]
+    urgent: bool = False
 
     def placeholders(self) -> set[str]:
         """Every placeholder the texts use."""
@@ -100,7 +102,9 @@ def load_templates(path: Path = TEMPLATES_FILE) -> Templates:
             isinstance(text, str) and text for text in texts.values()
         ):
             raise ValueError(f"template {kind}: needs title, inbox, sms and push texts")
-        template = Template(kind, entry["title"], texts)  # type: ignore[arg-type]
+        if not isinstance(entry.get("urgent", False), bool):
+            raise ValueError(f"template {kind}: urgent must be true or false")
+        template = Template(kind, entry["title"], texts, entry.get("urgent", False))  # type: ignore[arg-type]
         if not all(name.isidentifier() for name in template.placeholders()):
             raise ValueError(f"template {kind}: placeholders must be plain names")
         templates[kind] = template

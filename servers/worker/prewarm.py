@@ -14,8 +14,10 @@
    billing is called and the answer is stored under them, sealed with the edge's key,
    exactly as the edge stores a miss (so a write that commits meanwhile still
    invalidates it).
-4. Every call to a service (one database read each) first takes a token from a token
-   bucket of `PREWARM_QUERIES_PER_SECOND`; the run stops when the window closes.
+4. Every call to a service (an account page or a billing read; each is at least one
+   database query in that service, counted here as one "query") first takes a token
+   from a token bucket of `PREWARM_QUERIES_PER_SECOND`; the run stops when the window
+   closes, or between users when it is cancelled (the worker's shutdown, a lost lease).
 
 Identity: the pre-warm calls as its own service account (`prewarm`, an mTLS client
 certificate) allowed only ListActiveUsers and the three billing reads, with the data
@@ -32,6 +34,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import time as wall
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -109,7 +112,7 @@ HOT_READS: tuple[HotRead, ...] = (
 
 @dataclass
 class PrewarmReport:
-    """What a run did. `outcome`: outside-window, done, window-closed or
+    """What a run did. `outcome`: outside-window, done, window-closed, cancelled or
     cache-unavailable."""
 
     outcome: str
@@ -118,13 +121,15 @@ class PrewarmReport:
     written: int = 0
     already_fresh: int = 0
     failed: int = 0
-    # Calls to the services (account pages and billing reads), each one database read.
+    # Calls to the services (account pages and billing reads), the unit the rate
+    # limits; each costs the service one database read or more.
     queries: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
     @property
     def queries_per_second(self) -> float:
+        """Service calls per second over the run (not database statements)."""
         return self.queries / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -156,6 +161,7 @@ def run_prewarm(
     bucket: TokenBucket | None = None,
     users: Collection[str] | None = None,
     reads: Sequence[HotRead] = HOT_READS,
+    cancelled: threading.Event | None = None,
 ) -> PrewarmReport:
     """Warm the edge's cache for the active users, within the window and the rate.
 
@@ -163,7 +169,8 @@ def run_prewarm(
     pre-warm's service account; `store` is an EntryStore on the edge's Memcached pool
     with the edge's cipher; `clock` judges the window and the activity period; `bucket`
     paces the calls (default: the configured rate and burst); `users` restricts the
-    run to these active users (`users/{id}`). Errors of single reads are counted and
+    run to these active users (`users/{id}`); once `cancelled` is set the run stops
+    before the next user (outcome "cancelled"). Errors of single reads are counted and
     logged; a failure to list the active users raises grpc.RpcError.
     """
     window = (config.prewarm_window_start, config.prewarm_window_end)
@@ -178,6 +185,9 @@ def run_prewarm(
         for active in _active_users(account, config, clock, bucket, report):
             if users is not None and active.user not in users:
                 continue
+            if cancelled is not None and cancelled.is_set():
+                report.outcome = "cancelled"
+                break
             if not in_window(clock.now(), *window):
                 report.outcome = "window-closed"
                 break

@@ -108,13 +108,23 @@ class Worker:
         return started
 
     def run_now(self, name: str) -> tuple[str, str] | None:
-        """Run job `name` at once on this thread, whatever its schedule; (outcome,
-        message), or None when another worker holds it."""
+        """Run job `name` at once on this thread, whatever its schedule, its lease
+        renewed while it runs as in `run`; (outcome, message), or None when another
+        worker holds it."""
         claims = self.store.claim_due([name], force=True)
         if not claims:
             return None
         context = self._context(name)
-        return self._run(claims[0], context)
+        with self._lock:
+            self._running[name] = _Running(claims[0], context, threading.current_thread())
+        finished = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(finished,), name="heartbeat")
+        heartbeat.start()
+        try:
+            return self._run(claims[0], context)
+        finally:
+            finished.set()
+            heartbeat.join()
 
     # -- one run -------------------------------------------------------------------------
 

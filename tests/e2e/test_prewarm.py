@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -19,6 +20,7 @@ from clients.edge_client import EdgeClient
 from servers.runtime import CHINA_STANDARD_TIME, SettableClock
 from servers.worker.prewarm import HOT_READS, Connections, PrewarmReport, connect, run_prewarm
 from servers.worker.prewarm_config import PrewarmConfig
+from servers.worker.token_bucket import TokenBucket
 from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System, prewarm_settings
 
@@ -113,6 +115,44 @@ def test_a_second_run_leaves_fresh_entries_alone(
     second = prewarm.run(users, next_cst(4))
     assert (first.written, second.written, second.already_fresh) == (3, 0, 3)
     assert prewarm.billing_reads() == reads
+
+
+class CancelledAtCall(TokenBucket):
+    """A bucket that sets `cancelled` as the `call`-th service call takes its token (as
+    a worker shutting down would, mid-run)."""
+
+    def __init__(self, call: int, cancelled: threading.Event) -> None:
+        super().__init__(RATE)
+        self.call = call
+        self.cancelled = cancelled
+        self.calls = 0
+
+    def take(self) -> None:
+        self.calls += 1
+        if self.calls == self.call:
+            self.cancelled.set()
+        super().take()
+
+
+def test_a_cancelled_pre_warm_stops_before_the_next_user(
+    prewarm: Prewarm, new_customer: NewCustomer
+) -> None:
+    users = [user_of(new_customer(8)), user_of(new_customer(9))]
+    reads = prewarm.billing_reads()
+    cancelled = threading.Event()
+    report = run_prewarm(
+        prewarm.connections.account,
+        prewarm.connections.billing,
+        prewarm.connections.store,
+        CONFIG,
+        clock=SettableClock(next_cst(3)),
+        users=users,
+        # Call 1 lists the active users; call 2 is the first user's first read.
+        bucket=CancelledAtCall(2, cancelled),
+        cancelled=cancelled,
+    )
+    assert (report.outcome, report.users, report.written) == ("cancelled", 1, 3)
+    assert prewarm.billing_reads() == reads + 3
 
 
 def test_outside_its_window_the_pre_warm_does_nothing(

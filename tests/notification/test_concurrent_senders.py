@@ -1,19 +1,25 @@
 """Two notification servers on one PostgreSQL database, called at the same time as two
 workers would: `FOR UPDATE SKIP LOCKED` gives each due delivery to one of them, so the
-sandbox gateway receives every send exactly once."""
+sandbox gateway receives every send exactly once; results for one message recorded at
+the same moment still complete it."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+import servers.notification.delivering as delivering
+from palmgrid.notification.v1 import notification_service_pb2 as service_pb
+from palmgrid.notification.v1 import resources_pb2 as notification_pb
 from servers.runtime import SettableClock
 from tests.account.conftest import Account
 from tests.notification.sandbox_process import SandboxProcess
 from tests.notification.support import (
     DAYTIME,
+    IN_APP,
     SMS,
     Notification,
     create,
@@ -71,3 +77,41 @@ def test_two_concurrent_senders_on_postgresql_never_send_one_row_twice(
     assert len(received) == total
     assert len({e["key"] for e in received}) == total
     assert all(e["outcome"] == "delivered" for e in received)
+
+
+def test_two_results_of_one_message_recorded_at_once_complete_it(
+    account: Account,
+    sandbox: SandboxProcess,
+    senders: list[Notification],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    person = new_person(account)
+    message = create(senders[0], outage_message(users=[person.user], channels=(IN_APP, SMS)))
+    # Each sender, holding its result, waits for the other before it checks whether the
+    # message is done: unless the message row orders them, each sees the other's
+    # delivery still pending and the message is never completed.
+    meet = threading.Barrier(2, timeout=2)
+    check = delivering.complete_if_done
+
+    def after_meeting(*args: object) -> None:
+        # Broken when the other sender waits for this one's lock: they cannot meet.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait()
+        check(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivering, "complete_if_done", after_meeting)
+    attempted = [0, 0]
+
+    def send(index: int) -> None:
+        attempted[index] = senders[index].deliver(max_deliveries=1).attempted_count
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert attempted == [1, 1]
+    got = senders[0].stub().GetMessage(service_pb.GetMessageRequest(name=message.name))
+    assert got.state == notification_pb.MESSAGE_STATE_COMPLETED
+    assert got.stats.delivered_count == 2

@@ -151,6 +151,51 @@ def test_an_unknown_template_or_missing_parameter_names_the_field(
         assert [v.field for v in error.field_violations] == [field]  # type: ignore[attr-defined]
 
 
+def test_parameters_too_long_for_the_text_name_the_field(
+    account: Account, notification: Notification
+) -> None:
+    person = new_person(account)
+    message = outage_message(users=[person.user], channels=(IN_APP,))
+    for name in ("start", "end", "reason"):
+        message.parameters[name] = "长" * 1000  # each allowed, together too long a text
+    with pytest.raises(grpc.RpcError) as caught:
+        create(notification, message)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = error_from_rpc(caught.value)
+    assert [v.field for v in error.field_violations] == ["message.parameters"]  # type: ignore[attr-defined]
+
+
+def test_an_unplanned_outage_goes_out_in_quiet_hours_whatever_its_priority(
+    account: Account, notification: Notification, sandbox: SandboxProcess
+) -> None:
+    notification.clock.set(DAYTIME.replace(hour=15))  # 23:00 in China Standard Time
+    person = new_person(account)
+    message = outage_message(users=[person.user], channels=(SMS,), urgent=True)
+    message.priority = D.PRIORITY_NORMAL  # the sender did not say it is urgent
+    made = create(notification, message)
+    deliver_all(notification)
+    assert len(sandbox.delivered(person.phone)) == 1
+    assert deliveries(notification, made.name)[0].state == D.DELIVERY_STATE_DELIVERED
+
+
+def test_an_event_whose_message_was_cancelled_can_be_sent_again(
+    account: Account, notification: Notification, sandbox: SandboxProcess
+) -> None:
+    person = new_person(account)
+    event = f"outages/{uuid.uuid4().hex[:8]}/announced"
+    later = DAYTIME + timedelta(hours=1)
+    first = outage_message(users=[person.user], channels=(SMS,), event=event)
+    first.send_time.FromDatetime(later)
+    cancelled = create(notification, first)
+    notification.stub().CancelMessage(
+        service_pb.CancelMessageRequest(name=cancelled.name, reason="时间有误")
+    )
+    again = create(notification, outage_message(users=[person.user], channels=(SMS,), event=event))
+    deliver_all(notification)
+    assert [d.state for d in deliveries(notification, again.name)] == [D.DELIVERY_STATE_DELIVERED]
+    assert len(sandbox.delivered(person.phone)) == 1
+
+
 def test_only_service_accounts_create_messages(
     account: Account, notification: Notification
 ) -> None:

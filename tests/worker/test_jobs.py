@@ -39,6 +39,7 @@ from servers.runtime.declared import declared_only
 from servers.runtime.service import prepare_dev_material
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
+from servers.worker.jobs import billing as billing_jobs
 from servers.worker.models import FAILED, OK
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
@@ -206,6 +207,15 @@ def test_the_prewarm_job_outside_its_window_opens_nothing_and_succeeds(system: S
     # Memcached and no account service are needed to say so.
     outcome, message = system.worker.run_now("edge.prewarm") or ("", "")
     assert (outcome, message) == (OK, "outside-window")
+
+
+def test_a_reconciliation_still_running_when_the_wait_ends_is_a_failed_run(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(billing_jobs, "RECONCILIATION_WAIT_SECONDS", -1.0)  # no wait at all
+    outcome, message = system.worker.run_now("billing.reconciliation") or ("", "")
+    assert outcome == FAILED
+    assert "still running after -1 s: not finished" in message
 
 
 def test_the_status_shows_last_run_duration_outcome_and_next_run(system: System) -> None:

@@ -26,6 +26,10 @@ class RunCancelled(RuntimeError):
     """The worker is stopping (or lost the job's lease) before the run ended."""
 
 
+class ReconciliationUnfinished(RuntimeError):
+    """The reconciliation report was still running when the job stopped waiting."""
+
+
 def _internal(context: JobContext) -> internal_grpc.BillingInternalServiceStub:
     return internal_grpc.BillingInternalServiceStub(context.channel("billing"))
 
@@ -75,7 +79,8 @@ def accrue_late_fees(context: JobContext) -> str:
 
 
 def reconcile_yesterday(context: JobContext) -> str:
-    """Run the payment reconciliation of yesterday (CST) and wait for its report."""
+    """Run the payment reconciliation of yesterday (CST) and wait for its report; a
+    report still running after RECONCILIATION_WAIT_SECONDS fails the run."""
     stub = admin_grpc.BillingAdminServiceStub(context.channel("billing"))
     yesterday = (context.now().astimezone(CHINA_STANDARD_TIME) - timedelta(days=1)).date()
     name = f"reconciliationReports/{yesterday.isoformat()}"
@@ -91,8 +96,14 @@ def reconcile_yesterday(context: JobContext) -> str:
         )
     deadline = time.monotonic() + RECONCILIATION_WAIT_SECONDS
     while report.state == payment_pb2.RECONCILIATION_STATE_RUNNING:
-        if time.monotonic() > deadline or context.cancelled.wait(RECONCILIATION_POLL_SECONDS):
-            return f"{name} still running"
+        # Not finished is not a success: the run is FAILED, so the status shows it.
+        if time.monotonic() > deadline:
+            raise ReconciliationUnfinished(
+                f"{name} still running after {RECONCILIATION_WAIT_SECONDS:g} s: not finished "
+                "(GetReconciliationReport shows how it ends)"
+            )
+        if context.cancelled.wait(RECONCILIATION_POLL_SECONDS):
+            raise RunCancelled(f"stopped while {name} was still running")
         report = stub.GetReconciliationReport(
             admin_pb.GetReconciliationReportRequest(name=name), **context.call_options().kwargs()
         )

@@ -19,16 +19,22 @@ def prewarm(context: JobContext) -> str:
     connections = connect(context.runtime.settings, config)
     try:
         report = run_prewarm(
-            connections.account, connections.billing, connections.store, config, clock=context.clock
+            connections.account,
+            connections.billing,
+            connections.store,
+            config,
+            clock=context.clock,
+            cancelled=context.cancelled,
         )
     finally:
         connections.close()
     summary = (
         f"{report.outcome}: {report.users} users, {report.customers} customers, "
         f"{report.written} entries written, {report.already_fresh} fresh, "
-        f"{report.failed} failed, {report.queries_per_second:.1f} queries/s"
+        f"{report.failed} failed, {report.queries_per_second:.1f} service calls/s"
     )
-    if report.outcome == "cache-unavailable" or report.failed:
+    # A run cut short (cancelled, the cache gone) or with failed reads is not a success.
+    if report.outcome in ("cancelled", "cache-unavailable") or report.failed:
         raise RuntimeError(summary)
     return summary
 
