@@ -36,6 +36,7 @@ from servers.notification.models import AttemptRow, DeliveryRow, MessageRow
 from servers.notification.outcomes import SendResult
 from servers.notification.quiet_hours import QuietHours
 from servers.notification.resources import message_name, name_value
+from servers.notification.send_window import SendWindow
 from servers.runtime import Clock, Runtime
 
 DEFAULT_BATCH = 100
@@ -58,6 +59,7 @@ class Claim:
     customer: str
     topic: str
     target: str
+    due_time: datetime  # when the row was due, before the claim moved it on
 
 
 @dataclass
@@ -83,8 +85,13 @@ class DeliveryMethods:
     ) -> service_pb.DeliverDueMessagesResponse:
         tally = Tally()
         claims = self._claim(request.max_deliveries or DEFAULT_BATCH, tally)
+        window = SendWindow(context, self.config.gateway_timeout_seconds, self.config.claim_seconds)
         for claim in claims:
+            if not window.allows(tally.attempted):
+                break
+            tally.attempted += 1
             self._record(claim, self._send(claim), tally)
+        self._release(claims[tally.attempted :])
         with self.runtime.session() as session:
             remaining = session.exec(
                 select(func.count()).where(
@@ -147,12 +154,12 @@ class DeliveryMethods:
                     session.add(message)
                 elif message_id in expired:
                     complete_if_done(session, message, now)
-        tally.attempted = len(claims)
         return claims
 
     def _claimed(
         self, session: Session, row: DeliveryRow, message: MessageRow, now: datetime
     ) -> Claim:
+        due_time = row.next_attempt_time
         row.attempt_count += 1
         row.next_attempt_time = now + timedelta(seconds=self.config.claim_seconds)
         session.add(
@@ -174,7 +181,32 @@ class DeliveryMethods:
             customer=row.customers[0] if row.customers else "",
             topic=message.topic,
             target=message.target,
+            due_time=due_time,
         )
+
+    def _release(self, claims: list[Claim]) -> None:
+        """Hand back claims this call will not send (see `send_window`): each row due
+        again at the time it was due, its IN_FLIGHT attempt undone, unless it has
+        changed hands meanwhile."""
+        if not claims:
+            return
+        with self.runtime.session(write=True) as session:
+            for claim in claims:
+                row = session.exec(
+                    select(DeliveryRow).where(DeliveryRow.id == claim.delivery_id).with_for_update()
+                ).one()
+                if row.state != "PENDING" or row.attempt_count != claim.number:
+                    continue
+                row.attempt_count -= 1
+                row.next_attempt_time = claim.due_time
+                session.add(row)
+                for attempt in session.exec(
+                    select(AttemptRow).where(
+                        col(AttemptRow.delivery_id) == claim.delivery_id,
+                        col(AttemptRow.number) == claim.number,
+                    )
+                ):
+                    session.delete(attempt)
 
     # --- 2. send ----------------------------------------------------------------------
 
