@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import psycopg
 import pytest
 from sqlmodel import col, select
 
@@ -40,6 +39,7 @@ from tests.notification.support import (
     outage_message,
     start_account,
 )
+from tests.postgres import postgres_schema
 from tests.worker.support import process_env, start_worker, stop, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -123,28 +123,14 @@ class System:
 
 
 @pytest.fixture(scope="module")
-def notification_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A schema of the run's PostgreSQL database for this module's notification service."""
-    database: str = request.getfixturevalue("postgres_database")
-    schema = "notification_end_to_end"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="module")
-def system(
-    tmp_path_factory: pytest.TempPathFactory, notification_database: str
-) -> Iterator[System]:
-    running = System(tmp_path_factory.mktemp("delivery"), notification_database)
-    try:
-        yield running
-    finally:
-        running.close()
+def system(tmp_path_factory: pytest.TempPathFactory, postgres_database: str) -> Iterator[System]:
+    """The module's servers; the notification service's tables in a schema of their own."""
+    with postgres_schema(postgres_database, "delivery_e2e") as url:
+        running = System(tmp_path_factory.mktemp("delivery"), url)
+        try:
+            yield running
+        finally:
+            running.close()
 
 
 @pytest.fixture(autouse=True)
