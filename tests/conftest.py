@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.postgres import postgres_schema
+
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
@@ -42,14 +44,8 @@ def postgres_database() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_database: str) -> Iterator[str]:
     """An empty PostgreSQL schema, as a URL whose search_path is that schema."""
-    schema = _unique("test")
-    with psycopg.connect(postgres_database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{postgres_database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(postgres_database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with postgres_schema(postgres_database, _unique("test")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -73,10 +69,5 @@ def module_database(
         return
     database: str = request.getfixturevalue("postgres_database")
     schema = f"{name}_{request.module.__name__.rpartition('.')[2]}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with postgres_schema(database, schema) as url:
+        yield url

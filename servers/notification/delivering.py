@@ -75,7 +75,7 @@ class DeliveryMethods:
             self.quiet_hours,
         )
         for index, claim in enumerate(found.claims):
-            if not self._time_for_a_send():
+            if not self._time_for_a_send(context):
                 release(self.runtime, found.claims[index:], self.clock.now())
                 break
             if not renew(self.runtime, claim, self.clock.now(), hold):
@@ -99,9 +99,12 @@ class DeliveryMethods:
             expired_count=found.expired,
         )
 
-    def _time_for_a_send(self) -> bool:
-        """Whether a whole send (its timeout) and recording it fit before the caller's
-        deadline; a send cut short by the deadline would only be a failed attempt."""
+    def _time_for_a_send(self, context: grpc.ServicerContext) -> bool:
+        """Whether the caller still waits (a worker killed mid-call reads no answer) and a
+        whole send (its timeout) and recording it fit before its deadline; a send cut
+        short by the deadline would only be a failed attempt."""
+        if not context.is_active():
+            return False
         call = current_call()
         left = call.time_remaining() if call else None
         return left is None or left >= self.config.gateway_timeout_seconds + ANSWER_RESERVE_SECONDS

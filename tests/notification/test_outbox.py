@@ -242,6 +242,31 @@ def test_gateway_down_then_up_delivers_every_message_exactly_once(
             assert delivery.attempts[-1].receipt == delivery.provider_reference != ""
 
 
+def test_a_call_sends_no_longer_than_its_caller_waits(
+    account: Account, notification: Notification, sandbox: SandboxProcess
+) -> None:
+    people = [new_person(account) for _ in range(6)]
+    made = [create(notification, outage_message(users=[p.user], channels=(SMS,))) for p in people]
+    sandbox.behave("delay", 0.5)
+    # Six sends of 0.5 s, a caller waiting 3 s, a send allowed 2 s (the gateway
+    # timeout): the call sends while a whole send fits, then hands the rest back.
+    reply = notification.stub("worker").DeliverDueMessages(
+        service_pb.DeliverDueMessagesRequest(), timeout=3
+    )
+    assert 1 <= reply.attempted_count < len(people)
+    unsent = len(people) - reply.attempted_count
+    assert reply.remaining_count >= unsent
+    assert len([e for p in people for e in sandbox.received(p.phone)]) == reply.attempted_count
+    # What was handed back is due again as if never claimed: no attempt recorded.
+    untouched = [d for m in made for d in deliveries(notification, m.name) if not d.attempts]
+    assert len(untouched) == unsent
+    assert all(d.attempt_count == 0 for d in untouched)
+    sandbox.behave("accept")
+    deliver_all(notification)
+    for person in people:
+        assert len(sandbox.received(person.phone)) == 1
+
+
 def test_a_failing_gateway_ends_in_the_dead_letter_state(
     account: Account, notification: Notification, sandbox: SandboxProcess
 ) -> None:

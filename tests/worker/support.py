@@ -15,19 +15,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def worker_env(data_dir: Path, probe_file: Path, **variables: str) -> dict[str, str]:
-    """The environment of a worker process running the probe jobs only."""
+def process_env(data_dir: Path, **variables: str) -> dict[str, str]:
+    """The environment of a worker process: this checkout's code, no PALMGRID_
+    variable of the caller's, `data_dir`, a quick tick, then `variables`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PALMGRID_")}
     env.update(
         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
         PALMGRID_DATA_DIR=str(data_dir),
         PALMGRID_LOG_LEVEL="INFO",
-        PALMGRID_WORKER_JOB_MODULES="tests.worker.probe_jobs",
         PALMGRID_WORKER_TICK_SECONDS="0.05",
-        WORKER_PROBE_FILE=str(probe_file),
     )
     env.update(variables)
     return env
+
+
+def worker_env(data_dir: Path, probe_file: Path, **variables: str) -> dict[str, str]:
+    """The environment of a worker process that can run the probe jobs."""
+    return process_env(
+        data_dir,
+        PALMGRID_WORKER_JOB_MODULES="tests.worker.probe_jobs",
+        WORKER_PROBE_FILE=str(probe_file),
+        **variables,
+    )
 
 
 def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
