@@ -2,12 +2,14 @@
 
 The servicer is composed of method groups, each in its own module: outlets
 (`servers.care.outlets`), articles (`.article_reads`, `.article_editing`) and feedback
-(`.feedback_submission`, `.feedback_reads`, `.feedback_handling`). RPCs not built yet
-(complaint risks) answer UNIMPLEMENTED through `servers.runtime.declared`.
+(`.feedback_submission`, `.feedback_reads`, `.feedback_handling`) and complaint risks
+(`.risk_scoring`, `.risk_reads`). RPCs not built yet answer UNIMPLEMENTED through
+`servers.runtime.declared`.
 
-`make_spec(clock=..., config=..., customer_offices=...)` builds the ServiceSpec with an
-injectable clock, configuration and source of customers' supply offices (default:
-billing); `SPEC` is the real one. In the dev profile the runtime seeds the demo outlets
+`make_spec(clock=..., config=..., customer_offices=..., risk_managers=...)` builds the
+ServiceSpec with an injectable clock, configuration, source of customers' supply offices
+(default: billing) and of offices' care managers (default: account); `SPEC` is the real
+one. In the dev profile the runtime seeds the demo outlets
 and articles at start (`servers.care.startup`).
 """
 
@@ -26,6 +28,9 @@ from servers.care.feedback_handling import FeedbackHandlingMethods
 from servers.care.feedback_reads import FeedbackReadMethods
 from servers.care.feedback_submission import FeedbackSubmissionMethods
 from servers.care.outlets import OutletMethods
+from servers.care.risk_alerts import AccountManagers, Managers
+from servers.care.risk_reads import RiskReadMethods
+from servers.care.risk_scoring import RiskScoringMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 from servers.runtime.declared import declared
 
@@ -39,6 +44,8 @@ class CareServicer(
     FeedbackSubmissionMethods,
     FeedbackReadMethods,
     FeedbackHandlingMethods,
+    RiskScoringMethods,
+    RiskReadMethods,
     care_service_pb2_grpc.CareServiceServicer,
 ):
     """palmgrid.care.v1.CareService."""
@@ -49,11 +56,13 @@ class CareServicer(
         config: CareConfig,
         clock: Clock,
         customer_offices: CustomerOffices,
+        risk_managers: Managers,
     ) -> None:
         self.runtime = runtime
         self.config = config
         self.clock = clock
         self.customer_offices = customer_offices
+        self.risk_managers = risk_managers
 
 
 def make_spec(
@@ -61,10 +70,11 @@ def make_spec(
     clock: Clock | None = None,
     config: CareConfig | None = None,
     customer_offices: Callable[[Runtime], CustomerOffices] = BillingCustomerOffices,
+    risk_managers: Callable[[Runtime], Managers] = AccountManagers,
 ) -> ServiceSpec:
-    """The care ServiceSpec with this clock, configuration and customer offices
-    (default: the wall clock, PALMGRID_CARE_* from the environment at start, and
-    billing's archive)."""
+    """The care ServiceSpec with this clock, configuration, customer offices and care
+    managers (default: the wall clock, PALMGRID_CARE_* from the environment at start,
+    billing's archive and account's users)."""
 
     now = clock or SYSTEM_CLOCK
 
@@ -76,7 +86,8 @@ def make_spec(
         offices = customer_offices(runtime)
         # The generated stub declares every RPC abstract; `declared` answers the ones
         # not built yet with UNIMPLEMENTED, hence the ignore.
-        servicer = CareServicer(runtime, chosen, now, offices)  # type: ignore[abstract]
+        managers = risk_managers(runtime)
+        servicer = CareServicer(runtime, chosen, now, offices, managers)  # type: ignore[abstract]
         return [declared(care_service_pb2_grpc, "palmgrid.care.v1.CareService", servicer)]
 
     return ServiceSpec(
