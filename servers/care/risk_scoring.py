@@ -56,6 +56,42 @@ def _new_score(
     )
 
 
+def score_batch(
+    runtime: Runtime, clock: Clock, managers: Managers, *, after: str, size: int
+) -> care_service_pb2.ScoreComplaintRisksResponse:
+    """Score the `size` customers after `after` ("" for the first), and every supply
+    office when they are the last; then hand over the pending alerts."""
+    rules = load_rules()
+    window = Window.of(rules, clock.now())
+    page = billing_page(runtime, rules, window, after, size)
+    outages = area_outages(runtime, (s.area_code for s in page.signals), window)
+    raised = offices = 0
+    with runtime.session(write=True) as session:
+        for item in customer_figures(session, page.signals, outages, rules, window):
+            scored = rules.score(rules.customer, item.figures)
+            customer, office = item.customer, item.supply_office
+            new = _new_score(rules, customer, customer, office, scored, window)
+            raised += record(session, new, window.now).raised
+    done = not page.next_page_token
+    if done:
+        with runtime.session(write=True) as session:
+            for office, figures in office_figures(session, rules, window).items():
+                scored = rules.score(rules.office, figures)
+                new = _new_score(rules, office_subject(office), "", office, scored, window)
+                raised += record(session, new, window.now).raised
+                offices += 1
+    notified = send_pending(runtime, managers, clock.now)
+    return care_service_pb2.ScoreComplaintRisksResponse(
+        scored_count=len(page.signals),
+        office_count=offices,
+        raised_count=raised,
+        notified_count=notified,
+        last_customer=page.signals[-1].customer if page.signals else after,
+        done=done,
+        model_version=rules.model_version,
+    )
+
+
 class RiskScoringMethods:
     """ScoreComplaintRisks, RecordComplaintRisk."""
 
@@ -67,37 +103,12 @@ class RiskScoringMethods:
     def ScoreComplaintRisks(
         self, request: care_service_pb2.ScoreComplaintRisksRequest, context: Any
     ) -> care_service_pb2.ScoreComplaintRisksResponse:
-        rules = load_rules()
-        window = Window.of(rules, self.clock.now())
-        page = billing_page(
-            self.runtime, rules, window, request.after_customer, request.batch_size or DEFAULT_BATCH
-        )
-        outages = area_outages(self.runtime, (s.area_code for s in page.signals), window)
-        raised = offices = 0
-        with self.runtime.session(write=True) as session:
-            for item in customer_figures(session, page.signals, outages, rules, window):
-                scored = rules.score(rules.customer, item.figures)
-                new = _new_score(
-                    rules, item.customer, item.customer, item.supply_office, scored, window
-                )
-                raised += record(session, new, window.now).raised
-        done = not page.next_page_token
-        if done:
-            with self.runtime.session(write=True) as session:
-                for office, figures in office_figures(session, rules, window).items():
-                    scored = rules.score(rules.office, figures)
-                    new = _new_score(rules, office_subject(office), "", office, scored, window)
-                    raised += record(session, new, window.now).raised
-                    offices += 1
-        notified = send_pending(self.runtime, self.risk_managers, self.clock.now)
-        return care_service_pb2.ScoreComplaintRisksResponse(
-            scored_count=len(page.signals),
-            office_count=offices,
-            raised_count=raised,
-            notified_count=notified,
-            last_customer=page.signals[-1].customer if page.signals else request.after_customer,
-            done=done,
-            model_version=rules.model_version,
+        return score_batch(
+            self.runtime,
+            self.clock,
+            self.risk_managers,
+            after=request.after_customer,
+            size=request.batch_size or DEFAULT_BATCH,
         )
 
     def _owner(self, subject: str) -> tuple[str, str]:

@@ -9,8 +9,8 @@ The servicer is composed of method groups, each in its own module: outlets
 `make_spec(clock=..., config=..., customer_offices=..., risk_managers=...)` builds the
 ServiceSpec with an injectable clock, configuration, source of customers' supply offices
 (default: billing) and of offices' care managers (default: account); `SPEC` is the real
-one. In the dev profile the runtime seeds the demo outlets
-and articles at start (`servers.care.startup`).
+one. In the dev profile the runtime seeds the demo outlets,
+articles and feedback at start (`servers.care.startup`, `servers.care.risk_demo`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from palmgrid.care.v1 import care_service_pb2_grpc
-from servers.care import startup
+from servers.care import risk_demo, startup
 from servers.care.article_editing import ArticleEditingMethods
 from servers.care.article_reads import ArticleReadMethods
 from servers.care.config import CareConfig
@@ -90,12 +90,16 @@ def make_spec(
         servicer = CareServicer(runtime, chosen, now, offices, managers)  # type: ignore[abstract]
         return [declared(care_service_pb2_grpc, "palmgrid.care.v1.CareService", servicer)]
 
+    def seed(runtime: Runtime) -> None:
+        startup.seed_demo(runtime, now)
+        risk_demo.seed_demo(runtime, now, risk_managers(runtime))
+
     return ServiceSpec(
         name="care",
         registrations=registrations,
         migrations=MIGRATIONS,
         settings=settings,
-        seed_demo=lambda runtime: startup.seed_demo(runtime, now),
+        seed_demo=seed,
     )
 
 
