@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, case
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from servers.care.models import ComplaintRiskRow, FeedbackRow
 from servers.care.risk_signals import HIGH_LEVELS, OPEN_STATES
@@ -35,9 +35,11 @@ def priority_page(
     after = paging.decode_token(page_token, filters, types=(int, str, str))
     rank = _rank()
     order = (rank, col(FeedbackRow.due_time), col(FeedbackRow.id))
-    ranked = query.add_columns(rank).outerjoin(
+    ranked = select(FeedbackRow, rank).outerjoin(
         ComplaintRiskRow, col(ComplaintRiskRow.subject) == col(FeedbackRow.customer)
     )
+    if query.whereclause is not None:
+        ranked = ranked.where(query.whereclause)
     if after is not None:
         key = (after[0], paging.time_from_key(after[1]), after[2])
         ranked = ranked.where(paging.ascending_after(order, key))
