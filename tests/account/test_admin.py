@@ -67,7 +67,7 @@ def test_default_roles_and_demo_staff_are_seeded_once(start_account: StartAccoun
                 admin_service_pb.ListUsersRequest(kind=2), metadata=admin
             ).users
         )
-        == 6
+        == len(DEMO_STAFF)
     )
 
 
