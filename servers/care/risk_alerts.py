@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import grpc
@@ -30,7 +30,8 @@ from palmgrid.notification.v1 import resources_pb2 as notification_resources
 from palmgrid.type.v1 import identity_pb2
 from servers.care.models import ComplaintRiskRow
 from servers.care.risk_resources import OFFICE_PREFIX
-from servers.runtime import Runtime, Unavailable, downstream_call_options
+from servers.care.risk_signals import upstream_unavailable
+from servers.runtime import Runtime, downstream_call_options
 
 log = logging.getLogger("palmgrid.care")
 
@@ -82,15 +83,7 @@ class AccountManagers:
                 if not token:
                     return found
         except grpc.RpcError as error:
-            raise _unavailable("the account service") from error
-
-
-def _unavailable(service: str) -> Unavailable:
-    return Unavailable(
-        f"{service} cannot be reached right now",
-        reason="UPSTREAM_UNAVAILABLE",
-        retry_after=timedelta(seconds=30),
-    )
+            raise upstream_unavailable("the account service") from error
 
 
 def message_request_id(key: str) -> str:
@@ -149,7 +142,7 @@ def send_pending(runtime: Runtime, managers: Managers, session_now: Callable[[],
                     **options.kwargs(),
                 )
             except grpc.RpcError as error:
-                raise _unavailable("the notification service") from error
+                raise upstream_unavailable("the notification service") from error
             sent += 1
         else:
             log.warning(

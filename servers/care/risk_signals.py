@@ -65,9 +65,10 @@ class Window:
         )
 
 
-def _unavailable(service: str) -> Unavailable:
+def upstream_unavailable(service: str) -> Unavailable:
+    """UNAVAILABLE for a service care could not ask; nothing was changed."""
     return Unavailable(
-        f"{service} cannot be reached right now; the scores were not changed",
+        f"{service} cannot be reached right now; nothing was changed",
         reason="UPSTREAM_UNAVAILABLE",
         retry_after=timedelta(seconds=30),
     )
@@ -93,7 +94,7 @@ def billing_page(
             request, **options.kwargs()
         )
     except grpc.RpcError as error:
-        raise _unavailable("billing") from error
+        raise upstream_unavailable("billing") from error
     return reply
 
 
@@ -127,7 +128,7 @@ def area_outages(runtime: Runtime, areas: Iterable[str], window: Window) -> Coun
             if not token:
                 return counts
     except grpc.RpcError as error:
-        raise _unavailable("the outage service") from error
+        raise upstream_unavailable("the outage service") from error
 
 
 def _bill_figures(amounts: Sequence[int], rules: RiskRules) -> dict[str, float]:

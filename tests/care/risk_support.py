@@ -26,7 +26,7 @@ from servers.account.config import AccountConfig
 from servers.account.passwords import PasswordHasher
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
-from servers.billing.models import BalanceRow, Bill, Customer
+from servers.billing.models import BalanceRow, Bill
 from servers.billing.service import make_spec as billing_spec
 from servers.care.commitments import due_time
 from servers.care.config import CareConfig
@@ -45,6 +45,7 @@ from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
+from tests.billing.core_support import make_customer
 from tests.care.support import CareServer
 from tests.outage.support import fast_config
 
@@ -71,20 +72,7 @@ AGENT_PERMISSIONS = (
 def _fill_billing(runtime: Any) -> None:
     with runtime.session(write=True) as session:
         for number, (area, office) in CUSTOMERS.items():
-            session.add(
-                Customer(
-                    id=number,
-                    holder_name="张三明",
-                    address="曲靖市麒麟区南宁西路1号",
-                    supply_office=office,
-                    area_code=area,
-                    tariff="residential-tiered",
-                    billing_mode="POSTPAID",
-                    source_update_time=START,
-                )
-            )
-            session.flush()
-            session.add(BalanceRow(customer_id=number))
+            make_customer(session, number, supply_office=office, area_code=area)
 
 
 def _fill_account(runtime: Any) -> dict[str, str]:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from clients.edge_client import EdgeClient
-from clients.edge_errors import EdgeApiError
 from servers.care.risk_store import NewScore, record
+from tests.e2e.conftest import refusal
 from tests.e2e.system import System
 
 COMPUTED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -41,14 +41,6 @@ def scored(system: System) -> dict[str, str]:
     return names
 
 
-def status_of(client: EdgeClient, path: str) -> str:
-    try:
-        client.send("GET", path)
-    except EdgeApiError as error:
-        return f"{error.status} {error.reason}"
-    return "200"
-
-
 def test_care_staff_read_the_scores_of_their_offices(
     scored: dict[str, str], staff: Callable[[str], EdgeClient]
 ) -> None:
@@ -70,7 +62,7 @@ def test_care_staff_read_the_scores_of_their_offices(
         }
     ]
 
-    assert status_of(agent, f"/v1/{scored['customers/3100000006']}") == "403 OUT_OF_SCOPE"
-    assert status_of(agent, "/v1/complaintRisks?supplyOffice=QJ-ZY") == "403 OUT_OF_SCOPE"
+    assert refusal(agent, f"/v1/{scored['customers/3100000006']}") == "403 OUT_OF_SCOPE"
+    assert refusal(agent, "/v1/complaintRisks?supplyOffice=QJ-ZY") == "403 OUT_OF_SCOPE"
     everywhere = admin.send("GET", "/v1/complaintRisks", params={"minScore": 40}).json
     assert {r["subject"] for r in everywhere["complaintRisks"]} >= set(scored)
