@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from sqlmodel import col, select
@@ -30,7 +30,7 @@ from palmgrid.notification.v1 import resources_pb2 as notification_resources
 from palmgrid.type.v1 import identity_pb2
 from servers.care.models import ComplaintRiskRow
 from servers.care.risk_resources import OFFICE_PREFIX
-from servers.care.risk_signals import upstream_unavailable
+from servers.care.risk_signals import upstream_pages, upstream_unavailable
 from servers.runtime import Runtime, downstream_call_options
 
 log = logging.getLogger("palmgrid.care")
@@ -60,30 +60,21 @@ class AccountManagers:
 
     def of(self, supply_office: str) -> list[str]:
         stub = admin_grpc.AccountAdminServiceStub(self._runtime.channel("account"))
-        found: list[str] = []
-        token = ""
-        try:
-            while True:
-                options = downstream_call_options(
-                    default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
-                )
-                reply = stub.ListUsers(
-                    admin_pb.ListUsersRequest(
-                        page_size=1000,
-                        page_token=token,
-                        kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-                        state=account_resources.USER_STATE_ACTIVE,
-                        role=MANAGER_ROLE,
-                        supply_office=supply_office,
-                    ),
-                    **options.kwargs(),
-                )
-                found.extend(user.name for user in reply.users)
-                token = reply.next_page_token
-                if not token:
-                    return found
-        except grpc.RpcError as error:
-            raise upstream_unavailable("the account service") from error
+
+        def fetch(token: str, kwargs: dict[str, Any]) -> admin_pb.ListUsersResponse:
+            request = admin_pb.ListUsersRequest(
+                page_size=1000,
+                page_token=token,
+                kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+                state=account_resources.USER_STATE_ACTIVE,
+                role=MANAGER_ROLE,
+                supply_office=supply_office,
+            )
+            reply: admin_pb.ListUsersResponse = stub.ListUsers(request, **kwargs)
+            return reply
+
+        pages = upstream_pages("the account service", fetch)
+        return [user.name for page in pages for user in page.users]
 
 
 def message_request_id(key: str) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import grpc
 from sqlmodel import Session, col, func, or_, select
@@ -98,6 +99,25 @@ def billing_page(
     return reply
 
 
+def upstream_pages(service: str, fetch: Callable[[str, dict[str, Any]], Any]) -> Iterator[Any]:
+    """Every page of a paged call to `service`: `fetch(page_token, call_kwargs)` returns
+    one page. Each page has its own timeout, as care's own account; any failure is
+    upstream_unavailable."""
+    token = ""
+    try:
+        while True:
+            options = downstream_call_options(
+                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
+            )
+            page = fetch(token, options.kwargs())
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+    except grpc.RpcError as error:
+        raise upstream_unavailable(service) from error
+
+
 def area_outages(runtime: Runtime, areas: Iterable[str], window: Window) -> Counter[str]:
     """How many outages happened in each of `areas` within the window."""
     wanted = sorted(set(areas))
@@ -105,30 +125,23 @@ def area_outages(runtime: Runtime, areas: Iterable[str], window: Window) -> Coun
     if not wanted:
         return counts
     stub = outage_grpc.OutageServiceStub(runtime.channel("outage"))
-    token = ""
-    try:
-        while True:
-            options = downstream_call_options(
-                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
-            )
-            reply = stub.ListAreaOutages(
-                outage_pb.ListAreaOutagesRequest(
-                    area_codes=wanted,
-                    states=HAPPENED,
-                    window_start_time=timestamp(window.start),
-                    window_end_time=timestamp(window.now),
-                    page_size=1000,
-                    page_token=token,
-                ),
-                **options.kwargs(),
-            )
-            for outage in reply.outages:
-                counts.update(set(outage.area_codes) & set(wanted))
-            token = reply.next_page_token
-            if not token:
-                return counts
-    except grpc.RpcError as error:
-        raise upstream_unavailable("the outage service") from error
+
+    def fetch(token: str, kwargs: dict[str, Any]) -> outage_pb.ListAreaOutagesResponse:
+        request = outage_pb.ListAreaOutagesRequest(
+            area_codes=wanted,
+            states=HAPPENED,
+            window_start_time=timestamp(window.start),
+            window_end_time=timestamp(window.now),
+            page_size=1000,
+            page_token=token,
+        )
+        reply: outage_pb.ListAreaOutagesResponse = stub.ListAreaOutages(request, **kwargs)
+        return reply
+
+    for page in upstream_pages("the outage service", fetch):
+        for outage in page.outages:
+            counts.update(set(outage.area_codes) & set(wanted))
+    return counts
 
 
 def _bill_figures(amounts: Sequence[int], rules: RiskRules) -> dict[str, float]:
