@@ -37,6 +37,8 @@ DEMO_STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("expander", "Connection staff", "expander"),
     DemoStaff("inspector", "Inspector", "inspector"),
     DemoStaff("agent", "Service agent", "agent"),
+    # Alerted when a complaint risk of the office reaches the top level (docs/care.md).
+    DemoStaff("caremanager", "Care manager", "care-manager"),
     DemoStaff("editor", "Content editor", "editor"),
 )
 

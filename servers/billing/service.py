@@ -21,6 +21,7 @@ from palmgrid.billing.v1 import (
 )
 from servers.billing import startup
 from servers.billing.admin import AdminMethods
+from servers.billing.billing_signals import BillingSignalMethods
 from servers.billing.config import BillingConfig
 from servers.billing.internal import InternalMethods
 from servers.billing.payments import methods as payment_methods
@@ -65,6 +66,7 @@ PaymentInternalMethods: type = getattr(
 class BillingInternalServicer(
     PaymentInternalMethods,  # type: ignore[misc,valid-type]
     InternalMethods,
+    BillingSignalMethods,
     ScheduledRunMethods,
     billing_internal_service_pb2_grpc.BillingInternalServiceServicer,
 ):

@@ -1,16 +1,18 @@
 """ListFeedback and GetFeedback, scoped: a customer sees the feedback they submitted;
 care staff see the feedback of the supply offices in their scope (every office with
-`all_supply_offices`, which is also the only way to see feedback routed to none)."""
+`all_supply_offices`, which is also the only way to see feedback routed to none).
+Newest first, or by priority for the agents' work list (`servers.care.feedback_priority`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.care import feedback_workflow
+from servers.care.feedback_priority import PRIORITY, priority_page
 from servers.care.feedback_resources import (
     feedback_id,
     feedback_resource,
@@ -18,11 +20,10 @@ from servers.care.feedback_resources import (
     state_name,
 )
 from servers.care.models import FeedbackRow
+from servers.care.office_scope import office_condition
 from servers.runtime import (
     NotFound,
-    PermissionDenied,
     Runtime,
-    in_supply_office_scope,
     paging,
     require_principal,
     require_supply_office_scope,
@@ -46,15 +47,10 @@ class FeedbackReadMethods:
         query = select(FeedbackRow)
         if caller.kind == CUSTOMER:
             query = query.where(FeedbackRow.author == caller.user)
-        elif request.supply_office:
-            if not in_supply_office_scope(caller, request.supply_office):
-                raise PermissionDenied(
-                    f"supply office {request.supply_office} is outside the caller's data scope",
-                    reason="OUT_OF_SCOPE",
-                )
-            query = query.where(FeedbackRow.supply_office == request.supply_office)
-        elif not caller.all_supply_offices:
-            query = query.where(col(FeedbackRow.supply_office).in_(list(caller.supply_offices)))
+        else:
+            query = query.where(
+                office_condition(caller, request.supply_office, FeedbackRow.supply_office)
+            )
         assignee = caller.user if request.assignee == "users/me" else request.assignee
         kind = kind_name(request.kind) if request.kind else ""
         state = state_name(request.state) if request.state else ""
@@ -66,12 +62,21 @@ class FeedbackReadMethods:
         ):
             if value:
                 query = query.where(column == value)
+        priority = request.order_by == PRIORITY
         filters = [request.supply_office, request.customer, assignee, kind, state]
+        if priority:
+            filters.append(PRIORITY)
+        size = paging.page_size(request.page_size)
+        if priority:
+            with self.runtime.session() as session:
+                page, next_token = priority_page(session, query, request.page_token, size, filters)
+            return care_service_pb2.ListFeedbackResponse(
+                feedback=[feedback_resource(r) for r in page], next_page_token=next_token
+            )
         after = paging.decode_token(request.page_token, filters, types=(str, str))
         if after is not None:
             key = (paging.time_from_key(after[0]), after[1])
             query = query.where(paging.descending_after(_ORDER, key))
-        size = paging.page_size(request.page_size)
         query = query.order_by(*(c.desc() for c in _ORDER)).limit(size + 1)
         with self.runtime.session() as session:
             rows = list(session.exec(query).all())

@@ -166,3 +166,42 @@ class FeedbackEventRow(CareModel, table=True):
     text: str = Field(default="", sa_type=Text)
     state: str = Field(max_length=16)
     create_time: datetime = _time()
+
+
+class ComplaintRiskRow(CareModel, table=True):
+    """The current complaint-risk score of one subject (a customer, feedback or a supply
+    office); `id` is the last segment of `complaintRisks/{complaint_risk}`.
+
+    `alert_key` names the subject's latest rise to the top level; `alert_pending` says
+    the office's care managers have not been told of it yet (set in the transaction that
+    records the rise, cleared once the notification service has the message), so a rise
+    is announced once however often the scoring runs.
+    """
+
+    __tablename__ = "care_complaint_risks"
+    __table_args__ = (
+        UniqueConstraint("subject", name="uq_care_complaint_risks_subject"),
+        # Staff lists: highest score first, then most recently computed.
+        Index("ix_care_complaint_risks_office", "supply_office", "score", "compute_time", "id"),
+        Index("ix_care_complaint_risks_alert", "alert_pending"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    # `customers/{c}`, `feedback/{f}` or `supplyOffices/{o}`.
+    subject: str = Field(max_length=100)
+    # `customers/{customer}` concerned, "" for none.
+    customer: str = Field(default="", max_length=20)
+    supply_office: str = Field(default="", max_length=32)
+    score: int
+    # RiskLevel name without the prefix ("HIGH").
+    level: str = Field(max_length=16)
+    # [{"kind": "BILL_SPIKE", "points": 20, "description": "...", "figures": {...}}, ...]
+    reasons: list[dict[str, Any]] = json_list_field()
+    model_version: str = Field(default="", max_length=32)
+    compute_time: datetime = _time()
+    alert_key: str = Field(default="", max_length=160)
+    alert_pending: bool = Field(default=False)
+    alert_time: datetime | None = _time(nullable=True)
+    version: int = Field(default=1)
+    create_time: datetime = _time()
+    update_time: datetime = _time()

@@ -61,6 +61,11 @@ class JobContext:
 JobFunction = Callable[[JobContext], str]
 
 
+class RunCancelled(RuntimeError):
+    """The worker is stopping (or lost the job's lease) before the run ended; a job
+    raises it between steps when `context.cancelled` is set."""
+
+
 @dataclass(frozen=True)
 class Job:
     """A scheduled job. `name` is dotted, `<area>.<what>` ("billing.late-fees");

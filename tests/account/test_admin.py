@@ -61,14 +61,9 @@ def test_default_roles_and_demo_staff_are_seeded_once(start_account: StartAccoun
     admin = again.signed_in("admin", DEV_PASSWORD)
     editor = again.admin_stub.GetRole(system_pb.GetRoleRequest(name="roles/editor"), metadata=admin)
     assert list(editor.permissions) == ["care.articles.search"]
-    assert (
-        len(
-            again.admin_stub.ListUsers(
-                admin_service_pb.ListUsersRequest(kind=2), metadata=admin
-            ).users
-        )
-        == 6
-    )
+    assert len(
+        again.admin_stub.ListUsers(admin_service_pb.ListUsersRequest(kind=2), metadata=admin).users
+    ) == len(DEMO_STAFF)
 
 
 def test_production_needs_a_provisioned_pepper_and_seeds_no_demo_staff(

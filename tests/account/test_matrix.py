@@ -40,6 +40,7 @@ from tests.account.conftest import (
 
 DEMO_USER = {
     "agent": "agent",
+    "care-manager": "caremanager",
     "dispatcher": "dispatcher",
     "expander": "expander",
     "inspector": "inspector",

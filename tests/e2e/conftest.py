@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from clients.edge_client import EdgeClient
+from clients.edge_errors import EdgeApiError
 from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, start_system
 
 _names = itertools.count()
@@ -34,6 +35,15 @@ def demo_customer(n: int) -> str:
 def verification(n: int) -> str:
     """What binding demo customer n takes: its phone's last four digits."""
     return demo_customer(n)[-4:]
+
+
+def refusal(client: EdgeClient, path: str) -> str:
+    """The status and reason with which the edge refuses a GET of `path`, or "200"."""
+    try:
+        client.send("GET", path)
+    except EdgeApiError as error:
+        return f"{error.status} {error.reason}"
+    return "200"
 
 
 def fresh_username() -> str:

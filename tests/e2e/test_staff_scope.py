@@ -16,7 +16,7 @@ import pytest
 
 from cachetags import TagGenerations, user_tag
 from clients.edge_client import EdgeClient
-from clients.edge_errors import EdgeApiError, PermissionDenied
+from clients.edge_errors import PermissionDenied
 from palmgrid.account.v1 import (
     account_admin_service_pb2,
     account_admin_service_pb2_grpc,
@@ -24,7 +24,7 @@ from palmgrid.account.v1 import (
     account_internal_service_pb2_grpc,
 )
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from tests.e2e.conftest import demo_customer
+from tests.e2e.conftest import demo_customer, refusal
 from tests.e2e.system import System
 
 IN_SCOPE, OUT_OF_SCOPE = 1, 6
@@ -47,14 +47,6 @@ def user_routes(phone: EdgeClient) -> dict[str, str]:
         "GetSubscriptions": f"/v1/{user}/subscriptions",
         "binding": binding,
     }
-
-
-def refusal(client: EdgeClient, path: str) -> str:
-    try:
-        client.send("GET", path)
-    except EdgeApiError as error:
-        return f"{error.status} {error.reason}"
-    return "200"
 
 
 def test_an_out_of_scope_staff_member_is_refused_on_each_user_route(

@@ -39,6 +39,7 @@ from palmgrid.notification.v1 import resources_pb2 as notification_resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
+from servers.care.risk_store import NewScore, record
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, Server, SettableClock, Settings, build_server, error_from_rpc
@@ -53,7 +54,7 @@ from tests.account.conftest import (
     channel_as,
 )
 from tests.billing.core_support import start_billing
-from tests.care.support import start_care
+from tests.care.support import CareServer, start_care
 from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,8 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListArticles": {"kind": 1},
     "SearchArticles": {"query": "停电"},
     "ListFeedback": {"kind": 1},
+    "ListComplaintRisks": {"min_score": 50},
+    "ListCustomerBillingSignals": {"bill_count": 3},
     "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_500_000_000)},
     "ListDeliveries": {"channel": account_pb.DELIVERY_CHANNEL_SMS},
     "ListOutages": {"kind": 1},
@@ -143,6 +146,8 @@ MUST_ISSUE = {
     "SearchArticles",
     "ListOutages",
     "ListAreaOutages",
+    "ListComplaintRisks",
+    "ListCustomerBillingSignals",
 }
 
 
@@ -271,6 +276,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         # Care with its demo outlets and articles.
         care = start_care(directory, f"sqlite:///{directory / 'care.db'}", demo_data=True)
         stack.callback(care.close)
+        _seed_complaint_risks(care)
 
         # Outage with its demo outages, beside billing and account of its own (mTLS).
         outage = stack.enter_context(
@@ -322,6 +328,18 @@ def _seed_account(account: Account) -> dict[str, str]:
             )
         )
     return {"admin": admin, "dispatcher": dispatcher}
+
+
+def _seed_complaint_risks(care: CareServer) -> None:
+    """Two scores, so ListComplaintRisks issues tokens."""
+    with care.runtime.session(write=True) as session:
+        for number, score in (("3100000001", 95), ("3100000002", 40)):
+            subject = f"customers/{number}"
+            record(
+                session,
+                NewScore(subject, subject, "QJ-QL", score, "LOW", [], "test", START),
+                START,
+            )
 
 
 def _start_notification(

@@ -14,16 +14,12 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb
 from palmgrid.billing.v1 import billing_internal_service_pb2_grpc as internal_grpc
 from palmgrid.billing.v1 import payment_pb2
 from servers.runtime import CHINA_STANDARD_TIME, error_from_rpc
-from servers.worker.job import Job, JobContext, register
+from servers.worker.job import Job, JobContext, RunCancelled, register
 
 PAGE = 200
 # How long the reconciliation job waits for the report it started.
 RECONCILIATION_WAIT_SECONDS = 300.0
 RECONCILIATION_POLL_SECONDS = 1.0
-
-
-class RunCancelled(RuntimeError):
-    """The worker is stopping (or lost the job's lease) before the run ended."""
 
 
 class ReconciliationUnfinished(RuntimeError):

@@ -7,6 +7,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
@@ -141,6 +142,128 @@ class ListCustomersByAreaResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCustomersByAreaResponse: _TypeAlias = ListCustomersByAreaResponse  # noqa: Y015
+
+@_typing.final
+class ListCustomerBillingSignalsRequest(_message.Message):
+    """Request for ListCustomerBillingSignals."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    BILL_COUNT_FIELD_NUMBER: _builtins.int
+    REMINDERS_SINCE_TIME_FIELD_NUMBER: _builtins.int
+    AFTER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of customers to return; 0 means 500."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to get the next page."""
+    bill_count: _builtins.int
+    """How many of each customer's latest bills to return, 1 to 24; 0 means 7."""
+    after_customer: _builtins.str
+    """Only customers after this one, `customers/{customer}`, for a caller that keeps its
+    own place; combines with page_token.
+    """
+    @_builtins.property
+    def reminders_since_time(self) -> _timestamp_pb2.Timestamp:
+        """Arrears alerts sent at or after this time are counted; unset counts none."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        bill_count: _builtins.int = ...,
+        reminders_since_time: _timestamp_pb2.Timestamp | None = ...,
+        after_customer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reminders_since_time", b"reminders_since_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_customer", b"after_customer", "bill_count", b"bill_count", "page_size", b"page_size", "page_token", b"page_token", "reminders_since_time", b"reminders_since_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomerBillingSignalsRequest: _TypeAlias = ListCustomerBillingSignalsRequest  # noqa: Y015
+
+@_typing.final
+class CustomerBillingSignals(_message.Message):
+    """What a customer's bills say about them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    SUPPLY_OFFICE_FIELD_NUMBER: _builtins.int
+    AREA_CODE_FIELD_NUMBER: _builtins.int
+    RECENT_BILL_AMOUNTS_FEN_FIELD_NUMBER: _builtins.int
+    LATEST_BILL_MONTH_FIELD_NUMBER: _builtins.int
+    OVERDUE_BILL_COUNT_FIELD_NUMBER: _builtins.int
+    ARREARS_FEN_FIELD_NUMBER: _builtins.int
+    ARREARS_REMINDER_COUNT_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    """The customer, `customers/{customer}`."""
+    supply_office: _builtins.str
+    """The customer's supply office."""
+    area_code: _builtins.str
+    """The customer's transformer area code (台区), such as "A01"."""
+    latest_bill_month: _builtins.str
+    """The month of the newest bill, "YYYY-MM"; empty without bills."""
+    overdue_bill_count: _builtins.int
+    """How many bills are past their due date and unpaid."""
+    arrears_fen: _builtins.int
+    """What the customer owes (fen, ≥ 0)."""
+    arrears_reminder_count: _builtins.int
+    """Arrears and low-balance alerts queued for the customer since reminders_since_time."""
+    @_builtins.property
+    def recent_bill_amounts_fen(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The amounts of the latest bills (fen), newest first."""
+
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        supply_office: _builtins.str = ...,
+        area_code: _builtins.str = ...,
+        recent_bill_amounts_fen: _abc.Iterable[_builtins.int] | None = ...,
+        latest_bill_month: _builtins.str = ...,
+        overdue_bill_count: _builtins.int = ...,
+        arrears_fen: _builtins.int = ...,
+        arrears_reminder_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["area_code", b"area_code", "arrears_fen", b"arrears_fen", "arrears_reminder_count", b"arrears_reminder_count", "customer", b"customer", "latest_bill_month", b"latest_bill_month", "overdue_bill_count", b"overdue_bill_count", "recent_bill_amounts_fen", b"recent_bill_amounts_fen", "supply_office", b"supply_office"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerBillingSignals: _TypeAlias = CustomerBillingSignals  # noqa: Y015
+
+@_typing.final
+class ListCustomerBillingSignalsResponse(_message.Message):
+    """Response of ListCustomerBillingSignals."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty at the end."""
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedCompositeFieldContainer[Global___CustomerBillingSignals]:
+        """The customers, by customer number."""
+
+    def __init__(
+        self,
+        *,
+        signals: _abc.Iterable[Global___CustomerBillingSignals] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "signals", b"signals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomerBillingSignalsResponse: _TypeAlias = ListCustomerBillingSignalsResponse  # noqa: Y015
 
 @_typing.final
 class BatchGetCustomersRequest(_message.Message):

@@ -53,6 +53,11 @@ class BillingInternalServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaResponse.FromString,
                 _registered_method=True)
+        self.ListCustomerBillingSignals = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingInternalService/ListCustomerBillingSignals',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsResponse.FromString,
+                _registered_method=True)
         self.BatchGetCustomers = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingInternalService/BatchGetCustomers',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchGetCustomersRequest.SerializeToString,
@@ -116,6 +121,15 @@ class BillingInternalServiceServicer:
         """Lists the active customers supplied from the given transformer areas (台区), by
         customer number, for outage notifications. Returns names only: the caller needs
         no personal data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCustomerBillingSignals(self, request, context):
+        """Lists active customers by customer number with what their bills say about them:
+        their latest bills' amounts, overdue bills, arrears and the arrears alerts sent to
+        them. The care service pages through it to score complaint risks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -197,6 +211,11 @@ def add_BillingInternalServiceServicer_to_server(servicer, server):
                     servicer.ListCustomersByArea,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaResponse.SerializeToString,
+            ),
+            'ListCustomerBillingSignals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomerBillingSignals,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsResponse.SerializeToString,
             ),
             'BatchGetCustomers': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetCustomers,
@@ -296,6 +315,33 @@ class BillingInternalService:
             '/palmgrid.billing.v1.BillingInternalService/ListCustomersByArea',
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomersByAreaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomerBillingSignals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingInternalService/ListCustomerBillingSignals',
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.ListCustomerBillingSignalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,11 @@ class BillingInternalServiceStub:
     customer number, for outage notifications. Returns names only: the caller needs
     no personal data.
     """
+    ListCustomerBillingSignals: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomerBillingSignalsRequest, _billing_internal_service_pb2.ListCustomerBillingSignalsResponse]
+    """Lists active customers by customer number with what their bills say about them:
+    their latest bills' amounts, overdue bills, arrears and the arrears alerts sent to
+    them. The care service pages through it to score complaint risks.
+    """
     BatchGetCustomers: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchGetCustomersRequest, _billing_internal_service_pb2.BatchGetCustomersResponse]
     """Gets several customers at once, in the order asked. Fails with NOT_FOUND if any
     is unknown (customers are closed, never deleted).
@@ -115,6 +120,11 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
     """Lists the active customers supplied from the given transformer areas (台区), by
     customer number, for outage notifications. Returns names only: the caller needs
     no personal data.
+    """
+    ListCustomerBillingSignals: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomerBillingSignalsRequest, _billing_internal_service_pb2.ListCustomerBillingSignalsResponse]  # type: ignore[assignment]
+    """Lists active customers by customer number with what their bills say about them:
+    their latest bills' amounts, overdue bills, arrears and the arrears alerts sent to
+    them. The care service pages through it to score complaint risks.
     """
     BatchGetCustomers: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchGetCustomersRequest, _billing_internal_service_pb2.BatchGetCustomersResponse]  # type: ignore[assignment]
     """Gets several customers at once, in the order asked. Fails with NOT_FOUND if any
@@ -186,6 +196,17 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the active customers supplied from the given transformer areas (台区), by
         customer number, for outage notifications. Returns names only: the caller needs
         no personal data.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCustomerBillingSignals(
+        self,
+        request: _billing_internal_service_pb2.ListCustomerBillingSignalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_internal_service_pb2.ListCustomerBillingSignalsResponse, _abc.Awaitable[_billing_internal_service_pb2.ListCustomerBillingSignalsResponse]]:
+        """Lists active customers by customer number with what their bills say about them:
+        their latest bills' amounts, overdue bills, arrears and the arrears alerts sent to
+        them. The care service pages through it to score complaint risks.
         """
 
     @_abc_1.abstractmethod

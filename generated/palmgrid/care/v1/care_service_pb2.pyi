@@ -511,6 +511,7 @@ class ListFeedbackRequest(_message.Message):
     ASSIGNEE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """The maximum number of items to return; 0 means the server's default (20)."""
     page_token: _builtins.str
@@ -527,6 +528,11 @@ class ListFeedbackRequest(_message.Message):
     """Only feedback of this kind; FEEDBACK_KIND_UNSPECIFIED for all."""
     state: _resources_pb2.FeedbackState.ValueType
     """Only feedback in this state; FEEDBACK_STATE_UNSPECIFIED for all."""
+    order_by: _builtins.str
+    """The order: empty or "createTime desc" for newest first; "priority" for the agents'
+    work list: open feedback first, within it that of customers whose complaint risk is
+    RISK_LEVEL_HIGH or above, then by due time (overdue and about to breach first).
+    """
     def __init__(
         self,
         *,
@@ -537,10 +543,11 @@ class ListFeedbackRequest(_message.Message):
         assignee: _builtins.str = ...,
         kind: _resources_pb2.FeedbackKind.ValueType = ...,
         state: _resources_pb2.FeedbackState.ValueType = ...,
+        order_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "customer", b"customer", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "supply_office", b"supply_office"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "customer", b"customer", "kind", b"kind", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "supply_office", b"supply_office"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -558,7 +565,7 @@ class ListFeedbackResponse(_message.Message):
     """The token of the next page; empty on the last page."""
     @_builtins.property
     def feedback(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Feedback]:
-        """The feedback, newest first."""
+        """The feedback, in the order asked for (newest first by default)."""
 
     def __init__(
         self,
@@ -814,7 +821,9 @@ class ListComplaintRisksRequest(_message.Message):
     and above), 0 lists all.
     """
     subject: _builtins.str
-    """Only the score of this subject, `customers/{customer}` or `feedback/{feedback}`."""
+    """Only the score of this subject, `customers/{customer}`, `feedback/{feedback}` or
+    `supplyOffices/{supply_office}`.
+    """
     def __init__(
         self,
         *,
@@ -881,6 +890,80 @@ class GetComplaintRiskRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetComplaintRiskRequest: _TypeAlias = GetComplaintRiskRequest  # noqa: Y015
+
+@_typing.final
+class ScoreComplaintRisksRequest(_message.Message):
+    """The request of ScoreComplaintRisks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    after_customer: _builtins.str
+    """The customer the previous batch ended with (its `last_customer`); empty to start
+    from the first customer.
+    """
+    batch_size: _builtins.int
+    """How many customers to score in this batch; 0 means the server's default (500)."""
+    def __init__(
+        self,
+        *,
+        after_customer: _builtins.str = ...,
+        batch_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_customer", b"after_customer", "batch_size", b"batch_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreComplaintRisksRequest: _TypeAlias = ScoreComplaintRisksRequest  # noqa: Y015
+
+@_typing.final
+class ScoreComplaintRisksResponse(_message.Message):
+    """The response of ScoreComplaintRisks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORED_COUNT_FIELD_NUMBER: _builtins.int
+    OFFICE_COUNT_FIELD_NUMBER: _builtins.int
+    RAISED_COUNT_FIELD_NUMBER: _builtins.int
+    NOTIFIED_COUNT_FIELD_NUMBER: _builtins.int
+    LAST_CUSTOMER_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    scored_count: _builtins.int
+    """How many customers this batch scored."""
+    office_count: _builtins.int
+    """How many supply offices were scored (the last batch only)."""
+    raised_count: _builtins.int
+    """How many scores rose to RISK_LEVEL_CRITICAL in this batch."""
+    notified_count: _builtins.int
+    """How many alerts to care managers were handed to the notification service."""
+    last_customer: _builtins.str
+    """The last customer scored, for the next batch's `after_customer`."""
+    done: _builtins.bool
+    """Whether every customer has been scored."""
+    model_version: _builtins.str
+    """The version of the rules that scored them."""
+    def __init__(
+        self,
+        *,
+        scored_count: _builtins.int = ...,
+        office_count: _builtins.int = ...,
+        raised_count: _builtins.int = ...,
+        notified_count: _builtins.int = ...,
+        last_customer: _builtins.str = ...,
+        done: _builtins.bool = ...,
+        model_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "last_customer", b"last_customer", "model_version", b"model_version", "notified_count", b"notified_count", "office_count", b"office_count", "raised_count", b"raised_count", "scored_count", b"scored_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreComplaintRisksResponse: _TypeAlias = ScoreComplaintRisksResponse  # noqa: Y015
 
 @_typing.final
 class RecordComplaintRiskRequest(_message.Message):

@@ -163,6 +163,11 @@ class CareServiceStub:
                 request_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.RecordComplaintRiskRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_care_dot_v1_dot_resources__pb2.ComplaintRisk.FromString,
                 _registered_method=True)
+        self.ScoreComplaintRisks = channel.unary_unary(
+                '/palmgrid.care.v1.CareService/ScoreComplaintRisks',
+                request_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksResponse.FromString,
+                _registered_method=True)
 
 
 class CareServiceServicer:
@@ -273,8 +278,8 @@ class CareServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListFeedback(self, request, context):
-        """Lists feedback, newest first: a customer's own, or, for care staff, that of the
-        supply offices in their scope.
+        """Lists feedback, newest first (or by priority, see `order_by`): a customer's own, or,
+        for care staff, that of the supply offices in their scope.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -353,7 +358,18 @@ class CareServiceServicer:
 
     def RecordComplaintRisk(self, request, context):
         """Records a newly computed complaint-risk score, replacing the subject's current one
-        unless that was computed later. Internal: called by the worker's risk-scoring job.
+        unless that was computed later. Internal: for scorers outside the care service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreComplaintRisks(self, request, context):
+        """Scores the next batch of customers (by customer number, after `after_customer`) from
+        the data PalmGrid holds, with the rules of the current model version, and records
+        their scores; the last batch also scores every supply office. Managers of an office
+        hear once of each score that rises to RISK_LEVEL_CRITICAL. Internal: the worker's
+        daily job calls it until `done`; calling it again recomputes the same scores.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -481,6 +497,11 @@ def add_CareServiceServicer_to_server(servicer, server):
                     servicer.RecordComplaintRisk,
                     request_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.RecordComplaintRiskRequest.FromString,
                     response_serializer=palmgrid_dot_care_dot_v1_dot_resources__pb2.ComplaintRisk.SerializeToString,
+            ),
+            'ScoreComplaintRisks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreComplaintRisks,
+                    request_deserializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksRequest.FromString,
+                    response_serializer=palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1137,6 +1158,33 @@ class CareService:
             '/palmgrid.care.v1.CareService/RecordComplaintRisk',
             palmgrid_dot_care_dot_v1_dot_care__service__pb2.RecordComplaintRiskRequest.SerializeToString,
             palmgrid_dot_care_dot_v1_dot_resources__pb2.ComplaintRisk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreComplaintRisks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.care.v1.CareService/ScoreComplaintRisks',
+            palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksRequest.SerializeToString,
+            palmgrid_dot_care_dot_v1_dot_care__service__pb2.ScoreComplaintRisksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -82,8 +82,8 @@ class CareServiceStub:
     caller (or, for staff recording it on a customer's behalf, be in their scope).
     """
     ListFeedback: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.ListFeedbackRequest, _care_service_pb2.ListFeedbackResponse]
-    """Lists feedback, newest first: a customer's own, or, for care staff, that of the
-    supply offices in their scope.
+    """Lists feedback, newest first (or by priority, see `order_by`): a customer's own, or,
+    for care staff, that of the supply offices in their scope.
     """
     GetFeedback: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.GetFeedbackRequest, _resources_pb2.Feedback]
     """Gets feedback with its handling history."""
@@ -119,7 +119,14 @@ class CareServiceStub:
     """Gets a complaint-risk score with its reasons."""
     RecordComplaintRisk: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.RecordComplaintRiskRequest, _resources_pb2.ComplaintRisk]
     """Records a newly computed complaint-risk score, replacing the subject's current one
-    unless that was computed later. Internal: called by the worker's risk-scoring job.
+    unless that was computed later. Internal: for scorers outside the care service.
+    """
+    ScoreComplaintRisks: _grpc.UnaryUnaryMultiCallable[_care_service_pb2.ScoreComplaintRisksRequest, _care_service_pb2.ScoreComplaintRisksResponse]
+    """Scores the next batch of customers (by customer number, after `after_customer`) from
+    the data PalmGrid holds, with the rules of the current model version, and records
+    their scores; the last batch also scores every supply office. Managers of an office
+    hear once of each score that rises to RISK_LEVEL_CRITICAL. Internal: the worker's
+    daily job calls it until `done`; calling it again recomputes the same scores.
     """
 
 @_typing.type_check_only
@@ -173,8 +180,8 @@ class CareServiceAsyncStub(CareServiceStub):
     caller (or, for staff recording it on a customer's behalf, be in their scope).
     """
     ListFeedback: _aio.UnaryUnaryMultiCallable[_care_service_pb2.ListFeedbackRequest, _care_service_pb2.ListFeedbackResponse]  # type: ignore[assignment]
-    """Lists feedback, newest first: a customer's own, or, for care staff, that of the
-    supply offices in their scope.
+    """Lists feedback, newest first (or by priority, see `order_by`): a customer's own, or,
+    for care staff, that of the supply offices in their scope.
     """
     GetFeedback: _aio.UnaryUnaryMultiCallable[_care_service_pb2.GetFeedbackRequest, _resources_pb2.Feedback]  # type: ignore[assignment]
     """Gets feedback with its handling history."""
@@ -210,7 +217,14 @@ class CareServiceAsyncStub(CareServiceStub):
     """Gets a complaint-risk score with its reasons."""
     RecordComplaintRisk: _aio.UnaryUnaryMultiCallable[_care_service_pb2.RecordComplaintRiskRequest, _resources_pb2.ComplaintRisk]  # type: ignore[assignment]
     """Records a newly computed complaint-risk score, replacing the subject's current one
-    unless that was computed later. Internal: called by the worker's risk-scoring job.
+    unless that was computed later. Internal: for scorers outside the care service.
+    """
+    ScoreComplaintRisks: _aio.UnaryUnaryMultiCallable[_care_service_pb2.ScoreComplaintRisksRequest, _care_service_pb2.ScoreComplaintRisksResponse]  # type: ignore[assignment]
+    """Scores the next batch of customers (by customer number, after `after_customer`) from
+    the data PalmGrid holds, with the rules of the current model version, and records
+    their scores; the last batch also scores every supply office. Managers of an office
+    hear once of each score that rises to RISK_LEVEL_CRITICAL. Internal: the worker's
+    daily job calls it until `done`; calling it again recomputes the same scores.
     """
 
 class CareServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -345,8 +359,8 @@ class CareServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _care_service_pb2.ListFeedbackRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_care_service_pb2.ListFeedbackResponse, _abc.Awaitable[_care_service_pb2.ListFeedbackResponse]]:
-        """Lists feedback, newest first: a customer's own, or, for care staff, that of the
-        supply offices in their scope.
+        """Lists feedback, newest first (or by priority, see `order_by`): a customer's own, or,
+        for care staff, that of the supply offices in their scope.
         """
 
     @_abc_1.abstractmethod
@@ -442,7 +456,20 @@ class CareServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.ComplaintRisk, _abc.Awaitable[_resources_pb2.ComplaintRisk]]:
         """Records a newly computed complaint-risk score, replacing the subject's current one
-        unless that was computed later. Internal: called by the worker's risk-scoring job.
+        unless that was computed later. Internal: for scorers outside the care service.
+        """
+
+    @_abc_1.abstractmethod
+    def ScoreComplaintRisks(
+        self,
+        request: _care_service_pb2.ScoreComplaintRisksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_care_service_pb2.ScoreComplaintRisksResponse, _abc.Awaitable[_care_service_pb2.ScoreComplaintRisksResponse]]:
+        """Scores the next batch of customers (by customer number, after `after_customer`) from
+        the data PalmGrid holds, with the rules of the current model version, and records
+        their scores; the last batch also scores every supply office. Managers of an office
+        hear once of each score that rises to RISK_LEVEL_CRITICAL. Internal: the worker's
+        daily job calls it until `done`; calling it again recomputes the same scores.
         """
 
 def add_CareServiceServicer_to_server(servicer: CareServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -316,6 +316,14 @@ class _RiskReasonKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RiskRe
     """Arrears with disconnection pending."""
     RISK_REASON_KIND_OTHER: _RiskReasonKind.ValueType  # 8
     """Another signal, explained in the description."""
+    RISK_REASON_KIND_REPEATED_CONTACTS: _RiskReasonKind.ValueType  # 9
+    """Many contacts (feedback of any kind) about the customer in a short time."""
+    RISK_REASON_KIND_HANDLING_NEAR_DEADLINE: _RiskReasonKind.ValueType  # 10
+    """Feedback close to its due time and not resolved."""
+    RISK_REASON_KIND_ARREARS_REMINDERS: _RiskReasonKind.ValueType  # 11
+    """Arrears reminders: overdue bills and arrears alerts sent to the customer."""
+    RISK_REASON_KIND_HIGH_RISK_CUSTOMERS: _RiskReasonKind.ValueType  # 12
+    """A supply office with many customers at high risk or above."""
 
 class RiskReasonKind(_RiskReasonKind, metaclass=_RiskReasonKindEnumTypeWrapper):
     """A kind of signal that raises complaint risk."""
@@ -338,6 +346,14 @@ RISK_REASON_KIND_DISCONNECTION_PENDING: RiskReasonKind.ValueType  # 7
 """Arrears with disconnection pending."""
 RISK_REASON_KIND_OTHER: RiskReasonKind.ValueType  # 8
 """Another signal, explained in the description."""
+RISK_REASON_KIND_REPEATED_CONTACTS: RiskReasonKind.ValueType  # 9
+"""Many contacts (feedback of any kind) about the customer in a short time."""
+RISK_REASON_KIND_HANDLING_NEAR_DEADLINE: RiskReasonKind.ValueType  # 10
+"""Feedback close to its due time and not resolved."""
+RISK_REASON_KIND_ARREARS_REMINDERS: RiskReasonKind.ValueType  # 11
+"""Arrears reminders: overdue bills and arrears alerts sent to the customer."""
+RISK_REASON_KIND_HIGH_RISK_CUSTOMERS: RiskReasonKind.ValueType  # 12
+"""A supply office with many customers at high risk or above."""
 Global___RiskReasonKind: _TypeAlias = RiskReasonKind  # noqa: Y015
 
 @_typing.final
@@ -781,10 +797,11 @@ Global___Photo: _TypeAlias = Photo  # noqa: Y015
 
 @_typing.final
 class ComplaintRisk(_message.Message):
-    """The computed risk that a customer or a piece of feedback turns into an escalated
-    complaint (to the regulator's 12398 line, the media, the courts), so care staff can
-    step in early. The worker recomputes scores and records them with
-    RecordComplaintRisk; there is one current score per subject.
+    """The computed risk that a customer, a piece of feedback or a supply office's customers
+    turn into an escalated complaint (to the regulator's 12398 line, the media, the
+    courts), so care staff can step in early. The care service scores customers and
+    supply offices daily (ScoreComplaintRisks, run by the worker); other scorers record
+    theirs with RecordComplaintRisk. There is one current score per subject.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -803,12 +820,12 @@ class ComplaintRisk(_message.Message):
     name: _builtins.str
     """The resource name, `complaintRisks/{complaint_risk}`, assigned by the server."""
     subject: _builtins.str
-    """What is scored: a customer, `customers/{customer}`, or feedback,
-    `feedback/{feedback}`.
+    """What is scored: a customer, `customers/{customer}`, feedback,
+    `feedback/{feedback}`, or a supply office, `supplyOffices/{supply_office}`.
     """
     customer: _builtins.str
     """The customer concerned, `customers/{customer}`: the subject itself, or the
-    feedback's customer; empty for feedback about no customer.
+    feedback's customer; empty for feedback about no customer and for a supply office.
     """
     score: _builtins.int
     """The risk, 0 (none) to 100 (certain)."""
@@ -863,25 +880,53 @@ class RiskReason(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class FiguresEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     KIND_FIELD_NUMBER: _builtins.int
     POINTS_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    FIGURES_FIELD_NUMBER: _builtins.int
     kind: Global___RiskReasonKind.ValueType
     """The kind of signal."""
     points: _builtins.int
     """How many points of the score it contributes."""
     description: _builtins.str
     """The signal in words, such as "3 complaints in 30 days"."""
+    @_builtins.property
+    def figures(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """The figures behind the signal, by lowerCamelCase name, such as {"complaints": 3,
+        "windowDays": 30} or {"latestBillFen": 52000, "usualBillFen": 15000, "ratio": 3.47}.
+        """
+
     def __init__(
         self,
         *,
         kind: Global___RiskReasonKind.ValueType = ...,
         points: _builtins.int = ...,
         description: _builtins.str = ...,
+        figures: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "kind", b"kind", "points", b"points"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "figures", b"figures", "kind", b"kind", "points", b"points"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
