@@ -46,6 +46,10 @@ from servers.runtime import (
 )
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from servers.worker.config import WorkerConfig
+from servers.worker.job import load_jobs
+from servers.worker.process import open_runtime
+from servers.worker.runner import Worker
 from tests.account import services
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -158,6 +162,7 @@ class OutageSystem:
     signer: AssertionSigner
     channel: grpc.Channel
     stub: outage_service_pb2_grpc.OutageServiceStub
+    worker: Worker
 
     @property
     def process(self) -> OutageProcess:
@@ -212,6 +217,15 @@ class OutageSystem:
         Message = notification_models.MessageRow
         with self.notification.runtime.session() as session:
             return list(session.exec(select(Message).order_by(col(Message.create_time))).all())
+
+    def run_clock_job(self) -> str:
+        """Run the worker's `outage.clock` job now (RunClockJobs over mTLS, as the
+        worker); its summary. Fails when the run failed."""
+        ran = self.worker.run_now("outage.clock")
+        assert ran is not None, "another worker holds the job"
+        outcome, message = ran
+        assert outcome == "OK", message
+        return message
 
     def deliver(self) -> int:
         """Deliver every pending notice now (the dispatcher's pass)."""
@@ -344,6 +358,13 @@ def outage_system(
             "outage", settings, make_spec(clock=clock, config=fast_config(**config))
         )
         stack.callback(services.stop, outage)
+        worker_config = WorkerConfig(call_timeout_seconds=10)
+        worker_runtime = open_runtime(
+            Settings(**common, outage_target=outage.target), worker_config
+        )
+        stack.callback(worker_runtime.close)
+        worker = Worker(worker_runtime, worker_config, load_jobs(), clock)
+        worker.store.sync(worker.schedules)
         credentials = settings.client_credentials("cli")
         assert credentials is not None
         channel = grpc.secure_channel(outage.target, credentials)
@@ -356,6 +377,7 @@ def outage_system(
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             channel=channel,
             stub=outage_service_pb2_grpc.OutageServiceStub(channel),
+            worker=worker,
         )
 
 

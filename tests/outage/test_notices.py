@@ -144,18 +144,21 @@ def test_cancel_and_restore_tell_subscribers(system: OutageSystem) -> None:
     )
 
 
-def test_reminder_24_hours_before_start_is_sent_once(system: OutageSystem) -> None:
+def test_reminder_24_hours_before_start_is_sent_once_by_the_worker(
+    system: OutageSystem,
+) -> None:
     outage = system.announce(days=8)
     system.deliver()
     start = outage.start_time.ToDatetime().replace(tzinfo=system.clock.now().tzinfo)
     system.clock.set(start - DAY - timedelta(minutes=1))
-    assert system.process.jobs.run_due().reminded == 0
+    assert system.run_clock_job() == "0 outages started, 0 ended, 0 reminders queued"
     system.clock.set(start - DAY + timedelta(minutes=1))
-    assert system.process.jobs.run_due().reminded == 1
+    assert system.run_clock_job() == "0 outages started, 0 ended, 1 reminders queued"
     system.clock.advance(timedelta(hours=1))
-    assert system.process.jobs.run_due().reminded == 0
+    assert system.run_clock_job() == "0 outages started, 0 ended, 0 reminders queued"
     system.deliver()
     assert [m.title for m in system.messages("u-one")] == ["计划停电通知", "停电提醒"]
+    assert [m.title for m in system.messages("u-one", "SMS")] == ["计划停电通知", "停电提醒"]
 
 
 def test_no_reminder_for_an_outage_announced_within_a_day(system: OutageSystem) -> None:
@@ -163,15 +166,15 @@ def test_no_reminder_for_an_outage_announced_within_a_day(system: OutageSystem) 
     assert system.process.jobs.run_due().reminded == 0
 
 
-def test_the_clock_starts_and_ends_a_planned_outage(system: OutageSystem) -> None:
+def test_the_worker_starts_and_ends_a_planned_outage_by_the_clock(system: OutageSystem) -> None:
     outage = system.announce(days=8)
     start = outage.start_time.ToDatetime().replace(tzinfo=system.clock.now().tzinfo)
     system.clock.set(start)
-    assert system.process.jobs.run_due().started == 1
+    assert system.run_clock_job().startswith("1 outages started, 0 ended")
     got = system.stub.GetOutage(outage_pb.GetOutageRequest(name=outage.name))
     assert got.state == resources_pb2.OUTAGE_STATE_ACTIVE
     system.clock.set(start + timedelta(hours=6))
-    assert system.process.jobs.run_due().ended == 1
+    assert system.run_clock_job().startswith("0 outages started, 1 ended")
     got = system.stub.GetOutage(outage_pb.GetOutageRequest(name=outage.name))
     assert got.state == resources_pb2.OUTAGE_STATE_RESTORED
     assert got.restore_time == outage.end_time
