@@ -102,6 +102,8 @@ def make_spec(*, clock: Clock | None = None, config: OutageConfig | None = None)
         settings=settings,
         seed_demo=seed_demo,
         on_start=lambda runtime: process_of(runtime).start_ticker(),
+        # Watch streams wait on an event loop, not each on a pool thread.
+        async_streams=True,
     )
 
 

@@ -56,7 +56,13 @@ from servers.runtime.scopes import (
     require_supply_office_scope,
     require_user_scope,
 )
-from servers.runtime.server import Registration, Server, create_server
+from servers.runtime.server import (
+    AsyncServer,
+    Registration,
+    Server,
+    create_async_server,
+    create_server,
+)
 from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
@@ -70,6 +76,7 @@ __all__ = [
     "AssertionInvalid",
     "AssertionSigner",
     "AssertionVerifier",
+    "AsyncServer",
     "AuditEntry",
     "AuditNote",
     "AuditSink",
@@ -101,6 +108,7 @@ __all__ = [
     "Unimplemented",
     "audit_note",
     "build_server",
+    "create_async_server",
     "create_engine",
     "create_server",
     "current_call",

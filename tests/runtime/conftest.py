@@ -16,7 +16,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_tools import protoc
 
-from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
+from servers.runtime import (
+    AssertionSigner,
+    AssertionVerifier,
+    AuditSink,
+    create_async_server,
+    create_server,
+)
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
 from servers.runtime.identity import generate_private_key
 from servers.runtime.settings import ServiceAccount
@@ -102,10 +108,16 @@ class Running:
 StartProbe = Callable[..., Running]
 
 
-@pytest.fixture
-def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterator[StartProbe]:
-    """Start probe servers; every one is stopped after the test."""
+@pytest.fixture(params=["sync", "aio"])
+def start_probe(
+    request: pytest.FixtureRequest, probe: types.ModuleType, verifier: AssertionVerifier
+) -> Iterator[StartProbe]:
+    """Start probe servers; every one is stopped after the test. Each test runs on the
+    synchronous server, then on the grpc.aio one (its Count an async generator): the
+    pipeline must behave the same on both."""
     started: list[Running] = []
+    on_aio = request.param == "aio"
+    factory = create_async_server if on_aio else create_server
 
     def start(
         *,
@@ -114,8 +126,8 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
         max_workers: int = 4,
         audit_sink: AuditSink | None = None,
     ) -> Running:
-        servicer = probe.ProbeServicer()
-        server, port = create_server(
+        servicer = probe.AsyncProbeServicer() if on_aio else probe.ProbeServicer()
+        server, port = factory(
             probe.registrations(servicer),
             domain="probe",
             credentials=credentials,
