@@ -163,6 +163,8 @@ class OutageSystem:
     channel: grpc.Channel
     stub: outage_service_pb2_grpc.OutageServiceStub
     worker: Worker
+    # The staff CLI's client credentials, for more channels to the outage service.
+    credentials: grpc.ChannelCredentials
 
     @property
     def process(self) -> OutageProcess:
@@ -378,6 +380,7 @@ def outage_system(
             channel=channel,
             stub=outage_service_pb2_grpc.OutageServiceStub(channel),
             worker=worker,
+            credentials=credentials,
         )
 
 
