@@ -60,7 +60,6 @@ from servers.runtime.server import (
     AsyncServer,
     Registration,
     Server,
-    create_async_server,
     create_server,
 )
 from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
@@ -108,7 +107,6 @@ __all__ = [
     "Unimplemented",
     "audit_note",
     "build_server",
-    "create_async_server",
     "create_engine",
     "create_server",
     "current_call",

@@ -1,6 +1,6 @@
 """The call pipeline (`servers.runtime.interceptor`) for a grpc.aio server.
 
-A service served by `create_async_server` keeps its blocking unary methods: each call
+A service served by `create_server(async_streams=True)` keeps its blocking unary methods: each call
 hops to the server's thread pool and runs through exactly the synchronous server's
 pipeline there, with the aio context adapted (`ThreadContext`). The call's status is
 sent back on the event loop only once the pipeline is done, so, as on the synchronous
@@ -50,6 +50,33 @@ class _Ended(Exception):
         self.trailing = trailing
 
 
+class _CallSnapshot:
+    """What the audit record and the log line read of a call, taken while it is live:
+    grpc.aio's context must not be read once its call is over (a cancelled stream's
+    `peer()` crashes the process)."""
+
+    def __init__(self, context: AioContext) -> None:
+        self._peer = context.peer()
+        self._metadata = context.invocation_metadata()
+        self._auth = context.auth_context()
+        self._remaining = context.time_remaining()
+        self._taken = time.monotonic()
+
+    def peer(self) -> str:
+        return str(self._peer)
+
+    def time_remaining(self) -> float | None:
+        if self._remaining is None:
+            return None
+        return max(0.0, float(self._remaining) - (time.monotonic() - self._taken))
+
+    def invocation_metadata(self) -> Any:
+        return self._metadata
+
+    def auth_context(self) -> Any:
+        return self._auth
+
+
 class ThreadContext:
     """An aio call's context as a blocking method on a pool thread sees it: what the
     pipeline and servicers use of `grpc.ServicerContext`. `abort` and
@@ -60,9 +87,24 @@ class ThreadContext:
         self._context = context
         self._loop = loop
         self._code: grpc.StatusCode | None = None
+        # Read on the loop while the call is live: an aio context must not be read once
+        # its call is over, and a cancelled call may end while the method still runs.
+        self._snapshot = _CallSnapshot(context) if loop is not None else context
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
+
+    def peer(self) -> str:
+        return str(self._snapshot.peer())
+
+    def invocation_metadata(self) -> Any:
+        return self._snapshot.invocation_metadata()
+
+    def auth_context(self) -> Any:
+        return self._snapshot.auth_context()
+
+    def time_remaining(self) -> float | None:
+        return self._snapshot.time_remaining()  # type: ignore[no-any-return]
 
     def set_code(self, code: grpc.StatusCode) -> None:
         self._code = code
@@ -173,11 +215,12 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
         # context variables: the CallInfo bound here is this call's alone.
         started = time.monotonic()
         call = self._begin(method, context)
+        snapshot = _CallSnapshot(context)
         outcome = _Outcome()
         audit: CallAudit | None = None
         finished = False
         try:
-            calls.bind_call(await asyncio.to_thread(self._authorized, method, call, context))
+            calls.bind_call(await asyncio.to_thread(self._authorized, method, call, snapshot))  # type: ignore[arg-type]
             audit = self._open_audit(method, request)
             request = self._validated(method, request, audit)
             async for response in behaviour(request, context):
@@ -187,32 +230,30 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
             outcome.code = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
-            status = self._status_for(exc, context)
+            status = self._failure(exc, context, outcome)
             if status is None:  # the servicer aborted the call itself
-                outcome.aborted(context)
                 raise
-            outcome.failed(status)
             # aio's abort sends the status at once: record and log the call first.
             finished = True
-            await self._finish(method, audit, context, outcome, started)
+            await self._finish(method, audit, snapshot, outcome, started)
             await context.abort_with_status(to_grpc_status(status))
         finally:
             if not finished:
-                await self._finish(method, audit, context, outcome, started)
+                await self._finish(method, audit, snapshot, outcome, started)
 
     async def _finish(
         self,
         method: MethodInfo,
         audit: CallAudit | None,
-        context: AioContext,
+        snapshot: _CallSnapshot,
         outcome: _Outcome,
         started: float,
     ) -> None:
         """The audit record (on a thread: it may call the account service), then the
         log line."""
         if audit is not None:
-            await asyncio.to_thread(self._close_audit, audit, context, outcome)
-        self._log(method, context, outcome.code, started)
+            await asyncio.to_thread(self._close_audit, audit, snapshot, outcome)  # type: ignore[arg-type]
+        self._log(method, snapshot, outcome.code, started)  # type: ignore[arg-type]
 
 
 def _adapted(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

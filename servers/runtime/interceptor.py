@@ -156,11 +156,9 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             outcome.succeeded(context, response)
             return response
         except Exception as exc:
-            status = self._status_for(exc, context)
+            status = self._failure(exc, context, outcome)
             if status is None:  # the servicer aborted the call itself
-                outcome.aborted(context)
                 raise
-            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
             self._close_audit(audit, context, outcome)
@@ -183,11 +181,9 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             outcome.code = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
-            status = self._status_for(exc, context)
+            status = self._failure(exc, context, outcome)
             if status is None:
-                outcome.aborted(context)
                 raise
-            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
             self._close_audit(audit, context, outcome)
@@ -267,6 +263,18 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
                 reason=outcome.reason,
                 response=outcome.response,
             )
+
+    def _failure(
+        self, exc: Exception, context: grpc.ServicerContext, outcome: _Outcome
+    ) -> status_pb2.Status | None:
+        """The status a call that raised `exc` ends with, noted in `outcome`; None when
+        the servicer already aborted it (the caller re-raises)."""
+        status = self._status_for(exc, context)
+        if status is None:
+            outcome.aborted(context)
+        else:
+            outcome.failed(status)
+        return status
 
     def _status_for(
         self, exc: Exception, context: grpc.ServicerContext

@@ -1,7 +1,7 @@
-"""The gRPC server factories: grpcio's synchronous server with a thread pool
-(`create_server`), or a grpc.aio server whose plain methods run on a thread pool while
-its async-generator streams run on the event loop (`create_async_server`); each with our
-interceptor, `grpc.health.v1` health checking, server reflection and graceful shutdown.
+"""The gRPC server factory: grpcio's synchronous server with a thread pool, or (with
+`async_streams`) a grpc.aio server whose plain methods run on a thread pool while its
+async-generator streams run on the event loop; each with our interceptor,
+`grpc.health.v1` health checking, server reflection and graceful shutdown.
 
 The synchronous server measured ~1.7x the calls/s of grpc.aio on this kind of machine,
 and SQLModel sessions are synchronous, so servicers are plain blocking code. A service
@@ -131,6 +131,7 @@ def create_server(
     options: Sequence[tuple[str, Any]] = (),
     on_denied: DenialHook | None = None,
     audit_sink: AuditSink | None = None,
+    async_streams: bool = False,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -141,64 +142,40 @@ def create_server(
     `on_denied` hears of every authentication or authorization refusal (for the audit log).
     `audit_sink` takes the records of `audited` methods (None: they are not recorded;
     `build_server` always gives one).
+    `async_streams` serves on grpc.aio (an `AsyncServer`) for services holding many
+    streams open: blocking methods still run on a pool of `max_workers` threads, and
+    server streams written as async generators run on the server's event loop (a thread
+    of its own), holding no pool thread while they wait.
     """
     names, methods = _checked(registrations)
-    interceptor = RuntimeInterceptor(
-        methods, **_pipeline(domain, verifier, service_accounts, on_denied, audit_sink)
-    )
-    grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),
-        interceptors=[interceptor],
-        # Without this, a second process on the same port would silently share it.
-        options=[("grpc.so_reuseport", 0), *options],
-    )
-    health_servicer = _install(grpc_server, registrations, names)
-    port = _bind(grpc_server, address, credentials)
-    return Server(grpc_server, health_servicer, names), port
-
-
-def create_async_server(
-    registrations: Sequence[Registration],
-    *,
-    domain: str,
-    address: str = "127.0.0.1:0",
-    credentials: grpc.ServerCredentials | None = None,
-    verifier: AssertionVerifier | None = None,
-    service_accounts: Mapping[str, ServiceAccount] | None = None,
-    max_workers: int = 16,
-    options: Sequence[tuple[str, Any]] = (),
-    on_denied: DenialHook | None = None,
-    audit_sink: AuditSink | None = None,
-) -> tuple[Server, int]:
-    """`create_server`'s twin on grpc.aio, for services holding many streams open: plain
-    (blocking) methods run on a pool of `max_workers` threads, as on the synchronous
-    server; server-streaming methods written as async generators run on the server's
-    event loop (a thread of its own) and hold no pool thread while they wait."""
-    names, methods = _checked(registrations)
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}")
-    interceptor = AioRuntimeInterceptor(
-        methods,
-        pool=pool,
-        **_pipeline(domain, verifier, service_accounts, on_denied, audit_sink),
-    )
+    parts = _pipeline(domain, verifier, service_accounts, on_denied, audit_sink)
+    # Without this, a second process on the same port would silently share it.
+    server_options = [("grpc.so_reuseport", 0), *options]
+    if not async_streams:
+        grpc_server = grpc.server(
+            pool, interceptors=[RuntimeInterceptor(methods, **parts)], options=server_options
+        )
+        health_servicer = _install(grpc_server, registrations, names)
+        port = _bind(grpc_server, address, credentials)
+        return Server(grpc_server, health_servicer, names), port
+    interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
     loop = _EventLoopThread(f"grpc-{domain}-loop")
 
     async def build() -> grpc.aio.Server:
         return grpc.aio.server(
-            migration_thread_pool=pool,
-            interceptors=[interceptor],
-            options=[("grpc.so_reuseport", 0), *options],
+            migration_thread_pool=pool, interceptors=[interceptor], options=server_options
         )
 
     try:
-        grpc_server = loop.run(build())
-        health_servicer = _install(grpc_server, registrations, names)
-        port = _bind(grpc_server, address, credentials)
+        aio_server = loop.run(build())
+        health_servicer = _install(aio_server, registrations, names)
+        port = _bind(aio_server, address, credentials)
     except BaseException:
         loop.close()
         pool.shutdown(wait=False)
         raise
-    return AsyncServer(grpc_server, health_servicer, names, loop, pool), port
+    return AsyncServer(aio_server, health_servicer, names, loop, pool), port
 
 
 class _EventLoopThread:
@@ -221,7 +198,7 @@ class _EventLoopThread:
 
 
 class AsyncServer(Server):
-    """A PalmGrid server on grpc.aio (`create_async_server`), driven from ordinary
+    """A PalmGrid server on grpc.aio (`create_server(async_streams=True)`), driven from ordinary
     threads like `Server`: the aio server lives on its own event-loop thread."""
 
     def __init__(

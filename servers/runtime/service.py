@@ -34,7 +34,7 @@ from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
-from servers.runtime.server import Registration, Server, create_async_server, create_server
+from servers.runtime.server import Registration, Server, create_server
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
 
@@ -135,7 +135,7 @@ class ServiceSpec:
     # when the service's settings say so (`ServiceSettings.seeds_demo`). It runs at
     # every start, so it must add only what is missing.
     seed_demo: Callable[[Runtime], None] | None = None
-    # Serve on grpc.aio (`create_async_server`): plain methods still run on the thread
+    # Serve on grpc.aio (`create_server(async_streams=True)`): plain methods still run on the thread
     # pool, and server streams written as async generators hold no thread while open.
     # For a service whose clients keep many streams open (outage's watch).
     async_streams: bool = False
@@ -173,8 +173,7 @@ def build_server(
     try:
         registrations = spec.registrations(runtime)  # may choose the audit sink
         seed_demo_data(spec, runtime)
-        factory = create_async_server if spec.async_streams else create_server
-        server, port = factory(
+        server, port = create_server(
             registrations,
             domain=spec.name,
             address=address or settings.listen_address(spec.name),
@@ -184,6 +183,7 @@ def build_server(
             max_workers=settings.grpc_max_workers,
             on_denied=DenialAuditor(runtime.audit_sink),
             audit_sink=runtime.audit_sink,
+            async_streams=spec.async_streams,
         )
     except BaseException:
         runtime.close()

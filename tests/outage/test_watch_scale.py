@@ -1,7 +1,6 @@
 """1,000 watch streams open on one outage process at once (loopback, one client channel):
 each subscribed to the one change feed, none holding a server thread; a unary RPC still
-answers promptly while they are open, and a change made then reaches every one of them.
-SQLite only: what is measured is the server, not the database."""
+answers promptly while they are open, and a change made then reaches every one of them."""
 
 from __future__ import annotations
 
@@ -16,19 +15,10 @@ import pytest
 
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import outage_service_pb2_grpc
-from tests.conftest import module_database
 from tests.outage.support import OutageSystem, outage_system
 
 STREAMS = 1000
 HEARTBEAT = outage_pb.OUTAGE_CHANGE_KIND_HEARTBEAT
-
-
-@pytest.fixture(scope="module", params=["sqlite"])
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with module_database(request, tmp_path_factory, "outage") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +88,8 @@ def wait_for_subscribers(system: OutageSystem, count: int, timeout: float) -> No
         time.sleep(0.05)
 
 
+# SQLite only: what is measured is the server, not the database.
+@pytest.mark.parametrize("module_database_url", ["sqlite"], indirect=True)
 def test_a_thousand_open_streams_leave_the_unary_rpcs_answering(system: OutageSystem) -> None:
     watchers = Watchers(system)
     try:

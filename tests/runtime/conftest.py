@@ -20,7 +20,6 @@ from servers.runtime import (
     AssertionSigner,
     AssertionVerifier,
     AuditSink,
-    create_async_server,
     create_server,
 )
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
@@ -117,7 +116,6 @@ def start_probe(
     pipeline must behave the same on both."""
     started: list[Running] = []
     on_aio = request.param == "aio"
-    factory = create_async_server if on_aio else create_server
 
     def start(
         *,
@@ -127,7 +125,7 @@ def start_probe(
         audit_sink: AuditSink | None = None,
     ) -> Running:
         servicer = probe.AsyncProbeServicer() if on_aio else probe.ProbeServicer()
-        server, port = factory(
+        server, port = create_server(
             probe.registrations(servicer),
             domain="probe",
             credentials=credentials,
@@ -135,6 +133,7 @@ def start_probe(
             service_accounts=service_accounts,
             max_workers=max_workers,
             audit_sink=audit_sink,
+            async_streams=on_aio,
         )
         server.start()
         running = Running(server, port, servicer)

@@ -106,7 +106,7 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
 
 
 class AsyncProbeServicer(ProbeServicer):
-    """The probe for `create_async_server`: Count is an async generator on the event
+    """The probe for `create_server(async_streams=True)`: Count is an async generator on the event
     loop; every other method stays blocking, on the thread pool."""
 
     async def Count(self, request: Any, context: Any) -> AsyncIterator[Any]:  # type: ignore[override]
