@@ -13,6 +13,7 @@ BENCHMARKS = {
     "billing-scale": "bench.billing_scale",
     "edge-cache": "bench.edge_cache",
     "prewarm": "bench.prewarm",
+    "outage-servers": "bench.outage_servers",
 }
 
 

@@ -17,7 +17,7 @@ from palmgrid.outage.v1 import outage_service_pb2, resources_pb2
 from palmgrid.type.v1.identity_pb2 import Principal
 from servers.outage.changes import record
 from servers.outage.models import OutageKind, OutageRow, OutageState
-from servers.outage.notice_texts import NoticeEvent
+from servers.outage.notice_content import NoticeEvent
 from servers.outage.process import OutageProcess
 from servers.outage.resources import UPDATABLE, kind_name, outage_id, outage_resource
 from servers.outage.rules import Plan, check_plan, check_state

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from cachetags.invalidate import TagInvalidator
 from servers.outage.models import ChangeRow, NoticeRow, OutageRow
-from servers.outage.notice_texts import NoticeEvent, compose
+from servers.outage.notice_content import NoticeEvent, compose
 from servers.outage.resources import outage_resource
 
 log = logging.getLogger("palmgrid.outage.changes")
@@ -68,14 +68,15 @@ def queue_notice(
     areas: Iterable[str] = (),
 ) -> None:
     """Queue a message about `event` of `row` to the customers of its areas and `areas`."""
-    title, body = compose(event, row)
+    content = compose(event, row)
     session.add(
         NoticeRow(
             outage_id=row.id,
             event=event.value,
             area_codes=sorted({*row.area_codes, *areas}),
-            title=title,
-            body=body,
+            template=content.template,
+            parameters=content.parameters,
+            urgent=content.urgent,
             create_time=now,
             next_attempt_time=now,
         )

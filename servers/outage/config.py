@@ -22,7 +22,7 @@ class OutageConfig(ServiceSettings):
     reminder_lead_seconds: int = Field(default=86400, ge=600, le=7 * 86400)
     # How often the clock's transitions (start, planned end) and reminders run; 0: never
     # (the worker or a test runs them).
-    jobs_interval_seconds: float = Field(default=30.0, ge=0, le=3600)
+    jobs_interval_seconds: float = Field(default=0.0, ge=0, le=3600)
     # How often the change feed looks for changes other replicas committed.
     feed_poll_seconds: float = Field(default=0.2, gt=0, le=10)
     # How often a quiet watch stream sends a heartbeat.

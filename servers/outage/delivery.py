@@ -79,7 +79,9 @@ class NoticeDispatcher:
             ).all()
             for row in rows:
                 assert row.id is not None
-                notice = Notice(row.id, row.outage_id, row.area_codes, row.title, row.body)
+                notice = Notice(
+                    row.id, row.outage_id, row.area_codes, row.template, row.parameters, row.urgent
+                )
                 try:
                     row.recipient_count = notify_affected(
                         self._runtime, notice, timeout=self._timeout

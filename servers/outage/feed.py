@@ -5,11 +5,16 @@ A stream never polls the database itself. The feed's thread reads the changes af
 last one it saw, every `poll_seconds` or at once when this process committed one (so
 changes other replicas commit arrive within a poll), and hands each to every
 subscription's queue. A resuming stream reads its backlog once, when it opens.
+
+Streams are async generators on the server's event loop (`ServiceSpec.async_streams`),
+so a subscription's queue is an asyncio queue of that loop: the feed's thread hands a
+change over with `call_soon_threadsafe`, and a waiting stream holds no thread.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,24 +48,30 @@ def _change(row: ChangeRow) -> Change:
 
 
 class Subscription:
-    """The live changes after `since`, in order, for one stream."""
+    """The live changes after `since`, in order, for one stream on an event loop."""
 
     _CLOSED = object()
 
-    def __init__(self, feed: ChangeFeed, since: int) -> None:
+    def __init__(self, feed: ChangeFeed, since: int, loop: asyncio.AbstractEventLoop) -> None:
         self.since = since
         self._feed = feed
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._loop = loop
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
         self.closed = False
 
     def put(self, change: Change) -> None:
-        self._queue.put(change)
+        """Hand `change` to the stream (from any thread)."""
+        self._put(change)
 
-    def next(self, timeout: float) -> Change | None:
+    def _put(self, item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def next(self, timeout: float) -> Change | None:
         """The next change, or None after `timeout` seconds without one or once closed."""
         try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
+            item = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
             return None
         if item is self._CLOSED:
             self.closed = True
@@ -69,9 +80,10 @@ class Subscription:
         return item
 
     def close(self) -> None:
-        """Stop receiving; a waiting `next` returns at once. Safe to call twice."""
+        """Stop receiving; a waiting `next` returns at once. Safe to call twice, from
+        any thread."""
         self._feed.unsubscribe(self)
-        self._queue.put(self._CLOSED)
+        self._put(self._CLOSED)
 
 
 class ChangeFeed:
@@ -107,9 +119,11 @@ class ChangeFeed:
             return len(self._subscriptions)
 
     def subscribe(self) -> Subscription:
-        """A subscription to every change after the feed's current head (its `since`)."""
+        """A subscription to every change after the feed's current head (its `since`),
+        delivered on the running event loop."""
+        loop = asyncio.get_running_loop()
         with self._lock:
-            subscription = Subscription(self, self._head)
+            subscription = Subscription(self, self._head, loop)
             self._subscriptions.append(subscription)
         return subscription
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -120,12 +120,16 @@ class NoticeRow(OutageModel, table=True):
     event: str = Field(max_length=16)
     # Whose customers hear of it: the outage's areas (before and after, for a change).
     area_codes: list[str] = json_list_field()
-    title: str = Field(max_length=64)
-    body: str = Field(max_length=2000)
+    # The notification service's template (`outage.planned`, …) and its parameters,
+    # chosen when the event was recorded; urgent messages go through quiet hours.
+    template: str = Field(max_length=64)
+    parameters: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    urgent: bool = Field(default=False)
     create_time: datetime = time_field()
     # When it was delivered (None while pending), and when to try again after a failure.
     deliver_time: datetime | None = time_field(nullable=True)
     next_attempt_time: datetime = time_field()
     attempts: int = Field(default=0)
+    # Deliveries the notification service planned for it (users × their channels).
     recipient_count: int = Field(default=0)
     last_error: str = Field(default="", max_length=500)

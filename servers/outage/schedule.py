@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from servers.outage.changes import Announcer, queue_notice, record
 from servers.outage.models import OutageKind, OutageRow, OutageState
-from servers.outage.notice_texts import NoticeEvent
+from servers.outage.notice_content import NoticeEvent
 from servers.runtime import Clock, Runtime
 
 log = logging.getLogger("palmgrid.outage.schedule")

@@ -3,7 +3,8 @@ customers, restoration estimates, the watch stream and the messages to subscribe
 
 The servicer is composed of method groups, each in its own module: reads
 (`servers.outage.reads`), announcing and changing (`.announcing`), cancel and restore
-(`.transitions`) and the watch stream (`.watching`). What the process shares — the
+(`.transitions`) and the watch stream (`.watching`); the worker's RunClockJobs is the
+internal service (`.internal`). What the process shares — the
 change feed, the notice dispatcher, the clock's jobs, the clients of billing and
 account — is built once per Runtime (`servers.outage.process`).
 
@@ -19,10 +20,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from palmgrid.outage.v1 import outage_service_pb2_grpc
+from palmgrid.outage.v1 import outage_internal_service_pb2_grpc, outage_service_pb2_grpc
 from servers.outage import demo
 from servers.outage.announcing import AnnouncingMethods
 from servers.outage.config import OutageConfig
+from servers.outage.internal import OutageInternalServicer
 from servers.outage.process import OutageProcess, build_process
 from servers.outage.reads import ReadMethods
 from servers.outage.transitions import TransitionMethods
@@ -80,7 +82,12 @@ def make_spec(*, clock: Clock | None = None, config: OutageConfig | None = None)
                 "palmgrid.outage.v1.OutageService",
                 OutageServicer(process),
                 outage_service_pb2_grpc.add_OutageServiceServicer_to_server,
-            )
+            ),
+            Registration(
+                "palmgrid.outage.v1.OutageInternalService",
+                OutageInternalServicer(process),
+                outage_internal_service_pb2_grpc.add_OutageInternalServiceServicer_to_server,
+            ),
         ]
 
     def seed_demo(runtime: Runtime) -> None:
@@ -95,6 +102,8 @@ def make_spec(*, clock: Clock | None = None, config: OutageConfig | None = None)
         settings=settings,
         seed_demo=seed_demo,
         on_start=lambda runtime: process_of(runtime).start_ticker(),
+        # Watch streams wait on an event loop, not each on a pool thread.
+        async_streams=True,
     )
 
 

@@ -11,7 +11,7 @@ from palmgrid.outage.v1 import outage_service_pb2, resources_pb2
 from servers.outage.announcing import locked_outage, save
 from servers.outage.changes import record
 from servers.outage.models import OutageState
-from servers.outage.notice_texts import NoticeEvent
+from servers.outage.notice_content import NoticeEvent
 from servers.outage.process import OutageProcess
 from servers.outage.resources import outage_resource
 from servers.outage.rules import check_restore_time, check_state

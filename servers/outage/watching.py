@@ -5,14 +5,19 @@ reads anything, so no change falls between its backlog and its live part: the ba
 (after the client's cursor, or the current outages with include_existing) is read once,
 up to the subscription's start; live changes after that follow, each once, in feed
 order. The cursor of a change is its feed sequence number.
+
+The method is an async generator: the outage service is served on grpc.aio
+(`ServiceSpec.async_streams`), so an open stream waits on the event loop and holds none
+of the pool's threads; the one read of its backlog runs on a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
-import grpc
+import grpc.aio
 from sqlmodel import col, select
 
 from palmgrid.outage.v1 import outage_service_pb2, resources_pb2
@@ -45,30 +50,36 @@ class WatchMethods:
     process: OutageProcess
     clock: Clock
 
-    def WatchOutages(
-        self, request: outage_service_pb2.WatchOutagesRequest, context: grpc.ServicerContext
-    ) -> Iterator[Response]:
+    async def WatchOutages(
+        self,
+        request: outage_service_pb2.WatchOutagesRequest,
+        context: grpc.aio.ServicerContext[outage_service_pb2.WatchOutagesRequest, Response],
+    ) -> AsyncIterator[Response]:
         wanted = _Filter(request)
-        subscription = self.process.feed.subscribe()
-        context.add_callback(subscription.close)
-        # Headers now, not with the first change: the edge answers 200 once it has
-        # (non-empty) headers. They say where the stream starts.
-        context.send_initial_metadata((("x-watch-cursor", str(subscription.since)),))
+        feed = self.process.feed
+        subscription = feed.subscribe()
         try:
+            # Headers now, not with the first change: the edge answers 200 once it has
+            # (non-empty) headers. They say where the stream starts.
+            await context.send_initial_metadata((("x-watch-cursor", str(subscription.since)),))
             last = subscription.since
+            backlog: list[Response] = []
             if request.cursor:
                 last = int(request.cursor)
-                for change in self.process.feed.history(last, subscription.since):
+                for change in await asyncio.to_thread(feed.history, last, subscription.since):
                     last = change.seq
                     if wanted.matches(change.outage):
-                        yield _response(change)
+                        backlog.append(_response(change))
             elif request.include_existing:
-                yield from self._existing(wanted, subscription.since)
-            yield from self._live(subscription, wanted, last, context)
+                backlog = await asyncio.to_thread(self._existing, wanted, subscription.since)
+            for response in backlog:
+                yield response
+            async for response in self._live(subscription, wanted, last):
+                yield response
         finally:
             subscription.close()
 
-    def _existing(self, wanted: _Filter, since: int) -> Iterator[Response]:
+    def _existing(self, wanted: _Filter, since: int) -> list[Response]:
         with self.process.runtime.session() as session:
             rows = session.exec(
                 select(OutageRow)
@@ -77,23 +88,19 @@ class WatchMethods:
             ).all()
             outages = [outage_resource(row) for row in rows]
         now = timestamp(self.clock.now())
-        for outage in outages:
-            if wanted.matches(outage):
-                yield Response(
-                    change_kind=EXISTING, outage=outage, change_time=now, cursor=str(since)
-                )
+        return [
+            Response(change_kind=EXISTING, outage=outage, change_time=now, cursor=str(since))
+            for outage in outages
+            if wanted.matches(outage)
+        ]
 
-    def _live(
-        self,
-        subscription: Subscription,
-        wanted: _Filter,
-        last: int,
-        context: grpc.ServicerContext,
-    ) -> Iterator[Response]:
+    async def _live(
+        self, subscription: Subscription, wanted: _Filter, last: int
+    ) -> AsyncIterator[Response]:
         beat = self.process.config.watch_heartbeat_seconds
         quiet_since = time.monotonic()
-        while context.is_active():
-            change = subscription.next(timeout=beat)
+        while True:
+            change = await subscription.next(timeout=beat)
             if subscription.closed:
                 return
             if change is not None and change.seq > last:  # not sent from the backlog

@@ -58,7 +58,12 @@ from servers.runtime.scopes import (
     require_supply_office_scope,
     require_user_scope,
 )
-from servers.runtime.server import Registration, Server, create_server
+from servers.runtime.server import (
+    AsyncServer,
+    Registration,
+    Server,
+    create_server,
+)
 from servers.runtime.service import Runtime, ServiceSpec, build_server, serve
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
@@ -72,6 +77,7 @@ __all__ = [
     "AssertionInvalid",
     "AssertionSigner",
     "AssertionVerifier",
+    "AsyncServer",
     "AuditEntry",
     "AuditNote",
     "AuditSink",

@@ -80,10 +80,14 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        method = self._methods.get(handler_call_details.method)  # type: ignore[attr-defined]
+        method = self._method_of(handler_call_details)
         if handler is None or method is None:
             return handler
         return self._wrap(handler, method)
+
+    def _method_of(self, handler_call_details: grpc.HandlerCallDetails) -> MethodInfo | None:
+        """The PalmGrid method called, or None (health, reflection)."""
+        return self._methods.get(handler_call_details.method)  # type: ignore[attr-defined]
 
     # --- handler wrapping -------------------------------------------------------------
 
@@ -152,11 +156,9 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             outcome.succeeded(context, response)
             return response
         except Exception as exc:
-            status = self._status_for(exc, context)
+            status = self._failure(exc, context, outcome)
             if status is None:  # the servicer aborted the call itself
-                outcome.aborted(context)
                 raise
-            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
             self._close_audit(audit, context, outcome)
@@ -179,11 +181,9 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             outcome.code = grpc.StatusCode.CANCELLED
             raise
         except Exception as exc:
-            status = self._status_for(exc, context)
+            status = self._failure(exc, context, outcome)
             if status is None:
-                outcome.aborted(context)
                 raise
-            outcome.failed(status)
             context.abort_with_status(to_grpc_status(status))
         finally:
             self._close_audit(audit, context, outcome)
@@ -209,7 +209,14 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
     def _admit(
         self, method: MethodInfo, call: calls.CallInfo, context: grpc.ServicerContext
     ) -> None:
-        """Deadline and access; refusals of access are told to `on_denied`."""
+        """Deadline and access, then the call bound with its principal."""
+        calls.bind_call(self._authorized(method, call, context))
+
+    def _authorized(
+        self, method: MethodInfo, call: calls.CallInfo, context: grpc.ServicerContext
+    ) -> calls.CallInfo:
+        """The call with its principal, once its deadline and access are checked;
+        refusals of access are told to `on_denied` (which may block: the audit log)."""
         if call.deadline is not None and call.time_remaining() == 0:
             raise DeadlineExceeded("the deadline passed before the call started")
         principal = None
@@ -225,7 +232,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             if self._on_denied is not None:
                 self._on_denied(principal, refusal)
             raise
-        calls.bind_call(replace(call, principal=principal))
+        return replace(call, principal=principal)
 
     def _validated(self, method: MethodInfo, request: Any, audit: CallAudit | None) -> Any:
         """The request, validated; a client stream is wrapped so that each message is
@@ -256,6 +263,18 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
                 reason=outcome.reason,
                 response=outcome.response,
             )
+
+    def _failure(
+        self, exc: Exception, context: grpc.ServicerContext, outcome: _Outcome
+    ) -> status_pb2.Status | None:
+        """The status a call that raised `exc` ends with, noted in `outcome`; None when
+        the servicer already aborted it (the caller re-raises)."""
+        status = self._status_for(exc, context)
+        if status is None:
+            outcome.aborted(context)
+        else:
+            outcome.failed(status)
+        return status
 
     def _status_for(
         self, exc: Exception, context: grpc.ServicerContext

@@ -1,12 +1,17 @@
-"""The gRPC server factory: grpcio's synchronous server with a thread pool, our
-interceptor, `grpc.health.v1` health checking, server reflection and graceful shutdown.
+"""The gRPC server factory: grpcio's synchronous server with a thread pool, or (with
+`async_streams`) a grpc.aio server whose plain methods run on a thread pool while its
+async-generator streams run on the event loop; each with our interceptor,
+`grpc.health.v1` health checking, server reflection and graceful shutdown.
 
 The synchronous server measured ~1.7x the calls/s of grpc.aio on this kind of machine,
-and SQLModel sessions are synchronous, so servicers are plain blocking code.
+and SQLModel sessions are synchronous, so servicers are plain blocking code. A service
+that holds many long streams open (outage's watch) takes the aio server: a stream then
+costs a task, not one of the pool's threads (docs/runtime.md, Server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
@@ -22,12 +27,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from servers.runtime.access import Authenticator
+from servers.runtime.aio_interceptor import AioRuntimeInterceptor
 from servers.runtime.audit import AuditSink
 from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
-from servers.runtime.methods import ContractError, find_service, method_table
+from servers.runtime.methods import ContractError, MethodInfo, find_service, method_table
 from servers.runtime.settings import ServiceAccount
 from servers.runtime.unbuilt import unbuilt_methods
 from servers.runtime.validation import RequestValidator
@@ -62,7 +68,7 @@ class Server:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        self.grpc_server.start()
+        self._start_serving()
         for name in (*self.service_names, ""):
             self.health.set(name, SERVING)
 
@@ -74,6 +80,12 @@ class Server:
         self.health.enter_graceful_shutdown()
         if drain > 0:
             time.sleep(drain)
+        self._stop_serving(grace)
+
+    def _start_serving(self) -> None:
+        self.grpc_server.start()
+
+    def _stop_serving(self, grace: float | None) -> None:
         self.grpc_server.stop(grace).wait()
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
@@ -119,6 +131,7 @@ def create_server(
     options: Sequence[tuple[str, Any]] = (),
     on_denied: DenialHook | None = None,
     audit_sink: AuditSink | None = None,
+    async_streams: bool = False,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -129,11 +142,103 @@ def create_server(
     `on_denied` hears of every authentication or authorization refusal (for the audit log).
     `audit_sink` takes the records of `audited` methods (None: they are not recorded;
     `build_server` always gives one).
+    `async_streams` serves on grpc.aio (an `AsyncServer`) for services holding many
+    streams open: blocking methods still run on a pool of `max_workers` threads, and
+    server streams written as async generators run on the server's event loop (a thread
+    of its own), holding no pool thread while they wait.
     """
+    names, methods = _checked(registrations)
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}")
+    parts = _pipeline(domain, verifier, service_accounts, on_denied, audit_sink)
+    # Without this, a second process on the same port would silently share it.
+    server_options = [("grpc.so_reuseport", 0), *options]
+    if not async_streams:
+        grpc_server = grpc.server(
+            pool, interceptors=[RuntimeInterceptor(methods, **parts)], options=server_options
+        )
+        health_servicer = _install(grpc_server, registrations, names)
+        port = _bind(grpc_server, address, credentials)
+        return Server(grpc_server, health_servicer, names), port
+    interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
+    loop = _EventLoopThread(f"grpc-{domain}-loop")
+
+    async def build() -> grpc.aio.Server:
+        return grpc.aio.server(
+            migration_thread_pool=pool, interceptors=[interceptor], options=server_options
+        )
+
+    try:
+        aio_server = loop.run(build())
+        health_servicer = _install(aio_server, registrations, names)
+        port = _bind(aio_server, address, credentials)
+    except BaseException:
+        loop.close()
+        pool.shutdown(wait=False)
+        raise
+    return AsyncServer(aio_server, health_servicer, names, loop, pool), port
+
+
+class _EventLoopThread:
+    """An asyncio event loop running on a daemon thread; `run` waits for a coroutine."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+class AsyncServer(Server):
+    """A PalmGrid server on grpc.aio (`create_server(async_streams=True)`), driven from ordinary
+    threads like `Server`: the aio server lives on its own event-loop thread."""
+
+    def __init__(
+        self,
+        grpc_server: grpc.aio.Server,
+        health_servicer: health.HealthServicer,
+        names: Sequence[str],
+        loop: _EventLoopThread,
+        pool: futures.ThreadPoolExecutor,
+    ) -> None:
+        super().__init__(grpc_server, health_servicer, names)  # type: ignore[arg-type]
+        self.aio_server = grpc_server
+        self.event_loop = loop
+        self._pool = pool
+        self._terminated = threading.Event()
+
+    def _start_serving(self) -> None:
+        self.event_loop.run(self.aio_server.start())
+
+    def _stop_serving(self, grace: float | None) -> None:
+        try:
+            self.event_loop.run(self.aio_server.stop(grace))
+        finally:
+            self.event_loop.close()
+            self._pool.shutdown(wait=False)
+            self._terminated.set()
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._terminated.wait(timeout)
+
+
+def _checked(
+    registrations: Sequence[Registration],
+) -> tuple[list[str], dict[str, MethodInfo]]:
+    """The services' names and method table, once their contracts and servicers pass
+    the start-up checks."""
     names = [registration.full_name for registration in registrations]
     for name in names:
         find_service(name)  # fail fast on a typo or a generated module not imported
-    methods = method_table(names)
+    methods = dict(method_table(names))
     for registration in registrations:
         unbuilt = unbuilt_methods(registration.servicer, find_service(registration.full_name))
         if unbuilt:
@@ -142,20 +247,31 @@ def create_server(
                 "base class; register it with servers.runtime.declared so they answer "
                 "UNIMPLEMENTED"
             )
-    interceptor = RuntimeInterceptor(
-        methods,
-        domain=domain_for(domain),
-        authenticator=Authenticator(verifier, service_accounts),
-        validator=RequestValidator(),
-        on_denied=on_denied,
-        auditor=CallAuditor(audit_sink) if audit_sink is not None else None,
-    )
-    grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),
-        interceptors=[interceptor],
-        # Without this, a second process on the same port would silently share it.
-        options=[("grpc.so_reuseport", 0), *options],
-    )
+    return names, methods
+
+
+def _pipeline(
+    domain: str,
+    verifier: AssertionVerifier | None,
+    service_accounts: Mapping[str, ServiceAccount] | None,
+    on_denied: DenialHook | None,
+    audit_sink: AuditSink | None,
+) -> dict[str, Any]:
+    """The interceptor's parts, the same on both servers."""
+    return {
+        "domain": domain_for(domain),
+        "authenticator": Authenticator(verifier, service_accounts),
+        "validator": RequestValidator(),
+        "on_denied": on_denied,
+        "auditor": CallAuditor(audit_sink) if audit_sink is not None else None,
+    }
+
+
+def _install(
+    grpc_server: Any, registrations: Sequence[Registration], names: Sequence[str]
+) -> health.HealthServicer:
+    """Register the services, health (every service NOT_SERVING until started) and
+    reflection on `grpc_server` (synchronous or aio)."""
     for registration in registrations:
         registration.add_to_server(registration.servicer, grpc_server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -163,6 +279,13 @@ def create_server(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
     )
+    for name in (*names, ""):
+        health_servicer.set(name, NOT_SERVING)
+    return health_servicer
+
+
+def _bind(grpc_server: Any, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind `address`; the port, or OSError when it cannot be bound."""
     try:
         if credentials is None:
             port = grpc_server.add_insecure_port(address)
@@ -175,7 +298,4 @@ def create_server(
         cause = None
     if port == 0:
         raise OSError(f"cannot bind {address} (in use or not allowed)") from cause
-    server = Server(grpc_server, health_servicer, names)
-    for name in (*names, ""):
-        health_servicer.set(name, NOT_SERVING)
-    return server, port
+    return int(port)

@@ -141,6 +141,10 @@ class ServiceSpec:
     # when the service's settings say so (`ServiceSettings.seeds_demo`). It runs at
     # every start, so it must add only what is missing.
     seed_demo: Callable[[Runtime], None] | None = None
+    # Serve on grpc.aio (`create_server(async_streams=True)`): plain methods still run on the thread
+    # pool, and server streams written as async generators hold no thread while open.
+    # For a service whose clients keep many streams open (outage's watch).
+    async_streams: bool = False
 
 
 def prepare_dev_material(settings: Settings) -> None:
@@ -185,6 +189,7 @@ def build_server(
             max_workers=settings.grpc_max_workers,
             on_denied=DenialAuditor(runtime.audit_sink),
             audit_sink=runtime.audit_sink,
+            async_streams=spec.async_streams,
         )
     except BaseException:
         runtime.close()

@@ -27,6 +27,9 @@ from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
 from servers.billing.models import BalanceRow, Customer
 from servers.billing.service import make_spec as billing_spec
+from servers.notification import models as notification_models
+from servers.notification.config import NotificationConfig
+from servers.notification.service import make_spec as notification_spec
 from servers.outage.config import OutageConfig
 from servers.outage.models import ChangeRow, NoticeRow, OutageRow
 from servers.outage.process import OutageProcess
@@ -43,6 +46,10 @@ from servers.runtime import (
 )
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from servers.worker.config import WorkerConfig
+from servers.worker.job import load_jobs
+from servers.worker.process import open_runtime
+from servers.worker.runner import Worker
 from tests.account import services
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -56,7 +63,8 @@ CUSTOMERS = {
     "3100000003": ("A03", "QJ-QL"),
     "3100000007": ("A07", "QJ-ZY"),
 }
-# User id → customers bound to them; `u-quiet` turned outage alerts off.
+# User id → customers bound to them; `u-quiet` turned outage alerts off; `u-one` and
+# `u-two` take SMS too (a phone and the switch on).
 BINDINGS = {
     "u-one": ("3100000001",),
     "u-two": ("3100000001", "3100000011"),
@@ -65,6 +73,7 @@ BINDINGS = {
     "u-far": ("3100000007",),
 }
 UNSUBSCRIBED = ("u-quiet",)
+SMS_TAKERS = {"u-one": "13900000001", "u-two": "13900000002"}
 
 DISPATCHER_PERMISSIONS = (
     "outage.outages.create",
@@ -119,6 +128,7 @@ def _fill_account(runtime: Runtime) -> None:
                     coverage=account_users.COVERAGE_NONE,
                     password_hash="-",
                     password_changed_time=START,
+                    phone=SMS_TAKERS.get(user),
                     create_time=START,
                     update_time=START,
                 )
@@ -130,9 +140,14 @@ def _fill_account(runtime: Runtime) -> None:
                         user_id=user, customer=f"customers/{customer}", create_time=START
                     )
                 )
-            if user in UNSUBSCRIBED:
+            if user in UNSUBSCRIBED or user in SMS_TAKERS:
                 session.add(
-                    account_models.Subscriptions(user_id=user, outage=False, update_time=START)
+                    account_models.Subscriptions(
+                        user_id=user,
+                        outage=user not in UNSUBSCRIBED,
+                        sms=user in SMS_TAKERS,
+                        update_time=START,
+                    )
                 )
 
 
@@ -142,10 +157,14 @@ class OutageSystem:
 
     outage: services.Running
     account: services.Running
+    notification: services.Running
     clock: SettableClock
     signer: AssertionSigner
     channel: grpc.Channel
     stub: outage_service_pb2_grpc.OutageServiceStub
+    worker: Worker
+    # The staff CLI's client credentials, for more channels to the outage service.
+    credentials: grpc.ChannelCredentials
 
     @property
     def process(self) -> OutageProcess:
@@ -178,16 +197,37 @@ class OutageSystem:
             )
         )
 
-    def messages(self, user: str) -> list[account_models.Message]:
-        """The in-app messages of `user`, oldest first."""
-        with self.account.runtime.session() as session:
+    def messages(self, user: str, channel: str = "IN_APP") -> list[notification_models.DeliveryRow]:
+        """The deliveries the notification outbox planned for `user` on `channel`
+        (skipped repeats of an event left out), oldest first."""
+        Delivery = notification_models.DeliveryRow
+        with self.notification.runtime.session() as session:
             return list(
                 session.exec(
-                    select(account_models.Message)
-                    .where(col(account_models.Message.user_id) == user)
-                    .order_by(col(account_models.Message.create_time))
+                    select(Delivery)
+                    .where(
+                        col(Delivery.user) == f"users/{user}",
+                        col(Delivery.channel) == channel,
+                        col(Delivery.state) != "SKIPPED",
+                    )
+                    .order_by(col(Delivery.create_time), col(Delivery.id))
                 ).all()
             )
+
+    def outbox(self) -> list[notification_models.MessageRow]:
+        """Every message the outbox holds, oldest first."""
+        Message = notification_models.MessageRow
+        with self.notification.runtime.session() as session:
+            return list(session.exec(select(Message).order_by(col(Message.create_time))).all())
+
+    def run_clock_job(self) -> str:
+        """Run the worker's `outage.clock` job now (RunClockJobs over mTLS, as the
+        worker); its summary. Fails when the run failed."""
+        ran = self.worker.run_now("outage.clock")
+        assert ran is not None, "another worker holds the job"
+        outcome, message = ran
+        assert outcome == "OK", message
+        return message
 
     def deliver(self) -> int:
         """Deliver every pending notice now (the dispatcher's pass)."""
@@ -206,8 +246,14 @@ class OutageSystem:
         with self.outage.runtime.session(write=True) as session:
             for model in (NoticeRow, ChangeRow, OutageRow):
                 session.exec(delete(model))  # type: ignore[call-overload]
-        with self.account.runtime.session(write=True) as session:
-            session.exec(delete(account_models.Message))  # type: ignore[call-overload]
+        with self.notification.runtime.session(write=True) as session:
+            for table in (
+                notification_models.EventSendRow,
+                notification_models.AttemptRow,
+                notification_models.DeliveryRow,
+                notification_models.MessageRow,
+            ):
+                session.exec(delete(table))  # type: ignore[call-overload]
         self.clock.set(START)
         return self
 
@@ -242,8 +288,15 @@ def planned(clock: Clock, **fields: Any) -> resources_pb2.Outage:
 
 
 @contextmanager
-def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[OutageSystem]:
-    """Billing, account and outage under mTLS; outage on `database_url`."""
+def outage_system(
+    data_dir: Path,
+    database_url: str,
+    *,
+    gateway_url: str = "http://127.0.0.1:1",
+    **config: Any,
+) -> Iterator[OutageSystem]:
+    """Billing, account, notification (its gateways at `gateway_url`) and outage under
+    mTLS, all on one settable clock; outage on `database_url`."""
     ensure_dev_pki(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
     common: dict[str, Any] = {
@@ -281,16 +334,39 @@ def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[
         )
         stack.callback(services.stop, account)
         _fill_account(account.runtime)
+        notification = services.start(
+            "notification",
+            Settings(
+                **common,
+                notification_database_url=f"sqlite:///{data_dir / 'notification.db'}",
+                account_target=account.target,
+            ),
+            notification_spec(
+                clock=clock,
+                config=NotificationConfig(
+                    sms_gateway_url=gateway_url, push_gateway_url=gateway_url
+                ),
+            ),
+        )
+        stack.callback(services.stop, notification)
         settings = Settings(
             **common,
             outage_database_url=database_url,
             billing_target=billing.target,
             account_target=account.target,
+            notification_target=notification.target,
         )
         outage = services.start(
             "outage", settings, make_spec(clock=clock, config=fast_config(**config))
         )
         stack.callback(services.stop, outage)
+        worker_config = WorkerConfig(call_timeout_seconds=10)
+        worker_runtime = open_runtime(
+            Settings(**common, outage_target=outage.target), worker_config
+        )
+        stack.callback(worker_runtime.close)
+        worker = Worker(worker_runtime, worker_config, load_jobs(), clock)
+        worker.store.sync(worker.schedules)
         credentials = settings.client_credentials("cli")
         assert credentials is not None
         channel = grpc.secure_channel(outage.target, credentials)
@@ -298,10 +374,13 @@ def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[
         yield OutageSystem(
             outage=outage,
             account=account,
+            notification=notification,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             channel=channel,
             stub=outage_service_pb2_grpc.OutageServiceStub(channel),
+            worker=worker,
+            credentials=credentials,
         )
 
 

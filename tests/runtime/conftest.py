@@ -16,7 +16,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_tools import protoc
 
-from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
+from servers.runtime import (
+    AssertionSigner,
+    AssertionVerifier,
+    AuditSink,
+    create_server,
+)
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
 from servers.runtime.identity import generate_private_key
 from servers.runtime.settings import ServiceAccount
@@ -102,10 +107,15 @@ class Running:
 StartProbe = Callable[..., Running]
 
 
-@pytest.fixture
-def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterator[StartProbe]:
-    """Start probe servers; every one is stopped after the test."""
+@pytest.fixture(params=["sync", "aio"])
+def start_probe(
+    request: pytest.FixtureRequest, probe: types.ModuleType, verifier: AssertionVerifier
+) -> Iterator[StartProbe]:
+    """Start probe servers; every one is stopped after the test. Each test runs on the
+    synchronous server, then on the grpc.aio one (its Count an async generator): the
+    pipeline must behave the same on both."""
     started: list[Running] = []
+    on_aio = request.param == "aio"
 
     def start(
         *,
@@ -114,7 +124,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
         max_workers: int = 4,
         audit_sink: AuditSink | None = None,
     ) -> Running:
-        servicer = probe.ProbeServicer()
+        servicer = probe.AsyncProbeServicer() if on_aio else probe.ProbeServicer()
         server, port = create_server(
             probe.registrations(servicer),
             domain="probe",
@@ -123,6 +133,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
             service_accounts=service_accounts,
             max_workers=max_workers,
             audit_sink=audit_sink,
+            async_streams=on_aio,
         )
         server.start()
         running = Running(server, port, servicer)

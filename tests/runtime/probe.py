@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,17 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
 
     def Collect(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         return probe_pb2.CollectResponse(text=" ".join(r.word for r in request_iterator))
+
+
+class AsyncProbeServicer(ProbeServicer):
+    """The probe for `create_server(async_streams=True)`: Count is an async generator on the event
+    loop; every other method stays blocking, on the thread pool."""
+
+    async def Count(self, request: Any, context: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        for number in range(1, request.count + 1):
+            if number == request.fail_at:
+                raise NotFound(f"number {number} not found")
+            yield probe_pb2.CountResponse(number=number)
 
 
 def registrations(servicer: ProbeServicer | None = None) -> list[Registration]:
