@@ -195,6 +195,14 @@ def service_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def _start(data_dir: Path, name: str, settings: Settings) -> Service:
+    """Service `name` from its SPEC, started on port 0."""
+    spec = importlib.import_module(f"servers.{name}.service").SPEC
+    server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
+    server.start()
+    return Service(name, server, port, runtime)
+
+
 def start_system(
     data_dir: Path,
     *,
@@ -219,7 +227,7 @@ def start_system(
         ),
     }
     sandbox: Sandbox | None = None
-    for name in ["billing", "expansion", "inspection", "care"]:
+    for name in ["billing", "expansion", "inspection"]:
         spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
         server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
         if name == "billing":
@@ -237,16 +245,15 @@ def start_system(
     server.start()
     services["account"] = Service("account", server, port, runtime)
 
-    # Outage asks billing for customers by area and account for the notice period and
-    # the inboxes, and bumps its cache tag in the edge's Memcached after every change.
-    outage_settings = settings.model_copy(update={"account_target": services["account"].target})
-    server, port, runtime = build_server(
-        importlib.import_module("servers.outage.service").SPEC,
-        outage_settings,
-        address="127.0.0.1:0",
-    )
-    server.start()
-    services["outage"] = Service("outage", server, port, runtime)
+    # The outbox asks account for recipients; nothing delivers from it here (no worker),
+    # so what care and outage send stays queued where tests can read it.
+    settings = settings.model_copy(update={"account_target": services["account"].target})
+    services["notification"] = _start(data_dir, "notification", settings)
+    # Care and outage ask billing and account, send through the outbox, and bump their
+    # cache tags in the edge's Memcached after every change.
+    settings = settings.model_copy(update={"notification_target": services["notification"].target})
+    for name in ["care", "outage"]:
+        services[name] = _start(data_dir, name, settings)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",
