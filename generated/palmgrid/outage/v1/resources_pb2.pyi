@@ -108,6 +108,7 @@ class Outage(_message.Message):
     AFFECTED_CUSTOMER_COUNT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The outage's resource name, `outages/{outage}`; assigned by the server on announce."""
     kind: Global___OutageKind.ValueType
@@ -134,6 +135,10 @@ class Outage(_message.Message):
     affected_customer_count: _builtins.int
     """How many customers the affected areas hold, counted at announce and at each change
     of areas.
+    """
+    etag: _builtins.str
+    """Checksum of the current state (AIP-154); an update that sends a stale etag fails
+    with ABORTED.
     """
     @_builtins.property
     def area_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -186,10 +191,11 @@ class Outage(_message.Message):
         affected_customer_count: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "restore_time", b"restore_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_customer_count", b"affected_customer_count", "area_codes", b"area_codes", "area_description", b"area_description", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "kind", b"kind", "name", b"name", "reason", b"reason", "restore_note", b"restore_note", "restore_time", b"restore_time", "start_time", b"start_time", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_customer_count", b"affected_customer_count", "area_codes", b"area_codes", "area_description", b"area_description", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "etag", b"etag", "kind", b"kind", "name", b"name", "reason", b"reason", "restore_note", b"restore_note", "restore_time", b"restore_time", "start_time", b"start_time", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
