@@ -161,7 +161,7 @@ class AuditClient:
         request = account_internal_service_pb2.CreateAuditRecordRequest(
             audit_record=record, request_id=str(uuid.uuid4())
         )
-        options = downstream_call_options(default_timeout=self._timeout, forward_identity=False)
+        options = downstream_call_options(default_timeout=self._timeout)
         try:
             written: admin_pb.AuditRecord = self._stub.CreateAuditRecord(
                 request, **options.kwargs()

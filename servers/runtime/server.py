@@ -28,7 +28,7 @@ from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import ContractError, find_service, method_table
-from servers.runtime.settings import ServiceAccount
+from servers.runtime.service_accounts import ServiceAccount
 from servers.runtime.unbuilt import unbuilt_methods
 from servers.runtime.validation import RequestValidator
 

@@ -174,7 +174,9 @@ def build_server(
             domain=spec.name,
             address=address or settings.listen_address(spec.name),
             credentials=tls.server_credentials_for(settings),
-            verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
+            verifier=identity.AssertionVerifier(
+                identity.KeyDirectory(settings.identity_dir), audience=spec.name
+            ),
             service_accounts=settings.service_accounts,
             max_workers=settings.grpc_max_workers,
             on_denied=DenialAuditor(runtime.audit_sink),

@@ -92,7 +92,7 @@ class BillingServer:
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
         """Call metadata carrying a fresh assertion for `principal`."""
-        return [self.signer.metadata(principal)]
+        return [self.signer.metadata(principal, audience="billing")]
 
     def customer(self, *customer_ids: str) -> list[tuple[str, bytes]]:
         """A customer user bound to `customer_ids`."""

@@ -178,7 +178,7 @@ class Caller:
     principal: Principal
 
     def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        return (self.billing.signer.metadata(self.principal),)
+        return (self.billing.signer.metadata(self.principal, audience="billing"),)
 
     def pay(
         self, customer_id: str, amount_fen: int, request_id: str | None = None, **extra: Any

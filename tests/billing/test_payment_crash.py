@@ -194,7 +194,9 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
     try:
         _add_customer(engine)
         try:
-            first.stub.CreatePayment(request, metadata=(signer.metadata(payer),), timeout=10)
+            first.stub.CreatePayment(
+                request, metadata=(signer.metadata(payer, audience="billing"),), timeout=10
+            )
         except grpc.RpcError as error:  # the process died while answering
             assert fault == "crash_after_provider_order_created", error
         assert first.wait_exit() == 137
@@ -216,14 +218,16 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
         while True:
             reply = second.stub.GetPayment(
                 billing_service_pb2.GetPaymentRequest(name=name),
-                metadata=(signer.metadata(payer),),
+                metadata=(signer.metadata(payer, audience="billing"),),
                 timeout=5,
             )
             if reply.state == payment_pb2.PAYMENT_STATE_SUCCEEDED:
                 break
             assert time.monotonic() < deadline, "not recovered"
             time.sleep(0.1)
-        retried = second.stub.CreatePayment(request, metadata=(signer.metadata(payer),), timeout=10)
+        retried = second.stub.CreatePayment(
+            request, metadata=(signer.metadata(payer, audience="billing"),), timeout=10
+        )
         assert retried.name == name and retried.state == payment_pb2.PAYMENT_STATE_SUCCEEDED
     finally:
         second.stop()

@@ -65,7 +65,7 @@ class CareServer:
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
         """Call metadata carrying a fresh assertion for `principal`."""
-        return [self.signer.metadata(principal)]
+        return [self.signer.metadata(principal, audience="care", caller="cli")]
 
     def editor(self, user: str = "users/ed1") -> list[tuple[str, bytes]]:
         return self.as_(

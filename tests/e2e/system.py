@@ -30,6 +30,7 @@ from servers.billing.payments.service import payment_service
 from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec as billing_spec
 from servers.runtime import Registration, Runtime, Server, ServiceSpec, Settings, build_server
+from servers.runtime.devcerts import SERVICE_ACCOUNTS as DEV_ACCOUNTS
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
@@ -164,21 +165,21 @@ class System:
         self.memcached.process.wait()
 
 
+# The tests' own certificate: it reads the audit log to check what reached it. Every
+# process of the system holds its real row of the service-account table.
+TESTER = "tester"
+
+
 def prepare_data_dir(directory: Path) -> Path:
-    ensure_dev_pki(directory / "tls")
+    ensure_dev_pki(directory / "tls", accounts=(*DEV_ACCOUNTS, TESTER))
     ensure_key_pair(directory / "identity", "dev")
     return directory
 
 
 def service_accounts() -> dict[str, ServiceAccount]:
-    """The default service accounts, with the edge allowed to write audit records of
-    the refusals it makes on its own (not yet among the runtime's defaults)."""
-    accounts = dict(DEFAULT_SERVICE_ACCOUNTS)
-    edge = accounts["edge"]
-    accounts["edge"] = edge.model_copy(
-        update={"permissions": (*edge.permissions, "account.auditRecords.create")}
-    )
-    return accounts
+    """The default service accounts, and the tests' own."""
+    tester = ServiceAccount(roles=("service",), permissions=("account.auditRecords.list",))
+    return {**DEFAULT_SERVICE_ACCOUNTS, TESTER: tester}
 
 
 def service_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -78,7 +78,7 @@ def signer(identity_key: Ed25519PrivateKey) -> AssertionSigner:
 
 @pytest.fixture(scope="session")
 def verifier(identity_key: Ed25519PrivateKey) -> AssertionVerifier:
-    return AssertionVerifier({"k1": identity_key.public_key()})
+    return AssertionVerifier({"k1": identity_key.public_key()}, audience="probe")
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def audited_stub(start_probe: StartProbe, probe: types.ModuleType, sink: MemoryS
 
 def _as(signer: AssertionSigner, principal: identity_pb2.Principal, request_id: str) -> Any:
     return [
-        (METADATA_KEY, signer.sign(principal).SerializeToString()),
+        (METADATA_KEY, signer.sign(principal, audience="probe").SerializeToString()),
         ("x-request-id", request_id),
     ]
 
