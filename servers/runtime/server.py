@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from servers.runtime.access import Authenticator
 from servers.runtime.audit import AuditSink
+from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
@@ -119,6 +120,7 @@ def create_server(
     options: Sequence[tuple[str, Any]] = (),
     on_denied: DenialHook | None = None,
     audit_sink: AuditSink | None = None,
+    audit_outbox: AuditOutbox | None = None,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -128,7 +130,8 @@ def create_server(
     `service_accounts` maps mTLS client-certificate CNs to what they may do.
     `on_denied` hears of every authentication or authorization refusal (for the audit log).
     `audit_sink` takes the records of `audited` methods (None: they are not recorded;
-    `build_server` always gives one).
+    `build_server` always gives one) and `audit_outbox` keeps those it could not take
+    at once (`build_server` gives one in the service's database).
     """
     names = [registration.full_name for registration in registrations]
     for name in names:
@@ -148,7 +151,7 @@ def create_server(
         authenticator=Authenticator(verifier, service_accounts),
         validator=RequestValidator(),
         on_denied=on_denied,
-        auditor=CallAuditor(audit_sink) if audit_sink is not None else None,
+        auditor=CallAuditor(audit_sink, audit_outbox) if audit_sink is not None else None,
     )
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}"),

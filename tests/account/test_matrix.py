@@ -76,6 +76,8 @@ def system(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     running = [
         services.start("account", settings, make_spec(clock=SettableClock(), config=FAST_ARGON2))
     ]
+    # The others write their audit records to it (audited calls need a reachable log).
+    settings = settings.model_copy(update={"account_target": running[0].target})
     running += [services.start(name, settings) for name in SERVICE_NAMES if name != "account"]
     first = running[0]
     account = Account(first.server, first.port, first.runtime, settings, SettableClock())

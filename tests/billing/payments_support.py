@@ -47,6 +47,7 @@ from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec
 from servers.runtime import SYSTEM_CLOCK, AssertionSigner, Runtime, Settings, build_server
 from servers.runtime.identity import generate_private_key, write_key_pair
+from tests.audit_log import with_audit_log
 from tests.billing.payments_sandbox_support import (
     APP_ID,
     FAST,
@@ -278,7 +279,7 @@ def billing_server(
         identity_keys_dir=identity_dir,
         grpc_max_workers=16,
     )
-    server, port, runtime = build_server(SPEC, settings, address="127.0.0.1:0")
+    server, port, runtime = build_server(with_audit_log(SPEC), settings, address="127.0.0.1:0")
     wiring = {
         "provider_url": provider.url,
         "keys_dir": payment_keys_dir,

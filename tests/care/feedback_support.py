@@ -17,6 +17,7 @@ from servers.billing.service import make_spec as billing_spec
 from servers.runtime import Settings, build_server
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from tests.audit_log import with_audit_log
 from tests.care.support import CUSTOMER_PERMISSIONS, CareServer
 
 # Customer id → supply office (the demo archive's offices).
@@ -49,7 +50,9 @@ def running_billing(data_dir: Path) -> Iterator[str]:
         log_level="WARNING",
     )
     server, port, runtime = build_server(
-        billing_spec(BillingConfig(demo_data=False)), settings, address="127.0.0.1:0"
+        with_audit_log(billing_spec(BillingConfig(demo_data=False))),
+        settings,
+        address="127.0.0.1:0",
     )
     with runtime.session(write=True) as session:
         for number, office in CUSTOMERS.items():

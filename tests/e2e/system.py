@@ -35,6 +35,7 @@ from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tools import memcached
+from tools.memcached import free_port
 
 CAPTCHA = "PALM7"
 STAFF_PASSWORD = "Palm-dev-2026!"
@@ -208,7 +209,12 @@ def start_system(
     billing_calls: Counter[str] = Counter()
     account_calls: Counter[str] = Counter()
     services: dict[str, Service] = {}
-    settings = service_settings(data_dir, **(settings_overrides or {}))
+    # The account service starts last (it needs billing's address), but the others
+    # write their audit records to it from their first audited call: its port is
+    # chosen first.
+    account_address = f"127.0.0.1:{free_port()}"
+    overrides = {"account_target": account_address, **(settings_overrides or {})}
+    settings = service_settings(data_dir, **overrides)
     specs: dict[str, ServiceSpec] = {
         "billing": counting(
             billing_spec(BillingConfig(demo_data=True, demo_customers=DEMO_CUSTOMERS)),
@@ -225,14 +231,8 @@ def start_system(
         services[name] = Service(name, server, port, runtime)
     assert sandbox is not None
     # The account service verifies bindings with billing.
-    settings = service_settings(
-        data_dir, billing_target=services["billing"].target, **(settings_overrides or {})
-    )
-    server, port, runtime = build_server(
-        counting(account_spec(config=FAST_ARGON2), account_calls), settings, address="127.0.0.1:0"
-    )
-    server.start()
-    services["account"] = Service("account", server, port, runtime)
+    settings = service_settings(data_dir, billing_target=services["billing"].target, **overrides)
+    services["account"] = start_account(settings, account_address, account_calls)
 
     node = memcached.start(memory_mb=32)
     security = SecuritySettings(
@@ -265,6 +265,14 @@ def start_system(
         security=security,
         upstreams=upstreams,
     )
+
+
+def start_account(settings: Settings, address: str, calls: Counter[str]) -> Service:
+    """The account service (which keeps the audit log) on `address`."""
+    spec = counting(account_spec(config=FAST_ARGON2), calls)
+    server, port, runtime = build_server(spec, settings, address=address)
+    server.start()
+    return Service("account", server, port, runtime)
 
 
 def start_edge(data_dir: Path, upstreams: dict[str, str], security: SecuritySettings) -> HttpsEdge:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_tools import protoc
 
 from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
+from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
 from servers.runtime.identity import generate_private_key
 from servers.runtime.settings import ServiceAccount
@@ -113,6 +114,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
         service_accounts: Mapping[str, ServiceAccount] | None = None,
         max_workers: int = 4,
         audit_sink: AuditSink | None = None,
+        audit_outbox: AuditOutbox | None = None,
     ) -> Running:
         servicer = probe.ProbeServicer()
         server, port = create_server(
@@ -123,6 +125,7 @@ def start_probe(probe: types.ModuleType, verifier: AssertionVerifier) -> Iterato
             service_accounts=service_accounts,
             max_workers=max_workers,
             audit_sink=audit_sink,
+            audit_outbox=audit_outbox,
         )
         server.start()
         running = Running(server, port, servicer)
