@@ -17,6 +17,7 @@ from servers.account import models
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from servers.runtime.etags import content_etag
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 STAFF = identity_pb2.PRINCIPAL_KIND_STAFF
@@ -127,7 +128,7 @@ def lock_expire_time(session: Session, user: models.User, now: datetime) -> date
 
 
 def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.User:
-    """The User resource: roles as `roles/{id}`, phone masked."""
+    """The User resource: roles as `roles/{id}`, phone masked, an etag of the rest."""
     message = account_pb.User(
         name=name_of(user),
         username=user.username,
@@ -150,6 +151,7 @@ def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.U
     ):
         if value is not None:
             getattr(message, field).FromDatetime(value)
+    message.etag = content_etag(message)
     return message
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,11 +26,12 @@ MIGRATIONS = Path(__file__).parent / "table_migrations"
 SUFFIX = "_runtime"
 
 
-def audit_outbox_table(service: str, metadata: sa.MetaData | None = None) -> sa.Table:
-    """Audit entries waiting for the audit log, oldest first."""
+@cache
+def audit_outbox_table(service: str) -> sa.Table:
+    """Audit entries waiting for the audit log, oldest first (one Table per service)."""
     return sa.Table(
         f"{service}_audit_outbox",
-        metadata or sa.MetaData(),
+        sa.MetaData(),
         sa.Column("id", AutoBigInt, primary_key=True, autoincrement=True),
         sa.Column("entry", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False, default=0),
@@ -39,12 +41,13 @@ def audit_outbox_table(service: str, metadata: sa.MetaData | None = None) -> sa.
     )
 
 
-def request_keys_table(service: str, metadata: sa.MetaData | None = None) -> sa.Table:
+@cache
+def request_keys_table(service: str) -> sa.Table:
     """One row per (operation, caller, request_id): the request's fingerprint and the
-    resource it created."""
+    resource it created (one Table per service)."""
     return sa.Table(
         f"{service}_request_keys",
-        metadata or sa.MetaData(),
+        sa.MetaData(),
         sa.Column("operation", sa.String(128), primary_key=True),
         sa.Column("caller", sa.String(128), primary_key=True),
         sa.Column("request_id", sa.String(64), primary_key=True),
