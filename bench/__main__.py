@@ -12,6 +12,7 @@ BENCHMARKS = {
     "edge": "bench.edge_transcoding",
     "billing-scale": "bench.billing_scale",
     "edge-cache": "bench.edge_cache",
+    "prewarm": "bench.prewarm",
 }
 
 

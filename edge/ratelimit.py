@@ -120,9 +120,7 @@ class RateLimitStage:
             decision = self.limiter.check(
                 route.method_name,
                 rules.rate_limit,
-                client_ip=self.proxies.client_ip(
-                    exchange.client, exchange.header(b"x-forwarded-for")
-                ),
+                client_ip=self.proxies.client_ip_of(exchange),
                 user=session.user if session is not None else None,
             )
             if not decision.allowed:

@@ -162,6 +162,8 @@ class BuildRequestStage:
                 route.query.apply(message, parse_query(exchange.query))
             except QueryError as exc:
                 raise EdgeError.bad_request(str(exc), (exc.parameter, exc.reason)) from None
+        if route.streaming:
+            streaming.resume_cursor(message, exchange.header(b"last-event-id"))
         if route.derive_update_mask and body_json is not None and not message.update_mask.paths:
             assert route.body_message is not None
             message.update_mask.paths.extend(paths_from_json(body_json, route.body_message))

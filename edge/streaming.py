@@ -5,6 +5,11 @@ stream fails after it started, a last `{"error": <google.rpc.Status>}` line (the
 status is already 200 by then). SSE, chosen with `Accept: text/event-stream`, sends each
 message as a `data:` event and a failure as an `event: error`; while the upstream is
 quiet it sends a comment line every `keepalive` seconds so proxies keep the connection.
+
+Resumable streams: when a streamed message has a string field `cursor` (RESUME_FIELD),
+its SSE event carries it as the event `id:`, and a reconnecting EventSource's
+`Last-Event-ID` header fills the request's `cursor` field (unless the query set it), so
+the upstream resumes after the last event the client saw (`resume_cursor`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,19 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StreamFormat", "choose_format", "content_type", "frames", "raw_chunks"]
+__all__ = [
+    "RESUME_FIELD",
+    "StreamFormat",
+    "choose_format",
+    "content_type",
+    "frames",
+    "raw_chunks",
+    "resume_cursor",
+]
+
+# The request and response field through which a stream resumes.
+RESUME_FIELD = "cursor"
+_MAX_CURSOR = 1024
 
 StreamFormat = Literal["ndjson", "sse"]
 
@@ -77,9 +94,29 @@ async def frames(
                 await pending
 
 
+def resume_cursor(request: Any, last_event_id: bytes | None) -> None:
+    """Set `request`'s cursor from an SSE `Last-Event-ID` header when the request has a
+    cursor field the query left empty; a header that is not a printable id is ignored."""
+    if not last_event_id or len(last_event_id) > _MAX_CURSOR:
+        return
+    field = request.DESCRIPTOR.fields_by_name.get(RESUME_FIELD)
+    if field is None or field.type != field.TYPE_STRING or getattr(request, RESUME_FIELD):
+        return
+    text = last_event_id.decode("latin-1")
+    if text.isprintable():
+        setattr(request, RESUME_FIELD, text)
+
+
+def _event_id(value: Any) -> bytes:
+    cursor = value.get(RESUME_FIELD) if isinstance(value, dict) else None
+    if not isinstance(cursor, str) or not cursor or not cursor.isprintable():
+        return b""
+    return b"id: " + cursor.encode() + b"\n"
+
+
 def _message_frame(value: Any, fmt: StreamFormat) -> bytes:
     if fmt == "sse":
-        return b"data: " + orjson.dumps(value) + b"\n\n"
+        return _event_id(value) + b"data: " + orjson.dumps(value) + b"\n\n"
     return orjson.dumps({"result": value}) + b"\n"
 
 

@@ -188,10 +188,14 @@ def mask(value: str, style: int) -> str:
 
 
 def mask_message(message: Message) -> Message:
-    """Mask every sensitive string field of `message` (declared with
+    """Mask every sensitive field of `message` (declared with
     `(palmgrid.options.v1.field) = {sensitive: true, mask: …}`), in it and every nested
-    message, in place; returns `message`."""
+    message, in place; returns `message`. A sensitive string is masked by its style; a
+    sensitive `google.type` message by its own rule (a PostalAddress keeps its coarse
+    parts); any other sensitive message is cleared."""
     descriptor = message.DESCRIPTOR
+    for field in _sensitive_messages(descriptor):
+        _mask_message_field(message, field)
     for field, style in _sensitive_fields(descriptor):
         if field.is_repeated:
             values = getattr(message, field.name)
@@ -208,6 +212,45 @@ def mask_message(message: Message) -> Message:
         elif message.HasField(field.name):
             mask_message(getattr(message, field.name))
     return message
+
+
+# Sensitive message fields of these types are masked by their own rule, not cleared.
+_MESSAGE_MASKS: dict[str, Callable[[Any], Message]] = {
+    "google.type.PostalAddress": mask_postal_address,
+}
+
+
+def _mask_message_field(message: Message, field: FieldDescriptor) -> None:
+    masker = _MESSAGE_MASKS.get(field.message_type.full_name if field.message_type else "")
+    if field.is_repeated:
+        values = getattr(message, field.name)
+        masked = [masker(value) for value in values] if masker else []
+        del values[:]
+        values.extend(masked)
+    elif message.HasField(field.name):
+        if masker is None:
+            message.ClearField(field.name)
+        else:
+            getattr(message, field.name).CopyFrom(masker(getattr(message, field.name)))
+
+
+def _is_sensitive(field: FieldDescriptor) -> bool:
+    options = field.GetOptions()
+    return (
+        options.HasExtension(options_pb2.field) and options.Extensions[options_pb2.field].sensitive
+    )
+
+
+@cache
+def _sensitive_messages(descriptor: Descriptor) -> tuple[FieldDescriptor, ...]:
+    """Sensitive fields that hold messages (not maps)."""
+    return tuple(
+        field
+        for field in descriptor.fields
+        if field.type == FieldDescriptor.TYPE_MESSAGE
+        and not _is_map(field)
+        and _is_sensitive(field)
+    )
 
 
 @cache
@@ -229,8 +272,8 @@ def _message_fields(descriptor: Descriptor) -> tuple[FieldDescriptor, ...]:
     """Fields that hold messages: message fields, and maps whose values are messages."""
     found = []
     for field in descriptor.fields:
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
-            continue
+        if field.type != FieldDescriptor.TYPE_MESSAGE or _is_sensitive(field):
+            continue  # a sensitive message is masked whole, above
         if _is_map(field) and _map_value(field).type != FieldDescriptor.TYPE_MESSAGE:
             continue
         found.append(field)

@@ -1,8 +1,9 @@
 """`./dev up`: the whole PalmGrid system on one machine, in the dev profile.
 
-Starts a local Memcached, every service as its own process, and the edge; generates a
-dev CA and certificates under the data directory; waits until everything answers its
-health check; prints addresses and credentials; stops everything cleanly on Ctrl-C.
+Starts a local Memcached, every service as its own process, the worker (once the
+services serve) and the edge; generates a dev CA and certificates under the data
+directory; waits until every service answers its health check; prints addresses and
+credentials; stops everything cleanly on Ctrl-C.
 Re-running it reuses the data directory (`PALMGRID_DATA_DIR`, default `./.palmgrid`).
 """
 
@@ -26,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import palmgrid
 from palmgrid.options.v1 import options_pb2
 from servers.billing.payments.settings import load_payment_settings
+from servers.notification.config import NotificationConfig
 from servers.runtime import devcerts
 from servers.runtime.settings import SERVICE_NAMES, Settings, load_settings
 from tools import memcached
@@ -136,24 +138,35 @@ class System:
         )
         env = self.child_env()
         credentials = self.settings.client_credentials("cli")
-        # The payment provider lies outside the utility: its sandbox stands in for it and
-        # must listen before billing places (or recovers) any order.
-        provider = urlsplit(load_payment_settings(self.settings).provider_url)
-        sandbox = _spawn(
+        # The payment provider and the SMS and push gateways lie outside the utility:
+        # their sandboxes stand in for them and must listen before billing places (or
+        # recovers) any order and the notification service sends anything. Each reads
+        # the same settings as the service that calls it, so their addresses agree.
+        self._start_sandbox(
             "payment-sandbox",
-            [sys.executable, "-m", "servers.billing.payments.sandbox"],
+            "servers.billing.payments.sandbox",
+            load_payment_settings(self.settings).provider_url,
             env,
             logs,
         )
-        sandbox.address = f"http://{provider.hostname}:{provider.port}"
-        self.children.append(sandbox)
-        memcached.wait_for_port(str(provider.hostname), int(provider.port or 80), 30.0)
+        self._start_sandbox(
+            "notification-sandbox",
+            "servers.notification.sandbox",
+            NotificationConfig.load().sms_gateway_url,
+            env,
+            logs,
+        )
+        sandboxes = len(self.children)
         for name in SERVICE_NAMES:
             child = _spawn(name, [sys.executable, "-m", f"servers.{name}"], env, logs)
             child.address = self.settings.service_address(name)
             self.children.append(child)
-        for child in self.children[1:]:
+        for child in self.children[sandboxes:]:
             wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
+        # The worker calls the services, so it starts once they all serve.
+        worker = _spawn("worker", [sys.executable, "-m", "servers.worker"], env, logs)
+        worker.address = "jobs: python -m servers.worker status"
+        self.children.append(worker)
         if importlib.util.find_spec("edge.__main__") is None:
             return  # the edge is not built yet
         edge = _spawn("edge", [sys.executable, "-m", "edge", "serve", *self.edge_args()], env, logs)
@@ -162,6 +175,15 @@ class System:
         memcached.wait_for_port(
             self.settings.edge_host, self.settings.edge_port, EDGE_READY_TIMEOUT
         )
+
+    def _start_sandbox(
+        self, name: str, module: str, url: str, env: dict[str, str], logs: Path
+    ) -> None:
+        address = urlsplit(url)
+        child = _spawn(name, [sys.executable, "-m", module], env, logs)
+        child.address = f"http://{address.hostname}:{address.port}"
+        self.children.append(child)
+        memcached.wait_for_port(str(address.hostname), int(address.port or 80), 30.0)
 
     def edge_args(self) -> list[str]:
         """The edge's command line: PalmGrid's descriptors, every routed service, dev TLS."""

@@ -4,6 +4,8 @@
   postgresql://postgres@127.0.0.1:5432/ and dropped at the end.
 - `database_url`: runs a test twice, on a SQLite file and on PostgreSQL; each run gets
   an empty database (on PostgreSQL, a fresh schema of the run's database).
+- `module_database(request, tmp_path_factory, name)`: the same for a module-scoped
+  fixture parametrized over "sqlite" and "postgresql" (a service started once per module).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -56,3 +59,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@contextmanager
+def module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[str]:
+    """An empty database for a module's server `name`, by the fixture's param: a SQLite
+    file, or a PostgreSQL schema of the run's database named after `name` and the
+    module (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp(f'{name}-db') / f'{name}.db'}"
+        return
+    database: str = request.getfixturevalue("postgres_database")
+    schema = f"{name}_{request.module.__name__.rpartition('.')[2]}"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

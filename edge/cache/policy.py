@@ -1,136 +1,25 @@
 """A route's cache plan, compiled from `(palmgrid.options.v1.method)` at start-up.
 
-- `ttl`, `stale_if_error`, `client_max_age` and the tag templates come from `cache`;
-- `invalidates` templates are what a successful call of the method bumps;
-- the *scope* says who shares an entry (see `sharing_scope`);
-- values are sealed at rest unless the entry is global and holds nothing sensitive.
+The plan itself, who shares an entry and which tags a request renders are
+`cachetags.plans` (the worker's pre-warm derives the same entries); this module adds
+what only the edge knows: the route's access rule, whether it streams, and whether its
+response holds sensitive fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from cachetags import TagTemplate
+from cachetags.plans import CachePlan, plan_method, render_tags, resolve_me, sharing_scope
 from edge.fieldcrypt.fields import has_sensitive
 from edge.routes import Route
-from palmgrid.options.v1 import options_pb2
-from palmgrid.type.v1 import identity_pb2
 
-__all__ = ["CachePlan", "plan_route", "render_tags", "sharing_scope"]
-
-GLOBAL = options_pb2.CACHE_SCOPE_GLOBAL
-USER = options_pb2.CACHE_SCOPE_USER
-CUSTOMER = options_pb2.CACHE_SCOPE_CUSTOMER
-_ME = "users/me"
-
-
-@dataclass(frozen=True, slots=True)
-class CachePlan:
-    """How one route's answers are cached; `ttl` 0 means they are not."""
-
-    method: str
-    ttl: int
-    scope: int
-    tags: tuple[TagTemplate, ...]
-    stale_if_error: int
-    client_max_age: int
-    # Dotted proto path of the request field naming the scoped customer ("name").
-    scope_field: str
-    public: bool
-    seal: bool
-    invalidates: tuple[TagTemplate, ...]
-
-    @property
-    def cacheable(self) -> bool:
-        return self.ttl > 0 and self.scope != options_pb2.CACHE_SCOPE_UNSPECIFIED
+__all__ = ["CachePlan", "plan_route", "render_tags", "resolve_me", "sharing_scope"]
 
 
 def plan_route(route: Route) -> CachePlan:
-    rules = route.spec.rules or options_pb2.MethodRules()
-    cache = rules.cache
-    public = route.access.kind == "public"
-    scope = cache.scope if cache.ttl_seconds > 0 and not route.streaming else 0
-    if scope == GLOBAL and not public:
-        # A global entry must never hold one caller's data: share it per user instead.
-        scope = USER
-    sensitive = has_sensitive(route.spec.method.output_type)
-    return CachePlan(
-        method=route.method_name,
-        ttl=max(cache.ttl_seconds, 0),
-        scope=scope,
-        tags=tuple(TagTemplate.parse(t) for t in cache.tags),
-        stale_if_error=max(cache.stale_if_error_seconds, 0),
-        client_max_age=max(cache.client_max_age_seconds, 0),
-        scope_field=rules.access.scope_field,
-        public=public,
-        seal=sensitive or scope != GLOBAL,
-        invalidates=tuple(TagTemplate.parse(t) for t in rules.invalidates),
+    return plan_method(
+        route.method_name,
+        route.spec.rules,
+        public=route.access.kind == "public",
+        streaming=route.streaming,
+        sensitive=has_sensitive(route.spec.method.output_type),
     )
-
-
-def field_value(message: Any, path: str) -> str:
-    """A singular string field by dotted proto path; '' when unset or not a string."""
-    current = message
-    for name in path.split("."):
-        if current is None or not hasattr(current, name):
-            return ""
-        current = getattr(current, name)
-    return current if isinstance(current, str) else ""
-
-
-def resolve_me(value: str, user: str | None) -> str:
-    """`users/me…` names the caller: rewrite it to the caller's own `users/{id}`."""
-    if user and (value == _ME or value.startswith(_ME + "/")):
-        return user + value[len(_ME) :]
-    return value
-
-
-def render_tags(
-    templates: Sequence[TagTemplate], request: Any, user: str | None
-) -> list[str] | None:
-    """The tags for this request, or None when one cannot be rendered."""
-    tags: list[str] = []
-    for template in templates:
-        values = {p: resolve_me(field_value(request, p), user) for p in template.field_paths}
-        tag = template.render(values)
-        if tag is None or (_ME + "/") in tag + "/":
-            return None
-        tags.append(tag)
-    return tags
-
-
-def sharing_scope(
-    plan: CachePlan, request: Any, principal: identity_pb2.Principal | None
-) -> str | None:
-    """Who shares this request's entry, or None when it must not be cached.
-
-    - global: everyone (public methods only);
-    - user: the caller;
-    - customer: every customer user bound to that customer (the edge checks the
-      binding itself before serving a shared entry); a staff member gets entries of
-      their own, since only the server knows which supply office a customer is in.
-    """
-    if plan.scope == GLOBAL:
-        return "global"
-    if principal is None or not principal.user:
-        return None
-    if plan.scope == USER:
-        return f"user:{principal.user}"
-    if plan.scope == CUSTOMER:
-        customer = _customer_name(field_value(request, plan.scope_field))
-        if customer is None:
-            return None
-        if principal.kind == identity_pb2.PRINCIPAL_KIND_CUSTOMER:
-            return f"customer:{customer}" if customer in principal.customers else None
-        if principal.kind == identity_pb2.PRINCIPAL_KIND_STAFF:
-            return f"customer:{customer}|staff:{principal.user}"
-    return None
-
-
-def _customer_name(value: str) -> str | None:
-    parts = value.split("/")
-    if len(parts) >= 2 and parts[0] == "customers" and parts[1]:
-        return f"customers/{parts[1]}"
-    return None

@@ -26,10 +26,11 @@ from collections.abc import Iterable
 
 import grpc
 
-from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations, entry_key
+from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations
 from cachetags.flight import Outcome, Source
+from cachetags.plans import CachePlan, entry_address, render_tags
 from edge.cache.http import cache_control, etag, matches
-from edge.cache.policy import CachePlan, plan_route, render_tags, sharing_scope
+from edge.cache.policy import plan_route
 from edge.errors import UpstreamFailure
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply
 from edge.routes import Route
@@ -83,10 +84,8 @@ class CacheStage:
     ) -> None:
         session = exchange.state.get("session")
         principal = session.principal if session is not None else None
-        user = principal.user if principal is not None else None
-        scope = sharing_scope(plan, exchange.request, principal)
-        tags = render_tags(plan.tags, exchange.request, user)
-        if scope is None or tags is None or self.reader is None:
+        address = entry_address(plan, exchange.request, principal)
+        if address is None or self.reader is None:
             self.stats["bypass"] += 1
             await call_next(exchange)
             self._validators(exchange, plan, None, "bypass")
@@ -98,11 +97,10 @@ class CacheStage:
             payload: bytes = exchange.reply.message.SerializeToString()
             return payload
 
-        request = exchange.request.SerializeToString(deterministic=True)
         outcome: Outcome = await self.reader.load(
-            entry_key(plan.method, request, scope),
+            address.key,
             load,
-            tags=tags,
+            tags=address.tags,
             ttl=plan.ttl,
             stale_for=plan.stale_if_error,
             seal=plan.seal,

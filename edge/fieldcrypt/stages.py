@@ -77,9 +77,7 @@ class DecryptStage:
                 code=code_pb2.INVALID_ARGUMENT,
                 reason="ENVELOPE_INVALID",
                 request_id=exchange.request_id,
-                client_ip=self.proxies.client_ip(
-                    exchange.client, exchange.header(b"x-forwarded-for")
-                ),
+                client_ip=self.proxies.client_ip_of(exchange),
                 actor=session.user if session is not None else "",
                 actor_username=session.principal.username if session is not None else "",
                 details={"field": exc.field, "problem": exc.problem},

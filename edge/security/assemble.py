@@ -183,7 +183,7 @@ def build_secure_edge(
         "authorize": AccessStage(),
         "rate_limit": RateLimitStage(limiter, proxies),
         "decrypt": DecryptStage(opener, auditor, proxies),
-        "metadata": IdentityStage(MetadataStage(rules, config.stream_timeout)),
+        "metadata": IdentityStage(MetadataStage(rules, config.stream_timeout), proxies),
         "encrypt": EncryptStage(ResponseSealer()),
         "cache": cache,
     }

@@ -11,10 +11,19 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = ["TrustedProxies"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Request(Protocol):
+    """What the client's address is read from (an `edge.pipeline.Exchange`)."""
+
+    client: str | None
+
+    def header(self, name: bytes) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,10 @@ class TrustedProxies:
             if not self.trusts(hop):
                 break
         return address
+
+    def client_ip_of(self, request: Request) -> str:
+        """`client_ip` of a request: its peer and its `X-Forwarded-For`."""
+        return self.client_ip(request.client, request.header(b"x-forwarded-for"))
 
     def scheme(self, peer: str | None, scheme: str, forwarded_proto: bytes | None) -> str:
         """`https` when the connection is TLS, or a trusted proxy says it terminated TLS."""

@@ -247,7 +247,7 @@ class SessionStage:
         token = bearer_token(exchange)
         session: Session | None = None
         if token is not None:
-            ip = self.proxies.client_ip(exchange.client, exchange.header(b"x-forwarded-for"))
+            ip = self.proxies.client_ip_of(exchange)
             try:
                 session = await self.sessions.authenticate(token, ip, exchange.request_id)
             except (EdgeError, UpstreamFailure):

@@ -4,7 +4,7 @@ parameters, the audit log and the service accounts, for administrators."""
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -13,7 +13,17 @@ from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as sys
 from palmgrid.account.v1 import account_service_pb2  # noqa: F401 - registers User requests
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import audit, login, models, parameters, revocations, sessions, users
+from servers.account import (
+    audit,
+    cache_tags,
+    models,
+    parameters,
+    revocations,
+    scope,
+    sessions,
+    throttle,
+    users,
+)
 from servers.account.catalog import declared_permissions
 from servers.account.core import AccountCore
 from servers.account.roles import role_etag, role_name
@@ -59,13 +69,9 @@ def role_proto(session: Session, role: models.Role) -> admin_pb.Role:
 
 def _reaches_supply_office(office: str) -> ColumnElement[bool]:
     """Users who may reach `office`: every office, or it among those listed."""
-    # The offices are a JSON list of strings; a code is letters, digits and hyphens
-    # (the request's rule), so its quoted form found in the JSON text is that element,
-    # and it holds no LIKE wildcard. Portable across SQLite and PostgreSQL.
-    listed = cast(col(models.User.supply_offices), String).like(f'%"{office}"%')
     return or_(
         col(models.User.coverage) == users.COVERAGE_ALL,
-        and_(col(models.User.coverage) == users.COVERAGE_LISTED, listed),
+        and_(col(models.User.coverage) == users.COVERAGE_LISTED, scope.lists_office(office)),
     )
 
 
@@ -80,9 +86,12 @@ class AdminMethods:
     # --- users ----------------------------------------------------------------------
 
     def _changed_user(self, session: Session, user: models.User) -> None:
+        """The user's principal changed: end their cached sessions' checks and drop the
+        entries the edge cached for them, once this transaction commits."""
         user.update_time = self.core.now()
         session.add(user)
         revocations.revoke(session, revocations.USER, [users.name_of(user)], self.core.now())
+        cache_tags.bump_users_after_commit(session, self.core.cache, [users.name_of(user)])
 
     def _end_sessions(self, session: Session, user: models.User) -> int:
         rows = sessions.active_rows(session, user.id, self.core.now())
@@ -159,6 +168,9 @@ class AdminMethods:
             ).where(models.UserRole.role_id == _role_id(request.role))
         if request.supply_office:
             query = query.where(_reaches_supply_office(request.supply_office))
+        visible = scope.users_visible_to(require_principal())
+        if visible is not None:
+            query = query.where(visible)
         if after is not None:
             query = query.where(col(models.User.username_key) > after[0])
         query = query.order_by(col(models.User.username_key)).limit(size + 1)
@@ -205,7 +217,7 @@ class AdminMethods:
     ) -> admin_service_pb.UnlockUserResponse:
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
-            login.clear_failures(session, user.username)
+            throttle.clear(session, user.username)
             session.flush()
             return admin_service_pb.UnlockUserResponse(
                 user=users.to_proto(session, user, self.core.now())
@@ -355,6 +367,12 @@ class AdminMethods:
             role.update_time = now
             session.add(role)
             revocations.revoke(session, revocations.ROLE, [role_name(role.id)], now)
+            holders = session.exec(
+                select(models.UserRole.user_id).where(models.UserRole.role_id == role.id)
+            ).all()
+            cache_tags.bump_users_after_commit(
+                session, self.core.cache, [f"users/{holder}" for holder in holders]
+            )
             session.flush()
             return role_proto(session, role)
 

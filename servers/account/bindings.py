@@ -89,10 +89,13 @@ def check_can_bind(session: Session, user_id: str, customer: str, limit: int) ->
         )
 
 
-def verify_with_billing(core: AccountCore, customer: str, verification: str) -> bool:
-    """Ask billing whether `verification` proves knowledge of `customer`."""
+def verify_with_billing(
+    core: AccountCore, customer: str, verification: str
+) -> billing_pb.VerifyCustomerBindingResponse:
+    """Ask billing whether `verification` proves knowledge of `customer`; when it does,
+    the answer also names the customer's supply office."""
     if not _VERIFICATION.match(verification):
-        return False
+        return billing_pb.VerifyCustomerBindingResponse(verified=False)
     stub = billing_grpc.BillingInternalServiceStub(core.runtime.channel("billing"))
     # As the account service itself: the customer's own assertion does not carry the
     # permission to ask billing this.
@@ -107,7 +110,8 @@ def verify_with_billing(core: AccountCore, customer: str, verification: str) -> 
             "the customer archive cannot verify bindings right now",
             retry_after=timedelta(seconds=5),
         ) from exc
-    return bool(reply.verified)
+    verified: billing_pb.VerifyCustomerBindingResponse = reply
+    return verified
 
 
 def record_failure(session: Session, user_id: str, now: datetime, retention: timedelta) -> None:

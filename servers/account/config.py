@@ -38,6 +38,13 @@ class AccountConfig(ServiceSettings):
     binding_failure_limit: int = Field(default=5, ge=1)
     binding_failure_window_seconds: int = Field(default=86400, ge=60)
 
+    # Login throttling (servers/account/throttle.py): consecutive failed logins of one
+    # username allowed from all sources together before it is locked for everyone (NIST
+    # SP 800-63B allows at most 100), and the longest lock; counts quiet this long are
+    # forgotten. How many one source may try is the `lockout_threshold` parameter.
+    login_failure_ceiling: int = Field(default=100, ge=1, le=100)
+    login_lock_max_seconds: int = Field(default=86400, ge=60)
+
     # How often WatchRevocations looks for new revocations, in seconds.
     revocation_poll_seconds: float = Field(default=0.5, gt=0)
     # How long revocation events are kept for replay to watchers that reconnect.

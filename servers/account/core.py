@@ -1,6 +1,7 @@
 """What every part of the account service works with: the runtime (database, settings,
-channels), the clock, the password hasher, the assertion signer, the system parameters
-and the audit log (the core is the runtime's audit sink in this service)."""
+channels), the clock, the password hasher, the assertion signer, the cache tags it
+bumps, the system parameters and the audit log (the core is the runtime's audit sink
+in this service)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from cachetags import TagInvalidator
 from servers.account import audit, parameters
 from servers.account.config import AccountConfig
 from servers.account.passwords import PasswordHasher
@@ -25,6 +27,8 @@ class AccountCore:
     clock: Clock
     hasher: PasswordHasher
     signer: AssertionSigner
+    # Where users' cache tags are bumped when their scope changes (cache_tags.py).
+    cache: TagInvalidator | None = None
 
     @property
     def settings(self) -> Settings:

@@ -60,7 +60,8 @@ class CustomerMethods:
             limit = self.core.params(session).customer_binding_limit
             bindings.check_attempt_allowed(self.core, session, user_id, now)
             bindings.check_can_bind(session, user_id, wanted.customer, limit)
-        if not bindings.verify_with_billing(self.core, wanted.customer, wanted.verification):
+        verified = bindings.verify_with_billing(self.core, wanted.customer, wanted.verification)
+        if not verified.verified:
             retention = timedelta(seconds=self.core.config.binding_failure_window_seconds)
             with self.core.runtime.session(write=True) as session:
                 bindings.record_failure(session, user_id, now, retention)
@@ -71,6 +72,7 @@ class CustomerMethods:
                 user_id=user_id,
                 customer=wanted.customer,
                 display_name=wanted.display_name,
+                supply_office=verified.supply_office,
                 create_time=now,
             )
             session.add(row)
@@ -98,7 +100,7 @@ class CustomerMethods:
     def ListCustomerBindings(
         self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext
     ) -> requests_pb.ListCustomerBindingsResponse:
-        user_id = readable_user_id(request.parent)
+        user_id = readable_user_id(request.parent, self.core.runtime)
         after = paging.decode_token(request.page_token, [user_id], types=(str, str))
         # 0 means all of them: a user binds a few customers.
         size = paging.page_size(request.page_size, paging.MAX_PAGE_SIZE)
@@ -146,7 +148,7 @@ class CustomerMethods:
     def GetSubscriptions(
         self, request: requests_pb.GetSubscriptionsRequest, context: grpc.ServicerContext
     ) -> account_pb.Subscriptions:
-        user_id = readable_user_id(request.name)
+        user_id = readable_user_id(request.name, self.core.runtime)
         with self.core.runtime.session(write=True) as session:
             return subscriptions_proto(self._subscriptions(session, user_id))
 
@@ -171,7 +173,7 @@ class CustomerMethods:
     def ListMessages(
         self, request: requests_pb.ListMessagesRequest, context: grpc.ServicerContext
     ) -> requests_pb.ListMessagesResponse:
-        user_id = readable_user_id(request.parent)
+        user_id = readable_user_id(request.parent, self.core.runtime)
         filters = (user_id, request.topic)
         after = paging.decode_token(request.page_token, filters, types=(str, str))
         size = paging.page_size(request.page_size, 20)
@@ -202,7 +204,7 @@ class CustomerMethods:
 
     def _message(self, name: str, *, write: bool) -> tuple[str, str]:
         parts = name.split("/")
-        user_id = (own_user_id if write else readable_user_id)(name)
+        user_id = own_user_id(name) if write else readable_user_id(name, self.core.runtime)
         return user_id, parts[3]
 
     def GetMessage(

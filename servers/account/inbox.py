@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlmodel import Session
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import models
-
-
-def new_id() -> str:
-    return secrets.token_hex(10)
+from servers.runtime.ids import new_id
 
 
 def write(
@@ -29,7 +25,7 @@ def write(
     request_id: str | None = None,
 ) -> models.Message:
     row = models.Message(
-        id=new_id(),
+        id=new_id(10),
         user_id=user_id,
         topic=topic,
         title=title[:64],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from cryptography.hazmat.primitives import serialization
@@ -16,11 +16,21 @@ from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
-from servers.account import audit, inbox, models, revocations, sessions, users
+from servers.account import (
+    active_users,
+    audit,
+    housekeeping,
+    inbox,
+    models,
+    revocations,
+    sessions,
+    users,
+)
 from servers.account.core import AccountCore
 from servers.account.principals import principal_for
 from servers.runtime import NotFound, Unauthenticated, paging, require_principal
 from servers.runtime.identity import load_public_key
+from servers.runtime.protoconv import from_timestamp
 from servers.runtime.settings import SERVICE_NAMES
 
 # Optional topics and the subscription switch that turns each off.
@@ -230,6 +240,24 @@ class InternalMethods:
         recipient.channels.extend(channels)
         return recipient
 
+    def ListActiveUsers(
+        self, request: internal_pb.ListActiveUsersRequest, context: grpc.ServicerContext
+    ) -> internal_pb.ListActiveUsersResponse:
+        since = from_timestamp(request.active_after)
+        filters = [paging.time_key(since)]
+        after = paging.decode_token(request.page_token, filters, types=(str,))
+        size = paging.page_size(request.page_size, 500)
+        with self.core.runtime.session() as session:
+            found = active_users.active_after(
+                session, since, after_user=None if after is None else after[0], limit=size + 1
+            )
+        return internal_pb.ListActiveUsersResponse(
+            active_users=[user.to_proto() for user in found[:size]],
+            next_page_token=paging.next_page_token(
+                found, size, lambda user: [user.user_id], filters
+            ),
+        )
+
     def CreateAuditRecord(
         self, request: internal_pb.CreateAuditRecordRequest, context: grpc.ServicerContext
     ) -> admin_pb.AuditRecord:
@@ -253,3 +281,13 @@ class InternalMethods:
                 session, entry, now=self.core.now(), write_request_id=request.request_id
             )
             return audit.to_proto(record)
+
+    def PurgeExpired(
+        self, request: internal_pb.PurgeExpiredRequest, context: grpc.ServicerContext
+    ) -> internal_pb.PurgeExpiredResponse:
+        retention = timedelta(seconds=self.core.config.revocation_retention_seconds)
+        with self.core.runtime.session(write=True) as session:
+            purged = housekeeping.purge_expired(session, self.core.now(), retention=retention)
+        return internal_pb.PurgeExpiredResponse(
+            deleted_captcha_count=purged.captchas, expired_session_count=purged.sessions
+        )

@@ -20,6 +20,7 @@ from servers.account import models, sessions
 from servers.account.core import AccountCore
 from servers.runtime import Unauthenticated, current_principal
 from servers.runtime.methods import find_service
+from servers.runtime.unbuilt import unbuilt_methods
 
 
 def require_live_session(core: AccountCore, principal: identity_pb2.Principal | None) -> None:
@@ -43,11 +44,15 @@ def _wrap(core: AccountCore, method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def guard(servicer: object, service: str, core: AccountCore) -> object:
-    """The servicer with every unary method guarded (streams are passed through)."""
+    """The servicer with every built unary method guarded (streams are passed through,
+    and so are RPCs left to grpc's base class, so that start-up still refuses them)."""
+    found = find_service(service)
+    unbuilt = set(unbuilt_methods(servicer, found))
     methods: dict[str, Callable[..., Any]] = {}
-    for descriptor in find_service(service).methods:
+    for descriptor in found.methods:
         implementation = getattr(servicer, descriptor.name)
-        if not (descriptor.server_streaming or descriptor.client_streaming):
+        streaming = descriptor.server_streaming or descriptor.client_streaming
+        if not streaming and descriptor.name not in unbuilt:
             implementation = _wrap(core, implementation)
         methods[descriptor.name] = implementation
     return SimpleNamespace(**methods)

@@ -1,10 +1,11 @@
-"""Logging in: captcha, lockout, credentials, the one-session policy, the new session.
+"""Logging in: captcha, throttle, credentials, the one-session policy, the new session.
 
 Unknown usernames and wrong passwords fail alike (INVALID_CREDENTIALS): an unknown
 username is checked against a decoy hash, so both take one Argon2 verification, and
-failures are counted per username whether or not it exists, so a lockout does not
-reveal which usernames exist either. The password is verified outside any database
-transaction (it takes tens of milliseconds); the outcome is then written in one.
+failures are counted per username and source whether or not the username exists
+(servers/account/throttle.py), so a lock does not reveal which usernames exist either.
+The password is verified outside any database transaction (it takes tens of
+milliseconds); the outcome is then written in one.
 """
 
 from __future__ import annotations
@@ -13,21 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlmodel import Session
-
 from palmgrid.account.v1 import account_service_pb2 as service_pb
-from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import captchas, inbox, models, revocations, sessions, users
+from servers.account import captchas, models, notices, revocations, sessions, throttle, users
 from servers.account.core import AccountCore
 from servers.account.parameters import Parameters
 from servers.runtime import (
     AuditEntry,
     FailedPrecondition,
     PermissionDenied,
-    ResourceExhausted,
     Unauthenticated,
     audit_note,
 )
+from servers.runtime.ids import new_id
 
 LOGIN_ACTION = "/palmgrid.account.v1.AccountService/CreateSession"
 
@@ -41,54 +39,26 @@ class Client:
     public_key: bytes = b""
 
 
-def _locked(until: datetime, now: datetime) -> ResourceExhausted:
-    return ResourceExhausted(
-        "too many failed logins; the account is locked for a while",
-        reason="ACCOUNT_LOCKED",
-        retry_after=max(until - now, timedelta(seconds=1)),
+def limits(core: AccountCore, params: Parameters) -> throttle.Limits:
+    """The login throttle's limits: the system parameters and the service's settings."""
+    return throttle.Limits(
+        per_source=params.lockout_threshold,
+        ceiling=max(core.config.login_failure_ceiling, params.lockout_threshold),
+        first_lock=params.lockout_duration,
+        longest_lock=timedelta(seconds=core.config.login_lock_max_seconds),
     )
 
 
-def _attempts(session: Session, key: str) -> models.LoginAttempts:
-    row = session.get(models.LoginAttempts, key, with_for_update=True)
-    if row is None:
-        row = models.LoginAttempts(username_key=key)
-        session.add(row)
-    return row
-
-
-def check_not_locked(session: Session, username: str, now: datetime) -> None:
-    """Raise ACCOUNT_LOCKED while `username` (known or not) is locked."""
-    row = session.get(models.LoginAttempts, username.lower())
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        raise _locked(row.locked_until, now)
-
-
-def record_failure(
-    session: Session, username: str, params: Parameters, now: datetime
-) -> datetime | None:
-    """Count a failed login of `username`; returns the lock's end when this failure
-    locks the account."""
-    row = _attempts(session, username.lower())
-    row.failure_count += 1
-    row.last_failure_time = now
-    locked_until = None
-    if row.failure_count >= params.lockout_threshold:
-        locked_until = row.locked_until = now + params.lockout_duration
-        row.failure_count = 0
-    session.add(row)
-    return locked_until
-
-
-def clear_failures(session: Session, username: str) -> None:
-    row = session.get(models.LoginAttempts, username.lower())
-    if row is not None:
-        session.delete(row)
-
-
 def lock_event(
-    username: str, user: models.User | None, until: datetime, now: datetime
+    username: str,
+    user: models.User | None,
+    attempt: throttle.Attempt,
+    kind: str,
+    until: datetime,
+    now: datetime,
 ) -> AuditEntry:
+    """The audit record of a lock: of one source (`kind` "source") or of the username
+    for every source ("username")."""
     return AuditEntry(
         action=LOGIN_ACTION,
         event_time=now,
@@ -97,7 +67,12 @@ def lock_event(
         resource=users.name_of(user) if user else "",
         code=8,  # RESOURCE_EXHAUSTED
         error_reason="ACCOUNT_LOCKED",
-        details={"event": "account.locked", "lockedUntil": until.isoformat()},
+        details={
+            "event": "account.locked",
+            "lockedUntil": until.isoformat(),
+            "scope": kind,
+            "source": attempt.source if kind == "source" else throttle.ALL_SOURCES,
+        },
     )
 
 
@@ -111,24 +86,25 @@ def log_in(
     """The whole of CreateSession; raises the DomainError a failed login gets."""
     now = core.now()
     captchas.spend(core.runtime, request.captcha, request.captcha_answer, now=now)
-    with core.runtime.session() as session:
-        params = core.params(session)
-        check_not_locked(session, request.username, now)
-        user = users.by_username(session, request.username)
-        encoded = user.password_hash if user else None
     recorded = audit_note()
     recorded.actor_username = request.username
+    with core.runtime.session(write=True) as session:
+        params = core.params(session)
+        # Counted before the password is checked, so parallel tries cannot race a limit.
+        attempt = throttle.reserve(session, request.username, client.ip, limits(core, params), now)
+        user = users.by_username(session, request.username)
+        encoded = user.password_hash if user else None
     # With no user, the decoy hash is verified: as long as a wrong password takes.
     matched = core.hasher.verify(encoded, request.password)
     if user is None or not matched:
-        fail_login(core, request.username, user, params, now)
+        fail_login(core, request.username, user, attempt, params, now)
     recorded.actor = recorded.resource = users.name_of(user)
+    with core.runtime.session(write=True) as session:
+        throttle.succeeded(session, attempt)
     if user.state == users.DISABLED:
         raise PermissionDenied("the account is disabled", reason="ACCOUNT_DISABLED")
     with core.runtime.session(write=True) as session:
         user = users.get(session, user.id)
-        check_not_locked(session, request.username, now)
-        clear_failures(session, request.username)
         if core.hasher.needs_rehash(user.password_hash):
             user.password_hash = core.hasher.hash(request.password)
         if user.kind == users.STAFF and users.needs_password_change(user, now):
@@ -139,7 +115,7 @@ def log_in(
         displaced = sessions.end(session, others, sessions.DISPLACED, now)
         token = sessions.new_token()
         row = models.Session(
-            id=sessions.new_id(),
+            id=new_id(12),
             token_hash=sessions.token_hash(token),
             user_id=user.id,
             state=sessions.ACTIVE,
@@ -157,10 +133,9 @@ def log_in(
         session.add(user)
         if displaced:
             revocations.revoke(session, revocations.USER, [users.name_of(user)], now)
-            inbox.write(
+            notices.tell_owner(
                 session,
                 user_id=user.id,
-                topic=account_pb.TOPIC_ACCOUNT,
                 title="New sign-in to your account",
                 body=(
                     f"Your account signed in at {_local(now, params)} from "
@@ -197,26 +172,42 @@ def log_in(
 
 
 def fail_login(
-    core: AccountCore, username: str, user: models.User | None, params: Parameters, now: datetime
+    core: AccountCore,
+    username: str,
+    user: models.User | None,
+    attempt: throttle.Attempt,
+    params: Parameters,
+    now: datetime,
 ) -> NoReturn:
-    """Count a failed login (locking the account at the threshold) and raise
-    INVALID_CREDENTIALS."""
-    with core.runtime.session(write=True) as session:
-        check_not_locked(session, username, now)
-        locked_until = record_failure(session, username, params, now)
-        if locked_until is not None:
-            audit_note().events.append(lock_event(username, user, locked_until, now))
-            if user is not None:
-                revocations.revoke(session, revocations.USER, [users.name_of(user)], now)
-                inbox.write(
+    """Raise INVALID_CREDENTIALS for a failed login (already counted by the throttle);
+    when this failure locked its source or the username, record it and tell the owner.
+    The owner's sessions stay: a stranger's failures sign nobody out."""
+    note = audit_note()
+    for kind, until in attempt.locked.items():
+        note.events.append(lock_event(username, user, attempt, kind, until, now))
+    if user is not None and attempt.locked:
+        with core.runtime.session(write=True) as session:
+            for kind, until in attempt.locked.items():
+                notices.tell_owner(
                     session,
                     user_id=user.id,
-                    topic=account_pb.TOPIC_ACCOUNT,
-                    title="Sign-in locked",
-                    body=(
-                        f"After {params.lockout_threshold} failed sign-ins your account is "
-                        f"locked until {_local(locked_until, params)}."
-                    ),
+                    title="Sign-in attempts blocked",
+                    body=_lock_notice(kind, attempt, until, params),
                     now=now,
                 )
     raise Unauthenticated("unknown username or wrong password", reason="INVALID_CREDENTIALS")
+
+
+def _lock_notice(kind: str, attempt: throttle.Attempt, until: datetime, params: Parameters) -> str:
+    if kind == "source":
+        return (
+            f"After {params.lockout_threshold} failed sign-ins from {attempt.source}, "
+            f"sign-in from there is paused until {_local(until, params)}. Signing in from "
+            "your own devices is not affected. If this was not you, consider changing "
+            "your password."
+        )
+    return (
+        "After many failed sign-ins from many places, signing in to your account is "
+        f"paused until {_local(until, params)}. If this was not you, change your password "
+        "once you can sign in, or ask customer service to unlock the account."
+    )

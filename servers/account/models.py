@@ -93,13 +93,16 @@ class PasswordHistory(SQLModel, table=True):
     create_time: datetime = _time()
 
 
-class LoginAttempts(SQLModel, table=True):
-    """Consecutive failed logins per username, known or not: unknown usernames lock
-    like real ones, so a lockout does not reveal which usernames exist."""
+class LoginThrottle(SQLModel, table=True):
+    """Consecutive failed logins of a username from one source (an IPv4 address or an
+    IPv6 /64), and from all sources together (`source` = `*`, the ceiling). Counted for
+    usernames known or not, so a lock does not reveal which usernames exist. A login
+    attempt is counted before its password is checked (servers/account/throttle.py)."""
 
-    __tablename__ = "account_login_attempts"
+    __tablename__ = "account_login_throttle"
 
     username_key: str = Field(primary_key=True, max_length=32)
+    source: str = Field(primary_key=True, max_length=64)
     failure_count: int = 0
     locked_until: datetime | None = _time(nullable=True)
     last_failure_time: datetime | None = _time(nullable=True)
@@ -145,6 +148,9 @@ class CustomerBinding(SQLModel, table=True):
     # "customers/{10 digits}"
     customer: str = Field(primary_key=True, max_length=32, index=True)
     display_name: str = Field(default="", max_length=64)
+    # The customer's supply office as billing named it when the binding was verified
+    # (empty for bindings made before it was kept): staff reach the user from there.
+    supply_office: str = Field(default="", max_length=32)
     create_time: datetime = _time()
 
 
@@ -256,7 +262,7 @@ TABLES = [
     UserRole,
     PermissionCatalogEntry,
     PasswordHistory,
-    LoginAttempts,
+    LoginThrottle,
     Captcha,
     Session,
     CustomerBinding,

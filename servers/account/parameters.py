@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "message_retention": f"{180 * DAY}s",
     "prewarm_window": {"start": {"hours": 5}, "end": {"hours": 7}},
     "time_zone": "Asia/Shanghai",
+    "planned_outage_notice": f"{7 * DAY}s",
 }
 _WINDOWS = ("notification_quiet_hours", "prewarm_window")
 # Parameters that must always have a value (the windows may be cleared: no window).
@@ -49,6 +50,7 @@ _REQUIRED_DURATIONS = (
     "password_expiry",
     "captcha_lifetime",
     "message_retention",
+    "planned_outage_notice",
 )
 
 

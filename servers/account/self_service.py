@@ -18,6 +18,7 @@ from servers.account import (
     passwords,
     revocations,
     sessions,
+    throttle,
     users,
 )
 from servers.account.core import AccountCore
@@ -141,7 +142,7 @@ class SelfServiceMethods:
 
     def _session_row(self, name: str, *, write: bool) -> models.Session:
         """The session `name` names ("sessions/current" or an id) if the caller may
-        reach it: their own, or for reading, any with account.users.list."""
+        reach it: their own, or for reading, one in the caller's scope (scope.py)."""
         principal = require_principal()
         session_id = (principal.session if name == "sessions/current" else name).removeprefix(
             "sessions/"
@@ -150,8 +151,10 @@ class SelfServiceMethods:
             row = session.get(models.Session, session_id) if session_id else None
         if row is None:
             raise NotFound(f"{name} not found")
-        check = own_user_id if write else readable_user_id
-        check(f"users/{row.user_id}")
+        if write:
+            own_user_id(f"users/{row.user_id}")
+        else:
+            readable_user_id(f"users/{row.user_id}", self.core.runtime)
         return row
 
     def GetSession(
@@ -163,7 +166,7 @@ class SelfServiceMethods:
     def ListSessions(
         self, request: service_pb.ListSessionsRequest, context: grpc.ServicerContext
     ) -> service_pb.ListSessionsResponse:
-        user_id = readable_user_id(request.user)
+        user_id = readable_user_id(request.user, self.core.runtime)
         filters = (user_id, request.state)
         after = paging.decode_token(request.page_token, filters, types=(str, str))
         size = paging.page_size(request.page_size, 50)
@@ -217,7 +220,7 @@ class SelfServiceMethods:
     def GetUser(
         self, request: service_pb.GetUserRequest, context: grpc.ServicerContext
     ) -> account_pb.User:
-        user_id = readable_user_id(request.name)
+        user_id = readable_user_id(request.name, self.core.runtime)
         with self.core.runtime.session() as session:
             return users.to_proto(session, users.get(session, user_id), self.core.now())
 
@@ -253,10 +256,17 @@ class SelfServiceMethods:
         user_id = own_user_id(request.name)
         principal = require_principal()
         now = self.core.now()
-        with self.core.runtime.session() as session:
+        with self.core.runtime.session(write=True) as session:
             user = users.get(session, user_id)
             params = self.core.params(session)
-            login.check_not_locked(session, user.username, now)
+            # A wrong current password counts as a failed login from the caller's source.
+            attempt = throttle.reserve(
+                session,
+                user.username,
+                callmeta.client_ip(context),
+                login.limits(self.core, params),
+                now,
+            )
             history = session.exec(
                 select(models.PasswordHistory.password_hash)
                 .where(models.PasswordHistory.user_id == user_id)
@@ -264,7 +274,9 @@ class SelfServiceMethods:
                 .limit(params.password_history + 1)
             ).all()
         if not self.core.hasher.verify(user.password_hash, request.password):
-            login.fail_login(self.core, user.username, user, params, now)
+            login.fail_login(self.core, user.username, user, attempt, params, now)
+        with self.core.runtime.session(write=True) as session:
+            throttle.succeeded(session, attempt)
         check_password("newPassword", request.new_password, user.username)
         if any(self.core.hasher.verify(old, request.new_password) for old in history):
             raise InvalidArgument(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from cachetags import TagInvalidator
 from palmgrid.account.v1 import (
     account_admin_service_pb2_grpc,
     account_internal_service_pb2_grpc,
@@ -76,6 +77,11 @@ def build_core(runtime: Runtime, *, clock: Clock, config: AccountConfig) -> Acco
         clock=clock,
         hasher=build_hasher(runtime, config),
         signer=load_signer(settings.identity_dir, settings.identity_key_id),
+        cache=(
+            TagInvalidator.shared(settings.memcached_servers)
+            if settings.memcached_servers
+            else None
+        ),
     )
 
 

@@ -43,10 +43,6 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def new_id() -> str:
-    return secrets.token_hex(12)
-
-
 def name_of(row: models.Session) -> str:
     return f"sessions/{row.id}"
 

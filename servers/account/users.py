@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,11 +12,12 @@ from sqlmodel import Session, select
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.type.v1 import identity_pb2
 from palmlib.masking import mask_phone
-from servers.account import models
+from servers.account import models, throttle
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from servers.runtime.etags import content_etag
+from servers.runtime.ids import new_id
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 STAFF = identity_pb2.PRINCIPAL_KIND_STAFF
@@ -28,10 +28,6 @@ COVERAGE_LISTED = account_pb.SUPPLY_OFFICE_COVERAGE_LISTED
 COVERAGE_ALL = account_pb.SUPPLY_OFFICE_COVERAGE_ALL
 
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
-
-
-def new_id() -> str:
-    return secrets.token_hex(8)
 
 
 def name_of(user: models.User) -> str:
@@ -120,13 +116,6 @@ def create(
     return user
 
 
-def lock_expire_time(session: Session, user: models.User, now: datetime) -> datetime | None:
-    attempts = session.get(models.LoginAttempts, user.username_key)
-    if attempts and attempts.locked_until and attempts.locked_until > now:
-        return attempts.locked_until
-    return None
-
-
 def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.User:
     """The User resource: roles as `roles/{id}`, phone masked, an etag of the rest."""
     message = account_pb.User(
@@ -144,7 +133,7 @@ def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.U
     )
     for field, value in (
         ("password_expire_time", user.password_expire_time),
-        ("lock_expire_time", lock_expire_time(session, user, now)),
+        ("lock_expire_time", throttle.lock_of_username(session, user.username, now)),
         ("last_login_time", user.last_login_time),
         ("create_time", user.create_time),
         ("update_time", user.update_time),

@@ -29,7 +29,6 @@ from servers.billing.models import (
     TariffVersion,
 )
 from servers.billing.months import cst_date
-from servers.billing.names import resource_ids
 from servers.billing.resources import ledger_entry_resource
 from servers.billing.schedule import Schedule, ScheduleError
 from servers.billing.scope import authorize_customer
@@ -47,6 +46,7 @@ from servers.runtime import (
     require_principal,
     require_supply_office_scope,
 )
+from servers.runtime.ids import resource_ids
 from servers.runtime.protoconv import from_date_message, from_timestamp
 
 

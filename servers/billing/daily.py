@@ -2,9 +2,10 @@
 
     python -m servers.billing.daily          # settings from PALMGRID_* as the service
 
-The worker's schedule runs it once a day (CST); running it again the same day books
-nothing. Each customer is booked in a transaction of its own, and every customer whose
-figures changed goes through `customer_data_changed`.
+The worker runs it once a day (CST) through BillingInternalService.AccrueLateFees, a
+page of customers per call (`run_daily(after=, limit=)`); running it again the same day
+books nothing. Each customer is booked in a transaction of its own, and every customer
+whose figures changed goes through `customer_data_changed`.
 """
 
 from __future__ import annotations
@@ -32,30 +33,48 @@ log = logging.getLogger("palmgrid.billing.daily")
 class DailyResult:
     customers: int
     late_fees_fen: int
+    # The last customer looked at (by number), for the next page; "" when none.
+    last_customer: str = ""
 
 
-def overdue_customers(engine: Engine, now: datetime) -> list[str]:
-    """Postpaid customers with a bill past its due date and not yet charged for today."""
+def overdue_customers(
+    engine: Engine, now: datetime, *, after: str = "", limit: int | None = None
+) -> list[str]:
+    """Postpaid customers with a bill past its due date and not yet charged for today,
+    by number: those after `after`, at most `limit` of them."""
     today = cst_date(now)
+    query = (
+        select(Bill.customer_id)
+        .join(Customer, col(Customer.id) == col(Bill.customer_id))
+        .where(
+            Bill.state != BillState.PAID.value,
+            col(Bill.due_date) < today,
+            Customer.billing_mode == BillingMode.POSTPAID.value,
+            col(Bill.customer_id) > after,
+        )
+        .distinct()
+        .order_by(col(Bill.customer_id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
     with session_scope(engine) as session:
-        rows = session.exec(
-            select(Bill.customer_id)
-            .join(Customer, col(Customer.id) == col(Bill.customer_id))
-            .where(
-                Bill.state != BillState.PAID.value,
-                col(Bill.due_date) < today,
-                Customer.billing_mode == BillingMode.POSTPAID.value,
-            )
-            .distinct()
-        ).all()
-    return sorted(rows)
+        return list(session.exec(query).all())
 
 
-def run_daily(engine: Engine, now: datetime, config: BillingConfig) -> DailyResult:
-    """Book late fees through `now`'s day for every overdue customer."""
+def run_daily(
+    engine: Engine,
+    now: datetime,
+    config: BillingConfig,
+    *,
+    after: str = "",
+    limit: int | None = None,
+) -> DailyResult:
+    """Book late fees through `now`'s day for the overdue customers after `after` (by
+    number, at most `limit`; default: all of them)."""
     booked_customers: list[str] = []
     total = 0
-    for customer_id in overdue_customers(engine, now):
+    customers = overdue_customers(engine, now, after=after, limit=limit)
+    for customer_id in customers:
         with session_scope(engine, write=True) as session:
             customer = session.get(Customer, customer_id)
             if customer is None:
@@ -65,7 +84,7 @@ def run_daily(engine: Engine, now: datetime, config: BillingConfig) -> DailyResu
             booked_customers.append(customer_id)
             total += booked
     customer_data_changed(booked_customers)
-    return DailyResult(len(booked_customers), total)
+    return DailyResult(len(booked_customers), total, customers[-1] if customers else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

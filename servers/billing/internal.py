@@ -40,6 +40,7 @@ class InternalMethods:
             row = session.get(Customer, customer_id)
             phone = row.registered_phone if row is not None else ""
             active = row is not None and row.state == CustomerState.ACTIVE.value
+            office = row.supply_office if row is not None else ""
         expected = phone[-VERIFICATION_DIGITS:] if len(phone) >= VERIFICATION_DIGITS else ""
         # Compare in constant time even when there is nothing to match, so the answer's
         # timing does not tell an unknown customer from wrong digits.
@@ -47,7 +48,9 @@ class InternalMethods:
             (expected or "\0" * VERIFICATION_DIGITS).encode(), request.verification.encode()
         )
         verified = active and bool(expected) and matches
-        return internal_pb2.VerifyCustomerBindingResponse(verified=verified)
+        return internal_pb2.VerifyCustomerBindingResponse(
+            verified=verified, supply_office=office if verified else ""
+        )
 
     def ListCustomersByArea(
         self, request: internal_pb2.ListCustomersByAreaRequest, context: grpc.ServicerContext

@@ -19,11 +19,11 @@ from servers.billing.models import (
     TariffVersion,
 )
 from servers.billing.months import cst_date
-from servers.billing.names import resource_ids
 from servers.billing.resources import balance_resource, bill_resource, usage_resource
 from servers.billing.scope import authorize_customer, scoped_customer
 from servers.billing.tariff_resources import tariff_resource
 from servers.runtime import Clock, NotFound, Runtime, paging
+from servers.runtime.ids import resource_ids
 from servers.runtime.protoconv import from_timestamp
 
 # ListMeterReadings: newest first; ties on time are broken by (meter, reading id).

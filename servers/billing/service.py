@@ -27,6 +27,7 @@ from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
 from servers.billing.payments.service import payment_service
 from servers.billing.reads import ReadMethods
+from servers.billing.scheduled_runs import ScheduledRunMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 
@@ -64,6 +65,7 @@ PaymentInternalMethods: type = getattr(
 class BillingInternalServicer(
     PaymentInternalMethods,  # type: ignore[misc,valid-type]
     InternalMethods,
+    ScheduledRunMethods,
     billing_internal_service_pb2_grpc.BillingInternalServiceServicer,
 ):
     """palmgrid.billing.v1.BillingInternalService: other PalmGrid services."""

@@ -7,21 +7,17 @@ from collections.abc import Iterable
 from palmgrid.care.v1 import resources_pb2
 from servers.care.models import ArticleRow
 from servers.runtime.etags import etag
+from servers.runtime.ids import Collection
 from servers.runtime.protoconv import timestamp
 
-PREFIX = "articles/"
+ARTICLES = Collection("articles")
 
 # The fields UpdateArticle may change (its update_mask rule lists the same).
 UPDATABLE = ("title", "summary", "body", "kind", "pinned", "cover_image_uri")
 
 
-def article_name(article_id: str) -> str:
-    return f"{PREFIX}{article_id}"
-
-
-def article_id(name: str) -> str:
-    """The id in `articles/{id}` (the request rules have checked the pattern)."""
-    return name.removeprefix(PREFIX)
+article_name = ARTICLES.name
+article_id = ARTICLES.id
 
 
 def kind_name(value: int) -> str:

@@ -8,18 +8,14 @@ from google.type import latlng_pb2
 
 from palmgrid.care.v1 import resources_pb2
 from servers.care.models import FeedbackEventRow, FeedbackRow
+from servers.runtime.ids import Collection
 from servers.runtime.protoconv import timestamp
 
-PREFIX = "feedback/"
+FEEDBACK = Collection("feedback")
 
 
-def feedback_name(feedback_id: str) -> str:
-    return f"{PREFIX}{feedback_id}"
-
-
-def feedback_id(name: str) -> str:
-    """The id in `feedback/{id}` (the request rules have checked the pattern)."""
-    return name.removeprefix(PREFIX)
+feedback_name = FEEDBACK.name
+feedback_id = FEEDBACK.id
 
 
 def kind_name(value: int) -> str:

@@ -9,9 +9,10 @@ from google.type import dayofweek_pb2, latlng_pb2
 from palmgrid.care.v1 import resources_pb2
 from servers.care.models import OutletRow
 from servers.runtime.etags import etag
+from servers.runtime.ids import Collection
 from servers.runtime.protoconv import time_of_day, time_of_day_text, timestamp
 
-PREFIX = "outlets/"
+OUTLETS = Collection("outlets")
 SERVICE_PREFIX = "OUTLET_SERVICE_"
 
 # The fields UpdateOutlet may change (its update_mask rule lists the same).
@@ -27,13 +28,8 @@ UPDATABLE = (
 )
 
 
-def outlet_name(outlet_id: str) -> str:
-    return f"{PREFIX}{outlet_id}"
-
-
-def outlet_id(name: str) -> str:
-    """The id in `outlets/{id}` (the request rules have checked the pattern)."""
-    return name.removeprefix(PREFIX)
+outlet_name = OUTLETS.name
+outlet_id = OUTLETS.id
 
 
 def service_value(name: str) -> resources_pb2.OutletService.ValueType:

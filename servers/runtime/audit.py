@@ -44,7 +44,7 @@ from palmgrid.account.v1 import (
 from palmgrid.account.v1 import admin_resources_pb2 as admin_pb
 from palmgrid.type.v1 import identity_pb2
 from palmlib.masking import scrub_text
-from servers.runtime.calls import current_call, downstream_call_options
+from servers.runtime.calls import current_call, detached_call_options
 from servers.runtime.errors import DomainError
 
 log = logging.getLogger("palmgrid.audit")
@@ -185,7 +185,9 @@ class AuditClient:
         request = account_internal_service_pb2.CreateAuditRecordRequest(
             audit_record=record, request_id=entry.write_id
         )
-        options = downstream_call_options(default_timeout=self._timeout)
+        # Not capped by the caller's deadline: the audited work has happened, and a caller
+        # with a tight deadline must not be able to keep it out of the log.
+        options = detached_call_options(self._timeout)
         try:
             written: admin_pb.AuditRecord = self._stub.CreateAuditRecord(
                 request, **options.kwargs()

@@ -120,11 +120,17 @@ def resource_of(
     response: Message | None,
     principal: identity_pb2.Principal | None,
 ) -> str:
-    """The resource name the call acted on, from its request or response ("" if none)."""
-    found = ""
-    if request is not None:
-        found = _string_at(request, _NAME) or _resource_message_name(request)
+    """The resource name the call acted on, from its request or response ("" if none).
+
+    The request's `name` first, then the response's (a created resource's server-given
+    name), then the name inside the request's resource message (an update's target).
+    A create ignores the name a caller put in its resource message: the server assigns
+    names, so that one names nothing and must not reach the log."""
+    found = _string_at(request, _NAME) if request is not None else ""
     found = found or _string_at(response, _NAME)
+    creates = method.path.rpartition("/")[2].startswith("Create")
+    if not found and request is not None and not creates:
+        found = _resource_message_name(request)
     if not found and request is not None:
         for path in (method.rules.access.scope_field, *_FALLBACK_FIELDS):
             found = _string_at(request, path) if path else ""

@@ -3,9 +3,9 @@ user agent and the trace id, for the account service's sessions and for every au
 record.
 
 The edge forwards the phone's address as `palmgrid-client-ip` and its User-Agent as
-`palmgrid-user-agent` (it strips every `palmgrid-` key arriving from outside). They are
-believed only from a peer whose client certificate is the edge's; for anyone else the
-connection's own address counts.
+`palmgrid-user-agent` (edge.security.identity; it strips every `palmgrid-` key arriving
+from outside first). They are believed only from a peer whose client certificate is
+the edge's; for anyone else the connection's own address counts.
 """
 
 from __future__ import annotations
@@ -61,12 +61,11 @@ def client_ip(context: grpc.ServicerContext) -> str:
 
 
 def user_agent(context: grpc.ServicerContext) -> str:
-    """The end client's User-Agent (the edge's forwarded one, else the caller's own)."""
-    if _from_edge(context):
-        forwarded = _metadata(context, USER_AGENT_KEY)
-        if forwarded:
-            return forwarded[:256]
-    return _metadata(context, "user-agent")[:256]
+    """The end client's User-Agent: from the edge, the one it forwarded (empty when the
+    client sent none: the edge's own gRPC User-Agent says nothing of the phone); from
+    anyone else, the caller's own."""
+    key = USER_AGENT_KEY if _from_edge(context) else "user-agent"
+    return _metadata(context, key)[:256]
 
 
 def trace_id(context: grpc.ServicerContext) -> str:

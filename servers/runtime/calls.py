@@ -128,3 +128,14 @@ def downstream_call_options(
     ]
     entries += metadata
     return CallOptions(timeout=timeout, metadata=tuple(entries))
+
+
+def detached_call_options(timeout: float) -> CallOptions:
+    """Options for a call that must be made whatever is left of the caller's deadline
+    (an audit record of work already committed): a fixed `timeout`, the current request
+    id, no identity (the call is made as this server's own service account)."""
+    call = _current.get()
+    return CallOptions(
+        timeout=timeout,
+        metadata=((REQUEST_ID_KEY, call.request_id if call else new_request_id()),),
+    )

@@ -1,5 +1,6 @@
 """Column types and fields every service's tables use: aware UTC times, auto-increment
-keys that work on SQLite and PostgreSQL, JSON lists.
+keys that work on SQLite and PostgreSQL, JSON lists; and `contains_text`, a substring
+test that answers the same on both.
 
     from servers.runtime.columns import AutoBigInt, UtcDateTime, json_list_field, time_field
 
@@ -18,8 +19,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Integer
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, String, literal
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field
 
@@ -68,3 +72,28 @@ def time_field(*, nullable: bool = False, index: bool = False, timezone: bool = 
 def json_list_field() -> Any:
     """A SQLModel field holding a JSON list (empty by default)."""
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class _ContainsText(FunctionElement[bool]):
+    """`needle` occurs in `haystack`, case-sensitively on every database."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_ContainsText)
+def _contains_text_default(element: _ContainsText, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(strpos({haystack}, {needle}) > 0)"
+
+
+@compiles(_ContainsText, "sqlite")
+def _contains_text_sqlite(element: _ContainsText, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(instr({haystack}, {needle}) > 0)"
+
+
+def contains_text(haystack: ColumnElement[Any], needle: str) -> ColumnElement[bool]:
+    """Whether the text `haystack` contains `needle`, with the same case-sensitive answer
+    on SQLite and PostgreSQL (LIKE ignores ASCII case on SQLite only), and no wildcards."""
+    return _ContainsText(haystack, literal(needle, type_=String()))  # type: ignore[return-value]

@@ -33,6 +33,7 @@ from servers.runtime.settings import SERVICE_NAMES
 SERVICE_ACCOUNTS: tuple[str, ...] = (
     "edge",
     "worker",
+    "prewarm",
     "cli",
     "marketing",
     "metering",

@@ -18,10 +18,19 @@ def write_atomically(path: Path, data: bytes, *, mode: int) -> None:
     os.replace(temporary, path)
 
 
+class LockHeld(RuntimeError):
+    """Another process holds the lock and the caller chose not to wait."""
+
+
 @contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `directory` (several processes may start at once)."""
+def directory_lock(directory: Path, *, name: str = ".lock", wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (several processes may start at once),
+    through the file `name` in it. With `wait=False`, raise LockHeld at once when
+    another process holds it. The lock goes with the process, however it ends."""
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with (directory / name).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(f"{directory / name} is held by another process") from None
         yield

@@ -62,8 +62,16 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     "billing": _service(AUDIT_WRITE, "notification.messages.create"),
     # Care routes feedback to the customer's supply office, read from billing.
     "care": _service(AUDIT_WRITE, "billing.customers.batchGet"),
-    # Outage finds the customers of affected areas and tells the subscribed ones.
-    "outage": _service(AUDIT_WRITE, "billing.customers.listByArea", "notification.messages.create"),
+    # Outage finds the customers of affected areas (and one customer's office), reads
+    # the notice period, and files notices for the subscribed users.
+    "outage": _service(
+        AUDIT_WRITE,
+        "billing.customers.listByArea",
+        "billing.customers.batchGet",
+        "account.systemParameters.get",
+        "account.recipients.lookup",
+        "account.messages.create",
+    ),
     "expansion": _service(AUDIT_WRITE),
     "inspection": _service(AUDIT_WRITE),
     # Ingest hands customer changes, meter readings and payments made outside the app
@@ -76,24 +84,27 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     ),
     # Notification finds who should hear of something and files the in-app copies.
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),
-    # The worker's scheduled jobs: billing's recomputation and reconciliation, message
-    # delivery, pre-warming the hot data of active users, account housekeeping,
-    # imports, deadline reminders and complaint-risk scoring.
+    # The worker's scheduled jobs (servers/worker/jobs): billing's monthly bills, late
+    # fees and reconciliation, message delivery, account housekeeping.
     "worker": _service(
         AUDIT_WRITE,
-        "billing.customers.recompute",
-        "billing.customers.batchGet",
-        "billing.customers.listByArea",
+        "billing.bills.issue",
+        "billing.lateFees.accrue",
         "billing.reconciliationReports.run",
+        "billing.reconciliationReports.get",
         "notification.messages.deliver",
-        "account.activeUsers.list",
         "account.housekeeping.run",
-        "ingest.importJobs.create",
-        "expansion.applications.listDueWithin",
-        "care.complaintRisks.record",
+    ),
+    # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
+    # data it caches for them, nothing else (any customer's, hence every supply office).
+    "prewarm": _service(
+        "account.activeUsers.list",
+        "billing.balances.get",
+        "billing.monthlyUsage.list",
+        "billing.bills.list",
     ),
 }
 
-# Permissions in the table whose RPCs are being built (the worker's account jobs); the
-# test that every permission names a declared method skips these until they land.
-PLANNED_PERMISSIONS = frozenset({"account.activeUsers.list", "account.housekeeping.run"})
+# Permissions in the table whose RPCs are still being built; the test that every
+# permission names a declared method skips these until they land. Empty: all are built.
+PLANNED_PERMISSIONS: frozenset[str] = frozenset()

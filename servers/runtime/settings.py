@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     care_database_url: str | None = None
     ingest_database_url: str | None = None
     notification_database_url: str | None = None
+    # The worker's own job-state database (servers.worker), not a gRPC service.
+    worker_database_url: str | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)

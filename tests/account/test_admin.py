@@ -131,7 +131,7 @@ def test_users_of_a_supply_office_are_listed_in_pages_by_username(
     admin = account.signed_in("admin", DEV_PASSWORD)
     for username, offices in (
         ("linesman", ["QJ-ZY", "QJ-QL"]),
-        ("nearmiss", ["QJ-Q", "QJ-QLX"]),  # neither is QJ-QL
+        ("nearmiss", ["QJ-Q", "QJ-QLX", "qj-ql"]),  # none is QJ-QL (codes are case-sensitive)
         ("elsewhere", ["QJ-ZY"]),
     ):
         account.admin_stub.CreateStaffUser(

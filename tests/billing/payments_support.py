@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import delete, select
@@ -55,6 +54,7 @@ from tests.billing.payments_sandbox_support import (
     payment_keys_dir,
     start_test_sandbox,
 )
+from tests.conftest import module_database
 
 __all__ = [
     "billing_server",
@@ -247,18 +247,8 @@ def module_database_url(
 ) -> Iterator[str]:
     """An empty database for a module's billing server: a SQLite file, then a
     PostgreSQL schema in the run's database (see tests/conftest.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('payments-db') / 'billing.db'}"
-        return
-    database: str = request.getfixturevalue("postgres_database")
-    schema = f"payments_{request.module.__name__.rpartition('.')[2]}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with module_database(request, tmp_path_factory, "payments") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,28 @@ def test_binding_is_verified_by_the_last_four_phone_digits(billing: BillingServe
     assert not verify(billing, "3199999999", "0042")  # unknown
 
 
+def test_a_verified_binding_names_the_customers_supply_office_and_a_failed_one_none(
+    billing: BillingServer,
+) -> None:
+    billing.internal.BatchUpsertCustomers(
+        upsert_request(customer_record("3100000042", phone="13912340042")),
+        metadata=billing.service(),
+    )
+
+    def answer(digits: str) -> internal_pb2.VerifyCustomerBindingResponse:
+        request = internal_pb2.VerifyCustomerBindingRequest(
+            name="customers/3100000042", verification=digits
+        )
+        reply: internal_pb2.VerifyCustomerBindingResponse = billing.internal.VerifyCustomerBinding(
+            request, metadata=billing.service()
+        )
+        return reply
+
+    office = answer("0042").supply_office
+    assert office and office == customer_record("3100000042").supply_office
+    assert answer("0043").supply_office == ""
+
+
 def test_binding_check_needs_the_permission(billing: BillingServer) -> None:
     request = internal_pb2.VerifyCustomerBindingRequest(
         name="customers/3100000042", verification="0042"

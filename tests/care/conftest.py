@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlmodel import delete
 
 from servers.care.models import ArticleRow, FeedbackEventRow, FeedbackRow, OutletRow
 from tests.care.feedback_support import People, prepare_data_dir, running_billing
 from tests.care.support import START, CareServer, start_care
+from tests.conftest import module_database
 
 
 @pytest.fixture(
@@ -29,18 +29,8 @@ def module_database_url(
 ) -> Iterator[str]:
     """An empty database for a module's servers: a SQLite file, then a PostgreSQL
     schema in the run's database (see tests/conftest.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('care-db') / 'care.db'}"
-        return
-    database: str = request.getfixturevalue("postgres_database")
-    schema = f"care_{request.module.__name__.rpartition('.')[2]}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with module_database(request, tmp_path_factory, "care") as url:
+        yield url
 
 
 def fresh(server: CareServer) -> CareServer:

@@ -57,9 +57,11 @@ def client_for(system: System) -> Iterator[ClientFactory]:
     """EdgeClients for the running system (closed after the test)."""
     made: list[EdgeClient] = []
 
-    def make(address: str | None = None, **kwargs: object) -> EdgeClient:
-        headers = {"X-Forwarded-For": address or fresh_address()}
-        client = EdgeClient(system.url, ca_file=system.ca_file, headers=headers, **kwargs)  # type: ignore[arg-type]
+    def make(
+        address: str | None = None, *, headers: dict[str, str] | None = None, **kwargs: object
+    ) -> EdgeClient:
+        sent = {"X-Forwarded-For": address or fresh_address(), **(headers or {})}
+        client = EdgeClient(system.url, ca_file=system.ca_file, headers=sent, **kwargs)  # type: ignore[arg-type]
         made.append(client)
         return client
 

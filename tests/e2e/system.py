@@ -204,25 +204,32 @@ def start_system(
     session: SessionPolicy | None = None,
     flight: FlightOptions | None = None,
     edit_security: Callable[[SecuritySettings], SecuritySettings] | None = None,
+    demo_customers: int = DEMO_CUSTOMERS,
 ) -> System:
     prepare_data_dir(data_dir)
     billing_calls: Counter[str] = Counter()
     account_calls: Counter[str] = Counter()
     services: dict[str, Service] = {}
-    # The account service starts last (it needs billing's address), but the others
-    # write their audit records to it from their first audited call: its port is
+    # Services bump cache tags in the edge's Memcached (billing's data, account's scopes).
+    node = memcached.start(memory_mb=32)
+    # The account service starts after billing (it needs billing's address), but the
+    # others write their audit records to it from their first audited call: its port is
     # chosen first.
     account_address = f"127.0.0.1:{free_port()}"
-    overrides = {"account_target": account_address, **(settings_overrides or {})}
-    settings = service_settings(data_dir, **overrides)
+    settings_overrides = {
+        "memcached_servers": (node.address,),
+        "account_target": account_address,
+        **(settings_overrides or {}),
+    }
+    settings = service_settings(data_dir, **settings_overrides)
     specs: dict[str, ServiceSpec] = {
         "billing": counting(
-            billing_spec(BillingConfig(demo_data=True, demo_customers=DEMO_CUSTOMERS)),
+            billing_spec(BillingConfig(demo_data=True, demo_customers=demo_customers)),
             billing_calls,
         ),
     }
     sandbox: Sandbox | None = None
-    for name in ["billing", "outage", "expansion", "inspection", "care"]:
+    for name in ["billing", "expansion", "inspection", "care"]:
         spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
         server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
         if name == "billing":
@@ -231,10 +238,21 @@ def start_system(
         services[name] = Service(name, server, port, runtime)
     assert sandbox is not None
     # The account service verifies bindings with billing.
-    settings = service_settings(data_dir, billing_target=services["billing"].target, **overrides)
+    settings = service_settings(
+        data_dir, billing_target=services["billing"].target, **settings_overrides
+    )
     services["account"] = start_account(settings, account_address, account_calls)
 
-    node = memcached.start(memory_mb=32)
+    # Outage asks billing for customers by area and account for the notice period and
+    # the inboxes, and bumps its cache tag in the edge's Memcached after every change.
+    outage_settings = settings.model_copy(update={"account_target": services["account"].target})
+    server, port, runtime = build_server(
+        importlib.import_module("servers.outage.service").SPEC,
+        outage_settings,
+        address="127.0.0.1:0",
+    )
+    server.start()
+    services["outage"] = Service("outage", server, port, runtime)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",
@@ -273,6 +291,18 @@ def start_account(settings: Settings, address: str, calls: Counter[str]) -> Serv
     server, port, runtime = build_server(spec, settings, address=address)
     server.start()
     return Service("account", server, port, runtime)
+
+
+def prewarm_settings(system: System) -> Settings:
+    """The settings a worker beside this system would have: the services' targets and
+    the edge's Memcached (the edge's key file is already in the data directory)."""
+    return system.settings.model_copy(
+        update={
+            "account_target": system.services["account"].target,
+            "billing_target": system.services["billing"].target,
+            "memcached_servers": (system.memcached.address,),
+        }
+    )
 
 
 def start_edge(data_dir: Path, upstreams: dict[str, str], security: SecuritySettings) -> HttpsEdge:

@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from cachetags import TagTemplate
+from cachetags.plans import (
+    CachePlan,
+    entry_tags,
+    render_tags,
+    resolve_me,
+    sharing_scope,
+    staff_reach,
+)
 from edge.cache.http import cache_control, etag, matches
-from edge.cache.policy import CachePlan, render_tags, resolve_me, sharing_scope
 from edge.security.clientip import TrustedProxies
 from palmgrid.account.v1 import account_service_pb2
 from palmgrid.billing.v1 import billing_service_pb2
@@ -55,10 +62,28 @@ def test_bound_customers_share_a_customer_entry_and_others_get_none() -> None:
     assert sharing_scope(customer_plan, balance_request(), None) is None
 
 
-def test_staff_get_entries_of_their_own() -> None:
+def test_staff_get_entries_of_their_own_and_of_their_current_scope() -> None:
+    staff = identity_pb2.Principal(user="users/s", kind=STAFF, supply_offices=["QJ-QL"])
+    customer_plan = plan(options_pb2.CACHE_SCOPE_CUSTOMER)
+    scope = sharing_scope(customer_plan, balance_request(), staff)
+    assert scope == f"customer:customers/3100000001|staff:users/s|reach:{staff_reach(staff)}"
+    moved = identity_pb2.Principal(user="users/s", kind=STAFF, supply_offices=["QJ-ZY"])
+    promoted = identity_pb2.Principal(
+        user="users/s", kind=STAFF, supply_offices=["QJ-QL"], permissions=["billing.*"]
+    )
+    others = {sharing_scope(customer_plan, balance_request(), p) for p in (moved, promoted)}
+    assert scope not in others and len(others) == 2
+
+
+def test_staff_entries_hang_on_their_own_user_tag_too() -> None:
     staff = identity_pb2.Principal(user="users/s", kind=STAFF)
-    scope = sharing_scope(plan(options_pb2.CACHE_SCOPE_CUSTOMER), balance_request(), staff)
-    assert scope == "customer:customers/3100000001|staff:users/s"
+    customer = identity_pb2.Principal(
+        user="users/a", kind=CUSTOMER, customers=["customers/3100000001"]
+    )
+    customer_plan = plan(options_pb2.CACHE_SCOPE_CUSTOMER)
+    own = entry_tags(customer_plan, balance_request(), customer) or ["missing"]
+    assert entry_tags(customer_plan, balance_request(), staff) == [*own, "user/users/s"]
+    assert "user/users/a" not in own
 
 
 def test_user_and_global_scopes() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
 from google.type import postal_address_pb2
 from hypothesis import given
 from hypothesis import strategies as st
@@ -275,3 +276,70 @@ def test_messages_in_a_map_are_masked() -> None:
     book.holders["main"].phone = "13800000042"
     masking.mask_message(book)
     assert book.holders["main"].phone == "138****0042"
+
+
+def _message_with_sensitive_messages() -> type[Message]:
+    """A message type, built here, with a sensitive PostalAddress, a sensitive repeated
+    PostalAddress and a sensitive message of a type without a rule of its own."""
+    # In the default pool, beside the generated google.type classes it refers to.
+    pool = descriptor_pool.Default()
+    if _known(pool, "masking_test.proto"):
+        return message_factory.GetMessageClass(pool.FindMessageTypeByName("masking.test.Holder"))
+    file = descriptor_pb2.FileDescriptorProto(
+        name="masking_test.proto",
+        package="masking.test",
+        dependency=[
+            "google/type/postal_address.proto",
+            "google/protobuf/timestamp.proto",
+            "palmgrid/options/v1/options.proto",
+        ],
+        syntax="proto3",
+    )
+    holder = file.message_type.add(name="Holder")
+    for number, (name, type_name, repeated) in enumerate(
+        (
+            ("home", ".google.type.PostalAddress", False),
+            ("previous_homes", ".google.type.PostalAddress", True),
+            ("secret_time", ".google.protobuf.Timestamp", False),
+            ("public_address", ".google.type.PostalAddress", False),
+        ),
+        start=1,
+    ):
+        field = holder.field.add(
+            name=name,
+            number=number,
+            type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+            type_name=type_name,
+            label=(
+                descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+                if repeated
+                else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+            ),
+        )
+        if name != "public_address":
+            field.options.Extensions[options_pb2.field].sensitive = True
+    pool.AddSerializedFile(file.SerializeToString())
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("masking.test.Holder"))
+
+
+def _known(pool: descriptor_pool.DescriptorPool, name: str) -> bool:
+    try:
+        pool.FindFileByName(name)
+    except KeyError:
+        return False
+    return True
+
+
+def test_sensitive_messages_are_masked_by_their_google_type_rule_or_cleared() -> None:
+    holder_class = _message_with_sensitive_messages()
+    address = postal_address_pb2.PostalAddress(
+        region_code="CN", address_lines=["麒麟区建设路1号"], recipients=["王小明"]
+    )
+    holder = holder_class(home=address, previous_homes=[address, address], public_address=address)
+    holder.secret_time.seconds = 1_700_000_000
+    masking.mask_message(holder)
+    masked = masking.mask_postal_address(address)
+    assert holder.home == masked and holder.home != address
+    assert list(holder.previous_homes) == [masked, masked]
+    assert not holder.HasField("secret_time")
+    assert holder.public_address == address  # not sensitive: left alone

@@ -3,7 +3,9 @@ and the caller's identity travel on to downstream calls."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
+import time
 import types
 from typing import Any
 
@@ -12,7 +14,8 @@ import pytest
 
 from palmgrid.type.v1 import identity_pb2
 from runtime.conftest import StartProbe
-from servers.runtime import AssertionSigner, downstream_call_options
+from servers.runtime import AssertionSigner, DeadlineExceeded, downstream_call_options
+from servers.runtime.calls import CallInfo, CallOptions, bind_call, detached_call_options
 from servers.runtime.identity import METADATA_KEY
 
 STAFF = identity_pb2.Principal(
@@ -52,7 +55,8 @@ def test_remaining_time_and_request_id_go_downstream_but_not_the_assertion(
             (METADATA_KEY, signer.sign(STAFF, audience="probe").SerializeToString()),
         ],
     )
-    assert 4.0 < reply.downstream_timeout <= 5.0
+    # grpc carries the deadline as a timeout rounded up to its unit: a few ms over is exact.
+    assert 4.0 < reply.downstream_timeout <= 5.05
     assert reply.request_id == reply.downstream_request_id == "req-downstream"
     # The assertion is for this service only: downstream calls go as the service itself.
     assert not reply.forwards_identity
@@ -72,3 +76,18 @@ def test_outside_a_call_downstream_options_use_the_default_timeout() -> None:
     options = downstream_call_options(default_timeout=2.5)
     assert options.timeout == 2.5
     assert dict(options.metadata).keys() == {"x-request-id"}
+
+
+def test_detached_options_outlive_a_spent_deadline_and_keep_the_request_id() -> None:
+    # An audit record of committed work is written even when the caller's time is up.
+    spent = CallInfo(request_id="req-late", method="/x.v1.X/Y", deadline=time.monotonic() - 1)
+
+    def in_the_spent_call() -> CallOptions:
+        bind_call(spent)
+        with pytest.raises(DeadlineExceeded):
+            downstream_call_options(default_timeout=2.0)
+        return detached_call_options(2.0)
+
+    options = contextvars.copy_context().run(in_the_spent_call)
+    assert options.timeout == 2.0
+    assert dict(options.metadata) == {"x-request-id": "req-late"}

@@ -37,10 +37,10 @@ def test_no_default_account_holds_a_pattern() -> None:
 
 
 def test_every_process_has_a_row_and_the_settings_start_from_the_table() -> None:
-    assert {*SERVICE_NAMES, "edge", "cli", "worker"} <= set(DEFAULT_SERVICE_ACCOUNTS)
+    assert {*SERVICE_NAMES, "edge", "cli", "worker", "prewarm"} <= set(DEFAULT_SERVICE_ACCOUNTS)
     assert Settings().service_accounts == DEFAULT_SERVICE_ACCOUNTS
 
 
 def test_only_back_end_processes_reach_every_supply_office() -> None:
     everywhere = {n for n, a in DEFAULT_SERVICE_ACCOUNTS.items() if a.all_supply_offices}
-    assert everywhere == {*SERVICE_NAMES, "worker"}
+    assert everywhere == {*SERVICE_NAMES, "worker", "prewarm"}

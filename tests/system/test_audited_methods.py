@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, field_mask_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.type import latlng_pb2
@@ -35,8 +35,12 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
+from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
+from palmgrid.notification.v1 import resources_pb2 as notification_res
+from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
+from palmgrid.outage.v1 import resources_pb2 as outage_res
 from servers.account.service import make_spec as account_spec
-from servers.runtime import SettableClock
+from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import METADATA_KEY, ensure_key_pair
 from servers.runtime.methods import method_rules
@@ -50,8 +54,9 @@ from tests.account.conftest import (
     base_settings,
     channel_as,
 )
+from tests.outage.support import planned
 
-BUILT_SERVICES = ("account", "billing", "care")
+BUILT_SERVICES = ("account", "billing", "care", "notification", "outage")
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -167,7 +172,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     billing = services.start("billing", settings)
     settings = settings.model_copy(update={"billing_target": billing.target})
     care = services.start("care", settings)
-    running = [account, billing, care]
+    notification = services.start("notification", settings)
+    outage = services.start("outage", settings)
+    running = [account, billing, care, notification, outage]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -281,7 +288,10 @@ def _care(system: System, method: str, request: Message) -> Any:
 
 
 def _create_outlet(system: System) -> Attempt:
-    request = care_pb.CreateOutletRequest(outlet=_outlet(system))
+    # A name the caller chose: the server assigns its own, and the record must name that.
+    outlet = _outlet(system)
+    outlet.name = "outlets/chosen-by-caller"
+    request = care_pb.CreateOutletRequest(outlet=outlet)
     return Attempt(request, resource=lambda outlet: outlet.name)
 
 
@@ -319,7 +329,9 @@ def _made_article(system: System, *, published: bool = False) -> care_res.Articl
 
 
 def _create_article(system: System) -> Attempt:
-    request = care_pb.CreateArticleRequest(article=_article())
+    article = _article()
+    article.name = "articles/chosen-by-caller"
+    request = care_pb.CreateArticleRequest(article=article)
     return Attempt(request, resource=lambda article: article.name)
 
 
@@ -341,6 +353,68 @@ def _withdraw_article(system: System) -> Attempt:
     return Attempt(request, resource=made.name)
 
 
+def _cancel_message(system: System) -> Attempt:
+    """A message to the administrator, created by a service (as only services may),
+    then cancelled by the administrator."""
+    system.admin()
+    sender = channel_as(system.account.settings, system.ports["notification"], "billing")
+    with sender:
+        made = sender.unary_unary(
+            "/palmgrid.notification.v1.NotificationService/CreateMessage",
+            request_serializer=notification_pb.CreateMessageRequest.SerializeToString,
+            response_deserializer=notification_res.Message.FromString,
+        )(
+            notification_pb.CreateMessageRequest(
+                message=notification_res.Message(
+                    topic=account_res.TOPIC_NOTICE,
+                    template="notice.published",
+                    parameters={"headline": "审计测试"},
+                    channels=[account_res.DELIVERY_CHANNEL_IN_APP],
+                    users=[system.admin_user],
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            timeout=10,
+        )
+    request = notification_pb.CancelMessageRequest(name=made.name, reason="superseded")
+    return Attempt(request, resource=made.name)
+
+
+def _outage() -> outage_res.Outage:
+    return planned(SYSTEM_CLOCK, reason="审计测试的检修")
+
+
+def _made_outage(system: System) -> outage_res.Outage:
+    call = system.channel("outage").unary_unary(
+        "/palmgrid.outage.v1.OutageService/CreateOutage",
+        request_serializer=outage_pb.CreateOutageRequest.SerializeToString,
+        response_deserializer=outage_res.Outage.FromString,
+    )
+    request = outage_pb.CreateOutageRequest(outage=_outage(), request_id=str(uuid.uuid4()))
+    made: outage_res.Outage = call(request, metadata=system.admin("outage"))
+    return made
+
+
+def _create_outage(system: System) -> Attempt:
+    request = outage_pb.CreateOutageRequest(outage=_outage(), request_id=str(uuid.uuid4()))
+    return Attempt(request, resource=lambda outage: outage.name)
+
+
+def _update_outage(system: System) -> Attempt:
+    made = _made_outage(system)
+    change = outage_res.Outage(name=made.name, reason="审计测试的改期")
+    mask = field_mask_pb2.FieldMask(paths=["reason"])
+    return Attempt(
+        outage_pb.UpdateOutageRequest(outage=change, update_mask=mask), resource=made.name
+    )
+
+
+def _cancel_outage(system: System) -> Attempt:
+    made = _made_outage(system)
+    request = outage_pb.CancelOutageRequest(name=made.name, reason="审计测试")
+    return Attempt(request, resource=made.name)
+
+
 def _named(message: type[Message], name: str) -> Callable[[System], Attempt]:
     """A request naming a resource that does not exist: the failure is recorded."""
     return lambda system: Attempt(message(name=name), resource=name)  # type: ignore[call-arg]
@@ -356,6 +430,8 @@ BILLING = "/palmgrid.billing.v1.BillingService/"
 BILLING_ADMIN = "/palmgrid.billing.v1.BillingAdminService/"
 BILLING_INTERNAL = "/palmgrid.billing.v1.BillingInternalService/"
 CARE = "/palmgrid.care.v1.CareService/"
+NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
+OUTAGE = "/palmgrid.outage.v1.OutageService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -380,6 +456,10 @@ SUCCEED = {
     CARE + "UpdateArticle",
     CARE + "PublishArticle",
     CARE + "WithdrawArticle",
+    NOTIFICATION + "CancelMessage",
+    OUTAGE + "CreateOutage",
+    OUTAGE + "UpdateOutage",
+    OUTAGE + "CancelOutage",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -428,6 +508,11 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     CARE + "ReplyFeedback": _named(care_pb.ReplyFeedbackRequest, "feedback/f404"),
     CARE + "ResolveFeedback": _named(care_pb.ResolveFeedbackRequest, "feedback/f404"),
     CARE + "CloseFeedback": _named(care_pb.CloseFeedbackRequest, "feedback/f404"),
+    NOTIFICATION + "CancelMessage": _cancel_message,
+    OUTAGE + "CreateOutage": _create_outage,
+    OUTAGE + "UpdateOutage": _update_outage,
+    OUTAGE + "CancelOutage": _cancel_outage,
+    OUTAGE + "RestoreOutage": _named(outage_pb.RestoreOutageRequest, "outages/o404"),
 }
 
 
@@ -488,8 +573,9 @@ def _expected(value: str | Callable[[Any], str] | None, outcome: Outcome) -> str
 def test_the_built_services_have_audited_methods() -> None:
     paths = {_path(m) for m in AUDITED}
     assert {A + "CreateSession", BILLING + "CreatePayment", CARE + "ResolveFeedback"} <= paths
-    # Care declares eleven; all are built.
+    # Care declares eleven; all are built. Outage declares four.
     assert len([p for p in paths if p.startswith(CARE)]) == 11
+    assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

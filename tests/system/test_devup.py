@@ -20,8 +20,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from sqlalchemy.exc import OperationalError
 
+from servers.runtime import SYSTEM_CLOCK, create_engine
 from servers.runtime.settings import SERVICE_NAMES, Settings
+from servers.worker.status import job_statuses
 from tools.memcached import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +133,27 @@ def test_edge_answers_over_https_with_the_dev_ca(dev_system: tuple[Settings, lis
         openapi = client.get("/openapi.json")
         assert openapi.status_code == 200
         assert "/v1/customers/{customer}/monthlyUsage" in str(openapi.json()["paths"])
+
+
+def test_the_worker_runs_its_jobs_against_the_services(
+    dev_system: tuple[Settings, list[str]],
+) -> None:
+    settings, lines = dev_system
+    assert any(line.split()[:1] == ["worker"] for line in lines)
+    engine = create_engine(settings.database_url_for("worker"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                statuses = {s.name: s for s in job_statuses(engine, SYSTEM_CLOCK.now())}
+            except OperationalError:  # the worker has not created its tables yet
+                statuses = {}
+            housekeeping = statuses.get("account.housekeeping")
+            if housekeeping is not None and housekeeping.run_count:
+                break
+            assert time.monotonic() < deadline, "the worker ran no housekeeping"
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    # Over mTLS as the worker's service account, the account service did the work.
+    assert housekeeping.last_outcome == "OK", housekeeping.last_message

@@ -31,10 +31,17 @@ from google.protobuf import descriptor, message_factory, timestamp_pb2
 
 from palmgrid.account.v1 import account_internal_service_pb2 as account_internal_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmgrid.notification.v1 import (
+    notification_service_pb2,
+    notification_service_pb2_grpc,
+)
+from palmgrid.notification.v1 import resources_pb2 as notification_resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
-from servers.runtime import SettableClock, build_server, error_from_rpc
+from servers.notification.config import NotificationConfig
+from servers.notification.service import make_spec as notification_spec
+from servers.runtime import Runtime, Server, SettableClock, Settings, build_server, error_from_rpc
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
@@ -48,9 +55,10 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import start_care
+from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care")
+BUILT = ("account", "billing", "care", "notification", "outage")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -74,6 +82,15 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListLedgerEntries": {"parent": CUSTOMER},
     "ListTariffVersions": {"parent": "tariffs/residential-tiered"},
     "ListCustomersByArea": {"area_codes": ["A01"]},
+    "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_000_000_000)},
+    "ListDeliveries": {"parent": "messages/-"},
+    "ListCustomerOutages": {"parent": CUSTOMER},
+    "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
+}
+# Where two services' methods share a name: by path (the outbox's ListMessages has no
+# parent).
+REQUIRED_BY_PATH: dict[str, dict[str, Any]] = {
+    "/palmgrid.notification.v1.NotificationService/ListMessages": {},
 }
 
 # For each method that issues tokens: a change of its filters, which its token must
@@ -98,6 +115,11 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListArticles": {"kind": 1},
     "SearchArticles": {"query": "停电"},
     "ListFeedback": {"kind": 1},
+    "ListActiveUsers": {"active_after": timestamp_pb2.Timestamp(seconds=1_500_000_000)},
+    "ListDeliveries": {"channel": account_pb.DELIVERY_CHANNEL_SMS},
+    "ListOutages": {"kind": 1},
+    "ListCustomerOutages": {"parent": "customers/3100000002"},
+    "ListAreaOutages": {"area_codes": ["A01"]},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -105,6 +127,7 @@ NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
 # Methods that must issue a token from the seeded data, so the tampering and foreign
 # cases cannot quietly run out of tokens.
 MUST_ISSUE = {
+    "ListDeliveries",
     "ListUsers",
     "ListRoles",
     "ListServiceAccounts",
@@ -119,6 +142,8 @@ MUST_ISSUE = {
     "ListOutlets",
     "ListArticles",
     "SearchArticles",
+    "ListOutages",
+    "ListAreaOutages",
 }
 
 
@@ -179,11 +204,14 @@ class Services:
 
     def call(self, method: Paged, page_token: str = "", page_size: int = 0, **extra: Any) -> Any:
         fields = {
-            key: _filled(value, self.names)
-            for key, value in {**REQUIRED.get(method.name, {}), **extra}.items()
+            key: _filled(value, self.names) for key, value in {**_required(method), **extra}.items()
         }
         request = method.request(page_token=page_token, page_size=page_size, **fields)
         return self.callers[method.service](method)(request)
+
+
+def _required(method: Paged) -> dict[str, Any]:
+    return REQUIRED_BY_PATH.get(method.path, REQUIRED.get(method.name, {}))
 
 
 def _filled(value: Any, names: dict[str, str]) -> Any:
@@ -251,7 +279,21 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         care = start_care(directory, f"sqlite:///{directory / 'care.db'}", demo_data=True)
         stack.callback(care.close)
 
+        # Outage with its demo outages, beside billing and account of its own (mTLS).
+        outage = stack.enter_context(
+            outage_system(
+                directory / "outage", f"sqlite:///{directory / 'outage.db'}", demo_data=True
+            )
+        )
+
         names = _seed_account(account)
+
+        # The outbox, with two messages of two deliveries each (not sent).
+        outbox_server, outbox_runtime, outbox = _start_notification(settings, account, directory)
+        stack.callback(outbox_runtime.close)
+        stack.callback(outbox_server.stop, 0)
+        stack.callback(outbox.close)
+        _seed_outbox(outbox, names)
         running = Services(
             callers={
                 "account": lambda m: _unary(worker, m, lambda: ()),
@@ -259,6 +301,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                     billing.channel, m, lambda: billing.as_(_service_principal())
                 ),
                 "care": lambda m: _unary(care.channel, m, lambda: care.as_(_service_principal())),
+                "notification": lambda m: _unary(outbox, m, lambda: ()),
+                "outage": lambda m: _unary(
+                    outage.channel, m, lambda: outage.as_(_service_principal())
+                ),
             },
             names=names,
         )
@@ -283,6 +329,41 @@ def _seed_account(account: Account) -> dict[str, str]:
             )
         )
     return {"admin": admin, "dispatcher": dispatcher}
+
+
+def _start_notification(
+    settings: Settings, account: Account, directory: Path
+) -> tuple[Server, Runtime, grpc.Channel]:
+    """The notification service under mTLS, and a channel to it as the worker."""
+    chosen = settings.model_copy(
+        update={
+            "account_target": f"127.0.0.1:{account.port}",
+            "notification_database_url": f"sqlite:///{directory / 'notification.db'}",
+        }
+    )
+    server, port, runtime = build_server(
+        notification_spec(config=NotificationConfig()), chosen, address="127.0.0.1:0"
+    )
+    server.start()
+    return server, runtime, channel_as(settings, port, "worker")
+
+
+def _seed_outbox(channel: grpc.Channel, names: dict[str, str]) -> None:
+    stub = notification_service_pb2_grpc.NotificationServiceStub(channel)
+    for number in range(2):
+        stub.CreateMessage(
+            notification_service_pb2.CreateMessageRequest(
+                message=notification_resources_pb2.Message(
+                    topic=account_pb.TOPIC_NOTICE,
+                    template="notice.published",
+                    parameters={"headline": f"公告 {number}"},
+                    channels=[account_pb.DELIVERY_CHANNEL_IN_APP],
+                    users=[names["admin"], names["dispatcher"]],
+                ),
+                request_id=f"00000000-0000-4000-8000-00000000010{number}",
+            ),
+            timeout=10,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -479,6 +479,102 @@ class Recipient(_message.Message):
 Global___Recipient: _TypeAlias = Recipient  # noqa: Y015
 
 @_typing.final
+class ListActiveUsersRequest(_message.Message):
+    """Request of ListActiveUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_AFTER_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Most users to return, 0 to 1000; 0 means the default of 500."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first page."""
+    @_builtins.property
+    def active_after(self) -> _timestamp_pb2.Timestamp:
+        """Users whose last login or request (a session's last activity) is at or after
+        this time.
+        """
+
+    def __init__(
+        self,
+        *,
+        active_after: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["active_after", b"active_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_after", b"active_after", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListActiveUsersRequest: _TypeAlias = ListActiveUsersRequest  # noqa: Y015
+
+@_typing.final
+class ListActiveUsersResponse(_message.Message):
+    """Response of ListActiveUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_USERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty at the end."""
+    @_builtins.property
+    def active_users(self) -> _containers.RepeatedCompositeFieldContainer[Global___ActiveUser]:
+        """The active customer users, ordered by user."""
+
+    def __init__(
+        self,
+        *,
+        active_users: _abc.Iterable[Global___ActiveUser] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_users", b"active_users", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListActiveUsersResponse: _TypeAlias = ListActiveUsersResponse  # noqa: Y015
+
+@_typing.final
+class ActiveUser(_message.Message):
+    """A customer user who was active lately, and the customers bound to them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    CUSTOMERS_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVE_TIME_FIELD_NUMBER: _builtins.int
+    user: _builtins.str
+    """The user, `users/{user}`."""
+    @_builtins.property
+    def customers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The customers bound to the user, `customers/{customer}`, in order."""
+
+    @_builtins.property
+    def last_active_time(self) -> _timestamp_pb2.Timestamp:
+        """The user's latest login or request."""
+
+    def __init__(
+        self,
+        *,
+        user: _builtins.str = ...,
+        customers: _abc.Iterable[_builtins.str] | None = ...,
+        last_active_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_active_time", b"last_active_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "last_active_time", b"last_active_time", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActiveUser: _TypeAlias = ActiveUser  # noqa: Y015
+
+@_typing.final
 class CreateAuditRecordRequest(_message.Message):
     """Request of CreateAuditRecord."""
 
@@ -507,3 +603,46 @@ class CreateAuditRecordRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateAuditRecordRequest: _TypeAlias = CreateAuditRecordRequest  # noqa: Y015
+
+@_typing.final
+class PurgeExpiredRequest(_message.Message):
+    """Request of PurgeExpired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeExpiredRequest: _TypeAlias = PurgeExpiredRequest  # noqa: Y015
+
+@_typing.final
+class PurgeExpiredResponse(_message.Message):
+    """Response of PurgeExpired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_CAPTCHA_COUNT_FIELD_NUMBER: _builtins.int
+    EXPIRED_SESSION_COUNT_FIELD_NUMBER: _builtins.int
+    deleted_captcha_count: _builtins.int
+    """Captchas deleted."""
+    expired_session_count: _builtins.int
+    """Sessions found lapsed and marked EXPIRED."""
+    def __init__(
+        self,
+        *,
+        deleted_captcha_count: _builtins.int = ...,
+        expired_session_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_captcha_count", b"deleted_captcha_count", "expired_session_count", b"expired_session_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeExpiredResponse: _TypeAlias = PurgeExpiredResponse  # noqa: Y015

@@ -71,10 +71,20 @@ class AccountInternalServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsResponse.FromString,
                 _registered_method=True)
+        self.ListActiveUsers = channel.unary_unary(
+                '/palmgrid.account.v1.AccountInternalService/ListActiveUsers',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
+                _registered_method=True)
         self.CreateAuditRecord = channel.unary_unary(
                 '/palmgrid.account.v1.AccountInternalService/CreateAuditRecord',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.FromString,
+                _registered_method=True)
+        self.PurgeExpired = channel.unary_unary(
+                '/palmgrid.account.v1.AccountInternalService/PurgeExpired',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.FromString,
                 _registered_method=True)
 
 
@@ -137,10 +147,30 @@ class AccountInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListActiveUsers(self, request, context):
+        """Lists the customer users who signed in or made a request at or after
+        `active_after`, each with the customers bound to them, ordered by user. Users
+        without a binding and disabled users are left out. The worker's pre-warm loads
+        these customers' hot data into the edge's cache before their users ask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateAuditRecord(self, request, context):
         """Appends a record to the audit log. The edge and the servers call it for every
         call of a method marked `audited`; a repeated request_id returns the record
         written the first time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgeExpired(self, request, context):
+        """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+        have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+        drop their copies) and prunes revocation events past their retention. The
+        worker calls it on a schedule; calling it again finds nothing more to do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,10 +204,20 @@ def add_AccountInternalServiceServicer_to_server(servicer, server):
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.LookupRecipientsResponse.SerializeToString,
             ),
+            'ListActiveUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActiveUsers,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.SerializeToString,
+            ),
             'CreateAuditRecord': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAuditRecord,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.SerializeToString,
+            ),
+            'PurgeExpired': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeExpired,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -335,6 +375,33 @@ class AccountInternalService:
             _registered_method=True)
 
     @staticmethod
+    def ListActiveUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountInternalService/ListActiveUsers',
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.ListActiveUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateAuditRecord(request,
             target,
             options=(),
@@ -351,6 +418,33 @@ class AccountInternalService:
             '/palmgrid.account.v1.AccountInternalService/CreateAuditRecord',
             palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.CreateAuditRecordRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_admin__resources__pb2.AuditRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeExpired(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountInternalService/PurgeExpired',
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__internal__service__pb2.PurgeExpiredResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,10 +72,22 @@ class AccountInternalServiceStub:
     bound to the given customers, each with the channels the user accepts for it.
     Users who opted out of an optional topic are left out.
     """
+    ListActiveUsers: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.ListActiveUsersRequest, _account_internal_service_pb2.ListActiveUsersResponse]
+    """Lists the customer users who signed in or made a request at or after
+    `active_after`, each with the customers bound to them, ordered by user. Users
+    without a binding and disabled users are left out. The worker's pre-warm loads
+    these customers' hot data into the edge's cache before their users ask.
+    """
     CreateAuditRecord: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]
     """Appends a record to the audit log. The edge and the servers call it for every
     call of a method marked `audited`; a repeated request_id returns the record
     written the first time.
+    """
+    PurgeExpired: _grpc.UnaryUnaryMultiCallable[_account_internal_service_pb2.PurgeExpiredRequest, _account_internal_service_pb2.PurgeExpiredResponse]
+    """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+    have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+    drop their copies) and prunes revocation events past their retention. The
+    worker calls it on a schedule; calling it again finds nothing more to do.
     """
 
 @_typing.type_check_only
@@ -119,10 +131,22 @@ class AccountInternalServiceAsyncStub(AccountInternalServiceStub):
     bound to the given customers, each with the channels the user accepts for it.
     Users who opted out of an optional topic are left out.
     """
+    ListActiveUsers: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.ListActiveUsersRequest, _account_internal_service_pb2.ListActiveUsersResponse]  # type: ignore[assignment]
+    """Lists the customer users who signed in or made a request at or after
+    `active_after`, each with the customers bound to them, ordered by user. Users
+    without a binding and disabled users are left out. The worker's pre-warm loads
+    these customers' hot data into the edge's cache before their users ask.
+    """
     CreateAuditRecord: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.CreateAuditRecordRequest, _admin_resources_pb2.AuditRecord]  # type: ignore[assignment]
     """Appends a record to the audit log. The edge and the servers call it for every
     call of a method marked `audited`; a repeated request_id returns the record
     written the first time.
+    """
+    PurgeExpired: _aio.UnaryUnaryMultiCallable[_account_internal_service_pb2.PurgeExpiredRequest, _account_internal_service_pb2.PurgeExpiredResponse]  # type: ignore[assignment]
+    """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+    have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+    drop their copies) and prunes revocation events past their retention. The
+    worker calls it on a schedule; calling it again finds nothing more to do.
     """
 
 class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -195,6 +219,18 @@ class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def ListActiveUsers(
+        self,
+        request: _account_internal_service_pb2.ListActiveUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_internal_service_pb2.ListActiveUsersResponse, _abc.Awaitable[_account_internal_service_pb2.ListActiveUsersResponse]]:
+        """Lists the customer users who signed in or made a request at or after
+        `active_after`, each with the customers bound to them, ordered by user. Users
+        without a binding and disabled users are left out. The worker's pre-warm loads
+        these customers' hot data into the edge's cache before their users ask.
+        """
+
+    @_abc_1.abstractmethod
     def CreateAuditRecord(
         self,
         request: _account_internal_service_pb2.CreateAuditRecordRequest,
@@ -203,6 +239,18 @@ class AccountInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Appends a record to the audit log. The edge and the servers call it for every
         call of a method marked `audited`; a repeated request_id returns the record
         written the first time.
+        """
+
+    @_abc_1.abstractmethod
+    def PurgeExpired(
+        self,
+        request: _account_internal_service_pb2.PurgeExpiredRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_internal_service_pb2.PurgeExpiredResponse, _abc.Awaitable[_account_internal_service_pb2.PurgeExpiredResponse]]:
+        """Housekeeping: deletes captchas an hour past their expiry, marks sessions that
+        have outlived their lifetime or idle timeout EXPIRED (revoking them, so edges
+        drop their copies) and prunes revocation events past their retention. The
+        worker calls it on a schedule; calling it again finds nothing more to do.
         """
 
 def add_AccountInternalServiceServicer_to_server(servicer: AccountInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -170,6 +170,7 @@ class SystemParameters(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATER_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PLANNED_OUTAGE_NOTICE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, always `systemParameters`."""
     concurrent_login_policy: Global___ConcurrentLoginPolicy.ValueType
@@ -230,6 +231,12 @@ class SystemParameters(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the parameters were last changed."""
 
+    @_builtins.property
+    def planned_outage_notice(self) -> _duration_pb2.Duration:
+        """How long before its start a planned outage must be announced (default 7 days); a
+        sooner one is refused unless marked urgent with a reason.
+        """
+
     def __init__(
         self,
         *,
@@ -251,10 +258,11 @@ class SystemParameters(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         updater: _builtins.str = ...,
         etag: _builtins.str = ...,
+        planned_outage_notice: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "lockout_duration", b"lockout_duration", "message_retention", b"message_retention", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "lockout_duration", b"lockout_duration", "message_retention", b"message_retention", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "planned_outage_notice", b"planned_outage_notice", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "concurrent_login_policy", b"concurrent_login_policy", "customer_binding_limit", b"customer_binding_limit", "etag", b"etag", "lockout_duration", b"lockout_duration", "lockout_threshold", b"lockout_threshold", "message_retention", b"message_retention", "name", b"name", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "password_history", b"password_history", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "sms_daily_limit", b"sms_daily_limit", "time_zone", b"time_zone", "update_time", b"update_time", "updater", b"updater"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "concurrent_login_policy", b"concurrent_login_policy", "customer_binding_limit", b"customer_binding_limit", "etag", b"etag", "lockout_duration", b"lockout_duration", "lockout_threshold", b"lockout_threshold", "message_retention", b"message_retention", "name", b"name", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "password_history", b"password_history", "planned_outage_notice", b"planned_outage_notice", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "sms_daily_limit", b"sms_daily_limit", "time_zone", b"time_zone", "update_time", b"update_time", "updater", b"updater"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -31,7 +31,7 @@ from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot
 from palmgrid.options.v1 import options_pb2 as palmgrid_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2palmgrid/billing/v1/billing_internal_service.proto\x12\x13palmgrid.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a!palmgrid/billing/v1/payment.proto\x1a#palmgrid/billing/v1/resources.proto\x1a!palmgrid/options/v1/options.proto\"\xad\x01\n\x1cVerifyCustomerBindingRequest\x12O\n\x04name\x18\x01 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12<\n\x0cverification\x18\x02 \x01(\tB&\xe2\x41\x01\x02\xbaH\x17r\x15\x32\x13^[0-9A-Za-z]{4,18}$\xca\xf3\x18\x04\x08\x01\x10\x05\"7\n\x1dVerifyCustomerBindingResponse\x12\x16\n\x08verified\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xa2\x01\n\x1aListCustomersByAreaRequest\x12?\n\narea_codes\x18\x01 \x03(\tB+\xe2\x41\x01\x02\xbaH$\x92\x01!\x08\x01\x10\x64\x18\x01\"\x19r\x17\x32\x15^[A-Z][0-9A-Z]{1,15}$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"v\n\x1bListCustomersByAreaResponse\x12\x38\n\tcustomers\x18\x01 \x03(\tB%\xe2\x41\x01\x03\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"x\n\x18\x42\x61tchGetCustomersRequest\x12\\\n\x05names\x18\x01 \x03(\tBM\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH%\x92\x01\"\x08\x01\x10\xe8\x07\x18\x01\"\x19r\x17\x32\x15^customers/[0-9]{10}$\"S\n\x19\x42\x61tchGetCustomersResponse\x12\x36\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\x04\xe2\x41\x01\x03\"\x82\x01\n\x1b\x42\x61tchUpsertCustomersRequest\x12\x41\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xf4\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\x92\x01\n\x1c\x42\x61tchUpsertCustomersResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x8f\x01\n\x1f\x42\x61tchUpsertMeterReadingsRequest\x12J\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"{\n BatchUpsertMeterReadingsResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\xc6\x02\n\"BatchRecordExternalPaymentsRequest\x12\xfd\x01\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.palmgrid.billing.v1.PaymentB\xcc\x01\xe2\x41\x01\x02\xbaH\xc4\x01\x92\x01\x05\x08\x01\x10\xf4\x03\xba\x01\xb8\x01\n0batch_record_external_payments.payments.external\x12Oeach payment needs a counter, direct-debit or other channel and a complete_time\x1a\x33this.all(p, p.channel >= 4 && has(p.complete_time))\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"b\n#BatchRecordExternalPaymentsResponse\x12\x1c\n\x0erecorded_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\xd3\x01\n\x1fRecomputeCustomerBillingRequest\x12O\n\x04name\x18\x01 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12=\n\x0bstart_month\x18\x02 \x01(\tB(\xe2\x41\x01\x01\xbaH!r\x1c\x32\x1a^[0-9]{4}-(0[1-9]|1[0-2])$\xd8\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\x90\x01\n RecomputeCustomerBillingResponse\x12\x14\n\x06months\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x12\x38\n\rrevised_bills\x18\x02 \x03(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18\x62illing.palmgrid.cn/Bill\x12\x1c\n\x0enet_change_fen\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x32\xe8\t\n\x16\x42illingInternalService\x12\xab\x01\n\x15VerifyCustomerBinding\x12\x31.palmgrid.billing.v1.VerifyCustomerBindingRequest\x1a\x32.palmgrid.billing.v1.VerifyCustomerBindingResponse\"+\xca\xf3\x18\'\n%\x12\x1f\x62illing.customers.verifyBinding\x18\x01(\x01\x12\xa2\x01\n\x13ListCustomersByArea\x12/.palmgrid.billing.v1.ListCustomersByAreaRequest\x1a\x30.palmgrid.billing.v1.ListCustomersByAreaResponse\"(\xca\xf3\x18$\n\"\x12\x1c\x62illing.customers.listByArea\x18\x01(\x01\x12\x9a\x01\n\x11\x42\x61tchGetCustomers\x12-.palmgrid.billing.v1.BatchGetCustomersRequest\x1a..palmgrid.billing.v1.BatchGetCustomersResponse\"&\xca\xf3\x18\"\n \x12\x1a\x62illing.customers.batchGet\x18\x01(\x01\x12\xa1\x01\n\x14\x42\x61tchUpsertCustomers\x12\x30.palmgrid.billing.v1.BatchUpsertCustomersRequest\x1a\x31.palmgrid.billing.v1.BatchUpsertCustomersResponse\"$\xca\xf3\x18 \n\x1e\x12\x18\x62illing.customers.upsert\x18\x01(\x01\x12\xb1\x01\n\x18\x42\x61tchUpsertMeterReadings\x12\x34.palmgrid.billing.v1.BatchUpsertMeterReadingsRequest\x1a\x35.palmgrid.billing.v1.BatchUpsertMeterReadingsResponse\"(\xca\xf3\x18$\n\"\x12\x1c\x62illing.meterReadings.upsert\x18\x01(\x01\x12\xb7\x01\n\x1b\x42\x61tchRecordExternalPayments\x12\x37.palmgrid.billing.v1.BatchRecordExternalPaymentsRequest\x1a\x38.palmgrid.billing.v1.BatchRecordExternalPaymentsResponse\"%\xca\xf3\x18!\n\x1d\x12\x17\x62illing.payments.record\x18\x01(\x01\x18\x01\x12\xc3\x01\n\x18RecomputeCustomerBilling\x12\x34.palmgrid.billing.v1.RecomputeCustomerBillingRequest\x1a\x35.palmgrid.billing.v1.RecomputeCustomerBillingResponse\":\xca\xf3\x18\x36\n!\x12\x1b\x62illing.customers.recompute\x18\x01(\x01\x18\x01\"\x0f\x63ustomer/{name}\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2palmgrid/billing/v1/billing_internal_service.proto\x12\x13palmgrid.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a!palmgrid/billing/v1/payment.proto\x1a#palmgrid/billing/v1/resources.proto\x1a!palmgrid/options/v1/options.proto\"\xad\x01\n\x1cVerifyCustomerBindingRequest\x12O\n\x04name\x18\x01 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12<\n\x0cverification\x18\x02 \x01(\tB&\xe2\x41\x01\x02\xbaH\x17r\x15\x32\x13^[0-9A-Za-z]{4,18}$\xca\xf3\x18\x04\x08\x01\x10\x05\"T\n\x1dVerifyCustomerBindingResponse\x12\x16\n\x08verified\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rsupply_office\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xa2\x01\n\x1aListCustomersByAreaRequest\x12?\n\narea_codes\x18\x01 \x03(\tB+\xe2\x41\x01\x02\xbaH$\x92\x01!\x08\x01\x10\x64\x18\x01\"\x19r\x17\x32\x15^[A-Z][0-9A-Z]{1,15}$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"v\n\x1bListCustomersByAreaResponse\x12\x38\n\tcustomers\x18\x01 \x03(\tB%\xe2\x41\x01\x03\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"x\n\x18\x42\x61tchGetCustomersRequest\x12\\\n\x05names\x18\x01 \x03(\tBM\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH%\x92\x01\"\x08\x01\x10\xe8\x07\x18\x01\"\x19r\x17\x32\x15^customers/[0-9]{10}$\"S\n\x19\x42\x61tchGetCustomersResponse\x12\x36\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\x04\xe2\x41\x01\x03\"\x82\x01\n\x1b\x42\x61tchUpsertCustomersRequest\x12\x41\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xf4\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\x92\x01\n\x1c\x42\x61tchUpsertCustomersResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x8f\x01\n\x1f\x42\x61tchUpsertMeterReadingsRequest\x12J\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"{\n BatchUpsertMeterReadingsResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\xc6\x02\n\"BatchRecordExternalPaymentsRequest\x12\xfd\x01\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.palmgrid.billing.v1.PaymentB\xcc\x01\xe2\x41\x01\x02\xbaH\xc4\x01\x92\x01\x05\x08\x01\x10\xf4\x03\xba\x01\xb8\x01\n0batch_record_external_payments.payments.external\x12Oeach payment needs a counter, direct-debit or other channel and a complete_time\x1a\x33this.all(p, p.channel >= 4 && has(p.complete_time))\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"b\n#BatchRecordExternalPaymentsResponse\x12\x1c\n\x0erecorded_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\xd3\x01\n\x1fRecomputeCustomerBillingRequest\x12O\n\x04name\x18\x01 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12=\n\x0bstart_month\x18\x02 \x01(\tB(\xe2\x41\x01\x01\xbaH!r\x1c\x32\x1a^[0-9]{4}-(0[1-9]|1[0-2])$\xd8\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\x90\x01\n RecomputeCustomerBillingResponse\x12\x14\n\x06months\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x12\x38\n\rrevised_bills\x18\x02 \x03(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18\x62illing.palmgrid.cn/Bill\x12\x1c\n\x0enet_change_fen\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\x98\x01\n\x18IssueMonthlyBillsRequest\x12\x37\n\x05month\x18\x01 \x01(\tB(\xe2\x41\x01\x01\xbaH!r\x1c\x32\x1a^[0-9]{4}-(0[1-9]|1[0-2])$\xd8\x01\x01\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\xa4\x01\n\x19IssueMonthlyBillsResponse\x12\x13\n\x05month\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rchecked_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0cissued_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x66\x61iled_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\"\\\n\x15\x41\x63\x63rueLateFeesRequest\x12!\n\tpage_size\x18\x01 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"q\n\x16\x41\x63\x63rueLateFeesResponse\x12\x1c\n\x0e\x63ustomer_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0clate_fee_fen\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x32\x8f\x0c\n\x16\x42illingInternalService\x12\xab\x01\n\x15VerifyCustomerBinding\x12\x31.palmgrid.billing.v1.VerifyCustomerBindingRequest\x1a\x32.palmgrid.billing.v1.VerifyCustomerBindingResponse\"+\xca\xf3\x18\'\n%\x12\x1f\x62illing.customers.verifyBinding\x18\x01(\x01\x12\xa2\x01\n\x13ListCustomersByArea\x12/.palmgrid.billing.v1.ListCustomersByAreaRequest\x1a\x30.palmgrid.billing.v1.ListCustomersByAreaResponse\"(\xca\xf3\x18$\n\"\x12\x1c\x62illing.customers.listByArea\x18\x01(\x01\x12\x9a\x01\n\x11\x42\x61tchGetCustomers\x12-.palmgrid.billing.v1.BatchGetCustomersRequest\x1a..palmgrid.billing.v1.BatchGetCustomersResponse\"&\xca\xf3\x18\"\n \x12\x1a\x62illing.customers.batchGet\x18\x01(\x01\x12\xa1\x01\n\x14\x42\x61tchUpsertCustomers\x12\x30.palmgrid.billing.v1.BatchUpsertCustomersRequest\x1a\x31.palmgrid.billing.v1.BatchUpsertCustomersResponse\"$\xca\xf3\x18 \n\x1e\x12\x18\x62illing.customers.upsert\x18\x01(\x01\x12\xb1\x01\n\x18\x42\x61tchUpsertMeterReadings\x12\x34.palmgrid.billing.v1.BatchUpsertMeterReadingsRequest\x1a\x35.palmgrid.billing.v1.BatchUpsertMeterReadingsResponse\"(\xca\xf3\x18$\n\"\x12\x1c\x62illing.meterReadings.upsert\x18\x01(\x01\x12\xb7\x01\n\x1b\x42\x61tchRecordExternalPayments\x12\x37.palmgrid.billing.v1.BatchRecordExternalPaymentsRequest\x1a\x38.palmgrid.billing.v1.BatchRecordExternalPaymentsResponse\"%\xca\xf3\x18!\n\x1d\x12\x17\x62illing.payments.record\x18\x01(\x01\x18\x01\x12\xc3\x01\n\x18RecomputeCustomerBilling\x12\x34.palmgrid.billing.v1.RecomputeCustomerBillingRequest\x1a\x35.palmgrid.billing.v1.RecomputeCustomerBillingResponse\":\xca\xf3\x18\x36\n!\x12\x1b\x62illing.customers.recompute\x18\x01(\x01\x18\x01\"\x0f\x63ustomer/{name}\x12\x93\x01\n\x11IssueMonthlyBills\x12-.palmgrid.billing.v1.IssueMonthlyBillsRequest\x1a..palmgrid.billing.v1.IssueMonthlyBillsResponse\"\x1f\xca\xf3\x18\x1b\n\x19\x12\x13\x62illing.bills.issue\x18\x01(\x01\x12\x8e\x01\n\x0e\x41\x63\x63rueLateFees\x12*.palmgrid.billing.v1.AccrueLateFeesRequest\x1a+.palmgrid.billing.v1.AccrueLateFeesResponse\"#\xca\xf3\x18\x1f\n\x1d\x12\x17\x62illing.lateFees.accrue\x18\x01(\x01\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYCUSTOMERBINDINGREQUEST'].fields_by_name['verification']._serialized_options = b'\342A\001\002\272H\027r\0252\023^[0-9A-Za-z]{4,18}$\312\363\030\004\010\001\020\005'
   _globals['_VERIFYCUSTOMERBINDINGRESPONSE'].fields_by_name['verified']._loaded_options = None
   _globals['_VERIFYCUSTOMERBINDINGRESPONSE'].fields_by_name['verified']._serialized_options = b'\342A\001\003'
+  _globals['_VERIFYCUSTOMERBINDINGRESPONSE'].fields_by_name['supply_office']._loaded_options = None
+  _globals['_VERIFYCUSTOMERBINDINGRESPONSE'].fields_by_name['supply_office']._serialized_options = b'\342A\001\003'
   _globals['_LISTCUSTOMERSBYAREAREQUEST'].fields_by_name['area_codes']._loaded_options = None
   _globals['_LISTCUSTOMERSBYAREAREQUEST'].fields_by_name['area_codes']._serialized_options = b'\342A\001\002\272H$\222\001!\010\001\020d\030\001\"\031r\0272\025^[A-Z][0-9A-Z]{1,15}$'
   _globals['_LISTCUSTOMERSBYAREAREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -100,6 +102,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE'].fields_by_name['revised_bills']._serialized_options = b'\342A\001\003\372A\032\n\030billing.palmgrid.cn/Bill'
   _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE'].fields_by_name['net_change_fen']._loaded_options = None
   _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE'].fields_by_name['net_change_fen']._serialized_options = b'\342A\001\003'
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['month']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['month']._serialized_options = b'\342A\001\001\272H!r\0342\032^[0-9]{4}-(0[1-9]|1[0-2])$\330\001\001'
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\350\007(\000'
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\005r\003\030\200\010'
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['month']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['month']._serialized_options = b'\342A\001\003'
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['checked_count']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['checked_count']._serialized_options = b'\342A\001\003'
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['issued_count']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['issued_count']._serialized_options = b'\342A\001\003'
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['failed_count']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['failed_count']._serialized_options = b'\342A\001\003'
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_ISSUEMONTHLYBILLSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_ACCRUELATEFEESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_ACCRUELATEFEESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\350\007(\000'
+  _globals['_ACCRUELATEFEESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_ACCRUELATEFEESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\005r\003\030\200\010'
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['customer_count']._loaded_options = None
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['customer_count']._serialized_options = b'\342A\001\003'
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['late_fee_fen']._loaded_options = None
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['late_fee_fen']._serialized_options = b'\342A\001\003'
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_ACCRUELATEFEESRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
   _globals['_BILLINGINTERNALSERVICE']._loaded_options = None
   _globals['_BILLINGINTERNALSERVICE']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_BILLINGINTERNALSERVICE'].methods_by_name['VerifyCustomerBinding']._loaded_options = None
@@ -116,34 +144,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BILLINGINTERNALSERVICE'].methods_by_name['BatchRecordExternalPayments']._serialized_options = b'\312\363\030!\n\035\022\027billing.payments.record\030\001(\001\030\001'
   _globals['_BILLINGINTERNALSERVICE'].methods_by_name['RecomputeCustomerBilling']._loaded_options = None
   _globals['_BILLINGINTERNALSERVICE'].methods_by_name['RecomputeCustomerBilling']._serialized_options = b'\312\363\0306\n!\022\033billing.customers.recompute\030\001(\001\030\001\"\017customer/{name}'
+  _globals['_BILLINGINTERNALSERVICE'].methods_by_name['IssueMonthlyBills']._loaded_options = None
+  _globals['_BILLINGINTERNALSERVICE'].methods_by_name['IssueMonthlyBills']._serialized_options = b'\312\363\030\033\n\031\022\023billing.bills.issue\030\001(\001'
+  _globals['_BILLINGINTERNALSERVICE'].methods_by_name['AccrueLateFees']._loaded_options = None
+  _globals['_BILLINGINTERNALSERVICE'].methods_by_name['AccrueLateFees']._serialized_options = b'\312\363\030\037\n\035\022\027billing.lateFees.accrue\030\001(\001'
   _globals['_VERIFYCUSTOMERBINDINGREQUEST']._serialized_start=272
   _globals['_VERIFYCUSTOMERBINDINGREQUEST']._serialized_end=445
   _globals['_VERIFYCUSTOMERBINDINGRESPONSE']._serialized_start=447
-  _globals['_VERIFYCUSTOMERBINDINGRESPONSE']._serialized_end=502
-  _globals['_LISTCUSTOMERSBYAREAREQUEST']._serialized_start=505
-  _globals['_LISTCUSTOMERSBYAREAREQUEST']._serialized_end=667
-  _globals['_LISTCUSTOMERSBYAREARESPONSE']._serialized_start=669
-  _globals['_LISTCUSTOMERSBYAREARESPONSE']._serialized_end=787
-  _globals['_BATCHGETCUSTOMERSREQUEST']._serialized_start=789
-  _globals['_BATCHGETCUSTOMERSREQUEST']._serialized_end=909
-  _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_start=911
-  _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_end=994
-  _globals['_BATCHUPSERTCUSTOMERSREQUEST']._serialized_start=997
-  _globals['_BATCHUPSERTCUSTOMERSREQUEST']._serialized_end=1127
-  _globals['_BATCHUPSERTCUSTOMERSRESPONSE']._serialized_start=1130
-  _globals['_BATCHUPSERTCUSTOMERSRESPONSE']._serialized_end=1276
-  _globals['_BATCHUPSERTMETERREADINGSREQUEST']._serialized_start=1279
-  _globals['_BATCHUPSERTMETERREADINGSREQUEST']._serialized_end=1422
-  _globals['_BATCHUPSERTMETERREADINGSRESPONSE']._serialized_start=1424
-  _globals['_BATCHUPSERTMETERREADINGSRESPONSE']._serialized_end=1547
-  _globals['_BATCHRECORDEXTERNALPAYMENTSREQUEST']._serialized_start=1550
-  _globals['_BATCHRECORDEXTERNALPAYMENTSREQUEST']._serialized_end=1876
-  _globals['_BATCHRECORDEXTERNALPAYMENTSRESPONSE']._serialized_start=1878
-  _globals['_BATCHRECORDEXTERNALPAYMENTSRESPONSE']._serialized_end=1976
-  _globals['_RECOMPUTECUSTOMERBILLINGREQUEST']._serialized_start=1979
-  _globals['_RECOMPUTECUSTOMERBILLINGREQUEST']._serialized_end=2190
-  _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE']._serialized_start=2193
-  _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE']._serialized_end=2337
-  _globals['_BILLINGINTERNALSERVICE']._serialized_start=2340
-  _globals['_BILLINGINTERNALSERVICE']._serialized_end=3596
+  _globals['_VERIFYCUSTOMERBINDINGRESPONSE']._serialized_end=531
+  _globals['_LISTCUSTOMERSBYAREAREQUEST']._serialized_start=534
+  _globals['_LISTCUSTOMERSBYAREAREQUEST']._serialized_end=696
+  _globals['_LISTCUSTOMERSBYAREARESPONSE']._serialized_start=698
+  _globals['_LISTCUSTOMERSBYAREARESPONSE']._serialized_end=816
+  _globals['_BATCHGETCUSTOMERSREQUEST']._serialized_start=818
+  _globals['_BATCHGETCUSTOMERSREQUEST']._serialized_end=938
+  _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_start=940
+  _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_end=1023
+  _globals['_BATCHUPSERTCUSTOMERSREQUEST']._serialized_start=1026
+  _globals['_BATCHUPSERTCUSTOMERSREQUEST']._serialized_end=1156
+  _globals['_BATCHUPSERTCUSTOMERSRESPONSE']._serialized_start=1159
+  _globals['_BATCHUPSERTCUSTOMERSRESPONSE']._serialized_end=1305
+  _globals['_BATCHUPSERTMETERREADINGSREQUEST']._serialized_start=1308
+  _globals['_BATCHUPSERTMETERREADINGSREQUEST']._serialized_end=1451
+  _globals['_BATCHUPSERTMETERREADINGSRESPONSE']._serialized_start=1453
+  _globals['_BATCHUPSERTMETERREADINGSRESPONSE']._serialized_end=1576
+  _globals['_BATCHRECORDEXTERNALPAYMENTSREQUEST']._serialized_start=1579
+  _globals['_BATCHRECORDEXTERNALPAYMENTSREQUEST']._serialized_end=1905
+  _globals['_BATCHRECORDEXTERNALPAYMENTSRESPONSE']._serialized_start=1907
+  _globals['_BATCHRECORDEXTERNALPAYMENTSRESPONSE']._serialized_end=2005
+  _globals['_RECOMPUTECUSTOMERBILLINGREQUEST']._serialized_start=2008
+  _globals['_RECOMPUTECUSTOMERBILLINGREQUEST']._serialized_end=2219
+  _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE']._serialized_start=2222
+  _globals['_RECOMPUTECUSTOMERBILLINGRESPONSE']._serialized_end=2366
+  _globals['_ISSUEMONTHLYBILLSREQUEST']._serialized_start=2369
+  _globals['_ISSUEMONTHLYBILLSREQUEST']._serialized_end=2521
+  _globals['_ISSUEMONTHLYBILLSRESPONSE']._serialized_start=2524
+  _globals['_ISSUEMONTHLYBILLSRESPONSE']._serialized_end=2688
+  _globals['_ACCRUELATEFEESREQUEST']._serialized_start=2690
+  _globals['_ACCRUELATEFEESREQUEST']._serialized_end=2782
+  _globals['_ACCRUELATEFEESRESPONSE']._serialized_start=2784
+  _globals['_ACCRUELATEFEESRESPONSE']._serialized_end=2897
+  _globals['_BILLINGINTERNALSERVICE']._serialized_start=2900
+  _globals['_BILLINGINTERNALSERVICE']._serialized_end=4451
 # @@protoc_insertion_point(module_scope)

@@ -59,18 +59,24 @@ class VerifyCustomerBindingResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     VERIFIED_FIELD_NUMBER: _builtins.int
+    SUPPLY_OFFICE_FIELD_NUMBER: _builtins.int
     verified: _builtins.bool
     """True when the customer is active and the verification equals the last four
     digits of its registered phone; false for every other case alike.
+    """
+    supply_office: _builtins.str
+    """The supply office the customer belongs to, when verified (empty otherwise), so
+    that the account service can keep staff reads of the bound user to that office.
     """
     def __init__(
         self,
         *,
         verified: _builtins.bool = ...,
+        supply_office: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["verified", b"verified"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["supply_office", b"supply_office", "verified", b"verified"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -430,3 +436,131 @@ class RecomputeCustomerBillingResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecomputeCustomerBillingResponse: _TypeAlias = RecomputeCustomerBillingResponse  # noqa: Y015
+
+@_typing.final
+class IssueMonthlyBillsRequest(_message.Message):
+    """Request of IssueMonthlyBills."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONTH_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    month: _builtins.str
+    """The month to bill, "YYYY-MM"; empty for the month before the current one (China
+    Standard Time, by the billing service's clock).
+    """
+    page_size: _builtins.int
+    """Most customers to look at in this call; 0 means 200."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to go on after its customers."""
+    def __init__(
+        self,
+        *,
+        month: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["month", b"month", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueMonthlyBillsRequest: _TypeAlias = IssueMonthlyBillsRequest  # noqa: Y015
+
+@_typing.final
+class IssueMonthlyBillsResponse(_message.Message):
+    """Response of IssueMonthlyBills."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONTH_FIELD_NUMBER: _builtins.int
+    CHECKED_COUNT_FIELD_NUMBER: _builtins.int
+    ISSUED_COUNT_FIELD_NUMBER: _builtins.int
+    FAILED_COUNT_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    month: _builtins.str
+    """The month billed, "YYYY-MM"."""
+    checked_count: _builtins.int
+    """Customers without a bill for the month looked at in this call."""
+    issued_count: _builtins.int
+    """Bills issued in this call (of the month or earlier ones that were missing)."""
+    failed_count: _builtins.int
+    """Customers whose recomputation failed (logged by the billing service); a later
+    run tries them again.
+    """
+    next_page_token: _builtins.str
+    """Where the next call goes on; empty when every customer has been looked at."""
+    def __init__(
+        self,
+        *,
+        month: _builtins.str = ...,
+        checked_count: _builtins.int = ...,
+        issued_count: _builtins.int = ...,
+        failed_count: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_count", b"checked_count", "failed_count", b"failed_count", "issued_count", b"issued_count", "month", b"month", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueMonthlyBillsResponse: _TypeAlias = IssueMonthlyBillsResponse  # noqa: Y015
+
+@_typing.final
+class AccrueLateFeesRequest(_message.Message):
+    """Request of AccrueLateFees."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Most overdue customers to book in this call; 0 means 200."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to go on after its customers."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccrueLateFeesRequest: _TypeAlias = AccrueLateFeesRequest  # noqa: Y015
+
+@_typing.final
+class AccrueLateFeesResponse(_message.Message):
+    """Response of AccrueLateFees."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_COUNT_FIELD_NUMBER: _builtins.int
+    LATE_FEE_FEN_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    customer_count: _builtins.int
+    """Customers charged a late fee in this call."""
+    late_fee_fen: _builtins.int
+    """The late fees booked in this call, in fen."""
+    next_page_token: _builtins.str
+    """Where the next call goes on; empty when every overdue customer has been booked."""
+    def __init__(
+        self,
+        *,
+        customer_count: _builtins.int = ...,
+        late_fee_fen: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_count", b"customer_count", "late_fee_fen", b"late_fee_fen", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccrueLateFeesResponse: _TypeAlias = AccrueLateFeesResponse  # noqa: Y015

@@ -78,6 +78,16 @@ class BillingInternalServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingResponse.FromString,
                 _registered_method=True)
+        self.IssueMonthlyBills = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingInternalService/IssueMonthlyBills',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsResponse.FromString,
+                _registered_method=True)
+        self.AccrueLateFees = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingInternalService/AccrueLateFees',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesResponse.FromString,
+                _registered_method=True)
 
 
 class BillingInternalServiceServicer:
@@ -155,6 +165,26 @@ class BillingInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueMonthlyBills(self, request, context):
+        """Issues the bills of a month that customers do not have yet: each active customer
+        without a bill for the month is recomputed from that month, so a month whose
+        closing readings are in gets its bill (and one without them waits for them). A
+        page of customers per call, by customer number; the worker calls it once a month
+        and pages through. Calling it again issues nothing twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccrueLateFees(self, request, context):
+        """Books the late fees of overdue postpaid bills through today (China Standard
+        Time), a page of overdue customers per call, by customer number. The worker calls
+        it once a day and pages through; a second run the same day books nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +222,16 @@ def add_BillingInternalServiceServicer_to_server(servicer, server):
                     servicer.RecomputeCustomerBilling,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingResponse.SerializeToString,
+            ),
+            'IssueMonthlyBills': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueMonthlyBills,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsResponse.SerializeToString,
+            ),
+            'AccrueLateFees': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccrueLateFees,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +431,60 @@ class BillingInternalService:
             '/palmgrid.billing.v1.BillingInternalService/RecomputeCustomerBilling',
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.RecomputeCustomerBillingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueMonthlyBills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingInternalService/IssueMonthlyBills',
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.IssueMonthlyBillsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccrueLateFees(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingInternalService/AccrueLateFees',
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.AccrueLateFeesResponse.FromString,
             options,
             channel_credentials,
             insecure,

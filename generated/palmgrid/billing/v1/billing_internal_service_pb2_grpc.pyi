@@ -78,6 +78,18 @@ class BillingInternalServiceStub:
     readings and tariff versions. Bills whose amount changes get a new revision and a
     BILL_REVISION ledger entry for the difference.
     """
+    IssueMonthlyBills: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.IssueMonthlyBillsRequest, _billing_internal_service_pb2.IssueMonthlyBillsResponse]
+    """Issues the bills of a month that customers do not have yet: each active customer
+    without a bill for the month is recomputed from that month, so a month whose
+    closing readings are in gets its bill (and one without them waits for them). A
+    page of customers per call, by customer number; the worker calls it once a month
+    and pages through. Calling it again issues nothing twice.
+    """
+    AccrueLateFees: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.AccrueLateFeesRequest, _billing_internal_service_pb2.AccrueLateFeesResponse]
+    """Books the late fees of overdue postpaid bills through today (China Standard
+    Time), a page of overdue customers per call, by customer number. The worker calls
+    it once a day and pages through; a second run the same day books nothing.
+    """
 
 @_typing.type_check_only
 class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
@@ -127,6 +139,18 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
     """Recomputes a customer's monthly usage and bills from a month on, from the stored
     readings and tariff versions. Bills whose amount changes get a new revision and a
     BILL_REVISION ledger entry for the difference.
+    """
+    IssueMonthlyBills: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.IssueMonthlyBillsRequest, _billing_internal_service_pb2.IssueMonthlyBillsResponse]  # type: ignore[assignment]
+    """Issues the bills of a month that customers do not have yet: each active customer
+    without a bill for the month is recomputed from that month, so a month whose
+    closing readings are in gets its bill (and one without them waits for them). A
+    page of customers per call, by customer number; the worker calls it once a month
+    and pages through. Calling it again issues nothing twice.
+    """
+    AccrueLateFees: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.AccrueLateFeesRequest, _billing_internal_service_pb2.AccrueLateFeesResponse]  # type: ignore[assignment]
+    """Books the late fees of overdue postpaid bills through today (China Standard
+    Time), a page of overdue customers per call, by customer number. The worker calls
+    it once a day and pages through; a second run the same day books nothing.
     """
 
 class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -216,6 +240,30 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Recomputes a customer's monthly usage and bills from a month on, from the stored
         readings and tariff versions. Bills whose amount changes get a new revision and a
         BILL_REVISION ledger entry for the difference.
+        """
+
+    @_abc_1.abstractmethod
+    def IssueMonthlyBills(
+        self,
+        request: _billing_internal_service_pb2.IssueMonthlyBillsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_internal_service_pb2.IssueMonthlyBillsResponse, _abc.Awaitable[_billing_internal_service_pb2.IssueMonthlyBillsResponse]]:
+        """Issues the bills of a month that customers do not have yet: each active customer
+        without a bill for the month is recomputed from that month, so a month whose
+        closing readings are in gets its bill (and one without them waits for them). A
+        page of customers per call, by customer number; the worker calls it once a month
+        and pages through. Calling it again issues nothing twice.
+        """
+
+    @_abc_1.abstractmethod
+    def AccrueLateFees(
+        self,
+        request: _billing_internal_service_pb2.AccrueLateFeesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_internal_service_pb2.AccrueLateFeesResponse, _abc.Awaitable[_billing_internal_service_pb2.AccrueLateFeesResponse]]:
+        """Books the late fees of overdue postpaid bills through today (China Standard
+        Time), a page of overdue customers per call, by customer number. The worker calls
+        it once a day and pages through; a second run the same day books nothing.
         """
 
 def add_BillingInternalServiceServicer_to_server(servicer: BillingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

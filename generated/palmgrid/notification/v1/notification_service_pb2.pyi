@@ -313,6 +313,8 @@ class DeliverDueMessagesResponse(_message.Message):
     RETRY_COUNT_FIELD_NUMBER: _builtins.int
     FAILED_COUNT_FIELD_NUMBER: _builtins.int
     REMAINING_COUNT_FIELD_NUMBER: _builtins.int
+    DEFERRED_COUNT_FIELD_NUMBER: _builtins.int
+    EXPIRED_COUNT_FIELD_NUMBER: _builtins.int
     attempted_count: _builtins.int
     """Deliveries attempted in this call."""
     delivered_count: _builtins.int
@@ -325,6 +327,10 @@ class DeliverDueMessagesResponse(_message.Message):
     """Deliveries still due after this call; the worker calls again at once when
     there are any.
     """
+    deferred_count: _builtins.int
+    """SMS and push deliveries found due inside quiet hours and put off to their end."""
+    expired_count: _builtins.int
+    """Deliveries dropped because their message's expire_time had passed."""
     def __init__(
         self,
         *,
@@ -333,10 +339,12 @@ class DeliverDueMessagesResponse(_message.Message):
         retry_count: _builtins.int = ...,
         failed_count: _builtins.int = ...,
         remaining_count: _builtins.int = ...,
+        deferred_count: _builtins.int = ...,
+        expired_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempted_count", b"attempted_count", "delivered_count", b"delivered_count", "failed_count", b"failed_count", "remaining_count", b"remaining_count", "retry_count", b"retry_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempted_count", b"attempted_count", "deferred_count", b"deferred_count", "delivered_count", b"delivered_count", "expired_count", b"expired_count", "failed_count", b"failed_count", "remaining_count", b"remaining_count", "retry_count", b"retry_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -138,6 +138,42 @@ DELIVERY_STATE_EXPIRED: DeliveryState.ValueType  # 5
 """Not made before the message's expire_time."""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
+class _AttemptOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AttemptOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttemptOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ATTEMPT_OUTCOME_UNSPECIFIED: _AttemptOutcome.ValueType  # 0
+    """Not set; never returned."""
+    ATTEMPT_OUTCOME_IN_FLIGHT: _AttemptOutcome.ValueType  # 1
+    """No answer recorded: the attempt is under way, or the sender stopped mid-send (the
+    delivery is tried again with the same idempotency key once its claim lapses).
+    """
+    ATTEMPT_OUTCOME_ACCEPTED: _AttemptOutcome.ValueType  # 2
+    """The inbox or gateway accepted it."""
+    ATTEMPT_OUTCOME_FAILED: _AttemptOutcome.ValueType  # 3
+    """A temporary failure (gateway down, timed out or answering 5xx); retried later."""
+    ATTEMPT_OUTCOME_REJECTED: _AttemptOutcome.ValueType  # 4
+    """The gateway refused it for good (an invalid number, say); not retried."""
+
+class AttemptOutcome(_AttemptOutcome, metaclass=_AttemptOutcomeEnumTypeWrapper):
+    """How one attempt of a delivery ended."""
+
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome.ValueType  # 0
+"""Not set; never returned."""
+ATTEMPT_OUTCOME_IN_FLIGHT: AttemptOutcome.ValueType  # 1
+"""No answer recorded: the attempt is under way, or the sender stopped mid-send (the
+delivery is tried again with the same idempotency key once its claim lapses).
+"""
+ATTEMPT_OUTCOME_ACCEPTED: AttemptOutcome.ValueType  # 2
+"""The inbox or gateway accepted it."""
+ATTEMPT_OUTCOME_FAILED: AttemptOutcome.ValueType  # 3
+"""A temporary failure (gateway down, timed out or answering 5xx); retried later."""
+ATTEMPT_OUTCOME_REJECTED: AttemptOutcome.ValueType  # 4
+"""The gateway refused it for good (an invalid number, say); not retried."""
+Global___AttemptOutcome: _TypeAlias = AttemptOutcome  # noqa: Y015
+
 @_typing.final
 class Message(_message.Message):
     """A message to send: a template with parameters, on some channels, to some users or
@@ -185,6 +221,7 @@ class Message(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `messages/{message}`; the id is assigned by the service."""
     topic: _resources_pb2.Topic.ValueType
@@ -206,6 +243,12 @@ class Message(_message.Message):
     """Where it stands as a whole."""
     cancel_reason: _builtins.str
     """Why an operator cancelled it."""
+    event: _builtins.str
+    """The event the message tells about, such as `outages/123/announced`: each user
+    gets an event once per channel, whichever message (and request_id) it comes in,
+    so a sender may split an event's recipients over several messages. Unset means
+    the event is this message alone (its request_id).
+    """
     @_builtins.property
     def parameters(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Values for the template's placeholders, such as {"start": "09:00"}."""
@@ -270,10 +313,11 @@ class Message(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        event: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "expire_time", b"expire_time", "send_time", b"send_time", "stats", b"stats", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "channels", b"channels", "create_time", b"create_time", "customers", b"customers", "end_time", b"end_time", "expire_time", b"expire_time", "name", b"name", "parameters", b"parameters", "priority", b"priority", "request_id", b"request_id", "send_time", b"send_time", "sender", b"sender", "state", b"state", "stats", b"stats", "target", b"target", "template", b"template", "topic", b"topic", "update_time", b"update_time", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "channels", b"channels", "create_time", b"create_time", "customers", b"customers", "end_time", b"end_time", "event", b"event", "expire_time", b"expire_time", "name", b"name", "parameters", b"parameters", "priority", b"priority", "request_id", b"request_id", "send_time", b"send_time", "sender", b"sender", "state", b"state", "stats", b"stats", "target", b"target", "template", b"template", "topic", b"topic", "update_time", b"update_time", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -341,6 +385,7 @@ class Delivery(_message.Message):
     INBOX_MESSAGE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `messages/{message}/deliveries/{delivery}`."""
     user: _builtins.str
@@ -381,6 +426,10 @@ class Delivery(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
 
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryAttempt]:
+        """Every attempt made, oldest first, each with the gateway's or inbox's receipt."""
+
     def __init__(
         self,
         *,
@@ -398,11 +447,62 @@ class Delivery(_message.Message):
         inbox_message: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        attempts: _abc.Iterable[Global___DeliveryAttempt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "deliver_time", b"deliver_time", "next_attempt_time", b"next_attempt_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_count", b"attempt_count", "channel", b"channel", "create_time", b"create_time", "customer", b"customer", "deliver_time", b"deliver_time", "error", b"error", "inbox_message", b"inbox_message", "name", b"name", "next_attempt_time", b"next_attempt_time", "phone", b"phone", "provider_reference", b"provider_reference", "state", b"state", "update_time", b"update_time", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_count", b"attempt_count", "attempts", b"attempts", "channel", b"channel", "create_time", b"create_time", "customer", b"customer", "deliver_time", b"deliver_time", "error", b"error", "inbox_message", b"inbox_message", "name", b"name", "next_attempt_time", b"next_attempt_time", "phone", b"phone", "provider_reference", b"provider_reference", "state", b"state", "update_time", b"update_time", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Delivery: _TypeAlias = Delivery  # noqa: Y015
+
+@_typing.final
+class DeliveryAttempt(_message.Message):
+    """One attempt to make a delivery."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    """1 for the first attempt."""
+    outcome: Global___AttemptOutcome.ValueType
+    """How it ended."""
+    receipt: _builtins.str
+    """The receipt: the gateway's message id or the inbox message's name."""
+    duplicate: _builtins.bool
+    """The gateway had already taken this idempotency key: acknowledged, not sent again."""
+    error: _builtins.str
+    """What went wrong, for failed and rejected attempts."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When it started."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When its answer came; unset while in flight."""
+
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        outcome: Global___AttemptOutcome.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        receipt: _builtins.str = ...,
+        duplicate: _builtins.bool = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "end_time", b"end_time", "error", b"error", "number", b"number", "outcome", b"outcome", "receipt", b"receipt", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryAttempt: _TypeAlias = DeliveryAttempt  # noqa: Y015

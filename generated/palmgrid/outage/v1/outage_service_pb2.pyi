@@ -43,6 +43,10 @@ class _OutageChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Outa
     """The power came back (the outage is RESTORED)."""
     OUTAGE_CHANGE_KIND_CANCELLED: _OutageChangeKind.ValueType  # 6
     """The planned outage was called off (the outage is CANCELLED)."""
+    OUTAGE_CHANGE_KIND_HEARTBEAT: _OutageChangeKind.ValueType  # 7
+    """Not a change: sent while nothing changes, so the client (and any proxy) knows the
+    stream is alive; carries no outage.
+    """
 
 class OutageChangeKind(_OutageChangeKind, metaclass=_OutageChangeKindEnumTypeWrapper):
     """What happened to an outage in a WatchOutages stream."""
@@ -61,6 +65,10 @@ OUTAGE_CHANGE_KIND_RESTORED: OutageChangeKind.ValueType  # 5
 """The power came back (the outage is RESTORED)."""
 OUTAGE_CHANGE_KIND_CANCELLED: OutageChangeKind.ValueType  # 6
 """The planned outage was called off (the outage is CANCELLED)."""
+OUTAGE_CHANGE_KIND_HEARTBEAT: OutageChangeKind.ValueType  # 7
+"""Not a change: sent while nothing changes, so the client (and any proxy) knows the
+stream is alive; carries no outage.
+"""
 Global___OutageChangeKind: _TypeAlias = OutageChangeKind  # noqa: Y015
 
 @_typing.final
@@ -280,7 +288,7 @@ class UpdateOutageRequest(_message.Message):
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """The fields to change, relative to the outage: area_codes, area_description,
-        start_time, end_time, estimated_restore_time, reason.
+        start_time, end_time, estimated_restore_time, reason, urgent, urgent_reason.
         """
 
     def __init__(
@@ -305,19 +313,23 @@ class CancelOutageRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The outage to call off, `outages/{outage}`."""
     reason: _builtins.str
     """Why it is called off, as shown to customers."""
+    etag: _builtins.str
+    """The outage's etag as last read; a stale one fails with ABORTED. Empty skips the check."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -332,10 +344,13 @@ class RestoreOutageRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     RESTORE_TIME_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The outage whose power is back, `outages/{outage}`."""
     note: _builtins.str
     """A note on the restoration, as shown to customers."""
+    etag: _builtins.str
+    """The outage's etag as last read; a stale one fails with ABORTED. Empty skips the check."""
     @_builtins.property
     def restore_time(self) -> _timestamp_pb2.Timestamp:
         """When power came back; unset means now. Within 30 days of now; the server refuses a
@@ -348,10 +363,11 @@ class RestoreOutageRequest(_message.Message):
         name: _builtins.str = ...,
         restore_time: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["restore_time", b"restore_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "note", b"note", "restore_time", b"restore_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "note", b"note", "restore_time", b"restore_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -366,6 +382,7 @@ class WatchOutagesRequest(_message.Message):
     AREA_CODE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     INCLUDE_EXISTING_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
     area_code: _builtins.str
     """Only changes to outages that list this area code, such as "A01"."""
     kind: _resources_pb2.OutageKind.ValueType
@@ -374,16 +391,22 @@ class WatchOutagesRequest(_message.Message):
     """First send every upcoming and current outage that matches, as changes of kind
     OUTAGE_CHANGE_KIND_EXISTING, so the client needs no separate list call.
     """
+    cursor: _builtins.str
+    """Resume after this change: the cursor of the last change received (an SSE client's
+    `Last-Event-ID`). The changes since are sent first, then live ones, none twice;
+    include_existing is ignored when resuming.
+    """
     def __init__(
         self,
         *,
         area_code: _builtins.str = ...,
         kind: _resources_pb2.OutageKind.ValueType = ...,
         include_existing: _builtins.bool = ...,
+        cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["area_code", b"area_code", "include_existing", b"include_existing", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["area_code", b"area_code", "cursor", b"cursor", "include_existing", b"include_existing", "kind", b"kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -398,8 +421,13 @@ class WatchOutagesResponse(_message.Message):
     CHANGE_KIND_FIELD_NUMBER: _builtins.int
     OUTAGE_FIELD_NUMBER: _builtins.int
     CHANGE_TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
     change_kind: Global___OutageChangeKind.ValueType
     """What happened to the outage."""
+    cursor: _builtins.str
+    """The change's position in the stream: send it back as the request's cursor (SSE: it is
+    the event id) to resume after it. A heartbeat carries the position reached so far.
+    """
     @_builtins.property
     def outage(self) -> _resources_pb2.Outage:
         """The outage as it is after the change."""
@@ -414,10 +442,11 @@ class WatchOutagesResponse(_message.Message):
         change_kind: Global___OutageChangeKind.ValueType = ...,
         outage: _resources_pb2.Outage | None = ...,
         change_time: _timestamp_pb2.Timestamp | None = ...,
+        cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time", "outage", b"outage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_kind", b"change_kind", "change_time", b"change_time", "outage", b"outage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_kind", b"change_kind", "change_time", b"change_time", "cursor", b"cursor", "outage", b"outage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

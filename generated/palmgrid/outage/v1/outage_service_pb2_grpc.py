@@ -116,9 +116,12 @@ class OutageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateOutage(self, request, context):
-        """Announces an outage. Subscribers among the affected customers get a message. The
-        same request_id with the same outage returns the first announcement and sends no
-        second message; with a different outage it fails with IDEMPOTENCY_KEY_REUSED.
+        """Announces an outage. Subscribers among the affected customers get a message. A
+        planned outage starts at least the system parameter `plannedOutageNotice` (7 days by
+        default) after now unless it is urgent with an urgent_reason; an unplanned one has
+        started already. The same request_id with the same outage returns the first
+        announcement and sends no second message; with a different outage it fails with
+        IDEMPOTENCY_KEY_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

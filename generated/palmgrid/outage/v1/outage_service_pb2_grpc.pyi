@@ -49,9 +49,12 @@ class OutageServiceStub:
     soonest start first; upcoming and current ones unless a state filter says otherwise.
     """
     CreateOutage: _grpc.UnaryUnaryMultiCallable[_outage_service_pb2.CreateOutageRequest, _resources_pb2.Outage]
-    """Announces an outage. Subscribers among the affected customers get a message. The
-    same request_id with the same outage returns the first announcement and sends no
-    second message; with a different outage it fails with IDEMPOTENCY_KEY_REUSED.
+    """Announces an outage. Subscribers among the affected customers get a message. A
+    planned outage starts at least the system parameter `plannedOutageNotice` (7 days by
+    default) after now unless it is urgent with an urgent_reason; an unplanned one has
+    started already. The same request_id with the same outage returns the first
+    announcement and sends no second message; with a different outage it fails with
+    IDEMPOTENCY_KEY_REUSED.
     """
     UpdateOutage: _grpc.UnaryUnaryMultiCallable[_outage_service_pb2.UpdateOutageRequest, _resources_pb2.Outage]
     """Changes an outage's times, areas or reason. Only SCHEDULED and ACTIVE outages change;
@@ -93,9 +96,12 @@ class OutageServiceAsyncStub(OutageServiceStub):
     soonest start first; upcoming and current ones unless a state filter says otherwise.
     """
     CreateOutage: _aio.UnaryUnaryMultiCallable[_outage_service_pb2.CreateOutageRequest, _resources_pb2.Outage]  # type: ignore[assignment]
-    """Announces an outage. Subscribers among the affected customers get a message. The
-    same request_id with the same outage returns the first announcement and sends no
-    second message; with a different outage it fails with IDEMPOTENCY_KEY_REUSED.
+    """Announces an outage. Subscribers among the affected customers get a message. A
+    planned outage starts at least the system parameter `plannedOutageNotice` (7 days by
+    default) after now unless it is urgent with an urgent_reason; an unplanned one has
+    started already. The same request_id with the same outage returns the first
+    announcement and sends no second message; with a different outage it fails with
+    IDEMPOTENCY_KEY_REUSED.
     """
     UpdateOutage: _aio.UnaryUnaryMultiCallable[_outage_service_pb2.UpdateOutageRequest, _resources_pb2.Outage]  # type: ignore[assignment]
     """Changes an outage's times, areas or reason. Only SCHEDULED and ACTIVE outages change;
@@ -158,9 +164,12 @@ class OutageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _outage_service_pb2.CreateOutageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.Outage, _abc.Awaitable[_resources_pb2.Outage]]:
-        """Announces an outage. Subscribers among the affected customers get a message. The
-        same request_id with the same outage returns the first announcement and sends no
-        second message; with a different outage it fails with IDEMPOTENCY_KEY_REUSED.
+        """Announces an outage. Subscribers among the affected customers get a message. A
+        planned outage starts at least the system parameter `plannedOutageNotice` (7 days by
+        default) after now unless it is urgent with an urgent_reason; an unplanned one has
+        started already. The same request_id with the same outage returns the first
+        announcement and sends no second message; with a different outage it fails with
+        IDEMPOTENCY_KEY_REUSED.
         """
 
     @_abc_1.abstractmethod

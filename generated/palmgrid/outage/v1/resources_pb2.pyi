@@ -108,6 +108,8 @@ class Outage(_message.Message):
     AFFECTED_CUSTOMER_COUNT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    URGENT_FIELD_NUMBER: _builtins.int
+    URGENT_REASON_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The outage's resource name, `outages/{outage}`; assigned by the server on announce."""
@@ -136,9 +138,17 @@ class Outage(_message.Message):
     """How many customers the affected areas hold, counted at announce and at each change
     of areas.
     """
+    urgent: _builtins.bool
+    """A planned outage announced (or moved earlier) with less notice than the system
+    parameter `plannedOutageNotice` (7 days by default) asks for; needs urgent_reason.
+    """
+    urgent_reason: _builtins.str
+    """Why an urgent outage could not be announced with the usual notice, as shown to
+    customers; required when urgent is set.
+    """
     etag: _builtins.str
-    """Checksum of the current state (AIP-154); an update that sends a stale etag fails
-    with ABORTED.
+    """Checksum of the outage's current state (AIP-154): an update, cancel or restore that
+    sends a stale etag fails with ABORTED.
     """
     @_builtins.property
     def area_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -191,11 +201,13 @@ class Outage(_message.Message):
         affected_customer_count: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        urgent: _builtins.bool = ...,
+        urgent_reason: _builtins.str = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "restore_time", b"restore_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_customer_count", b"affected_customer_count", "area_codes", b"area_codes", "area_description", b"area_description", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "etag", b"etag", "kind", b"kind", "name", b"name", "reason", b"reason", "restore_note", b"restore_note", "restore_time", b"restore_time", "start_time", b"start_time", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affected_customer_count", b"affected_customer_count", "area_codes", b"area_codes", "area_description", b"area_description", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "end_time", b"end_time", "estimated_restore_time", b"estimated_restore_time", "etag", b"etag", "kind", b"kind", "name", b"name", "reason", b"reason", "restore_note", b"restore_note", "restore_time", b"restore_time", "start_time", b"start_time", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time", "urgent", b"urgent", "urgent_reason", b"urgent_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

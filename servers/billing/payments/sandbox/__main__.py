@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 
 from servers.billing.payments.sandbox import Behaviour, start_sandbox
 from servers.billing.payments.sandbox.behaviour import CALLBACK_MODES, OUTCOMES
 from servers.billing.payments.settings import load_payment_settings
 from servers.runtime import SettingsError, load_settings
+from servers.runtime.localhttp import wait_for_stop_signal
 from servers.runtime.logs import configure_logging
 
 log = logging.getLogger("palmgrid.payments.sandbox")
@@ -54,15 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     log.info("serving", extra={"service": "payment-sandbox", "url": sandbox.url})
-    stop.wait()
+    wait_for_stop_signal()
     sandbox.stop()
     log.info("stopped", extra={"service": "payment-sandbox"})
     return 0

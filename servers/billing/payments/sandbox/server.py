@@ -25,19 +25,16 @@ delivered to its notify URL (`delivery.py`) as the behaviour's `callbacks` says.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
 from datetime import date
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +53,7 @@ from servers.billing.payments.sandbox.book import (
 )
 from servers.billing.payments.sandbox.delivery import CallbackTransport, Timer
 from servers.runtime import CHINA_STANDARD_TIME, SYSTEM_CLOCK, Clock
+from servers.runtime.localhttp import SandboxHandler, SandboxHttpServer
 
 log = logging.getLogger("palmgrid.payments.sandbox")
 
@@ -92,35 +90,30 @@ class Sandbox:
         self._behaviour.check()
         self._lock = threading.Lock()
         self._held: list[tuple[str, bytes]] = []
-        self._connections: set[socket.socket] = set()
         self._statements: dict[str, bytes] = {}
         self._stopping = threading.Event()
         self._timer: Timer | None = None
         self._transport = CallbackTransport(
             grpc_credentials=grpc_credentials, https_ca_file=https_ca_file
         )
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = SandboxHttpServer((host, port), _Handler)
         self._httpd.sandbox = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
+        self._started = False
 
     # --- lifecycle ----------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._httpd.port
 
     @property
     def url(self) -> str:
-        host = str(self._httpd.server_address[0])
-        return f"http://{host}:{self.port}"
+        return self._httpd.url
 
     def start(self) -> Sandbox:
         self._timer = Timer()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
-        )
-        self._thread.start()
+        self._httpd.start("sandbox-http")
+        self._started = True
         log.info("sandbox provider serving", extra={"url": self.url})
         return self
 
@@ -128,13 +121,7 @@ class Sandbox:
         """Stop serving; open keep-alive connections are cut too, as when a provider
         goes away."""
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        self._httpd.stop()
         if self._timer is not None:
             self._timer.stop()
         self._transport.close()
@@ -148,7 +135,7 @@ class Sandbox:
     @property
     def serving(self) -> bool:
         """Whether it was started and not stopped."""
-        return self._thread is not None and not self._stopping.is_set()
+        return self._started and not self._stopping.is_set()
 
     # --- behaviour and control ----------------------------------------------------
 
@@ -390,14 +377,6 @@ class Sandbox:
             raise ProviderFault(401, "SIGN_ERROR", "签名错误")
         return params["mchid"]
 
-    def track(self, connection: socket.socket, *, active: bool) -> None:
-        """Remember open client connections, so that `stop` can cut them."""
-        with self._lock:
-            if active:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
     def hold_create_response(self, seconds: float) -> None:
         """Keep a create-order answer back (the 'time out' behaviour)."""
         if seconds > 0:
@@ -411,37 +390,16 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     """Routes one HTTP request to the sandbox."""
 
     server_version = "PalmGridPaymentSandbox/1"
-    protocol_version = "HTTP/1.1"
 
     @property
     def sandbox(self) -> Sandbox:
         return self.server.sandbox  # type: ignore[attr-defined,no-any-return]
 
-    def setup(self) -> None:
-        super().setup()
-        self.sandbox.track(self.connection, active=True)
-
-    def finish(self) -> None:
-        self.sandbox.track(self.connection, active=False)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox request: " + format % args)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def _handle(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         try:

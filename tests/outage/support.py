@@ -1,0 +1,325 @@
+"""The outage tests' support: a real outage service on port 0 under mTLS beside a real
+billing service (customers in areas A01–A03) and a real account service (users bound to
+those customers, with their subscriptions), a clock the tests move, and signed
+identities to call it as."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from sqlmodel import col, delete, select
+
+from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
+from palmgrid.outage.v1 import outage_service_pb2_grpc, resources_pb2
+from palmgrid.type.v1 import identity_pb2
+from servers.account import models as account_models
+from servers.account import users as account_users
+from servers.account.config import AccountConfig
+from servers.account.service import make_spec as account_spec
+from servers.billing.config import BillingConfig
+from servers.billing.models import BalanceRow, Customer
+from servers.billing.service import make_spec as billing_spec
+from servers.outage.config import OutageConfig
+from servers.outage.models import ChangeRow, NoticeRow, OutageRow
+from servers.outage.process import OutageProcess
+from servers.outage.service import make_spec, process_of
+from servers.runtime import (
+    AssertionSigner,
+    Clock,
+    DomainError,
+    Runtime,
+    SettableClock,
+    Settings,
+    error_from_rpc,
+    load_signer,
+)
+from servers.runtime.devcerts import SERVICE_ACCOUNTS as DEV_ACCOUNTS
+from servers.runtime.devcerts import ensure_dev_pki
+from servers.runtime.identity import ensure_key_pair
+from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
+from tests.account import services
+
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+# Customer id → (area, supply office), as in the demo archive.
+CUSTOMERS = {
+    "3100000001": ("A01", "QJ-QL"),
+    "3100000011": ("A01", "QJ-QL"),
+    "3100000002": ("A02", "QJ-QL"),
+    "3100000003": ("A03", "QJ-QL"),
+    "3100000007": ("A07", "QJ-ZY"),
+}
+# User id → customers bound to them; `u-quiet` turned outage alerts off.
+BINDINGS = {
+    "u-one": ("3100000001",),
+    "u-two": ("3100000001", "3100000011"),
+    "u-other": ("3100000002",),
+    "u-quiet": ("3100000001",),
+    "u-far": ("3100000007",),
+}
+UNSUBSCRIBED = ("u-quiet",)
+
+DISPATCHER_PERMISSIONS = (
+    "outage.outages.create",
+    "outage.outages.update",
+    "outage.outages.cancel",
+    "outage.outages.restore",
+    "outage.customerOutages.list",
+)
+
+
+def fast_config(**overrides: Any) -> OutageConfig:
+    values: dict[str, Any] = {
+        "demo_data": False,
+        "jobs_interval_seconds": 0,
+        "feed_poll_seconds": 0.1,
+        "delivery_interval_seconds": 0.2,
+        "watch_heartbeat_seconds": 0.5,
+        **overrides,
+    }
+    return OutageConfig(**values)
+
+
+def _fill_billing(runtime: Runtime) -> None:
+    with runtime.session(write=True) as session:
+        for number, (area, office) in CUSTOMERS.items():
+            session.add(
+                Customer(
+                    id=number,
+                    holder_name="张三明",
+                    address="曲靖市麒麟区南宁西路1号",
+                    supply_office=office,
+                    area_code=area,
+                    tariff="residential-tiered",
+                    billing_mode="POSTPAID",
+                    source_update_time=START,
+                )
+            )
+            session.flush()
+            session.add(BalanceRow(customer_id=number))
+
+
+def _fill_account(runtime: Runtime) -> None:
+    with runtime.session(write=True) as session:
+        for user, customers in BINDINGS.items():
+            session.add(
+                account_models.User(
+                    id=user,
+                    username=user.replace("-", "x") + "user",
+                    username_key=user.replace("-", "x") + "user",
+                    kind=account_users.CUSTOMER,
+                    state=account_users.ACTIVE,
+                    coverage=account_users.COVERAGE_NONE,
+                    password_hash="-",
+                    password_changed_time=START,
+                    create_time=START,
+                    update_time=START,
+                )
+            )
+            session.flush()
+            for customer in customers:
+                session.add(
+                    account_models.CustomerBinding(
+                        user_id=user, customer=f"customers/{customer}", create_time=START
+                    )
+                )
+            if user in UNSUBSCRIBED:
+                session.add(
+                    account_models.Subscriptions(user_id=user, outage=False, update_time=START)
+                )
+
+
+@dataclass
+class OutageSystem:
+    """The outage service and its neighbours, with stubs and identities."""
+
+    outage: services.Running
+    account: services.Running
+    clock: SettableClock
+    signer: AssertionSigner
+    channel: grpc.Channel
+    stub: outage_service_pb2_grpc.OutageServiceStub
+
+    @property
+    def process(self) -> OutageProcess:
+        return process_of(self.outage.runtime)
+
+    def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
+        return [self.signer.metadata(principal, audience="outage", caller="cli")]
+
+    def dispatcher(self, *offices: str, user: str = "users/d1") -> list[tuple[str, bytes]]:
+        return self.as_(
+            identity_pb2.Principal(
+                user=user,
+                username="dispatcher",
+                kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+                roles=["dispatcher"],
+                permissions=DISPATCHER_PERMISSIONS,
+                supply_offices=offices or ("QJ-QL",),
+            )
+        )
+
+    def customer(self, user: str, *customers: str) -> list[tuple[str, bytes]]:
+        return self.as_(
+            identity_pb2.Principal(
+                user=f"users/{user}",
+                username=user,
+                kind=identity_pb2.PRINCIPAL_KIND_CUSTOMER,
+                roles=["customer"],
+                permissions=("outage.customerOutages.list",),
+                customers=[f"customers/{c}" for c in customers],
+            )
+        )
+
+    def messages(self, user: str) -> list[account_models.Message]:
+        """The in-app messages of `user`, oldest first."""
+        with self.account.runtime.session() as session:
+            return list(
+                session.exec(
+                    select(account_models.Message)
+                    .where(col(account_models.Message.user_id) == user)
+                    .order_by(col(account_models.Message.create_time))
+                ).all()
+            )
+
+    def deliver(self) -> int:
+        """Deliver every pending notice now (the dispatcher's pass)."""
+        return self.process.dispatcher.deliver_due()
+
+    def announce(self, **fields: Any) -> resources_pb2.Outage:
+        """Announce an outage as a dispatcher of QJ-QL (planned, A01, 8 days ahead)."""
+        return self.stub.CreateOutage(
+            outage_pb.CreateOutageRequest(
+                outage=planned(self.clock, **fields), request_id=new_request_id()
+            ),
+            metadata=self.dispatcher(),
+        )
+
+    def reset(self) -> OutageSystem:
+        with self.outage.runtime.session(write=True) as session:
+            for model in (NoticeRow, ChangeRow, OutageRow):
+                session.exec(delete(model))  # type: ignore[call-overload]
+        with self.account.runtime.session(write=True) as session:
+            session.exec(delete(account_models.Message))  # type: ignore[call-overload]
+        self.clock.set(START)
+        return self
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def planned(clock: Clock, **fields: Any) -> resources_pb2.Outage:
+    """A planned outage of A01 starting `days` (8) days from now for 6 hours (an
+    unplanned one without its end), with `fields` set."""
+    days = fields.pop("days", 8)
+    start = clock.now() + timedelta(days=days)
+    outage = resources_pb2.Outage(
+        kind=resources_pb2.OUTAGE_KIND_PLANNED,
+        area_codes=["A01"],
+        reason="线路检修",
+        supply_office="QJ-QL",
+    )
+    outage.start_time.FromDatetime(start)
+    if fields.get("kind", resources_pb2.OUTAGE_KIND_PLANNED) == resources_pb2.OUTAGE_KIND_PLANNED:
+        outage.end_time.FromDatetime(start + timedelta(hours=6))
+    for name, value in fields.items():
+        if isinstance(value, list):
+            del getattr(outage, name)[:]
+            getattr(outage, name).extend(value)
+        elif isinstance(value, datetime):
+            getattr(outage, name).FromDatetime(value)
+        else:
+            setattr(outage, name, value)
+    return outage
+
+
+# The tests' own certificate: a caller of the outage list other services may use, and
+# the administrator who changes the notice period (every process holds its real row).
+TESTER = "tester"
+TESTER_ACCOUNT = ServiceAccount(
+    roles=("service",),
+    permissions=("outage.areaOutages.list", "account.systemParameters.update"),
+    all_supply_offices=True,
+)
+
+
+@contextmanager
+def outage_system(data_dir: Path, database_url: str, **config: Any) -> Iterator[OutageSystem]:
+    """Billing, account and outage under mTLS; outage on `database_url`."""
+    ensure_dev_pki(data_dir / "tls", accounts=(*DEV_ACCOUNTS, TESTER))
+    ensure_key_pair(data_dir / "identity", "dev")
+    common: dict[str, Any] = {
+        "profile": "dev",
+        "data_dir": data_dir,
+        "grpc_security": "mtls",
+        "log_level": "WARNING",
+        "memcached_servers": ("127.0.0.1:1",),
+        "service_accounts": {**DEFAULT_SERVICE_ACCOUNTS, TESTER: TESTER_ACCOUNT},
+    }
+    clock = SettableClock(START)
+    with ExitStack() as stack:
+        billing = services.start(
+            "billing",
+            Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
+            billing_spec(BillingConfig(demo_data=False)),
+        )
+        stack.callback(services.stop, billing)
+        _fill_billing(billing.runtime)
+        account = services.start(
+            "account",
+            Settings(
+                **common,
+                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
+                billing_target=billing.target,
+            ),
+            account_spec(
+                config=AccountConfig(
+                    demo_data=False,
+                    argon2_time_cost=1,
+                    argon2_memory_kib=1024,
+                    argon2_parallelism=1,
+                ),
+                clock=clock,
+            ),
+        )
+        stack.callback(services.stop, account)
+        _fill_account(account.runtime)
+        settings = Settings(
+            **common,
+            outage_database_url=database_url,
+            billing_target=billing.target,
+            account_target=account.target,
+        )
+        outage = services.start(
+            "outage", settings, make_spec(clock=clock, config=fast_config(**config))
+        )
+        stack.callback(services.stop, outage)
+        credentials = settings.client_credentials("cli")
+        assert credentials is not None
+        channel = grpc.secure_channel(outage.target, credentials)
+        stack.callback(channel.close)
+        yield OutageSystem(
+            outage=outage,
+            account=account,
+            clock=clock,
+            signer=load_signer(settings.identity_dir, settings.identity_key_id),
+            channel=channel,
+            stub=outage_service_pb2_grpc.OutageServiceStub(channel),
+        )
+
+
+def fails(call: Callable[[], Any]) -> DomainError:
+    """The error `call` fails with, read back as the runtime's class."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return error_from_rpc(caught.value)
