@@ -85,17 +85,14 @@ class CustomerMethods:
     def _earlier_binding(
         self, key: IdempotentRequest | None, user_id: str
     ) -> account_pb.CustomerBinding | None:
-        if key is None:
-            return None
-        with self.core.runtime.session() as session:
-            name = key.earlier_in(session)
-            if name is None:
-                return None
+        def load(session: Session, name: str) -> account_pb.CustomerBinding:
             customer = "customers/" + name.rsplit("/", 1)[1]
             row = session.get(models.CustomerBinding, (user_id, customer))
             if row is None:
                 raise NotFound(f"{name} not found")
             return bindings.to_proto(row)
+
+        return None if key is None else key.replay(self.core.runtime, load)
 
     def ListCustomerBindings(
         self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext

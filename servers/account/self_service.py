@@ -7,7 +7,7 @@ from datetime import datetime
 
 import grpc
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_service_pb2 as service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
@@ -93,15 +93,11 @@ class SelfServiceMethods:
             return earlier
 
     def _earlier_user(self, key: IdempotentRequest | None, now: datetime) -> account_pb.User | None:
-        if key is None:
-            return None
-        with self.core.runtime.session() as session:
-            name = key.earlier_in(session)
-            if name is None:
-                return None
-            user = users.get(session, users.id_from(name))
+        def load(session: Session, name: str) -> account_pb.User:
             audit_note().actor = audit_note().resource = name
-            return users.to_proto(session, user, now)
+            return users.to_proto(session, users.get(session, users.id_from(name)), now)
+
+        return None if key is None else key.replay(self.core.runtime, load)
 
     def _create_user(
         self,

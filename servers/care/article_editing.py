@@ -32,7 +32,7 @@ from servers.runtime import (
     require_principal,
 )
 from servers.runtime.etags import check_etag
-from servers.runtime.idempotency import create_once
+from servers.runtime.idempotency import insert_once
 from servers.runtime.ids import new_id
 from servers.runtime.update_masks import fields_to_update
 
@@ -75,19 +75,8 @@ class ArticleEditingMethods:
             update_time=now,
         )
         apply_fields(row, request.article, UPDATABLE)
-
-        def create(session: Session) -> tuple[str, resources_pb2.Article]:
-            session.add(row)
-            session.flush()
-            made = article_resource(row)
-            return made.name, made
-
-        return create_once(
-            self.runtime,
-            request,
-            create=create,
-            load=lambda session, name: article_resource(_get_row(session, name)),
-            clock=self.clock,
+        return insert_once(
+            self.runtime, request, row, resource=article_resource, find=_get_row, clock=self.clock
         )
 
     def UpdateArticle(

@@ -25,7 +25,7 @@ from servers.care.outlet_resources import (
 )
 from servers.runtime import Clock, NotFound, Runtime, paging
 from servers.runtime.etags import check_etag
-from servers.runtime.idempotency import create_once
+from servers.runtime.idempotency import insert_once
 from servers.runtime.ids import new_id
 from servers.runtime.update_masks import fields_to_update
 
@@ -94,19 +94,8 @@ class OutletMethods:
             update_time=now,
         )
         apply_fields(row, request.outlet, UPDATABLE)
-
-        def create(session: Session) -> tuple[str, resources_pb2.Outlet]:
-            session.add(row)
-            session.flush()
-            made = outlet_resource(row)
-            return made.name, made
-
-        return create_once(
-            self.runtime,
-            request,
-            create=create,
-            load=lambda session, name: outlet_resource(_get_row(session, name)),
-            clock=self.clock,
+        return insert_once(
+            self.runtime, request, row, resource=outlet_resource, find=_get_row, clock=self.clock
         )
 
     def UpdateOutlet(

@@ -10,12 +10,12 @@ check-then-insert race. The same id again:
 - with the same request: the resource made the first time (read back by the caller);
 - with a different request: ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED (409).
 
-A create in one transaction uses `create_once`. One with work outside its transaction
-(a captcha spent, another service asked) uses `IdempotentRequest` directly: `earlier()`
-before that work, `remember(session, name)` in the transaction that creates, and
-`earlier()` again after a conflict. Billing's payments keep their own keys with leases
-(`servers.billing.payments.idempotency`): they talk to a provider between claiming a key
-and completing it; they share `fingerprint`.
+A create in one transaction uses `create_once` (`insert_once` for one row). One with
+work outside its transaction (a captcha spent, another service asked) uses
+`IdempotentRequest` directly: `replay()` before that work, `remember(session, name)` in
+the transaction that creates, and `replay()` again after a conflict. Billing's payments
+keep their own keys with leases (`servers.billing.payments.idempotency`): they talk to a
+provider between claiming a key and completing it; they share `fingerprint`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from servers.runtime.service import Runtime
 
 Result = TypeVar("Result")
+Row = TypeVar("Row")
+Resource = TypeVar("Resource", bound=Message)
 
 
 def fingerprint(parts: Sequence[object]) -> str:
@@ -129,6 +131,13 @@ class IdempotentRequest:
             )
         return str(row.resource)
 
+    def replay(self, runtime: Runtime, load: Callable[[Session, str], Result]) -> Result | None:
+        """`load(session, name)` of what an earlier request with this key created, in a
+        read transaction of its own; None when none did (see `earlier_in`)."""
+        with runtime.session() as session:
+            name = self.earlier_in(session)
+            return None if name is None else load(session, name)
+
     def remember(self, session: Session, resource: str, now: datetime | None = None) -> None:
         """Record that this request created `resource`, in the creating transaction (an
         IntegrityError at commit means a concurrent retry won: see `earlier_in`)."""
@@ -142,6 +151,33 @@ class IdempotentRequest:
                 create_time=now or self.clock.now(),
             )
         )
+
+
+def insert_once(
+    runtime: Runtime,
+    request: Message,
+    row: Row,
+    *,
+    resource: Callable[[Row], Resource],
+    find: Callable[[Session, str], Row],
+    clock: Clock = SYSTEM_CLOCK,
+) -> Resource:
+    """Insert `row` and answer `resource(row)`, once per `request.request_id`: a retry
+    gets `resource(find(session, name))` of the row inserted first (`create_once`)."""
+
+    def create(session: Session) -> tuple[str, Resource]:
+        session.add(row)
+        session.flush()
+        made = resource(row)
+        return str(getattr(made, "name")), made  # noqa: B009 - every resource has a name
+
+    return create_once(
+        runtime,
+        request,
+        create=create,
+        load=lambda session, name: resource(find(session, name)),
+        clock=clock,
+    )
 
 
 def create_once(

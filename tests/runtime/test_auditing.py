@@ -7,7 +7,6 @@ database) until the log is back."""
 
 from __future__ import annotations
 
-import threading
 import types
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.db import create_engine
 from servers.runtime.identity import METADATA_KEY
 from servers.runtime.runtime_tables import migrate_runtime_tables
+from tests.audit_log import MemoryAuditLog
 
 RENAME = "/runtimetest.v1.ProbeService/Rename"
 RENAMER = identity_pb2.Principal(
@@ -35,25 +35,18 @@ RENAMER = identity_pb2.Principal(
 )
 
 
-class MemorySink:
-    """Keeps what it is given; unreachable while `broken`; fails writes (but not the
-    check) while `losing`, as a log that goes away in the middle of a call."""
+class MemorySink(MemoryAuditLog):
+    """The in-memory log (unreachable while `down`) that can also fail writes but not
+    the check while `losing`, as a log that goes away in the middle of a call."""
 
     def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
-        self.broken = False
+        super().__init__()
         self.losing = False
-        self._lock = threading.Lock()
-
-    def check(self) -> None:
-        if self.broken:
-            raise ConnectionError("the account service is away")
 
     def write(self, entries: Sequence[AuditEntry]) -> None:
-        if self.broken or self.losing:
+        if self.losing:
             raise ConnectionError("the account service is away")
-        with self._lock:
-            self.entries.extend(entries)
+        super().write(entries)
 
 
 @pytest.fixture
@@ -181,7 +174,7 @@ def test_an_audited_call_is_refused_while_the_log_is_unreachable(
     sink: MemorySink,
     outbox: AuditOutbox,
 ) -> None:
-    sink.broken = True
+    sink.down = True
     with pytest.raises(grpc.RpcError) as caught:
         audited_stub.Rename(
             probe.pb2.RenameRequest(name="things/a", new_name="b"),
@@ -191,7 +184,7 @@ def test_an_audited_call_is_refused_while_the_log_is_unreachable(
     assert "nothing was changed" in (caught.value.details() or "")
     # The servicer never ran; the refusal's own record waits for the log.
     assert audited.servicer.renamed == []
-    sink.broken = False
+    sink.down = False
     assert outbox.forward() == 1
     [entry] = sink.entries
     assert (entry.request_id, entry.code) == (
@@ -199,7 +192,7 @@ def test_an_audited_call_is_refused_while_the_log_is_unreachable(
         grpc.StatusCode.UNAVAILABLE.value[0],
     )
     # Unaudited methods do not need the log.
-    sink.broken = True
+    sink.down = True
     assert audited_stub.Echo(probe.pb2.EchoRequest(user_name="abcdefg")).user_name
 
 
