@@ -123,7 +123,7 @@ def send_pending(runtime: Runtime, managers: Managers, session_now: Callable[[],
         users = managers.of(row.supply_office)
         if users:
             options = downstream_call_options(
-                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
+                default_timeout=UPSTREAM_TIMEOUT_SECONDS
             )
             try:
                 stub.CreateMessage(

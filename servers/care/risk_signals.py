@@ -88,7 +88,7 @@ def billing_page(
         reminders_since_time=timestamp(window.start),
     )
     options = downstream_call_options(
-        default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
+        default_timeout=UPSTREAM_TIMEOUT_SECONDS
     )
     try:
         reply: billing_pb.ListCustomerBillingSignalsResponse = stub.ListCustomerBillingSignals(
@@ -107,7 +107,7 @@ def upstream_pages(service: str, fetch: Callable[[str, dict[str, Any]], Any]) ->
     try:
         while True:
             options = downstream_call_options(
-                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
+                default_timeout=UPSTREAM_TIMEOUT_SECONDS
             )
             page = fetch(token, options.kwargs())
             yield page

@@ -31,6 +31,7 @@ from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, ServiceSpec, Settings, build_server
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from tests.audit_log import with_audit_log
 from tests.care.support import CUSTOMER_PERMISSIONS, CareServer
 
 # Customer id → supply office (the demo archive's offices).
@@ -131,7 +132,8 @@ def _fill_account(runtime: Runtime) -> None:
 def running_billing(data_dir: Path) -> Iterator[str]:
     """A billing service (no demo data) holding CUSTOMERS; yields its target."""
     settings = _settings(data_dir, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}")
-    with _serving(billing_spec(BillingConfig(demo_data=False)), settings, _fill_billing) as target:
+    spec = with_audit_log(billing_spec(BillingConfig(demo_data=False)))
+    with _serving(spec, settings, _fill_billing) as target:
         yield target
 
 

@@ -27,8 +27,10 @@ from servers.account.service import make_spec as account_spec
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec
 from servers.runtime import Runtime, Server, SettableClock, Settings, build_server
+from servers.runtime.devcerts import SERVICE_ACCOUNTS as DEV_ACCOUNTS
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tests.account.conftest import FAST_ARGON2, Account, base_settings, channel_as
 
 # A Monday, 10:00 in China Standard Time: outside quiet hours.
@@ -55,11 +57,33 @@ def fast_config(sandbox_url: str, **overrides: Any) -> NotificationConfig:
     return NotificationConfig(**values)
 
 
+# The tests' own certificate: it creates, reads and cancels messages as the services
+# that will do so (every process holds its real row: billing creates, the worker
+# delivers).
+TESTER = "tester"
+TESTER_ACCOUNT = ServiceAccount(
+    roles=("service",),
+    permissions=(
+        "notification.messages.create",
+        "notification.messages.get",
+        "notification.messages.list",
+        "notification.messages.cancel",
+        "notification.deliveries.list",
+    ),
+    all_supply_offices=True,
+)
+
+
 def start_account(directory: Path, **overrides: Any) -> Account:
     """The account service on port 0 over mTLS (keys and dev PKI in `directory`)."""
-    ensure_dev_pki(directory / "tls")
+    ensure_dev_pki(directory / "tls", accounts=(*DEV_ACCOUNTS, TESTER))
     ensure_key_pair(directory / "identity", "dev")
-    settings = base_settings(directory, f"sqlite:///{directory / 'account.db'}", **overrides)
+    accounts = {**DEFAULT_SERVICE_ACCOUNTS, TESTER: TESTER_ACCOUNT}
+    settings = base_settings(
+        directory,
+        f"sqlite:///{directory / 'account.db'}",
+        **{"service_accounts": accounts, **overrides},
+    )
     clock = SettableClock(DAYTIME)
     server, port, runtime = build_server(
         account_spec(clock=clock, config=FAST_ARGON2), settings, address="127.0.0.1:0"
@@ -88,7 +112,7 @@ class Notification:
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
     settings: Settings | None = None
 
-    def stub(self, as_account: str = "outage") -> NotificationStub:
+    def stub(self, as_account: str = TESTER) -> NotificationStub:
         """The service called with `as_account`'s certificate (a service account)."""
         assert self.settings is not None
         if as_account not in self.channels:
