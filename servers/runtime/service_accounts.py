@@ -60,17 +60,27 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     "account": _service("billing.customers.verifyBinding"),
     # Billing sends bill, payment and low-balance alerts through notification.
     "billing": _service(AUDIT_WRITE, "notification.messages.create"),
-    # Care routes feedback to the customer's supply office, read from billing.
-    "care": _service(AUDIT_WRITE, "billing.customers.batchGet"),
+    # Care routes feedback to the customer's supply office (read from billing), checks
+    # and names assignees (account), tells authors of their feedback's progress
+    # (notification); complaint-risk scoring reads billing signals, area outages and
+    # the care managers to alert (account), and alerts them through notification.
+    "care": _service(
+        AUDIT_WRITE,
+        "billing.customers.batchGet",
+        "billing.billingSignals.list",
+        "outage.areaOutages.list",
+        "account.users.batchGet",
+        "account.users.list",
+        "notification.messages.create",
+    ),
     # Outage finds the customers of affected areas (and one customer's office), reads
-    # the notice period, and files notices for the subscribed users.
+    # the notice period, and queues notices for them at the notification service.
     "outage": _service(
         AUDIT_WRITE,
         "billing.customers.listByArea",
         "billing.customers.batchGet",
         "account.systemParameters.get",
-        "account.recipients.lookup",
-        "account.messages.create",
+        "notification.messages.create",
     ),
     "expansion": _service(AUDIT_WRITE),
     "inspection": _service(AUDIT_WRITE),
@@ -85,7 +95,8 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     # Notification finds who should hear of something and files the in-app copies.
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),
     # The worker's scheduled jobs (servers/worker/jobs): billing's monthly bills, late
-    # fees and reconciliation, message delivery, account housekeeping.
+    # fees and reconciliation, message delivery, account housekeeping, care's closing
+    # of resolved feedback and complaint-risk scoring, outage's clock.
     "worker": _service(
         AUDIT_WRITE,
         "billing.bills.issue",
@@ -94,6 +105,9 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "billing.reconciliationReports.get",
         "notification.messages.deliver",
         "account.housekeeping.run",
+        "care.feedback.closeResolved",
+        "care.complaintRisks.score",
+        "outage.clock.run",
     ),
     # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
     # data it caches for them, nothing else (any customer's, hence every supply office).
