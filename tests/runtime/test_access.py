@@ -86,6 +86,15 @@ def test_assertion_signed_by_a_wrong_key_is_unauthenticated(
     )
 
 
+def test_an_assertion_for_another_service_is_unauthenticated(
+    stub: Any, probe: types.ModuleType, signer: AssertionSigner
+) -> None:
+    for_billing = signer.sign(CUSTOMER, audience="billing").SerializeToString()
+    error = _refused(stub, probe, for_billing)
+    _unauthenticated(error)
+    assert "audience" in (error.details() or "")
+
+
 def test_missing_permission_is_permission_denied(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:

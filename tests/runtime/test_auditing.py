@@ -221,3 +221,21 @@ def test_a_record_lost_after_the_check_waits_in_the_outbox_until_the_log_is_back
     assert outbox.pending() == 0
     # Forwarded once: the log dedupes by the entry's own write id if it is sent again.
     assert entry.write_id
+
+
+def test_an_audited_stream_is_refused_while_the_log_is_unreachable(
+    audited_stub: Any, probe: types.ModuleType, sink: MemorySink, outbox: AuditOutbox
+) -> None:
+    # On the aio server Count is an async generator on the event loop: the same check.
+    sink.down = True
+    with pytest.raises(grpc.RpcError) as caught:
+        list(audited_stub.Count(probe.pb2.CountRequest(count=3)))
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nothing was changed" in (caught.value.details() or "")
+    sink.down = False
+    assert outbox.forward() == 1
+    [entry] = sink.entries
+    assert (entry.action, entry.code) == (
+        "/runtimetest.v1.ProbeService/Count",
+        grpc.StatusCode.UNAVAILABLE.value[0],
+    )
