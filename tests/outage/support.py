@@ -44,15 +44,13 @@ from servers.runtime import (
     error_from_rpc,
     load_signer,
 )
-from servers.runtime.devcerts import SERVICE_ACCOUNTS as DEV_ACCOUNTS
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
-from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
+from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -291,12 +289,7 @@ def planned(clock: Clock, **fields: Any) -> resources_pb2.Outage:
 
 # The tests' own certificate: a caller of the outage list other services may use, and
 # the administrator who changes the notice period (every process holds its real row).
-TESTER = "tester"
-TESTER_ACCOUNT = ServiceAccount(
-    roles=("service",),
-    permissions=("outage.areaOutages.list", "account.systemParameters.update"),
-    all_supply_offices=True,
-)
+TESTER_ACCOUNTS = accounts_with_tester("outage.areaOutages.list", "account.systemParameters.update")
 
 
 @contextmanager
@@ -309,7 +302,7 @@ def outage_system(
 ) -> Iterator[OutageSystem]:
     """Billing, account, notification (its gateways at `gateway_url`) and outage under
     mTLS, all on one settable clock; outage on `database_url`."""
-    ensure_dev_pki(data_dir / "tls", accounts=(*DEV_ACCOUNTS, TESTER))
+    ensure_pki_with_tester(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
     common: dict[str, Any] = {
         "profile": "dev",
@@ -317,7 +310,7 @@ def outage_system(
         "grpc_security": "mtls",
         "log_level": "WARNING",
         "memcached_servers": ("127.0.0.1:1",),
-        "service_accounts": {**DEFAULT_SERVICE_ACCOUNTS, TESTER: TESTER_ACCOUNT},
+        "service_accounts": TESTER_ACCOUNTS,
     }
     clock = SettableClock(START)
     with ExitStack() as stack:

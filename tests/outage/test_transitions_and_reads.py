@@ -15,7 +15,8 @@ from palmgrid.account.v1 import admin_resources_pb2
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import outage_service_pb2_grpc, resources_pb2
 from servers.outage.notice_period import DEFAULT_NOTICE
-from tests.outage.support import DAY, TESTER, OutageSystem, fails
+from tests.outage.support import DAY, OutageSystem, fails
+from tests.tester import TESTER
 
 SCHEDULED = resources_pb2.OUTAGE_STATE_SCHEDULED
 ACTIVE = resources_pb2.OUTAGE_STATE_ACTIVE
