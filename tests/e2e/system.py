@@ -252,8 +252,8 @@ def start_system(
     services["account"] = start_account(settings, account_address, account_calls)
 
     # The outbox asks account for recipients; nothing delivers from it here (no worker),
-    # so what care and outage send stays queued where tests can read it.
-    settings = settings.model_copy(update={"account_target": services["account"].target})
+    # so what care and outage send stays queued where tests can read it. Every service
+    # reaches account (the audit log) at `account_target`, a relay when a test cuts it.
     services["notification"] = _start(data_dir, "notification", settings)
     # Care and outage ask billing and account, send through the outbox, and bump their
     # cache tags in the edge's Memcached after every change.
