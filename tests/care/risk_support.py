@@ -38,6 +38,7 @@ from servers.notification.service import make_spec as notification_spec
 from servers.outage.models import ChangeRow, NoticeRow, OutageRow
 from servers.outage.service import make_spec as outage_spec
 from servers.runtime import SettableClock, Settings, load_signer
+from servers.runtime.calendar import load_calendar
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.worker.config import WorkerConfig
@@ -128,7 +129,7 @@ class RiskSystem:
         self, customer: str, kind: str, hours_ago: float, state: str, **fields: Any
     ) -> str:
         """Feedback about `customer` that came in `hours_ago` before now (due by its
-        kind's commitment: complaints and inquiries 24 h, suggestions 10 days)."""
+        kind's commitment: complaints and inquiries 24 h, suggestions 10 working days)."""
         created = self.clock.now() - timedelta(hours=hours_ago)
         row = FeedbackRow(
             id=f"f{abs(hash((customer, kind, hours_ago))) % 10**12}",
@@ -138,7 +139,7 @@ class RiskSystem:
             state=state,
             author="users/c1",
             supply_office=CUSTOMERS[customer][1],
-            due_time=due_time(kind, created),
+            due_time=due_time(kind, created, load_calendar()),
             create_time=created,
             update_time=created,
             **fields,
