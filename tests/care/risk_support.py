@@ -128,7 +128,7 @@ class RiskSystem:
         self, customer: str, kind: str, hours_ago: float, state: str, **fields: Any
     ) -> str:
         """Feedback about `customer` that came in `hours_ago` before now (due by its
-        kind's commitment: complaints and inquiries 24 h, suggestions 10 days)."""
+        kind's commitment: complaints and inquiries 24 h, suggestions 10 working days)."""
         created = self.clock.now() - timedelta(hours=hours_ago)
         row = FeedbackRow(
             id=f"f{abs(hash((customer, kind, hours_ago))) % 10**12}",

@@ -103,9 +103,10 @@ def test_rows_the_deadline_leaves_no_room_for_are_handed_back_unattempted(
 ) -> None:
     people, messages = _four_sms(account, live)
     sandbox.behave("delay", SEND_SECONDS)
-    # Room for one send (its timeout, and a second to answer), not for two.
+    # Room for one send (its 1.5 s timeout and a second to answer, with 0.9 s to claim),
+    # not for two (each takes 1 s).
     reply = live.stub("worker").DeliverDueMessages(
-        service_pb.DeliverDueMessagesRequest(max_deliveries=4), timeout=3.0
+        service_pb.DeliverDueMessagesRequest(max_deliveries=4), timeout=3.4
     )
     assert (reply.attempted_count, reply.remaining_count) == (1, 3)
     assert sorted(map(len, _attempts(live, messages))) == [0, 0, 0, 1]
