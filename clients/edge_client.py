@@ -241,7 +241,10 @@ class EdgeClient:
         display_name: str | None = None,
         phone: str | None = None,
         captcha_answer: str | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
+        """Register. With `request_id`, the same call again (a retry after a lost
+        answer, sealed anew) returns the user made the first time."""
         captcha, answer = self._captcha(captcha_answer)
         user: dict[str, Any] = {"username": username}
         if display_name:
@@ -249,6 +252,8 @@ class EdgeClient:
         if phone:
             user["phone"] = phone
         body = {"user": user, "password": password, "captcha": captcha, "captchaAnswer": answer}
+        if request_id:
+            body["requestId"] = request_id
         return self.call(ACCOUNT + "CreateUser", "POST", "/v1/users", body).json
 
     def login(
@@ -281,10 +286,14 @@ class EdgeClient:
     def me(self) -> dict[str, Any]:
         return self.call(ACCOUNT + "GetUser", "GET", "/v1/users/me").json
 
-    def bind_customer(self, customer: str, verification: str) -> dict[str, Any]:
+    def bind_customer(
+        self, customer: str, verification: str, *, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Bind a customer; with `request_id` a retry returns the binding made first."""
         body = {"customer": _customer(customer), "verification": verification}
         path = "/v1/users/me/customerBindings"
-        return self.call(ACCOUNT + "CreateCustomerBinding", "POST", path, body).json
+        params = {"requestId": request_id} if request_id else None
+        return self.call(ACCOUNT + "CreateCustomerBinding", "POST", path, body, params).json
 
     def customer_bindings(self) -> list[dict[str, Any]]:
         path = "/v1/users/me/customerBindings"

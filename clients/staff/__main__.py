@@ -103,7 +103,7 @@ def call(
         _fail(f"bad request JSON: {exc}", 2)
         return
     try:
-        metadata = [] if anonymous else identity_metadata(config)
+        metadata = [] if anonymous else identity_metadata(config, rpc.service)
         with open_channel(config, rpc.service) as channel:
             stub = channel.unary_unary(
                 rpc.path,

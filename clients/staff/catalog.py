@@ -10,6 +10,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
 import palmgrid
+from palmlib.audiences import audience_of
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def all_rpcs() -> dict[str, Rpc]:
             continue
         module = importlib.import_module(info.name)
         for service in module.DESCRIPTOR.services_by_name.values():
-            process = service.full_name.split(".")[1]
+            process = audience_of(service.full_name)
             for method in service.methods:
                 name = f"{service.full_name}/{method.name}"
                 found[name] = Rpc(name, process, method)

@@ -71,15 +71,18 @@ def sign_in(
     return reply
 
 
-def identity_metadata(config: CliConfig) -> list[tuple[str, bytes]]:
-    """The metadata that makes a call on behalf of the signed-in staff member."""
+def identity_metadata(config: CliConfig, service: str = "account") -> list[tuple[str, bytes]]:
+    """The metadata that makes a call to `service` ("billing") on behalf of the
+    signed-in staff member: the assertion the account service signed for that service
+    and this CLI (any other service refuses it)."""
     token = load_token(config.session_file)
     with open_channel(config, "account") as channel:
         stub = account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
         reply = stub.AuthenticateSession(
             account_internal_service_pb2.AuthenticateSessionRequest(token=token), timeout=10
         )
-    return [(IDENTITY_METADATA_KEY, reply.assertion.SerializeToString())]
+    assertion = reply.service_assertions.get(service, reply.assertion)
+    return [(IDENTITY_METADATA_KEY, assertion.SerializeToString())]
 
 
 def sign_out(config: CliConfig) -> None:

@@ -6,7 +6,8 @@ Wraps the `metadata` stage: once the upstream metadata is built from the headers
 sent from outside), the bearer token is taken out — services trust only the assertion
 — and the edge adds what only it may say:
 
-- `palmgrid-identity-bin`: the account service's signed assertion of the session;
+- `palmgrid-identity-bin`: the account service's signed assertion of the session for
+  the called service (its audience, `palmlib.audiences`);
 - `palmgrid-client-ip`: the client's address, from the peer and the `X-Forwarded-For`
   entries of trusted proxies only (edge.security.clientip);
 - `palmgrid-user-agent`: the client's `User-Agent` (printable, at most 256 characters).
@@ -22,6 +23,7 @@ import re
 
 from edge.pipeline import Exchange, Handler, Stage
 from edge.security.clientip import TrustedProxies
+from palmlib.audiences import audience_of
 
 __all__ = ["CLIENT_IP_KEY", "IDENTITY_KEY", "USER_AGENT_KEY", "IdentityStage"]
 
@@ -47,8 +49,9 @@ class IdentityStage:
                 if k != "authorization" and k != IDENTITY_KEY and not k.startswith("palmgrid-")
             ]
             session = ex.state.get("session")
-            if session is not None:
-                incoming.metadata.append((IDENTITY_KEY, session.assertion))
+            if session is not None and ex.route is not None:
+                audience = audience_of(ex.route.spec.service_name)
+                incoming.metadata.append((IDENTITY_KEY, session.assertion_for(audience)))
             incoming.metadata.extend(self._client(ex))
             await call_next(ex)
 

@@ -77,10 +77,12 @@ class Session:
         """The session part of field-encryption contexts."""
         return session_binding(self.token)
 
-    @property
-    def assertion(self) -> bytes:
-        """The serialized IdentityAssertion forwarded in `palmgrid-identity-bin`."""
-        return self.answer.assertion.SerializeToString()
+    def assertion_for(self, service: str) -> bytes:
+        """The serialized IdentityAssertion forwarded in `palmgrid-identity-bin` to
+        `service` ("billing"): the one signed for it (any other service refuses it)."""
+        assertions = self.answer.service_assertions
+        chosen = assertions.get(service, self.answer.assertion)
+        return chosen.SerializeToString()
 
     @property
     def client_public_key(self) -> bytes:

@@ -99,9 +99,7 @@ def verify_with_billing(
     stub = billing_grpc.BillingInternalServiceStub(core.runtime.channel("billing"))
     # As the account service itself: the customer's own assertion does not carry the
     # permission to ask billing this.
-    options = downstream_call_options(
-        default_timeout=core.config.billing_timeout_seconds, forward_identity=False
-    )
+    options = downstream_call_options(default_timeout=core.config.billing_timeout_seconds)
     try:
         reply = stub.VerifyCustomerBinding(
             billing_pb.VerifyCustomerBindingRequest(name=customer, verification=verification),

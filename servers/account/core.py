@@ -42,6 +42,10 @@ class AccountCore:
         override = self.settings.session_idle_seconds if self.settings.profile == "dev" else None
         return parameters.load(session, self.now(), idle_override_seconds=override)
 
+    def check(self) -> None:
+        """The log is this service's own database: a call that can change anything can
+        write its record (`servers.runtime.AuditSink`)."""
+
     def write(self, entries: Sequence[audit.AuditEntry]) -> None:
         """The account service's audit sink (`servers.runtime.AuditSink`): it keeps the
         log, so its own records are appended here, in one transaction, by its clock."""

@@ -15,6 +15,9 @@ from servers.account import bindings, inbox, models, revocations
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
 from servers.runtime import NotFound, audit_note, paging
+from servers.runtime.etags import check_content_etag, content_etag
+from servers.runtime.idempotency import IdempotentRequest
+from servers.runtime.update_masks import fields_to_update
 
 SUBSCRIPTION_FIELDS = ("outage", "bill", "application_progress", "notice", "sms", "push")
 
@@ -25,6 +28,7 @@ def subscriptions_proto(row: models.Subscriptions) -> account_pb.Subscriptions:
         **{field: getattr(row, field) for field in SUBSCRIPTION_FIELDS},
     )
     message.update_time.FromDatetime(row.update_time)
+    message.etag = content_etag(message)
     return message
 
 
@@ -42,6 +46,16 @@ class CustomerMethods:
         audit_note().resource = (
             f"users/{user_id}/customerBindings/{wanted.customer.removeprefix('customers/')}"
         )
+        # A retry (same request_id) gets the binding made first, and counts no attempt.
+        key = IdempotentRequest.of(
+            self.core.runtime,
+            request,
+            ignore=("customer_binding.verification",),
+            clock=self.core.clock,
+        )
+        earlier = self._earlier_binding(key, user_id)
+        if earlier is not None:
+            return earlier
         with self.core.runtime.session() as session:
             limit = self.core.params(session).customer_binding_limit
             bindings.check_attempt_allowed(self.core, session, user_id, now)
@@ -63,7 +77,22 @@ class CustomerMethods:
             )
             session.add(row)
             revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
+            made = bindings.to_proto(row)
+            if key is not None:
+                key.remember(session, made.name, now)
+            return made
+
+    def _earlier_binding(
+        self, key: IdempotentRequest | None, user_id: str
+    ) -> account_pb.CustomerBinding | None:
+        def load(session: Session, name: str) -> account_pb.CustomerBinding:
+            customer = "customers/" + name.rsplit("/", 1)[1]
+            row = session.get(models.CustomerBinding, (user_id, customer))
+            if row is None:
+                raise NotFound(f"{name} not found")
             return bindings.to_proto(row)
+
+        return None if key is None else key.replay(self.core.runtime, load)
 
     def ListCustomerBindings(
         self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext
@@ -124,14 +153,12 @@ class CustomerMethods:
         self, request: requests_pb.UpdateSubscriptionsRequest, context: grpc.ServicerContext
     ) -> account_pb.Subscriptions:
         user_id = own_user_id(request.subscriptions.name)
-        paths = set(request.update_mask.paths) or {"*"}
-        fields = (
-            SUBSCRIPTION_FIELDS
-            if "*" in paths
-            else tuple(p for p in SUBSCRIPTION_FIELDS if p in paths)
-        )
+        # AIP-134: the mask's fields, every switch for "*", the switches sent for none
+        # (they have explicit presence, so a false one counts as sent).
+        fields = fields_to_update(request.update_mask, request.subscriptions, SUBSCRIPTION_FIELDS)
         with self.core.runtime.session(write=True) as session:
             row = self._subscriptions(session, user_id)
+            check_content_etag(request.subscriptions.etag, subscriptions_proto(row))
             for field in fields:
                 setattr(row, field, getattr(request.subscriptions, field))
             row.update_time = self.core.now()

@@ -31,6 +31,7 @@ from servers.account.principals import principal_for
 from servers.runtime import NotFound, Unauthenticated, paging, require_principal
 from servers.runtime.identity import load_public_key
 from servers.runtime.protoconv import from_timestamp
+from servers.runtime.settings import SERVICE_NAMES
 
 # Optional topics and the subscription switch that turns each off.
 OPTIONAL_TOPICS: dict[int, str] = {
@@ -72,9 +73,17 @@ class InternalMethods:
                 session_message = sessions.to_proto(row, users.name_of(user))
         if refused is not None:
             raise Unauthenticated("the session token is not accepted", reason=refused)
-        assertion = self.core.signer.sign(principal)
+        # One assertion per service, each bound to the process that asked (the edge,
+        # the CLI): none is accepted by another service or from another process.
+        caller = require_principal().username
+        assertions = {
+            service: self.core.signer.sign(principal, audience=service, caller=caller)
+            for service in SERVICE_NAMES
+        }
+        assertion = assertions["account"]
         response = internal_pb.AuthenticateSessionResponse(
             assertion=assertion,
+            service_assertions=assertions,
             principal=principal,
             session=session_message,
             password_change_required=change_required,

@@ -3,8 +3,11 @@ registration, login and logout, sessions, profile and password."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import grpc
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_service_pb2 as service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
@@ -21,6 +24,7 @@ from servers.account import (
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
 from servers.runtime import (
+    AlreadyExists,
     InvalidArgument,
     NotFound,
     audit_note,
@@ -28,9 +32,14 @@ from servers.runtime import (
     paging,
     require_principal,
 )
+from servers.runtime.etags import check_content_etag
+from servers.runtime.idempotency import IdempotentRequest
 
 _SESSION_FIELDS = {"push_token"}
 _USER_FIELDS = {"display_name", "phone"}
+# Not part of a registration's fingerprint: secrets (never kept, not even hashed) and the
+# captcha, which a retry may bring anew.
+_NOT_FINGERPRINTED = ("password", "captcha", "captcha_answer", "user.phone")
 
 
 def check_password(field: str, password: str, username: str) -> None:
@@ -64,9 +73,40 @@ class SelfServiceMethods:
         now = self.core.now()
         recorded = audit_note()
         recorded.actor_username = request.user.username
+        # A retry (same request_id) gets the user made first, before its captcha is
+        # checked again: the first attempt spent it.
+        key = IdempotentRequest.of(
+            self.core.runtime, request, ignore=_NOT_FINGERPRINTED, clock=self.core.clock
+        )
+        earlier = self._earlier_user(key, now)
+        if earlier is not None:
+            return earlier
         captchas.spend(self.core.runtime, request.captcha, request.captcha_answer, now=now)
         check_password("password", request.password, request.user.username)
         phone = users.plain_phone(request.user.phone, "user.phone") if request.user.phone else None
+        try:
+            return self._create_user(request, key, phone, now)
+        except (AlreadyExists, IntegrityError):
+            earlier = self._earlier_user(key, now)  # a concurrent retry made it
+            if earlier is None:
+                raise
+            return earlier
+
+    def _earlier_user(self, key: IdempotentRequest | None, now: datetime) -> account_pb.User | None:
+        def load(session: Session, name: str) -> account_pb.User:
+            audit_note().actor = audit_note().resource = name
+            return users.to_proto(session, users.get(session, users.id_from(name)), now)
+
+        return None if key is None else key.replay(self.core.runtime, load)
+
+    def _create_user(
+        self,
+        request: service_pb.CreateUserRequest,
+        key: IdempotentRequest | None,
+        phone: str | None,
+        now: datetime,
+    ) -> account_pb.User:
+        recorded = audit_note()
         with self.core.runtime.session(write=True) as session:
             user = users.create(
                 session,
@@ -80,6 +120,8 @@ class SelfServiceMethods:
                 phone=phone,
             )
             recorded.actor = recorded.resource = users.name_of(user)
+            if key is not None:
+                key.remember(session, users.name_of(user), now)
             return users.to_proto(session, user, now)
 
     def CreateSession(
@@ -193,6 +235,8 @@ class SelfServiceMethods:
         )
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, user_id)
+            session.refresh(user, with_for_update=True)  # held while the etag is checked
+            check_content_etag(request.user.etag, users.to_proto(session, user, now))
             if "display_name" in paths:
                 user.display_name = request.user.display_name or user.username
             if "phone" in paths:

@@ -16,6 +16,7 @@ from servers.account import models, throttle
 from servers.account.passwords import PasswordHasher
 from servers.account.roles import role_name, roles_of
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from servers.runtime.etags import content_etag
 from servers.runtime.ids import new_id
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
@@ -116,7 +117,7 @@ def create(
 
 
 def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.User:
-    """The User resource: roles as `roles/{id}`, phone masked."""
+    """The User resource: roles as `roles/{id}`, phone masked, an etag of the rest."""
     message = account_pb.User(
         name=name_of(user),
         username=user.username,
@@ -139,6 +140,7 @@ def to_proto(session: Session, user: models.User, now: datetime) -> account_pb.U
     ):
         if value is not None:
             getattr(message, field).FromDatetime(value)
+    message.etag = content_etag(message)
     return message
 
 

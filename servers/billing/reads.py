@@ -59,7 +59,10 @@ class ReadMethods:
         customer_id = resource_ids(request.name)[0]
         with hot_reads.read_connection(self.runtime) as connection:
             rows = hot_reads.scoped_rows(connection, customer_id, hot_reads.BALANCE)
-            pending = self.pending_payments_fen(Session(bind=connection), customer_id)
+            # An ORM session over the same connection, closed here: it must not outlive
+            # the connection it borrows (which goes back to the pool).
+            with Session(bind=connection) as session:
+                pending = self.pending_payments_fen(session, customer_id)
         if rows:
             balance = Balance(customer_id, rows[0].net_fen, rows[0].update_time)
         else:

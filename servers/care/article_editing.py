@@ -32,6 +32,7 @@ from servers.runtime import (
     require_principal,
 )
 from servers.runtime.etags import check_etag
+from servers.runtime.idempotency import insert_once
 from servers.runtime.ids import new_id
 from servers.runtime.update_masks import fields_to_update
 
@@ -74,10 +75,9 @@ class ArticleEditingMethods:
             update_time=now,
         )
         apply_fields(row, request.article, UPDATABLE)
-        with self.runtime.session(write=True) as session:
-            session.add(row)
-            session.flush()
-            return article_resource(row)
+        return insert_once(
+            self.runtime, request, row, resource=article_resource, find=_get_row, clock=self.clock
+        )
 
     def UpdateArticle(
         self, request: care_service_pb2.UpdateArticleRequest, context: Any

@@ -31,7 +31,7 @@ def _refused(assignee: str, why: str) -> InvalidArgument:
 
 def _user(runtime: Runtime, assignee: str, timeout: float) -> user_pb.User:
     stub = account_grpc.AccountInternalServiceStub(runtime.channel("account"))
-    options = downstream_call_options(default_timeout=timeout, forward_identity=False)
+    options = downstream_call_options(default_timeout=timeout)
     try:
         reply = stub.BatchGetUsers(
             account_pb.BatchGetUsersRequest(names=[assignee]), **options.kwargs()

@@ -50,7 +50,7 @@ def notify_author(runtime: Runtime, row: FeedbackRow, action: str, *, timeout: f
         event=f"{name}/{action.lower()}/{row.version}",
     )
     stub = notification_grpc.NotificationServiceStub(runtime.channel("notification"))
-    options = downstream_call_options(default_timeout=timeout, forward_identity=False)
+    options = downstream_call_options(default_timeout=timeout)
     try:
         stub.CreateMessage(
             notification_pb.CreateMessageRequest(

@@ -38,7 +38,7 @@ class BillingCustomerOffices:
 
     def supply_office(self, customer: str) -> str:
         stub = billing_grpc.BillingInternalServiceStub(self._runtime.channel("billing"))
-        options = downstream_call_options(default_timeout=self._timeout, forward_identity=False)
+        options = downstream_call_options(default_timeout=self._timeout)
         try:
             reply = stub.BatchGetCustomers(
                 billing_pb.BatchGetCustomersRequest(names=[customer]), **options.kwargs()

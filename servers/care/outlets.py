@@ -25,6 +25,7 @@ from servers.care.outlet_resources import (
 )
 from servers.runtime import Clock, NotFound, Runtime, paging
 from servers.runtime.etags import check_etag
+from servers.runtime.idempotency import insert_once
 from servers.runtime.ids import new_id
 from servers.runtime.update_masks import fields_to_update
 
@@ -93,10 +94,9 @@ class OutletMethods:
             update_time=now,
         )
         apply_fields(row, request.outlet, UPDATABLE)
-        with self.runtime.session(write=True) as session:
-            session.add(row)
-            session.flush()
-            return outlet_resource(row)
+        return insert_once(
+            self.runtime, request, row, resource=outlet_resource, find=_get_row, clock=self.clock
+        )
 
     def UpdateOutlet(
         self, request: care_service_pb2.UpdateOutletRequest, context: Any

@@ -122,9 +122,7 @@ def send_pending(runtime: Runtime, managers: Managers, session_now: Callable[[],
     for row in pending:
         users = managers.of(row.supply_office)
         if users:
-            options = downstream_call_options(
-                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
-            )
+            options = downstream_call_options(default_timeout=UPSTREAM_TIMEOUT_SECONDS)
             try:
                 stub.CreateMessage(
                     notification_pb.CreateMessageRequest(

@@ -87,9 +87,7 @@ def billing_page(
         bill_count=rules.bill_history + 1,
         reminders_since_time=timestamp(window.start),
     )
-    options = downstream_call_options(
-        default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
-    )
+    options = downstream_call_options(default_timeout=UPSTREAM_TIMEOUT_SECONDS)
     try:
         reply: billing_pb.ListCustomerBillingSignalsResponse = stub.ListCustomerBillingSignals(
             request, **options.kwargs()
@@ -106,9 +104,7 @@ def upstream_pages(service: str, fetch: Callable[[str, dict[str, Any]], Any]) ->
     token = ""
     try:
         while True:
-            options = downstream_call_options(
-                default_timeout=UPSTREAM_TIMEOUT_SECONDS, forward_identity=False
-            )
+            options = downstream_call_options(default_timeout=UPSTREAM_TIMEOUT_SECONDS)
             page = fetch(token, options.kwargs())
             yield page
             token = page.next_page_token

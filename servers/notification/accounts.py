@@ -79,7 +79,7 @@ class AccountDirectory:
     def _lookup(
         self, request: internal_pb.LookupRecipientsRequest
     ) -> internal_pb.LookupRecipientsResponse:
-        options = downstream_call_options(default_timeout=self._timeout, forward_identity=False)
+        options = downstream_call_options(default_timeout=self._timeout)
         try:
             reply: internal_pb.LookupRecipientsResponse = self._stub().LookupRecipients(
                 request, **options.kwargs()
@@ -101,7 +101,7 @@ class AccountDirectory:
             parent=user, message=message, request_id=request_id
         )
         try:
-            options = downstream_call_options(default_timeout=timeout, forward_identity=False)
+            options = downstream_call_options(default_timeout=timeout)
             written = self._stub().CreateMessage(request, **options.kwargs())
         except DomainError as error:  # no time left in the caller's deadline
             return SendResult("FAILED", error=str(error))

@@ -48,9 +48,7 @@ class BillingCustomers:
         return billing_grpc.BillingInternalServiceStub(self._runtime.channel("billing"))
 
     def _options(self) -> dict[str, Any]:
-        return downstream_call_options(
-            default_timeout=self._timeout, forward_identity=False
-        ).kwargs()
+        return downstream_call_options(default_timeout=self._timeout).kwargs()
 
     def in_areas(self, area_codes: Sequence[str]) -> Iterator[str]:
         """Every customer (`customers/{id}`) of these areas, by area chunk and number;

@@ -52,7 +52,7 @@ class NoticePeriod:
 
     def _read(self) -> timedelta | None:
         stub = admin_grpc.AccountAdminServiceStub(self._runtime.channel("account"))
-        options = downstream_call_options(default_timeout=self._timeout, forward_identity=False)
+        options = downstream_call_options(default_timeout=self._timeout)
         try:
             reply = stub.GetSystemParameters(
                 admin_pb.GetSystemParametersRequest(name="systemParameters"), **options.kwargs()

@@ -89,7 +89,7 @@ def notify_affected(runtime: Runtime, notice: Notice, *, timeout: float) -> int:
     stub = notification_grpc.NotificationServiceStub(runtime.channel("notification"))
     planned = 0
     for chunk in _chunks(customers, CUSTOMERS_PER_MESSAGE):
-        options = downstream_call_options(default_timeout=timeout, forward_identity=False)
+        options = downstream_call_options(default_timeout=timeout)
         try:
             message = stub.CreateMessage(
                 notification_pb.CreateMessageRequest(

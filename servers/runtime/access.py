@@ -1,8 +1,11 @@
 """Who is calling (authentication) and whether they may call the method (authorization).
 
-Authentication: a `palmgrid-identity-bin` assertion, when sent, must verify. Without
-one, a caller whose mTLS client certificate CN is a configured service account is that
-service. Otherwise the call is anonymous. A public method is served even when the
+Authentication: a `palmgrid-identity-bin` assertion, when sent, must verify: signed by
+the account service, for this service (its audience) and, when the call comes with a
+client certificate, for the process holding it (its caller). Without one, a caller
+whose mTLS client certificate CN is a configured service account is that service,
+with the permissions of its row in `servers.runtime.service_accounts`. Otherwise the
+call is anonymous. A public method is served even when the
 assertion does not verify (as an anonymous call): anyone may call it anyway.
 
 Authorization reads the method's `(palmgrid.options.v1.method).access`: public methods
@@ -20,7 +23,7 @@ from palmgrid.type.v1 import identity_pb2
 from palmlib.permissions import has_permission
 from servers.runtime.errors import PermissionDenied
 from servers.runtime.identity import METADATA_KEY, AssertionInvalid, AssertionVerifier
-from servers.runtime.settings import ServiceAccount
+from servers.runtime.service_accounts import ServiceAccount
 
 Principal = identity_pb2.Principal
 # gRPC's auth context key for the verified peer certificate's subject CN.
@@ -62,13 +65,17 @@ class Authenticator:
         self, identity: bytes | None, auth_context: Mapping[str, Sequence[bytes]]
     ) -> Principal | None:
         """The caller; AssertionInvalid when an assertion is sent but does not verify."""
+        names = [raw.decode("utf-8", "replace") for raw in auth_context.get(PEER_COMMON_NAME) or ()]
         if identity is not None:
             if self._verifier is None:
                 raise AssertionInvalid("this server accepts no identity assertions")
-            return self._verifier.verify(identity)
-        names = auth_context.get(PEER_COMMON_NAME) or ()
-        for raw in names:
-            name = raw.decode("utf-8", "replace")
+            claims = self._verifier.verify_claims(identity)
+            # Bound to the process it was issued to: a copy replayed by another
+            # certificate holder is refused.
+            if names and claims.caller not in names:
+                raise AssertionInvalid("identity assertion was issued to another caller")
+            return claims.principal
+        for name in names:
             account = self._accounts.get(name)
             if account is not None:
                 return service_principal(name, account)

@@ -7,9 +7,10 @@ sent back on the event loop only once the pipeline is done, so, as on the synchr
 server, the audit record is written and the log line emitted before the answer leaves.
 A server-streaming method written as an async generator runs on the event loop instead,
 without a thread, through the same steps in the same order: request id, deadline,
-access, audit note, validation, the servicer, error mapping, the audit record, the log
-line. The steps that may block (the denial hook and the audit record, both calls to the
-account service) run on a thread, so the loop never waits on them.
+access (audience and caller included), audit note, validation, the audit log's
+admission (fail closed), the servicer, error mapping, the audit record, the log
+line. The steps that may block (the denial hook, the audit admission and the audit
+record, all calls to the account service) run on a thread, so the loop never waits on them.
 
 Blocking streaming methods are served as grpc.aio serves them (on its thread pool,
 through `ThreadContext` around grpc's own thread context); there an error's status
@@ -223,6 +224,8 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
             calls.bind_call(await asyncio.to_thread(self._authorized, method, call, snapshot))  # type: ignore[arg-type]
             audit = self._open_audit(method, request)
             request = self._validated(method, request, audit)
+            # Fail closed on a thread: asking whether the audit log is up may block.
+            await asyncio.to_thread(self._admit_audit, audit)
             async for response in behaviour(request, context):
                 yield response
             outcome.succeeded(context, None)

@@ -23,17 +23,19 @@ when it writes.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from palmgrid.account.v1 import (
     account_internal_service_pb2,
@@ -46,6 +48,8 @@ from servers.runtime.calls import current_call, detached_call_options
 from servers.runtime.errors import DomainError
 
 log = logging.getLogger("palmgrid.audit")
+# The gRPC service whose health says whether the log takes records.
+_LOG_SERVICE = "palmgrid.account.v1.AccountInternalService"
 
 # Keys whose values are secret or prove identity: never written.
 _SECRET_KEY_WORDS = ("password", "token", "secret", "captcha", "verification", "private", "pepper")
@@ -86,10 +90,30 @@ class AuditEntry:
     details: Mapping[str, str] = field(default_factory=dict)
     # Who wrote it; empty: the writer fills in itself.
     recorder: str = ""
+    # The CreateAuditRecord request id: the same for every attempt at writing this
+    # entry, so a write retried after an unclear failure is recorded once.
+    write_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_json(self) -> str:
+        """The entry as JSON (for the audit outbox)."""
+        values = asdict(self)
+        values["event_time"] = self.event_time.isoformat() if self.event_time else None
+        values["details"] = dict(self.details)
+        return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditEntry:
+        values = json.loads(text)
+        when = values.pop("event_time")
+        return cls(**values, event_time=datetime.fromisoformat(when) if when else None)
 
 
 class AuditSink(Protocol):
     """Where a server's audit entries go: the account service's log."""
+
+    def check(self) -> None:
+        """Raise when the log cannot take records now (an audited call is then refused
+        before it changes anything)."""
 
     def write(self, entries: Sequence[AuditEntry]) -> None:
         """Append `entries` (one call's records, in order); raise when they are not
@@ -159,7 +183,7 @@ class AuditClient:
         )
         record.event_time.FromDatetime(entry.event_time or datetime.now(UTC))
         request = account_internal_service_pb2.CreateAuditRecordRequest(
-            audit_record=record, request_id=str(uuid.uuid4())
+            audit_record=record, request_id=entry.write_id
         )
         # Not capped by the caller's deadline: the audited work has happened, and a caller
         # with a tight deadline must not be able to keep it out of the log.
@@ -183,13 +207,27 @@ class AccountAuditSink:
         self._channel_factory = channel_factory
         self._timeout = timeout
         self._client: AuditClient | None = None
+        self._channel: grpc.Channel | None = None
         self._lock = threading.Lock()
 
-    def write(self, entries: Sequence[AuditEntry]) -> None:
+    def _opened(self) -> tuple[grpc.Channel, AuditClient]:
         with self._lock:
-            if self._client is None:
-                self._client = AuditClient(self._channel_factory(), timeout=self._timeout)
-            client = self._client
+            if self._channel is None or self._client is None:
+                self._channel = self._channel_factory()
+                self._client = AuditClient(self._channel, timeout=self._timeout)
+            return self._channel, self._client
+
+    def check(self) -> None:
+        """Ask the account service's health service whether the log is being served."""
+        channel, _ = self._opened()
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=_LOG_SERVICE), timeout=self._timeout
+        )
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            raise ConnectionError("the audit log is not being served")
+
+    def write(self, entries: Sequence[AuditEntry]) -> None:
+        _, client = self._opened()
         for entry in entries:
             client.write(entry)
 
@@ -199,11 +237,20 @@ class DenialAuditor:
 
     Refusals happen on the request path, so they are queued (bounded) and written by one
     background thread: a slow or absent account service never slows a refusal down, and
-    under a flood the oldest news is kept and the rest is counted and logged.
+    under a flood the oldest news is kept and the rest is counted and logged. A record
+    the log does not take goes to `fallback` (the audit outbox, in `build_server`).
     """
 
-    def __init__(self, sink: AuditSink, *, capacity: int = 1000):
+    def __init__(
+        self,
+        sink: AuditSink,
+        *,
+        capacity: int = 1000,
+        fallback: Callable[[Sequence[AuditEntry]], None] | None = None,
+    ):
         self._sink = sink
+        # Where a record the log would not take goes (the audit outbox).
+        self._fallback = fallback
         self._queue: queue.Queue[AuditEntry] = queue.Queue(maxsize=capacity)
         self._dropped = 0
         self._thread = threading.Thread(target=self._drain, name="denial-audit", daemon=True)
@@ -232,11 +279,22 @@ class DenialAuditor:
         while True:
             entry = self._queue.get()
             try:
-                self._sink.write([entry])
-            except Exception:  # the auditor must outlive any one bad write
-                log.exception("denial audit record not written", extra={"action": entry.action})
+                self._write(entry)
             finally:
                 self._queue.task_done()
+
+    def _write(self, entry: AuditEntry) -> None:
+        try:
+            self._sink.write([entry])
+            return
+        except Exception:  # the auditor must outlive any one bad write
+            log.warning("denial audit record not written", extra={"action": entry.action})
+        try:
+            if self._fallback is None:
+                raise RuntimeError("no audit outbox")
+            self._fallback([entry])
+        except Exception:
+            log.critical("AUDIT RECORD LOST", exc_info=True, extra={"action": entry.action})
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued refusal was handed over (for tests and shutdown)."""

@@ -21,8 +21,14 @@ A servicer adds what only it knows through `audit_note()`:
     note.resource = outlet_name          # when the request does not name it
     note.details = {"reason": request.reason}
 
-The entries go to the server's `AuditSink` before the response is sent. A failed write
-is logged loudly and the call, already committed, still succeeds.
+Audited calls fail closed: before the servicer runs, `admit` asks the sink whether
+the log can take records, and refuses the call (UNAVAILABLE, reason
+UPSTREAM_UNAVAILABLE) when it cannot, so nothing changes without its record. The
+entries go to the server's `AuditSink` before the response is sent; when the log went
+away since (the call has committed), they are kept in the service's own database
+(`servers.runtime.audit_outbox`) and forwarded once it is back. No record is dropped
+while the service's database takes writes; if even that fails, it is logged at
+CRITICAL (`AUDIT RECORD LOST`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from __future__ import annotations
 import contextvars
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import Message
@@ -39,7 +46,11 @@ from palmgrid.type.v1 import identity_pb2
 from servers.runtime import callmeta
 from servers.runtime.audit import AuditEntry, AuditSink
 from servers.runtime.calls import current_call
+from servers.runtime.errors import Unavailable
 from servers.runtime.methods import MethodInfo
+
+if TYPE_CHECKING:
+    from servers.runtime.audit_outbox import AuditOutbox
 
 log = logging.getLogger("palmgrid.audit")
 
@@ -144,8 +155,9 @@ class CallAudit:
 class CallAuditor:
     """Writes the audit records of a server's calls through `sink`."""
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, outbox: AuditOutbox | None = None) -> None:
         self._sink = sink
+        self._outbox = outbox
 
     def open(self, method: MethodInfo, request: Any) -> CallAudit:
         """Give the call a fresh note (the servicer's `audit_note()`)."""
@@ -153,6 +165,21 @@ class CallAuditor:
         first = request if isinstance(request, Message) else None
         _note.set(note)  # the interceptor runs each call in a context of its own
         return CallAudit(method, note, first)
+
+    def admit(self, audit: CallAudit) -> None:
+        """Refuse an audited call before its servicer runs when the log cannot take
+        its record (UNAVAILABLE, reason UPSTREAM_UNAVAILABLE): fail closed."""
+        if not audit.method.rules.audited:
+            return
+        try:
+            self._sink.check()
+        except Exception as exc:
+            log.warning("audit log unreachable; refusing", extra={"action": audit.method.path})
+            raise Unavailable(
+                "the audit log cannot be reached; nothing was changed",
+                reason="UPSTREAM_UNAVAILABLE",
+                retry_after=timedelta(seconds=5),
+            ) from exc
 
     def close(
         self,
@@ -208,12 +235,18 @@ class CallAuditor:
         return [entry, *note.events]
 
     def _write(self, entries: list[AuditEntry]) -> None:
-        # The call has committed: a lost record is logged, the caller still gets the
-        # answer. Failing closed instead (refusing the call) is issue 16; it belongs here.
+        # The call has ended (committed, if it changed anything): its record goes to the
+        # log, else to the outbox that forwards it once the log is back.
+        where = {"action": entries[0].action, "resource": entries[0].resource}
         try:
             self._sink.write(entries)
+            return
         except Exception:
-            log.exception(
-                "AUDIT RECORD NOT WRITTEN",
-                extra={"action": entries[0].action, "resource": entries[0].resource},
-            )
+            log.warning("audit log did not take the record", exc_info=True, extra=where)
+        if self._outbox is None:
+            log.critical("AUDIT RECORD NOT WRITTEN (no outbox)", extra=where)
+            return
+        try:
+            self._outbox.keep(entries)
+        except Exception:
+            log.critical("AUDIT RECORD LOST", exc_info=True, extra=where)

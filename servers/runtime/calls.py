@@ -2,8 +2,8 @@
 
 The runtime binds a `CallInfo` for the duration of each RPC (a context variable, so it
 follows the servicer through helper functions and log records). Servicers read it with
-`current_call()` / `current_principal()` and pass the request id, the caller's identity
-and the time left on to downstream calls with `downstream_call_options()`.
+`current_call()` / `current_principal()` and pass the request id and the time left on
+to downstream calls with `downstream_call_options()`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime.errors import DeadlineExceeded, Unauthenticated
-from servers.runtime.identity import METADATA_KEY as IDENTITY_KEY
 
 REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID_LENGTH = 128
@@ -36,7 +35,7 @@ class CallInfo:
     principal: identity_pb2.Principal | None = None
     # time.monotonic() at which the caller gives up; None when it set no deadline.
     deadline: float | None = None
-    # The serialized identity assertion received, forwarded on downstream calls.
+    # The serialized identity assertion received (for this service only).
     identity: bytes | None = field(default=None, repr=False)
 
     def time_remaining(self) -> float | None:
@@ -104,16 +103,17 @@ def downstream_call_options(
     *,
     default_timeout: float | None = None,
     reserve: float = 0.0,
-    forward_identity: bool = True,
     metadata: Metadata = (),
 ) -> CallOptions:
     """Options for a call made while serving the current RPC.
 
     The timeout is what is left of the caller's deadline minus `reserve` seconds (kept
     for our own work after the downstream answer), capped by `default_timeout`; the
-    request id and, unless `forward_identity` is false, the caller's identity assertion
-    travel along. Outside an RPC: `default_timeout` and a new request id. Raises
-    DeadlineExceeded when no time is left.
+    request id travels along. The caller's identity assertion does not: it is for this
+    service alone (its audience), so the downstream call is made as this service's own
+    account, with the permissions of its row in `servers.runtime.service_accounts`.
+    Outside an RPC: `default_timeout` and a new request id. Raises DeadlineExceeded
+    when no time is left.
     """
     call = _current.get()
     timeout = default_timeout
@@ -126,8 +126,6 @@ def downstream_call_options(
     entries: list[tuple[str, str | bytes]] = [
         (REQUEST_ID_KEY, call.request_id if call else new_request_id())
     ]
-    if call and call.identity and forward_identity:
-        entries.append((IDENTITY_KEY, call.identity))
     entries += metadata
     return CallOptions(timeout=timeout, metadata=tuple(entries))
 

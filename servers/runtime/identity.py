@@ -5,6 +5,11 @@ The edge forwards a serialized `palmgrid.type.v1.IdentityAssertion` in the
 signed with Ed25519 by the account service (`AssertionSigner`); every server checks the
 signature, audience and lifetime (`AssertionVerifier`) before trusting the principal.
 
+An assertion is for one called service (its audience, `palmlib.audiences.audience_of`)
+and one calling process (its `caller`, the service account that asked for it): billing
+refuses one minted for care, and under mutual TLS a server refuses one presented by a
+certificate other than its caller's (`servers.runtime.access`).
+
 Keys live as files in one directory: `<key id>.key` (PKCS#8 PEM private key, only the
 account service reads it) and `<key id>.pub` (SubjectPublicKeyInfo PEM). Rotation: add
 a new pair, switch `PALMGRID_IDENTITY_KEY_ID`, remove the old `.pub` after a minute.
@@ -33,7 +38,6 @@ from servers.runtime.errors import Unauthenticated
 from servers.runtime.files import directory_lock, write_atomically
 
 METADATA_KEY = "palmgrid-identity-bin"
-AUDIENCE = "palmgrid"
 MAX_LIFETIME = timedelta(seconds=60)
 # Tolerated difference between the signer's clock and ours.
 CLOCK_SKEW = timedelta(seconds=5)
@@ -54,7 +58,6 @@ class AssertionSigner:
         key_id: str,
         *,
         lifetime: timedelta = MAX_LIFETIME,
-        audience: str = AUDIENCE,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
@@ -62,13 +65,18 @@ class AssertionSigner:
         self._key = private_key
         self.key_id = key_id
         self._lifetime = lifetime
-        self._audience = audience
         self._clock = clock
 
-    def sign(self, principal: identity_pb2.Principal) -> identity_pb2.IdentityAssertion:
-        """A fresh assertion for `principal`, valid from now for the configured lifetime."""
+    def sign(
+        self, principal: identity_pb2.Principal, *, audience: str, caller: str = ""
+    ) -> identity_pb2.IdentityAssertion:
+        """A fresh assertion for `principal`, for the service `audience` ("billing") and
+        the calling process `caller` ("edge"; empty: no certificate may present it),
+        valid from now for the configured lifetime."""
+        if not audience:
+            raise ValueError("an assertion needs an audience")
         now = self._clock.now()
-        claims = identity_pb2.AssertionClaims(principal=principal, audience=self._audience)
+        claims = identity_pb2.AssertionClaims(principal=principal, audience=audience, caller=caller)
         claims.issue_time.FromDatetime(now)
         claims.expire_time.FromDatetime(now + self._lifetime)
         data = claims.SerializeToString(deterministic=True)
@@ -76,9 +84,13 @@ class AssertionSigner:
             claims=data, signature=self._key.sign(data), key_id=self.key_id
         )
 
-    def metadata(self, principal: identity_pb2.Principal) -> tuple[str, bytes]:
-        """The `(palmgrid-identity-bin, bytes)` metadata entry carrying a fresh assertion."""
-        return (METADATA_KEY, self.sign(principal).SerializeToString())
+    def metadata(
+        self, principal: identity_pb2.Principal, *, audience: str, caller: str = ""
+    ) -> tuple[str, bytes]:
+        """The `(palmgrid-identity-bin, bytes)` metadata entry carrying a fresh assertion
+        (see `sign`)."""
+        assertion = self.sign(principal, audience=audience, caller=caller)
+        return (METADATA_KEY, assertion.SerializeToString())
 
 
 class PublicKeys(Protocol):
@@ -119,13 +131,14 @@ class KeyDirectory:
 
 
 class AssertionVerifier:
-    """Checks assertions and returns the principal they carry."""
+    """Checks assertions made for `audience` (this server's service name) and returns
+    the principal they carry."""
 
     def __init__(
         self,
         keys: PublicKeys | Mapping[str, Ed25519PublicKey],
         *,
-        audience: str = AUDIENCE,
+        audience: str,
         max_lifetime: timedelta = MAX_LIFETIME,
         clock_skew: timedelta = CLOCK_SKEW,
         clock: Clock = SYSTEM_CLOCK,
@@ -138,6 +151,11 @@ class AssertionVerifier:
 
     def verify(self, data: bytes | None) -> identity_pb2.Principal:
         """The principal in a serialized IdentityAssertion; AssertionInvalid otherwise."""
+        return self.verify_claims(data).principal
+
+    def verify_claims(self, data: bytes | None) -> identity_pb2.AssertionClaims:
+        """The checked claims of a serialized IdentityAssertion (the principal and its
+        caller); AssertionInvalid otherwise."""
         if not data:
             raise AssertionInvalid("identity assertion missing")
         try:
@@ -156,7 +174,7 @@ class AssertionVerifier:
         except DecodeError:
             raise AssertionInvalid("identity assertion claims malformed") from None
         self._check_claims(claims)
-        return claims.principal
+        return claims
 
     def _check_claims(self, claims: identity_pb2.AssertionClaims) -> None:
         if claims.audience != self._audience:

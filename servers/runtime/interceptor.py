@@ -6,6 +6,7 @@ In order, for each call of a method in the server's method table:
 3. authenticate and authorize (`servers.runtime.access`), telling `on_denied` of refusals;
 4. open the call's audit note (`servers.runtime.auditing`);
 5. validate the request against its protovalidate rules (each streamed request too);
+   for an `audited` method, refuse it (UNAVAILABLE) when the audit log is unreachable;
 6. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
    INTERNAL with a generic message (and a log record with the traceback);
 7. write the audit record when the method is `audited` (or the servicer refused with
@@ -152,6 +153,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             self._admit(method, call, context)
             audit = self._open_audit(method, request)
             request = self._validated(method, request, audit)
+            self._admit_audit(audit)
             response = behaviour(request, context)
             outcome.succeeded(context, response)
             return response
@@ -175,6 +177,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             self._admit(method, call, context)
             audit = self._open_audit(method, request)
             request = self._validated(method, request, audit)
+            self._admit_audit(audit)
             yield from behaviour(request, context)
             outcome.succeeded(context, None)
         except GeneratorExit:
@@ -251,6 +254,10 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
 
     def _open_audit(self, method: MethodInfo, request: Any) -> CallAudit | None:
         return self._auditor.open(method, request) if self._auditor is not None else None
+
+    def _admit_audit(self, audit: CallAudit | None) -> None:
+        if audit is not None and self._auditor is not None:
+            self._auditor.admit(audit)
 
     def _close_audit(
         self, audit: CallAudit | None, context: grpc.ServicerContext, outcome: _Outcome

@@ -29,12 +29,13 @@ from grpc_reflection.v1alpha import reflection
 from servers.runtime.access import Authenticator
 from servers.runtime.aio_interceptor import AioRuntimeInterceptor
 from servers.runtime.audit import AuditSink
+from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import ContractError, MethodInfo, find_service, method_table
-from servers.runtime.settings import ServiceAccount
+from servers.runtime.service_accounts import ServiceAccount
 from servers.runtime.unbuilt import unbuilt_methods
 from servers.runtime.validation import RequestValidator
 
@@ -131,6 +132,7 @@ def create_server(
     options: Sequence[tuple[str, Any]] = (),
     on_denied: DenialHook | None = None,
     audit_sink: AuditSink | None = None,
+    audit_outbox: AuditOutbox | None = None,
     async_streams: bool = False,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
@@ -141,7 +143,8 @@ def create_server(
     `service_accounts` maps mTLS client-certificate CNs to what they may do.
     `on_denied` hears of every authentication or authorization refusal (for the audit log).
     `audit_sink` takes the records of `audited` methods (None: they are not recorded;
-    `build_server` always gives one).
+    `build_server` always gives one) and `audit_outbox` keeps those it could not take
+    at once (`build_server` gives one in the service's database).
     `async_streams` serves on grpc.aio (an `AsyncServer`) for services holding many
     streams open: blocking methods still run on a pool of `max_workers` threads, and
     server streams written as async generators run on the server's event loop (a thread
@@ -149,7 +152,7 @@ def create_server(
     """
     names, methods = _checked(registrations)
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}")
-    parts = _pipeline(domain, verifier, service_accounts, on_denied, audit_sink)
+    parts = _pipeline(domain, verifier, service_accounts, on_denied, audit_sink, audit_outbox)
     # Without this, a second process on the same port would silently share it.
     server_options = [("grpc.so_reuseport", 0), *options]
     if not async_streams:
@@ -256,6 +259,7 @@ def _pipeline(
     service_accounts: Mapping[str, ServiceAccount] | None,
     on_denied: DenialHook | None,
     audit_sink: AuditSink | None,
+    audit_outbox: AuditOutbox | None,
 ) -> dict[str, Any]:
     """The interceptor's parts, the same on both servers."""
     return {
@@ -263,7 +267,7 @@ def _pipeline(
         "authenticator": Authenticator(verifier, service_accounts),
         "validator": RequestValidator(),
         "on_denied": on_denied,
-        "auditor": CallAuditor(audit_sink) if audit_sink is not None else None,
+        "auditor": CallAuditor(audit_sink, audit_outbox) if audit_sink is not None else None,
     }
 
 

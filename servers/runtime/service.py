@@ -31,10 +31,12 @@ from sqlmodel import Session
 
 from servers.runtime import devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
+from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import migrate
+from servers.runtime.runtime_tables import migrate_runtime_tables
 from servers.runtime.server import Registration, Server, create_server
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
@@ -168,6 +170,7 @@ def build_server(
     url = settings.database_url_for(spec.name)
     if spec.migrations is not None:
         migrate(spec.name, url, spec.migrations)
+    migrate_runtime_tables(spec.name, url)
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -179,16 +182,22 @@ def build_server(
     try:
         registrations = spec.registrations(runtime)  # may choose the audit sink
         seed_demo_data(spec, runtime)
+        outbox = AuditOutbox(engine, spec.name, runtime.audit_sink)
+        outbox.start()
+        runtime.on_close(outbox.stop)
         server, port = create_server(
             registrations,
             domain=spec.name,
             address=address or settings.listen_address(spec.name),
             credentials=tls.server_credentials_for(settings),
-            verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
+            verifier=identity.AssertionVerifier(
+                identity.KeyDirectory(settings.identity_dir), audience=spec.name
+            ),
             service_accounts=settings.service_accounts,
             max_workers=settings.grpc_max_workers,
-            on_denied=DenialAuditor(runtime.audit_sink),
+            on_denied=DenialAuditor(runtime.audit_sink, fallback=outbox.keep),
             audit_sink=runtime.audit_sink,
+            audit_outbox=outbox,
             async_streams=spec.async_streams,
         )
     except BaseException:

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from servers.runtime import tls
 
+# The table lives in its own module; re-exported here, where the settings use it.
+from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
+
 if TYPE_CHECKING:
     import grpc
 
@@ -40,57 +43,6 @@ SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_PORTS)
 DEFAULT_DEV_PASSWORD = "Palm-dev-2026!"
 # The account service's default idle timeout; production may not shorten it.
 DEFAULT_SESSION_IDLE_SECONDS = 1800
-
-
-class ServiceAccount(BaseModel):
-    """What a caller authenticated by an mTLS client certificate (by its CN) may do."""
-
-    model_config = {"frozen": True}
-
-    roles: tuple[str, ...] = ()
-    # Exact permissions, or patterns ending in "*" ("billing.*", "*").
-    permissions: tuple[str, ...] = ()
-    # Whether its data scope covers every supply office, customer and user.
-    all_supply_offices: bool = False
-
-
-# Our own processes are trusted parts of the system; the staff CLI's certificate only
-# proves it is the CLI: staff still sign in and the CLI forwards their assertion.
-DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
-    # The edge exchanges session tokens for assertions, watches revocations and audits
-    # refused envelopes; every other call it makes carries the user's own assertion.
-    "edge": ServiceAccount(
-        roles=("edge",),
-        permissions=(
-            "account.sessions.authenticate",
-            "account.revocations.watch",
-            "account.assertionKeys.list",
-            # Refused field-encryption envelopes are audited.
-            "account.auditRecords.create",
-        ),
-    ),
-    "worker": ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True),
-    # The worker's pre-warm: it lists active users and reads the hot data it caches for
-    # them, nothing else (any customer's, hence every supply office).
-    "prewarm": ServiceAccount(
-        roles=("service",),
-        permissions=(
-            "account.activeUsers.list",
-            "billing.balances.get",
-            "billing.monthlyUsage.list",
-            "billing.bills.list",
-        ),
-        all_supply_offices=True,
-    ),
-    # The utility's marketing and metering systems push data through ingest only.
-    "marketing": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
-    "metering": ServiceAccount(roles=("service",), permissions=("ingest.*",)),
-    "cli": ServiceAccount(roles=("cli",), permissions=("account.sessions.authenticate",)),
-    **{
-        name: ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True)
-        for name in SERVICE_NAMES
-    },
-}
 
 
 class SettingsError(ValueError):

@@ -124,25 +124,29 @@ class Account:
             **kwargs,
         )
 
-    def authenticate(self, token: str) -> account_internal_service_pb2.AuthenticateSessionResponse:
-        return self.internal("edge").AuthenticateSession(
+    def authenticate(
+        self, token: str, caller: str = "cli"
+    ) -> account_internal_service_pb2.AuthenticateSessionResponse:
+        """AuthenticateSession on `caller`'s channel: its assertions are issued to
+        `caller` (the tests call on the CLI's channel unless they say otherwise)."""
+        return self.internal(caller).AuthenticateSession(
             account_internal_service_pb2.AuthenticateSessionRequest(token=token)
         )
 
-    def metadata(self, token: str) -> tuple[tuple[str, bytes], ...]:
-        """What the edge forwards for a request with this token."""
-        assertion = self.authenticate(token).assertion
-        return ((METADATA_KEY, assertion.SerializeToString()),)
+    def metadata(self, token: str, service: str = "account") -> tuple[tuple[str, bytes], ...]:
+        """What the staff CLI sends to `service` for a request with this token."""
+        answer = self.authenticate(token)
+        return ((METADATA_KEY, answer.service_assertions[service].SerializeToString()),)
 
     def signed_in(
-        self, username: str, password: str = GOOD_PASSWORD
+        self, username: str, password: str = GOOD_PASSWORD, service: str = "account"
     ) -> tuple[tuple[str, bytes], ...]:
-        return self.metadata(self.login(username, password).token)
+        return self.metadata(self.login(username, password).token, service)
 
-    def customer(self, username: str) -> tuple[tuple[str, bytes], ...]:
-        """Register a customer and return its identity metadata."""
+    def customer(self, username: str, service: str = "account") -> tuple[tuple[str, bytes], ...]:
+        """Register a customer and return its identity metadata for `service`."""
         self.register(username)
-        return self.signed_in(username)
+        return self.signed_in(username, service=service)
 
     def close(self) -> None:
         for channel in self.channels.values():

@@ -9,15 +9,19 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from palmgrid.account.v1 import account_internal_service_pb2 as internal_pb
-from palmgrid.account.v1 import account_service_pb2
+from palmgrid.account.v1 import account_service_pb2, account_service_pb2_grpc
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime import AssertionSigner, SettableClock
 from servers.runtime.identity import METADATA_KEY, load_signer
 from tests.account.conftest import Account, error_reason, fails
 
 
-def get_me(account: Account, assertion: identity_pb2.IdentityAssertion) -> object:
-    return account.public.GetUser(
+def get_me(
+    account: Account, assertion: identity_pb2.IdentityAssertion, caller: str = "cli"
+) -> object:
+    """GetUser on `caller`'s channel with `assertion`."""
+    stub = account_service_pb2_grpc.AccountServiceStub(account.channel(caller))
+    return stub.GetUser(
         account_service_pb2.GetUserRequest(name="users/me"),
         metadata=((METADATA_KEY, assertion.SerializeToString()),),
     )
@@ -37,6 +41,29 @@ def test_assertion_lives_at_most_sixty_seconds_and_names_the_session(account: Ac
     assert get_me(account, answer.assertion).username == "asserted"
 
 
+def test_each_service_gets_its_own_assertion_bound_to_the_caller(account: Account) -> None:
+    account.register("asserted")
+    answer = account.authenticate(account.login("asserted").token, caller="edge")
+    assert set(answer.service_assertions) >= {"account", "billing", "care", "outage"}
+    for service, assertion in answer.service_assertions.items():
+        claims = identity_pb2.AssertionClaims.FromString(assertion.claims)
+        assert (claims.audience, claims.caller) == (service, "edge")
+    assert answer.assertion == answer.service_assertions["account"]
+    assert get_me(account, answer.assertion, caller="edge").username == "asserted"
+    # The account service refuses the one minted for billing.
+    error = fails(lambda: get_me(account, answer.service_assertions["billing"], "edge"))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "another audience" in (error.details() or "")
+    # And the CLI cannot replay the edge's own.
+    replayed = fails(
+        lambda: account.public.GetUser(
+            account_service_pb2.GetUserRequest(name="users/me"),
+            metadata=((METADATA_KEY, answer.assertion.SerializeToString()),),
+        )
+    )
+    assert "another caller" in (replayed.details() or "")
+
+
 def test_altered_assertion_is_refused(account: Account) -> None:
     account.register("asserted")
     assertion = account.authenticate(account.login("asserted").token).assertion
@@ -54,9 +81,13 @@ def test_altered_assertion_is_refused(account: Account) -> None:
 def test_assertion_signed_by_another_key_is_refused(account: Account) -> None:
     account.register("asserted")
     principal = account.authenticate(account.login("asserted").token).principal
-    forged = AssertionSigner(Ed25519PrivateKey.generate(), "dev").sign(principal)
+    forged = AssertionSigner(Ed25519PrivateKey.generate(), "dev").sign(
+        principal, audience="account", caller="edge"
+    )
     assert error_reason(fails(lambda: get_me(account, forged))) == "ASSERTION_INVALID"
-    unknown_key = AssertionSigner(Ed25519PrivateKey.generate(), "nosuchkey").sign(principal)
+    unknown_key = AssertionSigner(Ed25519PrivateKey.generate(), "nosuchkey").sign(
+        principal, audience="account", caller="edge"
+    )
     assert error_reason(fails(lambda: get_me(account, unknown_key))) == "ASSERTION_INVALID"
 
 
@@ -65,7 +96,7 @@ def test_expired_assertion_is_refused(account: Account) -> None:
     principal = account.authenticate(account.login("asserted").token).principal
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
     signer = load_signer(account.settings.identity_dir, "dev", clock=SettableClock(two_minutes_ago))
-    stale = signer.sign(principal)
+    stale = signer.sign(principal, audience="account", caller="cli")
     assert error_reason(fails(lambda: get_me(account, stale))) == "ASSERTION_INVALID"
 
 

@@ -230,7 +230,7 @@ def test_refusals_in_other_services_reach_the_audit_log(account: Account, tmp_pa
     )
     billing = services.start("billing", settings)
     try:
-        customer = account.customer("refusedcustomer")
+        customer = account.customer("refusedcustomer", service="billing")
         stub = billing_admin_service_pb2_grpc.BillingAdminServiceStub(
             channel_as(settings, billing.port, "cli")
         )

@@ -56,7 +56,7 @@ def billing(data_dir: Path, tmp_path: Path) -> Iterator[services.Running]:
         data_dir, "", billing_database_url=services.database_url(tmp_path, "billing")
     )
     running = services.start("billing", settings)
-    with channel_as(settings, running.port, "worker") as channel:
+    with channel_as(settings, running.port, "ingest") as channel:
         stub = billing_internal_service_pb2_grpc.BillingInternalServiceStub(channel)
         stub.BatchUpsertCustomers(
             billing_internal_service_pb2.BatchUpsertCustomersRequest(
@@ -146,9 +146,9 @@ def test_bound_customers_reach_the_assertion_and_only_they_pass_billing_scope(
     token_metadata = bound_account.signed_in("ownera")
     principal = bound_account.authenticate(bound_account.login("ownera").token).principal
     assert list(principal.customers) == ["customers/3100000005"]
-    with channel_as(bound_account.settings, billing.port, "edge") as channel:
+    with channel_as(bound_account.settings, billing.port, "cli") as channel:
         stub = billing_service_pb2_grpc.BillingServiceStub(channel)
-        fresh = bound_account.signed_in("ownera")
+        fresh = bound_account.signed_in("ownera", service="billing")
         own = stub.GetCustomer(
             billing_service_pb2.GetCustomerRequest(name="customers/3100000005"), metadata=fresh
         )
@@ -167,8 +167,8 @@ def test_staff_reach_only_customers_of_their_supply_offices(
     bound_account: Account, billing: services.Running
 ) -> None:
     # The demo agent covers QJ-QL: odd customer numbers in this archive.
-    agent = bound_account.signed_in("agent", "Palm-dev-2026!")
-    with channel_as(bound_account.settings, billing.port, "edge") as channel:
+    agent = bound_account.signed_in("agent", "Palm-dev-2026!", "billing")
+    with channel_as(bound_account.settings, billing.port, "cli") as channel:
         stub = billing_service_pb2_grpc.BillingServiceStub(channel)
         inside = stub.GetCustomer(
             billing_service_pb2.GetCustomerRequest(name="customers/3100000003"), metadata=agent
@@ -180,7 +180,7 @@ def test_staff_reach_only_customers_of_their_supply_offices(
             )
         )
         assert error_reason(outside) == "OUT_OF_SCOPE"
-        admin = bound_account.signed_in("admin", "Palm-dev-2026!")
+        admin = bound_account.signed_in("admin", "Palm-dev-2026!", "billing")
         assert stub.GetCustomer(
             billing_service_pb2.GetCustomerRequest(name="customers/3100000004"), metadata=admin
         ).name

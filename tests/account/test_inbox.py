@@ -98,10 +98,11 @@ def test_subscriptions_decide_who_receives_an_alert_and_how(account: Account) ->
         ),
         metadata=metadata,
     )
-    # The whole set when no mask is given: everything off for the quiet one.
+    # The whole set with "*": everything off for the quiet one.
     account.public.UpdateSubscriptions(
         requests_pb.UpdateSubscriptionsRequest(
-            subscriptions=account_pb.Subscriptions(name="users/me/subscriptions")
+            subscriptions=account_pb.Subscriptions(name="users/me/subscriptions"),
+            update_mask=field_mask_pb2.FieldMask(paths=["*"]),
         ),
         metadata=account.metadata(quiet_token),
     )
@@ -130,3 +131,19 @@ def test_phone_is_masked_in_the_user(account: Account) -> None:
     )
     assert me.phone == "138****5678"
     assert list(me.roles) == ["roles/customer"]
+
+
+def test_an_update_without_a_mask_changes_only_the_switches_sent(account: Account) -> None:
+    """AIP-134: an empty mask means the fields present, not every field."""
+    metadata = account.customer("partialist")
+    changed = account.public.UpdateSubscriptions(
+        requests_pb.UpdateSubscriptionsRequest(
+            subscriptions=account_pb.Subscriptions(
+                name="users/me/subscriptions", notice=False, sms=True
+            )
+        ),
+        metadata=metadata,
+    )
+    switches = {f: getattr(changed, f) for f in ("outage", "bill", "notice", "sms", "push")}
+    # Notice off and SMS on as sent; the others keep their defaults (on).
+    assert switches == {"outage": True, "bill": True, "notice": False, "sms": True, "push": True}

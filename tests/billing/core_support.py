@@ -28,6 +28,7 @@ from servers.runtime import (
     build_server,
     load_signer,
 )
+from tests.audit_log import with_audit_log
 
 
 def make_customer(session: Session, customer_id: str, **fields: object) -> Customer:
@@ -92,7 +93,7 @@ class BillingServer:
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
         """Call metadata carrying a fresh assertion for `principal`."""
-        return [self.signer.metadata(principal)]
+        return [self.signer.metadata(principal, audience="billing")]
 
     def customer(self, *customer_ids: str) -> list[tuple[str, bytes]]:
         """A customer user bound to `customer_ids`."""
@@ -146,7 +147,7 @@ def start_billing(
         log_level="WARNING",
     )
     server, port, runtime = build_server(
-        make_spec(config, clock=clock), settings, address="127.0.0.1:0"
+        with_audit_log(make_spec(config, clock=clock)), settings, address="127.0.0.1:0"
     )
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -46,6 +46,7 @@ from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec
 from servers.runtime import SYSTEM_CLOCK, AssertionSigner, Runtime, Settings, build_server
 from servers.runtime.identity import generate_private_key, write_key_pair
+from tests.audit_log import with_audit_log
 from tests.billing.payments_sandbox_support import (
     APP_ID,
     FAST,
@@ -178,7 +179,7 @@ class Caller:
     principal: Principal
 
     def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        return (self.billing.signer.metadata(self.principal),)
+        return (self.billing.signer.metadata(self.principal, audience="billing"),)
 
     def pay(
         self, customer_id: str, amount_fen: int, request_id: str | None = None, **extra: Any
@@ -268,7 +269,7 @@ def billing_server(
         identity_keys_dir=identity_dir,
         grpc_max_workers=16,
     )
-    server, port, runtime = build_server(SPEC, settings, address="127.0.0.1:0")
+    server, port, runtime = build_server(with_audit_log(SPEC), settings, address="127.0.0.1:0")
     wiring = {
         "provider_url": provider.url,
         "keys_dir": payment_keys_dir,

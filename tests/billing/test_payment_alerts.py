@@ -97,7 +97,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
         ],
         domain="notification",
         credentials=server_credentials_for(probe),
-        verifier=AssertionVerifier({}),
+        verifier=AssertionVerifier({}, audience="billing"),
         service_accounts=probe.service_accounts,
     )
     server.start()

@@ -23,11 +23,13 @@ from sqlmodel import select
 
 from palmgrid.billing.v1 import billing_service_pb2, billing_service_pb2_grpc, payment_pb2
 from palmgrid.type.v1 import identity_pb2
+from servers.account.config import AccountConfig
+from servers.account.service import make_spec as account_spec
 from servers.billing.ledger import balance_of
 from servers.billing.models import BalanceRow, BillingMode, Customer, LedgerEntry
 from servers.billing.payments.models import Payment
 from servers.billing.payments.sandbox import Sandbox
-from servers.runtime import AssertionSigner, create_engine, session_scope
+from servers.runtime import AssertionSigner, Settings, build_server, create_engine, session_scope
 from tests.billing.payments_sandbox_support import (
     APP_ID,
     FAST,
@@ -107,6 +109,26 @@ def sandbox(payment_keys_dir: Path) -> Iterator[Sandbox]:
     running.stop()
 
 
+@pytest.fixture
+def account_target(tmp_path: Path, identity_key: tuple[Path, Ed25519PrivateKey]) -> Iterator[str]:
+    """A real account service: audited payments are refused while the audit log cannot
+    be reached (the billing process, in plaintext, cannot write to it as itself; its
+    records wait in its audit outbox)."""
+    settings = Settings(
+        data_dir=tmp_path / "account-data",
+        grpc_security="plaintext",
+        account_database_url=f"sqlite:///{tmp_path / 'account.db'}",
+        identity_keys_dir=identity_key[0],
+        log_level="WARNING",
+    )
+    fast = AccountConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+    server, port, runtime = build_server(account_spec(config=fast), settings, address="127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(0)
+    runtime.close()
+
+
 def _env(
     tmp_path: Path,
     database_url: str,
@@ -114,11 +136,13 @@ def _env(
     keys_dir: Path,
     identity_dir: Path,
     sandbox: Sandbox,
+    account_target: str,
     **payment: str,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")}
     env.update(
         {
+            "PALMGRID_ACCOUNT_TARGET": account_target,
             "PALMGRID_DATA_DIR": str(tmp_path / "data"),
             "PALMGRID_BILLING_PORT": str(port),
             "PALMGRID_BILLING_DATABASE_URL": database_url,
@@ -166,6 +190,7 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
     payment_keys_dir: Path,
     identity_key: tuple[Path, Ed25519PrivateKey],
     sandbox: Sandbox,
+    account_target: str,
 ) -> None:
     identity_dir, key = identity_key
     signer = AssertionSigner(key, "test")
@@ -177,7 +202,7 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
     )
     port = free_port()
     log = tmp_path / "billing.log"
-    base = (tmp_path, database_url, port, payment_keys_dir, identity_dir, sandbox)
+    base = (tmp_path, database_url, port, payment_keys_dir, identity_dir, sandbox, account_target)
     # First life: the resolver is far off, so the callback is what reaches the fault.
     first = BillingProcess(
         _env(*base, fault=fault, resolve_after_seconds="600", jobs_interval_seconds="600"),
@@ -194,7 +219,9 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
     try:
         _add_customer(engine)
         try:
-            first.stub.CreatePayment(request, metadata=(signer.metadata(payer),), timeout=10)
+            first.stub.CreatePayment(
+                request, metadata=(signer.metadata(payer, audience="billing"),), timeout=10
+            )
         except grpc.RpcError as error:  # the process died while answering
             assert fault == "crash_after_provider_order_created", error
         assert first.wait_exit() == 137
@@ -216,14 +243,16 @@ def test_a_payment_interrupted_by_a_crash_is_credited_once_after_restart(
         while True:
             reply = second.stub.GetPayment(
                 billing_service_pb2.GetPaymentRequest(name=name),
-                metadata=(signer.metadata(payer),),
+                metadata=(signer.metadata(payer, audience="billing"),),
                 timeout=5,
             )
             if reply.state == payment_pb2.PAYMENT_STATE_SUCCEEDED:
                 break
             assert time.monotonic() < deadline, "not recovered"
             time.sleep(0.1)
-        retried = second.stub.CreatePayment(request, metadata=(signer.metadata(payer),), timeout=10)
+        retried = second.stub.CreatePayment(
+            request, metadata=(signer.metadata(payer, audience="billing"),), timeout=10
+        )
         assert retried.name == name and retried.state == payment_pb2.PAYMENT_STATE_SUCCEEDED
     finally:
         second.stop()

@@ -64,7 +64,7 @@ def _record(
             billing_internal_service_pb2.BatchRecordExternalPaymentsRequest(
                 payments=payments, request_id=request_id
             ),
-            metadata=(billing.signer.metadata(INGEST),),
+            metadata=(billing.signer.metadata(INGEST, audience="billing"),),
             timeout=10,
         )
     )

@@ -29,9 +29,10 @@ from servers.billing.service import make_spec as billing_spec
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, ServiceSpec, Settings, build_server
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from tests.audit_log import with_audit_log
 from tests.care.support import CUSTOMER_PERMISSIONS, CareServer
+from tests.tester import TESTER, accounts_with_tester, ensure_pki_with_tester
 
 # Customer id → supply office (the demo archive's offices).
 CUSTOMERS = {"3100000001": "QJ-QL", "3100000002": "QJ-QL", "3100000006": "QJ-ZY"}
@@ -41,6 +42,8 @@ AUTHORS = ("alice", "bob")
 STAFF = {"ql1": ["QJ-QL"], "zy1": ["QJ-ZY"], "lead": ["QJ-QL", "QJ-ZY"], "boss": ["*"]}
 DISABLED_STAFF = {"gone": ["QJ-QL"]}
 SINCE = datetime(2024, 1, 1, tzinfo=UTC)
+# The notification service's accounts: the tests' certificate may list its outbox.
+OUTBOX_READER = accounts_with_tester("notification.messages.list")
 AGENT_PERMISSIONS = (
     "care.feedback.create",
     "care.feedback.list",
@@ -53,8 +56,9 @@ AGENT_PERMISSIONS = (
 
 
 def prepare_data_dir(directory: Path) -> Path:
-    """Key material for mTLS between care and billing and for assertions."""
-    ensure_dev_pki(directory / "tls")
+    """Key material for mTLS between care and billing and for assertions (and the
+    tests' own certificate, which reads the notification outbox back)."""
+    ensure_pki_with_tester(directory / "tls")
     ensure_key_pair(directory / "identity", "dev")
     return directory
 
@@ -131,7 +135,8 @@ def _fill_account(runtime: Runtime) -> None:
 def running_billing(data_dir: Path) -> Iterator[str]:
     """A billing service (no demo data) holding CUSTOMERS; yields its target."""
     settings = _settings(data_dir, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}")
-    with _serving(billing_spec(BillingConfig(demo_data=False)), settings, _fill_billing) as target:
+    spec = with_audit_log(billing_spec(BillingConfig(demo_data=False)))
+    with _serving(spec, settings, _fill_billing) as target:
         yield target
 
 
@@ -154,6 +159,7 @@ def running_notification(data_dir: Path, account_target: str) -> Iterator[str]:
         data_dir,
         notification_database_url=f"sqlite:///{data_dir / 'notification.db'}",
         account_target=account_target,
+        service_accounts=OUTBOX_READER,
     )
     with _serving(
         notification_spec(config=NotificationConfig()), settings, lambda runtime: None
@@ -172,8 +178,8 @@ class Neighbours:
 
 def outbox(data_dir: Path, notification_target: str, target: str) -> list[message_pb.Message]:
     """The feedback messages in the notification outbox about `target`
-    (`feedback/{id}`), oldest first, read over its API as the worker."""
-    credentials = _settings(data_dir).client_credentials("worker")
+    (`feedback/{id}`), oldest first, read over its API with the tests' certificate."""
+    credentials = _settings(data_dir).client_credentials(TESTER)
     assert credentials is not None
     with grpc.secure_channel(notification_target, credentials) as channel:
         stub = notification_grpc.NotificationServiceStub(channel)

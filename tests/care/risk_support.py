@@ -39,7 +39,6 @@ from servers.outage.models import ChangeRow, NoticeRow, OutageRow
 from servers.outage.service import make_spec as outage_spec
 from servers.runtime import SettableClock, Settings, load_signer
 from servers.runtime.calendar import load_calendar
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
@@ -49,6 +48,7 @@ from tests.account import services
 from tests.billing.core_support import make_customer
 from tests.care.support import CareServer
 from tests.outage.support import fast_config
+from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 # Customer id → (area, supply office).
@@ -233,7 +233,7 @@ class RiskSystem:
 def risk_system(data_dir: Path, care_database_url: str) -> Iterator[RiskSystem]:
     """Billing, account, outage, notification and care under mTLS; care on
     `care_database_url`."""
-    ensure_dev_pki(data_dir / "tls")
+    ensure_pki_with_tester(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
     common: dict[str, Any] = {
         "profile": "dev",
@@ -241,6 +241,8 @@ def risk_system(data_dir: Path, care_database_url: str) -> Iterator[RiskSystem]:
         "grpc_security": "mtls",
         "log_level": "WARNING",
         "memcached_servers": ("127.0.0.1:1",),
+        # The tests' certificate records scores as a scorer outside care would.
+        "service_accounts": accounts_with_tester("care.complaintRisks.record"),
     }
 
     def url(name: str) -> dict[str, str]:

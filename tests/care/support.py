@@ -27,6 +27,7 @@ from servers.runtime import (
     error_from_rpc,
     load_signer,
 )
+from tests.audit_log import with_audit_log
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 # How far a test moves the clock between two steps that must not share a time.
@@ -65,7 +66,7 @@ class CareServer:
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
         """Call metadata carrying a fresh assertion for `principal`."""
-        return [self.signer.metadata(principal)]
+        return [self.signer.metadata(principal, audience="care", caller="cli")]
 
     def editor(self, user: str = "users/ed1") -> list[tuple[str, bytes]]:
         return self.as_(
@@ -116,7 +117,7 @@ def start_care(
     }
     chosen = Settings(**values)
     clock = clock or SettableClock(START)
-    spec = make_spec(clock=clock, config=CareConfig(demo_data=demo_data))
+    spec = with_audit_log(make_spec(clock=clock, config=CareConfig(demo_data=demo_data)))
     server, port, runtime = build_server(spec, chosen, address="127.0.0.1:0")
     server.start()
     credentials = chosen.client_credentials("cli")

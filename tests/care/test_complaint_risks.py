@@ -20,6 +20,7 @@ from servers.care.feedback_resources import kind_name
 from servers.runtime.calendar import load_calendar
 from tests.care.risk_support import START, RiskSystem, risk_system
 from tests.care.support import fails
+from tests.tester import TESTER
 
 CRITICAL, HIGH, MEDIUM, LOW = (
     care_res.RISK_LEVEL_CRITICAL,
@@ -44,10 +45,10 @@ def system(running: RiskSystem) -> RiskSystem:
     return running.reset()
 
 
-def worker_stub(system: RiskSystem) -> care_grpc.CareServiceStub:
-    """Care as the worker's service account (mTLS certificate, no assertion)."""
+def stub_as(system: RiskSystem, account: str) -> care_grpc.CareServiceStub:
+    """Care as `account`'s service account (mTLS certificate, no assertion)."""
     settings = system.care.runtime.settings
-    credentials = settings.client_credentials("worker")
+    credentials = settings.client_credentials(account)
     assert credentials is not None
     channel = grpc.secure_channel(f"127.0.0.1:{system.care.port}", credentials)
     return care_grpc.CareServiceStub(channel)
@@ -151,7 +152,8 @@ def test_a_rise_to_critical_alerts_the_office_managers_once(system: RiskSystem) 
 
     # Handled: the overdue complaint is resolved, the score falls below critical; a
     # later rise is a new event and alerts again, once.
-    stub = worker_stub(system)
+    # A scorer outside care (the tests' certificate) records a calmer score.
+    stub = stub_as(system, TESTER)
     risk = scores(system)["customers/3100000001"]
     calmer = care_res.ComplaintRisk(subject=risk.subject, score=50, model_version="manual-1")
     calmer.compute_time.FromDatetime(system.clock.now())
@@ -169,7 +171,7 @@ def test_scoring_in_batches_reaches_every_customer_and_then_the_offices(
     system: RiskSystem,
 ) -> None:
     construct_history(system)
-    stub = worker_stub(system)
+    stub = stub_as(system, "worker")
     first = stub.ScoreComplaintRisks(care_pb.ScoreComplaintRisksRequest(batch_size=2))
     assert (first.scored_count, first.done, first.office_count) == (2, False, 0)
     assert first.last_customer == "customers/3100000002"

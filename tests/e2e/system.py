@@ -30,10 +30,12 @@ from servers.billing.payments.service import payment_service
 from servers.billing.payments.settings import PaymentSettings
 from servers.billing.service import make_spec as billing_spec
 from servers.runtime import Registration, Runtime, Server, ServiceSpec, Settings, build_server
+from servers.runtime.devcerts import SERVICE_ACCOUNTS as DEV_ACCOUNTS
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tools import memcached
+from tools.memcached import free_port
 
 CAPTCHA = "PALM7"
 STAFF_PASSWORD = "Palm-dev-2026!"
@@ -164,21 +166,21 @@ class System:
         self.memcached.process.wait()
 
 
+# The tests' own certificate: it reads the audit log to check what reached it. Every
+# process of the system holds its real row of the service-account table.
+TESTER = "tester"
+
+
 def prepare_data_dir(directory: Path) -> Path:
-    ensure_dev_pki(directory / "tls")
+    ensure_dev_pki(directory / "tls", accounts=(*DEV_ACCOUNTS, TESTER))
     ensure_key_pair(directory / "identity", "dev")
     return directory
 
 
 def service_accounts() -> dict[str, ServiceAccount]:
-    """The default service accounts, with the edge allowed to write audit records of
-    the refusals it makes on its own (not yet among the runtime's defaults)."""
-    accounts = dict(DEFAULT_SERVICE_ACCOUNTS)
-    edge = accounts["edge"]
-    accounts["edge"] = edge.model_copy(
-        update={"permissions": (*edge.permissions, "account.auditRecords.create")}
-    )
-    return accounts
+    """The default service accounts, and the tests' own."""
+    tester = ServiceAccount(roles=("service",), permissions=("account.auditRecords.list",))
+    return {**DEFAULT_SERVICE_ACCOUNTS, TESTER: tester}
 
 
 def service_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -218,7 +220,15 @@ def start_system(
     services: dict[str, Service] = {}
     # Services bump cache tags in the edge's Memcached (billing's data, account's scopes).
     node = memcached.start(memory_mb=32)
-    settings_overrides = {"memcached_servers": (node.address,), **(settings_overrides or {})}
+    # The account service starts after billing (it needs billing's address), but the
+    # others write their audit records to it from their first audited call: its port is
+    # chosen first.
+    account_address = f"127.0.0.1:{free_port()}"
+    settings_overrides = {
+        "memcached_servers": (node.address,),
+        "account_target": account_address,
+        **(settings_overrides or {}),
+    }
     settings = service_settings(data_dir, **settings_overrides)
     specs: dict[str, ServiceSpec] = {
         "billing": counting(
@@ -239,15 +249,11 @@ def start_system(
     settings = service_settings(
         data_dir, billing_target=services["billing"].target, **settings_overrides
     )
-    server, port, runtime = build_server(
-        counting(account_spec(config=FAST_ARGON2), account_calls), settings, address="127.0.0.1:0"
-    )
-    server.start()
-    services["account"] = Service("account", server, port, runtime)
+    services["account"] = start_account(settings, account_address, account_calls)
 
     # The outbox asks account for recipients; nothing delivers from it here (no worker),
-    # so what care and outage send stays queued where tests can read it.
-    settings = settings.model_copy(update={"account_target": services["account"].target})
+    # so what care and outage send stays queued where tests can read it. Every service
+    # reaches account (the audit log) at `account_target`, a relay when a test cuts it.
     services["notification"] = _start(data_dir, "notification", settings)
     # Care and outage ask billing and account, send through the outbox, and bump their
     # cache tags in the edge's Memcached after every change.
@@ -284,6 +290,14 @@ def start_system(
         security=security,
         upstreams=upstreams,
     )
+
+
+def start_account(settings: Settings, address: str, calls: Counter[str]) -> Service:
+    """The account service (which keeps the audit log) on `address`."""
+    spec = counting(account_spec(config=FAST_ARGON2), calls)
+    server, port, runtime = build_server(spec, settings, address=address)
+    server.start()
+    return Service("account", server, port, runtime)
 
 
 def prewarm_settings(system: System) -> Settings:

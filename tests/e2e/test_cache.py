@@ -136,7 +136,8 @@ def import_counter_payment(system: System, customer: str, amount_fen: int) -> No
         provider_order_id=receipt,
     )
     payment.complete_time.GetCurrentTime()
-    credentials = system.settings.client_credentials("worker")
+    # Payments made outside the app reach billing through ingest.
+    credentials = system.settings.client_credentials("ingest")
     assert credentials is not None
     with grpc.secure_channel(system.services["billing"].target, credentials) as channel:
         stub = billing_internal_service_pb2_grpc.BillingInternalServiceStub(channel)

@@ -17,7 +17,7 @@ from clients.fieldcrypt import seal_value, session_binding
 from palmgrid.account.v1 import account_admin_service_pb2_grpc
 from palmgrid.account.v1 import account_admin_service_system_requests_pb2 as admin_requests
 from tests.e2e.conftest import ClientFactory, fresh_username
-from tests.e2e.system import CAPTCHA, PASSWORD, System
+from tests.e2e.system import CAPTCHA, PASSWORD, TESTER, System
 
 CREATE_USER = ACCOUNT + "CreateUser"
 CREATE_SESSION = ACCOUNT + "CreateSession"
@@ -137,7 +137,7 @@ def test_the_key_listing_is_served(client_for: ClientFactory) -> None:
 def assert_audited(system: System, error: EdgeApiError) -> None:
     """The refusal reached the account service's audit log, under its request id."""
     request_id = error.headers["x-request-id"]
-    credentials = system.settings.client_credentials("worker")
+    credentials = system.settings.client_credentials(TESTER)
     assert credentials is not None
     deadline = time.monotonic() + 5
     with grpc.secure_channel(system.services["account"].target, credentials) as channel:

@@ -205,12 +205,11 @@ def principal_of(system: System, client: EdgeClient) -> Any:
 
 def revoke_as_admin(system: System, admin_token: str, session: str) -> None:
 
-    settings = system.settings
-    edge_credentials = settings.client_credentials("edge")
-    cli_credentials = settings.client_credentials("cli")
-    assert edge_credentials is not None and cli_credentials is not None
+    # As the staff CLI does it: the token exchanged for an assertion issued to the CLI.
+    cli_credentials = system.settings.client_credentials("cli")
+    assert cli_credentials is not None
     target = system.services["account"].target
-    with grpc.secure_channel(target, edge_credentials) as channel:
+    with grpc.secure_channel(target, cli_credentials) as channel:
         assertion = (
             account_internal_service_pb2_grpc.AccountInternalServiceStub(channel)
             .AuthenticateSession(
@@ -218,7 +217,6 @@ def revoke_as_admin(system: System, admin_token: str, session: str) -> None:
             )
             .assertion
         )
-    with grpc.secure_channel(target, cli_credentials) as channel:
         account_admin_service_pb2_grpc.AccountAdminServiceStub(channel).RevokeSession(
             account_admin_service_pb2.RevokeSessionRequest(name=session, reason="lost phone"),
             metadata=(("palmgrid-identity-bin", assertion.SerializeToString()),),

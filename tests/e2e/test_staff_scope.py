@@ -141,10 +141,11 @@ def test_a_change_of_offices_drops_the_staff_members_cached_entries_at_once(
 
 
 def admin_assertion(system: System) -> tuple[tuple[str, bytes], ...]:
-    """The admin's identity metadata, as the staff CLI forwards it."""
+    """The admin's identity metadata for the account service, as the staff CLI forwards
+    it (issued to the CLI)."""
     admin = EdgeClient(system.url, ca_file=system.ca_file)
     admin.login("admin", "Palm-dev-2026!", captcha_answer="PALM7")
-    credentials = system.settings.client_credentials("edge")
+    credentials = system.settings.client_credentials("cli")
     assert credentials is not None and admin.token is not None
     with grpc.secure_channel(system.services["account"].target, credentials) as channel:
         answer = account_internal_service_pb2_grpc.AccountInternalServiceStub(

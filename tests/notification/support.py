@@ -27,9 +27,9 @@ from servers.account.service import make_spec as account_spec
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec
 from servers.runtime import Runtime, Server, SettableClock, Settings, build_server
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from tests.account.conftest import FAST_ARGON2, Account, base_settings, channel_as
+from tests.tester import TESTER, accounts_with_tester, ensure_pki_with_tester
 
 # A Monday, 10:00 in China Standard Time: outside quiet hours.
 DAYTIME = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -55,11 +55,27 @@ def fast_config(sandbox_url: str, **overrides: Any) -> NotificationConfig:
     return NotificationConfig(**values)
 
 
+# The tests' own certificate: it creates, reads and cancels messages as the services
+# that will do so (every process holds its real row: billing creates, the worker
+# delivers).
+TESTER_ACCOUNTS = accounts_with_tester(
+    "notification.messages.create",
+    "notification.messages.get",
+    "notification.messages.list",
+    "notification.messages.cancel",
+    "notification.deliveries.list",
+)
+
+
 def start_account(directory: Path, **overrides: Any) -> Account:
     """The account service on port 0 over mTLS (keys and dev PKI in `directory`)."""
-    ensure_dev_pki(directory / "tls")
+    ensure_pki_with_tester(directory / "tls")
     ensure_key_pair(directory / "identity", "dev")
-    settings = base_settings(directory, f"sqlite:///{directory / 'account.db'}", **overrides)
+    settings = base_settings(
+        directory,
+        f"sqlite:///{directory / 'account.db'}",
+        **{"service_accounts": TESTER_ACCOUNTS, **overrides},
+    )
     clock = SettableClock(DAYTIME)
     server, port, runtime = build_server(
         account_spec(clock=clock, config=FAST_ARGON2), settings, address="127.0.0.1:0"
@@ -88,7 +104,7 @@ class Notification:
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
     settings: Settings | None = None
 
-    def stub(self, as_account: str = "outage") -> NotificationStub:
+    def stub(self, as_account: str = TESTER) -> NotificationStub:
         """The service called with `as_account`'s certificate (a service account)."""
         assert self.settings is not None
         if as_account not in self.channels:

@@ -22,6 +22,7 @@ from tests.notification.support import (
     IN_APP,
     PUSH,
     SMS,
+    TESTER,
     Notification,
     create,
     deliver_all,
@@ -200,9 +201,9 @@ def test_only_service_accounts_create_messages(
     account: Account, notification: Notification
 ) -> None:
     person = new_person(account)
-    staff = account.signed_in("admin", "Palm-dev-2026!")
+    staff = account.signed_in("admin", "Palm-dev-2026!", "notification")
     with pytest.raises(grpc.RpcError) as caught:
-        notification.stub().CreateMessage(
+        notification.stub("cli").CreateMessage(
             service_pb.CreateMessageRequest(
                 message=outage_message(users=[person.user]), request_id=str(uuid.uuid4())
             ),
@@ -339,7 +340,7 @@ def test_messages_are_listed_newest_first(account: Account, notification: Notifi
     notification.clock.advance(timedelta(minutes=1))
     newer = create(notification, outage_message(users=[person.user], channels=(IN_APP,)))
     stub = notification.stub()
-    request = service_pb.ListMessagesRequest(sender="serviceAccounts/outage", page_size=1)
+    request = service_pb.ListMessagesRequest(sender=f"serviceAccounts/{TESTER}", page_size=1)
     request.start_time.FromDatetime(DAYTIME + timedelta(days=2))
     first = stub.ListMessages(request)
     request.page_token = first.next_page_token

@@ -8,6 +8,7 @@ the gateway took the first SMS and before the sender learnt of it."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ from palmgrid.notification.v1 import resources_pb2 as notification_pb
 from servers.devup import wait_serving
 from tests.account.conftest import Account, channel_as
 from tests.notification.sandbox_process import ROOT, SandboxProcess, free_port
-from tests.notification.support import SMS, new_person, outage_message
+from tests.notification.support import SMS, TESTER, new_person, outage_message
 
 CLAIM_SECONDS = 3.0
 
@@ -55,12 +56,22 @@ class ServiceProcess:
                 # The real clock: whatever the hour, no quiet hours here.
                 "PALMGRID_NOTIFICATION_QUIET_HOURS_START": "00:00",
                 "PALMGRID_NOTIFICATION_QUIET_HOURS_END": "00:00",
+                # The account service's table, the tests' own certificate included.
+                "PALMGRID_SERVICE_ACCOUNTS": json.dumps(
+                    {
+                        name: row.model_dump(mode="json")
+                        for name, row in account.settings.service_accounts.items()
+                    }
+                ),
             }
         )
         self.log = directory / "notification.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # The worker delivers; the tests' own certificate reads what happened.
         self.channel = channel_as(account.settings, self.port, "worker")
-        self.stub = notification_service_pb2_grpc.NotificationServiceStub(self.channel)
+        self.worker = notification_service_pb2_grpc.NotificationServiceStub(self.channel)
+        self.reader = channel_as(account.settings, self.port, TESTER)
+        self.stub = notification_service_pb2_grpc.NotificationServiceStub(self.reader)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -79,6 +90,7 @@ class ServiceProcess:
 
     def stop(self) -> None:
         self.channel.close()
+        self.reader.close()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
@@ -105,7 +117,7 @@ def test_a_sender_killed_mid_send_loses_and_duplicates_nothing(
 ) -> None:
     people = [new_person(account) for _ in range(3)]
     sender = notification_service_pb2_grpc.NotificationServiceStub(
-        channel_as(account.settings, service.port, "outage")
+        channel_as(account.settings, service.port, "billing")  # billing creates messages
     )
     made = [
         sender.CreateMessage(
@@ -121,7 +133,7 @@ def test_a_sender_killed_mid_send_loses_and_duplicates_nothing(
 
     def deliver() -> None:
         with contextlib.suppress(grpc.RpcError):  # the process dies under it
-            service.stub.DeliverDueMessages(service_pb.DeliverDueMessagesRequest(), timeout=60)
+            service.worker.DeliverDueMessages(service_pb.DeliverDueMessagesRequest(), timeout=60)
 
     caller = threading.Thread(target=deliver)
     caller.start()
@@ -136,7 +148,7 @@ def test_a_sender_killed_mid_send_loses_and_duplicates_nothing(
     done = notification_pb.MESSAGE_STATE_COMPLETED
 
     def all_completed() -> bool:
-        service.stub.DeliverDueMessages(service_pb.DeliverDueMessagesRequest(), timeout=30)
+        service.worker.DeliverDueMessages(service_pb.DeliverDueMessagesRequest(), timeout=30)
         states = [
             service.stub.GetMessage(service_pb.GetMessageRequest(name=m.name)).state for m in made
         ]

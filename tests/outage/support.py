@@ -44,13 +44,13 @@ from servers.runtime import (
     error_from_rpc,
     load_signer,
 )
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
+from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -171,7 +171,7 @@ class OutageSystem:
         return process_of(self.outage.runtime)
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
-        return [self.signer.metadata(principal)]
+        return [self.signer.metadata(principal, audience="outage", caller="cli")]
 
     def dispatcher(self, *offices: str, user: str = "users/d1") -> list[tuple[str, bytes]]:
         return self.as_(
@@ -287,6 +287,11 @@ def planned(clock: Clock, **fields: Any) -> resources_pb2.Outage:
     return outage
 
 
+# The tests' own certificate: a caller of the outage list other services may use, and
+# the administrator who changes the notice period (every process holds its real row).
+TESTER_ACCOUNTS = accounts_with_tester("outage.areaOutages.list", "account.systemParameters.update")
+
+
 @contextmanager
 def outage_system(
     data_dir: Path,
@@ -297,7 +302,7 @@ def outage_system(
 ) -> Iterator[OutageSystem]:
     """Billing, account, notification (its gateways at `gateway_url`) and outage under
     mTLS, all on one settable clock; outage on `database_url`."""
-    ensure_dev_pki(data_dir / "tls")
+    ensure_pki_with_tester(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
     common: dict[str, Any] = {
         "profile": "dev",
@@ -305,6 +310,7 @@ def outage_system(
         "grpc_security": "mtls",
         "log_level": "WARNING",
         "memcached_servers": ("127.0.0.1:1",),
+        "service_accounts": TESTER_ACCOUNTS,
     }
     clock = SettableClock(START)
     with ExitStack() as stack:

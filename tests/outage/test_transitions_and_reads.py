@@ -16,6 +16,7 @@ from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import outage_service_pb2_grpc, resources_pb2
 from servers.outage.notice_period import DEFAULT_NOTICE
 from tests.outage.support import DAY, OutageSystem, fails
+from tests.tester import TESTER
 
 SCHEDULED = resources_pb2.OUTAGE_STATE_SCHEDULED
 ACTIVE = resources_pb2.OUTAGE_STATE_ACTIVE
@@ -184,7 +185,7 @@ def test_staff_see_customer_outages_only_in_their_offices(system: OutageSystem) 
 def test_area_outages_for_other_services(system: OutageSystem) -> None:
     a02 = system.announce(area_codes=["A02"])
     system.announce(area_codes=["A01"])
-    credentials = system.outage.runtime.settings.client_credentials("care")
+    credentials = system.outage.runtime.settings.client_credentials(TESTER)
     assert credentials is not None
     with grpc.secure_channel(system.outage.target, credentials) as channel:
         found = outage_service_pb2_grpc.OutageServiceStub(channel).ListAreaOutages(
@@ -198,7 +199,13 @@ def test_area_outages_for_other_services(system: OutageSystem) -> None:
 
 
 def set_notice(system: OutageSystem, days: int) -> None:
-    admin = admin_grpc.AccountAdminServiceStub(system.outage.runtime.channel("account"))
+    credentials = system.outage.runtime.settings.client_credentials(TESTER)
+    assert credentials is not None
+    with grpc.secure_channel(system.account.target, credentials) as channel:
+        _update_notice(admin_grpc.AccountAdminServiceStub(channel), days)
+
+
+def _update_notice(admin: admin_grpc.AccountAdminServiceStub, days: int) -> None:
     admin.UpdateSystemParameters(
         admin_pb.UpdateSystemParametersRequest(
             system_parameters=admin_resources_pb2.SystemParameters(

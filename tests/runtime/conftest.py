@@ -16,12 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_tools import protoc
 
-from servers.runtime import (
-    AssertionSigner,
-    AssertionVerifier,
-    AuditSink,
-    create_server,
-)
+from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
+from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
 from servers.runtime.identity import generate_private_key
 from servers.runtime.settings import ServiceAccount
@@ -83,7 +79,7 @@ def signer(identity_key: Ed25519PrivateKey) -> AssertionSigner:
 
 @pytest.fixture(scope="session")
 def verifier(identity_key: Ed25519PrivateKey) -> AssertionVerifier:
-    return AssertionVerifier({"k1": identity_key.public_key()})
+    return AssertionVerifier({"k1": identity_key.public_key()}, audience="probe")
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +119,7 @@ def start_probe(
         service_accounts: Mapping[str, ServiceAccount] | None = None,
         max_workers: int = 4,
         audit_sink: AuditSink | None = None,
+        audit_outbox: AuditOutbox | None = None,
     ) -> Running:
         servicer = probe.AsyncProbeServicer() if on_aio else probe.ProbeServicer()
         server, port = create_server(
@@ -133,6 +130,7 @@ def start_probe(
             service_accounts=service_accounts,
             max_workers=max_workers,
             audit_sink=audit_sink,
+            audit_outbox=audit_outbox,
             async_streams=on_aio,
         )
         server.start()

@@ -38,10 +38,12 @@ pb2 = probe_pb2
 
 
 class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
-    """Answers from what the runtime hands it; remembers which Sleep calls started."""
+    """Answers from what the runtime hands it; remembers which Sleep calls started and
+    what it renamed."""
 
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.renamed: list[str] = []
         self._lock = threading.Lock()
 
     def Echo(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -95,6 +97,7 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
             yield probe_pb2.CountResponse(number=number)
 
     def Rename(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.renamed.append(request.name)
         note = audit_note()
         note.details = {"newName": request.new_name}
         if request.missing:

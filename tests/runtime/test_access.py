@@ -43,9 +43,10 @@ def _unauthenticated(error: grpc.RpcError) -> None:
 def test_valid_assertion_is_accepted_and_principal_exposed(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:
-    reply = _who(stub, probe, signer.sign(CUSTOMER).SerializeToString())
+    reply = _who(stub, probe, signer.sign(CUSTOMER, audience="probe").SerializeToString())
     assert (reply.user, reply.kind) == ("users/alice", "PRINCIPAL_KIND_CUSTOMER")
-    assert reply.forwards_identity
+    # The assertion is for this service only: downstream calls go as the service itself.
+    assert not reply.forwards_identity
 
 
 def test_missing_assertion_is_unauthenticated(stub: Any, probe: types.ModuleType) -> None:
@@ -57,13 +58,15 @@ def test_expired_assertion_is_unauthenticated(
 ) -> None:
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
     stale = AssertionSigner(identity_key, "k1", clock=SettableClock(two_minutes_ago))
-    _unauthenticated(_refused(stub, probe, stale.sign(CUSTOMER).SerializeToString()))
+    _unauthenticated(
+        _refused(stub, probe, stale.sign(CUSTOMER, audience="probe").SerializeToString())
+    )
 
 
 def test_altered_assertion_is_unauthenticated(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:
-    assertion = signer.sign(CUSTOMER)
+    assertion = signer.sign(CUSTOMER, audience="probe")
     claims = identity_pb2.AssertionClaims.FromString(assertion.claims)
     claims.principal.user = "users/mallory"
     assertion.claims = claims.SerializeToString()
@@ -74,15 +77,28 @@ def test_assertion_signed_by_a_wrong_key_is_unauthenticated(
     stub: Any, probe: types.ModuleType
 ) -> None:
     wrong = AssertionSigner(generate_private_key(), "k1")
-    _unauthenticated(_refused(stub, probe, wrong.sign(CUSTOMER).SerializeToString()))
+    _unauthenticated(
+        _refused(stub, probe, wrong.sign(CUSTOMER, audience="probe").SerializeToString())
+    )
     unknown = AssertionSigner(generate_private_key(), "unknown")
-    _unauthenticated(_refused(stub, probe, unknown.sign(CUSTOMER).SerializeToString()))
+    _unauthenticated(
+        _refused(stub, probe, unknown.sign(CUSTOMER, audience="probe").SerializeToString())
+    )
+
+
+def test_an_assertion_for_another_service_is_unauthenticated(
+    stub: Any, probe: types.ModuleType, signer: AssertionSigner
+) -> None:
+    for_billing = signer.sign(CUSTOMER, audience="billing").SerializeToString()
+    error = _refused(stub, probe, for_billing)
+    _unauthenticated(error)
+    assert "audience" in (error.details() or "")
 
 
 def test_missing_permission_is_permission_denied(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:
-    error = _refused(stub, probe, signer.sign(NO_PERMISSIONS).SerializeToString())
+    error = _refused(stub, probe, signer.sign(NO_PERMISSIONS, audience="probe").SerializeToString())
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(error).reason == "PERMISSION_DENIED"
     assert "probe.identity.get" in error.details()
@@ -98,6 +114,6 @@ def test_public_method_with_a_bad_assertion_is_served_anonymously(
     wrong = AssertionSigner(generate_private_key(), "k1")
     reply = stub.Echo(
         probe.pb2.EchoRequest(user_name="abcdefg"),
-        metadata=[(METADATA_KEY, wrong.sign(CUSTOMER).SerializeToString())],
+        metadata=[(METADATA_KEY, wrong.sign(CUSTOMER, audience="probe").SerializeToString())],
     )
     assert reply.user_name == "abcdefg"

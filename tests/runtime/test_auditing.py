@@ -1,23 +1,29 @@
 """The runtime's audit records over the wire (a probe server writing to a sink in
 memory): every call of an `audited` method leaves one record — actor, action, resource,
 outcome, request id, the servicer's own details — and so does a scope refusal of any
-method; a lost record is logged and the committed call still succeeds."""
+method. Audited calls fail closed: refused before they run while the log is
+unreachable; a record the log loses after the check waits in the audit outbox (a real
+database) until the log is back."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
 from palmgrid.type.v1 import identity_pb2
-from runtime.conftest import StartProbe
-from servers.runtime import AssertionSigner, AuditEntry
+from runtime.conftest import Running, StartProbe
+from servers.runtime import AssertionSigner, AuditEntry, SettableClock
+from servers.runtime.audit_outbox import AuditOutbox
+from servers.runtime.db import create_engine
 from servers.runtime.identity import METADATA_KEY
+from servers.runtime.runtime_tables import migrate_runtime_tables
+from tests.audit_log import MemoryAuditLog
 
 RENAME = "/runtimetest.v1.ProbeService/Rename"
 RENAMER = identity_pb2.Principal(
@@ -29,19 +35,18 @@ RENAMER = identity_pb2.Principal(
 )
 
 
-class MemorySink:
-    """Keeps what it is given; fails every write while `broken`."""
+class MemorySink(MemoryAuditLog):
+    """The in-memory log (unreachable while `down`) that can also fail writes but not
+    the check while `losing`, as a log that goes away in the middle of a call."""
 
     def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
-        self.broken = False
-        self._lock = threading.Lock()
+        super().__init__()
+        self.losing = False
 
     def write(self, entries: Sequence[AuditEntry]) -> None:
-        if self.broken:
+        if self.losing:
             raise ConnectionError("the account service is away")
-        with self._lock:
-            self.entries.extend(entries)
+        super().write(entries)
 
 
 @pytest.fixture
@@ -50,8 +55,28 @@ def sink() -> MemorySink:
 
 
 @pytest.fixture
-def audited_stub(start_probe: StartProbe, probe: types.ModuleType, sink: MemorySink) -> Any:
-    running = start_probe(audit_sink=sink)
+def clock() -> SettableClock:
+    return SettableClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def outbox(sink: MemorySink, tmp_path: Path, clock: SettableClock) -> Iterator[AuditOutbox]:
+    """The audit outbox in a real (SQLite) database, as every server has one."""
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate_runtime_tables("probe", url)
+    engine = create_engine(url)
+    yield AuditOutbox(engine, "probe", sink, clock=clock)
+    engine.dispose()
+
+
+@pytest.fixture
+def audited(start_probe: StartProbe, sink: MemorySink, outbox: AuditOutbox) -> Running:
+    return start_probe(audit_sink=sink, audit_outbox=outbox)
+
+
+@pytest.fixture
+def audited_stub(audited: Running, probe: types.ModuleType) -> Any:
+    running = audited
     channel = grpc.insecure_channel(running.target)
     yield probe.probe_pb2_grpc.ProbeServiceStub(channel)
     channel.close()
@@ -59,7 +84,7 @@ def audited_stub(start_probe: StartProbe, probe: types.ModuleType, sink: MemoryS
 
 def _as(signer: AssertionSigner, principal: identity_pb2.Principal, request_id: str) -> Any:
     return [
-        (METADATA_KEY, signer.sign(principal).SerializeToString()),
+        (METADATA_KEY, signer.sign(principal, audience="probe").SerializeToString()),
         ("x-request-id", request_id),
     ]
 
@@ -141,19 +166,76 @@ def test_streams_are_recorded_when_they_end(
     ]
 
 
-def test_a_lost_record_is_logged_and_the_call_still_succeeds(
+def test_an_audited_call_is_refused_while_the_log_is_unreachable(
+    audited: Running,
     audited_stub: Any,
     probe: types.ModuleType,
     signer: AssertionSigner,
     sink: MemorySink,
-    caplog: pytest.LogCaptureFixture,
+    outbox: AuditOutbox,
 ) -> None:
-    sink.broken = True
-    with caplog.at_level(logging.ERROR, logger="palmgrid.audit"):
-        reply = audited_stub.Rename(
+    sink.down = True
+    with pytest.raises(grpc.RpcError) as caught:
+        audited_stub.Rename(
             probe.pb2.RenameRequest(name="things/a", new_name="b"),
-            metadata=_as(signer, RENAMER, "req-lost"),
+            metadata=_as(signer, RENAMER, "req-refused"),
         )
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nothing was changed" in (caught.value.details() or "")
+    # The servicer never ran; the refusal's own record waits for the log.
+    assert audited.servicer.renamed == []
+    sink.down = False
+    assert outbox.forward() == 1
+    [entry] = sink.entries
+    assert (entry.request_id, entry.code) == (
+        "req-refused",
+        grpc.StatusCode.UNAVAILABLE.value[0],
+    )
+    # Unaudited methods do not need the log.
+    sink.down = True
+    assert audited_stub.Echo(probe.pb2.EchoRequest(user_name="abcdefg")).user_name
+
+
+def test_a_record_lost_after_the_check_waits_in_the_outbox_until_the_log_is_back(
+    audited_stub: Any,
+    probe: types.ModuleType,
+    signer: AssertionSigner,
+    sink: MemorySink,
+    outbox: AuditOutbox,
+    clock: SettableClock,
+) -> None:
+    sink.losing = True
+    reply = audited_stub.Rename(
+        probe.pb2.RenameRequest(name="things/a", new_name="b"),
+        metadata=_as(signer, RENAMER, "req-kept"),
+    )
     assert reply.name == "things/b"
-    lost = [r for r in caplog.records if r.getMessage() == "AUDIT RECORD NOT WRITTEN"]
-    assert [getattr(r, "action", "") for r in lost] == [RENAME]
+    assert (sink.entries, outbox.pending()) == ([], 1)
+    assert outbox.forward() == 0  # still away: kept, with a backoff
+    sink.losing = False
+    assert outbox.forward() == 0  # not before the backoff is over
+    clock.advance(timedelta(seconds=5))
+    assert outbox.forward() == 1
+    [entry] = sink.entries
+    assert (entry.action, entry.request_id, entry.code) == (RENAME, "req-kept", 0)
+    assert outbox.pending() == 0
+    # Forwarded once: the log dedupes by the entry's own write id if it is sent again.
+    assert entry.write_id
+
+
+def test_an_audited_stream_is_refused_while_the_log_is_unreachable(
+    audited_stub: Any, probe: types.ModuleType, sink: MemorySink, outbox: AuditOutbox
+) -> None:
+    # On the aio server Count is an async generator on the event loop: the same check.
+    sink.down = True
+    with pytest.raises(grpc.RpcError) as caught:
+        list(audited_stub.Count(probe.pb2.CountRequest(count=3)))
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nothing was changed" in (caught.value.details() or "")
+    sink.down = False
+    assert outbox.forward() == 1
+    [entry] = sink.entries
+    assert (entry.action, entry.code) == (
+        "/runtimetest.v1.ProbeService/Count",
+        grpc.StatusCode.UNAVAILABLE.value[0],
+    )

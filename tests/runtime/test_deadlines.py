@@ -44,7 +44,7 @@ def test_call_whose_deadline_passed_while_queued_is_not_started(
     assert running.servicer.started == ["first", "after"]
 
 
-def test_remaining_time_request_id_and_identity_go_downstream(
+def test_remaining_time_and_request_id_go_downstream_but_not_the_assertion(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:
     reply = stub.WhoAmI(
@@ -52,19 +52,20 @@ def test_remaining_time_request_id_and_identity_go_downstream(
         timeout=5,
         metadata=[
             ("x-request-id", "req-downstream"),
-            (METADATA_KEY, signer.sign(STAFF).SerializeToString()),
+            (METADATA_KEY, signer.sign(STAFF, audience="probe").SerializeToString()),
         ],
     )
     # grpc carries the deadline as a timeout rounded up to its unit: a few ms over is exact.
     assert 4.0 < reply.downstream_timeout <= 5.05
     assert reply.request_id == reply.downstream_request_id == "req-downstream"
-    assert reply.forwards_identity
+    # The assertion is for this service only: downstream calls go as the service itself.
+    assert not reply.forwards_identity
 
 
 def test_request_id_is_generated_when_absent(
     stub: Any, probe: types.ModuleType, signer: AssertionSigner
 ) -> None:
-    metadata = [(METADATA_KEY, signer.sign(STAFF).SerializeToString())]
+    metadata = [(METADATA_KEY, signer.sign(STAFF, audience="probe").SerializeToString())]
     first = stub.WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
     second = stub.WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
     assert len(first.request_id) == 32 and first.request_id != second.request_id

@@ -37,15 +37,15 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 def test_signed_assertion_verifies_to_its_principal(
     signer: AssertionSigner, verifier: AssertionVerifier
 ) -> None:
-    data = signer.sign(ALICE).SerializeToString()
+    data = signer.sign(ALICE, audience="probe").SerializeToString()
     assert verifier.verify(data) == ALICE
 
 
 def test_assertion_expires_after_its_lifetime() -> None:
     key, clock = generate_private_key(), SettableClock(START)
     signer = AssertionSigner(key, "k", clock=clock)
-    verifier = AssertionVerifier({"k": key.public_key()}, clock=clock)
-    data = signer.sign(ALICE).SerializeToString()
+    verifier = AssertionVerifier({"k": key.public_key()}, audience="probe", clock=clock)
+    data = signer.sign(ALICE, audience="probe").SerializeToString()
     clock.advance(timedelta(seconds=60))
     assert verifier.verify(data) == ALICE  # within the clock skew
     clock.advance(timedelta(seconds=5))
@@ -56,9 +56,9 @@ def test_assertion_expires_after_its_lifetime() -> None:
 def test_assertion_from_the_future_is_refused() -> None:
     key, clock = generate_private_key(), SettableClock(START)
     signer = AssertionSigner(key, "k", clock=clock)
-    verifier = AssertionVerifier({"k": key.public_key()}, clock=clock)
+    verifier = AssertionVerifier({"k": key.public_key()}, audience="probe", clock=clock)
     clock.advance(timedelta(seconds=30))
-    data = signer.sign(ALICE).SerializeToString()
+    data = signer.sign(ALICE, audience="probe").SerializeToString()
     clock.set(START)
     with pytest.raises(AssertionInvalid, match="future"):
         verifier.verify(data)
@@ -68,19 +68,19 @@ def test_lifetime_longer_than_sixty_seconds_is_refused() -> None:
     with pytest.raises(ValueError):
         AssertionSigner(generate_private_key(), "k", lifetime=timedelta(minutes=5))
     key = generate_private_key()
-    claims = identity_pb2.AssertionClaims(principal=ALICE, audience="palmgrid")
+    claims = identity_pb2.AssertionClaims(principal=ALICE, audience="probe")
     now = datetime.now(UTC)
     claims.issue_time.FromDatetime(now)
     claims.expire_time.FromDatetime(now + timedelta(minutes=5))
     data = claims.SerializeToString()
     assertion = identity_pb2.IdentityAssertion(claims=data, signature=key.sign(data), key_id="k")
-    verifier = AssertionVerifier({"k": key.public_key()})
+    verifier = AssertionVerifier({"k": key.public_key()}, audience="probe")
     with pytest.raises(AssertionInvalid, match="lifetime"):
         verifier.verify(assertion.SerializeToString())
 
 
 def test_altered_claims_do_not_verify(signer: AssertionSigner, verifier: AssertionVerifier) -> None:
-    assertion = signer.sign(ALICE)
+    assertion = signer.sign(ALICE, audience="probe")
     claims = identity_pb2.AssertionClaims.FromString(assertion.claims)
     claims.principal.permissions.append("account.users.delete")
     assertion.claims = claims.SerializeToString()
@@ -91,18 +91,23 @@ def test_altered_claims_do_not_verify(signer: AssertionSigner, verifier: Asserti
 def test_wrong_key_and_unknown_key_id_are_refused(verifier: AssertionVerifier) -> None:
     impostor = AssertionSigner(generate_private_key(), "k1")
     with pytest.raises(AssertionInvalid, match="signature"):
-        verifier.verify(impostor.sign(ALICE).SerializeToString())
+        verifier.verify(impostor.sign(ALICE, audience="probe").SerializeToString())
     stranger = AssertionSigner(generate_private_key(), "k9")
     with pytest.raises(AssertionInvalid, match="unknown key"):
-        verifier.verify(stranger.sign(ALICE).SerializeToString())
+        verifier.verify(stranger.sign(ALICE, audience="probe").SerializeToString())
 
 
-def test_other_audience_and_garbage_are_refused() -> None:
+def test_an_assertion_for_another_service_and_garbage_are_refused() -> None:
     key = generate_private_key()
-    verifier = AssertionVerifier({"k": key.public_key()})
-    other = AssertionSigner(key, "k", audience="elsewhere")
+    billing = AssertionVerifier({"k": key.public_key()}, audience="billing")
+    care = AssertionVerifier({"k": key.public_key()}, audience="care")
+    for_billing = AssertionSigner(key, "k").sign(ALICE, audience="billing")
+    assert billing.verify(for_billing.SerializeToString()) == ALICE
     with pytest.raises(AssertionInvalid, match="audience"):
-        verifier.verify(other.sign(ALICE).SerializeToString())
+        care.verify(for_billing.SerializeToString())
+    with pytest.raises(ValueError, match="audience"):
+        AssertionSigner(key, "k").sign(ALICE, audience="")
+    verifier = billing
     with pytest.raises(AssertionInvalid, match="malformed"):
         verifier.verify(b"\xff\xff\xff")
     with pytest.raises(AssertionInvalid, match="missing"):
@@ -112,12 +117,12 @@ def test_other_audience_and_garbage_are_refused() -> None:
 def test_key_directory_picks_up_a_rotated_key(tmp_path: Path) -> None:
     ensure_key_pair(tmp_path, "2026-01")
     keys = KeyDirectory(tmp_path, reload_interval=0)
-    verifier = AssertionVerifier(keys)
+    verifier = AssertionVerifier(keys, audience="probe")
     old = load_signer(tmp_path, "2026-01")
-    assert verifier.verify(old.sign(ALICE).SerializeToString()) == ALICE
+    assert verifier.verify(old.sign(ALICE, audience="probe").SerializeToString()) == ALICE
     write_key_pair(tmp_path, "2026-02", generate_private_key())
     new = load_signer(tmp_path, "2026-02")
-    assert verifier.verify(new.sign(ALICE).SerializeToString()) == ALICE
+    assert verifier.verify(new.sign(ALICE, audience="probe").SerializeToString()) == ALICE
 
 
 def test_ensure_key_pair_keeps_an_existing_key(tmp_path: Path) -> None:

@@ -11,10 +11,24 @@ import grpc
 import pytest
 from cryptography import x509
 
+from palmgrid.type.v1 import identity_pb2
 from runtime.conftest import StartProbe
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
-from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS
+from servers.runtime.identity import METADATA_KEY, AssertionSigner
+from servers.runtime.service_accounts import ServiceAccount
 from servers.runtime.tls import channel_credentials, server_credentials
+
+# The probe's own table: the worker may ask who it is, the CLI may not.
+PROBE_ACCOUNTS = {
+    "worker": ServiceAccount(roles=("service",), permissions=("probe.identity.get",)),
+    "cli": ServiceAccount(roles=("cli",)),
+}
+STAFF = identity_pb2.Principal(
+    user="users/s1",
+    username="staff",
+    kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+    permissions=["probe.identity.get"],
+)
 
 
 def _server_credentials(pki: DevPki, *, mtls: bool) -> grpc.ServerCredentials:
@@ -44,7 +58,7 @@ def test_mtls_client_certificate_is_a_service_principal(
 ) -> None:
     running = start_probe(
         credentials=_server_credentials(dev_pki, mtls=True),
-        service_accounts=DEFAULT_SERVICE_ACCOUNTS,
+        service_accounts=PROBE_ACCOUNTS,
     )
     cert, key = dev_pki.client("worker")
     credentials = channel_credentials(dev_pki.ca_cert, cert_file=cert, key_file=key)
@@ -59,7 +73,7 @@ def test_mtls_service_account_without_the_permission_is_denied(
 ) -> None:
     running = start_probe(
         credentials=_server_credentials(dev_pki, mtls=True),
-        service_accounts=DEFAULT_SERVICE_ACCOUNTS,
+        service_accounts=PROBE_ACCOUNTS,
     )
     cert, key = dev_pki.client("cli")
     credentials = channel_credentials(dev_pki.ca_cert, cert_file=cert, key_file=key)
@@ -69,6 +83,32 @@ def test_mtls_service_account_without_the_permission_is_denied(
         with pytest.raises(grpc.RpcError) as caught:
             stub.WhoAmI(probe.pb2.WhoAmIRequest(), timeout=5)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def _client(pki: DevPki, account: str) -> grpc.ChannelCredentials:
+    cert, key = pki.client(account)
+    return channel_credentials(pki.ca_cert, cert_file=cert, key_file=key)
+
+
+def test_an_assertion_is_accepted_only_from_the_process_it_was_issued_to(
+    start_probe: StartProbe, probe: types.ModuleType, dev_pki: DevPki, signer: AssertionSigner
+) -> None:
+    running = start_probe(
+        credentials=_server_credentials(dev_pki, mtls=True), service_accounts=PROBE_ACCOUNTS
+    )
+    issued_to_edge = signer.sign(STAFF, audience="probe", caller="edge").SerializeToString()
+    metadata = [(METADATA_KEY, issued_to_edge)]
+    with grpc.secure_channel(running.target, _client(dev_pki, "edge")) as channel:
+        reply = _stub(probe, channel).WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
+    assert reply.user == "users/s1"
+    # The same bytes replayed by another certificate holder are refused.
+    with (
+        grpc.secure_channel(running.target, _client(dev_pki, "cli")) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        _stub(probe, channel).WhoAmI(probe.pb2.WhoAmIRequest(), metadata=metadata)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "another caller" in (caught.value.details() or "")
 
 
 def test_mtls_refuses_a_client_without_a_certificate(

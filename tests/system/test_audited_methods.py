@@ -42,7 +42,7 @@ from palmgrid.outage.v1 import resources_pb2 as outage_res
 from servers.account.service import make_spec as account_spec
 from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
-from servers.runtime.identity import ensure_key_pair
+from servers.runtime.identity import METADATA_KEY, ensure_key_pair
 from servers.runtime.methods import method_rules
 from tests.account import services
 from tests.account.conftest import (
@@ -117,7 +117,7 @@ class System:
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
     counter: int = 0
     admin_user: str = ""
-    _admin: tuple[float, Metadata] | None = None
+    _admin: tuple[float, dict[str, Metadata]] | None = None
     _token: str = ""
 
     def channel(self, service: str) -> grpc.Channel:
@@ -130,18 +130,25 @@ class System:
         self.counter += 1
         return f"{prefix}{''.join(chr(97 + int(d)) for d in str(self.counter))}"
 
-    def admin(self) -> Metadata:
-        """The administrator's identity (one session; assertions renewed before they
-        expire)."""
+    def admin(self, service: str = "account") -> Metadata:
+        """The administrator's identity for `service` (one session; assertions renewed
+        before they expire)."""
         if self._admin is None:
             token = self.account.login("admin", DEV_PASSWORD).token
             self.admin_user = self.account.authenticate(token).principal.user
-            self._admin = (0.0, ())
+            self._admin = (0.0, {})
             self._token = token
         signed = self._admin[0]
         if time.monotonic() - signed > ASSERTION_REFRESH_SECONDS:
-            self._admin = (time.monotonic(), self.account.metadata(self._token))
-        return self._admin[1]
+            answer = self.account.authenticate(self._token)
+            self._admin = (
+                time.monotonic(),
+                {
+                    name: ((METADATA_KEY, assertion.SerializeToString()),)
+                    for name, assertion in answer.service_assertions.items()
+                },
+            )
+        return self._admin[1][service]
 
     def customer(self) -> tuple[str, Metadata, str]:
         """A newly registered customer: user name, identity metadata, session name."""
@@ -277,7 +284,7 @@ def _care(system: System, method: str, request: Message) -> Any:
             care_res.Outlet if "Outlet" in method else care_res.Article
         ).FromString,
     )
-    return call(request, metadata=system.admin())
+    return call(request, metadata=system.admin("care"))
 
 
 def _create_outlet(system: System) -> Attempt:
@@ -350,7 +357,7 @@ def _cancel_message(system: System) -> Attempt:
     """A message to the administrator, created by a service (as only services may),
     then cancelled by the administrator."""
     system.admin()
-    sender = channel_as(system.account.settings, system.ports["notification"], "outage")
+    sender = channel_as(system.account.settings, system.ports["notification"], "billing")
     with sender:
         made = sender.unary_unary(
             "/palmgrid.notification.v1.NotificationService/CreateMessage",
@@ -384,7 +391,7 @@ def _made_outage(system: System) -> outage_res.Outage:
         response_deserializer=outage_res.Outage.FromString,
     )
     request = outage_pb.CreateOutageRequest(outage=_outage(), request_id=str(uuid.uuid4()))
-    made: outage_res.Outage = call(request, metadata=system.admin())
+    made: outage_res.Outage = call(request, metadata=system.admin("outage"))
     return made
 
 
@@ -530,7 +537,7 @@ def _call(system: System, method: MethodDescriptor, attempt: Attempt, request_id
     from servers.runtime import error_from_rpc
 
     service = method.containing_service.full_name.split(".")[1]
-    metadata = attempt.metadata if attempt.metadata is not None else system.admin()
+    metadata = attempt.metadata if attempt.metadata is not None else system.admin(service)
     invoke = system.channel(service).unary_unary(
         _path(method),
         request_serializer=type(attempt.request).SerializeToString,

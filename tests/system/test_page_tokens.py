@@ -45,6 +45,7 @@ from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, Server, SettableClock, Settings, build_server, error_from_rpc
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
+from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tests.account.conftest import (
     DEV_PASSWORD,
     FAST_ARGON2,
@@ -251,8 +252,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     ensure_dev_pki(directory / "tls")
     ensure_key_pair(directory / "identity", "dev")
     with contextlib.ExitStack() as stack:
-        # Account under mTLS; called with the `worker` certificate (every permission).
-        settings = base_settings(directory, f"sqlite:///{directory / 'account.db'}")
+        # Account under mTLS; called with the `worker` certificate, granted every
+        # permission here (its real row is much narrower).
+        everything = ServiceAccount(roles=("service",), permissions=("*",), all_supply_offices=True)
+        settings = base_settings(
+            directory,
+            f"sqlite:///{directory / 'account.db'}",
+            service_accounts={**DEFAULT_SERVICE_ACCOUNTS, "worker": everything},
+        )
         clock = SettableClock(START)
         server, port, runtime = build_server(
             account_spec(clock=clock, config=FAST_ARGON2), settings, address="127.0.0.1:0"

@@ -31,6 +31,7 @@ from tests.notification.sandbox_process import SandboxProcess
 from tests.notification.support import (
     PUSH,
     SMS,
+    TESTER,
     NotificationStub,
     Person,
     fast_config,
@@ -55,7 +56,8 @@ _ATTEMPTED = re.compile(r"^(\d+) attempted, ")
 
 class System:
     """The account service, the sandbox gateway process and the notification service
-    (in-process, port 0); messages are created as the `outage` service account."""
+    (in-process, port 0); messages are created and read with the tests' own
+    certificate (TESTER), as the services that create them would."""
 
     def __init__(self, directory: Path, database_url: str) -> None:
         self.directory = directory
@@ -76,7 +78,7 @@ class System:
             make_spec(clock=SYSTEM_CLOCK, config=config), settings, address="127.0.0.1:0"
         )
         self.server.start()
-        self.channel = channel_as(settings, self.port, "outage")
+        self.channel = channel_as(settings, self.port, TESTER)
         self.stub = NotificationStub(self.channel)
 
     def people(self, count: int) -> list[Person]:

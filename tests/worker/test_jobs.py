@@ -44,6 +44,7 @@ from servers.worker.models import FAILED, OK
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from servers.worker.status import job_statuses, status_table
+from tests.audit_log import with_audit_log
 from tests.billing.core_support import make_customer
 from tests.billing.records import customer_record, reading, readings_request, upsert_request
 from tests.worker.support import ROOT
@@ -65,7 +66,15 @@ class System:
     worker: Worker
 
     def internal(self) -> internal_grpc.BillingInternalServiceStub:
+        """Billing's internal service as the worker calls it."""
         return internal_grpc.BillingInternalServiceStub(self.worker.runtime.channel("billing"))
+
+    def ingest(self) -> internal_grpc.BillingInternalServiceStub:
+        """Billing's internal service as ingest calls it (customers and readings)."""
+        credentials = self.settings.client_credentials("ingest")
+        assert credentials is not None
+        channel = grpc.secure_channel(self.settings.service_address("billing"), credentials)
+        return internal_grpc.BillingInternalServiceStub(channel)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +87,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     base = Settings(data_dir=data_dir, log_level="WARNING")
     prepare_dev_material(base)
     billing, billing_port, billing_runtime = build_server(
-        billing_spec(BillingConfig(demo_data=False), clock=clock), base, address="127.0.0.1:0"
+        with_audit_log(billing_spec(BillingConfig(demo_data=False), clock=clock)),
+        base,
+        address="127.0.0.1:0",
     )
     billing.start()
     notification, notification_port = _declared_notification(base)
@@ -111,7 +122,9 @@ def _declared_notification(settings: Settings) -> tuple[Server, int]:
         ],
         domain="notification",
         credentials=tls.server_credentials_for(settings),
-        verifier=identity.AssertionVerifier(identity.KeyDirectory(settings.identity_dir)),
+        verifier=identity.AssertionVerifier(
+            identity.KeyDirectory(settings.identity_dir), audience="notification"
+        ),
         service_accounts=settings.service_accounts,
     )
 
@@ -124,7 +137,7 @@ def _bills(system: System, customer: str) -> list[str]:
 def test_the_monthly_job_issues_last_months_missing_bills_through_billing(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stub = system.internal()
+    stub = system.ingest()
     stub.BatchUpsertCustomers(
         upsert_request(customer_record("3100000001"), customer_record("3100000002"))
     )

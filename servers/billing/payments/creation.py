@@ -42,6 +42,7 @@ from servers.billing.payments.resources import channel_name
 from servers.billing.payments.service import PROVIDER_OF_CHANNEL, PaymentService
 from servers.billing.scope import authorize_customer
 from servers.runtime import NotFound, Unavailable
+from servers.runtime.idempotency import fingerprint
 
 RETRY_AFTER = timedelta(seconds=2)
 
@@ -56,7 +57,7 @@ def create_payment(
     with service.runtime.session() as session:
         authorize_customer(session, customer_id)
     channel = channel_name(request.channel)
-    digest = idempotency.fingerprint([request.parent, request.amount_fen, channel, principal.user])
+    digest = fingerprint([request.parent, request.amount_fen, channel, principal.user])
     now = service.now()
 
     def record(session: Session, key: PaymentRequest) -> None:

@@ -30,6 +30,7 @@ from servers.billing.payments.models import (
 )
 from servers.billing.payments.resources import channel_name
 from servers.runtime import AlreadyExists, FieldViolation, InvalidArgument
+from servers.runtime.idempotency import fingerprint
 
 if TYPE_CHECKING:
     from servers.billing.payments.service import PaymentService
@@ -49,7 +50,7 @@ def record_external(
 ) -> Recorded:
     """Record and credit the batch; what it did (or, for a retried batch, did before)."""
     payments = list(request.payments)
-    digest = idempotency.fingerprint(
+    digest = fingerprint(
         [
             (p.name, p.amount_fen, p.channel, p.provider_order_id, p.complete_time.ToSeconds())
             for p in payments

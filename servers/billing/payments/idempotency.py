@@ -1,7 +1,10 @@
 """Idempotency keys (AIP-155 `request_id`) for requests that move money.
 
-A key is claimed by inserting its `payment_request` row in the same transaction that
-records what the request creates; the primary key (operation, request_id) decides
+The generic idempotent create (one transaction, no lease) is the runtime's
+(`servers.runtime.idempotency`); payments need a lease because they talk to the
+provider between claiming a key and completing it. A key is claimed by inserting
+its `payment_request` row in the same transaction that records what the request
+creates; the primary key (operation, request_id) decides
 between concurrent requests, so there is no check-then-insert race. Whoever inserted it
 holds a lease while it talks to the provider, then marks the key COMPLETED. Another
 request with the same key then gets:
@@ -18,10 +21,8 @@ request with the same key then gets:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -35,12 +36,6 @@ from servers.billing.payments.models import PaymentRequest, RequestState
 from servers.runtime import Aborted, AlreadyExists, Runtime
 
 _TABLE = PaymentRequest.__table__  # type: ignore[attr-defined]
-
-
-def fingerprint(parts: Sequence[object]) -> str:
-    """SHA-256 of a request's meaningful fields, in a fixed order."""
-    data = json.dumps([str(part) for part in parts], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def _send(
         ),
     )
     try:
-        options = downstream_call_options(default_timeout=5.0, forward_identity=False)
+        options = downstream_call_options(default_timeout=5.0)
         stub.CreateMessage(request, **options.kwargs())
     except grpc.RpcError as exc:
         if isinstance(exc, grpc.Call):

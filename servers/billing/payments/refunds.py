@@ -38,6 +38,7 @@ from servers.billing.payments.models import (
 from servers.billing.payments.provider import ProviderError, ProviderRefund, ProviderRejected
 from servers.billing.scope import authorize_customer
 from servers.runtime import FailedPrecondition, NotFound
+from servers.runtime.idempotency import fingerprint
 
 if TYPE_CHECKING:
     from servers.billing.payments.context import PaymentContext
@@ -63,7 +64,7 @@ def create_refund(
     with service.runtime.session() as session:
         authorize_customer(session, customer_id)
     amount, reason = request.refund.amount_fen, request.refund.reason
-    digest = idempotency.fingerprint([request.parent, amount, reason, principal.user])
+    digest = fingerprint([request.parent, amount, reason, principal.user])
     now = service.now()
     created: list[str] = []
 

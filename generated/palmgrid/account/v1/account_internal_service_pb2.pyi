@@ -84,12 +84,34 @@ class AuthenticateSessionResponse(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ServiceAssertionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _identity_pb2.IdentityAssertion: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _identity_pb2.IdentityAssertion | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ASSERTION_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     ASSERTION_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     SESSION_FIELD_NUMBER: _builtins.int
     PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _builtins.int
     REVOCATION_GENERATION_FIELD_NUMBER: _builtins.int
+    SERVICE_ASSERTIONS_FIELD_NUMBER: _builtins.int
     password_change_required: _builtins.bool
     """The user must change the password first: the edge lets the session call only
     ChangePassword, GetUser and DeleteSession, and answers everything else with
@@ -102,8 +124,9 @@ class AuthenticateSessionResponse(_message.Message):
     """
     @_builtins.property
     def assertion(self) -> _identity_pb2.IdentityAssertion:
-        """The signed assertion to forward in `palmgrid-identity-bin`; valid for at most 60
-        seconds.
+        """The signed assertion for the account service itself (audience "account"); valid
+        for at most 60 seconds. Calls to other services carry theirs from
+        `service_assertions`.
         """
 
     @_builtins.property
@@ -118,6 +141,13 @@ class AuthenticateSessionResponse(_message.Message):
     def session(self) -> _resources_pb2.Session:
         """The session, with its state, expire time and idle timeout."""
 
+    @_builtins.property
+    def service_assertions(self) -> _containers.MessageMap[_builtins.str, _identity_pb2.IdentityAssertion]:
+        """One signed assertion per service, keyed by the audience ("billing", "care", …):
+        each is accepted only by that service and only from the calling service account
+        (its `caller`). All expire at `assertion_expire_time`.
+        """
+
     def __init__(
         self,
         *,
@@ -127,10 +157,11 @@ class AuthenticateSessionResponse(_message.Message):
         session: _resources_pb2.Session | None = ...,
         password_change_required: _builtins.bool = ...,
         revocation_generation: _builtins.int = ...,
+        service_assertions: _abc.Mapping[_builtins.str, _identity_pb2.IdentityAssertion] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assertion", b"assertion", "assertion_expire_time", b"assertion_expire_time", "principal", b"principal", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assertion", b"assertion", "assertion_expire_time", b"assertion_expire_time", "password_change_required", b"password_change_required", "principal", b"principal", "revocation_generation", b"revocation_generation", "session", b"session"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assertion", b"assertion", "assertion_expire_time", b"assertion_expire_time", "password_change_required", b"password_change_required", "principal", b"principal", "revocation_generation", b"revocation_generation", "service_assertions", b"service_assertions", "session", b"session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -34,8 +34,14 @@ class CreateCustomerBindingRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     CUSTOMER_BINDING_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The user to bind to, `users/me`."""
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    binding created first instead of creating another; the same id with a different
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
     @_builtins.property
     def customer_binding(self) -> _resources_pb2.CustomerBinding:
         """The binding: `customer` and `verification`, optionally a `displayName`."""
@@ -45,10 +51,11 @@ class CreateCustomerBindingRequest(_message.Message):
         *,
         parent: _builtins.str = ...,
         customer_binding: _resources_pb2.CustomerBinding | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["customer_binding", b"customer_binding"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_binding", b"customer_binding", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_binding", b"customer_binding", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -187,8 +194,9 @@ class UpdateSubscriptionsRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change. Omitted means every field (as "*"), so that a phone can send
-        the whole set of switches, false ones included.
+        """Fields to change (AIP-134). Empty means the switches present in `subscriptions`
+        (false ones included: they have explicit presence); "*" means every switch, unset
+        ones becoming false. The edge derives the mask from the JSON keys of a PATCH.
         """
 
     def __init__(

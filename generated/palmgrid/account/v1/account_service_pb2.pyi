@@ -49,6 +49,7 @@ class CreateUserRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     CAPTCHA_FIELD_NUMBER: _builtins.int
     CAPTCHA_ANSWER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     password: _builtins.str
     """The password: 8 to 128 characters with letters, digits and a special character,
     not containing the username and not a common password. Plain text or an
@@ -58,6 +59,11 @@ class CreateUserRequest(_message.Message):
     """The captcha answered, `captchas/{captcha}`."""
     captcha_answer: _builtins.str
     """The characters shown in the captcha image."""
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    user created first instead of creating another; the same id with a different
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
     @_builtins.property
     def user(self) -> _resources_pb2.User:
         """The new user: username (6 to 32 ASCII letters), optional display name and phone."""
@@ -69,10 +75,11 @@ class CreateUserRequest(_message.Message):
         password: _builtins.str = ...,
         captcha: _builtins.str = ...,
         captcha_answer: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha", b"captcha", "captcha_answer", b"captcha_answer", "password", b"password", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha", b"captcha", "captcha_answer", b"captcha_answer", "password", b"password", "request_id", b"request_id", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -216,6 +216,7 @@ class User(_message.Message):
     LAST_LOGIN_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `users/{user}`; the id is assigned by the server. `users/me`
     names the caller in requests.
@@ -242,6 +243,10 @@ class User(_message.Message):
     password_change_required: _builtins.bool
     """The password was reset or has expired: until it is changed the user's session
     may only change the password, read the user and log out.
+    """
+    etag: _builtins.str
+    """Checksum of the current state (AIP-154); an update that sends a stale etag fails
+    with ABORTED.
     """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -290,10 +295,11 @@ class User(_message.Message):
         last_login_time: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "password_expire_time", b"password_expire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "kind", b"kind", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "name", b"name", "password_change_required", b"password_change_required", "password_expire_time", b"password_expire_time", "phone", b"phone", "roles", b"roles", "state", b"state", "state_reason", b"state_reason", "supply_office_coverage", b"supply_office_coverage", "supply_offices", b"supply_offices", "update_time", b"update_time", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "kind", b"kind", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "name", b"name", "password_change_required", b"password_change_required", "password_expire_time", b"password_expire_time", "phone", b"phone", "roles", b"roles", "state", b"state", "state_reason", b"state_reason", "supply_office_coverage", b"supply_office_coverage", "supply_offices", b"supply_offices", "update_time", b"update_time", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -478,8 +484,11 @@ class Subscriptions(_message.Message):
     SMS_FIELD_NUMBER: _builtins.int
     PUSH_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name, `users/{user}/subscriptions`."""
+    """Resource name, `users/{user}/subscriptions`. The switches have explicit presence,
+    so an update without a mask changes exactly those sent (AIP-134).
+    """
     outage: _builtins.bool
     """Outage early warnings for bound customers (TOPIC_OUTAGE)."""
     bill: _builtins.bool
@@ -492,6 +501,10 @@ class Subscriptions(_message.Message):
     """Also send subscribed alerts by SMS to the user's phone."""
     push: _builtins.bool
     """Also send subscribed alerts as push notifications to the user's device."""
+    etag: _builtins.str
+    """Checksum of the current state (AIP-154); an update that sends a stale etag fails
+    with ABORTED.
+    """
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the subscriptions were last changed."""
@@ -500,19 +513,43 @@ class Subscriptions(_message.Message):
         self,
         *,
         name: _builtins.str = ...,
-        outage: _builtins.bool = ...,
-        bill: _builtins.bool = ...,
-        application_progress: _builtins.bool = ...,
-        notice: _builtins.bool = ...,
-        sms: _builtins.bool = ...,
-        push: _builtins.bool = ...,
+        outage: _builtins.bool | None = ...,
+        bill: _builtins.bool | None = ...,
+        application_progress: _builtins.bool | None = ...,
+        notice: _builtins.bool | None = ...,
+        sms: _builtins.bool | None = ...,
+        push: _builtins.bool | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_application_progress", b"_application_progress", "_bill", b"_bill", "_notice", b"_notice", "_outage", b"_outage", "_push", b"_push", "_sms", b"_sms", "application_progress", b"application_progress", "bill", b"bill", "notice", b"notice", "outage", b"outage", "push", b"push", "sms", b"sms", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_progress", b"application_progress", "bill", b"bill", "name", b"name", "notice", b"notice", "outage", b"outage", "push", b"push", "sms", b"sms", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_application_progress", b"_application_progress", "_bill", b"_bill", "_notice", b"_notice", "_outage", b"_outage", "_push", b"_push", "_sms", b"_sms", "application_progress", b"application_progress", "bill", b"bill", "etag", b"etag", "name", b"name", "notice", b"notice", "outage", b"outage", "push", b"push", "sms", b"sms", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__application_progress: _TypeAlias = _typing.Literal["application_progress"]  # noqa: Y015
+    _WhichOneofArgType__application_progress: _TypeAlias = _typing.Literal["_application_progress", b"_application_progress"]  # noqa: Y015
+    _WhichOneofReturnType__bill: _TypeAlias = _typing.Literal["bill"]  # noqa: Y015
+    _WhichOneofArgType__bill: _TypeAlias = _typing.Literal["_bill", b"_bill"]  # noqa: Y015
+    _WhichOneofReturnType__notice: _TypeAlias = _typing.Literal["notice"]  # noqa: Y015
+    _WhichOneofArgType__notice: _TypeAlias = _typing.Literal["_notice", b"_notice"]  # noqa: Y015
+    _WhichOneofReturnType__outage: _TypeAlias = _typing.Literal["outage"]  # noqa: Y015
+    _WhichOneofArgType__outage: _TypeAlias = _typing.Literal["_outage", b"_outage"]  # noqa: Y015
+    _WhichOneofReturnType__push: _TypeAlias = _typing.Literal["push"]  # noqa: Y015
+    _WhichOneofArgType__push: _TypeAlias = _typing.Literal["_push", b"_push"]  # noqa: Y015
+    _WhichOneofReturnType__sms: _TypeAlias = _typing.Literal["sms"]  # noqa: Y015
+    _WhichOneofArgType__sms: _TypeAlias = _typing.Literal["_sms", b"_sms"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__application_progress) -> _WhichOneofReturnType__application_progress | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__bill) -> _WhichOneofReturnType__bill | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__notice) -> _WhichOneofReturnType__notice | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__outage) -> _WhichOneofReturnType__outage | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__push) -> _WhichOneofReturnType__push | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sms) -> _WhichOneofReturnType__sms | None: ...
 
 Global___Subscriptions: _TypeAlias = Subscriptions  # noqa: Y015
 

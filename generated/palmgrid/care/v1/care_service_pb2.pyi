@@ -123,6 +123,12 @@ class CreateOutletRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     OUTLET_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    outlet created first instead of creating another; the same id with a different
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
     @_builtins.property
     def outlet(self) -> _resources_pb2.Outlet:
         """The outlet to create; `display_name`, `address` and `location` are required."""
@@ -131,10 +137,11 @@ class CreateOutletRequest(_message.Message):
         self,
         *,
         outlet: _resources_pb2.Outlet | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["outlet", b"outlet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["outlet", b"outlet"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outlet", b"outlet", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -361,6 +368,12 @@ class CreateArticleRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ARTICLE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    article created first instead of creating another; the same id with a different
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
     @_builtins.property
     def article(self) -> _resources_pb2.Article:
         """The article to create; `title`, `body` and `kind` are required."""
@@ -369,10 +382,11 @@ class CreateArticleRequest(_message.Message):
         self,
         *,
         article: _resources_pb2.Article | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -330,8 +330,14 @@ class CreateAttachmentRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     ATTACHMENT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The application, `applications/{application}`."""
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    attachment created first instead of creating another; the same id with a different
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
     @_builtins.property
     def attachment(self) -> _resources_pb2.Attachment:
         """The document's metadata; the name and output-only fields are ignored."""
@@ -341,10 +347,11 @@ class CreateAttachmentRequest(_message.Message):
         *,
         parent: _builtins.str = ...,
         attachment: _resources_pb2.Attachment | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -449,6 +449,7 @@ class NodeTimeLimit(_message.Message):
     TIME_LIMIT_FIELD_NUMBER: _builtins.int
     REMINDER_LEAD_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `nodeTimeLimits/{node_time_limit}`, such as
     `nodeTimeLimits/high-voltage-design-review`.
@@ -459,6 +460,10 @@ class NodeTimeLimit(_message.Message):
     """The node."""
     sequence: _builtins.int
     """The node's position in the kind's workflow, from 1."""
+    etag: _builtins.str
+    """Checksum of the current state (AIP-154); an update that sends a stale etag fails
+    with ABORTED.
+    """
     @_builtins.property
     def time_limit(self) -> _duration_pb2.Duration:
         """How long the node may take, from its start to its completion (calendar time). A
@@ -483,10 +488,11 @@ class NodeTimeLimit(_message.Message):
         time_limit: _duration_pb2.Duration | None = ...,
         reminder_lead_time: _duration_pb2.Duration | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reminder_lead_time", b"reminder_lead_time", "time_limit", b"time_limit", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_kind", b"application_kind", "name", b"name", "node_kind", b"node_kind", "reminder_lead_time", b"reminder_lead_time", "sequence", b"sequence", "time_limit", b"time_limit", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_kind", b"application_kind", "etag", b"etag", "name", b"name", "node_kind", b"node_kind", "reminder_lead_time", b"reminder_lead_time", "sequence", b"sequence", "time_limit", b"time_limit", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

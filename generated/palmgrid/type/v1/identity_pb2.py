@@ -26,19 +26,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpalmgrid/type/v1/identity.proto\x12\x10palmgrid.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x01\n\tPrincipal\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.palmgrid.type.v1.PrincipalKind\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\x12\x16\n\x0esupply_offices\x18\x06 \x03(\t\x12\x1a\n\x12\x61ll_supply_offices\x18\x07 \x01(\x08\x12\x11\n\tcustomers\x18\x08 \x03(\t\x12\x0f\n\x07session\x18\t \x01(\t\"F\n\x11IdentityAssertion\x12\x0e\n\x06\x63laims\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"\xb4\x01\n\x0f\x41ssertionClaims\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.palmgrid.type.v1.Principal\x12.\n\nissue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61udience\x18\x04 \x01(\t*\x82\x01\n\rPrincipalKind\x12\x1e\n\x1aPRINCIPAL_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17PRINCIPAL_KIND_CUSTOMER\x10\x01\x12\x18\n\x14PRINCIPAL_KIND_STAFF\x10\x02\x12\x1a\n\x16PRINCIPAL_KIND_SERVICE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpalmgrid/type/v1/identity.proto\x12\x10palmgrid.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x01\n\tPrincipal\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.palmgrid.type.v1.PrincipalKind\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\x12\x16\n\x0esupply_offices\x18\x06 \x03(\t\x12\x1a\n\x12\x61ll_supply_offices\x18\x07 \x01(\x08\x12\x11\n\tcustomers\x18\x08 \x03(\t\x12\x0f\n\x07session\x18\t \x01(\t\"F\n\x11IdentityAssertion\x12\x0e\n\x06\x63laims\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"\xc4\x01\n\x0f\x41ssertionClaims\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.palmgrid.type.v1.Principal\x12.\n\nissue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61udience\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x05 \x01(\t*\x82\x01\n\rPrincipalKind\x12\x1e\n\x1aPRINCIPAL_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17PRINCIPAL_KIND_CUSTOMER\x10\x01\x12\x18\n\x14PRINCIPAL_KIND_STAFF\x10\x02\x12\x1a\n\x16PRINCIPAL_KIND_SERVICE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'palmgrid.type.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRINCIPALKIND']._serialized_start=559
-  _globals['_PRINCIPALKIND']._serialized_end=689
+  _globals['_PRINCIPALKIND']._serialized_start=575
+  _globals['_PRINCIPALKIND']._serialized_end=705
   _globals['_PRINCIPAL']._serialized_start=87
   _globals['_PRINCIPAL']._serialized_end=301
   _globals['_IDENTITYASSERTION']._serialized_start=303
   _globals['_IDENTITYASSERTION']._serialized_end=373
   _globals['_ASSERTIONCLAIMS']._serialized_start=376
-  _globals['_ASSERTIONCLAIMS']._serialized_end=556
+  _globals['_ASSERTIONCLAIMS']._serialized_end=572
 # @@protoc_insertion_point(module_scope)

@@ -115,9 +115,10 @@ Global___Principal: _TypeAlias = Principal  # noqa: Y015
 
 @_typing.final
 class IdentityAssertion(_message.Message):
-    """A short-lived statement by the account service of who is calling. The edge forwards
-    it in the `palmgrid-identity-bin` metadata entry; every server verifies the Ed25519
-    signature with the account service's public key before trusting it.
+    """A short-lived statement by the account service of who is calling, for one called
+    service and one calling process. The edge forwards it in the `palmgrid-identity-bin`
+    metadata entry; every server verifies the Ed25519 signature with the account
+    service's public key, the audience and the caller before trusting it.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -156,8 +157,17 @@ class AssertionClaims(_message.Message):
     ISSUE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
+    CALLER_FIELD_NUMBER: _builtins.int
     audience: _builtins.str
-    """The audience: "palmgrid"."""
+    """The audience: the one service the assertion is for ("billing", "care", …), the
+    segment after `palmgrid.` of the called method's package. Every other service
+    refuses it.
+    """
+    caller: _builtins.str
+    """The service account that asked for the assertion and presents it ("edge", "cli"):
+    under mutual TLS the presenter's certificate must name this account, so an
+    assertion taken from one process cannot be replayed by another.
+    """
     @_builtins.property
     def principal(self) -> Global___Principal:
         """Who is calling."""
@@ -177,10 +187,11 @@ class AssertionClaims(_message.Message):
         issue_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         audience: _builtins.str = ...,
+        caller: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "issue_time", b"issue_time", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "expire_time", b"expire_time", "issue_time", b"issue_time", "principal", b"principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "caller", b"caller", "expire_time", b"expire_time", "issue_time", b"issue_time", "principal", b"principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
