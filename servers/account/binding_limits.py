@@ -4,9 +4,9 @@ Codes sent (`SEND`) and codes tried (`TRY`) are counted apart, each per user, pe
 customer and per source (an IPv4 address or an IPv6 /64, as login throttling counts
 them), within a window (AccountConfig). An attempt is counted before anything is sent
 or checked, in one statement per counter (an upsert that adds one and returns the new
-count), committed before the code is looked at: parallel tries cannot race past a
-limit, twenty parallel wrong tries count as twenty, and a try past any limit is refused
-with RATE_LIMITED without being checked.
+count), committed before the code is looked at, refused ones too: parallel tries
+cannot race past a limit, twenty parallel wrong tries count as twenty, and a try past
+any limit is refused with RATE_LIMITED without being checked.
 """
 
 from __future__ import annotations
@@ -37,24 +37,28 @@ def count_attempt(
     customer: str,
     client_ip: str,
     now: datetime,
-) -> None:
-    """Count one attempt of `kind` by `user_id` on `customer` from `client_ip`, or raise
-    RATE_LIMITED when it goes past a limit (it stays counted). Call in a write
-    transaction of its own, committed before the attempt is made."""
+) -> ResourceExhausted | None:
+    """Count one attempt of `kind` by `user_id` on `customer` from `client_ip` on each
+    of its counters; returns the RATE_LIMITED error to raise, once the transaction has
+    committed (the attempt stays counted), when it went past a limit."""
     window = timedelta(seconds=config.binding_attempt_window_seconds)
     counters = (
         ("user", user_id, config.binding_attempts_per_user),
         ("customer", customer, config.binding_attempts_per_customer),
         ("source", source_of(client_ip), config.binding_attempts_per_source),
     )
+    waits = []
     for scope, key, limit in counters:
         count, window_start = _add_one(session, f"{kind}/{scope}", key, now, now - window)
         if count > limit:
-            raise ResourceExhausted(
-                "too many binding attempts; try again later",
-                reason="RATE_LIMITED",
-                retry_after=max(window_start + window - now, timedelta(seconds=1)),
-            )
+            waits.append(window_start + window - now)
+    if not waits:
+        return None
+    return ResourceExhausted(
+        "too many binding attempts; try again later",
+        reason="RATE_LIMITED",
+        retry_after=max(max(waits), timedelta(seconds=1)),
+    )
 
 
 def _add_one(

@@ -149,7 +149,7 @@ class CustomerMethods:
         now: datetime,
     ) -> None:
         with self.core.runtime.session(write=True) as session:
-            binding_limits.count_attempt(
+            refusal = binding_limits.count_attempt(
                 session,
                 self.core.config,
                 kind,
@@ -158,6 +158,8 @@ class CustomerMethods:
                 client_ip=callmeta.client_ip(context),
                 now=now,
             )
+        if refusal is not None:
+            raise refusal
 
     def _check_can_bind(self, user_id: str, customer: str, session: Session) -> None:
         limit = self.core.params(session).customer_binding_limit
