@@ -25,9 +25,7 @@ BOUND_TEMPLATE = "binding.created"
 _NAMESPACE = uuid.UUID("6f1f3c1e-5b7a-4d38-9a53-1c0b7f2e4d10")
 
 
-def send_code(
-    core: AccountCore, *, customer: str, registered_phone: str, code: str, expire_time: datetime
-) -> None:
+def send_code(core: AccountCore, *, customer: str, registered_phone: str, code: str) -> None:
     """Queue the code for SMS to the registered phone; UNAVAILABLE when it cannot be."""
     minutes = core.config.binding_code_ttl_seconds // 60
     message = message_pb.Message(
@@ -38,7 +36,6 @@ def send_code(
         phones=[registered_phone],
         priority=message_pb.PRIORITY_URGENT,
     )
-    message.expire_time.FromDatetime(expire_time)
     _create(core, message, str(uuid.uuid4()))
 
 

@@ -75,7 +75,6 @@ class CustomerMethods:
                 customer=customer,
                 registered_phone=answer.registered_phone,
                 code=code,
-                expire_time=expire_time,
             )
         reply = requests_pb.SendCustomerBindingCodeResponse()
         reply.expire_time.FromDatetime(expire_time)
