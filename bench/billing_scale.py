@@ -41,10 +41,17 @@ from servers.billing.bill_resources import static_bill
 from servers.billing.bills import lines_json
 from servers.billing.charging import PricedVersion, charge_month
 from servers.billing.config import BillingConfig
-from servers.billing.months import CST, Month
+from servers.billing.months import Month
 from servers.billing.service import BillingServicer, make_spec
 from servers.billing.tariff_catalog import TARIFF_DIR, read_tariff_file
-from servers.runtime import CallInfo, Settings, build_server, load_signer
+from servers.runtime import (
+    CHINA_STANDARD_TIME,
+    SYSTEM_CLOCK,
+    CallInfo,
+    Settings,
+    build_server,
+    load_signer,
+)
 from servers.runtime.calls import bind_call
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -73,9 +80,9 @@ def _templates(now: datetime) -> list[MonthTemplate]:
     result = []
     for k in range(MONTHS - 1, -1, -1):
         month = last.plus(-k)
-        issued = datetime.combine(month.next().first_day, datetime.min.time(), CST) + timedelta(
-            hours=9
-        )
+        issued = datetime.combine(
+            month.next().first_day, datetime.min.time(), CHINA_STANDARD_TIME
+        ) + timedelta(hours=9)
         result.append(
             MonthTemplate(
                 str(month),
@@ -346,7 +353,7 @@ def serve(url: str, customers: int, data_dir: Path) -> tuple[Target, Any]:
 
     target = Target(
         customers,
-        BillingServicer(runtime, config),
+        BillingServicer(runtime, config, SYSTEM_CLOCK),
         billing_service_pb2_grpc.BillingServiceStub(channel),
         close,
     )

@@ -51,7 +51,7 @@ from palmgrid.type.v1 import identity_pb2
 from servers.billing.config import BillingConfig
 from servers.billing.service import BillingServicer
 from servers.billing.service import make_spec as billing_spec
-from servers.runtime import CallInfo, Settings, build_server
+from servers.runtime import SYSTEM_CLOCK, CallInfo, Settings, build_server
 from servers.runtime.calls import bind_call
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
@@ -200,7 +200,7 @@ def start(database_url: str, data_dir: Path) -> Running:
         runtime.close()
         node.stop()
 
-    return Running(url, token, BillingServicer(runtime, config), node, stop)
+    return Running(url, token, BillingServicer(runtime, config, SYSTEM_CLOCK), node, stop)
 
 
 # -- HTTP load ---------------------------------------------------------------------------

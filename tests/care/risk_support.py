@@ -38,7 +38,6 @@ from servers.notification.service import make_spec as notification_spec
 from servers.outage.models import ChangeRow, NoticeRow, OutageRow
 from servers.outage.service import make_spec as outage_spec
 from servers.runtime import SettableClock, Settings, load_signer
-from servers.runtime.calendar import load_calendar
 from servers.runtime.identity import ensure_key_pair
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
@@ -139,7 +138,7 @@ class RiskSystem:
             state=state,
             author="users/c1",
             supply_office=CUSTOMERS[customer][1],
-            due_time=due_time(kind, created, load_calendar()),
+            due_time=due_time(kind, created, self.care.runtime.calendar),
             create_time=created,
             update_time=created,
             **fields,

@@ -8,7 +8,7 @@ database) until the log is back."""
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,22 @@ def _as(signer: AssertionSigner, principal: identity_pb2.Principal, request_id: 
         (METADATA_KEY, signer.sign(principal, audience="probe").SerializeToString()),
         ("x-request-id", request_id),
     ]
+
+
+def _refused_while_the_log_is_down(
+    sink: MemorySink, outbox: AuditOutbox, call: Callable[[], object]
+) -> AuditEntry:
+    """Make `call` with the log unreachable: it is refused (UNAVAILABLE, nothing
+    changed); the refusal's one record, forwarded from the outbox once the log is back."""
+    sink.down = True
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nothing was changed" in (caught.value.details() or "")
+    sink.down = False
+    assert outbox.forward() == 1
+    [entry] = sink.entries
+    return entry
 
 
 def test_a_successful_call_records_actor_resource_outcome_and_details(
@@ -174,19 +190,16 @@ def test_an_audited_call_is_refused_while_the_log_is_unreachable(
     sink: MemorySink,
     outbox: AuditOutbox,
 ) -> None:
-    sink.down = True
-    with pytest.raises(grpc.RpcError) as caught:
-        audited_stub.Rename(
+    entry = _refused_while_the_log_is_down(
+        sink,
+        outbox,
+        lambda: audited_stub.Rename(
             probe.pb2.RenameRequest(name="things/a", new_name="b"),
             metadata=_as(signer, RENAMER, "req-refused"),
-        )
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "nothing was changed" in (caught.value.details() or "")
-    # The servicer never ran; the refusal's own record waits for the log.
+        ),
+    )
+    # The servicer never ran; the refusal's own record waited for the log.
     assert audited.servicer.renamed == []
-    sink.down = False
-    assert outbox.forward() == 1
-    [entry] = sink.entries
     assert (entry.request_id, entry.code) == (
         "req-refused",
         grpc.StatusCode.UNAVAILABLE.value[0],
@@ -227,14 +240,9 @@ def test_an_audited_stream_is_refused_while_the_log_is_unreachable(
     audited_stub: Any, probe: types.ModuleType, sink: MemorySink, outbox: AuditOutbox
 ) -> None:
     # On the aio server Count is an async generator on the event loop: the same check.
-    sink.down = True
-    with pytest.raises(grpc.RpcError) as caught:
-        list(audited_stub.Count(probe.pb2.CountRequest(count=3)))
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "nothing was changed" in (caught.value.details() or "")
-    sink.down = False
-    assert outbox.forward() == 1
-    [entry] = sink.entries
+    entry = _refused_while_the_log_is_down(
+        sink, outbox, lambda: list(audited_stub.Count(probe.pb2.CountRequest(count=3)))
+    )
     assert (entry.action, entry.code) == (
         "/runtimetest.v1.ProbeService/Count",
         grpc.StatusCode.UNAVAILABLE.value[0],
