@@ -37,6 +37,7 @@ from clients.edge_client import EdgeClient
 from servers.runtime import CHINA_STANDARD_TIME, SettableClock
 from servers.worker.prewarm import HOT_READS, PrewarmReport, connect, run_prewarm
 from servers.worker.prewarm_config import PrewarmConfig
+from tests.e2e.binding_codes import bind
 from tests.e2e.system import CAPTCHA, PASSWORD, System, prewarm_settings, start_system
 
 TARGET_HIT_RATIO = 0.90
@@ -101,7 +102,7 @@ def active_users(system: System, count: int) -> list[tuple[EdgeClient, list[str]
         if n % 5 == 0:
             customers.append(str(FIRST_CUSTOMER + count + n // 5))
         for customer in customers:
-            client.bind_customer(customer, customer[-4:])
+            bind(system, client, customer)
         made.append((client, customers))
     return made
 

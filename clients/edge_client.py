@@ -2,7 +2,8 @@
 
     client = EdgeClient("https://127.0.0.1:8443", ca_file=".palmgrid/tls/ca.pem")
     client.login("alicewong", "Tide-pool-88!")          # captcha answered in dev
-    client.bind_customer("3100000042", verification="0042")
+    client.send_binding_code("3100000042")
+    client.bind_customer("3100000042", verification="123456")  # the code from the SMS
     client.balance("3100000042")["balanceFen"]
 
 It does what a phone app must: HTTPS with the deployment's CA; login with a captcha and
@@ -286,10 +287,17 @@ class EdgeClient:
     def me(self) -> dict[str, Any]:
         return self.call(ACCOUNT + "GetUser", "GET", "/v1/users/me").json
 
+    def send_binding_code(self, customer: str) -> dict[str, Any]:
+        """Have a one-time code sent by SMS to the customer's registered phone."""
+        body = {"customer": _customer(customer)}
+        path = "/v1/users/me/customerBindings:sendCode"
+        return self.call(ACCOUNT + "SendCustomerBindingCode", "POST", path, body).json
+
     def bind_customer(
         self, customer: str, verification: str, *, request_id: str | None = None
     ) -> dict[str, Any]:
-        """Bind a customer; with `request_id` a retry returns the binding made first."""
+        """Bind a customer with the code `send_binding_code` had sent; with `request_id` a
+        retry returns the binding made first."""
         body = {"customer": _customer(customer), "verification": verification}
         path = "/v1/users/me/customerBindings"
         params = {"requestId": request_id} if request_id else None

@@ -1,19 +1,20 @@
 """Binding customers (户号) to users.
 
-Billing's customer archive decides whether a verification (the last four digits of the
-customer's registered phone) matches; its answer is the same "no" for an unknown
-customer, a closed one and a wrong verification. Failed verifications are counted per
-user within a window (AccountConfig), so customer numbers and phone digits cannot be
-found by trying; past the limit the user must wait, and every failure is audited.
+A binding proves that the user holds the customer's registered phone: billing's
+customer archive says whether the customer can be bound and gives the phone, a
+one-time code goes to it (binding_codes.py, binding_notices.py), and attempts are
+counted per user, per customer and per client address (binding_limits.py). Its answer
+is the same "no" for an unknown customer, a closed one, one without a phone and a wrong
+code. A user binds at most a few customers, and a customer has at most
+`binding_users_per_customer` users.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import grpc
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import resources_pb2 as account_pb
@@ -30,12 +31,19 @@ from servers.runtime import (
     downstream_call_options,
 )
 
-# The form billing accepts; anything else cannot match and is not sent.
-_VERIFICATION = re.compile(r"^[0-9A-Za-z]{4,18}$")
+
+def customer_number(customer: str) -> str:
+    """The 10-digit number of `customers/{number}`."""
+    return customer.removeprefix("customers/")
+
+
+def binding_name(user_id: str, customer: str) -> str:
+    """`users/{user}/customerBindings/{number}`."""
+    return f"users/{user_id}/customerBindings/{customer_number(customer)}"
 
 
 def name_of(row: models.CustomerBinding) -> str:
-    return f"users/{row.user_id}/customerBindings/{row.customer.removeprefix('customers/')}"
+    return binding_name(row.user_id, row.customer)
 
 
 def to_proto(row: models.CustomerBinding) -> account_pb.CustomerBinding:
@@ -56,82 +64,63 @@ def count(session: Session, user_id: str) -> int:
     )
 
 
-def recent_failures(session: Session, user_id: str, since: datetime) -> list[datetime]:
-    rows = session.exec(
-        select(models.BindingFailure.create_time)
-        .where(
-            col(models.BindingFailure.user_id) == user_id,
-            col(models.BindingFailure.create_time) >= since,
-        )
-        .order_by(col(models.BindingFailure.create_time))
-    ).all()
-    return list(rows)
+def bound_users(session: Session, customer: str) -> list[str]:
+    """The ids of the users bound to `customer`, in the order they bound it."""
+    return list(
+        session.exec(
+            select(models.CustomerBinding.user_id)
+            .where(models.CustomerBinding.customer == customer)
+            .order_by(col(models.CustomerBinding.create_time))
+        ).all()
+    )
 
 
-def check_attempt_allowed(core: AccountCore, session: Session, user_id: str, now: datetime) -> None:
-    """RATE_LIMITED while the user has used up their failed verifications."""
-    window = timedelta(seconds=core.config.binding_failure_window_seconds)
-    failures = recent_failures(session, user_id, now - window)
-    if len(failures) >= core.config.binding_failure_limit:
-        raise ResourceExhausted(
-            "too many failed binding verifications; try again later",
-            reason="RATE_LIMITED",
-            retry_after=failures[0] + window - now,
-        )
-
-
-def check_can_bind(session: Session, user_id: str, customer: str, limit: int) -> None:
+def check_can_bind(
+    session: Session, user_id: str, customer: str, limit: int, users_per_customer: int
+) -> None:
+    """ALREADY_EXISTS when bound; QUOTA_EXCEEDED when the user has `limit` customers
+    or the customer has `users_per_customer` users."""
     if session.get(models.CustomerBinding, (user_id, customer)) is not None:
         raise AlreadyExists(f"{customer} is already bound")
     if count(session, user_id) >= limit:
         raise ResourceExhausted(
             f"at most {limit} customers may be bound to one user", reason="QUOTA_EXCEEDED"
         )
+    if len(bound_users(session, customer)) >= users_per_customer:
+        raise ResourceExhausted(
+            f"at most {users_per_customer} users may be bound to one customer",
+            reason="QUOTA_EXCEEDED",
+        )
 
 
-def verify_with_billing(
-    core: AccountCore, customer: str, verification: str
-) -> billing_pb.VerifyCustomerBindingResponse:
-    """Ask billing whether `verification` proves knowledge of `customer`; when it does,
-    the answer also names the customer's supply office."""
-    if not _VERIFICATION.match(verification):
-        return billing_pb.VerifyCustomerBindingResponse(verified=False)
+def ask_billing(core: AccountCore, customer: str) -> billing_pb.VerifyCustomerBindingResponse:
+    """Ask billing whether `customer` can be bound; when it can, the answer names the
+    registered phone (where the code goes) and the supply office."""
     stub = billing_grpc.BillingInternalServiceStub(core.runtime.channel("billing"))
     # As the account service itself: the customer's own assertion does not carry the
     # permission to ask billing this.
     options = downstream_call_options(default_timeout=core.config.billing_timeout_seconds)
     try:
         reply = stub.VerifyCustomerBinding(
-            billing_pb.VerifyCustomerBindingRequest(name=customer, verification=verification),
-            **options.kwargs(),
+            billing_pb.VerifyCustomerBindingRequest(name=customer), **options.kwargs()
         )
     except grpc.RpcError as exc:
         raise Unavailable(
             "the customer archive cannot verify bindings right now",
             retry_after=timedelta(seconds=5),
         ) from exc
-    verified: billing_pb.VerifyCustomerBindingResponse = reply
-    return verified
-
-
-def record_failure(session: Session, user_id: str, now: datetime, retention: timedelta) -> None:
-    session.add(models.BindingFailure(user_id=user_id, create_time=now))
-    session.execute(
-        delete(models.BindingFailure).where(
-            col(models.BindingFailure.user_id) == user_id,
-            col(models.BindingFailure.create_time) < now - retention,
-        )
-    )
+    answer: billing_pb.VerifyCustomerBindingResponse = reply
+    return answer
 
 
 def verification_failed() -> InvalidArgument:
     return InvalidArgument(
-        "the verification does not match the customer",
+        "the verification is not a valid code for the customer",
         reason="VERIFICATION_FAILED",
         field_violations=[
             FieldViolation(
                 "customerBinding.verification",
-                "does not match the customer's registered phone",
+                "is not the code last sent to the customer's registered phone",
                 "VERIFICATION_FAILED",
             )
         ],

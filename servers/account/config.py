@@ -2,7 +2,7 @@
 
 The shared runtime settings (`servers.runtime.settings`) hold what every service needs;
 what only the account service reads lives here: where the password pepper is, how hard
-Argon2id works, how failed customer-binding verifications are limited and how often
+Argon2id works, how customer bindings are proved and limited and how often
 revocations are polled, and whether the dev profile's demo staff are seeded
 (`PALMGRID_ACCOUNT_DEMO_DATA`). Run-time tunables that administrators change (timeouts,
 lockout thresholds, ...) are system parameters in the database, not settings.
@@ -33,10 +33,18 @@ class AccountConfig(ServiceSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    # Failed customer-binding verifications allowed per user within the window, so
-    # that customer numbers and phone digits cannot be guessed by trying.
-    binding_failure_limit: int = Field(default=5, ge=1)
-    binding_failure_window_seconds: int = Field(default=86400, ge=60)
+    # Binding a customer by a one-time code sent to its registered phone
+    # (servers/account/binding_codes.py): how long a code is accepted, how many tries
+    # one code gets, and how many users may be bound to one customer.
+    binding_code_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    binding_code_tries: int = Field(default=3, ge=1, le=10)
+    binding_users_per_customer: int = Field(default=5, ge=1)
+    # Codes sent and codes tried allowed within the window, each counted per user, per
+    # customer and per client address (servers/account/binding_limits.py).
+    binding_attempts_per_user: int = Field(default=10, ge=1)
+    binding_attempts_per_customer: int = Field(default=10, ge=1)
+    binding_attempts_per_source: int = Field(default=30, ge=1)
+    binding_attempt_window_seconds: int = Field(default=86400, ge=60)
 
     # Login throttling (servers/account/throttle.py): consecutive failed logins of one
     # username allowed from all sources together before it is locked for everyone (NIST
@@ -52,6 +60,8 @@ class AccountConfig(ServiceSettings):
 
     # Timeout of the call to billing that verifies a customer binding, in seconds.
     billing_timeout_seconds: float = Field(default=3.0, gt=0)
+    # Timeout of the calls that queue binding codes and notices at notification.
+    notification_timeout_seconds: float = Field(default=3.0, gt=0)
 
     @model_validator(mode="after")
     def _check_argon2(self) -> AccountConfig:

@@ -3,7 +3,7 @@ subscriptions and the in-app inbox."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy import func, update
@@ -11,10 +11,18 @@ from sqlmodel import Session, col, select
 
 from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import bindings, inbox, models, revocations
+from servers.account import (
+    binding_codes,
+    binding_limits,
+    binding_notices,
+    bindings,
+    inbox,
+    models,
+    revocations,
+)
 from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
-from servers.runtime import NotFound, audit_note, paging
+from servers.runtime import NotFound, audit_note, callmeta, paging
 from servers.runtime.etags import check_content_etag, content_etag
 from servers.runtime.idempotency import IdempotentRequest
 from servers.runtime.update_masks import fields_to_update
@@ -37,14 +45,50 @@ class CustomerMethods:
 
     # --- bindings ---------------------------------------------------------------------
 
+    def SendCustomerBindingCode(
+        self, request: requests_pb.SendCustomerBindingCodeRequest, context: grpc.ServicerContext
+    ) -> requests_pb.SendCustomerBindingCodeResponse:
+        user_id = own_user_id(request.parent)
+        customer = request.customer
+        now = self.core.now()
+        audit_note().resource = (
+            f"users/{user_id}/customerBindings/{bindings.customer_number(customer)}"
+        )
+        self._count_attempt(binding_limits.SEND, user_id, customer, context, now)
+        self._check_can_bind_now(user_id, customer)
+        answer = bindings.ask_billing(self.core, customer)
+        expire_time = now + timedelta(seconds=self.core.config.binding_code_ttl_seconds)
+        # An unknown, closed or phoneless customer gets the same answer, and no code.
+        if answer.verified:
+            with self.core.runtime.session(write=True) as session:
+                code, expire_time = binding_codes.issue(
+                    self.core,
+                    session,
+                    user_id=user_id,
+                    customer=customer,
+                    supply_office=answer.supply_office,
+                    registered_phone=answer.registered_phone,
+                    now=now,
+                )
+            binding_notices.send_code(
+                self.core,
+                customer=customer,
+                registered_phone=answer.registered_phone,
+                code=code,
+            )
+        reply = requests_pb.SendCustomerBindingCodeResponse()
+        reply.expire_time.FromDatetime(expire_time)
+        return reply
+
     def CreateCustomerBinding(
         self, request: requests_pb.CreateCustomerBindingRequest, context: grpc.ServicerContext
     ) -> account_pb.CustomerBinding:
         user_id = own_user_id(request.parent)
         wanted = request.customer_binding
+        customer = wanted.customer
         now = self.core.now()
         audit_note().resource = (
-            f"users/{user_id}/customerBindings/{wanted.customer.removeprefix('customers/')}"
+            f"users/{user_id}/customerBindings/{bindings.customer_number(customer)}"
         )
         # A retry (same request_id) gets the binding made first, and counts no attempt.
         key = IdempotentRequest.of(
@@ -56,23 +100,26 @@ class CustomerMethods:
         earlier = self._earlier_binding(key, user_id)
         if earlier is not None:
             return earlier
-        with self.core.runtime.session() as session:
-            limit = self.core.params(session).customer_binding_limit
-            bindings.check_attempt_allowed(self.core, session, user_id, now)
-            bindings.check_can_bind(session, user_id, wanted.customer, limit)
-        verified = bindings.verify_with_billing(self.core, wanted.customer, wanted.verification)
-        if not verified.verified:
-            retention = timedelta(seconds=self.core.config.binding_failure_window_seconds)
-            with self.core.runtime.session(write=True) as session:
-                bindings.record_failure(session, user_id, now, retention)
+        self._count_attempt(binding_limits.TRY, user_id, customer, context, now)
+        self._check_can_bind_now(user_id, customer)
+        with self.core.runtime.session(write=True) as session:
+            pending = binding_codes.count_try(
+                self.core, session, user_id=user_id, customer=customer, now=now
+            )
+        if pending is None or not self.core.hasher.verify(pending.code_hash, wanted.verification):
             raise bindings.verification_failed()
         with self.core.runtime.session(write=True) as session:
-            bindings.check_can_bind(session, user_id, wanted.customer, limit)
+            if not binding_codes.use(
+                session, user_id=user_id, customer=customer, code_hash=pending.code_hash
+            ):
+                raise bindings.verification_failed()
+            self._check_can_bind(user_id, customer, session)
+            already_bound = bindings.bound_users(session, customer)
             row = models.CustomerBinding(
                 user_id=user_id,
-                customer=wanted.customer,
+                customer=customer,
                 display_name=wanted.display_name,
-                supply_office=verified.supply_office,
+                supply_office=pending.supply_office,
                 create_time=now,
             )
             session.add(row)
@@ -80,7 +127,48 @@ class CustomerMethods:
             made = bindings.to_proto(row)
             if key is not None:
                 key.remember(session, made.name, now)
+            # Queued before the binding commits: a binding nobody was told of is never
+            # made (a notice of a binding that then failed to commit errs the safe way).
+            binding_notices.tell_of_binding(
+                self.core,
+                user_id=user_id,
+                customer=customer,
+                registered_phone=pending.registered_phone,
+                bound_users=already_bound,
+                now=now,
+            )
             return made
+
+    def _count_attempt(
+        self,
+        kind: str,
+        user_id: str,
+        customer: str,
+        context: grpc.ServicerContext,
+        now: datetime,
+    ) -> None:
+        with self.core.runtime.session(write=True) as session:
+            refusal = binding_limits.count_attempt(
+                session,
+                self.core.config,
+                kind,
+                user_id=user_id,
+                customer=customer,
+                client_ip=callmeta.client_ip(context),
+                now=now,
+            )
+        if refusal is not None:
+            raise refusal
+
+    def _check_can_bind(self, user_id: str, customer: str, session: Session) -> None:
+        limit = self.core.params(session).customer_binding_limit
+        bindings.check_can_bind(
+            session, user_id, customer, limit, self.core.config.binding_users_per_customer
+        )
+
+    def _check_can_bind_now(self, user_id: str, customer: str) -> None:
+        with self.core.runtime.session() as session:
+            self._check_can_bind(user_id, customer, session)
 
     def _earlier_binding(
         self, key: IdempotentRequest | None, user_id: str

@@ -154,13 +154,35 @@ class CustomerBinding(SQLModel, table=True):
     create_time: datetime = _time()
 
 
-class BindingFailure(SQLModel, table=True):
-    __tablename__ = "account_binding_failures"
-    __table_args__ = (Index("ix_account_binding_failures_user_time", "user_id", "create_time"),)
+class BindingCode(SQLModel, table=True):
+    """The one-time code last sent to a customer's registered phone for a user who wants
+    to bind it (servers/account/binding_codes.py): its Argon2id hash, until when it is
+    accepted, how many tries it has had; gone once used. What billing answered is kept
+    with it, so the binding and its notices need not ask again."""
 
-    id: int | None = Field(default=None, sa_column=Column(AutoBigInt, primary_key=True))
-    user_id: str = Field(foreign_key="account_users.id", max_length=32)
+    __tablename__ = "account_binding_codes"
+
+    user_id: str = Field(primary_key=True, foreign_key="account_users.id", max_length=32)
+    customer: str = Field(primary_key=True, max_length=32)
+    code_hash: str = Field(max_length=256)
+    tries: int = 0
+    expire_time: datetime = _time()
+    supply_office: str = Field(default="", max_length=32)
+    registered_phone: str = Field(default="", max_length=16)
     create_time: datetime = _time()
+
+
+class BindingAttempts(SQLModel, table=True):
+    """Binding attempts counted within a window, per (kind, key): codes sent and codes
+    tried, each per user, per customer and per client address
+    (servers/account/binding_limits.py). Added to in one upsert that returns the count."""
+
+    __tablename__ = "account_binding_attempts"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    key: str = Field(primary_key=True, max_length=80)
+    count: int = 0
+    window_start: datetime = _time()
 
 
 class Subscriptions(SQLModel, table=True):
@@ -266,7 +288,8 @@ TABLES = [
     Captcha,
     Session,
     CustomerBinding,
-    BindingFailure,
+    BindingCode,
+    BindingAttempts,
     Subscriptions,
     Message,
     SystemParametersRow,

@@ -3,7 +3,6 @@ customers by area and in bulk, archive and reading upserts, recomputation."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Mapping
 
@@ -21,9 +20,6 @@ from servers.runtime import Clock, NotFound, Runtime, paging
 
 log = logging.getLogger("palmgrid.billing")
 
-# How many digits of the registered phone prove a binding.
-VERIFICATION_DIGITS = 4
-
 
 class InternalMethods:
     """Method group mixed into a billing servicer; `self.runtime` is the service Runtime."""
@@ -38,18 +34,17 @@ class InternalMethods:
         customer_id = archive.customer_id_of(request.name)
         with self.runtime.session() as session:
             row = session.get(Customer, customer_id)
-            phone = row.registered_phone if row is not None else ""
-            active = row is not None and row.state == CustomerState.ACTIVE.value
-            office = row.supply_office if row is not None else ""
-        expected = phone[-VERIFICATION_DIGITS:] if len(phone) >= VERIFICATION_DIGITS else ""
-        # Compare in constant time even when there is nothing to match, so the answer's
-        # timing does not tell an unknown customer from wrong digits.
-        matches = hmac.compare_digest(
-            (expected or "\0" * VERIFICATION_DIGITS).encode(), request.verification.encode()
+        # The phone is where the account service sends the one-time code; nothing the
+        # user can see or guess is compared here.
+        verified = (
+            row is not None
+            and row.state == CustomerState.ACTIVE.value
+            and bool(row.registered_phone)
         )
-        verified = active and bool(expected) and matches
+        if row is None or not verified:
+            return internal_pb2.VerifyCustomerBindingResponse(verified=False)
         return internal_pb2.VerifyCustomerBindingResponse(
-            verified=verified, supply_office=office if verified else ""
+            verified=True, supply_office=row.supply_office, registered_phone=row.registered_phone
         )
 
     def ListCustomersByArea(

@@ -18,6 +18,7 @@ import grpc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.notification.v1 import notification_service_pb2 as service_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_pb
 from palmgrid.type.v1 import identity_pb2
@@ -46,6 +47,19 @@ from servers.runtime import (
 from servers.runtime.ids import new_id
 from servers.runtime.protoconv import from_timestamp
 
+# The event claim of a delivery to a phone that is no user's: this prefix and the number.
+PHONE_CLAIM = "tel:"
+
+
+def phone_recipients(wanted: notification_pb.Message) -> list[Recipient]:
+    """The recipients of a message to phone numbers: SMS alone, to each number."""
+    if list(wanted.channels) != [account_pb.DELIVERY_CHANNEL_SMS]:
+        raise InvalidArgument(
+            "a message to phones is sent by SMS alone",
+            field_violations=[FieldViolation("message.channels", "must be [SMS] with phones")],
+        )
+    return [Recipient(user="", customers=[], channels=["SMS"], phone=p) for p in wanted.phones]
+
 
 class CreationMethods:
     runtime: Runtime
@@ -73,8 +87,12 @@ class CreationMethods:
             existing = self._existing(session, request.request_id, fingerprint)
         if existing is not None:
             return existing
-        recipients = self.accounts.recipients(
-            wanted.topic, users=wanted.users, customers=wanted.customers
+        recipients = (
+            phone_recipients(wanted)
+            if wanted.phones
+            else self.accounts.recipients(
+                wanted.topic, users=wanted.users, customers=wanted.customers
+            )
         )
         try:
             return self._store(request, template, fingerprint, recipients, principal.user)
@@ -210,7 +228,9 @@ class CreationMethods:
             create_time=now,
             update_time=now,
         )
-        earlier = session.get(EventSendRow, (message.event, recipient.user, channel))
+        # A phone that is no user's is claimed under the number itself.
+        claimant = recipient.user or PHONE_CLAIM + recipient.phone
+        earlier = session.get(EventSendRow, (message.event, claimant, channel))
         if earlier is not None:
             first = session.get(DeliveryRow, earlier.delivery_id)
             row.state = "SKIPPED"
@@ -219,7 +239,7 @@ class CreationMethods:
             )
         else:
             claim = EventSendRow(
-                event=message.event, user=recipient.user, channel=channel, delivery_id=row.id
+                event=message.event, user=claimant, channel=channel, delivery_id=row.id
             )
             session.add(claim)
         session.add(row)

@@ -56,8 +56,9 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     # The utility's source systems push data through ingest only, each its own kind.
     "marketing": ServiceAccount(roles=("service",), permissions=("ingest.customerChanges.push",)),
     "metering": ServiceAccount(roles=("service",), permissions=("ingest.meterReadings.push",)),
-    # The account service keeps the audit log itself; it asks billing to verify bindings.
-    "account": _service("billing.customers.verifyBinding"),
+    # The account service keeps the audit log itself; it asks billing whether a customer
+    # can be bound and sends the binding code and notices through notification.
+    "account": _service("billing.customers.verifyBinding", "notification.messages.create"),
     # Billing sends bill, payment and low-balance alerts through notification.
     "billing": _service(AUDIT_WRITE, "notification.messages.create"),
     # Care routes feedback to the customer's supply office (read from billing), checks

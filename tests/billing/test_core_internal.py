@@ -14,14 +14,17 @@ from tests.billing.core_support import BillingServer
 from tests.billing.records import SOURCE_TIME, customer_record, upsert_request
 
 
-def verify(billing: BillingServer, customer_id: str, digits: str) -> bool:
-    request = internal_pb2.VerifyCustomerBindingRequest(
-        name=f"customers/{customer_id}", verification=digits
+def check(billing: BillingServer, customer_id: str) -> internal_pb2.VerifyCustomerBindingResponse:
+    request = internal_pb2.VerifyCustomerBindingRequest(name=f"customers/{customer_id}")
+    reply: internal_pb2.VerifyCustomerBindingResponse = billing.internal.VerifyCustomerBinding(
+        request, metadata=billing.service()
     )
-    return billing.internal.VerifyCustomerBinding(request, metadata=billing.service()).verified
+    return reply
 
 
-def test_binding_is_verified_by_the_last_four_phone_digits(billing: BillingServer) -> None:
+def test_a_bindable_customer_is_answered_with_its_phone_and_supply_office(
+    billing: BillingServer,
+) -> None:
     billing.internal.BatchUpsertCustomers(
         upsert_request(
             customer_record("3100000042", phone="13912340042"),
@@ -30,40 +33,16 @@ def test_binding_is_verified_by_the_last_four_phone_digits(billing: BillingServe
         ),
         metadata=billing.service(),
     )
-    assert verify(billing, "3100000042", "0042")
-    assert not verify(billing, "3100000042", "0043")
-    assert not verify(billing, "3100000042", "13912340042")
-    assert not verify(billing, "3100000043", "0042")  # no phone
-    assert not verify(billing, "3100000044", "0042")  # closed
-    assert not verify(billing, "3199999999", "0042")  # unknown
-
-
-def test_a_verified_binding_names_the_customers_supply_office_and_a_failed_one_none(
-    billing: BillingServer,
-) -> None:
-    billing.internal.BatchUpsertCustomers(
-        upsert_request(customer_record("3100000042", phone="13912340042")),
-        metadata=billing.service(),
-    )
-
-    def answer(digits: str) -> internal_pb2.VerifyCustomerBindingResponse:
-        request = internal_pb2.VerifyCustomerBindingRequest(
-            name="customers/3100000042", verification=digits
-        )
-        reply: internal_pb2.VerifyCustomerBindingResponse = billing.internal.VerifyCustomerBinding(
-            request, metadata=billing.service()
-        )
-        return reply
-
-    office = answer("0042").supply_office
-    assert office and office == customer_record("3100000042").supply_office
-    assert answer("0043").supply_office == ""
+    answer = check(billing, "3100000042")
+    assert answer.verified and answer.registered_phone == "13912340042"
+    assert answer.supply_office == customer_record("3100000042").supply_office
+    # No phone, closed and unknown are the same empty "no".
+    for customer_id in ("3100000043", "3100000044", "3199999999"):
+        assert check(billing, customer_id) == internal_pb2.VerifyCustomerBindingResponse()
 
 
 def test_binding_check_needs_the_permission(billing: BillingServer) -> None:
-    request = internal_pb2.VerifyCustomerBindingRequest(
-        name="customers/3100000042", verification="0042"
-    )
+    request = internal_pb2.VerifyCustomerBindingRequest(name="customers/3100000042")
     with pytest.raises(grpc.RpcError) as caught:
         billing.internal.VerifyCustomerBinding(request, metadata=billing.customer("3100000042"))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -2,7 +2,7 @@
 
 `system` is shared by the tests of a module (starting it takes a few seconds);
 `new_customer(...)` registers a fresh app user over the edge, logs in and binds
-the demo customers asked for.
+the demo customers asked for (with the code each sends to its registered phone).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
+from tests.e2e.binding_codes import bind
 from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, start_system
 
 _names = itertools.count()
@@ -30,11 +31,6 @@ def fresh_address() -> str:
 def demo_customer(n: int) -> str:
     """The n-th demo customer's number (1-based)."""
     return str(3_100_000_000 + n)
-
-
-def verification(n: int) -> str:
-    """What binding demo customer n takes: its phone's last four digits."""
-    return demo_customer(n)[-4:]
 
 
 def refusal(client: EdgeClient, path: str) -> str:
@@ -81,14 +77,14 @@ def client_for(system: System) -> Iterator[ClientFactory]:
 
 
 @pytest.fixture
-def new_customer(client_for: ClientFactory) -> Callable[..., EdgeClient]:
+def new_customer(system: System, client_for: ClientFactory) -> Callable[..., EdgeClient]:
     def make(*customers: int, send_public_key: bool = True) -> EdgeClient:
         client = client_for()
         username = fresh_username()
         client.register(username, PASSWORD, captcha_answer=CAPTCHA)
         client.login(username, PASSWORD, captcha_answer=CAPTCHA, send_public_key=send_public_key)
         for n in customers:
-            client.bind_customer(demo_customer(n), verification(n))
+            bind(system, client, demo_customer(n))
         return client
 
     return make

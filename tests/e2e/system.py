@@ -41,7 +41,16 @@ CAPTCHA = "PALM7"
 STAFF_PASSWORD = "Palm-dev-2026!"
 PASSWORD = "Tide-pool-88!"
 DEMO_CUSTOMERS = 20
-FAST_ARGON2 = AccountConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+# Cheap Argon2; and, since the tests of a module bind the same few demo customers for
+# many users, caps per customer far above the service's (tests of those caps set their
+# own).
+FAST_ARGON2 = AccountConfig(
+    argon2_time_cost=1,
+    argon2_memory_kib=1024,
+    argon2_parallelism=1,
+    binding_users_per_customer=10_000,
+    binding_attempts_per_customer=10_000,
+)
 DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
 # The web console's origin, allowed by CORS.
 CONSOLE_ORIGIN = "https://console.palmgrid.test"
@@ -179,7 +188,12 @@ def prepare_data_dir(directory: Path) -> Path:
 
 def service_accounts() -> dict[str, ServiceAccount]:
     """The default service accounts, and the tests' own."""
-    tester = ServiceAccount(roles=("service",), permissions=("account.auditRecords.list",))
+    # It reads the audit log, and the outbox (the binding codes sent by SMS).
+    tester = ServiceAccount(
+        roles=("service",),
+        permissions=("account.auditRecords.list", "notification.messages.list"),
+        all_supply_offices=True,
+    )
     return {**DEFAULT_SERVICE_ACCOUNTS, TESTER: tester}
 
 
@@ -197,10 +211,10 @@ def service_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def _start(data_dir: Path, name: str, settings: Settings) -> Service:
-    """Service `name` from its SPEC, started on port 0."""
+def _start(data_dir: Path, name: str, settings: Settings, address: str = "127.0.0.1:0") -> Service:
+    """Service `name` from its SPEC, started on `address` (port 0: any)."""
     spec = importlib.import_module(f"servers.{name}.service").SPEC
-    server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
+    server, port, runtime = build_server(spec, settings, address=address)
     server.start()
     return Service(name, server, port, runtime)
 
@@ -213,6 +227,7 @@ def start_system(
     flight: FlightOptions | None = None,
     edit_security: Callable[[SecuritySettings], SecuritySettings] | None = None,
     demo_customers: int = DEMO_CUSTOMERS,
+    account_config: AccountConfig | None = None,
 ) -> System:
     prepare_data_dir(data_dir)
     billing_calls: Counter[str] = Counter()
@@ -224,9 +239,13 @@ def start_system(
     # others write their audit records to it from their first audited call: its port is
     # chosen first.
     account_address = f"127.0.0.1:{free_port()}"
+    # Account sends binding codes through notification, which asks account for
+    # recipients: notification's port is chosen first too.
+    notification_address = f"127.0.0.1:{free_port()}"
     settings_overrides = {
         "memcached_servers": (node.address,),
         "account_target": account_address,
+        "notification_target": notification_address,
         **(settings_overrides or {}),
     }
     settings = service_settings(data_dir, **settings_overrides)
@@ -249,15 +268,16 @@ def start_system(
     settings = service_settings(
         data_dir, billing_target=services["billing"].target, **settings_overrides
     )
-    services["account"] = start_account(settings, account_address, account_calls)
+    services["account"] = start_account(
+        settings, account_address, account_calls, account_config or FAST_ARGON2
+    )
 
     # The outbox asks account for recipients; nothing delivers from it here (no worker),
     # so what care and outage send stays queued where tests can read it. Every service
     # reaches account (the audit log) at `account_target`, a relay when a test cuts it.
-    services["notification"] = _start(data_dir, "notification", settings)
+    services["notification"] = _start(data_dir, "notification", settings, notification_address)
     # Care and outage ask billing and account, send through the outbox, and bump their
     # cache tags in the edge's Memcached after every change.
-    settings = settings.model_copy(update={"notification_target": services["notification"].target})
     for name in ["care", "outage"]:
         services[name] = _start(data_dir, name, settings)
     security = SecuritySettings(
@@ -292,9 +312,11 @@ def start_system(
     )
 
 
-def start_account(settings: Settings, address: str, calls: Counter[str]) -> Service:
+def start_account(
+    settings: Settings, address: str, calls: Counter[str], config: AccountConfig = FAST_ARGON2
+) -> Service:
     """The account service (which keeps the audit log) on `address`."""
-    spec = counting(account_spec(config=FAST_ARGON2), calls)
+    spec = counting(account_spec(config=config), calls)
     server, port, runtime = build_server(spec, settings, address=address)
     server.start()
     return Service("account", server, port, runtime)

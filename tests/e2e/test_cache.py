@@ -20,6 +20,7 @@ from palmgrid.billing.v1 import (
     billing_internal_service_pb2_grpc,
     payment_pb2,
 )
+from tests.e2e.binding_codes import bind
 from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System
 
@@ -114,7 +115,7 @@ def test_a_write_that_invalidates_a_user_refreshes_their_session(
     client = new_customer()
     time.sleep(1.1)
     client.me()
-    client.bind_customer(demo_customer(13), demo_customer(13)[-4:])
+    bind(system, client, demo_customer(13))
     # The binding changed the caller's principal: the next call sees the new customer.
     assert client.balance(demo_customer(13))["name"].endswith("/balance")
 

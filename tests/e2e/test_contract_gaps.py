@@ -12,8 +12,9 @@ import pytest
 
 from clients.edge_client import EdgeClient
 from clients.edge_errors import Conflict, EdgeApiError
-from tests.e2e.conftest import ClientFactory, demo_customer, fresh_username, verification
-from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD
+from tests.e2e.binding_codes import bind, sent_code
+from tests.e2e.conftest import ClientFactory, demo_customer, fresh_username
+from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System
 
 OUTLET = {
     "displayName": "重试营业厅",
@@ -46,17 +47,17 @@ def test_a_retried_registration_returns_the_same_user(client_for: ClientFactory)
 
 
 def test_a_retried_binding_returns_the_same_binding(
-    new_customer: Callable[..., EdgeClient],
+    system: System, new_customer: Callable[..., EdgeClient]
 ) -> None:
     client = new_customer()
     request_id = str(uuid.uuid4())
     customer = demo_customer(4)
-    first = client.bind_customer(customer, verification(4), request_id=request_id)
-    again = client.bind_customer(customer, verification(4), request_id=request_id)
+    first = bind(system, client, customer, request_id=request_id)
+    again = client.bind_customer(customer, sent_code(system, customer), request_id=request_id)
     assert again["name"] == first["name"]
     assert [b["name"] for b in client.customer_bindings()] == [first["name"]]
     error = _conflict(
-        lambda: client.bind_customer(demo_customer(5), verification(5), request_id=request_id)
+        lambda: client.bind_customer(demo_customer(5), "000000", request_id=request_id)
     )
     assert error.reason == "IDEMPOTENCY_KEY_REUSED"
 

@@ -46,9 +46,7 @@ def test_a_service_calling_a_method_outside_its_row_is_refused(system: System) -
         # Not in care's row: verifying bindings is the account service's business.
         error = refusal(
             lambda: stub.VerifyCustomerBinding(
-                billing_internal_pb.VerifyCustomerBindingRequest(
-                    name=customer, verification="0001"
-                ),
+                billing_internal_pb.VerifyCustomerBindingRequest(name=customer),
                 timeout=5,
             )
         )

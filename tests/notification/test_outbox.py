@@ -11,6 +11,7 @@ import grpc
 import pytest
 from sqlmodel import select
 
+from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.notification.v1 import notification_service_pb2 as service_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_pb
 from servers.account import models as account_models
@@ -347,3 +348,30 @@ def test_messages_are_listed_newest_first(account: Account, notification: Notifi
     second = stub.ListMessages(request)
     assert [first.messages[0].name, second.messages[0].name] == [newer.name, older.name]
     assert first.messages[0].stats.pending_count == 1
+
+
+def test_a_message_to_a_phone_goes_by_sms_to_that_number_alone(
+    notification: Notification, sandbox: SandboxProcess
+) -> None:
+    def to_phone(*channels: int) -> notification_pb.Message:
+        return D.Message(
+            topic=account_pb.TOPIC_ACCOUNT,
+            template="binding.code",
+            parameters={"customer": "3100000042", "code": "123456", "minutes": "10"},
+            channels=list(channels),
+            phones=["13900000042"],
+        )
+
+    with pytest.raises(grpc.RpcError) as caught:
+        create(notification, to_phone(SMS, IN_APP))
+    assert [v.field for v in error_from_rpc(caught.value).field_violations] == [  # type: ignore[attr-defined]
+        "message.channels"
+    ]
+    made = create(notification, to_phone(SMS))
+    assert made.stats.total_count == 1
+    (delivery,) = deliveries(notification, made.name)
+    assert delivery.channel == SMS and delivery.user == ""
+    assert delivery.phone == "139****0042"
+    deliver_all(notification)
+    (sent,) = sandbox.delivered("13900000042")
+    assert "123456" in str(sent) and "31****0042" in str(sent)

@@ -62,6 +62,56 @@ class CreateCustomerBindingRequest(_message.Message):
 Global___CreateCustomerBindingRequest: _TypeAlias = CreateCustomerBindingRequest  # noqa: Y015
 
 @_typing.final
+class SendCustomerBindingCodeRequest(_message.Message):
+    """Request of SendCustomerBindingCode."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The user who wants to bind, `users/me`."""
+    customer: _builtins.str
+    """The customer to bind, `customers/{customer}` (10 digits)."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        customer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendCustomerBindingCodeRequest: _TypeAlias = SendCustomerBindingCodeRequest  # noqa: Y015
+
+@_typing.final
+class SendCustomerBindingCodeResponse(_message.Message):
+    """Response of SendCustomerBindingCode."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when the code (if one was sent) is accepted."""
+
+    def __init__(
+        self,
+        *,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendCustomerBindingCodeResponse: _TypeAlias = SendCustomerBindingCodeResponse  # noqa: Y015
+
+@_typing.final
 class ListCustomerBindingsRequest(_message.Message):
     """Request of ListCustomerBindings."""
 

@@ -101,6 +101,11 @@ class AccountServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.FromString,
                 _registered_method=True)
+        self.SendCustomerBindingCode = channel.unary_unary(
+                '/palmgrid.account.v1.AccountService/SendCustomerBindingCode',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeResponse.FromString,
+                _registered_method=True)
         self.CreateCustomerBinding = channel.unary_unary(
                 '/palmgrid.account.v1.AccountService/CreateCustomerBinding',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.CreateCustomerBindingRequest.SerializeToString,
@@ -243,10 +248,25 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendCustomerBindingCode(self, request, context):
+        """Sends a one-time code by SMS to the registered phone of a customer (户号) the
+        caller wants to bind; CreateCustomerBinding then takes the code as its
+        verification. The answer is the same for an unknown, closed or phoneless
+        customer (nothing is sent then). Codes asked for are counted per user, per
+        customer and per client address (RATE_LIMITED past the limits); a customer
+        already bound to the most users allowed fails with QUOTA_EXCEEDED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateCustomerBinding(self, request, context):
-        """Binds a customer (户号) to the caller after checking the verification. Fails
-        with VERIFICATION_FAILED on a wrong verification, ALREADY_EXISTS when bound, and
-        QUOTA_EXCEEDED past the binding limit.
+        """Binds a customer (户号) to the caller after checking the verification, the code
+        SendCustomerBindingCode sent to the customer's registered phone. Fails with
+        VERIFICATION_FAILED on a wrong, used or expired code, RATE_LIMITED past the
+        failed tries allowed per user, per customer or per client address,
+        ALREADY_EXISTS when bound, and QUOTA_EXCEEDED past the binding limit of the user
+        or of the customer. The users already bound and the registered phone are told.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -361,6 +381,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ChangePassword,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.SerializeToString,
+            ),
+            'SendCustomerBindingCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendCustomerBindingCode,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeResponse.SerializeToString,
             ),
             'CreateCustomerBinding': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateCustomerBinding,
@@ -692,6 +717,33 @@ class AccountService:
             '/palmgrid.account.v1.AccountService/ChangePassword',
             palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendCustomerBindingCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountService/SendCustomerBindingCode',
+            palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

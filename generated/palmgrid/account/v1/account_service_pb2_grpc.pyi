@@ -83,10 +83,21 @@ class AccountServiceStub:
     password policy fails with INVALID_ARGUMENT naming new_password. The caller's
     other sessions end; the current one stays.
     """
+    SendCustomerBindingCode: _grpc.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.SendCustomerBindingCodeRequest, _account_service_customer_requests_pb2.SendCustomerBindingCodeResponse]
+    """Sends a one-time code by SMS to the registered phone of a customer (户号) the
+    caller wants to bind; CreateCustomerBinding then takes the code as its
+    verification. The answer is the same for an unknown, closed or phoneless
+    customer (nothing is sent then). Codes asked for are counted per user, per
+    customer and per client address (RATE_LIMITED past the limits); a customer
+    already bound to the most users allowed fails with QUOTA_EXCEEDED.
+    """
     CreateCustomerBinding: _grpc.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.CreateCustomerBindingRequest, _resources_pb2.CustomerBinding]
-    """Binds a customer (户号) to the caller after checking the verification. Fails
-    with VERIFICATION_FAILED on a wrong verification, ALREADY_EXISTS when bound, and
-    QUOTA_EXCEEDED past the binding limit.
+    """Binds a customer (户号) to the caller after checking the verification, the code
+    SendCustomerBindingCode sent to the customer's registered phone. Fails with
+    VERIFICATION_FAILED on a wrong, used or expired code, RATE_LIMITED past the
+    failed tries allowed per user, per customer or per client address,
+    ALREADY_EXISTS when bound, and QUOTA_EXCEEDED past the binding limit of the user
+    or of the customer. The users already bound and the registered phone are told.
     """
     ListCustomerBindings: _grpc.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.ListCustomerBindingsRequest, _account_service_customer_requests_pb2.ListCustomerBindingsResponse]
     """Lists the customers bound to the caller, in the order they were bound."""
@@ -159,10 +170,21 @@ class AccountServiceAsyncStub(AccountServiceStub):
     password policy fails with INVALID_ARGUMENT naming new_password. The caller's
     other sessions end; the current one stays.
     """
+    SendCustomerBindingCode: _aio.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.SendCustomerBindingCodeRequest, _account_service_customer_requests_pb2.SendCustomerBindingCodeResponse]  # type: ignore[assignment]
+    """Sends a one-time code by SMS to the registered phone of a customer (户号) the
+    caller wants to bind; CreateCustomerBinding then takes the code as its
+    verification. The answer is the same for an unknown, closed or phoneless
+    customer (nothing is sent then). Codes asked for are counted per user, per
+    customer and per client address (RATE_LIMITED past the limits); a customer
+    already bound to the most users allowed fails with QUOTA_EXCEEDED.
+    """
     CreateCustomerBinding: _aio.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.CreateCustomerBindingRequest, _resources_pb2.CustomerBinding]  # type: ignore[assignment]
-    """Binds a customer (户号) to the caller after checking the verification. Fails
-    with VERIFICATION_FAILED on a wrong verification, ALREADY_EXISTS when bound, and
-    QUOTA_EXCEEDED past the binding limit.
+    """Binds a customer (户号) to the caller after checking the verification, the code
+    SendCustomerBindingCode sent to the customer's registered phone. Fails with
+    VERIFICATION_FAILED on a wrong, used or expired code, RATE_LIMITED past the
+    failed tries allowed per user, per customer or per client address,
+    ALREADY_EXISTS when bound, and QUOTA_EXCEEDED past the binding limit of the user
+    or of the customer. The users already bound and the registered phone are told.
     """
     ListCustomerBindings: _aio.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.ListCustomerBindingsRequest, _account_service_customer_requests_pb2.ListCustomerBindingsResponse]  # type: ignore[assignment]
     """Lists the customers bound to the caller, in the order they were bound."""
@@ -294,14 +316,31 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def SendCustomerBindingCode(
+        self,
+        request: _account_service_customer_requests_pb2.SendCustomerBindingCodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_service_customer_requests_pb2.SendCustomerBindingCodeResponse, _abc.Awaitable[_account_service_customer_requests_pb2.SendCustomerBindingCodeResponse]]:
+        """Sends a one-time code by SMS to the registered phone of a customer (户号) the
+        caller wants to bind; CreateCustomerBinding then takes the code as its
+        verification. The answer is the same for an unknown, closed or phoneless
+        customer (nothing is sent then). Codes asked for are counted per user, per
+        customer and per client address (RATE_LIMITED past the limits); a customer
+        already bound to the most users allowed fails with QUOTA_EXCEEDED.
+        """
+
+    @_abc_1.abstractmethod
     def CreateCustomerBinding(
         self,
         request: _account_service_customer_requests_pb2.CreateCustomerBindingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.CustomerBinding, _abc.Awaitable[_resources_pb2.CustomerBinding]]:
-        """Binds a customer (户号) to the caller after checking the verification. Fails
-        with VERIFICATION_FAILED on a wrong verification, ALREADY_EXISTS when bound, and
-        QUOTA_EXCEEDED past the binding limit.
+        """Binds a customer (户号) to the caller after checking the verification, the code
+        SendCustomerBindingCode sent to the customer's registered phone. Fails with
+        VERIFICATION_FAILED on a wrong, used or expired code, RATE_LIMITED past the
+        failed tries allowed per user, per customer or per client address,
+        ALREADY_EXISTS when bound, and QUOTA_EXCEEDED past the binding limit of the user
+        or of the customer. The users already bound and the registered phone are told.
         """
 
     @_abc_1.abstractmethod

@@ -441,9 +441,9 @@ class CustomerBinding(_message.Message):
     customer: _builtins.str
     """The customer, `customers/{customer}` (10 digits)."""
     verification: _builtins.str
-    """Proof that the caller knows the customer: the last four digits of the phone
-    number registered with the customer. Plain text or an encrypted envelope; never
-    returned.
+    """Proof that the caller holds the customer's registered phone: the one-time code
+    SendCustomerBindingCode sent to it by SMS. Plain text or an encrypted envelope;
+    never returned.
     """
     display_name: _builtins.str
     """The user's own label for the customer, such as "Home"."""

@@ -29,25 +29,16 @@ class VerifyCustomerBindingRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
-    VERIFICATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The customer, `customers/{customer}`."""
-    verification: _builtins.str
-    """What the user gave as proof, to match against the last four digits of the
-    customer's registered phone. Accepted in the same form as the account API's
-    binding verification (4 to 18 letters or digits) so that the account service can
-    pass it on unchanged: a value of another form is simply not verified, rather than
-    rejected as invalid, which would tell the user something. Sensitive: never logged.
-    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
-        verification: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "verification", b"verification"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -61,23 +52,29 @@ class VerifyCustomerBindingResponse(_message.Message):
 
     VERIFIED_FIELD_NUMBER: _builtins.int
     SUPPLY_OFFICE_FIELD_NUMBER: _builtins.int
+    REGISTERED_PHONE_FIELD_NUMBER: _builtins.int
     verified: _builtins.bool
-    """True when the customer is active and the verification equals the last four
-    digits of its registered phone; false for every other case alike.
+    """True when the customer is active and has a registered phone; false for every
+    other case alike.
     """
     supply_office: _builtins.str
     """The supply office the customer belongs to, when verified (empty otherwise), so
     that the account service can keep staff reads of the bound user to that office.
+    """
+    registered_phone: _builtins.str
+    """The customer's registered phone, when verified: where the binding code and the
+    notice of a new binding are sent. Sensitive: never logged, never shown.
     """
     def __init__(
         self,
         *,
         verified: _builtins.bool = ...,
         supply_office: _builtins.str = ...,
+        registered_phone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["supply_office", b"supply_office", "verified", b"verified"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["registered_phone", b"registered_phone", "supply_office", b"supply_office", "verified", b"verified"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -107,11 +107,11 @@ class BillingInternalServiceServicer:
     """
 
     def VerifyCustomerBinding(self, request, context):
-        """Checks a customer number against the last four digits of its registered phone,
-        for binding the customer to an app user. The answer is only verified or not: an
-        unknown or closed customer, a customer without a phone and wrong digits all give
-        verified false, so the answer does not reveal which. The caller (the account
-        service) limits attempts per user.
+        """Says whether a customer can be bound to an app user, and where the one-time code
+        that proves possession goes: an active customer with a registered phone gives
+        verified true with that phone and the supply office; an unknown or closed
+        customer and one without a phone all give verified false alike. The account
+        service sends the code and checks it; billing holds no secret the user types.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

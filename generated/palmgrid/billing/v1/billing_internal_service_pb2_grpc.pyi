@@ -43,11 +43,11 @@ class BillingInternalServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BillingInternalServiceAsyncStub: ...
     VerifyCustomerBinding: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]
-    """Checks a customer number against the last four digits of its registered phone,
-    for binding the customer to an app user. The answer is only verified or not: an
-    unknown or closed customer, a customer without a phone and wrong digits all give
-    verified false, so the answer does not reveal which. The caller (the account
-    service) limits attempts per user.
+    """Says whether a customer can be bound to an app user, and where the one-time code
+    that proves possession goes: an active customer with a registered phone gives
+    verified true with that phone and the supply office; an unknown or closed
+    customer and one without a phone all give verified false alike. The account
+    service sends the code and checks it; billing holds no secret the user types.
     """
     ListCustomersByArea: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomersByAreaRequest, _billing_internal_service_pb2.ListCustomersByAreaResponse]
     """Lists the active customers supplied from the given transformer areas (台区), by
@@ -110,11 +110,11 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyCustomerBinding: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]  # type: ignore[assignment]
-    """Checks a customer number against the last four digits of its registered phone,
-    for binding the customer to an app user. The answer is only verified or not: an
-    unknown or closed customer, a customer without a phone and wrong digits all give
-    verified false, so the answer does not reveal which. The caller (the account
-    service) limits attempts per user.
+    """Says whether a customer can be bound to an app user, and where the one-time code
+    that proves possession goes: an active customer with a registered phone gives
+    verified true with that phone and the supply office; an unknown or closed
+    customer and one without a phone all give verified false alike. The account
+    service sends the code and checks it; billing holds no secret the user types.
     """
     ListCustomersByArea: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomersByAreaRequest, _billing_internal_service_pb2.ListCustomersByAreaResponse]  # type: ignore[assignment]
     """Lists the active customers supplied from the given transformer areas (台区), by
@@ -180,11 +180,11 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_internal_service_pb2.VerifyCustomerBindingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_internal_service_pb2.VerifyCustomerBindingResponse, _abc.Awaitable[_billing_internal_service_pb2.VerifyCustomerBindingResponse]]:
-        """Checks a customer number against the last four digits of its registered phone,
-        for binding the customer to an app user. The answer is only verified or not: an
-        unknown or closed customer, a customer without a phone and wrong digits all give
-        verified false, so the answer does not reveal which. The caller (the account
-        service) limits attempts per user.
+        """Says whether a customer can be bound to an app user, and where the one-time code
+        that proves possession goes: an active customer with a registered phone gives
+        verified true with that phone and the supply office; an unknown or closed
+        customer and one without a phone all give verified false alike. The account
+        service sends the code and checks it; billing holds no secret the user types.
         """
 
     @_abc_1.abstractmethod

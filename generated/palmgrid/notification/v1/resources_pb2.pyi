@@ -176,8 +176,8 @@ Global___AttemptOutcome: _TypeAlias = AttemptOutcome  # noqa: Y015
 
 @_typing.final
 class Message(_message.Message):
-    """A message to send: a template with parameters, on some channels, to some users or
-    to the users bound to some customers.
+    """A message to send: a template with parameters, on some channels, to some users, to
+    the users bound to some customers, or by SMS to some phone numbers.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -222,6 +222,7 @@ class Message(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     EVENT_FIELD_NUMBER: _builtins.int
+    PHONES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `messages/{message}`; the id is assigned by the service."""
     topic: _resources_pb2.Topic.ValueType
@@ -259,7 +260,9 @@ class Message(_message.Message):
 
     @_builtins.property
     def users(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Users to send to, `users/{user}`. Exactly one of users and customers is given."""
+        """Users to send to, `users/{user}`. Exactly one of users, customers and phones is
+        given.
+        """
 
     @_builtins.property
     def customers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -291,6 +294,13 @@ class Message(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When it was completed or cancelled."""
 
+    @_builtins.property
+    def phones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Phone numbers to send to by SMS alone, for a number that is no user's: the
+        registered phone of a customer being bound (its one-time code, the notice of a
+        new binding). Only the SMS channel is allowed with phones. Sensitive.
+        """
+
     def __init__(
         self,
         *,
@@ -314,10 +324,11 @@ class Message(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         event: _builtins.str = ...,
+        phones: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "expire_time", b"expire_time", "send_time", b"send_time", "stats", b"stats", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "channels", b"channels", "create_time", b"create_time", "customers", b"customers", "end_time", b"end_time", "event", b"event", "expire_time", b"expire_time", "name", b"name", "parameters", b"parameters", "priority", b"priority", "request_id", b"request_id", "send_time", b"send_time", "sender", b"sender", "state", b"state", "stats", b"stats", "target", b"target", "template", b"template", "topic", b"topic", "update_time", b"update_time", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "channels", b"channels", "create_time", b"create_time", "customers", b"customers", "end_time", b"end_time", "event", b"event", "expire_time", b"expire_time", "name", b"name", "parameters", b"parameters", "phones", b"phones", "priority", b"priority", "request_id", b"request_id", "send_time", b"send_time", "sender", b"sender", "state", b"state", "stats", b"stats", "target", b"target", "template", b"template", "topic", b"topic", "update_time", b"update_time", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,47 @@
+"""Binding a customer over the edge as a phone does: ask for the code, read it where
+the SMS gateway would take it from (the notification outbox, over its API with the
+tests' certificate), and bind with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from clients.edge_client import EdgeClient
+from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
+from palmgrid.notification.v1 import notification_service_pb2_grpc as notification_grpc
+from palmgrid.notification.v1 import resources_pb2 as message_pb
+from tests.e2e.system import TESTER, System
+
+ACCOUNT_SENDER = "serviceAccounts/account"
+
+
+def outbox(system: System, template: str, customer: str) -> list[message_pb.Message]:
+    """The messages of `template` the account service queued about `customer` (a
+    10-digit number), newest first."""
+    credentials = system.settings.client_credentials(TESTER)
+    assert credentials is not None
+    target = system.services["notification"].target
+    with grpc.secure_channel(target, credentials) as channel:
+        stub = notification_grpc.NotificationServiceStub(channel)
+        reply = stub.ListMessages(
+            notification_pb.ListMessagesRequest(sender=ACCOUNT_SENDER, page_size=1000),
+            timeout=10,
+        )
+    return [
+        m
+        for m in reply.messages
+        if m.template == template and m.parameters.get("customer") == customer
+    ]
+
+
+def sent_code(system: System, customer: str) -> str:
+    """The code last sent by SMS for binding `customer`."""
+    return outbox(system, "binding.code", customer)[0].parameters["code"]
+
+
+def bind(system: System, client: EdgeClient, customer: str, **kwargs: Any) -> dict[str, Any]:
+    """Have a code sent for `customer`, and bind it with that code."""
+    client.send_binding_code(customer)
+    return client.bind_customer(customer, sent_code(system, customer), **kwargs)
