@@ -48,22 +48,25 @@ def tell_of_binding(
     bound_users: Sequence[str],
     now: datetime,
 ) -> None:
-    """Tell the users already bound to `customer` (in-app) and its registered phone
-    (SMS) that `user_id` bound it. Idempotent per binding (its request ids derive from
+    """Tell the users already bound to `customer` (in-app) and its registered phone,
+    if it has one (SMS), that `user_id` bound it. Idempotent per binding (its request ids derive from
     it). UNAVAILABLE when the notices cannot be queued."""
     event = f"users/{user_id}/customerBindings/{customer_number(customer)}/{now.isoformat()}"
     parameters = {
         "customer": customer_number(customer),
         "time": now.astimezone(CHINA_STANDARD_TIME).strftime("%m月%d日%H:%M"),
     }
-    recipients: list[tuple[str, message_pb.Message]] = [
-        (
-            "phone",
-            message_pb.Message(
-                channels=[account_pb.DELIVERY_CHANNEL_SMS], phones=[registered_phone]
-            ),
+    recipients: list[tuple[str, message_pb.Message]] = []
+    # A customer bound on staff's word may have no registered phone.
+    if registered_phone:
+        recipients.append(
+            (
+                "phone",
+                message_pb.Message(
+                    channels=[account_pb.DELIVERY_CHANNEL_SMS], phones=[registered_phone]
+                ),
+            )
         )
-    ]
     if bound_users:
         recipients.append(
             (

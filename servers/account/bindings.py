@@ -26,6 +26,7 @@ from servers.runtime import (
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
+    NotFound,
     ResourceExhausted,
     Unavailable,
     downstream_call_options,
@@ -52,6 +53,15 @@ def to_proto(row: models.CustomerBinding) -> account_pb.CustomerBinding:
     )
     message.create_time.FromDatetime(row.create_time)
     return message
+
+
+def load(session: Session, name: str) -> account_pb.CustomerBinding:
+    """The binding `users/{user}/customerBindings/{number}`; NOT_FOUND when gone."""
+    _, user_id, _, number = name.split("/")
+    row = session.get(models.CustomerBinding, (user_id, f"customers/{number}"))
+    if row is None:
+        raise NotFound(f"{name} not found")
+    return to_proto(row)
 
 
 def count(session: Session, user_id: str) -> int:

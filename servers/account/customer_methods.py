@@ -13,6 +13,7 @@ from palmgrid.account.v1 import account_service_customer_requests_pb2 as request
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from servers.account import (
     binding_codes,
+    binding_commit,
     binding_limits,
     binding_notices,
     bindings,
@@ -97,7 +98,7 @@ class CustomerMethods:
             ignore=("customer_binding.verification",),
             clock=self.core.clock,
         )
-        earlier = self._earlier_binding(key, user_id)
+        earlier = None if key is None else key.replay(self.core.runtime, bindings.load)
         if earlier is not None:
             return earlier
         self._count_attempt(binding_limits.TRY, user_id, customer, context, now)
@@ -113,30 +114,18 @@ class CustomerMethods:
                 session, user_id=user_id, customer=customer, code_hash=pending.code_hash
             ):
                 raise bindings.verification_failed()
-            self._check_can_bind(user_id, customer, session)
-            already_bound = bindings.bound_users(session, customer)
-            row = models.CustomerBinding(
+            made = binding_commit.bind(
+                self.core,
+                session,
                 user_id=user_id,
                 customer=customer,
                 display_name=wanted.display_name,
                 supply_office=pending.supply_office,
-                create_time=now,
-            )
-            session.add(row)
-            revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
-            made = bindings.to_proto(row)
-            if key is not None:
-                key.remember(session, made.name, now)
-            # Queued before the binding commits: a binding nobody was told of is never
-            # made (a notice of a binding that then failed to commit errs the safe way).
-            binding_notices.tell_of_binding(
-                self.core,
-                user_id=user_id,
-                customer=customer,
                 registered_phone=pending.registered_phone,
-                bound_users=already_bound,
                 now=now,
             )
+            if key is not None:
+                key.remember(session, made.name, now)
             return made
 
     def _count_attempt(
@@ -169,18 +158,6 @@ class CustomerMethods:
     def _check_can_bind_now(self, user_id: str, customer: str) -> None:
         with self.core.runtime.session() as session:
             self._check_can_bind(user_id, customer, session)
-
-    def _earlier_binding(
-        self, key: IdempotentRequest | None, user_id: str
-    ) -> account_pb.CustomerBinding | None:
-        def load(session: Session, name: str) -> account_pb.CustomerBinding:
-            customer = "customers/" + name.rsplit("/", 1)[1]
-            row = session.get(models.CustomerBinding, (user_id, customer))
-            if row is None:
-                raise NotFound(f"{name} not found")
-            return bindings.to_proto(row)
-
-        return None if key is None else key.replay(self.core.runtime, load)
 
     def ListCustomerBindings(
         self, request: requests_pb.ListCustomerBindingsRequest, context: grpc.ServicerContext

@@ -154,6 +154,17 @@ class CustomerBinding(SQLModel, table=True):
     create_time: datetime = _time()
 
 
+class CustomerBindingLock(SQLModel, table=True):
+    """One row per customer ever bound: a binding takes its row lock (an upsert) before
+    counting the customer's users, so two bindings of one customer commit one after
+    the other and the users-per-customer cap holds (servers/account/binding_commit.py)."""
+
+    __tablename__ = "account_customer_binding_locks"
+
+    customer: str = Field(primary_key=True, max_length=32)
+    update_time: datetime = _time()
+
+
 class BindingCode(SQLModel, table=True):
     """The one-time code last sent to a customer's registered phone for a user who wants
     to bind it (servers/account/binding_codes.py): its Argon2id hash, until when it is
@@ -288,6 +299,7 @@ TABLES = [
     Captcha,
     Session,
     CustomerBinding,
+    CustomerBindingLock,
     BindingCode,
     BindingAttempts,
     Subscriptions,

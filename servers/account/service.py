@@ -29,6 +29,7 @@ from servers.account.internal_methods import InternalMethods
 from servers.account.liveness import guard
 from servers.account.passwords import PasswordHasher, load_pepper
 from servers.account.self_service import SelfServiceMethods
+from servers.account.staff_bindings import StaffBindingMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec, load_signer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -44,7 +45,9 @@ class AccountServicer(
 
 
 class AccountAdminServicer(
-    AdminMethods, account_admin_service_pb2_grpc.AccountAdminServiceServicer
+    AdminMethods,
+    StaffBindingMethods,
+    account_admin_service_pb2_grpc.AccountAdminServiceServicer,
 ):
     """palmgrid.account.v1.AccountAdminService: administrators."""
 

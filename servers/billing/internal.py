@@ -35,14 +35,13 @@ class InternalMethods:
         with self.runtime.session() as session:
             row = session.get(Customer, customer_id)
         # The phone is where the account service sends the one-time code; nothing the
-        # user can see or guess is compared here.
-        verified = (
-            row is not None
-            and row.state == CustomerState.ACTIVE.value
-            and bool(row.registered_phone)
-        )
-        if row is None or not verified:
+        # user can see or guess is compared here. The office of an active customer
+        # without a phone is named too: staff may bind it on their word
+        # (AccountAdminService.VerifyCustomerBinding), within their offices.
+        if row is None or row.state != CustomerState.ACTIVE.value:
             return internal_pb2.VerifyCustomerBindingResponse(verified=False)
+        if not row.registered_phone:
+            return internal_pb2.VerifyCustomerBindingResponse(supply_office=row.supply_office)
         return internal_pb2.VerifyCustomerBindingResponse(
             verified=True, supply_office=row.supply_office, registered_phone=row.registered_phone
         )

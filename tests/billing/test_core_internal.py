@@ -36,8 +36,12 @@ def test_a_bindable_customer_is_answered_with_its_phone_and_supply_office(
     answer = check(billing, "3100000042")
     assert answer.verified and answer.registered_phone == "13912340042"
     assert answer.supply_office == customer_record("3100000042").supply_office
-    # No phone, closed and unknown are the same empty "no".
-    for customer_id in ("3100000043", "3100000044", "3199999999"):
+    # No phone is a "no" that names the office (for staff binding at the counter);
+    # closed and unknown are the same empty "no".
+    phoneless = check(billing, "3100000043")
+    assert not phoneless.verified and not phoneless.registered_phone
+    assert phoneless.supply_office == customer_record("3100000043").supply_office
+    for customer_id in ("3100000044", "3199999999"):
         assert check(billing, customer_id) == internal_pb2.VerifyCustomerBindingResponse()
 
 

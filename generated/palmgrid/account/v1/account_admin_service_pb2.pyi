@@ -8,6 +8,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from palmgrid.account.v1 import resources_pb2 as _resources_pb2
 from palmgrid.type.v1 import identity_pb2 as _identity_pb2
 import builtins as _builtins
@@ -20,6 +21,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _IdentityDocumentType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IdentityDocumentTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IdentityDocumentType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IDENTITY_DOCUMENT_TYPE_UNSPECIFIED: _IdentityDocumentType.ValueType  # 0
+    """Not given."""
+    IDENTITY_DOCUMENT_TYPE_RESIDENT_ID_CARD: _IdentityDocumentType.ValueType  # 1
+    """Resident identity card (居民身份证)."""
+    IDENTITY_DOCUMENT_TYPE_HOUSEHOLD_REGISTER: _IdentityDocumentType.ValueType  # 2
+    """Household register (户口簿)."""
+    IDENTITY_DOCUMENT_TYPE_PASSPORT: _IdentityDocumentType.ValueType  # 3
+    """Passport."""
+    IDENTITY_DOCUMENT_TYPE_BUSINESS_LICENSE: _IdentityDocumentType.ValueType  # 4
+    """Business licence (营业执照), for a business customer."""
+
+class IdentityDocumentType(_IdentityDocumentType, metaclass=_IdentityDocumentTypeEnumTypeWrapper):
+    """A kind of identity document shown at a service counter."""
+
+IDENTITY_DOCUMENT_TYPE_UNSPECIFIED: IdentityDocumentType.ValueType  # 0
+"""Not given."""
+IDENTITY_DOCUMENT_TYPE_RESIDENT_ID_CARD: IdentityDocumentType.ValueType  # 1
+"""Resident identity card (居民身份证)."""
+IDENTITY_DOCUMENT_TYPE_HOUSEHOLD_REGISTER: IdentityDocumentType.ValueType  # 2
+"""Household register (户口簿)."""
+IDENTITY_DOCUMENT_TYPE_PASSPORT: IdentityDocumentType.ValueType  # 3
+"""Passport."""
+IDENTITY_DOCUMENT_TYPE_BUSINESS_LICENSE: IdentityDocumentType.ValueType  # 4
+"""Business licence (营业执照), for a business customer."""
+Global___IdentityDocumentType: _TypeAlias = IdentityDocumentType  # noqa: Y015
 
 @_typing.final
 class CreateStaffUserRequest(_message.Message):
@@ -552,3 +585,76 @@ class RevokeSessionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeSessionResponse: _TypeAlias = RevokeSessionResponse  # noqa: Y015
+
+@_typing.final
+class VerifyCustomerBindingRequest(_message.Message):
+    """Request of VerifyCustomerBinding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The customer user to bind to, `users/{user}`."""
+    customer: _builtins.str
+    """The customer, `customers/{customer}` (10 digits)."""
+    display_name: _builtins.str
+    """The user's own label for the customer, such as "Home"."""
+    request_id: _builtins.str
+    """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
+    binding created first; the same id with a different request is refused with
+    ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    """
+    @_builtins.property
+    def evidence(self) -> Global___BindingEvidence:
+        """What the staff member checked at the counter; kept in the audit record."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        evidence: Global___BindingEvidence | None = ...,
+        display_name: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "display_name", b"display_name", "evidence", b"evidence", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyCustomerBindingRequest: _TypeAlias = VerifyCustomerBindingRequest  # noqa: Y015
+
+@_typing.final
+class BindingEvidence(_message.Message):
+    """What a staff member checked at the counter before binding a customer on their
+    word. The document's number is never taken.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_TYPE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    document_type: Global___IdentityDocumentType.ValueType
+    """The kind of identity document the holder showed."""
+    note: _builtins.str
+    """A short note of anything else checked, such as "property deed"; no document
+    numbers.
+    """
+    def __init__(
+        self,
+        *,
+        document_type: Global___IdentityDocumentType.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_type", b"document_type", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BindingEvidence: _TypeAlias = BindingEvidence  # noqa: Y015

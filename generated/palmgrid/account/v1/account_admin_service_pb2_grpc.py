@@ -137,6 +137,11 @@ class AccountAdminServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsResponse.FromString,
                 _registered_method=True)
+        self.VerifyCustomerBinding = channel.unary_unary(
+                '/palmgrid.account.v1.AccountAdminService/VerifyCustomerBinding',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.VerifyCustomerBindingRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_resources__pb2.CustomerBinding.FromString,
+                _registered_method=True)
 
 
 class AccountAdminServiceServicer:
@@ -285,6 +290,19 @@ class AccountAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyCustomerBinding(self, request, context):
+        """Binds a customer (户号) to a customer user on staff's word, for a customer
+        without a registered phone or whose phone changed: the staff member checked the
+        holder's identity at the counter (`evidence`). Allowed only when the customer's
+        supply office is among the caller's (PERMISSION_DENIED otherwise); fails with
+        ALREADY_EXISTS when bound and QUOTA_EXCEEDED past the binding limit of the user
+        or of the customer. The users already bound and the registered phone, if any,
+        are told, as for a binding by code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -382,6 +400,11 @@ def add_AccountAdminServiceServicer_to_server(servicer, server):
                     servicer.ListServiceAccounts,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsResponse.SerializeToString,
+            ),
+            'VerifyCustomerBinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyCustomerBinding,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.VerifyCustomerBindingRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_resources__pb2.CustomerBinding.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -901,6 +924,33 @@ class AccountAdminService:
             '/palmgrid.account.v1.AccountAdminService/ListServiceAccounts',
             palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__admin__service__system__requests__pb2.ListServiceAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCustomerBinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountAdminService/VerifyCustomerBinding',
+            palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.VerifyCustomerBindingRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_resources__pb2.CustomerBinding.FromString,
             options,
             channel_credentials,
             insecure,

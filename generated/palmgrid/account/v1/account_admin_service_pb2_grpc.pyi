@@ -91,6 +91,15 @@ class AccountAdminServiceStub:
     """Lists the service accounts of other systems and the certificates and roles
     mapped to them.
     """
+    VerifyCustomerBinding: _grpc.UnaryUnaryMultiCallable[_account_admin_service_pb2.VerifyCustomerBindingRequest, _resources_pb2.CustomerBinding]
+    """Binds a customer (户号) to a customer user on staff's word, for a customer
+    without a registered phone or whose phone changed: the staff member checked the
+    holder's identity at the counter (`evidence`). Allowed only when the customer's
+    supply office is among the caller's (PERMISSION_DENIED otherwise); fails with
+    ALREADY_EXISTS when bound and QUOTA_EXCEEDED past the binding limit of the user
+    or of the customer. The users already bound and the registered phone, if any,
+    are told, as for a binding by code.
+    """
 
 @_typing.type_check_only
 class AccountAdminServiceAsyncStub(AccountAdminServiceStub):
@@ -150,6 +159,15 @@ class AccountAdminServiceAsyncStub(AccountAdminServiceStub):
     ListServiceAccounts: _aio.UnaryUnaryMultiCallable[_account_admin_service_system_requests_pb2.ListServiceAccountsRequest, _account_admin_service_system_requests_pb2.ListServiceAccountsResponse]  # type: ignore[assignment]
     """Lists the service accounts of other systems and the certificates and roles
     mapped to them.
+    """
+    VerifyCustomerBinding: _aio.UnaryUnaryMultiCallable[_account_admin_service_pb2.VerifyCustomerBindingRequest, _resources_pb2.CustomerBinding]  # type: ignore[assignment]
+    """Binds a customer (户号) to a customer user on staff's word, for a customer
+    without a registered phone or whose phone changed: the staff member checked the
+    holder's identity at the counter (`evidence`). Allowed only when the customer's
+    supply office is among the caller's (PERMISSION_DENIED otherwise); fails with
+    ALREADY_EXISTS when bound and QUOTA_EXCEEDED past the binding limit of the user
+    or of the customer. The users already bound and the registered phone, if any,
+    are told, as for a binding by code.
     """
 
 class AccountAdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -321,6 +339,21 @@ class AccountAdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_account_admin_service_system_requests_pb2.ListServiceAccountsResponse, _abc.Awaitable[_account_admin_service_system_requests_pb2.ListServiceAccountsResponse]]:
         """Lists the service accounts of other systems and the certificates and roles
         mapped to them.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyCustomerBinding(
+        self,
+        request: _account_admin_service_pb2.VerifyCustomerBindingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.CustomerBinding, _abc.Awaitable[_resources_pb2.CustomerBinding]]:
+        """Binds a customer (户号) to a customer user on staff's word, for a customer
+        without a registered phone or whose phone changed: the staff member checked the
+        holder's identity at the counter (`evidence`). Allowed only when the customer's
+        supply office is among the caller's (PERMISSION_DENIED otherwise); fails with
+        ALREADY_EXISTS when bound and QUOTA_EXCEEDED past the binding limit of the user
+        or of the customer. The users already bound and the registered phone, if any,
+        are told, as for a binding by code.
         """
 
 def add_AccountAdminServiceServicer_to_server(servicer: AccountAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

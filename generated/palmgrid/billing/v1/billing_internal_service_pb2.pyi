@@ -58,8 +58,9 @@ class VerifyCustomerBindingResponse(_message.Message):
     other case alike.
     """
     supply_office: _builtins.str
-    """The supply office the customer belongs to, when verified (empty otherwise), so
-    that the account service can keep staff reads of the bound user to that office.
+    """The supply office the customer belongs to, for every active customer (empty
+    for a closed or unknown one), so that the account service can keep staff reads
+    of the bound user to that office and staff bind only customers of their offices.
     """
     registered_phone: _builtins.str
     """The customer's registered phone, when verified: where the binding code and the

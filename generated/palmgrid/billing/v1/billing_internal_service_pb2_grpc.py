@@ -109,8 +109,9 @@ class BillingInternalServiceServicer:
     def VerifyCustomerBinding(self, request, context):
         """Says whether a customer can be bound to an app user, and where the one-time code
         that proves possession goes: an active customer with a registered phone gives
-        verified true with that phone and the supply office; an unknown or closed
-        customer and one without a phone all give verified false alike. The account
+        verified true with that phone and the supply office; one without a phone gives
+        verified false with only the supply office (staff may bind it at the counter);
+        an unknown or closed customer gives an empty false. The account
         service sends the code and checks it; billing holds no secret the user types.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -45,8 +45,9 @@ class BillingInternalServiceStub:
     VerifyCustomerBinding: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]
     """Says whether a customer can be bound to an app user, and where the one-time code
     that proves possession goes: an active customer with a registered phone gives
-    verified true with that phone and the supply office; an unknown or closed
-    customer and one without a phone all give verified false alike. The account
+    verified true with that phone and the supply office; one without a phone gives
+    verified false with only the supply office (staff may bind it at the counter);
+    an unknown or closed customer gives an empty false. The account
     service sends the code and checks it; billing holds no secret the user types.
     """
     ListCustomersByArea: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomersByAreaRequest, _billing_internal_service_pb2.ListCustomersByAreaResponse]
@@ -112,8 +113,9 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
     VerifyCustomerBinding: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.VerifyCustomerBindingRequest, _billing_internal_service_pb2.VerifyCustomerBindingResponse]  # type: ignore[assignment]
     """Says whether a customer can be bound to an app user, and where the one-time code
     that proves possession goes: an active customer with a registered phone gives
-    verified true with that phone and the supply office; an unknown or closed
-    customer and one without a phone all give verified false alike. The account
+    verified true with that phone and the supply office; one without a phone gives
+    verified false with only the supply office (staff may bind it at the counter);
+    an unknown or closed customer gives an empty false. The account
     service sends the code and checks it; billing holds no secret the user types.
     """
     ListCustomersByArea: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.ListCustomersByAreaRequest, _billing_internal_service_pb2.ListCustomersByAreaResponse]  # type: ignore[assignment]
@@ -182,8 +184,9 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_billing_internal_service_pb2.VerifyCustomerBindingResponse, _abc.Awaitable[_billing_internal_service_pb2.VerifyCustomerBindingResponse]]:
         """Says whether a customer can be bound to an app user, and where the one-time code
         that proves possession goes: an active customer with a registered phone gives
-        verified true with that phone and the supply office; an unknown or closed
-        customer and one without a phone all give verified false alike. The account
+        verified true with that phone and the supply office; one without a phone gives
+        verified false with only the supply office (staff may bind it at the counter);
+        an unknown or closed customer gives an empty false. The account
         service sends the code and checks it; billing holds no secret the user types.
         """
 
