@@ -49,8 +49,8 @@ def tell_of_binding(
     now: datetime,
 ) -> None:
     """Tell the users already bound to `customer` (in-app) and its registered phone,
-    if it has one (SMS), that `user_id` bound it. Idempotent per binding (its request ids derive from
-    it). UNAVAILABLE when the notices cannot be queued."""
+    if it has one (SMS), that `user_id` bound it. Idempotent per binding (its request
+    ids derive from it). UNAVAILABLE when the notices cannot be queued."""
     event = f"users/{user_id}/customerBindings/{customer_number(customer)}/{now.isoformat()}"
     parameters = {
         "customer": customer_number(customer),
