@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from palmgrid.account.v1 import account_admin_service_pb2 as admin_service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import binding_commit, bindings, models, users
+from servers.account import binding_commit, bindings, models, scope, users
 from servers.account.core import AccountCore
 from servers.runtime import (
     FailedPrecondition,
@@ -40,7 +40,22 @@ def _customer_user(session: Session, parent: str) -> str:
         raise NotFound(f"{parent} not found")
     if user.kind != users.CUSTOMER:
         raise FailedPrecondition(f"{parent} is not a customer user", reason="NOT_A_CUSTOMER")
+    _check_user_in_scope(session, parent, user_id)
     return user_id
+
+
+def _check_user_in_scope(session: Session, parent: str, user_id: str) -> None:
+    """A user already bound elsewhere belongs to those customers' offices: binding them
+    to one more customer would make them, their sessions and inbox readable here, so it
+    takes a staff member who could read them already. Unbound users belong to no office."""
+    principal = require_principal()
+    if principal.all_supply_offices:
+        return
+    offices = scope.offices_of(session, user_id)
+    if offices.listed and not offices.listed <= set(principal.supply_offices):
+        raise PermissionDenied(
+            f"{parent} is bound to customers outside the caller's scope", reason="OUT_OF_SCOPE"
+        )
 
 
 class StaffBindingMethods:

@@ -20,6 +20,7 @@ from palmgrid.account.v1 import account_service_pb2
 from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.billing.v1 import billing_internal_service_pb2, billing_internal_service_pb2_grpc
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
+from servers.account import models as account_models
 from servers.account.config import AccountConfig
 from servers.account.service import make_spec as account_spec
 from servers.notification.service import make_spec as notification_spec
@@ -203,6 +204,25 @@ def test_a_customer_outside_the_staff_offices_is_refused(system: System) -> None
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_reason(error) == "OUT_OF_SCOPE"
     assert _notices(system, OUT_OF_SCOPE) == []
+
+
+def test_a_user_bound_outside_the_staff_offices_is_not_bound_by_them(system: System) -> None:
+    # Bound to a QJ-ZY customer: binding them to a QJ-QL one would make them, their
+    # sessions and inbox readable to a QJ-QL agent.
+    user = _customer_user(system, "counterelsewhere")
+    with system.account.runtime.session(write=True) as session:
+        session.add(
+            account_models.CustomerBinding(
+                user_id=user.removeprefix("users/"),
+                customer=f"customers/{3100000000 + OUT_OF_SCOPE}",
+                supply_office=customer_record(OUT_OF_SCOPE).supply_office,
+                create_time=system.account.clock.now(),
+            )
+        )
+    error = fails(lambda: _verify(system, user, IN_SCOPE + 4))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_reason(error) == "OUT_OF_SCOPE"
+    assert _notices(system, IN_SCOPE + 4) == []
 
 
 def test_the_users_per_customer_cap_holds_under_concurrent_bindings(system: System) -> None:
