@@ -152,6 +152,12 @@ class Exchange:
                 return value
         return None
 
+    def header_list(self, name: bytes) -> bytes | None:
+        """Every value of a list-valued request header, in order, joined by commas as
+        RFC 9110 §5.3 reads repeated field lines (None when absent)."""
+        values = [value for key, value in self.headers if key == name]
+        return b",".join(values) if values else None
+
 
 def compose(stages: Mapping[str, Stage]) -> Handler:
     """Chain the given stages in STAGE_ORDER into one handler; unknown names are errors."""

@@ -25,6 +25,8 @@ class Request(Protocol):
 
     def header(self, name: bytes) -> bytes | None: ...
 
+    def header_list(self, name: bytes) -> bytes | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class TrustedProxies:
@@ -62,7 +64,9 @@ class TrustedProxies:
 
     def client_ip_of(self, request: Request) -> str:
         """`client_ip` of a request: its peer and its `X-Forwarded-For`."""
-        return self.client_ip(request.client, request.header(b"x-forwarded-for"))
+        # Every X-Forwarded-For line: a proxy that appends its own line rather than
+        # merging would otherwise leave the client's forged first line to be believed.
+        return self.client_ip(request.client, request.header_list(b"x-forwarded-for"))
 
     def scheme(self, peer: str | None, scheme: str, forwarded_proto: bytes | None) -> str:
         """`https` when the connection is TLS, or a trusted proxy says it terminated TLS."""

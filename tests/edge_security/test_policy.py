@@ -15,6 +15,7 @@ from cachetags.plans import (
     staff_reach,
 )
 from edge.cache.http import cache_control, etag, matches
+from edge.pipeline import Exchange
 from edge.security.clientip import TrustedProxies
 from palmgrid.account.v1 import account_service_pb2
 from palmgrid.billing.v1 import billing_service_pb2
@@ -120,6 +121,27 @@ def test_client_addresses_come_from_trusted_proxies_only() -> None:
     assert proxies.client_ip("10.1.1.1", b"not-an-ip") == "10.1.1.1"
     assert proxies.scheme("10.1.1.1", "http", b"https") == "https"
     assert proxies.scheme("192.0.2.5", "http", b"https") == "http"
+
+
+def test_every_forwarded_for_line_counts_so_a_forged_first_line_is_not_believed() -> None:
+    proxies = TrustedProxies.parse(("10.0.0.0/8",))
+    # The client sent its own line; the trusted proxy appended another, not merged.
+    exchange = Exchange(
+        method="GET",
+        raw_path="/v1/outlets",
+        query=b"",
+        headers=[(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.7")],
+        client="10.1.1.1",
+        scheme="http",
+        receive=_no_body,
+        max_body=0,
+        request_id="r1",
+    )
+    assert proxies.client_ip_of(exchange) == "203.0.113.7"
+
+
+async def _no_body() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 @pytest.mark.parametrize(
