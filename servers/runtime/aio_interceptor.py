@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent import futures
@@ -91,6 +92,11 @@ class ThreadContext:
         # Read on the loop while the call is live: an aio context must not be read once
         # its call is over, and a cancelled call may end while the method still runs.
         self._snapshot = _CallSnapshot(context) if loop is not None else context
+        # Set on the loop when the call ends (done, cancelled, deadline passed), so a
+        # method on a thread can stop work its caller no longer waits for.
+        self._ended = threading.Event()
+        if loop is not None:
+            context.add_done_callback(lambda _call: self._ended.set())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
@@ -115,7 +121,9 @@ class ThreadContext:
         return self._code
 
     def is_active(self) -> bool:
-        return True
+        if self._loop is None:  # grpc's own thread context for blocking streams
+            return bool(self._context.is_active())
+        return not self._ended.is_set()
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         add = getattr(self._context, "add_done_callback", None)

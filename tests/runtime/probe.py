@@ -43,6 +43,8 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
 
     def __init__(self) -> None:
         self.started: list[str] = []
+        # Whether each Sleep's caller still waited when the sleep was over.
+        self.caller_waited: dict[str, bool] = {}
         self.renamed: list[str] = []
         self._lock = threading.Lock()
 
@@ -88,6 +90,7 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
         with self._lock:
             self.started.append(request.tag)
         time.sleep(request.millis / 1000)
+        self.caller_waited[request.tag] = context.is_active()
         return probe_pb2.SleepResponse(tag=request.tag)
 
     def Count(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:

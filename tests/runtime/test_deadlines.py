@@ -91,3 +91,19 @@ def test_detached_options_outlive_a_spent_deadline_and_keep_the_request_id() -> 
     options = contextvars.copy_context().run(in_the_spent_call)
     assert options.timeout == 2.0
     assert dict(options.metadata) == {"x-request-id": "req-late"}
+
+
+def test_a_method_sees_that_its_caller_stopped_waiting(
+    start_probe: StartProbe, probe: types.ModuleType
+) -> None:
+    running = start_probe()
+    with grpc.insecure_channel(running.target) as channel:
+        stub = probe.probe_pb2_grpc.ProbeServiceStub(channel)
+        stub.Sleep(probe.pb2.SleepRequest(millis=0, tag="waited"))
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Sleep(probe.pb2.SleepRequest(millis=600, tag="gone"), timeout=0.2)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        deadline = time.monotonic() + 5
+        while "gone" not in running.servicer.caller_waited and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert running.servicer.caller_waited == {"waited": True, "gone": False}
