@@ -5,9 +5,10 @@ same transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from servers.care.models import ComplaintRiskRow
@@ -49,15 +50,15 @@ def record(session: Session, score: NewScore, now: datetime) -> Recorded:
     """Record `score` in the caller's transaction, unless the subject's current score
     was computed later. A score that reaches the top level from below (or first) marks
     an alert pending; one below the top level drops a pending alert."""
-    query = select(ComplaintRiskRow).where(ComplaintRiskRow.subject == score.subject)
-    row = session.exec(query.with_for_update()).first()
+    row = _current_row(session, score.subject)
     if row is not None and row.compute_time > score.compute_time:
         return Recorded(row, raised=False)
     before = row.level if row is not None else ""
     if row is None:
-        row = ComplaintRiskRow(
-            id=new_id(), subject=score.subject, score=0, level="", create_time=now
-        )
+        row = _first_row(session, score.subject, now)
+        before = row.level
+        if row.compute_time > score.compute_time:
+            return Recorded(row, raised=False)
     changed = (row.score, row.level, row.reasons) != (score.score, score.level, score.reasons)
     row.customer = score.customer
     row.supply_office = score.supply_office
@@ -78,3 +79,37 @@ def record(session: Session, score: NewScore, now: datetime) -> Recorded:
     session.add(row)
     session.flush()
     return Recorded(row, raised)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _current_row(session: Session, subject: str) -> ComplaintRiskRow | None:
+    query = select(ComplaintRiskRow).where(ComplaintRiskRow.subject == subject)
+    return session.exec(query.with_for_update()).first()
+
+
+def _first_row(session: Session, subject: str, now: datetime) -> ComplaintRiskRow:
+    """A new row for `subject`, or, when a concurrent scoring inserted one first (the
+    unique subject), that row, locked: two scorings of one subject never fail."""
+    # A placeholder the caller fills in as it would an existing row's: computed at the
+    # epoch, so any score is newer, and with no level, so reaching the top is a rise.
+    row = ComplaintRiskRow(
+        id=new_id(),
+        subject=subject,
+        score=0,
+        level="",
+        compute_time=_EPOCH,
+        create_time=now,
+        update_time=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row
+    except IntegrityError:
+        existing = _current_row(session, subject)
+        if existing is None:
+            raise
+        return existing
