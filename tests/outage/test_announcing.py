@@ -86,6 +86,41 @@ def test_dispatcher_announces_only_in_their_supply_offices(system: OutageSystem)
     assert error.reason == "OUT_OF_SCOPE"
 
 
+def test_dispatcher_cannot_name_another_offices_areas_under_their_own_office(
+    system: OutageSystem,
+) -> None:
+    outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
+    error = fails(
+        lambda: system.stub.CreateOutage(
+            outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
+            metadata=system.dispatcher("QJ-QL"),
+        )
+    )
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "OUT_OF_SCOPE"
+    assert error.metadata == {"areaCodes": "A07"}
+    assert system.messages("u-far") == []
+
+
+def test_staff_of_every_office_announce_in_any_area(system: OutageSystem) -> None:
+    outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
+    created = system.stub.CreateOutage(
+        outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
+        metadata=system.dispatcher("QJ-QL", "QJ-ZY"),
+    )
+    assert created.affected_customer_count == 3
+
+
+def test_changing_areas_to_another_offices_is_refused(system: OutageSystem) -> None:
+    outage = system.announce()
+    change = resources_pb2.Outage(name=outage.name, area_codes=["A07"])
+    error = fails(lambda: update(system, change, "area_codes"))
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "OUT_OF_SCOPE"
+    assert error.metadata == {"areaCodes": "A07"}
+    assert update(system, resources_pb2.Outage(name=outage.name, area_codes=["A02"]), "area_codes")
+
+
 def test_dispatcher_changes_only_outages_of_their_offices(system: OutageSystem) -> None:
     outage = system.announce()
     change = resources_pb2.Outage(name=outage.name, reason="改期")
