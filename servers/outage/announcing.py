@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from palmgrid.outage.v1 import outage_service_pb2, resources_pb2
@@ -133,10 +134,18 @@ class AnnouncingMethods:
             create_time=now,
             update_time=now,
         )
-        with self.process.runtime.session(write=True) as session:
-            session.add(row)
-            record(session, row, "ANNOUNCED", now, notify=NoticeEvent.ANNOUNCED)
-            created = outage_resource(row)
+        try:
+            with self.process.runtime.session(write=True) as session:
+                session.add(row)
+                record(session, row, "ANNOUNCED", now, notify=NoticeEvent.ANNOUNCED)
+                created = outage_resource(row)
+        except IntegrityError:
+            # The same request, sent twice at once, was stored by the other call.
+            with self.process.runtime.session() as session:
+                earlier = self._by_request(session, principal.user, request.request_id)
+            if earlier is None:
+                raise
+            return self._repeat(earlier, digest)
         self.process.announcer.committed()
         audit_note().details = {"areas": ",".join(row.area_codes), "urgent": str(row.urgent)}
         return created

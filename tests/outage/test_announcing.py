@@ -4,13 +4,18 @@ change."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2
+from servers.outage.announcing import AnnouncingMethods
 from tests.outage.support import DAY, OutageSystem, fails, new_request_id, planned
 
 PLANNED = resources_pb2.OUTAGE_KIND_PLANNED
@@ -148,6 +153,30 @@ def test_same_request_id_returns_the_first_announcement(system: OutageSystem) ->
     error = fails(lambda: system.stub.CreateOutage(other, metadata=system.dispatcher()))
     assert error.code == grpc.StatusCode.ABORTED
     assert error.reason == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_the_same_announcement_sent_twice_at_once_makes_one_outage(
+    system: OutageSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both_checked = threading.Barrier(2, timeout=10)
+    survey = AnnouncingMethods._customers_in_scope
+
+    def survey_then_wait(*args: Any) -> int:
+        count = survey(*args)
+        both_checked.wait()  # both have looked for an earlier request and found none
+        return count
+
+    monkeypatch.setattr(AnnouncingMethods, "_customers_in_scope", survey_then_wait)
+    request = outage_pb.CreateOutageRequest(
+        outage=planned(system.clock), request_id=new_request_id()
+    )
+    with ThreadPoolExecutor(2) as pool:
+        calls = [
+            pool.submit(system.stub.CreateOutage, request, metadata=system.dispatcher())
+            for _ in range(2)
+        ]
+        first, second = (call.result() for call in calls)
+    assert first.name == second.name
 
 
 def update(system: OutageSystem, outage: resources_pb2.Outage, *paths: str) -> resources_pb2.Outage:
