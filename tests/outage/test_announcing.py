@@ -79,14 +79,19 @@ def test_unplanned_outage_in_the_future_is_refused(system: OutageSystem) -> None
     assert violations(error) == ["outage.startTime"]
 
 
+def create_as(
+    system: OutageSystem, outage: resources_pb2.Outage, *offices: str
+) -> resources_pb2.Outage:
+    """Announce `outage` as a dispatcher of `offices`."""
+    return system.stub.CreateOutage(
+        outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
+        metadata=system.dispatcher(*offices),
+    )
+
+
 def test_dispatcher_announces_only_in_their_supply_offices(system: OutageSystem) -> None:
     outage = planned(system.clock, supply_office="QJ-ZY", area_codes=["A07"])
-    error = fails(
-        lambda: system.stub.CreateOutage(
-            outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
-            metadata=system.dispatcher("QJ-QL"),
-        )
-    )
+    error = fails(lambda: create_as(system, outage, "QJ-QL"))
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "OUT_OF_SCOPE"
 
@@ -95,24 +100,16 @@ def test_dispatcher_cannot_name_another_offices_areas_under_their_own_office(
     system: OutageSystem,
 ) -> None:
     outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
-    error = fails(
-        lambda: system.stub.CreateOutage(
-            outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
-            metadata=system.dispatcher("QJ-QL"),
-        )
-    )
+    error = fails(lambda: create_as(system, outage, "QJ-QL"))
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "OUT_OF_SCOPE"
     assert error.metadata == {"areaCodes": "A07"}
     assert system.messages("u-far") == []
 
 
-def test_staff_of_every_office_announce_in_any_area(system: OutageSystem) -> None:
+def test_staff_of_both_offices_announce_in_both_offices_areas(system: OutageSystem) -> None:
     outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
-    created = system.stub.CreateOutage(
-        outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
-        metadata=system.dispatcher("QJ-QL", "QJ-ZY"),
-    )
+    created = create_as(system, outage, "QJ-QL", "QJ-ZY")
     assert created.affected_customer_count == 3
 
 
