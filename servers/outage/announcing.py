@@ -8,9 +8,11 @@ record each change with its notice in the same transaction (`servers.outage.chan
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from palmgrid.outage.v1 import outage_service_pb2, resources_pb2
@@ -27,7 +29,9 @@ from servers.runtime import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     audit_note,
+    in_supply_office_scope,
     require_principal,
     require_supply_office_scope,
 )
@@ -108,7 +112,7 @@ class AnnouncingMethods:
             earlier = self._by_request(session, principal.user, request.request_id)
         if earlier is not None:
             return self._repeat(earlier, digest)
-        count = self.process.customers.count_in_areas(wanted.area_codes)
+        count = self._customers_in_scope(principal, wanted.area_codes)
         started = plan.kind == OutageKind.UNPLANNED or start <= now
         row = OutageRow(
             id=new_id(),
@@ -130,13 +134,42 @@ class AnnouncingMethods:
             create_time=now,
             update_time=now,
         )
-        with self.process.runtime.session(write=True) as session:
-            session.add(row)
-            record(session, row, "ANNOUNCED", now, notify=NoticeEvent.ANNOUNCED)
-            created = outage_resource(row)
+        try:
+            with self.process.runtime.session(write=True) as session:
+                session.add(row)
+                record(session, row, "ANNOUNCED", now, notify=NoticeEvent.ANNOUNCED)
+                created = outage_resource(row)
+        except IntegrityError:
+            # The same request, sent twice at once, was stored by the other call.
+            with self.process.runtime.session() as session:
+                earlier = self._by_request(session, principal.user, request.request_id)
+            if earlier is None:
+                raise
+            return self._repeat(earlier, digest)
         self.process.announcer.committed()
         audit_note().details = {"areas": ",".join(row.area_codes), "urgent": str(row.urgent)}
         return created
+
+    def _customers_in_scope(self, principal: Principal, area_codes: Sequence[str]) -> int:
+        """How many customers these areas have; OUT_OF_SCOPE (naming the areas) when any
+        has customers of a supply office outside the caller's. The outage's own
+        supply_office is the caller's word; the customers' offices are billing's."""
+        survey = self.process.customers.survey(
+            area_codes, with_offices=not principal.all_supply_offices
+        )
+        foreign = sorted(
+            area
+            for area, offices in survey.offices_by_area.items()
+            if not all(in_supply_office_scope(principal, office) for office in offices)
+        )
+        if foreign:
+            raise PermissionDenied(
+                f"outage.areaCodes {', '.join(foreign)} supply customers outside the "
+                "caller's supply offices",
+                reason="OUT_OF_SCOPE",
+                metadata={"areaCodes": ",".join(foreign)},
+            )
+        return survey.customer_count
 
     def _by_request(self, session: Session, creator: str, request_id: str) -> OutageRow | None:
         return session.exec(
@@ -164,7 +197,7 @@ class AnnouncingMethods:
         notice = self.process.notice_period.current()
         count: int | None = None
         if "area_codes" in fields:
-            count = self.process.customers.count_in_areas(change.area_codes)
+            count = self._customers_in_scope(principal, change.area_codes)
         with self.process.runtime.session(write=True) as session:
             row = locked_outage(session, change.name)
             require_supply_office_scope(principal, row.supply_office)

@@ -97,10 +97,14 @@ class ChangeFeed:
         self._loop = Loop("outage-feed", poll_seconds, self._poll)
 
     def start(self) -> None:
+        self._head = self.stored_head()
+        self._loop.start()
+
+    def stored_head(self) -> int:
+        """The latest change stored (by any replica), which the feed may not have read yet."""
         with self._runtime.session() as session:
             head = session.exec(select(func.max(ChangeRow.seq))).one()
-        self._head = int(head or 0)
-        self._loop.start()
+        return int(head or 0)
 
     def stop(self) -> None:
         self._loop.stop()

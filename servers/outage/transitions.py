@@ -42,6 +42,12 @@ class TransitionMethods:
             require_supply_office_scope(principal, row.supply_office)
             check_etag(request.etag, request.name, row.version)
             check_state(request.name, row.state, (OutageState.SCHEDULED,), "cancelled")
+            if row.start_time <= now:
+                # Started, though the clock job has not marked it ACTIVE yet.
+                raise FailedPrecondition(
+                    f"{request.name} has started; restore it instead",
+                    metadata={"field": "state", "state": row.state},
+                )
             row.state = OutageState.CANCELLED.value
             row.cancel_reason = request.reason
             save(session, row, now)

@@ -25,7 +25,7 @@ from servers.outage.feed import Change, Subscription
 from servers.outage.models import OPEN_STATES, OutageRow
 from servers.outage.process import OutageProcess
 from servers.outage.resources import change_kind_value, outage_resource
-from servers.runtime import Clock
+from servers.runtime import Clock, OutOfRange
 from servers.runtime.protoconv import timestamp
 
 Response = outage_service_pb2.WatchOutagesResponse
@@ -59,6 +59,8 @@ class WatchMethods:
         feed = self.process.feed
         subscription = feed.subscribe()
         try:
+            if request.cursor:
+                await self._check_cursor(int(request.cursor), subscription.since)
             # Headers now, not with the first change: the edge answers 200 once it has
             # (non-empty) headers. They say where the stream starts.
             await context.send_initial_metadata((("x-watch-cursor", str(subscription.since)),))
@@ -78,6 +80,19 @@ class WatchMethods:
                 yield response
         finally:
             subscription.close()
+
+    async def _check_cursor(self, cursor: int, since: int) -> None:
+        """OUT_OF_RANGE for a cursor no stored change has reached: live changes up to
+        it would be dropped unseen. One ahead of this process's feed (another replica's
+        newer change, not polled yet) is fine."""
+        if cursor <= since:
+            return
+        head = await asyncio.to_thread(self.process.feed.stored_head)
+        if cursor > head:
+            raise OutOfRange(
+                f"cursor {cursor} is beyond the latest change ({head})",
+                metadata={"field": "cursor", "head": str(head)},
+            )
 
     def _existing(self, wanted: _Filter, since: int) -> list[Response]:
         with self.process.runtime.session() as session:

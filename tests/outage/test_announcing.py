@@ -4,13 +4,18 @@ change."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2
+from servers.outage.announcing import AnnouncingMethods
 from tests.outage.support import DAY, OutageSystem, fails, new_request_id, planned
 
 PLANNED = resources_pb2.OUTAGE_KIND_PLANNED
@@ -74,16 +79,48 @@ def test_unplanned_outage_in_the_future_is_refused(system: OutageSystem) -> None
     assert violations(error) == ["outage.startTime"]
 
 
+def create_as(
+    system: OutageSystem, outage: resources_pb2.Outage, *offices: str
+) -> resources_pb2.Outage:
+    """Announce `outage` as a dispatcher of `offices`."""
+    return system.stub.CreateOutage(
+        outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
+        metadata=system.dispatcher(*offices),
+    )
+
+
 def test_dispatcher_announces_only_in_their_supply_offices(system: OutageSystem) -> None:
     outage = planned(system.clock, supply_office="QJ-ZY", area_codes=["A07"])
-    error = fails(
-        lambda: system.stub.CreateOutage(
-            outage_pb.CreateOutageRequest(outage=outage, request_id=new_request_id()),
-            metadata=system.dispatcher("QJ-QL"),
-        )
-    )
+    error = fails(lambda: create_as(system, outage, "QJ-QL"))
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "OUT_OF_SCOPE"
+
+
+def test_dispatcher_cannot_name_another_offices_areas_under_their_own_office(
+    system: OutageSystem,
+) -> None:
+    outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
+    error = fails(lambda: create_as(system, outage, "QJ-QL"))
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "OUT_OF_SCOPE"
+    assert error.metadata == {"areaCodes": "A07"}
+    assert system.messages("u-far") == []
+
+
+def test_staff_of_both_offices_announce_in_both_offices_areas(system: OutageSystem) -> None:
+    outage = planned(system.clock, supply_office="QJ-QL", area_codes=["A01", "A07"])
+    created = create_as(system, outage, "QJ-QL", "QJ-ZY")
+    assert created.affected_customer_count == 3
+
+
+def test_changing_areas_to_another_offices_is_refused(system: OutageSystem) -> None:
+    outage = system.announce()
+    change = resources_pb2.Outage(name=outage.name, area_codes=["A07"])
+    error = fails(lambda: update(system, change, "area_codes"))
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "OUT_OF_SCOPE"
+    assert error.metadata == {"areaCodes": "A07"}
+    assert update(system, resources_pb2.Outage(name=outage.name, area_codes=["A02"]), "area_codes")
 
 
 def test_dispatcher_changes_only_outages_of_their_offices(system: OutageSystem) -> None:
@@ -113,6 +150,30 @@ def test_same_request_id_returns_the_first_announcement(system: OutageSystem) ->
     error = fails(lambda: system.stub.CreateOutage(other, metadata=system.dispatcher()))
     assert error.code == grpc.StatusCode.ABORTED
     assert error.reason == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_the_same_announcement_sent_twice_at_once_makes_one_outage(
+    system: OutageSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both_checked = threading.Barrier(2, timeout=10)
+    survey = AnnouncingMethods._customers_in_scope
+
+    def survey_then_wait(*args: Any) -> int:
+        count = survey(*args)
+        both_checked.wait()  # both have looked for an earlier request and found none
+        return count
+
+    monkeypatch.setattr(AnnouncingMethods, "_customers_in_scope", survey_then_wait)
+    request = outage_pb.CreateOutageRequest(
+        outage=planned(system.clock), request_id=new_request_id()
+    )
+    with ThreadPoolExecutor(2) as pool:
+        calls = [
+            pool.submit(system.stub.CreateOutage, request, metadata=system.dispatcher())
+            for _ in range(2)
+        ]
+        first, second = (call.result() for call in calls)
+    assert first.name == second.name
 
 
 def update(system: OutageSystem, outage: resources_pb2.Outage, *paths: str) -> resources_pb2.Outage:

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2
-from servers.outage import notices
+from servers.outage import delivery, notices
 from servers.outage.models import NoticeRow
 from tests.outage.support import DAY, START, OutageSystem
 
@@ -42,6 +42,30 @@ def test_announcing_queues_the_notice_without_delivering_it(system: OutageSystem
     )
     assert message.sender == "serviceAccounts/outage"
     assert message.event.startswith(f"{outage.name}/notices/")
+
+
+def test_announcing_goes_on_while_a_notice_is_being_delivered(
+    system: OutageSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    announced_meanwhile: list[resources_pb2.Outage] = []
+
+    def deliver_and_announce_meanwhile(*args: object, **kwargs: object) -> int:
+        if not announced_meanwhile:  # once: the second announcement's notice just delivers
+            announced_meanwhile.append(system.announce(reason="配网改造"))
+        return notices.notify_affected(*args, **kwargs)  # type: ignore[arg-type]
+
+    system.process.dispatcher.stop()  # nothing delivers in the background now
+    try:
+        first = system.announce()
+        monkeypatch.setattr(delivery, "notify_affected", deliver_and_announce_meanwhile)
+        assert system.deliver() == 1  # the first; the second came after the pass began
+        assert system.deliver() == 1
+    finally:
+        system.process.dispatcher.start()
+    assert announced_meanwhile[0].name != first.name
+    with system.outage.runtime.session() as session:
+        pending = session.exec(select(NoticeRow).where(NoticeRow.deliver_time == None)).all()  # noqa: E711
+    assert pending == []
 
 
 def test_a_user_bound_to_two_affected_customers_gets_one_message(system: OutageSystem) -> None:

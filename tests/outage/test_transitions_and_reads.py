@@ -77,6 +77,16 @@ def test_an_active_outage_cannot_be_cancelled(system: OutageSystem) -> None:
     assert error.code == grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_an_outage_past_its_start_cannot_be_cancelled_before_the_clock_job_runs(
+    system: OutageSystem,
+) -> None:
+    outage = system.announce(days=8)
+    system.clock.advance(8 * DAY)  # started, though still SCHEDULED until the clock job
+    error = fails(lambda: cancel(system, outage.name))
+    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.metadata == {"field": "state", "state": "SCHEDULED"}
+
+
 def test_a_scheduled_outage_cannot_be_restored_before_it_starts(system: OutageSystem) -> None:
     error = fails(lambda: restore(system, system.announce().name))
     assert error.code == grpc.StatusCode.FAILED_PRECONDITION

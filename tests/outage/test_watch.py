@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
-from tests.outage.support import OutageSystem
+from tests.outage.support import OutageSystem, fails
 
 ANNOUNCED = outage_pb.OUTAGE_CHANGE_KIND_ANNOUNCED
 CANCELLED = outage_pb.OUTAGE_CHANGE_KIND_CANCELLED
@@ -111,6 +111,13 @@ def test_resuming_from_a_cursor_loses_and_repeats_nothing(system: OutageSystem) 
         assert resumed.items.empty() or resumed.items.get().change_kind == HEARTBEAT
     finally:
         resumed.close()
+
+
+def test_a_cursor_beyond_the_feed_is_refused_naming_it(system: OutageSystem) -> None:
+    stream = system.stub.WatchOutages(outage_pb.WatchOutagesRequest(cursor="999999999999"))
+    error = fails(lambda: next(stream))
+    assert error.code == grpc.StatusCode.OUT_OF_RANGE
+    assert error.metadata["field"] == "cursor"
 
 
 def test_existing_outages_come_first_and_filters_apply(system: OutageSystem) -> None:
