@@ -95,14 +95,17 @@ def test_a_thousand_open_streams_leave_the_unary_rpcs_answering(system: OutageSy
     try:
         watchers.run(watchers.open(), timeout=60)
         wait_for_subscribers(system, STREAMS, timeout=10)
-        # The server's 16 pool threads are all free: a read and a write answer at once.
+        # The server's 16 pool threads are all free: a read and a write answer at once
+        # (7 ms and 0.12 s measured on a quiet machine). A server holding a thread per
+        # stream would not answer within the call's timeout at all; the bounds here are
+        # loose so that a loaded machine does not fail them.
         started = time.monotonic()
         system.stub.ListOutages(outage_pb.ListOutagesRequest(), timeout=5)
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 3.0
         changes = asyncio.run_coroutine_threadsafe(watchers.next_changes(), watchers.loop)
         started = time.monotonic()
         outage = system.announce()
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0
         names = changes.result(timeout=30)
         assert names == [outage.name] * STREAMS
         assert time.monotonic() - started < 10
