@@ -15,6 +15,7 @@ its open connections when stopped, as a provider that goes away does.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import signal
@@ -67,7 +68,7 @@ class SandboxHttpServer(ThreadingHTTPServer):
                 self._connections.discard(connection)
 
 
-class SandboxHandler(BaseHTTPRequestHandler):
+class SandboxHandler(BaseHTTPRequestHandler, abc.ABC):
     """Tracks its connection on a SandboxHttpServer and hands GET, POST and PUT to
     `handle_method`."""
 
@@ -97,8 +98,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self.handle_method("PUT")
 
+    @abc.abstractmethod
     def handle_method(self, method: str) -> None:
-        raise NotImplementedError
+        """Answer the request (`method` is GET, POST or PUT); each sandbox writes its own."""
 
 
 def wait_for_stop_signal() -> None:
