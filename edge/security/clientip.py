@@ -11,17 +11,21 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["TrustedProxies"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_CLIENT_IP_STATE = "client_ip"
+
+
 class Request(Protocol):
     """What the client's address is read from (an `edge.pipeline.Exchange`)."""
 
     client: str | None
+    state: dict[str, Any]
 
     def header(self, name: bytes) -> bytes | None: ...
 
@@ -63,10 +67,15 @@ class TrustedProxies:
         return address
 
     def client_ip_of(self, request: Request) -> str:
-        """`client_ip` of a request: its peer and its `X-Forwarded-For`."""
-        # Every X-Forwarded-For line: a proxy that appends its own line rather than
-        # merging would otherwise leave the client's forged first line to be believed.
-        return self.client_ip(request.client, request.header_list(b"x-forwarded-for"))
+        """`client_ip` of a request: its peer and its `X-Forwarded-For`; worked out once
+        per request (sessions, rate limits, envelopes and identity all ask)."""
+        known = request.state.get(_CLIENT_IP_STATE)
+        if known is None:
+            # Every X-Forwarded-For line: a proxy that appends its own line rather than
+            # merging would otherwise leave the client's forged first line to be believed.
+            known = self.client_ip(request.client, request.header_list(b"x-forwarded-for"))
+            request.state[_CLIENT_IP_STATE] = known
+        return str(known)
 
     def scheme(self, peer: str | None, scheme: str, forwarded_proto: bytes | None) -> str:
         """`https` when the connection is TLS, or a trusted proxy says it terminated TLS."""
