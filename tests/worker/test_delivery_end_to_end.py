@@ -261,10 +261,23 @@ def test_two_workers_on_postgresql_send_each_message_once(
         wait_until(lambda: gateway_received(system.sandbox, people), 60, "the first send")
         # The worker running the job pauses past its lease: the other takes the job
         # over, and the first, let go on, sends once more before it learns it lost it.
-        paused = job_holder(postgres_url)
+        holders: list[int] = []
+        wait_until(
+            lambda: holders.append(job_holder(postgres_url)) or holders[-1] != 0,
+            60,
+            "a worker running the job",
+        )
+        paused = holders[-1]
         workers[paused].send_signal(signal.SIGSTOP)
+
+        def runs_by_the_other() -> int:
+            return sum(worker_pid(run.worker) != paused for run in job_runs(postgres_url))
+
+        before = runs_by_the_other()
         try:
-            wait_until(lambda: job_holder(postgres_url) not in (0, paused), 60, "a takeover")
+            # A run recorded by the other worker since the pause: a short run between
+            # two polls of the lease would not be seen holding it.
+            wait_until(lambda: runs_by_the_other() > before, 60, "a takeover")
         finally:
             workers[paused].send_signal(signal.SIGCONT)
         wait_until(lambda: system.completed(messages), 90, "every message completed")
