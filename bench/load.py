@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.ports import free_port
+
 __all__ = ["LoadResult", "Process", "cpu_seconds", "free_port", "run_wrk", "wait_listening"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -27,13 +29,6 @@ class LoadResult:
     rps: float
     p50_ms: float
     p99_ms: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

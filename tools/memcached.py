@@ -15,6 +15,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from tools.ports import free_port
+
 
 class MemcachedUnavailable(RuntimeError):
     """The memcached binary is missing and cannot be installed here."""
@@ -36,13 +38,6 @@ def ensure_installed() -> str:
     if not found:
         raise MemcachedUnavailable("apt-get installed memcached but it is not on PATH")
     return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:

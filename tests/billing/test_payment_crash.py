@@ -38,7 +38,7 @@ from tests.billing.payments_sandbox_support import (
     start_test_sandbox,
 )
 from tests.billing.payments_support import PAYMENT_PERMISSIONS, identity_key, wait_until
-from tools.memcached import free_port
+from tools.ports import free_port
 
 __all__ = ["identity_key", "payment_keys_dir"]
 

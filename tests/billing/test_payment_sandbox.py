@@ -38,7 +38,8 @@ from tests.billing.payments_sandbox_support import (
     sandbox,
     start_test_sandbox,
 )
-from tools.memcached import free_port, wait_for_port
+from tools.memcached import wait_for_port
+from tools.ports import free_port
 
 __all__ = ["payment_keys_dir", "sandbox"]
 

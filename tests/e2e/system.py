@@ -35,7 +35,7 @@ from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
 from tools import memcached
-from tools.memcached import free_port
+from tools.ports import free_port
 
 CAPTCHA = "PALM7"
 STAFF_PASSWORD = "Palm-dev-2026!"

@@ -26,6 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from openapi_spec_validator import validate
 
 from tests.edge.edge_protos import Compiled, compile_protos
+from tools.ports import free_port
 
 ROOT = Path(__file__).parents[2]
 
@@ -59,13 +60,6 @@ def weather_port(weather: Compiled) -> Iterator[int]:
     server.start()
     yield port
     server.stop(grace=None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class EdgeProcess:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from servers.runtime import SYSTEM_CLOCK, create_engine
 from servers.runtime.settings import SERVICE_NAMES, Settings
 from servers.worker.status import job_statuses
-from tools.memcached import free_port
+from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120.0
