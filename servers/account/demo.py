@@ -36,6 +36,10 @@ DEMO_STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("dispatcher", "Dispatcher", "dispatcher"),
     DemoStaff("expander", "Connection staff", "expander"),
     DemoStaff("inspector", "Inspector", "inspector"),
+    # A second inspector: an inspection task needs two (docs/inspection.md).
+    DemoStaff("patroller", "Inspector", "inspector"),
+    # Sees every inspection of the office, reassigns them, hears of completed ones.
+    DemoStaff("inspmanager", "Inspection manager", "inspection-manager"),
     DemoStaff("agent", "Service agent", "agent"),
     # Alerted when a complaint risk of the office reaches the top level (docs/care.md).
     DemoStaff("caremanager", "Care manager", "care-manager"),

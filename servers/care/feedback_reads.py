@@ -20,7 +20,6 @@ from servers.care.feedback_resources import (
     state_name,
 )
 from servers.care.models import FeedbackRow
-from servers.care.office_scope import office_condition
 from servers.runtime import (
     NotFound,
     Runtime,
@@ -28,6 +27,7 @@ from servers.runtime import (
     require_principal,
     require_supply_office_scope,
 )
+from servers.runtime.office_scope import office_condition
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 _COLUMNS = FeedbackRow.__table__.c  # type: ignore[attr-defined]

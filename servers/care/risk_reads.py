@@ -10,7 +10,6 @@ from sqlmodel import col, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from servers.care.models import ComplaintRiskRow
-from servers.care.office_scope import office_condition
 from servers.care.risk_resources import risk_id, risk_resource
 from servers.runtime import (
     NotFound,
@@ -19,6 +18,7 @@ from servers.runtime import (
     require_principal,
     require_supply_office_scope,
 )
+from servers.runtime.office_scope import office_condition
 
 DEFAULT_PAGE = 50
 # Highest score first, then most recently computed; ties by id.

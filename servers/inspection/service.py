@@ -1,19 +1,99 @@
-"""The inspection service: its contract is declared and served; every RPC answers
-UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+"""The inspection service: on-site inspection tasks, the findings recorded on site and
+their completion.
+
+The servicer is composed of method groups, each in its own module: tasks
+(`servers.inspection.tasks`) and reads (`.reads`). RPCs not built yet answer
+UNIMPLEMENTED through `servers.runtime.declared`.
+
+`make_spec(clock=..., config=..., archive=..., staff=...)` builds the ServiceSpec with
+an injectable clock, configuration, customer archive (default: billing) and staff
+directory (default: account); `SPEC` is the real one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc
-from servers.runtime import Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared_only
+from servers.inspection.config import InspectionConfig
+from servers.inspection.customers import BillingCustomerArchive, CustomerArchive
+from servers.inspection.reads import ReadMethods
+from servers.inspection.staff import AccountStaff, Staff
+from servers.inspection.tasks import TaskMethods
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
+from servers.runtime.declared import declared
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def registrations(runtime: Runtime) -> Sequence[Registration]:
-    return [
-        declared_only(inspection_service_pb2_grpc, "palmgrid.inspection.v1.InspectionService"),
-    ]
+class InspectionServicer(
+    TaskMethods,
+    ReadMethods,
+    inspection_service_pb2_grpc.InspectionServiceServicer,
+):
+    """palmgrid.inspection.v1.InspectionService."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        config: InspectionConfig,
+        clock: Clock,
+        archive: CustomerArchive,
+        staff: Staff,
+    ) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.clock = clock
+        self.archive = archive
+        self.staff = staff
 
 
-SPEC = ServiceSpec(name="inspection", registrations=registrations)
+def _archive(runtime: Runtime) -> CustomerArchive:
+    config = runtime.settings_of(InspectionConfig)
+    return BillingCustomerArchive(runtime, config.upstream_timeout_seconds)
+
+
+def _staff(runtime: Runtime) -> Staff:
+    config = runtime.settings_of(InspectionConfig)
+    return AccountStaff(runtime, config.upstream_timeout_seconds)
+
+
+def make_spec(
+    *,
+    clock: Clock | None = None,
+    config: InspectionConfig | None = None,
+    archive: Callable[[Runtime], CustomerArchive] = _archive,
+    staff: Callable[[Runtime], Staff] = _staff,
+) -> ServiceSpec:
+    """The inspection ServiceSpec with this clock, configuration, customer archive and
+    staff directory (default: the wall clock, PALMGRID_INSPECTION_* from the
+    environment at start, billing's archive and account's users)."""
+
+    now = clock or SYSTEM_CLOCK
+
+    def settings() -> InspectionConfig:
+        return config or InspectionConfig.load()
+
+    def registrations(runtime: Runtime) -> Sequence[Registration]:
+        chosen = runtime.settings_of(InspectionConfig)
+        # The generated stub declares every RPC abstract; `declared` answers the ones
+        # not built yet with UNIMPLEMENTED, hence the ignore.
+        servicer = InspectionServicer(runtime, chosen, now, archive(runtime), staff(runtime))  # type: ignore[abstract]
+        return [
+            declared(
+                inspection_service_pb2_grpc,
+                "palmgrid.inspection.v1.InspectionService",
+                servicer,
+            )
+        ]
+
+    return ServiceSpec(
+        name="inspection",
+        registrations=registrations,
+        migrations=MIGRATIONS,
+        settings=settings,
+    )
+
+
+SPEC = make_spec()

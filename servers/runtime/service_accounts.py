@@ -84,7 +84,16 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "notification.messages.create",
     ),
     "expansion": _service(AUDIT_WRITE),
-    "inspection": _service(AUDIT_WRITE),
+    # Inspection reads the customer's office, name and address (billing), checks the
+    # assignees and finds the office's inspection managers (account), and tells them and
+    # the assigned inspectors through notification.
+    "inspection": _service(
+        AUDIT_WRITE,
+        "billing.customers.batchGet",
+        "account.users.batchGet",
+        "account.users.list",
+        "notification.messages.create",
+    ),
     # Ingest hands customer changes, meter readings and payments made outside the app
     # (reported by the marketing system) on to billing.
     "ingest": _service(

@@ -44,6 +44,7 @@ DEMO_USER = {
     "dispatcher": "dispatcher",
     "expander": "expander",
     "inspector": "inspector",
+    "inspection-manager": "inspmanager",
     "editor": "editor",
     "admin": "admin",
 }

@@ -219,6 +219,7 @@ class CompleteInspectionRequest(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     NOTICE_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    THEFT_ASSESSMENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The task, `inspections/{inspection}`."""
     outcome: _resources_pb2.InspectionOutcome.ValueType
@@ -229,6 +230,13 @@ class CompleteInspectionRequest(_message.Message):
     def notice(self) -> _resources_pb2.RectificationNotice:
         """The rectification notice served on the customer."""
 
+    @_builtins.property
+    def theft_assessment(self) -> _resources_pb2.TheftAssessment:
+        """What the penalty for electricity theft is reckoned from. Required when the outcome
+        is INSPECTION_OUTCOME_VIOLATION_CONFIRMED and a finding reports
+        VIOLATION_KIND_ELECTRICITY_THEFT; not allowed otherwise.
+        """
+
     def __init__(
         self,
         *,
@@ -236,10 +244,11 @@ class CompleteInspectionRequest(_message.Message):
         outcome: _resources_pb2.InspectionOutcome.ValueType = ...,
         notice: _resources_pb2.RectificationNotice | None = ...,
         note: _builtins.str = ...,
+        theft_assessment: _resources_pb2.TheftAssessment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["notice", b"notice"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["notice", b"notice", "theft_assessment", b"theft_assessment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "note", b"note", "notice", b"notice", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "note", b"note", "notice", b"notice", "outcome", b"outcome", "theft_assessment", b"theft_assessment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -122,8 +122,9 @@ class InspectionServiceServicer:
 
     def CreateInspection(self, request, context):
         """Creates an inspection task for a customer in the caller's supply offices. The task
-        starts INSPECTION_STATE_PENDING, assigned to `assignees` or, when empty, to the
-        caller.
+        starts INSPECTION_STATE_PENDING, assigned to `assignees`: at least two inspectors
+        (the regulation's rule), each an active staff member covering the customer's
+        supply office.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

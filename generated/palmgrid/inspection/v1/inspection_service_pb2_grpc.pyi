@@ -44,8 +44,9 @@ class InspectionServiceStub:
     def __new__(cls, channel: _aio.Channel) -> InspectionServiceAsyncStub: ...
     CreateInspection: _grpc.UnaryUnaryMultiCallable[_inspection_service_pb2.CreateInspectionRequest, _resources_pb2.Inspection]
     """Creates an inspection task for a customer in the caller's supply offices. The task
-    starts INSPECTION_STATE_PENDING, assigned to `assignees` or, when empty, to the
-    caller.
+    starts INSPECTION_STATE_PENDING, assigned to `assignees`: at least two inspectors
+    (the regulation's rule), each an active staff member covering the customer's
+    supply office.
     """
     ListInspections: _grpc.UnaryUnaryMultiCallable[_inspection_service_pb2.ListInspectionsRequest, _inspection_service_pb2.ListInspectionsResponse]
     """Lists inspection tasks of the supply offices in the caller's scope, soonest due
@@ -101,8 +102,9 @@ class InspectionServiceAsyncStub(InspectionServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateInspection: _aio.UnaryUnaryMultiCallable[_inspection_service_pb2.CreateInspectionRequest, _resources_pb2.Inspection]  # type: ignore[assignment]
     """Creates an inspection task for a customer in the caller's supply offices. The task
-    starts INSPECTION_STATE_PENDING, assigned to `assignees` or, when empty, to the
-    caller.
+    starts INSPECTION_STATE_PENDING, assigned to `assignees`: at least two inspectors
+    (the regulation's rule), each an active staff member covering the customer's
+    supply office.
     """
     ListInspections: _aio.UnaryUnaryMultiCallable[_inspection_service_pb2.ListInspectionsRequest, _inspection_service_pb2.ListInspectionsResponse]  # type: ignore[assignment]
     """Lists inspection tasks of the supply offices in the caller's scope, soonest due
@@ -161,8 +163,9 @@ class InspectionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.Inspection, _abc.Awaitable[_resources_pb2.Inspection]]:
         """Creates an inspection task for a customer in the caller's supply offices. The task
-        starts INSPECTION_STATE_PENDING, assigned to `assignees` or, when empty, to the
-        caller.
+        starts INSPECTION_STATE_PENDING, assigned to `assignees`: at least two inspectors
+        (the regulation's rule), each an active staff member covering the customer's
+        supply office.
         """
 
     @_abc_1.abstractmethod

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import decimal_pb2 as _decimal_pb2
 from google.type import latlng_pb2 as _latlng_pb2
 import builtins as _builtins
 import sys
@@ -21,6 +22,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _UseCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UseCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UseCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USE_CATEGORY_UNSPECIFIED: _UseCategory.ValueType  # 0
+    """Not set; rejected on input."""
+    USE_CATEGORY_LIGHTING: _UseCategory.ValueType  # 1
+    """Lighting users (照明用户): 6 hours a day are counted."""
+    USE_CATEGORY_POWER: _UseCategory.ValueType  # 2
+    """Power users (动力用户): 12 hours a day are counted."""
+
+class UseCategory(_UseCategory, metaclass=_UseCategoryEnumTypeWrapper):
+    """How a customer uses electricity, for reckoning the hours of a theft."""
+
+USE_CATEGORY_UNSPECIFIED: UseCategory.ValueType  # 0
+"""Not set; rejected on input."""
+USE_CATEGORY_LIGHTING: UseCategory.ValueType  # 1
+"""Lighting users (照明用户): 6 hours a day are counted."""
+USE_CATEGORY_POWER: UseCategory.ValueType  # 2
+"""Power users (动力用户): 12 hours a day are counted."""
+Global___UseCategory: _TypeAlias = UseCategory  # noqa: Y015
 
 class _InspectionKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -121,6 +146,38 @@ and the case goes on to recovery of charges.
 INSPECTION_OUTCOME_NO_ACCESS: InspectionOutcome.ValueType  # 4
 """The inspector could not get access to the premises or the meter."""
 Global___InspectionOutcome: _TypeAlias = InspectionOutcome  # noqa: Y015
+
+class _SealState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SealStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SealState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEAL_STATE_UNSPECIFIED: _SealState.ValueType  # 0
+    """Not recorded."""
+    SEAL_STATE_INTACT: _SealState.ValueType  # 1
+    """Present, unbroken and matching the records."""
+    SEAL_STATE_BROKEN: _SealState.ValueType  # 2
+    """Broken or showing signs of having been opened."""
+    SEAL_STATE_MISSING: _SealState.ValueType  # 3
+    """Missing."""
+    SEAL_STATE_MISMATCHED: _SealState.ValueType  # 4
+    """Present but not the utility's (forged or not matching the records)."""
+
+class SealState(_SealState, metaclass=_SealStateEnumTypeWrapper):
+    """The state of a meter's seals as found on site."""
+
+SEAL_STATE_UNSPECIFIED: SealState.ValueType  # 0
+"""Not recorded."""
+SEAL_STATE_INTACT: SealState.ValueType  # 1
+"""Present, unbroken and matching the records."""
+SEAL_STATE_BROKEN: SealState.ValueType  # 2
+"""Broken or showing signs of having been opened."""
+SEAL_STATE_MISSING: SealState.ValueType  # 3
+"""Missing."""
+SEAL_STATE_MISMATCHED: SealState.ValueType  # 4
+"""Present but not the utility's (forged or not matching the records)."""
+Global___SealState: _TypeAlias = SealState  # noqa: Y015
 
 class _CheckItem:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -372,6 +429,8 @@ class Inspection(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    CHECKLIST_FIELD_NUMBER: _builtins.int
+    THEFT_PENALTY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `inspections/{inspection}`, assigned by the server."""
     customer: _builtins.str
@@ -408,8 +467,9 @@ class Inspection(_message.Message):
     """Who created the task, `users/{user}`."""
     @_builtins.property
     def assignees(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The inspectors assigned to the task, `users/{user}`. Optional at creation (the
-        creator is assigned when empty); changed afterwards with AssignInspection.
+        """The inspectors assigned to the task, `users/{user}`: at least two, as the
+        regulation requires of an on-site inspection; changed afterwards with
+        AssignInspection.
         """
 
     @_builtins.property
@@ -433,6 +493,19 @@ class Inspection(_message.Message):
     @_builtins.property
     def close_time(self) -> _timestamp_pb2.Timestamp:
         """When the task was completed or cancelled; unset while it is open."""
+
+    @_builtins.property
+    def checklist(self) -> _containers.RepeatedScalarFieldContainer[Global___CheckItem.ValueType]:
+        """The items the inspectors must check on a task of this kind (the checklist is data,
+        one per kind); completion needs each checked in some finding, unless the outcome is
+        INSPECTION_OUTCOME_NO_ACCESS.
+        """
+
+    @_builtins.property
+    def theft_penalty(self) -> Global___TheftPenalty:
+        """The charges recovered for electricity theft, line by line; set by
+        CompleteInspection when it confirmed theft.
+        """
 
     def __init__(
         self,
@@ -458,14 +531,148 @@ class Inspection(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         close_time: _timestamp_pb2.Timestamp | None = ...,
+        checklist: _abc.Iterable[Global___CheckItem.ValueType] | None = ...,
+        theft_penalty: Global___TheftPenalty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "create_time", b"create_time", "due_time", b"due_time", "notice", b"notice", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "create_time", b"create_time", "due_time", b"due_time", "notice", b"notice", "theft_penalty", b"theft_penalty", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "anomaly", b"anomaly", "assignees", b"assignees", "cancel_reason", b"cancel_reason", "close_time", b"close_time", "completion_note", b"completion_note", "create_time", b"create_time", "creator", b"creator", "customer", b"customer", "customer_display_name", b"customer_display_name", "customer_phone", b"customer_phone", "description", b"description", "due_time", b"due_time", "finding_count", b"finding_count", "kind", b"kind", "name", b"name", "notice", b"notice", "outcome", b"outcome", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "anomaly", b"anomaly", "assignees", b"assignees", "cancel_reason", b"cancel_reason", "checklist", b"checklist", "close_time", b"close_time", "completion_note", b"completion_note", "create_time", b"create_time", "creator", b"creator", "customer", b"customer", "customer_display_name", b"customer_display_name", "customer_phone", b"customer_phone", "description", b"description", "due_time", b"due_time", "finding_count", b"finding_count", "kind", b"kind", "name", b"name", "notice", b"notice", "outcome", b"outcome", "state", b"state", "supply_office", b"supply_office", "theft_penalty", b"theft_penalty", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Inspection: _TypeAlias = Inspection  # noqa: Y015
+
+@_typing.final
+class TheftAssessment(_message.Message):
+    """What the penalty for electricity theft is reckoned from (the supply rules: stolen
+    energy charged at the tariff, plus three times that as the penalty).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USE_CATEGORY_FIELD_NUMBER: _builtins.int
+    CONNECTED_CAPACITY_WATTS_FIELD_NUMBER: _builtins.int
+    PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    use_category: Global___UseCategory.ValueType
+    """How the customer uses electricity, which sets the hours a day counted when the
+    period of the theft is unknown.
+    """
+    connected_capacity_watts: _builtins.int
+    """The capacity of the equipment connected by the theft, in watts, as found on site."""
+    period_days: _builtins.int
+    """How many days the theft went on, when established; 0 when unknown (then 180)."""
+    @_builtins.property
+    def unit_price(self) -> _decimal_pb2.Decimal:
+        """The price of the customer's tariff category the stolen energy is charged at, in
+        yuan per kWh, such as "0.5283".
+        """
+
+    def __init__(
+        self,
+        *,
+        use_category: Global___UseCategory.ValueType = ...,
+        connected_capacity_watts: _builtins.int = ...,
+        period_days: _builtins.int = ...,
+        unit_price: _decimal_pb2.Decimal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected_capacity_watts", b"connected_capacity_watts", "period_days", b"period_days", "unit_price", b"unit_price", "use_category", b"use_category"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TheftAssessment: _TypeAlias = TheftAssessment  # noqa: Y015
+
+@_typing.final
+class TheftPenalty(_message.Message):
+    """The charges recovered for electricity theft, reckoned by the rule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENT_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    HOURS_PER_DAY_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    CHARGE_FEN_FIELD_NUMBER: _builtins.int
+    PENALTY_FEN_FIELD_NUMBER: _builtins.int
+    TOTAL_FEN_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    days: _builtins.int
+    """The days counted: the established period, or 180 when it is unknown."""
+    hours_per_day: _builtins.int
+    """The hours a day counted: 12 for power users, 6 for lighting users."""
+    energy_wh: _builtins.int
+    """The stolen energy: days × hours a day × connected capacity, in watt-hours."""
+    charge_fen: _builtins.int
+    """The stolen energy at the unit price, in fen (energy_wh / 1000 × unit price × 100,
+    rounded half up).
+    """
+    penalty_fen: _builtins.int
+    """Three times the charge, in fen."""
+    total_fen: _builtins.int
+    """The charge plus the penalty, in fen."""
+    @_builtins.property
+    def assessment(self) -> Global___TheftAssessment:
+        """What it was reckoned from, as given."""
+
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___PenaltyLine]:
+        """The reckoning line by line, as printed on the notice."""
+
+    def __init__(
+        self,
+        *,
+        assessment: Global___TheftAssessment | None = ...,
+        days: _builtins.int = ...,
+        hours_per_day: _builtins.int = ...,
+        energy_wh: _builtins.int = ...,
+        charge_fen: _builtins.int = ...,
+        penalty_fen: _builtins.int = ...,
+        total_fen: _builtins.int = ...,
+        lines: _abc.Iterable[Global___PenaltyLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "charge_fen", b"charge_fen", "days", b"days", "energy_wh", b"energy_wh", "hours_per_day", b"hours_per_day", "lines", b"lines", "penalty_fen", b"penalty_fen", "total_fen", b"total_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TheftPenalty: _TypeAlias = TheftPenalty  # noqa: Y015
+
+@_typing.final
+class PenaltyLine(_message.Message):
+    """One line of a theft penalty's reckoning."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    item: _builtins.str
+    """What the line is: "stolen_energy", "charge", "penalty" or "total"."""
+    description: _builtins.str
+    """How it is reckoned, in words and figures."""
+    energy_wh: _builtins.int
+    """The line's energy in watt-hours (the stolen-energy line)."""
+    amount_fen: _builtins.int
+    """The line's amount in fen (the money lines)."""
+    def __init__(
+        self,
+        *,
+        item: _builtins.str = ...,
+        description: _builtins.str = ...,
+        energy_wh: _builtins.int = ...,
+        amount_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "description", b"description", "energy_wh", b"energy_wh", "item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PenaltyLine: _TypeAlias = PenaltyLine  # noqa: Y015
 
 @_typing.final
 class RectificationNotice(_message.Message):
@@ -526,6 +733,7 @@ class Finding(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     WITNESS_NAME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SEAL_STATE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `inspections/{inspection}/findings/{finding}`, assigned by the
     server.
@@ -540,6 +748,8 @@ class Finding(_message.Message):
     """The inspector's remarks."""
     witness_name: _builtins.str
     """The name of the customer or representative present at the inspection, if any."""
+    seal_state: Global___SealState.ValueType
+    """The state of the meter's seals as found."""
     @_builtins.property
     def checked_items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckedItem]:
         """Each item checked with its result."""
@@ -584,10 +794,11 @@ class Finding(_message.Message):
         note: _builtins.str = ...,
         witness_name: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        seal_state: Global___SealState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "location", b"location", "meter_reading", b"meter_reading", "observe_time", b"observe_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_items", b"checked_items", "create_time", b"create_time", "inspector", b"inspector", "location", b"location", "location_accuracy_meters", b"location_accuracy_meters", "meter_reading", b"meter_reading", "name", b"name", "note", b"note", "observe_time", b"observe_time", "photos", b"photos", "violation_kind", b"violation_kind", "witness_name", b"witness_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_items", b"checked_items", "create_time", b"create_time", "inspector", b"inspector", "location", b"location", "location_accuracy_meters", b"location_accuracy_meters", "meter_reading", b"meter_reading", "name", b"name", "note", b"note", "observe_time", b"observe_time", "photos", b"photos", "seal_state", b"seal_state", "violation_kind", b"violation_kind", "witness_name", b"witness_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

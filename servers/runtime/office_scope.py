@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import col
 
 from palmgrid.type.v1 import identity_pb2
-from servers.runtime import PermissionDenied, in_supply_office_scope
+from servers.runtime.errors import PermissionDenied
+from servers.runtime.scopes import in_supply_office_scope
 
 
 def office_condition(
