@@ -2,8 +2,8 @@
 their completion.
 
 The servicer is composed of method groups, each in its own module: tasks
-(`servers.inspection.tasks`) and reads (`.reads`). RPCs not built yet answer
-UNIMPLEMENTED through `servers.runtime.declared`.
+(`servers.inspection.tasks`), findings (`.findings`) and reads (`.reads`). RPCs not
+built yet answer UNIMPLEMENTED through `servers.runtime.declared`.
 
 `make_spec(clock=..., config=..., archive=..., staff=...)` builds the ServiceSpec with
 an injectable clock, configuration, customer archive (default: billing) and staff
@@ -18,6 +18,7 @@ from pathlib import Path
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc
 from servers.inspection.config import InspectionConfig
 from servers.inspection.customers import BillingCustomerArchive, CustomerArchive
+from servers.inspection.findings import FindingMethods
 from servers.inspection.reads import ReadMethods
 from servers.inspection.staff import AccountStaff, Staff
 from servers.inspection.tasks import TaskMethods
@@ -29,6 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class InspectionServicer(
     TaskMethods,
+    FindingMethods,
     ReadMethods,
     inspection_service_pb2_grpc.InspectionServiceServicer,
 ):
