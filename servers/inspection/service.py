@@ -2,8 +2,9 @@
 their completion.
 
 The servicer is composed of method groups, each in its own module: tasks
-(`servers.inspection.tasks`), findings (`.findings`) and reads (`.reads`). RPCs not
-built yet answer UNIMPLEMENTED through `servers.runtime.declared`.
+(`servers.inspection.tasks`), findings (`.findings`), completion (`.completion`) and
+reads (`.reads`). The metering-anomaly RPCs are not built yet and answer UNIMPLEMENTED
+through `servers.runtime.declared`.
 
 `make_spec(clock=..., config=..., archive=..., staff=...)` builds the ServiceSpec with
 an injectable clock, configuration, customer archive (default: billing) and staff
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc
+from servers.inspection.completion import CompletionMethods
 from servers.inspection.config import InspectionConfig
 from servers.inspection.customers import BillingCustomerArchive, CustomerArchive
 from servers.inspection.findings import FindingMethods
@@ -31,6 +33,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 class InspectionServicer(
     TaskMethods,
     FindingMethods,
+    CompletionMethods,
     ReadMethods,
     inspection_service_pb2_grpc.InspectionServiceServicer,
 ):
