@@ -8,7 +8,8 @@ through `servers.runtime.declared`.
 
 `make_spec(clock=..., config=..., archive=..., staff=...)` builds the ServiceSpec with
 an injectable clock, configuration, customer archive (default: billing) and staff
-directory (default: account); `SPEC` is the real one.
+directory (default: account); `SPEC` is the real one. In the dev profile the runtime
+seeds the demo tasks at start (`servers.inspection.demo`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc
+from servers.inspection import demo
 from servers.inspection.completion import CompletionMethods
 from servers.inspection.config import InspectionConfig
 from servers.inspection.customers import BillingCustomerArchive, CustomerArchive
@@ -93,11 +95,15 @@ def make_spec(
             )
         ]
 
+    def seed(runtime: Runtime) -> None:
+        demo.seed_demo(runtime, now, archive(runtime), staff(runtime))
+
     return ServiceSpec(
         name="inspection",
         registrations=registrations,
         migrations=MIGRATIONS,
         settings=settings,
+        seed_demo=seed,
     )
 
 

@@ -37,6 +37,10 @@ class Staff(Protocol):
         """The active inspection managers covering `supply_office`, `users/{user}`."""
         ...
 
+    def holding(self, role: str, supply_office: str) -> list[user_pb.User]:
+        """The active staff holding `role` (`roles/{role}`) who cover `supply_office`."""
+        ...
+
 
 def _covers(user: user_pb.User, supply_office: str) -> bool:
     if user.supply_office_coverage == user_pb.SUPPLY_OFFICE_COVERAGE_ALL:
@@ -89,8 +93,11 @@ class AccountStaff:
             )
 
     def managers_of(self, supply_office: str) -> list[str]:
+        return [user.name for user in self.holding(MANAGER_ROLE, supply_office)]
+
+    def holding(self, role: str, supply_office: str) -> list[user_pb.User]:
         stub = admin_grpc.AccountAdminServiceStub(self._runtime.channel("account"))
-        managers: list[str] = []
+        found: list[user_pb.User] = []
         token = ""
         while True:
             reply = call(
@@ -101,12 +108,12 @@ class AccountStaff:
                     page_token=token,
                     kind=identity_pb2.PRINCIPAL_KIND_STAFF,
                     state=user_pb.USER_STATE_ACTIVE,
-                    role=MANAGER_ROLE,
+                    role=role,
                     supply_office=supply_office,
                 ),
                 timeout=self._timeout,
             )
-            managers.extend(user.name for user in reply.users)
+            found.extend(reply.users)
             token = reply.next_page_token
             if not token:
-                return managers
+                return found

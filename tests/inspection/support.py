@@ -52,7 +52,13 @@ START = datetime.now(UTC).replace(second=0, microsecond=0)
 DAY = timedelta(days=1)
 
 # Customer id → supply office, as in the demo archive.
-CUSTOMERS = {"3100000001": "QJ-QL", "3100000002": "QJ-QL", "3100000007": "QJ-ZY"}
+CUSTOMERS = {
+    "3100000001": "QJ-QL",
+    "3100000002": "QJ-QL",
+    "3100000012": "QJ-QL",
+    "3100000013": "QJ-QL",
+    "3100000007": "QJ-ZY",
+}
 QL_CUSTOMER = "customers/3100000001"
 ZY_CUSTOMER = "customers/3100000007"
 
@@ -65,7 +71,18 @@ STAFF = {
     "i-gone": (("inspector",), ("QJ-QL",), False),
     "m-one": (("inspection-manager",), ("QJ-QL",), True),
     "a-one": (("agent",), ("QJ-QL",), True),
+    # The demo inspectors, by their demo usernames.
+    "d-inspector": (("inspector",), ("QJ-QL",), True),
+    "d-patroller": (("inspector",), ("QJ-QL",), True),
 }
+
+
+def username_of(user: str) -> str:
+    """The username of test user `user`: the demo inspectors keep their demo names."""
+    if user.startswith("d-"):
+        return user.removeprefix("d-")
+    return user.replace("-", "x") + "staff"
+
 
 INSPECTOR_PERMISSIONS = (
     "inspection.inspections.create",
@@ -109,8 +126,8 @@ def _fill_account(runtime: Runtime) -> None:
             session.add(
                 account_models.User(
                     id=user,
-                    username=user.replace("-", "x") + "staff",
-                    username_key=user.replace("-", "x") + "staff",
+                    username=username_of(user),
+                    username_key=username_of(user),
                     kind=account_users.STAFF,
                     state=account_users.ACTIVE if active else account_users.DISABLED,
                     coverage=account_users.COVERAGE_LISTED,
@@ -132,6 +149,7 @@ class InspectionSystem:
 
     inspection: services.Running
     notification: services.Running
+    account: services.Running
     clock: SettableClock
     signer: AssertionSigner
     stub: inspection_service_pb2_grpc.InspectionServiceStub
@@ -305,6 +323,7 @@ def inspection_system(data_dir: Path, database_url: str) -> Iterator[InspectionS
         yield InspectionSystem(
             inspection=inspection,
             notification=notification,
+            account=account,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             stub=inspection_service_pb2_grpc.InspectionServiceStub(channel),
