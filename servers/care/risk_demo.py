@@ -25,6 +25,7 @@ from servers.care.models import ComplaintRiskRow, FeedbackRow, FeedbackState
 from servers.care.risk_alerts import Managers
 from servers.care.risk_scoring import DEFAULT_BATCH, score_batch
 from servers.runtime import Clock, DomainError, Runtime
+from servers.runtime.background import start_background
 from servers.runtime.calendar import WorkingCalendar
 
 log = logging.getLogger("palmgrid.care")
@@ -130,17 +131,6 @@ def seed_demo(runtime: Runtime, clock: Clock, managers: Managers) -> None:
     log.info("demo feedback ready", extra={"feedback_added": added})
     if _scored(runtime):
         return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_first_scoring,
-        args=(runtime, clock, managers, stop),
-        name="care-demo-risks",
-        daemon=True,
+    start_background(
+        runtime, "care-demo-risks", lambda stop: _first_scoring(runtime, clock, managers, stop)
     )
-
-    def stopped() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    runtime.on_close(stopped)
-    thread.start()

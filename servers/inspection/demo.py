@@ -21,6 +21,7 @@ from servers.inspection.models import InspectionRow, InspectionState
 from servers.inspection.staff import INSPECTOR_ROLE, Staff
 from servers.inspection.store import replace_assignees
 from servers.runtime import Clock, DomainError, InvalidArgument, Runtime
+from servers.runtime.background import start_background
 
 log = logging.getLogger("palmgrid.inspection")
 
@@ -121,17 +122,8 @@ def _seed_when_ready(
 
 def seed_demo(runtime: Runtime, clock: Clock, archive: CustomerArchive, staff: Staff) -> None:
     """Seed the demo tasks on a background thread, stopped when the runtime closes."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_seed_when_ready,
-        args=(runtime, clock, archive, staff, stop),
-        name="inspection-demo",
-        daemon=True,
+    start_background(
+        runtime,
+        "inspection-demo",
+        lambda stop: _seed_when_ready(runtime, clock, archive, staff, stop),
     )
-
-    def stopped() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    runtime.on_close(stopped)
-    thread.start()

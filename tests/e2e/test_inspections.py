@@ -16,22 +16,10 @@ import pytest
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
 from tests.e2e.system import System
+from tests.e2e.test_outages import bad_fields, rfc3339
 
 INSPECTION = "palmgrid.inspection.v1.InspectionService."
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(200))
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def bad_fields(error: EdgeApiError) -> list[str]:
-    return [
-        v["field"]
-        for d in error.details
-        if d.get("@type", "").endswith("BadRequest")
-        for v in d["fieldViolations"]
-    ]
 
 
 def user_name(client: EdgeClient) -> str:

@@ -6,7 +6,7 @@ move, and signed identities to call it as."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
 from sqlmodel import col, delete, select
 
 from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
@@ -22,28 +21,21 @@ from palmgrid.inspection.v1 import inspection_service_pb2_grpc, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.account import models as account_models
 from servers.account import users as account_users
-from servers.account.config import AccountConfig
-from servers.account.service import make_spec as account_spec
-from servers.billing.config import BillingConfig
 from servers.billing.models import BalanceRow, Customer
-from servers.billing.service import make_spec as billing_spec
 from servers.inspection import models
 from servers.inspection.config import InspectionConfig
 from servers.inspection.service import make_spec
 from servers.notification import models as notification_models
-from servers.notification.config import NotificationConfig
-from servers.notification.service import make_spec as notification_spec
 from servers.runtime import (
     AssertionSigner,
-    DomainError,
     Runtime,
     SettableClock,
     Settings,
-    error_from_rpc,
     load_signer,
 )
 from servers.runtime.identity import ensure_key_pair
 from tests.account import services
+from tests.neighbours import start_neighbours
 from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 # The request rules compare due and observation times with the wall clock, so the
@@ -157,29 +149,25 @@ class InspectionSystem:
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
         return [self.signer.metadata(principal, audience="inspection", caller="cli")]
 
-    def inspector(self, user: str = "i-one", *offices: str) -> list[tuple[str, bytes]]:
+    def staff(
+        self, user: str, role: str, permissions: tuple[str, ...], offices: tuple[str, ...]
+    ) -> list[tuple[str, bytes]]:
         return self.as_(
             identity_pb2.Principal(
                 user=f"users/{user}",
                 username=user,
                 kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-                roles=["inspector"],
-                permissions=INSPECTOR_PERMISSIONS,
+                roles=[role],
+                permissions=permissions,
                 supply_offices=offices or ("QJ-QL",),
             )
         )
 
+    def inspector(self, user: str = "i-one", *offices: str) -> list[tuple[str, bytes]]:
+        return self.staff(user, "inspector", INSPECTOR_PERMISSIONS, offices)
+
     def manager(self, user: str = "m-one", *offices: str) -> list[tuple[str, bytes]]:
-        return self.as_(
-            identity_pb2.Principal(
-                user=f"users/{user}",
-                username=user,
-                kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-                roles=["inspection-manager"],
-                permissions=MANAGER_PERMISSIONS,
-                supply_offices=offices or ("QJ-QL",),
-            )
-        )
+        return self.staff(user, "inspection-manager", MANAGER_PERMISSIONS, offices)
 
     def create(
         self, *assignees: str, as_: list[tuple[str, bytes]] | None = None, **fields: Any
@@ -262,53 +250,13 @@ def inspection_system(data_dir: Path, database_url: str) -> Iterator[InspectionS
     }
     clock = SettableClock(START)
     with ExitStack() as stack:
-        billing = services.start(
-            "billing",
-            Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
-            billing_spec(BillingConfig(demo_data=False)),
+        near = start_neighbours(
+            stack, data_dir, common, clock, fill_billing=_fill_billing, fill_account=_fill_account
         )
-        stack.callback(services.stop, billing)
-        _fill_billing(billing.runtime)
-        account = services.start(
-            "account",
-            Settings(
-                **common,
-                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
-                billing_target=billing.target,
-            ),
-            account_spec(
-                config=AccountConfig(
-                    demo_data=False,
-                    argon2_time_cost=1,
-                    argon2_memory_kib=1024,
-                    argon2_parallelism=1,
-                ),
-                clock=clock,
-            ),
-        )
-        stack.callback(services.stop, account)
-        _fill_account(account.runtime)
-        notification = services.start(
-            "notification",
-            Settings(
-                **common,
-                notification_database_url=f"sqlite:///{data_dir / 'notification.db'}",
-                account_target=account.target,
-            ),
-            notification_spec(
-                clock=clock,
-                config=NotificationConfig(
-                    sms_gateway_url="http://127.0.0.1:1", push_gateway_url="http://127.0.0.1:1"
-                ),
-            ),
-        )
-        stack.callback(services.stop, notification)
         settings = Settings(
             **common,
             inspection_database_url=database_url,
-            billing_target=billing.target,
-            account_target=account.target,
-            notification_target=notification.target,
+            **near.targets(),
         )
         inspection = services.start(
             "inspection",
@@ -322,19 +270,12 @@ def inspection_system(data_dir: Path, database_url: str) -> Iterator[InspectionS
         stack.callback(channel.close)
         yield InspectionSystem(
             inspection=inspection,
-            notification=notification,
-            account=account,
+            notification=near.notification,
+            account=near.account,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             stub=inspection_service_pb2_grpc.InspectionServiceStub(channel),
         )
-
-
-def fails(call: Callable[[], Any]) -> DomainError:
-    """The error `call` fails with, read back as the runtime's class."""
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    return error_from_rpc(caught.value)
 
 
 # The smallest images whose leading bytes say what they are.

@@ -12,7 +12,8 @@ from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2
 from servers.inspection.penalty import reckon
 from servers.runtime import FailedPrecondition, InvalidArgument, PermissionDenied
-from tests.inspection.support import DAY, InspectionSystem, fails, finding, new_request_id
+from tests.care.support import fails
+from tests.inspection.support import DAY, InspectionSystem, finding, new_request_id
 
 POWER = resources_pb2.USE_CATEGORY_POWER
 LIGHTING = resources_pb2.USE_CATEGORY_LIGHTING

@@ -13,11 +13,11 @@ from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2
 from servers.inspection.models import FindingRow, PhotoRow
 from servers.runtime import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
+from tests.care.support import fails
 from tests.inspection.support import (
     JPEG,
     PNG,
     InspectionSystem,
-    fails,
     finding,
     new_request_id,
 )

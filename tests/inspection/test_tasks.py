@@ -10,11 +10,11 @@ from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2
 from servers.inspection.checklists import checklist
 from servers.runtime import FailedPrecondition, InvalidArgument, PermissionDenied
+from tests.care.support import fails
 from tests.inspection.support import (
     DAY,
     ZY_CUSTOMER,
     InspectionSystem,
-    fails,
     new_request_id,
     task,
 )
