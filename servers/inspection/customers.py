@@ -27,9 +27,9 @@ class ArchivedCustomer:
 class CustomerArchive(Protocol):
     """Where customers are looked up."""
 
-    def customer(self, name: str) -> ArchivedCustomer:
-        """The customer `name` ("customers/{id}"); InvalidArgument naming
-        `inspection.customer` when unknown, Unavailable when it cannot be asked."""
+    def customer(self, name: str, field: str) -> ArchivedCustomer:
+        """The customer `name` ("customers/{id}"); InvalidArgument naming `field` (the
+        request's) when unknown, Unavailable when it cannot be asked."""
         ...
 
 
@@ -40,7 +40,7 @@ class BillingCustomerArchive:
         self._runtime = runtime
         self._timeout = timeout
 
-    def customer(self, name: str) -> ArchivedCustomer:
+    def customer(self, name: str, field: str) -> ArchivedCustomer:
         stub = billing_grpc.BillingInternalServiceStub(self._runtime.channel("billing"))
         reply = call(
             "the customer archive",
@@ -49,7 +49,7 @@ class BillingCustomerArchive:
             timeout=self._timeout,
             not_found=lambda _: InvalidArgument(
                 f"{name} is not in the customer archive",
-                field_violations=[FieldViolation("inspection.customer", "no such customer")],
+                field_violations=[FieldViolation(field, "no such customer")],
             ),
         )
         found = reply.customers[0]

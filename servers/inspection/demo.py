@@ -68,7 +68,7 @@ def seed_tasks(runtime: Runtime, clock: Clock, archive: CustomerArchive, staff: 
     rows = []
     for demo in missing:
         try:
-            customer = archive.customer(demo.customer)
+            customer = archive.customer(demo.customer, "customer")
         except InvalidArgument:
             # A smaller demo archive (PALMGRID_BILLING_DEMO_CUSTOMERS) lacks the customer.
             log.info("demo inspection task skipped", extra={"customer": demo.customer})

@@ -14,7 +14,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -130,3 +130,39 @@ class PhotoRow(InspectionModel, table=True):
     size_bytes: int
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     create_time: datetime = time_field()
+
+
+class AnomalyState(enum.StrEnum):
+    """The names of `palmgrid.inspection.v1.AnomalyState`."""
+
+    OPEN = "OPEN"
+    TASKED = "TASKED"
+    DISMISSED = "DISMISSED"
+
+
+class AnomalyRow(InspectionModel, table=True):
+    """A metering anomaly; `id` is the last segment of `anomalies/{anomaly}`."""
+
+    __tablename__ = "inspection_anomalies"
+    __table_args__ = (
+        # Recording the same metering event twice finds the first.
+        UniqueConstraint("source_event", name="uq_inspection_anomalies_source_event"),
+        # Lists: an office's anomalies by state, newest first.
+        Index("ix_inspection_anomalies_office", "supply_office", "state", "create_time", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    customer: str = Field(max_length=32)
+    # AnomalyKind name without the prefix.
+    kind: str = Field(max_length=32)
+    detect_time: datetime = time_field()
+    source_event: str = Field(max_length=128)
+    meter_number: str = Field(default="", max_length=32)
+    description: str = Field(default="", max_length=1000)
+    supply_office: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    inspection: str = Field(default="", max_length=80)
+    dismiss_reason: str = Field(default="", max_length=500)
+    version: int = Field(default=1)
+    create_time: datetime = time_field()
+    update_time: datetime = time_field()

@@ -10,11 +10,12 @@ from typing import Any
 from google.type import latlng_pb2
 
 from palmgrid.inspection.v1 import resources_pb2
-from servers.inspection.models import FindingRow, InspectionRow
+from servers.inspection.models import AnomalyRow, FindingRow, InspectionRow
 from servers.runtime.ids import Collection, resource_ids
 from servers.runtime.protoconv import timestamp
 
 INSPECTIONS = Collection("inspections")
+ANOMALIES = Collection("anomalies")
 
 
 def finding_name(inspection_id: str, finding_id: str) -> str:
@@ -136,3 +137,21 @@ def finding_resource(row: FindingRow) -> resources_pb2.Finding:
             resources_pb2.MeterReading(meter_number=row.meter_number, register_wh=row.register_wh)
         )
     return finding
+
+
+def anomaly_resource(row: AnomalyRow) -> resources_pb2.Anomaly:
+    return resources_pb2.Anomaly(
+        name=ANOMALIES.name(row.id),
+        customer=row.customer,
+        kind=_enum(resources_pb2.AnomalyKind, "ANOMALY_KIND_", row.kind),
+        detect_time=timestamp(row.detect_time),
+        source_event=row.source_event,
+        meter_number=row.meter_number,
+        description=row.description,
+        supply_office=row.supply_office,
+        state=_enum(resources_pb2.AnomalyState, "ANOMALY_STATE_", row.state),
+        inspection=row.inspection,
+        dismiss_reason=row.dismiss_reason,
+        create_time=timestamp(row.create_time),
+        update_time=timestamp(row.update_time),
+    )

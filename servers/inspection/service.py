@@ -2,9 +2,8 @@
 their completion.
 
 The servicer is composed of method groups, each in its own module: tasks
-(`servers.inspection.tasks`), findings (`.findings`), completion (`.completion`) and
-reads (`.reads`). The metering-anomaly RPCs are not built yet and answer UNIMPLEMENTED
-through `servers.runtime.declared`.
+(`servers.inspection.tasks`), findings (`.findings`), completion (`.completion`),
+reads (`.reads`) and metering anomalies (`.anomalies`).
 
 `make_spec(clock=..., config=..., archive=..., staff=...)` builds the ServiceSpec with
 an injectable clock, configuration, customer archive (default: billing) and staff
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc
 from servers.inspection import demo
+from servers.inspection.anomalies import AnomalyMethods
 from servers.inspection.completion import CompletionMethods
 from servers.inspection.config import InspectionConfig
 from servers.inspection.customers import BillingCustomerArchive, CustomerArchive
@@ -27,7 +27,6 @@ from servers.inspection.reads import ReadMethods
 from servers.inspection.staff import AccountStaff, Staff
 from servers.inspection.tasks import TaskMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,6 +36,7 @@ class InspectionServicer(
     FindingMethods,
     CompletionMethods,
     ReadMethods,
+    AnomalyMethods,
     inspection_service_pb2_grpc.InspectionServiceServicer,
 ):
     """palmgrid.inspection.v1.InspectionService."""
@@ -84,14 +84,12 @@ def make_spec(
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(InspectionConfig)
-        # The generated stub declares every RPC abstract; `declared` answers the ones
-        # not built yet with UNIMPLEMENTED, hence the ignore.
-        servicer = InspectionServicer(runtime, chosen, now, archive(runtime), staff(runtime))  # type: ignore[abstract]
+        servicer = InspectionServicer(runtime, chosen, now, archive(runtime), staff(runtime))
         return [
-            declared(
-                inspection_service_pb2_grpc,
+            Registration(
                 "palmgrid.inspection.v1.InspectionService",
                 servicer,
+                inspection_service_pb2_grpc.add_InspectionServiceServicer_to_server,
             )
         ]
 

@@ -4,8 +4,9 @@ does it, and calling it off.
 A task is for a customer of one of the caller's supply offices (from billing's archive)
 and has at least two assigned inspectors (the request rules count them; the account
 service says whether each is an active inspector covering the office). The assigned
-inspectors are told of it through the notification outbox. A `request_id` makes the
-create idempotent per caller (`servers.runtime.idempotency`).
+inspectors are told of it through the notification outbox. An anomaly task may name the
+open metering anomaly of the same customer that prompted it, which it then claims. A
+`request_id` makes the create idempotent per caller (`servers.runtime.idempotency`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from palmgrid.inspection.v1 import inspection_service_pb2, resources_pb2
+from servers.inspection.anomalies import claim
 from servers.inspection.checklists import checklist
 from servers.inspection.config import InspectionConfig
 from servers.inspection.customers import CustomerArchive
@@ -26,7 +28,6 @@ from servers.runtime import (
     Clock,
     FailedPrecondition,
     Runtime,
-    Unimplemented,
     audit_note,
     require_customer_scope,
     require_principal,
@@ -77,9 +78,7 @@ class TaskMethods:
             earlier = key.replay(self.runtime, _load)
             if earlier is not None:
                 return earlier
-        if sent.anomaly:
-            raise Unimplemented("metering anomalies are not recorded yet; leave anomaly empty")
-        customer = self.archive.customer(sent.customer)
+        customer = self.archive.customer(sent.customer, "inspection.customer")
         require_customer_scope(caller, sent.customer, customer.supply_office)
         assignees = list(sent.assignees)
         self.staff.require_inspectors(assignees, customer.supply_office, "inspection.assignees")
@@ -91,6 +90,7 @@ class TaskMethods:
             kind=kind,
             description=sent.description,
             supply_office=customer.supply_office,
+            anomaly=sent.anomaly,
             due_time=from_timestamp(sent.due_time),
             state=InspectionState.PENDING.value,
             customer_display_name=customer.holder_name,
@@ -105,6 +105,8 @@ class TaskMethods:
         def create(session: Any) -> tuple[str, resources_pb2.Inspection]:
             session.add(row)
             session.flush()
+            if sent.anomaly:
+                claim(session, sent.anomaly, sent.customer, INSPECTIONS.name(row.id), now)
             replace_assignees(session, row.id, assignees)
             self._tell_assigned(row, assignees)
             made = inspection_resource(row, assignees)

@@ -89,6 +89,9 @@ MANAGER_PERMISSIONS = (
     *INSPECTOR_PERMISSIONS,
     "inspection.inspections.assign",
     "inspection.inspections.cancel",
+    "inspection.anomalies.list",
+    "inspection.anomalies.get",
+    "inspection.anomalies.dismiss",
 )
 
 
@@ -169,6 +172,18 @@ class InspectionSystem:
     def manager(self, user: str = "m-one", *offices: str) -> list[tuple[str, bytes]]:
         return self.staff(user, "inspection-manager", MANAGER_PERMISSIONS, offices)
 
+    def ingest(self) -> list[tuple[str, bytes]]:
+        """The ingest service's identity, which hands on the metering system's anomalies."""
+        return self.as_(
+            identity_pb2.Principal(
+                user="serviceAccounts/ingest",
+                username="ingest",
+                kind=identity_pb2.PRINCIPAL_KIND_SERVICE,
+                permissions=["inspection.anomalies.record"],
+                all_supply_offices=True,
+            )
+        )
+
     def create(
         self, *assignees: str, as_: list[tuple[str, bytes]] | None = None, **fields: Any
     ) -> resources_pb2.Inspection:
@@ -197,6 +212,7 @@ class InspectionSystem:
     def reset(self) -> InspectionSystem:
         with self.inspection.runtime.session(write=True) as session:
             for model in (
+                models.AnomalyRow,
                 models.InspectionRow,
                 models.AssigneeRow,
                 models.FindingRow,
