@@ -147,6 +147,7 @@ class InspectionSystem:
     account: services.Running
     clock: SettableClock
     signer: AssertionSigner
+    channel: grpc.Channel
     stub: inspection_service_pb2_grpc.InspectionServiceStub
 
     def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
@@ -290,6 +291,7 @@ def inspection_system(data_dir: Path, database_url: str) -> Iterator[InspectionS
             account=near.account,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
+            channel=channel,
             stub=inspection_service_pb2_grpc.InspectionServiceStub(channel),
         )
 

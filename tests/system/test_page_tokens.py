@@ -31,6 +31,8 @@ from google.protobuf import descriptor, message_factory, timestamp_pb2
 
 from palmgrid.account.v1 import account_internal_service_pb2 as account_internal_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
+from palmgrid.inspection.v1 import resources_pb2 as inspection_resources_pb2
 from palmgrid.notification.v1 import (
     notification_service_pb2,
     notification_service_pb2_grpc,
@@ -56,10 +58,11 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import CareServer, start_care
+from tests.inspection.support import InspectionSystem, finding, inspection_system
 from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care", "notification", "outage")
+BUILT = ("account", "billing", "care", "notification", "outage", "inspection")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -87,6 +90,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListDeliveries": {"parent": "messages/-"},
     "ListCustomerOutages": {"parent": CUSTOMER},
     "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
+    "ListFindings": {"parent": "{task}"},
 }
 # Where two services' methods share a name: by path (the outbox's ListMessages has no
 # parent).
@@ -123,6 +127,9 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListOutages": {"kind": 1},
     "ListCustomerOutages": {"parent": "customers/3100000002"},
     "ListAreaOutages": {"area_codes": ["A01"]},
+    "ListInspections": {"kind": 1},
+    "ListFindings": {"parent": "{other_task}"},
+    "ListAnomalies": {"kind": 1},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -149,6 +156,9 @@ MUST_ISSUE = {
     "ListAreaOutages",
     "ListComplaintRisks",
     "ListCustomerBillingSignals",
+    "ListInspections",
+    "ListFindings",
+    "ListAnomalies",
 }
 
 
@@ -292,7 +302,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             )
         )
 
-        names = _seed_account(account)
+        # Inspection with two tasks, two findings and two anomalies, beside billing,
+        # account and notification of its own (mTLS).
+        inspection = stack.enter_context(
+            inspection_system(directory / "inspection", f"sqlite:///{directory / 'inspection.db'}")
+        )
+
+        names = {**_seed_account(account), **_seed_inspections(inspection)}
 
         # The outbox, with two messages of two deliveries each (not sent).
         outbox_server, outbox_runtime, outbox = _start_notification(settings, account, directory)
@@ -310,6 +326,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 "notification": lambda m: _unary(outbox, m, lambda: ()),
                 "outage": lambda m: _unary(
                     outage.channel, m, lambda: outage.as_(_service_principal())
+                ),
+                "inspection": lambda m: _unary(
+                    inspection.channel, m, lambda: inspection.as_(_service_principal())
                 ),
             },
             names=names,
@@ -335,6 +354,29 @@ def _seed_account(account: Account) -> dict[str, str]:
             )
         )
     return {"admin": admin, "dispatcher": dispatcher}
+
+
+def _seed_inspections(system: InspectionSystem) -> dict[str, str]:
+    """Two tasks, two findings of the first and two anomalies; the tasks' names."""
+    first, second = system.create(), system.create()
+    for _ in range(2):
+        system.stub.CreateFinding(
+            inspection_pb.CreateFindingRequest(
+                parent=first.name, finding=finding(system.clock.now())
+            ),
+            metadata=system.inspector(),
+        )
+    for number in range(2):
+        anomaly = inspection_resources_pb2.Anomaly(
+            customer="customers/3100000001",
+            kind=inspection_resources_pb2.ANOMALY_KIND_ZERO_CONSUMPTION,
+            source_event=f"mdm:page-{number}",
+        )
+        anomaly.detect_time.FromDatetime(system.clock.now())
+        system.stub.RecordAnomaly(
+            inspection_pb.RecordAnomalyRequest(anomaly=anomaly), metadata=system.ingest()
+        )
+    return {"task": first.name, "other_task": second.name}
 
 
 def _seed_complaint_risks(care: CareServer) -> None:
