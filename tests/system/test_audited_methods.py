@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,14 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
+from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
+from palmgrid.inspection.v1 import resources_pb2 as inspection_res
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_res
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2 as outage_res
 from servers.account.service import make_spec as account_spec
+from servers.billing.models import Customer
 from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import METADATA_KEY, ensure_key_pair
@@ -56,7 +60,7 @@ from tests.account.conftest import (
 )
 from tests.outage.support import planned
 
-BUILT_SERVICES = ("account", "billing", "care", "notification", "outage")
+BUILT_SERVICES = ("account", "billing", "care", "notification", "outage", "inspection")
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -174,7 +178,12 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     care = services.start("care", settings)
     notification = services.start("notification", settings)
     outage = services.start("outage", settings)
-    running = [account, billing, care, notification, outage]
+    # Inspection tells the assigned inspectors through the outbox, and inspects a
+    # customer of the archive.
+    _archive_one_customer(billing)
+    settings = settings.model_copy(update={"notification_target": notification.target})
+    inspection = services.start("inspection", settings)
+    running = [account, billing, care, notification, outage, inspection]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -415,6 +424,72 @@ def _cancel_outage(system: System) -> Attempt:
     return Attempt(request, resource=made.name)
 
 
+def _archive_one_customer(billing: services.Running) -> None:
+    with billing.runtime.session(write=True) as session:
+        session.add(
+            Customer(
+                id=CUSTOMER.removeprefix("customers/"),
+                holder_name="张三明",
+                address="曲靖市麒麟区南宁西路1号",
+                supply_office="QJ-QL",
+                area_code="A01",
+                tariff="residential-tiered",
+                billing_mode="POSTPAID",
+                source_update_time=SYSTEM_CLOCK.now(),
+            )
+        )
+
+
+def _inspectors(system: System) -> list[str]:
+    """The demo inspectors' user names."""
+    return [
+        system.account.authenticate(system.account.login(name, DEV_PASSWORD).token).principal.user
+        for name in ("inspector", "patroller")
+    ]
+
+
+def _inspection(system: System) -> inspection_res.Inspection:
+    task = inspection_res.Inspection(
+        customer=CUSTOMER,
+        kind=inspection_res.INSPECTION_KIND_PERIODIC,
+        assignees=_inspectors(system),
+    )
+    task.due_time.FromDatetime(SYSTEM_CLOCK.now() + timedelta(days=3))
+    return task
+
+
+def _made_inspection(system: System) -> inspection_res.Inspection:
+    call = system.channel("inspection").unary_unary(
+        INSPECTION + "CreateInspection",
+        request_serializer=inspection_pb.CreateInspectionRequest.SerializeToString,
+        response_deserializer=inspection_res.Inspection.FromString,
+    )
+    request = inspection_pb.CreateInspectionRequest(inspection=_inspection(system))
+    made: inspection_res.Inspection = call(request, metadata=system.admin("inspection"))
+    return made
+
+
+def _create_inspection(system: System) -> Attempt:
+    request = inspection_pb.CreateInspectionRequest(
+        inspection=_inspection(system), request_id=str(uuid.uuid4())
+    )
+    return Attempt(request, resource=lambda task: task.name)
+
+
+def _assign_inspection(system: System) -> Attempt:
+    made = _made_inspection(system)
+    request = inspection_pb.AssignInspectionRequest(
+        name=made.name, assignees=list(reversed(made.assignees)), note="审计测试"
+    )
+    return Attempt(request, resource=made.name)
+
+
+def _cancel_inspection(system: System) -> Attempt:
+    made = _made_inspection(system)
+    request = inspection_pb.CancelInspectionRequest(name=made.name, reason="审计测试")
+    return Attempt(request, resource=made.name)
+
+
 def _named(message: type[Message], name: str) -> Callable[[System], Attempt]:
     """A request naming a resource that does not exist: the failure is recorded."""
     return lambda system: Attempt(message(name=name), resource=name)  # type: ignore[call-arg]
@@ -432,6 +507,7 @@ BILLING_INTERNAL = "/palmgrid.billing.v1.BillingInternalService/"
 CARE = "/palmgrid.care.v1.CareService/"
 NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
 OUTAGE = "/palmgrid.outage.v1.OutageService/"
+INSPECTION = "/palmgrid.inspection.v1.InspectionService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -460,6 +536,9 @@ SUCCEED = {
     OUTAGE + "CreateOutage",
     OUTAGE + "UpdateOutage",
     OUTAGE + "CancelOutage",
+    INSPECTION + "CreateInspection",
+    INSPECTION + "AssignInspection",
+    INSPECTION + "CancelInspection",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -513,6 +592,14 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     OUTAGE + "UpdateOutage": _update_outage,
     OUTAGE + "CancelOutage": _cancel_outage,
     OUTAGE + "RestoreOutage": _named(outage_pb.RestoreOutageRequest, "outages/o404"),
+    INSPECTION + "CreateInspection": _create_inspection,
+    INSPECTION + "AssignInspection": _assign_inspection,
+    INSPECTION + "CancelInspection": _cancel_inspection,
+    INSPECTION + "CompleteInspection": _named(
+        inspection_pb.CompleteInspectionRequest, "inspections/i404"
+    ),
+    INSPECTION + "CreateFinding": _parented(inspection_pb.CreateFindingRequest, "inspections/i404"),
+    INSPECTION + "DismissAnomaly": _named(inspection_pb.DismissAnomalyRequest, "anomalies/a404"),
 }
 
 
@@ -576,6 +663,8 @@ def test_the_built_services_have_audited_methods() -> None:
     # Care declares eleven; all are built. Outage declares four.
     assert len([p for p in paths if p.startswith(CARE)]) == 11
     assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
+    # Inspection declares six.
+    assert len([p for p in paths if p.startswith(INSPECTION)]) == 6
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)
