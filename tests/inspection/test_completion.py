@@ -210,3 +210,22 @@ def test_only_an_assigned_inspector_completes_and_only_once(system: InspectionSy
     system.clock.advance(timedelta(minutes=1))
     error = fails(lambda: _complete(system, task, resources_pb2.INSPECTION_OUTCOME_NO_ACCESS))
     assert isinstance(error, FailedPrecondition)
+
+
+def test_a_unit_price_that_is_no_positive_decimal_is_refused_by_field(
+    system: InspectionSystem,
+) -> None:
+    task = system.create()
+    _record(system, task, violation_kind=resources_pb2.VIOLATION_KIND_ELECTRICITY_THEFT)
+    for price in ("5e-1", "0"):
+        error = fails(
+            lambda p=price: _complete(  # type: ignore[misc]
+                system,
+                task,
+                resources_pb2.INSPECTION_OUTCOME_VIOLATION_CONFIRMED,
+                notice=_notice(system),
+                theft_assessment=_assessment(POWER, 5000, p),
+            )
+        )
+        assert isinstance(error, InvalidArgument)
+        assert [v.field for v in error.field_violations] == ["theftAssessment.unitPrice"]
