@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import delete
+
 from servers.account.config import AccountConfig
 from servers.account.service import make_spec as account_spec
 from servers.billing.config import BillingConfig
 from servers.billing.service import make_spec as billing_spec
+from servers.notification import models as notification_models
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, SettableClock, Settings
@@ -88,3 +91,15 @@ def start_neighbours(
     )
     stack.callback(services.stop, notification)
     return Neighbours(billing, account, notification)
+
+
+def empty_outbox(notification: services.Running) -> None:
+    """Remove every message of the outbox, with its deliveries and attempts."""
+    with notification.runtime.session(write=True) as session:
+        for table in (
+            notification_models.EventSendRow,
+            notification_models.AttemptRow,
+            notification_models.DeliveryRow,
+            notification_models.MessageRow,
+        ):
+            session.exec(delete(table))  # type: ignore[call-overload]

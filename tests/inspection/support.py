@@ -5,7 +5,6 @@ move, and signed identities to call it as."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from servers.runtime import (
 )
 from servers.runtime.identity import ensure_key_pair
 from tests.account import services
-from tests.neighbours import start_neighbours
+from tests.neighbours import empty_outbox, start_neighbours
+from tests.outage.support import new_request_id
 from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 # The request rules compare due and observation times with the wall clock, so the
@@ -220,20 +220,9 @@ class InspectionSystem:
                 models.PhotoRow,
             ):
                 session.exec(delete(model))  # type: ignore[call-overload]
-        with self.notification.runtime.session(write=True) as session:
-            for table in (
-                notification_models.EventSendRow,
-                notification_models.AttemptRow,
-                notification_models.DeliveryRow,
-                notification_models.MessageRow,
-            ):
-                session.exec(delete(table))  # type: ignore[call-overload]
+        empty_outbox(self.notification)
         self.clock.set(START)
         return self
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
 
 
 def task(now: datetime, *assignees: str, **fields: Any) -> resources_pb2.Inspection:

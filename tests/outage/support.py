@@ -44,7 +44,7 @@ from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
-from tests.neighbours import start_neighbours
+from tests.neighbours import empty_outbox, start_neighbours
 from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -241,14 +241,7 @@ class OutageSystem:
         with self.outage.runtime.session(write=True) as session:
             for model in (NoticeRow, ChangeRow, OutageRow):
                 session.exec(delete(model))  # type: ignore[call-overload]
-        with self.notification.runtime.session(write=True) as session:
-            for table in (
-                notification_models.EventSendRow,
-                notification_models.AttemptRow,
-                notification_models.DeliveryRow,
-                notification_models.MessageRow,
-            ):
-                session.exec(delete(table))  # type: ignore[call-overload]
+        empty_outbox(self.notification)
         self.clock.set(START)
         return self
 
