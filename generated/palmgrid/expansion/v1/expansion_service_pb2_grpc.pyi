@@ -59,6 +59,15 @@ class ExpansionServiceStub:
     """Rejects an application at its current node with a reason. The applicant gets a
     message.
     """
+    SendBackApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.SendBackApplicationRequest, _resources_pb2.Application]
+    """Sends the current node back to the applicant for missing documents (or the
+    customer's own part of the work): the node's clock pauses until it is resumed.
+    """
+    ResumeApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.ResumeApplicationRequest, _resources_pb2.Application]
+    """Resumes a node sent back to the applicant, once the documents are supplied: its
+    clock runs again and its due time moves on by the time waited. The applicant or
+    staff in scope may resume.
+    """
     AssignApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.AssignApplicationRequest, _resources_pb2.Application]
     """Assigns a staff member to handle the current node, or a later one."""
     ListDueApplications: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.ListDueApplicationsRequest, _expansion_service_pb2.ListDueApplicationsResponse]
@@ -115,6 +124,15 @@ class ExpansionServiceAsyncStub(ExpansionServiceStub):
     RejectApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.RejectApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Rejects an application at its current node with a reason. The applicant gets a
     message.
+    """
+    SendBackApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.SendBackApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
+    """Sends the current node back to the applicant for missing documents (or the
+    customer's own part of the work): the node's clock pauses until it is resumed.
+    """
+    ResumeApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.ResumeApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
+    """Resumes a node sent back to the applicant, once the documents are supplied: its
+    clock runs again and its due time moves on by the time waited. The applicant or
+    staff in scope may resume.
     """
     AssignApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.AssignApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Assigns a staff member to handle the current node, or a later one."""
@@ -199,6 +217,27 @@ class ExpansionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
         """Rejects an application at its current node with a reason. The applicant gets a
         message.
+        """
+
+    @_abc_1.abstractmethod
+    def SendBackApplication(
+        self,
+        request: _expansion_service_pb2.SendBackApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
+        """Sends the current node back to the applicant for missing documents (or the
+        customer's own part of the work): the node's clock pauses until it is resumed.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeApplication(
+        self,
+        request: _expansion_service_pb2.ResumeApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
+        """Resumes a node sent back to the applicant, once the documents are supplied: its
+        clock runs again and its due time moves on by the time waited. The applicant or
+        staff in scope may resume.
         """
 
     @_abc_1.abstractmethod
