@@ -22,6 +22,9 @@ class ExpansionConfig(ServiceSettings):
     # The shares of a node's limit at which its staff are reminded, in percent, rising
     # (JSON list); the overdue reminder comes on top.
     reminder_percents: tuple[int, ...] = (50, 80)
+    # The largest attached file accepted, in bytes (the contract's ceiling is 768 KiB,
+    # what fits the edge's 1 MiB body once base64-encoded).
+    attachment_max_bytes: int = Field(default=786432, ge=1024, le=786432)
     # One call to billing, account or notification.
     upstream_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 

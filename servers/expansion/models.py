@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -148,3 +148,38 @@ class ReminderRow(ExpansionModel, table=True):
     seq: int = Field(primary_key=True)
     mark: str = Field(primary_key=True, max_length=16)
     send_time: datetime = _time()
+
+
+class AttachmentRow(ExpansionModel, table=True):
+    """A document attached to an application; `id` is the last segment of
+    `applications/{application}/attachments/{attachment}`. The file is the blob of
+    `sha256`."""
+
+    __tablename__ = "expansion_attachments"
+    __table_args__ = (
+        Index("ix_expansion_attachments_application", "application_id", "create_time", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    application_id: str = Field(foreign_key="expansion_applications.id", max_length=63)
+    # AttachmentKind / NodeKind names without the prefix.
+    kind: str = Field(max_length=32)
+    node: str = Field(max_length=32)
+    display_name: str = Field(max_length=200)
+    content_type: str = Field(max_length=32)
+    size_bytes: int
+    sha256: str = Field(foreign_key="expansion_blobs.sha256", max_length=64)
+    uploader: str = Field(max_length=100)
+    create_time: datetime = _time()
+
+
+class BlobRow(ExpansionModel, table=True):
+    """A stored file, once per content: its SHA-256 is its key."""
+
+    __tablename__ = "expansion_blobs"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    content_type: str = Field(max_length=32)
+    size_bytes: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    create_time: datetime = _time()

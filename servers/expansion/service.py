@@ -3,9 +3,9 @@ of their kind, with working-day time limits and deadline reminders.
 
 The servicer is composed of method groups, each in its own module: filing
 (`servers.expansion.filing`), reads and due lists (`.reads`), moves (`.handling`, over
-the table in `.transitions`) and the node time limits (`.limit_methods`); the worker's
-reminder run is the internal service (`.internal`, `.reminders`). RPCs not built yet
-answer UNIMPLEMENTED through `servers.runtime.declared`.
+the table in `.transitions`), documents (`.attachments`) and the node time limits
+(`.limit_methods`); the worker's reminder run is the internal service (`.internal`,
+`.reminders`).
 
 `make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
 configuration; `SPEC` is the real one. The limits of `workflow.toml` are installed at
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from palmgrid.expansion.v1 import expansion_internal_service_pb2_grpc, expansion_service_pb2_grpc
+from servers.expansion.attachments import AttachmentMethods
 from servers.expansion.config import ExpansionConfig
 from servers.expansion.filing import FilingMethods
 from servers.expansion.handling import HandlingMethods
@@ -28,7 +29,6 @@ from servers.expansion.limits import install_defaults
 from servers.expansion.reads import ReadMethods
 from servers.expansion.reminders import Reminders
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -38,6 +38,7 @@ class ExpansionServicer(
     ReadMethods,
     HandlingMethods,
     LimitMethods,
+    AttachmentMethods,
     expansion_service_pb2_grpc.ExpansionServiceServicer,
 ):
     """palmgrid.expansion.v1.ExpansionService."""
@@ -60,12 +61,11 @@ def make_spec(*, clock: Clock | None = None, config: ExpansionConfig | None = No
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(ExpansionConfig)
         install_defaults(runtime, now.now())
-        # The generated stub declares every RPC abstract; `declared` answers the ones
-        # not built yet with UNIMPLEMENTED, hence the ignore.
-        servicer = ExpansionServicer(runtime, chosen, now)  # type: ignore[abstract]
         return [
-            declared(
-                expansion_service_pb2_grpc, "palmgrid.expansion.v1.ExpansionService", servicer
+            Registration(
+                "palmgrid.expansion.v1.ExpansionService",
+                ExpansionServicer(runtime, chosen, now),
+                expansion_service_pb2_grpc.add_ExpansionServiceServicer_to_server,
             ),
             Registration(
                 "palmgrid.expansion.v1.ExpansionInternalService",

@@ -68,8 +68,16 @@ APPLICANT_PERMISSIONS = (
     "expansion.applications.list",
     "expansion.applications.get",
     "expansion.applications.resume",
+    "expansion.attachments.create",
+    "expansion.attachments.list",
+    "expansion.attachments.get",
+    "expansion.attachments.delete",
 )
 EXPANDER_PERMISSIONS = (
+    "expansion.attachments.create",
+    "expansion.attachments.list",
+    "expansion.attachments.get",
+    "expansion.attachments.delete",
     "expansion.applications.create",
     "expansion.applications.list",
     "expansion.applications.get",
@@ -150,6 +158,8 @@ class ExpansionSystem:
     notification: services.Running
     clock: SettableClock
     signer: AssertionSigner
+    # The staff CLI's channel to the expansion service, and its stub.
+    channel: grpc.Channel
     stub: expansion_service_pb2_grpc.ExpansionServiceStub
     # ExpansionInternalService as the worker's certificate.
     internal: internal_grpc.ExpansionInternalServiceStub
@@ -236,6 +246,8 @@ class ExpansionSystem:
     def reset(self) -> ExpansionSystem:
         with self.expansion.runtime.session(write=True) as session:
             for model in (
+                models.AttachmentRow,
+                models.BlobRow,
                 models.ReminderRow,
                 models.EventRow,
                 models.NodeRow,
@@ -368,6 +380,7 @@ def expansion_system(
             notification=notification,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
+            channel=channel,
             stub=expansion_service_pb2_grpc.ExpansionServiceStub(channel),
             internal=internal_grpc.ExpansionInternalServiceStub(internal_channel),
             workers=workers,

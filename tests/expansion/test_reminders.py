@@ -127,6 +127,7 @@ def test_the_applicant_hears_of_each_completed_node_when_subscribed(
     quiet = system.file(RESIDENTIAL, metadata=system.applicant("u-quiet"))
     for name in (followed.name, quiet.name):
         system.advance(name)
+        system.clock.advance(timedelta(hours=1))  # the outbox orders by time
         system.advance(name)
     progress = system.messages("u-app", "application.progress")
     assert [(m.parameters["node"], m.parameters["state"]) for m in progress] == [

@@ -537,6 +537,12 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     EXPANSION + "AssignApplication": _named(
         expansion_pb.AssignApplicationRequest, "applications/a404"
     ),
+    EXPANSION + "CreateAttachment": _parented(
+        expansion_pb.CreateAttachmentRequest, "applications/a404"
+    ),
+    EXPANSION + "DeleteAttachment": _named(
+        expansion_pb.DeleteAttachmentRequest, "applications/a404/attachments/x404"
+    ),
     NOTIFICATION + "CancelMessage": _cancel_message,
     OUTAGE + "CreateOutage": _create_outage,
     OUTAGE + "UpdateOutage": _update_outage,
@@ -605,8 +611,9 @@ def test_the_built_services_have_audited_methods() -> None:
     # Care declares eleven; all are built. Outage declares four.
     assert len([p for p in paths if p.startswith(CARE)]) == 11
     assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
-    # Expansion's built audited methods: filing, the five moves and the limits' update.
-    assert len([p for p in paths if p.startswith(EXPANSION)]) == 7
+    # Expansion's audited methods: filing, the five moves, the limits' update and the
+    # two changes of attachments.
+    assert len([p for p in paths if p.startswith(EXPANSION)]) == 9
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

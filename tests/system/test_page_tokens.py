@@ -56,10 +56,11 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import CareServer, start_care
+from tests.expansion.support import expansion_system
 from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care", "notification", "outage")
+BUILT = ("account", "billing", "care", "expansion", "notification", "outage")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -67,7 +68,8 @@ UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
 CUSTOMER = "customers/3100000001"
 
 # What a method's request needs besides the page fields to pass validation and reach
-# the pager; "{admin}" and "{dispatcher}" stand for those demo users' names.
+# the pager; "{admin}" and "{dispatcher}" stand for those demo users' names,
+# "{application}" and "{other_application}" for the two applications filed.
 REQUIRED: dict[str, dict[str, Any]] = {
     "ListSessions": {"user": "{admin}"},
     "ListCustomerBindings": {"parent": "{admin}"},
@@ -87,6 +89,10 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListDeliveries": {"parent": "messages/-"},
     "ListCustomerOutages": {"parent": CUSTOMER},
     "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
+    "ListApplicationsDueWithin": {
+        "window_end_time": timestamp_pb2.Timestamp(seconds=4_000_000_000)
+    },
+    "ListAttachments": {"parent": "{application}"},
 }
 # Where two services' methods share a name: by path (the outbox's ListMessages has no
 # parent).
@@ -123,6 +129,13 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListOutages": {"kind": 1},
     "ListCustomerOutages": {"parent": "customers/3100000002"},
     "ListAreaOutages": {"area_codes": ["A01"]},
+    "ListApplications": {"kind": 2},
+    "ListDueApplications": {"overdue_only": True},
+    "ListApplicationsDueWithin": {
+        "window_end_time": timestamp_pb2.Timestamp(seconds=3_000_000_000)
+    },
+    "ListAttachments": {"parent": "{other_application}"},
+    "ListNodeTimeLimits": {"application_kind": 1},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -149,6 +162,8 @@ MUST_ISSUE = {
     "ListAreaOutages",
     "ListComplaintRisks",
     "ListCustomerBillingSignals",
+    "ListApplications",
+    "ListNodeTimeLimits",
 }
 
 
@@ -292,7 +307,18 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             )
         )
 
-        names = _seed_account(account)
+        # Expansion with two applications, beside billing, account and notification of
+        # its own (mTLS).
+        expansion = stack.enter_context(
+            expansion_system(directory / "expansion", f"sqlite:///{directory / 'expansion.db'}")
+        )
+        filed = [expansion.file().name for _ in range(2)]
+
+        names = {
+            **_seed_account(account),
+            "application": filed[0],
+            "other_application": filed[1],
+        }
 
         # The outbox, with two messages of two deliveries each (not sent).
         outbox_server, outbox_runtime, outbox = _start_notification(settings, account, directory)
@@ -310,6 +336,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 "notification": lambda m: _unary(outbox, m, lambda: ()),
                 "outage": lambda m: _unary(
                     outage.channel, m, lambda: outage.as_(_service_principal())
+                ),
+                "expansion": lambda m: _unary(
+                    expansion.channel, m, lambda: expansion.as_(_service_principal())
                 ),
             },
             names=names,

@@ -658,6 +658,7 @@ class Attachment(_message.Message):
     NODE_FIELD_NUMBER: _builtins.int
     UPLOADER_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `applications/{application}/attachments/{attachment}`; assigned by
     the server on create.
@@ -673,11 +674,19 @@ class Attachment(_message.Message):
     sha256: _builtins.str
     """The file's SHA-256 digest, 64 lowercase hex digits."""
     object_key: _builtins.str
-    """The key of the uploaded file in the document store."""
+    """The key of the file in the document store, assigned by the server from its
+    content ("expansion/sha256/{sha256}"): a file is stored once however many
+    attachments name it. On create it may be left empty.
+    """
     node: Global___NodeKind.ValueType
     """The node the application was at when the document was attached."""
     uploader: _builtins.str
     """The user who attached it, `users/{user}`."""
+    data: _builtins.bytes
+    """The file itself, at most 768 KiB (the service may be set lower), never returned.
+    It must match size_bytes, sha256 and content_type. Left empty, the file must be
+    stored already (attached before, to this or another application), found by sha256.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was attached."""
@@ -695,10 +704,11 @@ class Attachment(_message.Message):
         node: Global___NodeKind.ValueType = ...,
         uploader: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        data: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "create_time", b"create_time", "display_name", b"display_name", "kind", b"kind", "name", b"name", "node", b"node", "object_key", b"object_key", "sha256", b"sha256", "size_bytes", b"size_bytes", "uploader", b"uploader"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "create_time", b"create_time", "data", b"data", "display_name", b"display_name", "kind", b"kind", "name", b"name", "node", b"node", "object_key", b"object_key", "sha256", b"sha256", "size_bytes", b"size_bytes", "uploader", b"uploader"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
