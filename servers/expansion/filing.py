@@ -12,6 +12,7 @@ kept outside the application itself, not even hashed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from servers.runtime import (
     Clock,
     PermissionDenied,
     Runtime,
+    WorkingCalendar,
     audit_note,
     in_supply_office_scope,
     require_principal,
@@ -110,36 +112,60 @@ class FilingMethods:
         office: str,
         area: str,
     ) -> resources_pb2.Application:
-        now = self.clock.now()
-        kind = kind_name(sent.kind)
-        purpose = sent.purpose or resources_pb2.APPLICATION_PURPOSE_NEW_CONNECTION
-        row = ApplicationRow(
-            id=new_id(),
-            kind=kind,
-            purpose=enum_name(resources_pb2.ApplicationPurpose, "APPLICATION_PURPOSE_", purpose),
-            state="IN_PROGRESS",
-            applicant_name=sent.applicant.name,
-            applicant_id_number=sent.applicant.id_number,
-            applicant_phone=sent.applicant.contact_phone,
-            address=sent.address,
-            area_code=area,
-            capacity_kva=sent.capacity_kva,
-            dual_supply=sent.dual_supply,
-            customer=sent.customer,
-            supply_office=office,
+        row = open_application(
+            session,
+            self.runtime.calendar,
+            self.clock.now(),
             creator=caller.user,
-            create_time=now,
-            update_time=now,
+            sent=sent,
+            office=office,
+            area=area,
         )
-        session.add(row)
-        session.flush()
-        nodes = [
-            NodeRow(application_id=row.id, seq=node.sequence, kind=node.node, state="PENDING")
-            for node in load_workflow().sequences[kind]
-        ]
-        start_node(session, row, nodes[0], now, self.runtime.calendar)
-        session.add_all(nodes)
-        record(session, row, nodes[0].kind, "FILED", caller.user, "", now)
-        row.version = 1
-        session.flush()
         return message(session, row)
+
+
+def open_application(
+    session: Session,
+    calendar: WorkingCalendar,
+    now: datetime,
+    *,
+    creator: str,
+    sent: resources_pb2.Application,
+    office: str,
+    area: str,
+    application_id: str | None = None,
+) -> ApplicationRow:
+    """Add application `sent` filed by `creator` at `now` with every node of its kind,
+    the first begun (flushed, not committed)."""
+    kind = kind_name(sent.kind)
+    purpose = sent.purpose or resources_pb2.APPLICATION_PURPOSE_NEW_CONNECTION
+    row = ApplicationRow(
+        id=application_id or new_id(),
+        kind=kind,
+        purpose=enum_name(resources_pb2.ApplicationPurpose, "APPLICATION_PURPOSE_", purpose),
+        state="IN_PROGRESS",
+        applicant_name=sent.applicant.name,
+        applicant_id_number=sent.applicant.id_number,
+        applicant_phone=sent.applicant.contact_phone,
+        address=sent.address,
+        area_code=area,
+        capacity_kva=sent.capacity_kva,
+        dual_supply=sent.dual_supply,
+        customer=sent.customer,
+        supply_office=office,
+        creator=creator,
+        create_time=now,
+        update_time=now,
+    )
+    session.add(row)
+    session.flush()
+    nodes = [
+        NodeRow(application_id=row.id, seq=node.sequence, kind=node.node, state="PENDING")
+        for node in load_workflow().sequences[kind]
+    ]
+    start_node(session, row, nodes[0], now, calendar)
+    session.add_all(nodes)
+    record(session, row, nodes[0].kind, "FILED", creator, "", now)
+    row.version = 1
+    session.flush()
+    return row

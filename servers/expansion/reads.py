@@ -1,6 +1,7 @@
 """Reading applications: one with its progress, a caller's list (an applicant's own,
-staff's of their supply offices), the due list of the staff's offices, and the
-reminder window for the worker (internal)."""
+staff's of their supply offices, the applicant's name, ID number and phone masked), the
+due list of the staff's offices, and the reminder window for the worker (internal,
+unmasked)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from palmgrid.expansion.v1 import expansion_service_pb2 as service_pb
 from palmgrid.expansion.v1 import resources_pb2
 from palmgrid.type.v1 import identity_pb2
+from palmlib.masking import mask_message
 from servers.expansion.models import ApplicationRow, NodeRow
 from servers.expansion.resources import enum_name, kind_name
 from servers.expansion.store import load_row, message, messages
@@ -58,6 +60,17 @@ def _handled_by(
             )
         )
     )
+
+
+def _for_list(
+    caller: identity_pb2.Principal, page: list[resources_pb2.Application]
+) -> list[resources_pb2.Application]:
+    """`page` as a list shows it to `caller`: staff lists carry the applicant masked
+    (opening one application shows it whole); an applicant's own list does not."""
+    if caller.kind != CUSTOMER:
+        for application in page:
+            mask_message(application)
+    return page
 
 
 class ReadMethods:
@@ -108,9 +121,10 @@ class ReadMethods:
             token = paging.next_page_token(
                 rows, size, lambda r: [paging.time_key(r.create_time), r.id], filters
             )
-            return service_pb.ListApplicationsResponse(
-                applications=messages(session, rows[:size]), next_page_token=token
-            )
+            page = messages(session, rows[:size])
+        return service_pb.ListApplicationsResponse(
+            applications=_for_list(caller, page), next_page_token=token
+        )
 
     def _due_page(
         self,
@@ -161,7 +175,9 @@ class ReadMethods:
         within = request.due_within.ToSeconds() if request.HasField("due_within") else -1
         filters = [request.supply_office, handler, request.overdue_only, within]
         page, token = self._due_page(query, request.page_token, request.page_size, filters, 50)
-        return service_pb.ListDueApplicationsResponse(applications=page, next_page_token=token)
+        return service_pb.ListDueApplicationsResponse(
+            applications=_for_list(caller, page), next_page_token=token
+        )
 
     def ListApplicationsDueWithin(
         self, request: service_pb.ListApplicationsDueWithinRequest, context: Any

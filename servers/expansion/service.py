@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from palmgrid.expansion.v1 import expansion_internal_service_pb2_grpc, expansion_service_pb2_grpc
+from servers.expansion import demo
 from servers.expansion.attachments import AttachmentMethods
 from servers.expansion.config import ExpansionConfig
 from servers.expansion.filing import FilingMethods
@@ -79,6 +80,7 @@ def make_spec(*, clock: Clock | None = None, config: ExpansionConfig | None = No
         registrations=registrations,
         migrations=MIGRATIONS,
         settings=settings,
+        seed_demo=lambda runtime: demo.seed_demo(runtime, now),
     )
 
 

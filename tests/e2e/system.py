@@ -256,7 +256,7 @@ def start_system(
         ),
     }
     sandbox: Sandbox | None = None
-    for name in ["billing", "expansion", "inspection"]:
+    for name in ["billing", "inspection"]:
         spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
         server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
         if name == "billing":
@@ -276,9 +276,9 @@ def start_system(
     # so what care and outage send stays queued where tests can read it. Every service
     # reaches account (the audit log) at `account_target`, a relay when a test cuts it.
     services["notification"] = _start(data_dir, "notification", settings, notification_address)
-    # Care and outage ask billing and account, send through the outbox, and bump their
-    # cache tags in the edge's Memcached after every change.
-    for name in ["care", "outage"]:
+    # Care, outage and expansion ask billing and account, send through the outbox, and
+    # bump their cache tags in the edge's Memcached after every change.
+    for name in ["care", "outage", "expansion"]:
         services[name] = _start(data_dir, name, settings)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",

@@ -232,6 +232,14 @@ def test_applications_are_routed_to_offices_and_read_within_scope(system: Expans
         service_pb.ListApplicationsRequest(), metadata=system.expander("s-ql")
     )
     assert {a.name for a in staff_list.applications} == {own.name, increase.name}
+    # Staff lists mask the applicant; the applicant's own list and Get do not.
+    assert {a.applicant.contact_phone for a in staff_list.applications} == {"138****1234"}
+    assert {a.applicant.id_number for a in staff_list.applications} == {"530302********123X"}
+    assert own.applicant.contact_phone == "13800001234"
+    opened = system.stub.GetApplication(
+        service_pb.GetApplicationRequest(name=own.name), metadata=system.expander("s-ql")
+    )
+    assert opened.applicant == own.applicant
     other = system.stub.ListApplications(
         service_pb.ListApplicationsRequest(), metadata=system.expander("s-zy")
     )

@@ -138,7 +138,8 @@ class ExpansionServiceServicer:
 
     def ListApplications(self, request, context):
         """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-        of their supply offices.
+        of their supply offices, with the applicant's fields masked (GetApplication shows
+        them whole).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

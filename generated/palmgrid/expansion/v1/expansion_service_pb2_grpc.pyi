@@ -45,7 +45,8 @@ class ExpansionServiceStub:
     """
     ListApplications: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.ListApplicationsRequest, _expansion_service_pb2.ListApplicationsResponse]
     """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-    of their supply offices.
+    of their supply offices, with the applicant's fields masked (GetApplication shows
+    them whole).
     """
     GetApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.GetApplicationRequest, _resources_pb2.Application]
     """Gets one application with its progress: each node's state, due time and completion
@@ -111,7 +112,8 @@ class ExpansionServiceAsyncStub(ExpansionServiceStub):
     """
     ListApplications: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.ListApplicationsRequest, _expansion_service_pb2.ListApplicationsResponse]  # type: ignore[assignment]
     """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-    of their supply offices.
+    of their supply offices, with the applicant's fields masked (GetApplication shows
+    them whole).
     """
     GetApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.GetApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Gets one application with its progress: each node's state, due time and completion
@@ -186,7 +188,8 @@ class ExpansionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_expansion_service_pb2.ListApplicationsResponse, _abc.Awaitable[_expansion_service_pb2.ListApplicationsResponse]]:
         """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-        of their supply offices.
+        of their supply offices, with the applicant's fields masked (GetApplication shows
+        them whole).
         """
 
     @_abc_1.abstractmethod
