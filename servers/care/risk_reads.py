@@ -10,7 +10,6 @@ from sqlmodel import col, select
 
 from palmgrid.care.v1 import care_service_pb2, resources_pb2
 from servers.care.models import ComplaintRiskRow
-from servers.care.office_scope import office_condition
 from servers.care.risk_resources import risk_id, risk_resource
 from servers.runtime import (
     NotFound,
@@ -18,6 +17,7 @@ from servers.runtime import (
     paging,
     require_principal,
     require_supply_office_scope,
+    supply_office_condition,
 )
 
 DEFAULT_PAGE = 50
@@ -41,7 +41,7 @@ class RiskReadMethods:
         filters = [request.supply_office, request.min_score, request.subject]
         after = paging.decode_token(request.page_token, filters, types=(int, str, str))
         query = select(ComplaintRiskRow).where(
-            office_condition(caller, request.supply_office, ComplaintRiskRow.supply_office),
+            supply_office_condition(caller, request.supply_office, ComplaintRiskRow.supply_office),
             col(ComplaintRiskRow.score) >= request.min_score,
         )
         if request.subject:

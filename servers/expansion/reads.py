@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -20,12 +19,11 @@ from servers.expansion.resources import enum_name, kind_name
 from servers.expansion.store import load_row, message, messages
 from servers.runtime import (
     Clock,
-    PermissionDenied,
     Runtime,
-    in_supply_office_scope,
     paging,
     require_principal,
     require_supply_office_scope,
+    supply_office_condition,
 )
 from servers.runtime.protoconv import from_timestamp
 
@@ -33,21 +31,6 @@ CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 _COLUMNS = ApplicationRow.__table__.c  # type: ignore[attr-defined]
 NEWEST_FIRST = (_COLUMNS.create_time, _COLUMNS.id)
 EARLIEST_DUE_FIRST = (_COLUMNS.current_due_time, _COLUMNS.id)
-
-
-def office_condition(caller: identity_pb2.Principal, requested: str) -> ColumnElement[bool]:
-    """The applications a staff list by `caller` covers: of office `requested` (which
-    must be in scope), else of every office in scope."""
-    if requested:
-        if not in_supply_office_scope(caller, requested):
-            raise PermissionDenied(
-                f"supply office {requested} is outside the caller's data scope",
-                reason="OUT_OF_SCOPE",
-            )
-        return col(ApplicationRow.supply_office) == requested
-    if caller.all_supply_offices:
-        return true()
-    return col(ApplicationRow.supply_office).in_(list(caller.supply_offices))
 
 
 def _handled_by(
@@ -96,7 +79,9 @@ class ReadMethods:
         if caller.kind == CUSTOMER:
             query = query.where(ApplicationRow.creator == caller.user)
         else:
-            query = query.where(office_condition(caller, request.supply_office))
+            query = query.where(
+                supply_office_condition(caller, request.supply_office, ApplicationRow.supply_office)
+            )
         kind = kind_name(request.kind) if request.kind else ""
         state = (
             enum_name(resources_pb2.ApplicationState, "APPLICATION_STATE_", request.state)
@@ -161,7 +146,9 @@ class ReadMethods:
     ) -> service_pb.ListDueApplicationsResponse:
         caller = require_principal()
         now = self.clock.now()
-        query = select(ApplicationRow).where(office_condition(caller, request.supply_office))
+        query = select(ApplicationRow).where(
+            supply_office_condition(caller, request.supply_office, ApplicationRow.supply_office)
+        )
         if request.overdue_only:
             query = query.where(col(ApplicationRow.current_due_time) <= now)
         elif request.HasField("due_within"):

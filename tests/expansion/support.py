@@ -23,18 +23,12 @@ from palmgrid.expansion.v1 import expansion_service_pb2_grpc, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.account import models as account_models
 from servers.account import users as account_users
-from servers.account.config import AccountConfig
-from servers.account.service import make_spec as account_spec
-from servers.billing.config import BillingConfig
 from servers.billing.models import BalanceRow, Customer
-from servers.billing.service import make_spec as billing_spec
 from servers.expansion import models
 from servers.expansion.config import ExpansionConfig
 from servers.expansion.limits import install_defaults
 from servers.expansion.service import make_spec
 from servers.notification import models as notification_models
-from servers.notification.config import NotificationConfig
-from servers.notification.service import make_spec as notification_spec
 from servers.runtime import (
     AssertionSigner,
     DomainError,
@@ -50,6 +44,7 @@ from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
+from tests.neighbours import running_neighbours
 from tests.tester import ensure_pki_with_tester
 
 # Monday 2 March 2026, 08:00 in China: a plain working week ahead.
@@ -304,46 +299,16 @@ def expansion_system(
     }
     clock = SettableClock(START)
     with ExitStack() as stack:
-        billing = services.start(
-            "billing",
-            Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
-            billing_spec(BillingConfig(demo_data=False)),
+        neighbours = stack.enter_context(
+            running_neighbours(data_dir, common, clock, gateway_url="http://127.0.0.1:1")
         )
-        stack.callback(services.stop, billing)
+        billing, account, notification = (
+            neighbours.billing,
+            neighbours.account,
+            neighbours.notification,
+        )
         _fill_billing(billing.runtime)
-        account = services.start(
-            "account",
-            Settings(
-                **common,
-                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
-                billing_target=billing.target,
-            ),
-            account_spec(
-                config=AccountConfig(
-                    demo_data=False,
-                    argon2_time_cost=1,
-                    argon2_memory_kib=1024,
-                    argon2_parallelism=1,
-                ),
-                clock=clock,
-            ),
-        )
-        stack.callback(services.stop, account)
         _fill_account(account.runtime)
-        gateway = "http://127.0.0.1:1"
-        notification = services.start(
-            "notification",
-            Settings(
-                **common,
-                notification_database_url=f"sqlite:///{data_dir / 'notification.db'}",
-                account_target=account.target,
-            ),
-            notification_spec(
-                clock=clock,
-                config=NotificationConfig(sms_gateway_url=gateway, push_gateway_url=gateway),
-            ),
-        )
-        stack.callback(services.stop, notification)
         settings = Settings(
             **common,
             expansion_database_url=database_url,

@@ -22,14 +22,8 @@ from palmgrid.outage.v1 import outage_service_pb2_grpc, resources_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.account import models as account_models
 from servers.account import users as account_users
-from servers.account.config import AccountConfig
-from servers.account.service import make_spec as account_spec
-from servers.billing.config import BillingConfig
 from servers.billing.models import BalanceRow, Customer
-from servers.billing.service import make_spec as billing_spec
 from servers.notification import models as notification_models
-from servers.notification.config import NotificationConfig
-from servers.notification.service import make_spec as notification_spec
 from servers.outage.config import OutageConfig
 from servers.outage.models import ChangeRow, NoticeRow, OutageRow
 from servers.outage.process import OutageProcess
@@ -50,6 +44,7 @@ from servers.worker.job import load_jobs
 from servers.worker.process import open_runtime
 from servers.worker.runner import Worker
 from tests.account import services
+from tests.neighbours import running_neighbours
 from tests.tester import accounts_with_tester, ensure_pki_with_tester
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -314,47 +309,16 @@ def outage_system(
     }
     clock = SettableClock(START)
     with ExitStack() as stack:
-        billing = services.start(
-            "billing",
-            Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
-            billing_spec(BillingConfig(demo_data=False)),
+        neighbours = stack.enter_context(
+            running_neighbours(data_dir, common, clock, gateway_url=gateway_url)
         )
-        stack.callback(services.stop, billing)
+        billing, account, notification = (
+            neighbours.billing,
+            neighbours.account,
+            neighbours.notification,
+        )
         _fill_billing(billing.runtime)
-        account = services.start(
-            "account",
-            Settings(
-                **common,
-                account_database_url=f"sqlite:///{data_dir / 'account.db'}",
-                billing_target=billing.target,
-            ),
-            account_spec(
-                config=AccountConfig(
-                    demo_data=False,
-                    argon2_time_cost=1,
-                    argon2_memory_kib=1024,
-                    argon2_parallelism=1,
-                ),
-                clock=clock,
-            ),
-        )
-        stack.callback(services.stop, account)
         _fill_account(account.runtime)
-        notification = services.start(
-            "notification",
-            Settings(
-                **common,
-                notification_database_url=f"sqlite:///{data_dir / 'notification.db'}",
-                account_target=account.target,
-            ),
-            notification_spec(
-                clock=clock,
-                config=NotificationConfig(
-                    sms_gateway_url=gateway_url, push_gateway_url=gateway_url
-                ),
-            ),
-        )
-        stack.callback(services.stop, notification)
         settings = Settings(
             **common,
             outage_database_url=database_url,
