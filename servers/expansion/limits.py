@@ -75,17 +75,20 @@ def start_node(
 
 
 def running(application: ApplicationRow, node: NodeRow, limit: NodeLimitRow | None) -> None:
-    """Keep `application`'s due-list columns in step with its running current `node`."""
+    """Keep `application`'s due-list columns in step with its running current `node`;
+    the reminder run looks at it next from its (pause-shifted) start."""
     application.current_due_time = node.due_time
     lead = timedelta(seconds=limit.reminder_lead_seconds if limit else 0)
-    assert node.due_time is not None
+    assert node.due_time is not None and node.start_time is not None
     application.current_near_time = node.due_time - lead
+    application.next_remind_time = node.start_time + timedelta(seconds=node.paused_seconds)
 
 
 def stopped(application: ApplicationRow) -> None:
     """The current node's clock stopped (waiting on the customer, or closed)."""
     application.current_due_time = None
     application.current_near_time = None
+    application.next_remind_time = None
 
 
 def limit_of(session: Session, application: ApplicationRow, node: NodeRow) -> NodeLimitRow | None:

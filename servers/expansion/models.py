@@ -45,6 +45,7 @@ class ApplicationRow(ExpansionModel, table=True):
         Index("ix_expansion_applications_office", "supply_office", "create_time", "id"),
         Index("ix_expansion_applications_creator", "creator", "create_time", "id"),
         Index("ix_expansion_applications_due", "current_due_time", "id"),
+        Index("ix_expansion_applications_remind", "next_remind_time"),
     )
 
     id: str = Field(primary_key=True, max_length=63)
@@ -68,6 +69,8 @@ class ApplicationRow(ExpansionModel, table=True):
     current_due_time: datetime | None = _time(nullable=True)
     # When the current node counts as near due (its due time less its reminder lead).
     current_near_time: datetime | None = _time(nullable=True)
+    # When the reminder run should next look at the current node (None: never again).
+    next_remind_time: datetime | None = _time(nullable=True)
     # `users/{user}` who filed it.
     creator: str = Field(max_length=100)
     reject_reason: str = Field(default="", max_length=1000)

@@ -10,6 +10,11 @@ The message's request id is derived from the same key, so even a commit lost aft
 the message was queued sends nothing twice. A node waiting on the customer has no
 running clock and is not reminded; resumed, its marks are measured from its moved
 start.
+
+A run reads only what is due: each application keeps `next_remind_time`, the moment
+its current node's next mark comes (set to the node's start when it begins or
+resumes, moved on by each run that looks at it, cleared when the clock stops), behind
+an index.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -32,6 +38,8 @@ log = logging.getLogger("palmgrid.expansion")
 
 OVERDUE = "OVERDUE"
 STAFF_ROLE = "roles/expander"
+# Applications looked at per run; the rest wait for the next (a minute later).
+APPLICATIONS_PER_RUN = 500
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,16 @@ def due_marks(node: NodeRow, percents: tuple[int, ...], now: datetime) -> list[s
     return marks
 
 
+def next_mark_time(node: NodeRow, percents: tuple[int, ...], now: datetime) -> datetime | None:
+    """The moment of running `node`'s first mark after `now` (None: all have passed)."""
+    assert node.start_time is not None and node.due_time is not None
+    begin = node.start_time + timedelta(seconds=node.paused_seconds)
+    span = limit_span(node)
+    moments = [begin + span * p / 100 for p in percents] + [node.due_time]
+    later = [moment for moment in moments if moment > now]
+    return min(later) if later else None
+
+
 @dataclass(frozen=True)
 class Sent:
     """How many reminders one run sent."""
@@ -71,25 +89,33 @@ class Reminders:
         self.clock = clock
         self.config = config
 
-    def _candidates(self, now: datetime) -> list[Due]:
-        """Every reminder due and not yet sent, the earliest due node first."""
+    def _looked_at(self, now: datetime) -> list[tuple[ApplicationRow, NodeRow]]:
+        """The applications whose next reminder time has come (at most
+        APPLICATIONS_PER_RUN, the earliest first), with their current node."""
         with self.runtime.session() as session:
             query = (
                 select(ApplicationRow, NodeRow)
                 .join(NodeRow, col(NodeRow.application_id) == col(ApplicationRow.id))
                 .where(
-                    col(ApplicationRow.state) == "IN_PROGRESS",
+                    col(ApplicationRow.next_remind_time) <= now,
                     col(ApplicationRow.current_due_time).is_not(None),
                     col(NodeRow.seq) == col(ApplicationRow.current_seq),
                 )
-                .order_by(col(ApplicationRow.current_due_time), col(ApplicationRow.id))
+                .order_by(col(ApplicationRow.next_remind_time), col(ApplicationRow.id))
+                .limit(APPLICATIONS_PER_RUN)
             )
-            wanted: list[Due] = []
-            for application, node in session.exec(query):
-                for mark in due_marks(node, self.config.reminder_percents, now):
-                    wanted.append(Due(application.id, node.seq, mark))
-            if not wanted:
-                return []
+            return list(session.exec(query))
+
+    def _unsent(self, looked_at: list[tuple[ApplicationRow, NodeRow]], now: datetime) -> list[Due]:
+        """The reminders of `looked_at` that are due and not sent yet."""
+        wanted = [
+            Due(application.id, node.seq, mark)
+            for application, node in looked_at
+            for mark in due_marks(node, self.config.reminder_percents, now)
+        ]
+        if not wanted:
+            return []
+        with self.runtime.session() as session:
             sent = {
                 (r.application_id, r.seq, r.mark)
                 for r in session.exec(
@@ -99,6 +125,24 @@ class Reminders:
                 )
             }
         return [d for d in wanted if (d.application_id, d.seq, d.mark) not in sent]
+
+    def _reschedule(self, looked_at: list[tuple[ApplicationRow, NodeRow]], now: datetime) -> None:
+        """Move each application looked at on to its node's next mark (None after the
+        overdue one), unless a move changed it meanwhile."""
+        table = ApplicationRow.__table__  # type: ignore[attr-defined]
+        with self.runtime.session(write=True) as session:
+            for application, node in looked_at:
+                session.execute(
+                    update(table)
+                    .where(
+                        table.c.id == application.id,
+                        table.c.current_seq == node.seq,
+                        table.c.next_remind_time == application.next_remind_time,
+                    )
+                    .values(
+                        next_remind_time=next_mark_time(node, self.config.reminder_percents, now)
+                    )
+                )
 
     def _send(self, due: Due, now: datetime) -> bool:
         """Claim and send one reminder; False when another run has it (or the node
@@ -146,10 +190,12 @@ class Reminders:
         sent) when account or notification cannot be reached."""
         now = self.clock.now()
         shares = overdue = 0
-        for due in self._candidates(now):
+        looked_at = self._looked_at(now)
+        for due in self._unsent(looked_at, now):
             if self._send(due, now):
                 if due.mark == OVERDUE:
                     overdue += 1
                 else:
                     shares += 1
+        self._reschedule(looked_at, now)
         return Sent(shares, overdue)

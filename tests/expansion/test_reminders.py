@@ -6,11 +6,12 @@ office; the applicant hears of each completed node only when subscribed."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from palmgrid.expansion.v1 import expansion_internal_service_pb2 as internal_pb
 from palmgrid.expansion.v1 import expansion_service_pb2 as service_pb
 from palmgrid.expansion.v1 import resources_pb2 as pb
+from servers.expansion.models import ApplicationRow
 from tests.expansion.support import START, ExpansionSystem
 
 RESIDENTIAL = pb.APPLICATION_KIND_LOW_VOLTAGE_RESIDENTIAL
@@ -135,3 +136,27 @@ def test_the_applicant_hears_of_each_completed_node_when_subscribed(
         ("装表接电", "已完成接电"),
     ]
     assert system.messages("u-quiet", "application.progress") == []
+
+
+def test_each_run_moves_the_application_on_to_its_next_mark(system: ExpansionSystem) -> None:
+    filed = system.file(RESIDENTIAL)
+    application_id = filed.name.removeprefix("applications/")
+
+    def next_look() -> datetime | None:
+        with system.expansion.runtime.session() as session:
+            row = session.get(ApplicationRow, application_id)
+            assert row is not None
+            return row.next_remind_time
+
+    assert next_look() == START  # looked at from the node's start
+    _run(system)
+    assert next_look() == START + LIMIT * 0.5
+    system.clock.set(START + LIMIT * 0.5)
+    _run(system)
+    assert next_look() == START + LIMIT * 0.8
+    system.clock.set(START + LIMIT)
+    _run(system)
+    assert next_look() is None
+    # The next node begins: it is looked at from its start.
+    system.advance(filed.name)
+    assert next_look() == START + LIMIT
