@@ -280,6 +280,20 @@ def test_handlers_must_cover_the_office_and_are_shown_on_the_node(system: Expans
     advanced = system.advance(filed.name)
     assert advanced.nodes[0].handler == "users/s-ql"
     assert advanced.nodes[1].handler == "users/s-ql2"
+    # Each staff member lists the applications whose current node they handle.
+    other = system.file(BUSINESS)
+    mine = system.stub.ListApplications(
+        service_pb.ListApplicationsRequest(handler="users/me"), metadata=system.expander("s-ql2")
+    )
+    assert [a.name for a in mine.applications] == [filed.name]
+    due = system.stub.ListDueApplications(
+        service_pb.ListDueApplicationsRequest(
+            handler="users/s-ql2", due_within={"seconds": 86400 * 30}
+        ),
+        metadata=system.expander(),
+    )
+    assert [a.name for a in due.applications] == [filed.name]
+    assert other.name not in {a.name for a in due.applications}
 
 
 def test_admins_edit_node_time_limits_with_their_etag(system: ExpansionSystem) -> None:
