@@ -4,7 +4,8 @@ when it is overdue, the staff responsible are told: the node's handler, else the
 connection staff (role `expander`) covering the application's office.
 
 Each reminder is claimed by inserting its row in `expansion_reminders` (primary key:
-application, node, mark) in the transaction that queues its message, so of two workers
+application, node, mark) in the transaction that queues its message (the staff to
+remind are looked up before it, once per office and run), so of two workers
 running at once exactly one sends it: the other's insert conflicts and it moves on.
 The message's request id is derived from the same key, so even a commit lost after
 the message was queued sends nothing twice. A node waiting on the customer has no
@@ -144,10 +145,23 @@ class Reminders:
                     )
                 )
 
-    def _send(self, due: Due, now: datetime) -> bool:
-        """Claim and send one reminder; False when another run has it (or the node
-        moved on meanwhile)."""
-        timeout = self.config.upstream_timeout_seconds
+    def _recipients(
+        self, application: ApplicationRow, node: NodeRow, staff: dict[str, list[str]]
+    ) -> list[str]:
+        """The node's handler, else the office's connection staff (asked once per run
+        and office, before any transaction)."""
+        if node.handler:
+            return [node.handler]
+        office = application.supply_office
+        if office not in staff:
+            staff[office] = office_staff(
+                self.runtime, office, STAFF_ROLE, timeout=self.config.upstream_timeout_seconds
+            )
+        return staff[office]
+
+    def _send(self, due: Due, users: list[str], now: datetime) -> bool:
+        """Claim and send one reminder to `users`; False when another run has it, the
+        node moved on meanwhile, or nobody is there to remind."""
         try:
             with self.runtime.session(write=True) as session:
                 if session.get(ReminderRow, (due.application_id, due.seq, due.mark)):
@@ -166,20 +180,20 @@ class Reminders:
                 ).one()
                 if application is None or node.state != "IN_PROGRESS":
                     return False
-                users = (
-                    [node.handler]
-                    if node.handler
-                    else office_staff(
-                        self.runtime, application.supply_office, STAFF_ROLE, timeout=timeout
-                    )
-                )
                 if not users:
                     log.warning(
                         "no connection staff to remind",
                         extra={"supply_office": application.supply_office},
                     )
                     return False
-                remind_staff(self.runtime, application, node, due.mark, users, timeout=timeout)
+                remind_staff(
+                    self.runtime,
+                    application,
+                    node,
+                    due.mark,
+                    users,
+                    timeout=self.config.upstream_timeout_seconds,
+                )
                 return True
         except IntegrityError:
             # Another worker claimed it between our look and our insert.
@@ -191,8 +205,11 @@ class Reminders:
         now = self.clock.now()
         shares = overdue = 0
         looked_at = self._looked_at(now)
+        rows = {application.id: (application, node) for application, node in looked_at}
+        staff: dict[str, list[str]] = {}
         for due in self._unsent(looked_at, now):
-            if self._send(due, now):
+            users = self._recipients(*rows[due.application_id], staff)
+            if self._send(due, users, now):
                 if due.mark == OVERDUE:
                     overdue += 1
                 else:
