@@ -15,13 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from servers.expansion.models import ApplicationRow, NodeLimitRow, NodeRow
-from servers.expansion.workflow import NodeDefault, load_workflow
+from servers.expansion.workflow import NodeDefault, limit_id, load_workflow
 from servers.runtime import Runtime, WorkingCalendar
-
-
-def limit_id(kind: str, node: str) -> str:
-    """The id in `nodeTimeLimits/{id}` of `node` in the workflow of `kind`."""
-    return f"{kind}-{node}".lower().replace("_", "-")
 
 
 def _row(node: NodeDefault, now: datetime) -> NodeLimitRow:

@@ -26,11 +26,6 @@ def nodes_of(session: Session, application_id: str) -> list[NodeRow]:
     return list(session.exec(query.order_by(col(NodeRow.seq))))
 
 
-def events_of(session: Session, application_id: str) -> list[EventRow]:
-    query = select(EventRow).where(EventRow.application_id == application_id)
-    return list(session.exec(query.order_by(col(EventRow.id))))
-
-
 def messages(session: Session, rows: Sequence[ApplicationRow]) -> list[pb.Application]:
     """The applications of `rows` with their nodes and history, in the order given (two
     queries, not two per application)."""

@@ -28,6 +28,12 @@ NODES = tuple(
 )
 
 
+def limit_id(kind: str, node: str) -> str:
+    """The id in `nodeTimeLimits/{id}` of `node` in the workflow of `kind`:
+    "high-voltage-design-review"."""
+    return f"{kind}-{node}".lower().replace("_", "-")
+
+
 @dataclass(frozen=True)
 class NodeDefault:
     """One node of a kind's sequence with its default limit."""
@@ -41,8 +47,7 @@ class NodeDefault:
 
     @property
     def limit_id(self) -> str:
-        """The id in `nodeTimeLimits/{id}`: "high-voltage-design-review"."""
-        return f"{self.kind}-{self.node}".lower().replace("_", "-")
+        return limit_id(self.kind, self.node)
 
 
 @dataclass(frozen=True)
