@@ -26,8 +26,8 @@ from servers.runtime import (
     paging,
     require_principal,
     require_supply_office_scope,
+    supply_office_condition,
 )
-from servers.runtime.office_scope import office_condition
 
 CUSTOMER = identity_pb2.PRINCIPAL_KIND_CUSTOMER
 _COLUMNS = FeedbackRow.__table__.c  # type: ignore[attr-defined]
@@ -49,7 +49,7 @@ class FeedbackReadMethods:
             query = query.where(FeedbackRow.author == caller.user)
         else:
             query = query.where(
-                office_condition(caller, request.supply_office, FeedbackRow.supply_office)
+                supply_office_condition(caller, request.supply_office, FeedbackRow.supply_office)
             )
         assignee = caller.user if request.assignee == "users/me" else request.assignee
         kind = kind_name(request.kind) if request.kind else ""

@@ -17,8 +17,8 @@ from servers.runtime import (
     paging,
     require_principal,
     require_supply_office_scope,
+    supply_office_condition,
 )
-from servers.runtime.office_scope import office_condition
 
 DEFAULT_PAGE = 50
 # Highest score first, then most recently computed; ties by id.
@@ -41,7 +41,7 @@ class RiskReadMethods:
         filters = [request.supply_office, request.min_score, request.subject]
         after = paging.decode_token(request.page_token, filters, types=(int, str, str))
         query = select(ComplaintRiskRow).where(
-            office_condition(caller, request.supply_office, ComplaintRiskRow.supply_office),
+            supply_office_condition(caller, request.supply_office, ComplaintRiskRow.supply_office),
             col(ComplaintRiskRow.score) >= request.min_score,
         )
         if request.subject:

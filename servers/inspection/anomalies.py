@@ -30,9 +30,9 @@ from servers.runtime import (
     paging,
     require_principal,
     require_supply_office_scope,
+    supply_office_condition,
 )
 from servers.runtime.ids import new_id
-from servers.runtime.office_scope import office_condition
 from servers.runtime.protoconv import from_timestamp
 
 ORDER = (col(AnomalyRow.create_time), col(AnomalyRow.id))
@@ -120,7 +120,7 @@ class AnomalyMethods:
         filters = [request.supply_office, request.customer, request.kind, state]
         after = paging.decode_token(request.page_token, filters, types=(str, str))
         query = select(AnomalyRow).where(
-            office_condition(caller, request.supply_office, AnomalyRow.supply_office),
+            supply_office_condition(caller, request.supply_office, AnomalyRow.supply_office),
             col(AnomalyRow.state) == enum_name(resources_pb2.AnomalyState, "ANOMALY_STATE_", state),
         )
         if request.customer:

@@ -22,8 +22,7 @@ from servers.inspection.resources import (
 )
 from servers.inspection.store import assignees_by_task, load_task
 from servers.inspection.visibility import own_tasks_condition, require_sees
-from servers.runtime import NotFound, paging, require_principal
-from servers.runtime.office_scope import office_condition
+from servers.runtime import NotFound, paging, require_principal, supply_office_condition
 
 TASK_ORDER = (col(InspectionRow.due_time), col(InspectionRow.id))
 FINDING_ORDER = (col(FindingRow.observe_time), col(FindingRow.id))
@@ -48,7 +47,7 @@ class ReadMethods:
         ]
         after = paging.decode_token(request.page_token, filters, types=(str, str))
         query = select(InspectionRow).where(
-            office_condition(caller, request.supply_office, InspectionRow.supply_office),
+            supply_office_condition(caller, request.supply_office, InspectionRow.supply_office),
             own_tasks_condition(caller),
         )
         if request.customer:

@@ -57,6 +57,7 @@ from servers.runtime.scopes import (
     require_customer_scope,
     require_supply_office_scope,
     require_user_scope,
+    supply_office_condition,
 )
 from servers.runtime.server import (
     AsyncServer,
@@ -129,4 +130,5 @@ __all__ = [
     "require_user_scope",
     "serve",
     "session_scope",
+    "supply_office_condition",
 ]

@@ -11,6 +11,11 @@ PERMISSION_DENIED with reason OUT_OF_SCOPE; no caller at all raises UNAUTHENTICA
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import ColumnElement, true
+from sqlmodel import col
+
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime.errors import PermissionDenied
 from servers.runtime.identity import AssertionInvalid
@@ -81,3 +86,18 @@ def require_user_scope(principal: Principal | None, user_name: str) -> Principal
     if not own and not (caller.kind == SERVICE and caller.all_supply_offices):
         raise _out_of_scope(user_name)
     return caller
+
+
+def supply_office_condition(
+    principal: Principal, requested: str, column: Any
+) -> ColumnElement[bool]:
+    """The condition on `column` (a supply-office column) for a staff list by
+    `principal` with the `supplyOffice` filter `requested` ("" for none): that office,
+    which must be in scope (else OUT_OF_SCOPE), or every office in scope."""
+    if requested:
+        if not in_supply_office_scope(principal, requested):
+            raise _out_of_scope(f"supply office {requested}")
+        return col(column) == requested
+    if principal.all_supply_offices:
+        return true()
+    return col(column).in_(list(principal.supply_offices))

@@ -83,7 +83,16 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "account.systemParameters.get",
         "notification.messages.create",
     ),
-    "expansion": _service(AUDIT_WRITE),
+    # Expansion routes an application to its customer's supply office (billing), checks
+    # handlers and finds an office's connection staff to remind (account), and tells
+    # applicants and staff through notification.
+    "expansion": _service(
+        AUDIT_WRITE,
+        "billing.customers.batchGet",
+        "account.users.batchGet",
+        "account.users.list",
+        "notification.messages.create",
+    ),
     # Inspection reads the customer's office, name and address (billing), checks the
     # assignees and finds the office's inspection managers (account), and tells them and
     # the assigned inspectors through notification.
@@ -106,7 +115,8 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),
     # The worker's scheduled jobs (servers/worker/jobs): billing's monthly bills, late
     # fees and reconciliation, message delivery, account housekeeping, care's closing
-    # of resolved feedback and complaint-risk scoring, outage's clock.
+    # of resolved feedback and complaint-risk scoring, outage's clock, connection node
+    # reminders.
     "worker": _service(
         AUDIT_WRITE,
         "billing.bills.issue",
@@ -118,6 +128,7 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "care.feedback.closeResolved",
         "care.complaintRisks.score",
         "outage.clock.run",
+        "expansion.reminders.run",
     ),
     # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
     # data it caches for them, nothing else (any customer's, hence every supply office).

@@ -255,15 +255,10 @@ def start_system(
             billing_calls,
         ),
     }
-    sandbox: Sandbox | None = None
-    for name in ["billing", "expansion"]:
-        spec = specs.get(name) or importlib.import_module(f"servers.{name}.service").SPEC
-        server, port, runtime = build_server(spec, settings, address="127.0.0.1:0")
-        if name == "billing":
-            sandbox = start_payments(settings, runtime, port)
-        server.start()
-        services[name] = Service(name, server, port, runtime)
-    assert sandbox is not None
+    server, port, runtime = build_server(specs["billing"], settings, address="127.0.0.1:0")
+    sandbox = start_payments(settings, runtime, port)
+    server.start()
+    services["billing"] = Service("billing", server, port, runtime)
     # The account service verifies bindings with billing.
     settings = service_settings(
         data_dir, billing_target=services["billing"].target, **settings_overrides
@@ -276,9 +271,10 @@ def start_system(
     # so what care and outage send stays queued where tests can read it. Every service
     # reaches account (the audit log) at `account_target`, a relay when a test cuts it.
     services["notification"] = _start(data_dir, "notification", settings, notification_address)
-    # Care, outage and inspection ask billing and account, send through the outbox, and
-    # care and outage bump their cache tags in the edge's Memcached after every change.
-    for name in ["care", "outage", "inspection"]:
+    # Care, outage, expansion and inspection ask billing and account and send through
+    # the outbox; care, outage and expansion bump their cache tags in the edge's
+    # Memcached after every change.
+    for name in ["care", "outage", "expansion", "inspection"]:
         services[name] = _start(data_dir, name, settings)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",

@@ -36,6 +36,8 @@ from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
+from palmgrid.expansion.v1 import expansion_service_pb2 as expansion_pb
+from palmgrid.expansion.v1 import resources_pb2 as expansion_res
 from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2 as inspection_res
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
@@ -58,9 +60,18 @@ from tests.account.conftest import (
     base_settings,
     channel_as,
 )
+from tests.expansion.support import application
 from tests.outage.support import planned
 
-BUILT_SERVICES = ("account", "billing", "care", "notification", "outage", "inspection")
+BUILT_SERVICES = (
+    "account",
+    "billing",
+    "care",
+    "expansion",
+    "inspection",
+    "notification",
+    "outage",
+)
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -183,7 +194,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     _archive_one_customer(billing)
     settings = settings.model_copy(update={"notification_target": notification.target})
     inspection = services.start("inspection", settings)
-    running = [account, billing, care, notification, outage, inspection]
+    expansion = services.start("expansion", settings)
+    running = [account, billing, care, notification, outage, inspection, expansion]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -490,6 +502,13 @@ def _cancel_inspection(system: System) -> Attempt:
     return Attempt(request, resource=made.name)
 
 
+def _create_application(system: System) -> Attempt:
+    made = application(expansion_res.APPLICATION_KIND_LOW_VOLTAGE_RESIDENTIAL)
+    made.name = "applications/chosen-by-caller"
+    request = expansion_pb.CreateApplicationRequest(application=made, request_id=str(uuid.uuid4()))
+    return Attempt(request, resource=lambda application: application.name)
+
+
 def _named(message: type[Message], name: str) -> Callable[[System], Attempt]:
     """A request naming a resource that does not exist: the failure is recorded."""
     return lambda system: Attempt(message(name=name), resource=name)  # type: ignore[call-arg]
@@ -505,6 +524,7 @@ BILLING = "/palmgrid.billing.v1.BillingService/"
 BILLING_ADMIN = "/palmgrid.billing.v1.BillingAdminService/"
 BILLING_INTERNAL = "/palmgrid.billing.v1.BillingInternalService/"
 CARE = "/palmgrid.care.v1.CareService/"
+EXPANSION = "/palmgrid.expansion.v1.ExpansionService/"
 NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
 OUTAGE = "/palmgrid.outage.v1.OutageService/"
 INSPECTION = "/palmgrid.inspection.v1.InspectionService/"
@@ -532,6 +552,7 @@ SUCCEED = {
     CARE + "UpdateArticle",
     CARE + "PublishArticle",
     CARE + "WithdrawArticle",
+    EXPANSION + "CreateApplication",
     NOTIFICATION + "CancelMessage",
     OUTAGE + "CreateOutage",
     OUTAGE + "UpdateOutage",
@@ -587,6 +608,28 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     CARE + "ReplyFeedback": _named(care_pb.ReplyFeedbackRequest, "feedback/f404"),
     CARE + "ResolveFeedback": _named(care_pb.ResolveFeedbackRequest, "feedback/f404"),
     CARE + "CloseFeedback": _named(care_pb.CloseFeedbackRequest, "feedback/f404"),
+    EXPANSION + "CreateApplication": _create_application,
+    EXPANSION + "AdvanceApplication": _named(
+        expansion_pb.AdvanceApplicationRequest, "applications/a404"
+    ),
+    EXPANSION + "RejectApplication": _named(
+        expansion_pb.RejectApplicationRequest, "applications/a404"
+    ),
+    EXPANSION + "SendBackApplication": _named(
+        expansion_pb.SendBackApplicationRequest, "applications/a404"
+    ),
+    EXPANSION + "ResumeApplication": _named(
+        expansion_pb.ResumeApplicationRequest, "applications/a404"
+    ),
+    EXPANSION + "AssignApplication": _named(
+        expansion_pb.AssignApplicationRequest, "applications/a404"
+    ),
+    EXPANSION + "CreateAttachment": _parented(
+        expansion_pb.CreateAttachmentRequest, "applications/a404"
+    ),
+    EXPANSION + "DeleteAttachment": _named(
+        expansion_pb.DeleteAttachmentRequest, "applications/a404/attachments/x404"
+    ),
     NOTIFICATION + "CancelMessage": _cancel_message,
     OUTAGE + "CreateOutage": _create_outage,
     OUTAGE + "UpdateOutage": _update_outage,
@@ -665,6 +708,9 @@ def test_the_built_services_have_audited_methods() -> None:
     assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
     # Inspection declares six.
     assert len([p for p in paths if p.startswith(INSPECTION)]) == 6
+    # Expansion's audited methods: filing, the five moves, the limits' update and the
+    # two changes of attachments.
+    assert len([p for p in paths if p.startswith(EXPANSION)]) == 9
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

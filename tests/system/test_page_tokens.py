@@ -58,11 +58,12 @@ from tests.account.conftest import (
 )
 from tests.billing.core_support import start_billing
 from tests.care.support import CareServer, start_care
+from tests.expansion.support import expansion_system
 from tests.inspection.support import InspectionSystem, finding, inspection_system
 from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care", "notification", "outage", "inspection")
+BUILT = ("account", "billing", "care", "expansion", "inspection", "notification", "outage")
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -70,7 +71,8 @@ UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
 CUSTOMER = "customers/3100000001"
 
 # What a method's request needs besides the page fields to pass validation and reach
-# the pager; "{admin}" and "{dispatcher}" stand for those demo users' names.
+# the pager; "{admin}" and "{dispatcher}" stand for those demo users' names,
+# "{application}" and "{other_application}" for the two applications filed.
 REQUIRED: dict[str, dict[str, Any]] = {
     "ListSessions": {"user": "{admin}"},
     "ListCustomerBindings": {"parent": "{admin}"},
@@ -91,6 +93,10 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "ListCustomerOutages": {"parent": CUSTOMER},
     "ListAreaOutages": {"area_codes": ["A01", "A02", "A03", "A05", "A07"]},
     "ListFindings": {"parent": "{task}"},
+    "ListApplicationsDueWithin": {
+        "window_end_time": timestamp_pb2.Timestamp(seconds=4_000_000_000)
+    },
+    "ListAttachments": {"parent": "{application}"},
 }
 # Where two services' methods share a name: by path (the outbox's ListMessages has no
 # parent).
@@ -130,6 +136,13 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListInspections": {"kind": 1},
     "ListFindings": {"parent": "{other_task}"},
     "ListAnomalies": {"kind": 1},
+    "ListApplications": {"kind": 2},
+    "ListDueApplications": {"overdue_only": True},
+    "ListApplicationsDueWithin": {
+        "window_end_time": timestamp_pb2.Timestamp(seconds=3_000_000_000)
+    },
+    "ListAttachments": {"parent": "{other_application}"},
+    "ListNodeTimeLimits": {"application_kind": 1},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -159,6 +172,8 @@ MUST_ISSUE = {
     "ListInspections",
     "ListFindings",
     "ListAnomalies",
+    "ListApplications",
+    "ListNodeTimeLimits",
 }
 
 
@@ -308,7 +323,19 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             inspection_system(directory / "inspection", f"sqlite:///{directory / 'inspection.db'}")
         )
 
-        names = {**_seed_account(account), **_seed_inspections(inspection)}
+        # Expansion with two applications, beside billing, account and notification of
+        # its own (mTLS).
+        expansion = stack.enter_context(
+            expansion_system(directory / "expansion", f"sqlite:///{directory / 'expansion.db'}")
+        )
+        filed = [expansion.file().name for _ in range(2)]
+
+        names = {
+            **_seed_account(account),
+            **_seed_inspections(inspection),
+            "application": filed[0],
+            "other_application": filed[1],
+        }
 
         # The outbox, with two messages of two deliveries each (not sent).
         outbox_server, outbox_runtime, outbox = _start_notification(settings, account, directory)
@@ -329,6 +356,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 ),
                 "inspection": lambda m: _unary(
                     inspection.channel, m, lambda: inspection.as_(_service_principal())
+                ),
+                "expansion": lambda m: _unary(
+                    expansion.channel, m, lambda: expansion.as_(_service_principal())
                 ),
             },
             names=names,

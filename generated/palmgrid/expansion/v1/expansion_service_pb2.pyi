@@ -211,6 +211,58 @@ class RejectApplicationRequest(_message.Message):
 Global___RejectApplicationRequest: _TypeAlias = RejectApplicationRequest  # noqa: Y015
 
 @_typing.final
+class SendBackApplicationRequest(_message.Message):
+    """Request of SendBackApplication."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The application, `applications/{application}`."""
+    reason: _builtins.str
+    """What the applicant must supply, shown to them."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendBackApplicationRequest: _TypeAlias = SendBackApplicationRequest  # noqa: Y015
+
+@_typing.final
+class ResumeApplicationRequest(_message.Message):
+    """Request of ResumeApplication."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The application, `applications/{application}`."""
+    note: _builtins.str
+    """What was supplied."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeApplicationRequest: _TypeAlias = ResumeApplicationRequest  # noqa: Y015
+
+@_typing.final
 class AssignApplicationRequest(_message.Message):
     """Request of AssignApplication."""
 
@@ -531,7 +583,10 @@ class UpdateNodeTimeLimitRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change, relative to the limit: time_limit, reminder_lead_time."""
+        """The fields to change, relative to the limit: time_limit, working_days,
+        dual_supply_working_days, reminder_lead_time. Setting working_days above 0 makes
+        working days decide; setting time_limit (with working_days 0) makes calendar time.
+        """
 
     def __init__(
         self,

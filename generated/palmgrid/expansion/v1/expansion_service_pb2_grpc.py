@@ -65,6 +65,16 @@ class ExpansionServiceStub:
                 request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.RejectApplicationRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
                 _registered_method=True)
+        self.SendBackApplication = channel.unary_unary(
+                '/palmgrid.expansion.v1.ExpansionService/SendBackApplication',
+                request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.SendBackApplicationRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
+                _registered_method=True)
+        self.ResumeApplication = channel.unary_unary(
+                '/palmgrid.expansion.v1.ExpansionService/ResumeApplication',
+                request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.ResumeApplicationRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
+                _registered_method=True)
         self.AssignApplication = channel.unary_unary(
                 '/palmgrid.expansion.v1.ExpansionService/AssignApplication',
                 request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.AssignApplicationRequest.SerializeToString,
@@ -128,7 +138,8 @@ class ExpansionServiceServicer:
 
     def ListApplications(self, request, context):
         """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-        of their supply offices.
+        of their supply offices, with the applicant's fields masked (GetApplication shows
+        them whole).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -153,6 +164,23 @@ class ExpansionServiceServicer:
     def RejectApplication(self, request, context):
         """Rejects an application at its current node with a reason. The applicant gets a
         message.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendBackApplication(self, request, context):
+        """Sends the current node back to the applicant for missing documents (or the
+        customer's own part of the work): the node's clock pauses until it is resumed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeApplication(self, request, context):
+        """Resumes a node sent back to the applicant, once the documents are supplied: its
+        clock runs again and its due time moves on by the time waited. The applicant or
+        staff in scope may resume.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -252,6 +280,16 @@ def add_ExpansionServiceServicer_to_server(servicer, server):
             'RejectApplication': grpc.unary_unary_rpc_method_handler(
                     servicer.RejectApplication,
                     request_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.RejectApplicationRequest.FromString,
+                    response_serializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.SerializeToString,
+            ),
+            'SendBackApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendBackApplication,
+                    request_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.SendBackApplicationRequest.FromString,
+                    response_serializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.SerializeToString,
+            ),
+            'ResumeApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeApplication,
+                    request_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.ResumeApplicationRequest.FromString,
                     response_serializer=palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.SerializeToString,
             ),
             'AssignApplication': grpc.unary_unary_rpc_method_handler(
@@ -437,6 +475,60 @@ class ExpansionService:
             target,
             '/palmgrid.expansion.v1.ExpansionService/RejectApplication',
             palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.RejectApplicationRequest.SerializeToString,
+            palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendBackApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.expansion.v1.ExpansionService/SendBackApplication',
+            palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.SendBackApplicationRequest.SerializeToString,
+            palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.expansion.v1.ExpansionService/ResumeApplication',
+            palmgrid_dot_expansion_dot_v1_dot_expansion__service__pb2.ResumeApplicationRequest.SerializeToString,
             palmgrid_dot_expansion_dot_v1_dot_resources__pb2.Application.FromString,
             options,
             channel_credentials,

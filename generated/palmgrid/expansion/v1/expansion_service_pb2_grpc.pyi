@@ -45,7 +45,8 @@ class ExpansionServiceStub:
     """
     ListApplications: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.ListApplicationsRequest, _expansion_service_pb2.ListApplicationsResponse]
     """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-    of their supply offices.
+    of their supply offices, with the applicant's fields masked (GetApplication shows
+    them whole).
     """
     GetApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.GetApplicationRequest, _resources_pb2.Application]
     """Gets one application with its progress: each node's state, due time and completion
@@ -58,6 +59,15 @@ class ExpansionServiceStub:
     RejectApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.RejectApplicationRequest, _resources_pb2.Application]
     """Rejects an application at its current node with a reason. The applicant gets a
     message.
+    """
+    SendBackApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.SendBackApplicationRequest, _resources_pb2.Application]
+    """Sends the current node back to the applicant for missing documents (or the
+    customer's own part of the work): the node's clock pauses until it is resumed.
+    """
+    ResumeApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.ResumeApplicationRequest, _resources_pb2.Application]
+    """Resumes a node sent back to the applicant, once the documents are supplied: its
+    clock runs again and its due time moves on by the time waited. The applicant or
+    staff in scope may resume.
     """
     AssignApplication: _grpc.UnaryUnaryMultiCallable[_expansion_service_pb2.AssignApplicationRequest, _resources_pb2.Application]
     """Assigns a staff member to handle the current node, or a later one."""
@@ -102,7 +112,8 @@ class ExpansionServiceAsyncStub(ExpansionServiceStub):
     """
     ListApplications: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.ListApplicationsRequest, _expansion_service_pb2.ListApplicationsResponse]  # type: ignore[assignment]
     """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-    of their supply offices.
+    of their supply offices, with the applicant's fields masked (GetApplication shows
+    them whole).
     """
     GetApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.GetApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Gets one application with its progress: each node's state, due time and completion
@@ -115,6 +126,15 @@ class ExpansionServiceAsyncStub(ExpansionServiceStub):
     RejectApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.RejectApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Rejects an application at its current node with a reason. The applicant gets a
     message.
+    """
+    SendBackApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.SendBackApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
+    """Sends the current node back to the applicant for missing documents (or the
+    customer's own part of the work): the node's clock pauses until it is resumed.
+    """
+    ResumeApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.ResumeApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
+    """Resumes a node sent back to the applicant, once the documents are supplied: its
+    clock runs again and its due time moves on by the time waited. The applicant or
+    staff in scope may resume.
     """
     AssignApplication: _aio.UnaryUnaryMultiCallable[_expansion_service_pb2.AssignApplicationRequest, _resources_pb2.Application]  # type: ignore[assignment]
     """Assigns a staff member to handle the current node, or a later one."""
@@ -168,7 +188,8 @@ class ExpansionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_expansion_service_pb2.ListApplicationsResponse, _abc.Awaitable[_expansion_service_pb2.ListApplicationsResponse]]:
         """Lists applications, newest first: a customer sees the ones they filed, staff the ones
-        of their supply offices.
+        of their supply offices, with the applicant's fields masked (GetApplication shows
+        them whole).
         """
 
     @_abc_1.abstractmethod
@@ -199,6 +220,27 @@ class ExpansionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
         """Rejects an application at its current node with a reason. The applicant gets a
         message.
+        """
+
+    @_abc_1.abstractmethod
+    def SendBackApplication(
+        self,
+        request: _expansion_service_pb2.SendBackApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
+        """Sends the current node back to the applicant for missing documents (or the
+        customer's own part of the work): the node's clock pauses until it is resumed.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeApplication(
+        self,
+        request: _expansion_service_pb2.ResumeApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Application, _abc.Awaitable[_resources_pb2.Application]]:
+        """Resumes a node sent back to the applicant, once the documents are supplied: its
+        clock runs again and its due time moves on by the time waited. The applicant or
+        staff in scope may resume.
         """
 
     @_abc_1.abstractmethod

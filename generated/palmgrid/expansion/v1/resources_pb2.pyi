@@ -31,12 +31,12 @@ class _ApplicationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Appli
     APPLICATION_KIND_UNSPECIFIED: _ApplicationKind.ValueType  # 0
     """Not set; rejected on create."""
     APPLICATION_KIND_LOW_VOLTAGE_RESIDENTIAL: _ApplicationKind.ValueType  # 1
-    """A household on low voltage (220/380 V): acceptance, survey, connection."""
+    """A household on low voltage (220/380 V): acceptance, connection (by default)."""
     APPLICATION_KIND_LOW_VOLTAGE_BUSINESS: _ApplicationKind.ValueType  # 2
-    """A business on low voltage: acceptance, survey, construction, connection."""
+    """A business on low voltage: acceptance, supply plan, connection (by default)."""
     APPLICATION_KIND_HIGH_VOLTAGE: _ApplicationKind.ValueType  # 3
-    """A supply at 10 kV or above: acceptance, survey, design review, construction,
-    completion inspection, connection.
+    """A supply at 10 kV or above: acceptance, survey, supply plan, design review, mid
+    inspection, completion inspection, connection (by default).
     """
 
 class ApplicationKind(_ApplicationKind, metaclass=_ApplicationKindEnumTypeWrapper):
@@ -47,12 +47,12 @@ class ApplicationKind(_ApplicationKind, metaclass=_ApplicationKindEnumTypeWrappe
 APPLICATION_KIND_UNSPECIFIED: ApplicationKind.ValueType  # 0
 """Not set; rejected on create."""
 APPLICATION_KIND_LOW_VOLTAGE_RESIDENTIAL: ApplicationKind.ValueType  # 1
-"""A household on low voltage (220/380 V): acceptance, survey, connection."""
+"""A household on low voltage (220/380 V): acceptance, connection (by default)."""
 APPLICATION_KIND_LOW_VOLTAGE_BUSINESS: ApplicationKind.ValueType  # 2
-"""A business on low voltage: acceptance, survey, construction, connection."""
+"""A business on low voltage: acceptance, supply plan, connection (by default)."""
 APPLICATION_KIND_HIGH_VOLTAGE: ApplicationKind.ValueType  # 3
-"""A supply at 10 kV or above: acceptance, survey, design review, construction,
-completion inspection, connection.
+"""A supply at 10 kV or above: acceptance, survey, supply plan, design review, mid
+inspection, completion inspection, connection (by default).
 """
 Global___ApplicationKind: _TypeAlias = ApplicationKind  # noqa: Y015
 
@@ -132,6 +132,10 @@ class _NodeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NodeKind.Val
     """The finished works are inspected and tested (竣工检验)."""
     NODE_KIND_CONNECTION: _NodeKind.ValueType  # 6
     """The meter is installed and the supply switched on (装表接电)."""
+    NODE_KIND_SUPPLY_PLAN: _NodeKind.ValueType  # 7
+    """The utility answers with its supply plan (供电方案答复)."""
+    NODE_KIND_MID_INSPECTION: _NodeKind.ValueType  # 8
+    """The customer's works are inspected while being built (中间检查)."""
 
 class NodeKind(_NodeKind, metaclass=_NodeKindEnumTypeWrapper):
     """A step of the connection workflow."""
@@ -150,6 +154,10 @@ NODE_KIND_COMPLETION_INSPECTION: NodeKind.ValueType  # 5
 """The finished works are inspected and tested (竣工检验)."""
 NODE_KIND_CONNECTION: NodeKind.ValueType  # 6
 """The meter is installed and the supply switched on (装表接电)."""
+NODE_KIND_SUPPLY_PLAN: NodeKind.ValueType  # 7
+"""The utility answers with its supply plan (供电方案答复)."""
+NODE_KIND_MID_INSPECTION: NodeKind.ValueType  # 8
+"""The customer's works are inspected while being built (中间检查)."""
 Global___NodeKind: _TypeAlias = NodeKind  # noqa: Y015
 
 class _NodeState:
@@ -170,6 +178,10 @@ class _NodeStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NodeState.V
     """The application was rejected at this node."""
     NODE_STATE_CANCELLED: _NodeState.ValueType  # 5
     """Never reached, because the application was rejected earlier."""
+    NODE_STATE_WAITING_ON_CUSTOMER: _NodeState.ValueType  # 6
+    """Sent back to the customer (documents missing): the node's clock is paused until it
+    is resumed.
+    """
 
 class NodeState(_NodeState, metaclass=_NodeStateEnumTypeWrapper):
     """Where a workflow node is."""
@@ -186,7 +198,51 @@ NODE_STATE_REJECTED: NodeState.ValueType  # 4
 """The application was rejected at this node."""
 NODE_STATE_CANCELLED: NodeState.ValueType  # 5
 """Never reached, because the application was rejected earlier."""
+NODE_STATE_WAITING_ON_CUSTOMER: NodeState.ValueType  # 6
+"""Sent back to the customer (documents missing): the node's clock is paused until it
+is resumed.
+"""
 Global___NodeState: _TypeAlias = NodeState  # noqa: Y015
+
+class _ApplicationAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ApplicationActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApplicationAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPLICATION_ACTION_UNSPECIFIED: _ApplicationAction.ValueType  # 0
+    """Not set; never returned."""
+    APPLICATION_ACTION_FILED: _ApplicationAction.ValueType  # 1
+    """Filed; its first node began."""
+    APPLICATION_ACTION_ADVANCED: _ApplicationAction.ValueType  # 2
+    """The current node was completed (and the next began, or the application completed)."""
+    APPLICATION_ACTION_SENT_BACK: _ApplicationAction.ValueType  # 3
+    """Sent back to the customer for missing documents: the node's clock paused."""
+    APPLICATION_ACTION_RESUMED: _ApplicationAction.ValueType  # 4
+    """The customer's part was done: the node's clock runs again."""
+    APPLICATION_ACTION_REJECTED: _ApplicationAction.ValueType  # 5
+    """Rejected at the current node."""
+    APPLICATION_ACTION_ASSIGNED: _ApplicationAction.ValueType  # 6
+    """A handler was assigned to a node."""
+
+class ApplicationAction(_ApplicationAction, metaclass=_ApplicationActionEnumTypeWrapper):
+    """A transition of an application."""
+
+APPLICATION_ACTION_UNSPECIFIED: ApplicationAction.ValueType  # 0
+"""Not set; never returned."""
+APPLICATION_ACTION_FILED: ApplicationAction.ValueType  # 1
+"""Filed; its first node began."""
+APPLICATION_ACTION_ADVANCED: ApplicationAction.ValueType  # 2
+"""The current node was completed (and the next began, or the application completed)."""
+APPLICATION_ACTION_SENT_BACK: ApplicationAction.ValueType  # 3
+"""Sent back to the customer for missing documents: the node's clock paused."""
+APPLICATION_ACTION_RESUMED: ApplicationAction.ValueType  # 4
+"""The customer's part was done: the node's clock runs again."""
+APPLICATION_ACTION_REJECTED: ApplicationAction.ValueType  # 5
+"""Rejected at the current node."""
+APPLICATION_ACTION_ASSIGNED: ApplicationAction.ValueType  # 6
+"""A handler was assigned to a node."""
+Global___ApplicationAction: _TypeAlias = ApplicationAction  # noqa: Y015
 
 class _AttachmentKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -257,6 +313,8 @@ class Application(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    DUAL_SUPPLY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The application's resource name, `applications/{application}`; assigned by the
     server on create.
@@ -287,6 +345,10 @@ class Application(_message.Message):
     """The user who filed the application, `users/{user}`."""
     reject_reason: _builtins.str
     """Why the application was rejected; set once it is REJECTED."""
+    dual_supply: _builtins.bool
+    """Whether the supply asked for is a dual (two-source) supply; a high-voltage supply
+    plan for one is given longer (see NodeTimeLimit.dual_supply_working_days).
+    """
     @_builtins.property
     def applicant(self) -> Global___Applicant:
         """Who applies."""
@@ -309,6 +371,10 @@ class Application(_message.Message):
     def complete_time(self) -> _timestamp_pb2.Timestamp:
         """When the application was completed (connected) or rejected."""
 
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationEvent]:
+        """Every transition of the application, oldest first: who moved it, when, and why."""
+
     def __init__(
         self,
         *,
@@ -329,14 +395,56 @@ class Application(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         complete_time: _timestamp_pb2.Timestamp | None = ...,
+        history: _abc.Iterable[Global___ApplicationEvent] | None = ...,
+        dual_supply: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["applicant", b"applicant", "complete_time", b"complete_time", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applicant", b"applicant", "area_code", b"area_code", "capacity_kva", b"capacity_kva", "complete_time", b"complete_time", "create_time", b"create_time", "creator", b"creator", "current_node", b"current_node", "customer", b"customer", "kind", b"kind", "name", b"name", "nodes", b"nodes", "purpose", b"purpose", "reject_reason", b"reject_reason", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applicant", b"applicant", "area_code", b"area_code", "capacity_kva", b"capacity_kva", "complete_time", b"complete_time", "create_time", b"create_time", "creator", b"creator", "current_node", b"current_node", "customer", b"customer", "dual_supply", b"dual_supply", "history", b"history", "kind", b"kind", "name", b"name", "nodes", b"nodes", "purpose", b"purpose", "reject_reason", b"reject_reason", "state", b"state", "supply_office", b"supply_office", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Application: _TypeAlias = Application  # noqa: Y015
+
+@_typing.final
+class ApplicationEvent(_message.Message):
+    """One transition of an application, recorded when it was made."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    action: Global___ApplicationAction.ValueType
+    """What was done."""
+    node: Global___NodeKind.ValueType
+    """The node it was done at."""
+    actor: _builtins.str
+    """Who did it, `users/{user}`."""
+    note: _builtins.str
+    """The note, reason or missing documents given with it."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it was done."""
+
+    def __init__(
+        self,
+        *,
+        action: Global___ApplicationAction.ValueType = ...,
+        node: Global___NodeKind.ValueType = ...,
+        actor: _builtins.str = ...,
+        note: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "node", b"node", "note", b"note", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationEvent: _TypeAlias = ApplicationEvent  # noqa: Y015
 
 @_typing.final
 class Applicant(_message.Message):
@@ -389,6 +497,9 @@ class Node(_message.Message):
     HANDLER_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     TIME_LIMIT_FIELD_NUMBER: _builtins.int
+    WORKING_DAYS_FIELD_NUMBER: _builtins.int
+    PAUSED_DURATION_FIELD_NUMBER: _builtins.int
+    PAUSE_TIME_FIELD_NUMBER: _builtins.int
     kind: Global___NodeKind.ValueType
     """Which step this is."""
     state: Global___NodeState.ValueType
@@ -397,6 +508,10 @@ class Node(_message.Message):
     """The staff member handling the step, `users/{user}`; unset until assigned."""
     note: _builtins.str
     """The handler's note on completing (or rejecting at) the step."""
+    working_days: _builtins.int
+    """The time limit in working days on the utility's calendar, when the node was given
+    one (0: time_limit is calendar time).
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When the step began (the previous one was completed); unset while PENDING."""
@@ -413,6 +528,16 @@ class Node(_message.Message):
     def time_limit(self) -> _duration_pb2.Duration:
         """The time limit the step was given when it began (from its NodeTimeLimit)."""
 
+    @_builtins.property
+    def paused_duration(self) -> _duration_pb2.Duration:
+        """Time spent waiting on the customer (documents missing), which does not count
+        against the limit: due_time moves on by it when the node is resumed.
+        """
+
+    @_builtins.property
+    def pause_time(self) -> _timestamp_pb2.Timestamp:
+        """When the current wait on the customer began; set only while WAITING_ON_CUSTOMER."""
+
     def __init__(
         self,
         *,
@@ -424,10 +549,13 @@ class Node(_message.Message):
         handler: _builtins.str = ...,
         note: _builtins.str = ...,
         time_limit: _duration_pb2.Duration | None = ...,
+        working_days: _builtins.int = ...,
+        paused_duration: _duration_pb2.Duration | None = ...,
+        pause_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "due_time", b"due_time", "start_time", b"start_time", "time_limit", b"time_limit"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "due_time", b"due_time", "pause_time", b"pause_time", "paused_duration", b"paused_duration", "start_time", b"start_time", "time_limit", b"time_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "due_time", b"due_time", "handler", b"handler", "kind", b"kind", "note", b"note", "start_time", b"start_time", "state", b"state", "time_limit", b"time_limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "due_time", b"due_time", "handler", b"handler", "kind", b"kind", "note", b"note", "pause_time", b"pause_time", "paused_duration", b"paused_duration", "start_time", b"start_time", "state", b"state", "time_limit", b"time_limit", "working_days", b"working_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -450,6 +578,8 @@ class NodeTimeLimit(_message.Message):
     REMINDER_LEAD_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    WORKING_DAYS_FIELD_NUMBER: _builtins.int
+    DUAL_SUPPLY_WORKING_DAYS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `nodeTimeLimits/{node_time_limit}`, such as
     `nodeTimeLimits/high-voltage-design-review`.
@@ -464,10 +594,20 @@ class NodeTimeLimit(_message.Message):
     """Checksum of the current state (AIP-154); an update that sends a stale etag fails
     with ABORTED.
     """
+    working_days: _builtins.int
+    """How long the node may take in working days on the utility's calendar (the published
+    service commitments count these); 0 means time_limit, calendar time, decides. A
+    change applies to nodes that begin after it.
+    """
+    dual_supply_working_days: _builtins.int
+    """The limit in working days for a dual-supply application, where it differs (the
+    high-voltage supply plan reply); 0 means working_days applies.
+    """
     @_builtins.property
     def time_limit(self) -> _duration_pb2.Duration:
-        """How long the node may take, from its start to its completion (calendar time). A
-        change applies to nodes that begin after it.
+        """How long the node may take, from its start to its completion (calendar time), when
+        working_days is 0; unset while working days decide. A change applies to nodes that
+        begin after it.
         """
 
     @_builtins.property
@@ -489,10 +629,12 @@ class NodeTimeLimit(_message.Message):
         reminder_lead_time: _duration_pb2.Duration | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        working_days: _builtins.int = ...,
+        dual_supply_working_days: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reminder_lead_time", b"reminder_lead_time", "time_limit", b"time_limit", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_kind", b"application_kind", "etag", b"etag", "name", b"name", "node_kind", b"node_kind", "reminder_lead_time", b"reminder_lead_time", "sequence", b"sequence", "time_limit", b"time_limit", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_kind", b"application_kind", "dual_supply_working_days", b"dual_supply_working_days", "etag", b"etag", "name", b"name", "node_kind", b"node_kind", "reminder_lead_time", b"reminder_lead_time", "sequence", b"sequence", "time_limit", b"time_limit", "update_time", b"update_time", "working_days", b"working_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -516,6 +658,7 @@ class Attachment(_message.Message):
     NODE_FIELD_NUMBER: _builtins.int
     UPLOADER_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The resource name, `applications/{application}/attachments/{attachment}`; assigned by
     the server on create.
@@ -531,11 +674,19 @@ class Attachment(_message.Message):
     sha256: _builtins.str
     """The file's SHA-256 digest, 64 lowercase hex digits."""
     object_key: _builtins.str
-    """The key of the uploaded file in the document store."""
+    """The key of the file in the document store, assigned by the server from its
+    content ("expansion/sha256/{sha256}"): a file is stored once however many
+    attachments name it. On create it may be left empty.
+    """
     node: Global___NodeKind.ValueType
     """The node the application was at when the document was attached."""
     uploader: _builtins.str
     """The user who attached it, `users/{user}`."""
+    data: _builtins.bytes
+    """The file itself, at most 768 KiB (the service may be set lower), never returned.
+    It must match size_bytes, sha256 and content_type. Left empty, the file must be
+    stored already (attached before, to this or another application), found by sha256.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was attached."""
@@ -553,10 +704,11 @@ class Attachment(_message.Message):
         node: Global___NodeKind.ValueType = ...,
         uploader: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        data: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "create_time", b"create_time", "display_name", b"display_name", "kind", b"kind", "name", b"name", "node", b"node", "object_key", b"object_key", "sha256", b"sha256", "size_bytes", b"size_bytes", "uploader", b"uploader"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "create_time", b"create_time", "data", b"data", "display_name", b"display_name", "kind", b"kind", "name", b"name", "node", b"node", "object_key", b"object_key", "sha256", b"sha256", "size_bytes", b"size_bytes", "uploader", b"uploader"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
