@@ -22,11 +22,16 @@ import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cachetags import keys
+from cachetags import keys, steps
 from cachetags.crypto import CipherError, ValueCipher
 from cachetags.pool import CachePool
+from cachetags.steps import Steps
 from cachetags.tags import TagGenerations
+
+if TYPE_CHECKING:
+    from cachetags.aio import AsyncCachePool
 
 __all__ = ["MAX_LIFETIME", "Entry", "EntryStore", "entry_key"]
 
@@ -74,11 +79,15 @@ def _canonical(generations: Mapping[str, bytes]) -> Generations:
 
 
 class EntryStore:
-    """Reads and writes entries in a pool, sealing them when asked."""
+    """Reads and writes entries in a pool (either transport), sealing them when asked.
+
+    The plain methods block on a `CachePool`; the `a…` coroutines run the same steps on
+    an `AsyncCachePool`.
+    """
 
     def __init__(
         self,
-        pool: CachePool,
+        pool: CachePool | AsyncCachePool,
         cipher: ValueCipher | None = None,
         *,
         clock: Callable[[], float] = time.time,
@@ -98,18 +107,49 @@ class EntryStore:
         With `sealed`, an entry stored in the clear is ignored: only a process holding
         the key can have written a sealed one.
         """
+        return steps.run(self.pool, self.lookup_steps(key, tags, sealed=sealed))
+
+    async def alookup(
+        self,
+        key: str,
+        tags: Sequence[str],
+        *,
+        sealed: bool = False,
+        read: Mapping[str, bytes] | None = None,
+    ) -> tuple[Entry | None, dict[str, bytes]]:
+        """`lookup` on the asynchronous pool; `read` as in `lookup_steps`."""
+        return await steps.run_async(
+            self.pool, self.lookup_steps(key, tags, sealed=sealed, read=read)
+        )
+
+    def lookup_steps(
+        self,
+        key: str,
+        tags: Sequence[str],
+        *,
+        sealed: bool = False,
+        read: Mapping[str, bytes] | None = None,
+    ) -> Steps[tuple[Entry | None, dict[str, bytes]]]:
+        """`lookup` as steps. `read` holds what a caller already fetched of
+        `lookup_keys(key, tags)` in a batch of its own (absent = not in Memcached)."""
         names = keys.many("t", tags)
-        found = self.pool.get_many([key, *names.values()])
-        generations = self.tags.resolve(names, found)
-        raw = found.get(key)
+        if read is None:
+            read = yield from steps.get_many([key, *names.values()])
+        generations = yield from self.tags.resolve_steps(names, dict(read))
+        raw = read.get(key)
         entry = self._read(key, raw, sealed) if raw is not None else None
         if entry is not None and entry.generations != _canonical(generations):
             entry = None  # a tag was bumped since the entry was stored
         return entry, generations
 
+    @staticmethod
+    def lookup_keys(key: str, tags: Sequence[str]) -> list[str]:
+        """The Memcached keys a lookup reads: the entry and its tags' generations."""
+        return [key, *keys.many("t", tags).values()]
+
     def get(self, key: str, *, sealed: bool = False) -> Entry | None:
         """The entry as stored, whatever its generations; CacheUnavailable propagates."""
-        raw = self.pool.get(key)
+        raw = steps.run(self.pool, steps.get(key))
         return self._read(key, raw, sealed) if raw is not None else None
 
     def put(
@@ -125,6 +165,24 @@ class EntryStore:
         """Store an answer made under `generations`, fresh for `ttl` s and servable
         stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
         """
+        return steps.run(
+            self.pool,
+            self.put_steps(
+                key, payload, ttl=ttl, stale_for=stale_for, seal=seal, generations=generations
+            ),
+        )
+
+    def put_steps(
+        self,
+        key: str,
+        payload: bytes,
+        *,
+        ttl: float,
+        stale_for: float = 0,
+        seal: bool,
+        generations: Mapping[str, bytes] | None = None,
+    ) -> Steps[Entry]:
+        """`put` as steps."""
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         if seal and self.cipher is None:
@@ -139,7 +197,7 @@ class EntryStore:
         )
         head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
         body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
-        self.pool.set(key, head + body, math.ceil(stale))
+        yield from steps.set_(key, head + body, math.ceil(stale))
         return entry
 
     def _read(self, key: str, raw: bytes, sealed: bool) -> Entry | None:

@@ -26,7 +26,13 @@ from collections.abc import Iterable
 
 import grpc
 
-from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations
+from cachetags import (
+    AsyncCachePool,
+    CachePool,
+    CacheUnavailable,
+    ReadThrough,
+    TagGenerations,
+)
 from cachetags.flight import Outcome, Source
 from cachetags.plans import CachePlan, entry_address, render_tags
 from edge.cache.http import cache_control, etag, matches
@@ -54,7 +60,7 @@ def _is_failure(exc: BaseException) -> bool:
 class CacheStage:
     def __init__(
         self,
-        pool: CachePool | None,
+        pool: AsyncCachePool | CachePool | None,
         reader: ReadThrough | None,
         routes: Iterable[Route],
     ) -> None:
@@ -64,12 +70,16 @@ class CacheStage:
         self.plans: dict[int, CachePlan] = {id(r): plan_route(r) for r in routes}
         self.stats: Counter[str] = Counter()
 
-    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
-        route = exchange.route
-        assert route is not None
+    def _plan(self, route: Route) -> CachePlan:
         plan = self.plans.get(id(route))
         if plan is None:
             plan = self.plans[id(route)] = plan_route(route)
+        return plan
+
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        route = exchange.route
+        assert route is not None
+        plan = self._plan(route)
         session = exchange.state.get("session")
         user = session.user if session is not None else None
         if plan.cacheable and exchange.method == "GET":
@@ -77,7 +87,7 @@ class CacheStage:
         else:
             await call_next(exchange)
         if plan.invalidates and isinstance(exchange.reply, Reply):
-            self._invalidate(exchange, plan, user)
+            await self._invalidate(exchange, plan, user)
 
     async def _read(
         self, exchange: Exchange, call_next: Handler, route: Route, plan: CachePlan
@@ -135,7 +145,7 @@ class CacheStage:
             return
         exchange.response_headers.extend(headers)
 
-    def _invalidate(self, exchange: Exchange, plan: CachePlan, user: str | None) -> None:
+    async def _invalidate(self, exchange: Exchange, plan: CachePlan, user: str | None) -> None:
         tags = render_tags(plan.invalidates, exchange.request, user)
         if tags is None:
             log.warning("edge: %s: invalidation tags could not be rendered", plan.method)
@@ -144,6 +154,6 @@ class CacheStage:
         if self.generations is None:
             return
         try:
-            self.generations.bump(tags)
+            await self.generations.abump(tags)
         except CacheUnavailable as exc:
             log.warning("edge: tags not bumped after %s: %s", plan.method, exc)

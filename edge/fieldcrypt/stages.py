@@ -49,7 +49,7 @@ class DecryptStage:
         if request is not None and has_sensitive(request.DESCRIPTOR):
             binding = session_binding(presented_token(exchange))
             try:
-                self.opener.open(route.method_name, request, binding)
+                await self.opener.aopen(route.method_name, request, binding)
             except EnvelopeRejected as exc:
                 self._audit(exchange, exc)
                 raise EdgeError(

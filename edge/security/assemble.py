@@ -19,7 +19,7 @@ from typing import Any, Literal
 import grpc
 
 from cachetags import (
-    CachePool,
+    AsyncCachePool,
     EntryStore,
     FlightOptions,
     PoolOptions,
@@ -114,7 +114,7 @@ class SecuritySettings:
 class SecureEdge:
     edge: Edge
     app: App
-    pool: CachePool | None
+    pool: AsyncCachePool | None
     sessions: AccountSessions
     cache: CacheStage
     keys: KeyRing
@@ -150,7 +150,7 @@ def build_secure_edge(
         ensure_key_file(settings.cache_key_file)
     cipher = ValueCipher.from_file(settings.cache_key_file)
     pool = (
-        CachePool(settings.memcached_servers, settings.pool_options)
+        AsyncCachePool(settings.memcached_servers, settings.pool_options)
         if settings.memcached_servers
         else None
     )

@@ -162,7 +162,7 @@ class AccountSessions:
         if self.watcher is not None:
             self.watcher.ensure_started()
         if self.cache is not None:
-            record = self.cache.lookup(token)
+            record = await self.cache.alookup(token)
             if record is not None:
                 answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(
                     record.payload
@@ -176,21 +176,21 @@ class AccountSessions:
             if valid_until > self.clock():
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
-                self.cache.store(token, record)
+                await self.cache.astore(token, record)
         return Session(token, answer)
 
-    def revoke(self, users: list[str]) -> None:
+    async def revoke(self, users: list[str]) -> None:
         """Make the users' cached sessions unusable, here at once and everywhere via
         Memcached."""
         if not users:
             return
         self.local.revoke(users)
-        if self.cache is not None and not self.cache.revoke_users(users):
+        if self.cache is not None and not await self.cache.arevoke_users(users):
             log.warning("session revocation not recorded in Memcached", extra={"users": users})
 
-    def forget(self, token: str) -> None:
+    async def forget(self, token: str) -> None:
         if self.cache is not None:
-            self.cache.forget(token)
+            await self.cache.aforget(token)
 
     async def _ask_account(
         self, token: str, client_ip: str, request_id: str
@@ -257,9 +257,9 @@ class SessionStage:
         exchange.state["session"] = session
         await call_next(exchange)
         if isinstance(exchange.reply, Reply):
-            self._after_success(exchange, session)
+            await self._after_success(exchange, session)
 
-    def _after_success(self, exchange: Exchange, session: Session | None) -> None:
+    async def _after_success(self, exchange: Exchange, session: Session | None) -> None:
         assert exchange.route is not None and isinstance(exchange.reply, Reply)
         method = exchange.route.method_name
         # The cache stage leaves the call's rendered `invalidates` tags here.
@@ -269,5 +269,5 @@ class SessionStage:
         elif method in (DELETE_SESSION, CHANGE_PASSWORD) and session is not None:
             users.append(session.user)
             if method == DELETE_SESSION:
-                self.sessions.forget(session.token)
-        self.sessions.revoke(sorted({u for u in users if u}))
+                await self.sessions.forget(session.token)
+        await self.sessions.revoke(sorted({u for u in users if u}))
