@@ -23,7 +23,7 @@ import itertools
 import logging
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -108,13 +108,18 @@ class ReadThrough:
         stale_for: float = 0,
         seal: bool = False,
         is_failure: Callable[[BaseException], bool] = lambda exc: True,
+        read: Mapping[str, bytes] | None = None,
     ) -> Outcome:
         """The answer for `key` under `tags`: from the cache, another caller's call, or
-        `loader`."""
+        `loader`. `read`: the lookup's keys already fetched in the caller's own batch."""
         ticket = next(self._tickets)
         self._looking[key] += 1
         try:
-            entry, generations = await self.store.alookup(key, tags, sealed=seal)
+            entry, generations = await self.store.alookup(key, tags, sealed=seal, read=read)
+            if read is not None and (entry is None or not entry.fresh(self.store.clock())):
+                # The batch was read before this call began and may predate another
+                # caller's answer: a miss looks again, inside the single-flight window.
+                entry, generations = await self.store.alookup(key, tags, sealed=seal)
         except CacheUnavailable:
             return Outcome(await loader(), Source.BYPASS, None)
         finally:

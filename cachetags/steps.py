@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cachetags.aio import AsyncCachePool
 
 __all__ = [
+    "Batch",
     "Op",
     "Steps",
     "add",
@@ -85,6 +86,19 @@ def incr(key: str, delta: int = 1) -> Steps[int | None]:
 
 def delete(key: str, *, wait: bool = False) -> Steps[None]:
     yield Op("delete", (key,), {"wait": wait})
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Values read together in one get_many, and which keys were asked for (a key asked
+    for and not found is absent from Memcached, not unknown)."""
+
+    requested: frozenset[str]
+    found: Mapping[str, bytes]
+
+    def covering(self, keys: Iterable[str]) -> Mapping[str, bytes] | None:
+        """The values, when every one of `keys` was asked for; else None."""
+        return self.found if self.requested.issuperset(keys) else None
 
 
 def run(pool: CachePool | AsyncCachePool | None, steps: Steps[T]) -> T:

@@ -141,9 +141,19 @@ class DefaultPolicyStage:
 
 
 class BuildRequestStage:
-    """Builds the request message: body, then path variables, then query parameters."""
+    """Builds the request message: body, then path variables, then query parameters.
+
+    A request already built (a cacheable GET whose entry is read together with the
+    session's revocation mark, see edge.cache.stage) is kept as it is.
+    """
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        if exchange.request is None:
+            exchange.request = await self.build(exchange)
+        await call_next(exchange)
+
+    async def build(self, exchange: Exchange) -> Any:
+        """The request message of the exchange; EdgeError (400, 415) on bad input."""
         route = exchange.route
         assert route is not None
         message = route.request_class()
@@ -167,8 +177,7 @@ class BuildRequestStage:
         if route.derive_update_mask and body_json is not None and not message.update_mask.paths:
             assert route.body_message is not None
             message.update_mask.paths.extend(paths_from_json(body_json, route.body_message))
-        exchange.request = message
-        await call_next(exchange)
+        return message
 
     async def _body(self, exchange: Exchange, route: Route, message: Any) -> Any:
         kind = route.body_kind

@@ -30,6 +30,7 @@ from cachetags import (
     AsyncCachePool,
     CachePool,
     CacheUnavailable,
+    EntryStore,
     ReadThrough,
     TagGenerations,
 )
@@ -37,9 +38,11 @@ from cachetags.flight import Outcome, Source
 from cachetags.plans import CachePlan, entry_address, render_tags
 from edge.cache.http import cache_control, etag, matches
 from edge.cache.policy import plan_route
-from edge.errors import UpstreamFailure
+from edge.errors import EdgeError, UpstreamFailure
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply
 from edge.routes import Route
+from edge.stages import BuildRequestStage
+from palmgrid.type.v1 import identity_pb2
 
 __all__ = ["CacheStage"]
 
@@ -51,6 +54,9 @@ _C = grpc.StatusCode
 _FAILURES = frozenset(
     c.value[0] for c in (_C.UNAVAILABLE, _C.DEADLINE_EXCEEDED, _C.INTERNAL, _C.UNKNOWN)
 )
+
+
+_BUILD = BuildRequestStage()
 
 
 def _is_failure(exc: BaseException) -> bool:
@@ -75,6 +81,31 @@ class CacheStage:
         if plan is None:
             plan = self.plans[id(route)] = plan_route(route)
         return plan
+
+    async def prefetch_keys(
+        self, exchange: Exchange, principal: identity_pb2.Principal
+    ) -> list[str]:
+        """What this stage will read for the exchange if `principal` is the caller, so
+        the session stage can fetch it with the revocation mark in one round trip.
+
+        Only a cacheable GET without a body is known this early: its request is built
+        here (and kept for the pipeline); bad input is left for `build_request` to
+        refuse in its turn, after the access checks.
+        """
+        route = exchange.route
+        assert route is not None
+        plan = self._plan(route)
+        if not plan.cacheable or exchange.method != "GET" or self.reader is None:
+            return []
+        if route.body_kind != "none":
+            return []
+        if exchange.request is None:
+            try:
+                exchange.request = await _BUILD.build(exchange)
+            except EdgeError:
+                return []
+        address = entry_address(plan, exchange.request, principal)
+        return [] if address is None else EntryStore.lookup_keys(address.key, address.tags)
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         route = exchange.route
@@ -107,6 +138,8 @@ class CacheStage:
             payload: bytes = exchange.reply.message.SerializeToString()
             return payload
 
+        batch = session.prefetched if session is not None else None
+        read = batch.covering(EntryStore.lookup_keys(address.key, address.tags)) if batch else None
         outcome: Outcome = await self.reader.load(
             address.key,
             load,
@@ -115,6 +148,7 @@ class CacheStage:
             stale_for=plan.stale_if_error,
             seal=plan.seal,
             is_failure=_is_failure,
+            read=read,
         )
         self.stats[outcome.source.value] += 1
         if outcome.source is not Source.MISS and outcome.source is not Source.BYPASS:

@@ -179,7 +179,7 @@ def build_secure_edge(
         window=settings.envelope_window,
     )
     stages: dict[str, Stage | None] = {
-        "authenticate": SessionStage(sessions, proxies),
+        "authenticate": SessionStage(sessions, proxies, cache.prefetch_keys),
         "authorize": AccessStage(),
         "rate_limit": RateLimitStage(limiter, proxies),
         "decrypt": DecryptStage(opener, auditor, proxies),

@@ -41,6 +41,21 @@ def test_a_read_is_a_hit_after_a_miss_and_billing_is_asked_once(
     assert client.monthly_usage_reply(demo_customer(7), pageSize=3).headers["x-cache"] == "MISS"
 
 
+def test_a_hit_for_a_session_the_edge_holds_costs_one_memcached_round_trip(
+    system: System, new_customer: NewCustomer
+) -> None:
+    client = new_customer(13)
+    time.sleep(1.1)  # past the login's own revocation mark, so the session record is usable
+    client.monthly_usage(demo_customer(13))  # the session record and the entry stored
+    pool = system.secure.pool
+    assert pool is not None
+    before = pool.round_trips
+    reply = client.monthly_usage_reply(demo_customer(13))
+    assert reply.headers["x-cache"] == "HIT"
+    # The revocation mark, the entry and its tags' generations in one get_many.
+    assert pool.round_trips - before == 1
+
+
 def test_concurrent_misses_make_one_upstream_call(
     system: System, new_customer: NewCustomer
 ) -> None:
