@@ -23,8 +23,8 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
 
 from cachetags.pool import (
     CacheUnavailable,
@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Reader = asyncio.StreamReader
-Parse = Callable[[Reader], Awaitable[T]]
+Parse = Callable[[Reader], Coroutine[Any, Any, T]]
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# Loop turns a timed-out read gets to take in a reply that has arrived (see `_within`).
+_GRACE_TURNS = 3
 
 
 class _ProtocolError(Exception):
@@ -84,6 +86,29 @@ def _replies(count: int) -> Parse[list[bytes]]:
     return parse
 
 
+async def _within(work: Coroutine[Any, Any, T], timeout: float) -> T:
+    """The result of `work`, or TimeoutError when it is not done `timeout` s later.
+
+    A loop too busy to run the reader (a loaded machine) is not a hung node: before
+    giving up, the loop gets a few turns to read a reply that is already there, so a
+    late timer does not mark a healthy node dead (and have it flushed).
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task}, timeout=timeout)
+        for _ in range(_GRACE_TURNS):
+            if task.done():
+                break
+            await asyncio.sleep(0)
+    except BaseException:
+        task.cancel()
+        raise
+    if not task.done():
+        task.cancel()
+        raise TimeoutError(f"no reply within {timeout} s")
+    return task.result()
+
+
 class _Node:
     """Idle connections to one Memcached node, and one exchange at a time on each."""
 
@@ -102,8 +127,7 @@ class _Node:
             writer.write(payload)
             result = None
             if parse is not None:
-                async with asyncio.timeout(self.options.timeout):
-                    result = await parse(reader)
+                result = await _within(parse(reader), self.options.timeout)
         except BaseException:
             if conn is not None:
                 conn[1].close()
