@@ -44,6 +44,9 @@ _HEADER = struct.Struct(">BBdddH")
 _LENGTH = struct.Struct(">H")
 _VERSION = 2
 _SEALED = 0x01
+# The payload is the response body as the phone receives it (JSON), not a message's
+# wire bytes: the edge serves it as it is. Pre-warmed entries hold wire bytes.
+_JSON_BODY = 0x02
 
 Generations = tuple[tuple[str, bytes], ...]
 
@@ -57,6 +60,8 @@ class Entry:
     fresh_until: float
     stale_until: float
     generations: Generations = ()
+    # The payload is an encoded JSON body rather than the response message's bytes.
+    json_body: bool = False
 
     def fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -161,14 +166,22 @@ class EntryStore:
         stale_for: float = 0,
         seal: bool,
         generations: Mapping[str, bytes] | None = None,
+        json_body: bool = False,
     ) -> Entry:
         """Store an answer made under `generations`, fresh for `ttl` s and servable
         stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
+        `json_body`: the payload is the encoded JSON body, not the message's bytes.
         """
         return steps.run(
             self.pool,
             self.put_steps(
-                key, payload, ttl=ttl, stale_for=stale_for, seal=seal, generations=generations
+                key,
+                payload,
+                ttl=ttl,
+                stale_for=stale_for,
+                seal=seal,
+                generations=generations,
+                json_body=json_body,
             ),
         )
 
@@ -181,6 +194,7 @@ class EntryStore:
         stale_for: float = 0,
         seal: bool,
         generations: Mapping[str, bytes] | None = None,
+        json_body: bool = False,
     ) -> Steps[Entry]:
         """`put` as steps."""
         if ttl <= 0:
@@ -191,10 +205,9 @@ class EntryStore:
         fresh = min(ttl, MAX_LIFETIME)
         stale = min(fresh + max(stale_for, 0), MAX_LIFETIME)
         tagged = _canonical(generations or {})
-        entry = Entry(payload, now, now + fresh, now + stale, tagged)
-        head = _HEADER.pack(
-            _VERSION, _SEALED if seal else 0, now, entry.fresh_until, entry.stale_until, len(tagged)
-        )
+        entry = Entry(payload, now, now + fresh, now + stale, tagged, json_body)
+        flags = (_SEALED if seal else 0) | (_JSON_BODY if json_body else 0)
+        head = _HEADER.pack(_VERSION, flags, now, entry.fresh_until, entry.stale_until, len(tagged))
         head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
         body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
         yield from steps.set_(key, head + body, math.ceil(stale))
@@ -224,7 +237,7 @@ class EntryStore:
             if self.cipher is None:
                 raise CipherError("sealed entry but no cipher configured")
             body = self.cipher.open(body, key.encode() + head)
-        return Entry(body, stored, fresh, stale, tuple(tagged))
+        return Entry(body, stored, fresh, stale, tuple(tagged), bool(flags & _JSON_BODY))
 
 
 def _field(data: bytes) -> bytes:

@@ -82,6 +82,7 @@ class _Flight:
     stale_for: float
     seal: bool
     is_failure: Callable[[BaseException], bool]
+    json_body: bool
 
 
 class ReadThrough:
@@ -109,9 +110,12 @@ class ReadThrough:
         seal: bool = False,
         is_failure: Callable[[BaseException], bool] = lambda exc: True,
         read: Mapping[str, bytes] | None = None,
+        json_body: bool = False,
     ) -> Outcome:
         """The answer for `key` under `tags`: from the cache, another caller's call, or
-        `loader`. `read`: the lookup's keys already fetched in the caller's own batch."""
+        `loader`. `read`: the lookup's keys already fetched in the caller's own batch.
+        `json_body`: the loader answers with an encoded JSON body (stored as such; an
+        entry found may still hold message bytes, see `Entry.json_body`)."""
         ticket = next(self._tickets)
         self._looking[key] += 1
         try:
@@ -124,7 +128,7 @@ class ReadThrough:
             return Outcome(await loader(), Source.BYPASS, None)
         finally:
             landed = self._stop_looking(key)
-        flight = _Flight(key, tags, generations, ttl, stale_for, seal, is_failure)
+        flight = _Flight(key, tags, generations, ttl, stale_for, seal, is_failure, json_body)
         now = self.store.clock()
         if entry is not None and entry.fresh(now):
             return Outcome(entry.payload, Source.HIT, entry)
@@ -210,6 +214,7 @@ class ReadThrough:
                     stale_for=flight.stale_for,
                     seal=flight.seal,
                     generations=flight.generations,
+                    json_body=flight.json_body,
                 )
             )
         except CacheUnavailable:

@@ -30,6 +30,7 @@ __all__ = [
     "MetadataStage",
     "RespondStage",
     "RouteStage",
+    "json_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -275,11 +276,7 @@ class RespondStage:
             headers.append((b"content-type", content_type))
             exchange.response = HttpResponse(200, headers, body_msg.data)
             return
-        try:
-            body = orjson.dumps(route.encode(reply.message))
-        except (EncodeError, orjson.JSONEncodeError) as exc:
-            log.error("edge: cannot write %s as JSON: %s", route.method_name, exc)
-            raise EdgeError(_C.INTERNAL, "internal error", "INTERNAL") from None
+        body = reply.body if reply.body is not None else json_body(route, reply.message)
         headers.append((b"content-type", _JSON))
         exchange.response = HttpResponse(200, headers, body)
 
@@ -309,6 +306,15 @@ class RespondStage:
             return HttpResponse(200, raw, chunks=chunks, close=reply.cancel)
         chunks = streaming.frames(reply.messages, route.encode, fail, fmt, self._keepalive)
         return HttpResponse(200, headers, chunks=chunks, close=reply.cancel)
+
+
+def json_body(route: Route, message: Any) -> bytes:
+    """A response message as the proto3 JSON body the phone receives."""
+    try:
+        return orjson.dumps(route.encode(message))
+    except (EncodeError, orjson.JSONEncodeError) as exc:
+        log.error("edge: cannot write %s as JSON: %s", route.method_name, exc)
+        raise EdgeError(_C.INTERNAL, "internal error", "INTERNAL") from None
 
 
 class CallStage:
