@@ -110,6 +110,9 @@ class Edge:
         chain.update(stages or {})
         self._handler = compose({k: v for k, v in chain.items() if v is not None})
         self._openapi: bytes | None = None
+        # Path items of endpoints that middleware around the edge serves, for its
+        # OpenAPI document (`GET /v1/keys`, added by the secure edge).
+        self.extra_paths: dict[str, dict[str, Any]] = {}
         self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
             "/healthz": self._healthz,
             "/openapi.json": self._openapi_json,

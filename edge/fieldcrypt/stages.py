@@ -137,6 +137,48 @@ class KeysEndpoint:
         self.keys = keys
         self.max_age = max_age
 
+    @classmethod
+    def openapi_paths(cls) -> dict[str, dict[str, Any]]:
+        """This endpoint as an OpenAPI path item."""
+        key = {
+            "type": "object",
+            "properties": {
+                "kid": {"type": "string", "description": "The key id envelopes name."},
+                "kty": {"type": "string", "enum": ["EC"]},
+                "crv": {"type": "string", "enum": ["P-256"]},
+                "x": {"type": "string", "description": "base64url, 32 bytes."},
+                "y": {"type": "string", "description": "base64url, 32 bytes."},
+                "use": {"type": "string", "enum": ["enc"]},
+                "alg": {"type": "string"},
+                "publicKey": {"type": "string", "description": "The raw point, base64url."},
+                "state": {"type": "string", "enum": ["CURRENT", "RETIRING"]},
+            },
+            "required": ["kid", "kty", "crv", "x", "y", "use", "alg", "publicKey", "state"],
+        }
+        listing = {
+            "type": "object",
+            "properties": {"keys": {"type": "array", "items": key}},
+            "required": ["keys"],
+        }
+        return {
+            cls.PATH: {
+                "get": {
+                    "operationId": "edge_ListKeys",
+                    "tags": ["edge"],
+                    "summary": "The edge's public keys for field encryption, current first",
+                    "description": "Seal sensitive request fields to the CURRENT key; "
+                    "RETIRING keys still open envelopes sealed before a rotation.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The keys, as JWKs with the raw point.",
+                            "content": {"application/json": {"schema": listing}},
+                        }
+                    },
+                }
+            }
+        }
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
             await self.app(scope, receive, send)

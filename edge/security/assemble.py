@@ -191,6 +191,7 @@ def build_secure_edge(
         catalog, upstreams, config=config, channel_credentials=channel_credentials, stages=stages
     )
     holder["edge"] = edge
+    edge.extra_paths.update(KeysEndpoint.openapi_paths())
     app: App = _WatchRevocations(KeysEndpoint(edge, keys), sessions)
     if settings.cors_origins:
         app = Cors(app, CorsPolicy.from_origins(settings.cors_origins))
