@@ -19,7 +19,7 @@ from edge.metadata import HeaderRules, IncomingHeaders, response_headers
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply, StreamReply
 from edge.protojson import EncodeError, JsonError
 from edge.query import QueryError, parse_query
-from edge.router import MethodNotAllowed, NoRoute, Router
+from edge.router import MethodNotAllowed, NoRoute, Router, allow_header
 from edge.routes import Route
 
 __all__ = [
@@ -87,7 +87,9 @@ class ErrorsStage:
 
 
 class RouteStage:
-    """Finds the route: 404 for an unknown path, 405 (with `Allow`) for a wrong method.
+    """Finds the route: 404 for an unknown path, 405 (with `Allow`) for a wrong method;
+    `OPTIONS` on a known path is answered here, 204 with `Allow` (a CORS preflight is
+    answered before, by the CORS middleware, when one is configured).
 
     grpc-gateway answers a known path with the wrong method with 501; 405 and `Allow`
     are what HTTP specifies (RFC 9110 §15.5.6) and what client libraries understand.
@@ -104,7 +106,10 @@ class RouteStage:
                 _C.NOT_FOUND, f"no route for {exchange.raw_path}", "NOT_FOUND"
             ) from None
         except MethodNotAllowed as exc:
-            allow = ", ".join(exc.allowed).encode("ascii")
+            allow = allow_header(exc.allowed)
+            if exchange.method == "OPTIONS":
+                exchange.response = HttpResponse(204, [(b"allow", allow)])
+                return
             raise EdgeError(
                 _C.UNIMPLEMENTED,
                 f"{exchange.method} is not allowed here; allowed: {', '.join(exc.allowed)}",

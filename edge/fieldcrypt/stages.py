@@ -25,6 +25,7 @@ from edge.fieldcrypt.replay import ReplayCheckUnavailable
 from edge.fieldcrypt.requests import EnvelopeRejected, RequestOpener
 from edge.fieldcrypt.responses import ClientKey, InvalidClientKey, ResponseSealer
 from edge.pipeline import Exchange, Handler, Reply, StreamReply
+from edge.router import allow_header
 from edge.security.audit import AuditEvent, Auditor
 from edge.security.clientip import TrustedProxies
 from edge.security.headers import App, Receive, Scope, Send
@@ -127,6 +128,9 @@ class EncryptStage:
             yield message
 
 
+_SERVED = ("GET", "HEAD", "OPTIONS")
+
+
 class KeysEndpoint:
     """`GET /v1/keys`: the edge's public keys for field encryption, current first."""
 
@@ -180,8 +184,14 @@ class KeysEndpoint:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
+        method = scope.get("method")
+        if scope["type"] != "http" or scope["path"] != self.PATH or method not in _SERVED:
             await self.app(scope, receive, send)
+            return
+        if method == "OPTIONS":
+            allow = [(b"allow", allow_header(["GET"]))]
+            await send({"type": "http.response.start", "status": 204, "headers": allow})
+            await send({"type": "http.response.body", "body": b""})
             return
         body = orjson.dumps(self.keys.describe())
         headers = [
@@ -190,4 +200,4 @@ class KeysEndpoint:
             (b"cache-control", f"public, max-age={self.max_age}".encode()),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
