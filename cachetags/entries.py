@@ -22,7 +22,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachetags import keys, steps
 from cachetags.crypto import CipherError, ValueCipher
@@ -157,33 +157,9 @@ class EntryStore:
         raw = steps.run(self.pool, steps.get(key))
         return self._read(key, raw, sealed) if raw is not None else None
 
-    def put(
-        self,
-        key: str,
-        payload: bytes,
-        *,
-        ttl: float,
-        stale_for: float = 0,
-        seal: bool,
-        generations: Mapping[str, bytes] | None = None,
-        json_body: bool = False,
-    ) -> Entry:
-        """Store an answer made under `generations`, fresh for `ttl` s and servable
-        stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
-        `json_body`: the payload is the encoded JSON body, not the message's bytes.
-        """
-        return steps.run(
-            self.pool,
-            self.put_steps(
-                key,
-                payload,
-                ttl=ttl,
-                stale_for=stale_for,
-                seal=seal,
-                generations=generations,
-                json_body=json_body,
-            ),
-        )
+    def put(self, key: str, payload: bytes, **policy: Any) -> Entry:
+        """`put_steps` (its keyword arguments) on the synchronous pool."""
+        return steps.run(self.pool, self.put_steps(key, payload, **policy))
 
     def put_steps(
         self,
@@ -196,7 +172,10 @@ class EntryStore:
         generations: Mapping[str, bytes] | None = None,
         json_body: bool = False,
     ) -> Steps[Entry]:
-        """`put` as steps."""
+        """Store an answer made under `generations`, fresh for `ttl` s and servable
+        stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
+        `json_body`: the payload is the encoded JSON body, not the message's bytes.
+        """
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         if seal and self.cipher is None:

@@ -104,33 +104,42 @@ class Batch:
 def run(pool: CachePool | AsyncCachePool | None, steps: Steps[T]) -> T:
     """Run steps over the synchronous pool (blocking on the asynchronous one would be a
     programming error: use `run_async`). Steps that need no operation need no pool."""
-    try:
-        op = next(steps)
-        while True:
-            if not isinstance(pool, CachePool):
-                raise TypeError("a blocking cache call needs the synchronous CachePool")
-            try:
-                result = getattr(pool, op.name)(*op.args, **op.kwargs)
-            except CacheUnavailable as exc:
-                op = steps.throw(exc)
-            else:
-                op = steps.send(result)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    op = _feed(steps)
+    while isinstance(op, Op):
+        if not isinstance(pool, CachePool):
+            raise TypeError("a blocking cache call needs the synchronous CachePool")
+        try:
+            result = getattr(pool, op.name)(*op.args, **op.kwargs)
+        except CacheUnavailable as exc:
+            op = _feed(steps, error=exc)
+        else:
+            op = _feed(steps, result)
+    return op.value  # type: ignore[no-any-return]
 
 
 async def run_async(pool: AsyncCachePool | CachePool | None, steps: Steps[T]) -> T:
     """Run steps over the asynchronous pool (or, blocking, over the synchronous one)."""
+    op = _feed(steps)
+    while isinstance(op, Op):
+        try:
+            result = getattr(pool, op.name)(*op.args, **op.kwargs)
+            result = await result if inspect.isawaitable(result) else result
+        except CacheUnavailable as exc:
+            op = _feed(steps, error=exc)
+        else:
+            op = _feed(steps, result)
+    return op.value  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: Any
+
+
+def _feed(steps: Steps[T], result: Any = None, error: CacheUnavailable | None = None) -> Op | _Done:
+    """Resume the steps with an operation's result (or its failure): the next
+    operation, or what the steps returned."""
     try:
-        op = next(steps)
-        while True:
-            try:
-                result = getattr(pool, op.name)(*op.args, **op.kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-            except CacheUnavailable as exc:
-                op = steps.throw(exc)
-            else:
-                op = steps.send(result)
+        return steps.throw(error) if error is not None else steps.send(result)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return _Done(done.value)

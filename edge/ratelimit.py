@@ -63,20 +63,6 @@ class RateLimiter:
         self.window = window
         self.clock = clock
 
-    def check(
-        self,
-        method: str,
-        limits: options_pb2.RateLimit,
-        *,
-        client_ip: str,
-        user: str | None,
-    ) -> Decision:
-        """Count this request against the method's limits and say whether it may pass
-        (blocking, on a `CachePool`)."""
-        if self.pool is None:
-            return Decision(True)
-        return steps.run(self.pool, self.check_steps(method, limits, client_ip, user))
-
     async def acheck(
         self,
         method: str,
@@ -85,9 +71,7 @@ class RateLimiter:
         client_ip: str,
         user: str | None,
     ) -> Decision:
-        """`check` on the edge's asynchronous pool."""
-        if self.pool is None:
-            return Decision(True)
+        """Count this request against the method's limits and say whether it may pass."""
         return await steps.run_async(self.pool, self.check_steps(method, limits, client_ip, user))
 
     def check_steps(
@@ -98,7 +82,7 @@ class RateLimiter:
             subjects.append(("ip", client_ip, limits.per_ip_per_minute))
         if limits.per_user_per_minute > 0 and user:
             subjects.append(("user", user, limits.per_user_per_minute))
-        if not subjects:
+        if not subjects or self.pool is None:
             return Decision(True)
         now = self.clock()
         scaled = self.window / 60
