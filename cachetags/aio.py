@@ -23,8 +23,8 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from cachetags.pool import (
     CacheUnavailable,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Reader = asyncio.StreamReader
-Parse = Callable[[Reader], Coroutine[Any, Any, T]]
+Parse = Callable[[Reader], Awaitable[T]]
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 # Loop turns a timed-out read gets to take in a reply that has arrived (see `_within`).
 _GRACE_TURNS = 3
@@ -86,27 +86,32 @@ def _replies(count: int) -> Parse[list[bytes]]:
     return parse
 
 
-async def _within(work: Coroutine[Any, Any, T], timeout: float) -> T:
+async def _within(work: Awaitable[T], timeout: float) -> T:
     """The result of `work`, or TimeoutError when it is not done `timeout` s later.
 
-    A loop too busy to run the reader (a loaded machine) is not a hung node: before
-    giving up, the loop gets a few turns to read a reply that is already there, so a
-    late timer does not mark a healthy node dead (and have it flushed).
+    A loop too busy to run the reader (a loaded machine) is not a hung node: when the
+    timer fires, the read gets a few more turns of the loop to take in a reply that is
+    already there before it is cancelled, so a late timer does not mark a healthy node
+    dead (and have it flushed).
     """
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.wait({task}, timeout=timeout)
-        for _ in range(_GRACE_TURNS):
-            if task.done():
-                break
-            await asyncio.sleep(0)
-    except BaseException:
-        task.cancel()
-        raise
-    if not task.done():
-        task.cancel()
-        raise TimeoutError(f"no reply within {timeout} s")
-    return task.result()
+    loop = asyncio.get_running_loop()
+    over = False
+    async with asyncio.timeout(None) as deadline:
+
+        def expire(turns: int) -> None:
+            if over:
+                return
+            if turns:
+                loop.call_soon(expire, turns - 1)
+            else:
+                deadline.reschedule(loop.time())
+
+        timer = loop.call_at(loop.time() + timeout, expire, _GRACE_TURNS)
+        try:
+            return await work
+        finally:
+            over = True
+            timer.cancel()
 
 
 class _Node:
