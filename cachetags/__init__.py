@@ -2,6 +2,8 @@
 
 - `CachePool`: the Memcached pool (pymemcache HashClient, rendezvous hashing, ≤100 ms
   timeouts, dead nodes out at once and flushed before they return).
+- `AsyncCachePool`: the same pool on asyncio, for the edge (never blocks its loop).
+- `steps`: the semantics below written once, run over either pool.
 - `TagGenerations`, `TagInvalidator`: tag generations and the one-call bump for servers.
 - `EntryStore`, `entry_key`, `ReadThrough`: cached answers, single flight, stale-if-error.
 - `CachePlan`, `plan_method`, `entry_address`: which entry answers a request (edge and worker).
@@ -13,6 +15,7 @@ See docs/caching.md.
 
 from __future__ import annotations
 
+from cachetags.aio import AsyncCachePool
 from cachetags.crypto import CipherError, ValueCipher, ensure_key_file
 from cachetags.entries import MAX_LIFETIME, Entry, EntryStore, entry_key
 from cachetags.flight import FlightOptions, Outcome, ReadThrough, Source
@@ -25,6 +28,7 @@ from cachetags.templates import TagTemplate, TemplateError
 
 __all__ = [
     "MAX_LIFETIME",
+    "AsyncCachePool",
     "CachePlan",
     "CachePool",
     "CacheUnavailable",

@@ -22,11 +22,16 @@ import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from cachetags import keys
+from cachetags import keys, steps
 from cachetags.crypto import CipherError, ValueCipher
 from cachetags.pool import CachePool
+from cachetags.steps import Steps
 from cachetags.tags import TagGenerations
+
+if TYPE_CHECKING:
+    from cachetags.aio import AsyncCachePool
 
 __all__ = ["MAX_LIFETIME", "Entry", "EntryStore", "entry_key"]
 
@@ -39,6 +44,9 @@ _HEADER = struct.Struct(">BBdddH")
 _LENGTH = struct.Struct(">H")
 _VERSION = 2
 _SEALED = 0x01
+# The payload is the response body as the phone receives it (JSON), not a message's
+# wire bytes: the edge serves it as it is. Pre-warmed entries hold wire bytes.
+_JSON_BODY = 0x02
 
 Generations = tuple[tuple[str, bytes], ...]
 
@@ -52,6 +60,8 @@ class Entry:
     fresh_until: float
     stale_until: float
     generations: Generations = ()
+    # The payload is an encoded JSON body rather than the response message's bytes.
+    json_body: bool = False
 
     def fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -74,11 +84,15 @@ def _canonical(generations: Mapping[str, bytes]) -> Generations:
 
 
 class EntryStore:
-    """Reads and writes entries in a pool, sealing them when asked."""
+    """Reads and writes entries in a pool (either transport), sealing them when asked.
+
+    The plain methods block on a `CachePool`; the `a…` coroutines run the same steps on
+    an `AsyncCachePool`.
+    """
 
     def __init__(
         self,
-        pool: CachePool,
+        pool: CachePool | AsyncCachePool,
         cipher: ValueCipher | None = None,
         *,
         clock: Callable[[], float] = time.time,
@@ -98,21 +112,56 @@ class EntryStore:
         With `sealed`, an entry stored in the clear is ignored: only a process holding
         the key can have written a sealed one.
         """
+        return steps.run(self.pool, self.lookup_steps(key, tags, sealed=sealed))
+
+    async def alookup(
+        self,
+        key: str,
+        tags: Sequence[str],
+        *,
+        sealed: bool = False,
+        read: Mapping[str, bytes] | None = None,
+    ) -> tuple[Entry | None, dict[str, bytes]]:
+        """`lookup` on the asynchronous pool; `read` as in `lookup_steps`."""
+        return await steps.run_async(
+            self.pool, self.lookup_steps(key, tags, sealed=sealed, read=read)
+        )
+
+    def lookup_steps(
+        self,
+        key: str,
+        tags: Sequence[str],
+        *,
+        sealed: bool = False,
+        read: Mapping[str, bytes] | None = None,
+    ) -> Steps[tuple[Entry | None, dict[str, bytes]]]:
+        """`lookup` as steps. `read` holds what a caller already fetched of
+        `lookup_keys(key, tags)` in a batch of its own (absent = not in Memcached)."""
         names = keys.many("t", tags)
-        found = self.pool.get_many([key, *names.values()])
-        generations = self.tags.resolve(names, found)
-        raw = found.get(key)
+        if read is None:
+            read = yield from steps.get_many([key, *names.values()])
+        generations = yield from self.tags.resolve_steps(names, dict(read))
+        raw = read.get(key)
         entry = self._read(key, raw, sealed) if raw is not None else None
         if entry is not None and entry.generations != _canonical(generations):
             entry = None  # a tag was bumped since the entry was stored
         return entry, generations
 
+    @staticmethod
+    def lookup_keys(key: str, tags: Sequence[str]) -> list[str]:
+        """The Memcached keys a lookup reads: the entry and its tags' generations."""
+        return [key, *keys.many("t", tags).values()]
+
     def get(self, key: str, *, sealed: bool = False) -> Entry | None:
         """The entry as stored, whatever its generations; CacheUnavailable propagates."""
-        raw = self.pool.get(key)
+        raw = steps.run(self.pool, steps.get(key))
         return self._read(key, raw, sealed) if raw is not None else None
 
-    def put(
+    def put(self, key: str, payload: bytes, **policy: Any) -> Entry:
+        """`put_steps` (its keyword arguments) on the synchronous pool."""
+        return steps.run(self.pool, self.put_steps(key, payload, **policy))
+
+    def put_steps(
         self,
         key: str,
         payload: bytes,
@@ -121,9 +170,11 @@ class EntryStore:
         stale_for: float = 0,
         seal: bool,
         generations: Mapping[str, bytes] | None = None,
-    ) -> Entry:
+        json_body: bool = False,
+    ) -> Steps[Entry]:
         """Store an answer made under `generations`, fresh for `ttl` s and servable
         stale `stale_for` s more. Raises CacheUnavailable; does not wait for the reply.
+        `json_body`: the payload is the encoded JSON body, not the message's bytes.
         """
         if ttl <= 0:
             raise ValueError("ttl must be positive")
@@ -133,13 +184,12 @@ class EntryStore:
         fresh = min(ttl, MAX_LIFETIME)
         stale = min(fresh + max(stale_for, 0), MAX_LIFETIME)
         tagged = _canonical(generations or {})
-        entry = Entry(payload, now, now + fresh, now + stale, tagged)
-        head = _HEADER.pack(
-            _VERSION, _SEALED if seal else 0, now, entry.fresh_until, entry.stale_until, len(tagged)
-        )
+        entry = Entry(payload, now, now + fresh, now + stale, tagged, json_body)
+        flags = (_SEALED if seal else 0) | (_JSON_BODY if json_body else 0)
+        head = _HEADER.pack(_VERSION, flags, now, entry.fresh_until, entry.stale_until, len(tagged))
         head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
         body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
-        self.pool.set(key, head + body, math.ceil(stale))
+        yield from steps.set_(key, head + body, math.ceil(stale))
         return entry
 
     def _read(self, key: str, raw: bytes, sealed: bool) -> Entry | None:
@@ -166,7 +216,7 @@ class EntryStore:
             if self.cipher is None:
                 raise CipherError("sealed entry but no cipher configured")
             body = self.cipher.open(body, key.encode() + head)
-        return Entry(body, stored, fresh, stale, tuple(tagged))
+        return Entry(body, stored, fresh, stale, tuple(tagged), bool(flags & _JSON_BODY))
 
 
 def _field(data: bytes) -> bytes:

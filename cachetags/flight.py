@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from cachetags import keys
+from cachetags import keys, steps
 from cachetags.entries import Entry, EntryStore
 from cachetags.pool import CacheUnavailable
 
@@ -33,6 +36,7 @@ __all__ = ["FlightOptions", "Outcome", "ReadThrough", "Source"]
 log = logging.getLogger(__name__)
 
 Loader = Callable[[], Awaitable[bytes]]
+T = TypeVar("T")
 
 
 class Source(enum.Enum):
@@ -78,6 +82,7 @@ class _Flight:
     stale_for: float
     seal: bool
     is_failure: Callable[[BaseException], bool]
+    json_body: bool
 
 
 class ReadThrough:
@@ -87,6 +92,12 @@ class ReadThrough:
         self.store = store
         self.options = options or FlightOptions()
         self._inflight: dict[str, asyncio.Future[tuple[bytes, Entry | None]]] = {}
+        # A lookup awaits Memcached, so a flight for its key may start and land while
+        # it waits: callers still looking up a key find that flight's answer here
+        # (ticket, payload, entry) instead of calling the upstream again.
+        self._tickets = itertools.count()
+        self._looking: Counter[str] = Counter()
+        self._landed: dict[str, tuple[int, bytes, Entry | None]] = {}
 
     async def load(
         self,
@@ -98,20 +109,34 @@ class ReadThrough:
         stale_for: float = 0,
         seal: bool = False,
         is_failure: Callable[[BaseException], bool] = lambda exc: True,
+        read: Mapping[str, bytes] | None = None,
+        json_body: bool = False,
     ) -> Outcome:
         """The answer for `key` under `tags`: from the cache, another caller's call, or
-        `loader`."""
+        `loader`. `read`: the lookup's keys already fetched in the caller's own batch.
+        `json_body`: the loader answers with an encoded JSON body (stored as such; an
+        entry found may still hold message bytes, see `Entry.json_body`)."""
+        ticket = next(self._tickets)
+        self._looking[key] += 1
         try:
-            entry, generations = self.store.lookup(key, tags, sealed=seal)
+            entry, generations = await self.store.alookup(key, tags, sealed=seal, read=read)
+            if read is not None and (entry is None or not entry.fresh(self.store.clock())):
+                # The batch was read before this call began and may predate another
+                # caller's answer: a miss looks again, inside the single-flight window.
+                entry, generations = await self.store.alookup(key, tags, sealed=seal)
         except CacheUnavailable:
             return Outcome(await loader(), Source.BYPASS, None)
-        flight = _Flight(key, tags, generations, ttl, stale_for, seal, is_failure)
+        finally:
+            landed = self._stop_looking(key)
+        flight = _Flight(key, tags, generations, ttl, stale_for, seal, is_failure, json_body)
         now = self.store.clock()
         if entry is not None and entry.fresh(now):
             return Outcome(entry.payload, Source.HIT, entry)
         stale = entry if entry is not None and entry.servable_stale(now) else None
 
         running = self._inflight.get(key)
+        if running is None and landed is not None and landed[0] > ticket:
+            return Outcome(landed[1], Source.COALESCED, landed[2])
         if running is not None:
             if stale is not None:
                 return Outcome(stale.payload, Source.STALE, stale)
@@ -127,6 +152,8 @@ class ReadThrough:
         try:
             outcome = await self._lead(flight, loader, stale)
             future.set_result((outcome.payload, outcome.entry))
+            if outcome.source is Source.MISS and self._looking[key]:
+                self._landed[key] = (next(self._tickets), outcome.payload, outcome.entry)
             return outcome
         except BaseException as exc:
             future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
@@ -135,11 +162,20 @@ class ReadThrough:
         finally:
             del self._inflight[key]
 
+    def _stop_looking(self, key: str) -> tuple[int, bytes, Entry | None] | None:
+        """The flight that landed for the key while this caller looked it up, if any."""
+        landed = self._landed.get(key)
+        self._looking[key] -= 1
+        if self._looking[key] <= 0:
+            del self._looking[key]
+            self._landed.pop(key, None)
+        return landed
+
     async def _lead(self, flight: _Flight, loader: Loader, stale: Entry | None) -> Outcome:
         lease_key = keys.key("l", flight.key)
         try:
-            leased = self.store.pool.add(
-                lease_key, os.urandom(8).hex().encode(), self.options.lease_seconds
+            leased = await self._run(
+                steps.add(lease_key, os.urandom(8).hex().encode(), self.options.lease_seconds)
             )
         except CacheUnavailable:
             return Outcome(await loader(), Source.BYPASS, None)
@@ -155,7 +191,7 @@ class ReadThrough:
             return await self._call(flight, loader, stale)
         finally:
             with contextlib.suppress(CacheUnavailable):
-                self.store.pool.delete(lease_key)
+                await self._run(steps.delete(lease_key))
 
     async def _call(self, flight: _Flight, loader: Loader, stale: Entry | None) -> Outcome:
         try:
@@ -170,17 +206,23 @@ class ReadThrough:
                 return Outcome(stale.payload, Source.STALE_IF_ERROR, stale)
             raise
         try:
-            entry: Entry | None = self.store.put(
-                flight.key,
-                payload,
-                ttl=flight.ttl,
-                stale_for=flight.stale_for,
-                seal=flight.seal,
-                generations=flight.generations,
+            entry: Entry | None = await self._run(
+                self.store.put_steps(
+                    flight.key,
+                    payload,
+                    ttl=flight.ttl,
+                    stale_for=flight.stale_for,
+                    seal=flight.seal,
+                    generations=flight.generations,
+                    json_body=flight.json_body,
+                )
             )
         except CacheUnavailable:
             entry = None
         return Outcome(payload, Source.MISS, entry)
+
+    async def _run(self, work: steps.Steps[T]) -> T:
+        return await steps.run_async(self.store.pool, work)
 
     async def _wait_local(
         self, running: asyncio.Future[tuple[bytes, Entry | None]]
@@ -197,7 +239,7 @@ class ReadThrough:
         while True:
             await asyncio.sleep(min(delay, max(deadline - loop.time(), 0)))
             try:
-                entry, _ = self.store.lookup(flight.key, flight.tags, sealed=flight.seal)
+                entry, _ = await self.store.alookup(flight.key, flight.tags, sealed=flight.seal)
             except CacheUnavailable:
                 return None
             if entry is not None and entry.fresh(self.store.clock()):

@@ -24,12 +24,17 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cachetags import keys
+from cachetags import keys, steps
 from cachetags.crypto import CipherError, ValueCipher
 from cachetags.pool import CachePool, CacheUnavailable
+from cachetags.steps import Steps
+
+if TYPE_CHECKING:
+    from cachetags.aio import AsyncCachePool
 
 __all__ = ["SessionCache", "SessionRecord", "SessionRevocations"]
 
@@ -52,21 +57,31 @@ class SessionRecord:
 
 class SessionRevocations:
     """Writes revocation marks. The account service (or the edge after a logout or a
-    login that displaced sessions) calls `revoke_users` after its commit."""
+    login that displaced sessions) calls `revoke_users` after its commit. The plain
+    methods block on a `CachePool`; the `a…` coroutines run the same steps on an
+    `AsyncCachePool`."""
 
-    def __init__(self, pool: CachePool, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, pool: CachePool | AsyncCachePool, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.pool = pool
         self.clock = clock
 
     def revoke_users(self, users: Iterable[str]) -> bool:
         """Mark the users' cached sessions stale; False when the cache did not take it
         (then the entries expire by themselves within their short lifetime)."""
+        return steps.run(self.pool, self._revoke(users))
+
+    async def arevoke_users(self, users: Iterable[str]) -> bool:
+        return await steps.run_async(self.pool, self._revoke(users))
+
+    def _revoke(self, users: Iterable[str]) -> Steps[bool]:
         now = repr(self.clock()).encode()
         marks = {mark_key(user): now for user in users}
         if not marks:
             return True
         try:
-            self.pool.set_many(marks, MARK_TTL)
+            yield from steps.set_many(marks, MARK_TTL)
             return True
         except CacheUnavailable as exc:
             log.warning("revocation mark not stored", extra={"error": str(exc)})
@@ -82,7 +97,7 @@ class SessionCache(SessionRevocations):
 
     def __init__(
         self,
-        pool: CachePool,
+        pool: CachePool | AsyncCachePool,
         cipher: ValueCipher,
         *,
         skew: float = 1.0,
@@ -101,11 +116,45 @@ class SessionCache(SessionRevocations):
 
     def lookup(self, token: str) -> SessionRecord | None:
         """The record for the token if it may be used now, else None."""
+        return steps.run(self.pool, self.lookup_steps(token))
+
+    async def alookup(
+        self, token: str, found: Mapping[str, bytes] | None = None
+    ) -> SessionRecord | None:
+        """`lookup` on the asynchronous pool; `found` as in `lookup_steps`."""
+        return await steps.run_async(self.pool, self.lookup_steps(token, found))
+
+    def store(self, token: str, record: SessionRecord) -> None:
+        """Keep the record until `valid_until` (best effort)."""
+        steps.run(self.pool, self.store_steps(token, record))
+
+    async def astore(self, token: str, record: SessionRecord) -> None:
+        await steps.run_async(self.pool, self.store_steps(token, record))
+
+    def forget(self, token: str) -> None:
+        steps.run(self.pool, self.forget_steps(token))
+
+    async def aforget(self, token: str) -> None:
+        await steps.run_async(self.pool, self.forget_steps(token))
+
+    # -- the semantics, for either transport ----------------------------------------
+    def recalled(self, token: str) -> SessionRecord | None:
+        """The record this process holds for the token, if any (no cache access)."""
+        return self._recall(_record_key(token))
+
+    def lookup_steps(
+        self, token: str, found: Mapping[str, bytes] | None = None
+    ) -> Steps[SessionRecord | None]:
+        """`lookup` as steps. `found` holds values a caller already read in a batch
+        (the record, the mark); only what is missing from it is fetched."""
         key = _record_key(token)
+        found = found or {}
         try:
             record = self._recall(key)
             if record is None:
-                raw = self.pool.get(key)
+                raw = found.get(key)
+                if raw is None:
+                    raw = yield from steps.get(key)
                 if raw is None:
                     return None
                 record = self._decode(key, raw)
@@ -114,7 +163,9 @@ class SessionCache(SessionRevocations):
                 self._remember(key, record)
             if self.clock() >= record.valid_until:
                 return None
-            mark = self.pool.get(mark_key(record.user))
+            mark = found.get(mark_key(record.user))
+            if mark is None:
+                mark = yield from steps.get(mark_key(record.user))
         except CacheUnavailable:
             return None
         if mark is None:
@@ -125,8 +176,7 @@ class SessionCache(SessionRevocations):
             return None
         return record if record.checked_at > revoked_at + self.skew else None
 
-    def store(self, token: str, record: SessionRecord) -> None:
-        """Keep the record until `valid_until` (best effort)."""
+    def store_steps(self, token: str, record: SessionRecord) -> Steps[None]:
         key = _record_key(token)
         now = self.clock()
         if record.valid_until <= now:
@@ -137,21 +187,21 @@ class SessionCache(SessionRevocations):
         try:
             # A user without a mark gets one now: entries older than it are unusable,
             # including this one for `skew` seconds, which is what a lost mark needs.
-            if self.pool.get(mark_key(record.user)) is None:
-                self.pool.add(mark_key(record.user), repr(now).encode(), MARK_TTL)
-            self.pool.set(
+            if (yield from steps.get(mark_key(record.user))) is None:
+                yield from steps.add(mark_key(record.user), repr(now).encode(), MARK_TTL)
+            yield from steps.set_(
                 key, self.cipher.seal(plain, key.encode()), math.ceil(record.valid_until - now)
             )
         except CacheUnavailable:
             return
         self._remember(key, record)
 
-    def forget(self, token: str) -> None:
+    def forget_steps(self, token: str) -> Steps[None]:
         key = _record_key(token)
         with self._lock:
             self._recent.pop(key, None)
         with contextlib.suppress(CacheUnavailable):
-            self.pool.delete(key)
+            yield from steps.delete(key)
 
     def _recall(self, key: str) -> SessionRecord | None:
         with self._lock:

@@ -16,9 +16,14 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from cachetags import keys
+from cachetags import keys, steps
 from cachetags.pool import CachePool, CacheUnavailable
+from cachetags.steps import Steps
+
+if TYPE_CHECKING:
+    from cachetags.aio import AsyncCachePool
 
 __all__ = ["TagGenerations", "new_token"]
 
@@ -33,9 +38,9 @@ def new_token() -> bytes:
 
 
 class TagGenerations:
-    """Reads and bumps tag generations in a pool."""
+    """Reads and bumps tag generations in a pool (either transport)."""
 
-    def __init__(self, pool: CachePool, *, ttl: int = GENERATION_TTL) -> None:
+    def __init__(self, pool: CachePool | AsyncCachePool, *, ttl: int = GENERATION_TTL) -> None:
         self.pool = pool
         self.ttl = ttl
 
@@ -45,32 +50,49 @@ class TagGenerations:
         One get_many for the usual case; raises CacheUnavailable when the cache cannot
         say, and the caller must then neither read nor write cached entries.
         """
-        names = keys.many("t", tags)
-        return self.resolve(names, self.pool.get_many(names.values()))
+        return steps.run(self.pool, self.current_steps(tags))
 
     def resolve(self, names: dict[str, str], found: dict[str, bytes]) -> dict[str, bytes]:
         """Generations of the tags in `names` (tag → key) from values already read,
         creating the missing ones."""
+        return steps.run(self.pool, self.resolve_steps(names, found))
+
+    def bump(self, tags: Iterable[str]) -> None:
+        """Give each tag a new generation; raises CacheUnavailable if any was not stored."""
+        steps.run(self.pool, self.bump_steps(tags))
+
+    async def abump(self, tags: Iterable[str]) -> None:
+        """`bump` on the asynchronous pool."""
+        await steps.run_async(self.pool, self.bump_steps(tags))
+
+    # -- the semantics, for either transport ----------------------------------------
+    def current_steps(self, tags: Sequence[str]) -> Steps[dict[str, bytes]]:
+        names = keys.many("t", tags)
+        found = yield from steps.get_many(names.values())
+        return (yield from self.resolve_steps(names, found))
+
+    def resolve_steps(
+        self, names: dict[str, str], found: dict[str, bytes]
+    ) -> Steps[dict[str, bytes]]:
         out: dict[str, bytes] = {}
         for tag, key in names.items():
             value = found.get(key)
             if value is None:
-                value = self._create(key)
+                value = yield from self._create(key)
             out[tag] = value
         return out
 
-    def bump(self, tags: Iterable[str]) -> None:
-        """Give each tag a new generation; raises CacheUnavailable if any was not stored."""
+    def bump_steps(self, tags: Iterable[str]) -> Steps[None]:
         names = keys.many("t", tags)
         if names:
-            self.pool.set_many({key: new_token() for key in names.values()}, self.ttl)
+            yield from steps.set_many({key: new_token() for key in names.values()}, self.ttl)
 
-    def _create(self, key: str) -> bytes:
+    def _create(self, key: str) -> Steps[bytes]:
         token = new_token()
-        if self.pool.add(key, token, self.ttl):
+        if (yield from steps.add(key, token, self.ttl)):
             return token
         # Someone created it between our get and add: theirs wins.
-        value = self.pool.get(key)
+        value = yield from steps.get(key)
         if value is None:
             raise CacheUnavailable("tag generation vanished while being created")
         return value

@@ -22,7 +22,7 @@ from edge.errors import ErrorRenderer
 from edge.metadata import HeaderRules, request_id
 from edge.openapi import build_document
 from edge.pipeline import Exchange, HttpResponse, Stage, compose
-from edge.router import RouteConflict, Router
+from edge.router import RouteConflict, Router, allow_header
 from edge.routes import Route, RouteBuilder
 from edge.stages import (
     BuildRequestStage,
@@ -110,6 +110,9 @@ class Edge:
         chain.update(stages or {})
         self._handler = compose({k: v for k, v in chain.items() if v is not None})
         self._openapi: bytes | None = None
+        # Path items of endpoints that middleware around the edge serves, for its
+        # OpenAPI document (`GET /v1/keys`, added by the secure edge).
+        self.extra_paths: dict[str, dict[str, Any]] = {}
         self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
             "/healthz": self._healthz,
             "/openapi.json": self._openapi_json,
@@ -147,11 +150,17 @@ class Edge:
             await self.startup()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         method: str = scope["method"]
+        # HEAD is a GET whose body is not sent: the same checks, headers and length.
+        head = method == "HEAD"
+        if head:
+            method = "GET"
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
         rid = request_id(headers)
         own = self._own.get(path)
         if own is not None and method == "GET":
             response = await own()
+        elif own is not None and method == "OPTIONS":
+            response = HttpResponse(204, [(b"allow", allow_header(["GET"]))])
         else:
             client = scope.get("client")
             exchange = Exchange(
@@ -169,7 +178,7 @@ class Edge:
             assert exchange.response is not None
             response = exchange.response
         response.headers.append((b"x-request-id", rid.encode("latin-1")))
-        await _send(response, receive, send)
+        await _send(response, receive, send, head=head)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -199,8 +208,13 @@ class Edge:
         return HttpResponse(200, [(b"content-type", _JSON)], self._openapi)
 
 
-async def _send(response: HttpResponse, receive: Receive, send: Send) -> None:
+async def _send(
+    response: HttpResponse, receive: Receive, send: Send, *, head: bool = False
+) -> None:
     headers = response.headers
+    if head:
+        await _send_head(response, send)
+        return
     if response.chunks is None:
         headers.append((b"content-length", str(len(response.body)).encode("ascii")))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -208,6 +222,17 @@ async def _send(response: HttpResponse, receive: Receive, send: Send) -> None:
         return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await _send_stream(response, receive, send)
+
+
+async def _send_head(response: HttpResponse, send: Send) -> None:
+    """The response's status and headers alone; a stream is closed unread."""
+    headers = response.headers
+    if response.chunks is None:
+        headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+    if response.chunks is not None:
+        await _close_stream(response)
 
 
 async def _send_stream(response: HttpResponse, receive: Receive, send: Send) -> None:
@@ -231,8 +256,13 @@ async def _send_stream(response: HttpResponse, receive: Receive, send: Send) -> 
             raise
     finally:
         watcher.cancel()
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if response.close is not None:
-            response.close()
+        await _close_stream(response)
+
+
+async def _close_stream(response: HttpResponse) -> None:
+    """End a streamed response's chunks and its upstream call, however it ended."""
+    aclose = getattr(response.chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    if response.close is not None:
+        response.close()

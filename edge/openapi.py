@@ -14,6 +14,12 @@ Choices that make the document usable by client generators:
   and `writeOnly`.
 - Every operation has a `default` response of `google.rpc.Status`; methods that need a
   session declare the bearer scheme, public ones `security: []`.
+- A sensitive field (`(palmgrid.options.v1.field).sensitive`) is a string of format
+  `pgfe1` (the field-encryption envelope, docs/field-encryption.md) and carries
+  `x-palmgrid-sensitive` with its mask style: an app generated from the document knows
+  which fields to seal in requests and to open (or show masked) in responses.
+- Endpoints served around the routes (`GET /v1/keys` of field encryption) are listed
+  from `extra_paths`.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from google.protobuf import descriptor
 from edge.bindings import field_by_path
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog
+from edge.fieldcrypt.envelope import PREFIX
+from edge.fieldcrypt.fields import field_rules
 from edge.path_template import ANY_SEGMENT, ANY_SEGMENTS, PathTemplate
 from edge.routes import HTTP_BODY, Route
+from palmgrid.options.v1 import options_pb2
 
 __all__ = ["RoutedApi", "build_document"]
 
@@ -46,6 +55,11 @@ class RoutedApi(Protocol):
 
     @property
     def config(self) -> EdgeConfig: ...
+
+    @property
+    def extra_paths(self) -> dict[str, dict[str, Any]]:
+        """Path items of endpoints served around the routes, by ASGI middleware."""
+        ...
 
 
 _FD = descriptor.FieldDescriptor
@@ -138,6 +152,7 @@ class _Builder:
             operation = self._operation(route, service.name, params)
             paths.setdefault(path, {})[method] = operation
         paths.update(_own_endpoints())
+        paths.update(self.edge.extra_paths)
         config = self.edge.config
         return {
             "openapi": "3.1.0",
@@ -410,6 +425,9 @@ class _Builder:
         if text:
             # Next to a $ref too: OpenAPI 3.1 honours a $ref's sibling keywords.
             schema = {**schema, "description": text}
+        rules = field_rules(field)
+        if rules is not None and rules.sensitive:
+            schema = _sensitive(schema, rules.mask)
         return schema
 
     def _single(self, field: descriptor.FieldDescriptor) -> dict[str, Any]:
@@ -562,6 +580,25 @@ def _singular(collection: str) -> str:
     if word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+# The string format of a field-encryption envelope (edge.fieldcrypt.envelope).
+ENVELOPE_FORMAT = PREFIX
+
+
+def _sensitive(schema: dict[str, Any], mask: options_pb2.MaskStyle.ValueType) -> dict[str, Any]:
+    style = options_pb2.MaskStyle.Name(mask)
+    marked = {"x-palmgrid-sensitive": {"envelope": ENVELOPE_FORMAT, "mask": style}}
+    note = (
+        f"Sensitive: in requests a `{ENVELOPE_FORMAT}` envelope sealed to a key of "
+        f"GET /v1/keys; in responses an envelope sealed to the session's client key, "
+        f"or masked ({style}) without one."
+    )
+    description = f"{schema['description']}\n\n{note}" if "description" in schema else note
+    if schema.get("type") == "array":
+        items = {**schema["items"], "format": ENVELOPE_FORMAT}
+        return {**schema, "items": items, "description": description, **marked}
+    return {**schema, "format": ENVELOPE_FORMAT, "description": description, **marked}
 
 
 def _own_endpoints() -> dict[str, dict[str, Any]]:

@@ -73,6 +73,9 @@ class Reply:
     message: Any
     initial: tuple[tuple[str, str | bytes], ...] = ()
     trailing: tuple[tuple[str, str | bytes], ...] = ()
+    # The message already encoded as the JSON body (the cache keeps answers that way);
+    # with it, `message` may be None: a cache hit is served without decoding anything.
+    body: bytes | None = None
 
 
 @dataclass(slots=True)

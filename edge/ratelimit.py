@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from cachetags import CachePool, CacheUnavailable, keys
+from cachetags import AsyncCachePool, CachePool, CacheUnavailable, keys, steps
+from cachetags.steps import Steps
 from edge.errors import EdgeError
 from edge.pipeline import Exchange, Handler
 from edge.security.clientip import TrustedProxies
@@ -53,7 +54,7 @@ class RateLimited(Exception):
 class RateLimiter:
     def __init__(
         self,
-        pool: CachePool | None,
+        pool: CachePool | AsyncCachePool | None,
         *,
         window: int = 60,
         clock: Callable[[], float] = time.time,
@@ -62,7 +63,7 @@ class RateLimiter:
         self.window = window
         self.clock = clock
 
-    def check(
+    async def acheck(
         self,
         method: str,
         limits: options_pb2.RateLimit,
@@ -71,6 +72,11 @@ class RateLimiter:
         user: str | None,
     ) -> Decision:
         """Count this request against the method's limits and say whether it may pass."""
+        return await steps.run_async(self.pool, self.check_steps(method, limits, client_ip, user))
+
+    def check_steps(
+        self, method: str, limits: options_pb2.RateLimit, client_ip: str, user: str | None
+    ) -> Steps[Decision]:
         subjects: list[tuple[str, str, int]] = []
         if limits.per_ip_per_minute > 0 and client_ip:
             subjects.append(("ip", client_ip, limits.per_ip_per_minute))
@@ -85,7 +91,7 @@ class RateLimiter:
         for kind, subject, per_minute in subjects:
             limit = max(1, math.floor(per_minute * scaled))
             try:
-                count = self._count(keys.key("rl", method, kind, subject, str(index)))
+                count = yield from self._count(keys.key("rl", method, kind, subject, str(index)))
             except CacheUnavailable:
                 log.warning("rate limit not checked: the cache cannot answer")
                 return Decision(True)
@@ -93,15 +99,14 @@ class RateLimiter:
                 return Decision(False, retry_after, kind)
         return Decision(True)
 
-    def _count(self, key: str) -> int:
-        assert self.pool is not None
-        value = self.pool.incr(key)
+    def _count(self, key: str) -> Steps[int]:
+        value = yield from steps.incr(key)
         if value is not None:
             return value
-        if self.pool.add(key, b"1", self.window + 5):
+        if (yield from steps.add(key, b"1", self.window + 5)):
             return 1
         # Another request created the counter between our incr and add.
-        return self.pool.incr(key) or 1
+        return (yield from steps.incr(key)) or 1
 
 
 class RateLimitStage:
@@ -117,7 +122,7 @@ class RateLimitStage:
         rules = route.spec.rules
         if rules is not None and rules.HasField("rate_limit"):
             session = exchange.state.get("session")
-            decision = self.limiter.check(
+            decision = await self.limiter.acheck(
                 route.method_name,
                 rules.rate_limit,
                 client_ip=self.proxies.client_ip_of(exchange),

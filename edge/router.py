@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from edge.path_template import ANY_SEGMENT, PathTemplate, decode_segment
 
-__all__ = ["Match", "MethodNotAllowed", "NoRoute", "RouteConflict", "Router"]
+__all__ = ["Match", "MethodNotAllowed", "NoRoute", "RouteConflict", "Router", "allow_header"]
 
 R = TypeVar("R")
 
@@ -31,6 +31,15 @@ class MethodNotAllowed(LookupError):
     def __init__(self, allowed: list[str]) -> None:
         super().__init__(", ".join(allowed))
         self.allowed = allowed
+
+
+def allow_header(methods: list[str]) -> bytes:
+    """`Allow` for a path served with `methods`: HEAD wherever GET is (answered as a GET
+    without its body) and OPTIONS everywhere."""
+    allowed = set(methods) | {"OPTIONS"}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed)).encode("ascii")
 
 
 class RouteConflict(ValueError):

@@ -19,7 +19,7 @@ from edge.metadata import HeaderRules, IncomingHeaders, response_headers
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply, StreamReply
 from edge.protojson import EncodeError, JsonError
 from edge.query import QueryError, parse_query
-from edge.router import MethodNotAllowed, NoRoute, Router
+from edge.router import MethodNotAllowed, NoRoute, Router, allow_header
 from edge.routes import Route
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "MetadataStage",
     "RespondStage",
     "RouteStage",
+    "json_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,9 @@ class ErrorsStage:
 
 
 class RouteStage:
-    """Finds the route: 404 for an unknown path, 405 (with `Allow`) for a wrong method.
+    """Finds the route: 404 for an unknown path, 405 (with `Allow`) for a wrong method;
+    `OPTIONS` on a known path is answered here, 204 with `Allow` (a CORS preflight is
+    answered before, by the CORS middleware, when one is configured).
 
     grpc-gateway answers a known path with the wrong method with 501; 405 and `Allow`
     are what HTTP specifies (RFC 9110 §15.5.6) and what client libraries understand.
@@ -103,7 +106,10 @@ class RouteStage:
                 _C.NOT_FOUND, f"no route for {exchange.raw_path}", "NOT_FOUND"
             ) from None
         except MethodNotAllowed as exc:
-            allow = ", ".join(exc.allowed).encode("ascii")
+            allow = allow_header(exc.allowed)
+            if exchange.method == "OPTIONS":
+                exchange.response = HttpResponse(204, [(b"allow", allow)])
+                return
             raise EdgeError(
                 _C.UNIMPLEMENTED,
                 f"{exchange.method} is not allowed here; allowed: {', '.join(exc.allowed)}",
@@ -141,9 +147,19 @@ class DefaultPolicyStage:
 
 
 class BuildRequestStage:
-    """Builds the request message: body, then path variables, then query parameters."""
+    """Builds the request message: body, then path variables, then query parameters.
+
+    A request already built (a cacheable GET whose entry is read together with the
+    session's revocation mark, see edge.cache.stage) is kept as it is.
+    """
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        if exchange.request is None:
+            exchange.request = await self.build(exchange)
+        await call_next(exchange)
+
+    async def build(self, exchange: Exchange) -> Any:
+        """The request message of the exchange; EdgeError (400, 415) on bad input."""
         route = exchange.route
         assert route is not None
         message = route.request_class()
@@ -167,8 +183,7 @@ class BuildRequestStage:
         if route.derive_update_mask and body_json is not None and not message.update_mask.paths:
             assert route.body_message is not None
             message.update_mask.paths.extend(paths_from_json(body_json, route.body_message))
-        exchange.request = message
-        await call_next(exchange)
+        return message
 
     async def _body(self, exchange: Exchange, route: Route, message: Any) -> Any:
         kind = route.body_kind
@@ -266,11 +281,7 @@ class RespondStage:
             headers.append((b"content-type", content_type))
             exchange.response = HttpResponse(200, headers, body_msg.data)
             return
-        try:
-            body = orjson.dumps(route.encode(reply.message))
-        except (EncodeError, orjson.JSONEncodeError) as exc:
-            log.error("edge: cannot write %s as JSON: %s", route.method_name, exc)
-            raise EdgeError(_C.INTERNAL, "internal error", "INTERNAL") from None
+        body = reply.body if reply.body is not None else json_body(route, reply.message)
         headers.append((b"content-type", _JSON))
         exchange.response = HttpResponse(200, headers, body)
 
@@ -300,6 +311,15 @@ class RespondStage:
             return HttpResponse(200, raw, chunks=chunks, close=reply.cancel)
         chunks = streaming.frames(reply.messages, route.encode, fail, fmt, self._keepalive)
         return HttpResponse(200, headers, chunks=chunks, close=reply.cancel)
+
+
+def json_body(route: Route, message: Any) -> bytes:
+    """A response message as the proto3 JSON body the phone receives."""
+    try:
+        return orjson.dumps(route.encode(message))
+    except (EncodeError, orjson.JSONEncodeError) as exc:
+        log.error("edge: cannot write %s as JSON: %s", route.method_name, exc)
+        raise EdgeError(_C.INTERNAL, "internal error", "INTERNAL") from None
 
 
 class CallStage:

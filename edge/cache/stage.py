@@ -26,14 +26,24 @@ from collections.abc import Iterable
 
 import grpc
 
-from cachetags import CachePool, CacheUnavailable, ReadThrough, TagGenerations
+from cachetags import (
+    AsyncCachePool,
+    CachePool,
+    CacheUnavailable,
+    EntryStore,
+    ReadThrough,
+    TagGenerations,
+)
 from cachetags.flight import Outcome, Source
 from cachetags.plans import CachePlan, entry_address, render_tags
 from edge.cache.http import cache_control, etag, matches
 from edge.cache.policy import plan_route
-from edge.errors import UpstreamFailure
+from edge.errors import EdgeError, UpstreamFailure
+from edge.fieldcrypt.fields import has_sensitive
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply
 from edge.routes import Route
+from edge.stages import BuildRequestStage, json_body
+from palmgrid.type.v1 import identity_pb2
 
 __all__ = ["CacheStage"]
 
@@ -47,6 +57,20 @@ _FAILURES = frozenset(
 )
 
 
+_BUILD = BuildRequestStage()
+
+
+def _kept(reply: Reply, route: Route, as_body: bool) -> bytes:
+    """What an entry keeps of a reply: its JSON body (left on the reply, so `respond`
+    does not encode it again) or the message's bytes; the ETag is taken over it."""
+    if not as_body:
+        payload: bytes = reply.message.SerializeToString()
+        return payload
+    if reply.body is None:
+        reply.body = json_body(route, reply.message)
+    return reply.body
+
+
 def _is_failure(exc: BaseException) -> bool:
     return isinstance(exc, UpstreamFailure) and exc.code in _FAILURES
 
@@ -54,7 +78,7 @@ def _is_failure(exc: BaseException) -> bool:
 class CacheStage:
     def __init__(
         self,
-        pool: CachePool | None,
+        pool: AsyncCachePool | CachePool | None,
         reader: ReadThrough | None,
         routes: Iterable[Route],
     ) -> None:
@@ -63,13 +87,43 @@ class CacheStage:
         self.generations = TagGenerations(pool) if pool is not None else None
         self.plans: dict[int, CachePlan] = {id(r): plan_route(r) for r in routes}
         self.stats: Counter[str] = Counter()
+        self.bodies: dict[int, bool] = {}
+
+    def _plan(self, route: Route) -> CachePlan:
+        plan = self.plans.get(id(route))
+        if plan is None:
+            plan = self.plans[id(route)] = plan_route(route)
+        return plan
+
+    async def prefetch_keys(
+        self, exchange: Exchange, principal: identity_pb2.Principal
+    ) -> list[str]:
+        """What this stage will read for the exchange if `principal` is the caller, so
+        the session stage can fetch it with the revocation mark in one round trip.
+
+        Only a cacheable GET without a body is known this early: its request is built
+        here (and kept for the pipeline); bad input is left for `build_request` to
+        refuse in its turn, after the access checks.
+        """
+        route = exchange.route
+        assert route is not None
+        plan = self._plan(route)
+        if not plan.cacheable or exchange.method != "GET" or self.reader is None:
+            return []
+        if route.body_kind != "none":
+            return []
+        if exchange.request is None:
+            try:
+                exchange.request = await _BUILD.build(exchange)
+            except EdgeError:
+                return []
+        address = entry_address(plan, exchange.request, principal)
+        return [] if address is None else EntryStore.lookup_keys(address.key, address.tags)
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         route = exchange.route
         assert route is not None
-        plan = self.plans.get(id(route))
-        if plan is None:
-            plan = self.plans[id(route)] = plan_route(route)
+        plan = self._plan(route)
         session = exchange.state.get("session")
         user = session.user if session is not None else None
         if plan.cacheable and exchange.method == "GET":
@@ -77,7 +131,7 @@ class CacheStage:
         else:
             await call_next(exchange)
         if plan.invalidates and isinstance(exchange.reply, Reply):
-            self._invalidate(exchange, plan, user)
+            await self._invalidate(exchange, plan, user)
 
     async def _read(
         self, exchange: Exchange, call_next: Handler, route: Route, plan: CachePlan
@@ -85,18 +139,23 @@ class CacheStage:
         session = exchange.state.get("session")
         principal = session.principal if session is not None else None
         address = entry_address(plan, exchange.request, principal)
+        stores_body = self._stores_body(route)
         if address is None or self.reader is None:
             self.stats["bypass"] += 1
             await call_next(exchange)
-            self._validators(exchange, plan, None, "bypass")
+            if isinstance(exchange.reply, Reply):
+                self._validators(
+                    exchange, plan, _kept(exchange.reply, route, stores_body), "bypass"
+                )
             return
 
         async def load() -> bytes:
             await call_next(exchange)
             assert isinstance(exchange.reply, Reply)
-            payload: bytes = exchange.reply.message.SerializeToString()
-            return payload
+            return _kept(exchange.reply, route, stores_body)
 
+        batch = session.prefetched if session is not None else None
+        read = batch.covering(EntryStore.lookup_keys(address.key, address.tags)) if batch else None
         outcome: Outcome = await self.reader.load(
             address.key,
             load,
@@ -105,19 +164,33 @@ class CacheStage:
             stale_for=plan.stale_if_error,
             seal=plan.seal,
             is_failure=_is_failure,
+            read=read,
+            json_body=stores_body,
         )
         self.stats[outcome.source.value] += 1
+        kept = outcome.payload
         if outcome.source is not Source.MISS and outcome.source is not Source.BYPASS:
-            exchange.reply = Reply(route.response_class.FromString(outcome.payload))
-        self._validators(exchange, plan, outcome.payload, outcome.source.value)
+            entry = outcome.entry
+            if entry.json_body if entry is not None else stores_body:
+                # Served as stored: no message is decoded, no JSON encoded.
+                exchange.reply = Reply(None, body=outcome.payload)
+            else:
+                # Message bytes (a response with sensitive fields, or a pre-warmed entry).
+                exchange.reply = Reply(route.response_class.FromString(outcome.payload))
+                kept = _kept(exchange.reply, route, stores_body)
+        self._validators(exchange, plan, kept, outcome.source.value)
 
-    def _validators(
-        self, exchange: Exchange, plan: CachePlan, payload: bytes | None, source: str
-    ) -> None:
-        if not isinstance(exchange.reply, Reply):
-            return
-        if payload is None:
-            payload = exchange.reply.message.SerializeToString()
+    def _stores_body(self, route: Route) -> bool:
+        """Whether the route's entries keep the JSON body rather than the message: every
+        response but those with sensitive fields, which the `encrypt` stage seals or
+        masks for each session after the shared entry is opened."""
+        stores = self.bodies.get(id(route))
+        if stores is None:
+            stores = not route.raw_response and not has_sensitive(route.spec.method.output_type)
+            self.bodies[id(route)] = stores
+        return stores
+
+    def _validators(self, exchange: Exchange, plan: CachePlan, payload: bytes, source: str) -> None:
         session = exchange.state.get("session")
         variant = "masked"
         if session is not None and session.client_public_key:
@@ -135,7 +208,7 @@ class CacheStage:
             return
         exchange.response_headers.extend(headers)
 
-    def _invalidate(self, exchange: Exchange, plan: CachePlan, user: str | None) -> None:
+    async def _invalidate(self, exchange: Exchange, plan: CachePlan, user: str | None) -> None:
         tags = render_tags(plan.invalidates, exchange.request, user)
         if tags is None:
             log.warning("edge: %s: invalidation tags could not be rendered", plan.method)
@@ -144,6 +217,6 @@ class CacheStage:
         if self.generations is None:
             return
         try:
-            self.generations.bump(tags)
+            await self.generations.abump(tags)
         except CacheUnavailable as exc:
             log.warning("edge: tags not bumped after %s: %s", plan.method, exc)

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal
 
-from cachetags import CachePool, CacheUnavailable, keys
+from cachetags import AsyncCachePool, CachePool, CacheUnavailable, keys, steps
 
 __all__ = ["ReplayCheckUnavailable", "ReplayGuard"]
 
@@ -40,7 +40,7 @@ class ReplayCheckUnavailable(Exception):
 class ReplayGuard:
     def __init__(
         self,
-        pool: CachePool | None,
+        pool: CachePool | AsyncCachePool | None,
         *,
         window: float,
         fallback: Fallback = "local",
@@ -56,14 +56,22 @@ class ReplayGuard:
         self._lock = threading.Lock()
 
     def first_use(self, nonce: bytes) -> bool:
-        """True when the nonce was not seen within the window (and records it)."""
+        """True when the nonce was not seen within the window (and records it);
+        blocking, on a `CachePool`."""
+        return steps.run(self.pool, self.first_use_steps(nonce))
+
+    async def afirst_use(self, nonce: bytes) -> bool:
+        """`first_use` on the edge's asynchronous pool."""
+        return await steps.run_async(self.pool, self.first_use_steps(nonce))
+
+    def first_use_steps(self, nonce: bytes) -> steps.Steps[bool]:
         digest = hashlib.sha256(nonce).digest()
         if not self._remember_locally(digest):
             return False
         if self.pool is None:
             return self._without_cache()
         try:
-            return self.pool.add(keys.key("n", digest), b"1", math.ceil(self.ttl))
+            return (yield from steps.add(keys.key("n", digest), b"1", math.ceil(self.ttl)))
         except CacheUnavailable:
             return self._without_cache()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
+from cachetags import steps
 from edge.fieldcrypt.envelope import Envelope, EnvelopeFormatError, looks_like_envelope
 from edge.fieldcrypt.fields import SensitiveValue, visit
 from edge.fieldcrypt.keys import KeyRing
@@ -61,7 +62,15 @@ class RequestOpener:
 
         `method` is the RPC's full name, `session` the session binding ('' without a
         bearer token). Raises EnvelopeRejected (and changes nothing) on any problem.
+        Blocking, with the replay guard on a `CachePool`.
         """
+        return steps.run(self.replays.pool, self._open(method, message, session))
+
+    async def aopen(self, method: str, message: Any, session: str) -> int:
+        """`open` with the replay guard on the edge's asynchronous pool."""
+        return await steps.run_async(self.replays.pool, self._open(method, message, session))
+
+    def _open(self, method: str, message: Any, session: str) -> steps.Steps[int]:
         opened: list[_Opened] = []
 
         def check(found: SensitiveValue) -> None:
@@ -69,7 +78,7 @@ class RequestOpener:
 
         visit(message, lambda found: check(found))
         for item in opened:
-            if not self.replays.first_use(item.nonce):
+            if not (yield from self.replays.first_use_steps(item.nonce)):
                 raise EnvelopeRejected(item.path, "replayed")
         plain = {item.path: item.plaintext for item in opened}
         visit(message, lambda found: plain[found.path])

@@ -25,6 +25,7 @@ from edge.fieldcrypt.replay import ReplayCheckUnavailable
 from edge.fieldcrypt.requests import EnvelopeRejected, RequestOpener
 from edge.fieldcrypt.responses import ClientKey, InvalidClientKey, ResponseSealer
 from edge.pipeline import Exchange, Handler, Reply, StreamReply
+from edge.router import allow_header
 from edge.security.audit import AuditEvent, Auditor
 from edge.security.clientip import TrustedProxies
 from edge.security.headers import App, Receive, Scope, Send
@@ -49,7 +50,7 @@ class DecryptStage:
         if request is not None and has_sensitive(request.DESCRIPTOR):
             binding = session_binding(presented_token(exchange))
             try:
-                self.opener.open(route.method_name, request, binding)
+                await self.opener.aopen(route.method_name, request, binding)
             except EnvelopeRejected as exc:
                 self._audit(exchange, exc)
                 raise EdgeError(
@@ -127,6 +128,9 @@ class EncryptStage:
             yield message
 
 
+_SERVED = ("GET", "HEAD", "OPTIONS")
+
+
 class KeysEndpoint:
     """`GET /v1/keys`: the edge's public keys for field encryption, current first."""
 
@@ -137,9 +141,57 @@ class KeysEndpoint:
         self.keys = keys
         self.max_age = max_age
 
+    @classmethod
+    def openapi_paths(cls) -> dict[str, dict[str, Any]]:
+        """This endpoint as an OpenAPI path item."""
+        key = {
+            "type": "object",
+            "properties": {
+                "kid": {"type": "string", "description": "The key id envelopes name."},
+                "kty": {"type": "string", "enum": ["EC"]},
+                "crv": {"type": "string", "enum": ["P-256"]},
+                "x": {"type": "string", "description": "base64url, 32 bytes."},
+                "y": {"type": "string", "description": "base64url, 32 bytes."},
+                "use": {"type": "string", "enum": ["enc"]},
+                "alg": {"type": "string"},
+                "publicKey": {"type": "string", "description": "The raw point, base64url."},
+                "state": {"type": "string", "enum": ["CURRENT", "RETIRING"]},
+            },
+            "required": ["kid", "kty", "crv", "x", "y", "use", "alg", "publicKey", "state"],
+        }
+        listing = {
+            "type": "object",
+            "properties": {"keys": {"type": "array", "items": key}},
+            "required": ["keys"],
+        }
+        return {
+            cls.PATH: {
+                "get": {
+                    "operationId": "edge_ListKeys",
+                    "tags": ["edge"],
+                    "summary": "The edge's public keys for field encryption, current first",
+                    "description": "Seal sensitive request fields to the CURRENT key; "
+                    "RETIRING keys still open envelopes sealed before a rotation.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The keys, as JWKs with the raw point.",
+                            "content": {"application/json": {"schema": listing}},
+                        }
+                    },
+                }
+            }
+        }
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
+        method = scope.get("method")
+        if scope["type"] != "http" or scope["path"] != self.PATH or method not in _SERVED:
             await self.app(scope, receive, send)
+            return
+        if method == "OPTIONS":
+            allow = [(b"allow", allow_header(["GET"]))]
+            await send({"type": "http.response.start", "status": 204, "headers": allow})
+            await send({"type": "http.response.body", "body": b""})
             return
         body = orjson.dumps(self.keys.describe())
         headers = [
@@ -148,4 +200,4 @@ class KeysEndpoint:
             (b"cache-control", f"public, max-age={self.max_age}".encode()),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})

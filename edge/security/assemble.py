@@ -19,7 +19,7 @@ from typing import Any, Literal
 import grpc
 
 from cachetags import (
-    CachePool,
+    AsyncCachePool,
     EntryStore,
     FlightOptions,
     PoolOptions,
@@ -114,7 +114,7 @@ class SecuritySettings:
 class SecureEdge:
     edge: Edge
     app: App
-    pool: CachePool | None
+    pool: AsyncCachePool | None
     sessions: AccountSessions
     cache: CacheStage
     keys: KeyRing
@@ -150,7 +150,7 @@ def build_secure_edge(
         ensure_key_file(settings.cache_key_file)
     cipher = ValueCipher.from_file(settings.cache_key_file)
     pool = (
-        CachePool(settings.memcached_servers, settings.pool_options)
+        AsyncCachePool(settings.memcached_servers, settings.pool_options)
         if settings.memcached_servers
         else None
     )
@@ -179,7 +179,7 @@ def build_secure_edge(
         window=settings.envelope_window,
     )
     stages: dict[str, Stage | None] = {
-        "authenticate": SessionStage(sessions, proxies),
+        "authenticate": SessionStage(sessions, proxies, cache.prefetch_keys),
         "authorize": AccessStage(),
         "rate_limit": RateLimitStage(limiter, proxies),
         "decrypt": DecryptStage(opener, auditor, proxies),
@@ -191,6 +191,7 @@ def build_secure_edge(
         catalog, upstreams, config=config, channel_credentials=channel_credentials, stages=stages
     )
     holder["edge"] = edge
+    edge.extra_paths.update(KeysEndpoint.openapi_paths())
     app: App = _WatchRevocations(KeysEndpoint(edge, keys), sessions)
     if settings.cors_origins:
         app = Cors(app, CorsPolicy.from_origins(settings.cors_origins))

@@ -19,16 +19,19 @@ the call changed (see edge.security.revocations).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
-from cachetags import SessionCache, SessionRecord
+from cachetags import CacheUnavailable, SessionCache, SessionRecord, steps
+from cachetags.sessions import mark_key
+from cachetags.steps import Batch
 from edge.errors import EdgeError, UpstreamFailure
 from edge.fieldcrypt.envelope import session_binding
 from edge.pipeline import Exchange, Handler, Reply
@@ -49,6 +52,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _C = grpc.StatusCode
+# The Memcached keys a request will read if its caller is the given principal.
+Prefetch = Callable[[identity_pb2.Principal], Awaitable[list[str]]]
 _ACCOUNT = "palmgrid.account.v1.AccountService."
 CREATE_SESSION = _ACCOUNT + "CreateSession"
 DELETE_SESSION = _ACCOUNT + "DeleteSession"
@@ -63,6 +68,8 @@ class Session:
 
     token: str
     answer: account_internal_service_pb2.AuthenticateSessionResponse
+    # Cache values read together with the session's revocation mark (edge.cache.stage).
+    prefetched: Batch | None = None
 
     @property
     def principal(self) -> identity_pb2.Principal:
@@ -157,18 +164,26 @@ class AccountSessions:
         self.clock = clock
         self.account_calls = 0
 
-    async def authenticate(self, token: str, client_ip: str, request_id: str) -> Session:
-        """The session of `token`; UpstreamFailure (401 …) when the account refuses it."""
+    async def authenticate(
+        self, token: str, client_ip: str, request_id: str, *, also: Prefetch | None = None
+    ) -> Session:
+        """The session of `token`; UpstreamFailure (401 …) when the account refuses it.
+
+        `also` names what the request will read from Memcached if the caller is the
+        principal of the record this process holds: it is read with the revocation
+        mark in one get_many and handed on in `Session.prefetched`.
+        """
         if self.watcher is not None:
             self.watcher.ensure_started()
         if self.cache is not None:
-            record = self.cache.lookup(token)
+            batch = await self._prefetch(token, also)
+            record = await self.cache.alookup(token, batch.found if batch else None)
             if record is not None:
                 answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(
                     record.payload
                 )
                 if not self.local.stale(_names(answer), record.checked_at):
-                    return Session(token, answer)
+                    return Session(token, answer, batch)
         checked_at = self.clock()
         answer = await self._ask_account(token, client_ip, request_id)
         if self.cache is not None and not self.local.stale(_names(answer), checked_at):
@@ -176,21 +191,36 @@ class AccountSessions:
             if valid_until > self.clock():
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
-                self.cache.store(token, record)
+                await self.cache.astore(token, record)
         return Session(token, answer)
 
-    def revoke(self, users: list[str]) -> None:
+    async def _prefetch(self, token: str, also: Prefetch | None) -> Batch | None:
+        assert self.cache is not None
+        held = self.cache.recalled(token)
+        if held is None or also is None:
+            return None
+        answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(held.payload)
+        wanted = [mark_key(held.user), *await also(answer.principal)]
+        if len(wanted) == 1:
+            return None
+        try:
+            found = await steps.run_async(self.cache.pool, steps.get_many(wanted))
+        except CacheUnavailable:
+            return None
+        return Batch(frozenset(wanted), found)
+
+    async def revoke(self, users: list[str]) -> None:
         """Make the users' cached sessions unusable, here at once and everywhere via
         Memcached."""
         if not users:
             return
         self.local.revoke(users)
-        if self.cache is not None and not self.cache.revoke_users(users):
+        if self.cache is not None and not await self.cache.arevoke_users(users):
             log.warning("session revocation not recorded in Memcached", extra={"users": users})
 
-    def forget(self, token: str) -> None:
+    async def forget(self, token: str) -> None:
         if self.cache is not None:
-            self.cache.forget(token)
+            await self.cache.aforget(token)
 
     async def _ask_account(
         self, token: str, client_ip: str, request_id: str
@@ -237,9 +267,16 @@ class SessionStage:
     failing: logging in with a stale token in the header must work.
     """
 
-    def __init__(self, sessions: AccountSessions, proxies: TrustedProxies) -> None:
+    def __init__(
+        self,
+        sessions: AccountSessions,
+        proxies: TrustedProxies,
+        prefetch: Callable[[Exchange, identity_pb2.Principal], Awaitable[list[str]]] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.proxies = proxies
+        # The cache stage's `prefetch_keys`: its reads, batched with the session check.
+        self.prefetch = prefetch
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         route = exchange.route
@@ -249,7 +286,12 @@ class SessionStage:
         if token is not None:
             ip = self.proxies.client_ip_of(exchange)
             try:
-                session = await self.sessions.authenticate(token, ip, exchange.request_id)
+                session = await self.sessions.authenticate(
+                    token,
+                    ip,
+                    exchange.request_id,
+                    also=functools.partial(self.prefetch, exchange) if self.prefetch else None,
+                )
             except (EdgeError, UpstreamFailure):
                 if route.access.kind != "public":
                     raise
@@ -257,9 +299,9 @@ class SessionStage:
         exchange.state["session"] = session
         await call_next(exchange)
         if isinstance(exchange.reply, Reply):
-            self._after_success(exchange, session)
+            await self._after_success(exchange, session)
 
-    def _after_success(self, exchange: Exchange, session: Session | None) -> None:
+    async def _after_success(self, exchange: Exchange, session: Session | None) -> None:
         assert exchange.route is not None and isinstance(exchange.reply, Reply)
         method = exchange.route.method_name
         # The cache stage leaves the call's rendered `invalidates` tags here.
@@ -269,5 +311,5 @@ class SessionStage:
         elif method in (DELETE_SESSION, CHANGE_PASSWORD) and session is not None:
             users.append(session.user)
             if method == DELETE_SESSION:
-                self.sessions.forget(session.token)
-        self.sessions.revoke(sorted({u for u in users if u}))
+                await self.sessions.forget(session.token)
+        await self.sessions.revoke(sorted({u for u in users if u}))

@@ -79,3 +79,12 @@ def test_cipher_keys_rotate_through_the_key_file(tmp_path: Path) -> None:
     rotated = ValueCipher.from_file(path)
     assert rotated.open(sealed, b"k") == b"v"
     assert rotated.seal(b"v", b"k")[1] == 2
+
+
+def test_an_entry_says_whether_it_holds_the_json_body(pool: CachePool) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    store.put("pg1:e:body", b'{"name":"tariffs/t"}', ttl=10, seal=True, json_body=True)
+    store.put("pg1:e:wire", b"\x0a\x09tariffs/t", ttl=10, seal=True)
+    body, wire = store.get("pg1:e:body", sealed=True), store.get("pg1:e:wire", sealed=True)
+    assert body is not None and body.json_body and body.payload == b'{"name":"tariffs/t"}'
+    assert wire is not None and not wire.json_body

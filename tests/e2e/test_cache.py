@@ -12,12 +12,13 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from cachetags import TagInvalidator
+from cachetags import CachePool, EntryStore, TagInvalidator, entry_key
 from clients.edge_client import EdgeClient
 from clients.edge_errors import PermissionDenied
 from palmgrid.billing.v1 import (
     billing_internal_service_pb2,
     billing_internal_service_pb2_grpc,
+    billing_service_pb2,
     payment_pb2,
 )
 from tests.e2e.binding_codes import bind
@@ -25,6 +26,8 @@ from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System
 
 NewCustomer = Callable[..., EdgeClient]
+TARIFF = "/v1/tariffs/residential-tiered"
+GET_TARIFF = "palmgrid.billing.v1.BillingService.GetTariff"
 
 
 def test_a_read_is_a_hit_after_a_miss_and_billing_is_asked_once(
@@ -39,6 +42,36 @@ def test_a_read_is_a_hit_after_a_miss_and_billing_is_asked_once(
     assert system.billing_calls["ListMonthlyUsage"] == calls + 1
     # Another request (another page size) is another entry.
     assert client.monthly_usage_reply(demo_customer(7), pageSize=3).headers["x-cache"] == "MISS"
+
+
+def test_a_hit_for_a_session_the_edge_holds_costs_one_memcached_round_trip(
+    system: System, new_customer: NewCustomer
+) -> None:
+    client = new_customer(13)
+    time.sleep(1.1)  # past the login's own revocation mark, so the session record is usable
+    client.monthly_usage(demo_customer(13))  # the session record and the entry stored
+    pool = system.secure.pool
+    assert pool is not None
+    before = pool.round_trips
+    reply = client.monthly_usage_reply(demo_customer(13))
+    assert reply.headers["x-cache"] == "HIT"
+    # The revocation mark, the entry and its tags' generations in one get_many.
+    assert pool.round_trips - before == 1
+
+
+def test_a_hit_is_the_stored_body_as_the_phone_received_it(
+    system: System, client_for: Callable[..., EdgeClient]
+) -> None:
+    http = client_for().http
+    first, second = http.get(TARIFF), http.get(TARIFF)
+    assert second.headers["x-cache"] == "HIT"
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    request = billing_service_pb2.GetTariffRequest(name="tariffs/residential-tiered")
+    key = entry_key(GET_TARIFF, request.SerializeToString(deterministic=True), "global")
+    with CachePool([system.memcached.address]) as pool:
+        entry = EntryStore(pool).get(key)
+    # The entry holds the JSON body itself, served byte for byte on a hit.
+    assert entry is not None and entry.json_body and entry.payload == second.content
 
 
 def test_concurrent_misses_make_one_upstream_call(

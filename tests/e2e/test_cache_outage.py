@@ -4,6 +4,7 @@ neither a revoked session nor invalidated data."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -88,6 +89,36 @@ def test_a_hung_memcached_costs_at_most_one_timeout(
     # The first read waits for one Memcached timeout (100 ms) before the node is
     # marked dead; the others do not wait at all.
     assert max(timings[1:]) < 0.1 + min(timings[1:]) + 0.05
+
+
+def test_the_edge_keeps_serving_while_a_request_waits_on_a_hung_memcached(
+    system: System, new_customer: NewCustomer, memcached_node: memcached.MemcachedProcess
+) -> None:
+    client = new_customer(5)
+    customer = demo_customer(5)
+    client.balance(customer)
+    probe = EdgeClient(system.url, ca_file=system.ca_file)
+    probe.keys()  # a warm connection: what is timed below is the edge, not a handshake
+    memcached_node.pause()
+    waiting: list[float] = []
+
+    def read_through_hung_cache() -> None:
+        started = time.monotonic()
+        client.balance(customer)  # its session check waits one Memcached timeout
+        waiting.append(time.monotonic() - started)
+
+    reader = threading.Thread(target=read_through_hung_cache)
+    reader.start()
+    latencies = []
+    while reader.is_alive():  # back to back, so one probe overlaps any stall of the loop
+        started = time.monotonic()
+        assert probe.keys()["keys"]
+        latencies.append(time.monotonic() - started)
+    reader.join()
+    probe.close()
+    assert waiting[0] >= 0.1, "the read did not wait on the hung node"
+    # A blocked event loop would hold some probe for the whole Memcached timeout (100 ms).
+    assert len(latencies) >= 2 and max(latencies) < 0.06, latencies
 
 
 def test_a_restarted_node_does_not_bring_back_a_revoked_session_or_stale_data(

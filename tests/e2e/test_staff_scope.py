@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from cachetags import TagGenerations, user_tag
+from cachetags import CachePool, TagGenerations, user_tag
 from clients.edge_client import EdgeClient
 from clients.edge_errors import PermissionDenied
 from palmgrid.account.v1 import (
@@ -121,7 +121,7 @@ def test_a_change_of_offices_drops_the_staff_members_cached_entries_at_once(
     assert agent.balance(customer)["balanceFen"]
     assert system.billing_calls["GetBalance"] == calls, "the staff read was not cached"
     agent_user = agent.me()["name"]
-    generations = TagGenerations(system.secure.pool)  # type: ignore[arg-type]
+    generations = TagGenerations(CachePool([system.memcached.address]))
     before = generations.current([user_tag(agent_user)])
 
     agent_offices(["QJ-ZY"])

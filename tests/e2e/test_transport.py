@@ -90,6 +90,19 @@ def test_cors_lets_only_the_console_in(system: System) -> None:
         assert "access-control-allow-origin" not in foreign.headers
 
 
+def test_head_and_options_on_the_secure_edge_and_its_key_listing(system: System) -> None:
+    with https(system) as http:
+        for path in (TARIFF, "/v1/keys"):
+            get, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-length"] == str(len(get.content)), path
+            assert head.headers["cache-control"] == get.headers["cache-control"], path
+            options = http.options(path)  # no Origin: not a CORS preflight
+            assert options.status_code == 204, path
+            assert options.headers["allow"] == "GET, HEAD, OPTIONS", path
+        assert http.head(TARIFF).headers["etag"] == http.get(TARIFF).headers["etag"]
+
+
 @pytest.fixture
 def plain_http(system: System) -> Iterator[str]:
     """The same edge app served over plain HTTP, as behind a TLS terminator."""

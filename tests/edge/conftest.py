@@ -18,14 +18,14 @@ from tests.edge.library_server import start_library_server
 
 @pytest.fixture(scope="session")
 def edgetest(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
-    """The `edgetest.v1` protos, compiled; their modules importable as `edgetest.v1.*`."""
+    """The `edgetest.v1` protos, compiled to a descriptor set (message classes from it)."""
     return compile_protos("edgetest/v1", tmp_path_factory.mktemp("edgetest"))
 
 
 @pytest.fixture(scope="session")
 def library(edgetest: Compiled) -> Iterator[int]:
     """Port of a running LibraryService (serving, with health)."""
-    server, port, _ = start_library_server()
+    server, port, _ = start_library_server(edgetest)
     yield port
     server.stop(grace=None)
 

@@ -14,10 +14,13 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 from google.protobuf import any_pb2, empty_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+
+from tests.edge.edge_protos import Compiled
 
 SERVICE = "edgetest.v1.LibraryService"
 # How often each method was called, so tests can prove the edge did not call upstream.
@@ -32,11 +35,11 @@ class _Counting(grpc.ServerInterceptor):
         return continuation(details)
 
 
-def make_servicer() -> Any:
-    from edgetest.v1 import library_pb2, library_service_pb2, library_service_pb2_grpc
-    from google.api import httpbody_pb2
+def make_servicer(edgetest: Compiled) -> Any:
+    """The LibraryService's behaviour; messages are classes of the compiled protos."""
+    library_pb2 = library_service_pb2 = edgetest.messages("edgetest.v1")
 
-    class Library(library_service_pb2_grpc.LibraryServiceServicer):
+    class Library:
         def GetBook(self, request: Any, context: grpc.ServicerContext) -> Any:
             if request.name.endswith("/missing"):
                 context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
@@ -164,12 +167,12 @@ def _code(number: int) -> tuple[int, str]:
     return grpc.StatusCode.UNKNOWN.value  # type: ignore[no-any-return]
 
 
-def start_library_server(*, serving: bool = True) -> tuple[grpc.Server, int, health.HealthServicer]:
+def start_library_server(
+    edgetest: Compiled, *, serving: bool = True
+) -> tuple[grpc.Server, int, health.HealthServicer]:
     """A LibraryService (with grpc.health.v1) on 127.0.0.1, port 0."""
-    from edgetest.v1 import library_service_pb2_grpc
-
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[_Counting()])
-    library_service_pb2_grpc.add_LibraryServiceServicer_to_server(make_servicer(), server)
+    server.add_generic_rpc_handlers((edgetest.service_handler(SERVICE, make_servicer(edgetest)),))
     checker = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     status = (

@@ -38,9 +38,9 @@ def weather(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
 
 @pytest.fixture(scope="module")
 def weather_port(weather: Compiled) -> Iterator[int]:
-    from weather.v1 import weather_service_pb2, weather_service_pb2_grpc
+    weather_service_pb2 = weather.messages("weather.v1")
 
-    class Weather(weather_service_pb2_grpc.WeatherServiceServicer):
+    class Weather:
         def GetForecast(self, request: Any, context: grpc.ServicerContext) -> Any:
             forecast = weather_service_pb2.Forecast(
                 city=request.city, highs=[215 + 5 * i for i in range(request.days)]
@@ -52,7 +52,9 @@ def weather_port(weather: Compiled) -> Iterator[int]:
             return request
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    weather_service_pb2_grpc.add_WeatherServiceServicer_to_server(Weather(), server)
+    server.add_generic_rpc_handlers(
+        (weather.service_handler("weather.v1.WeatherService", Weather()),)
+    )
     checker = health.HealthServicer()
     checker.set("weather.v1.WeatherService", health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)

@@ -25,7 +25,7 @@ def test_all_serving_is_200(client: httpx.Client) -> None:
 
 
 def test_one_not_serving_or_unreachable_is_503(edgetest: Compiled, library: int) -> None:
-    server, port, _ = start_library_server(serving=False)
+    server, port, _ = start_library_server(edgetest, serving=False)
     try:
         catalog = Catalog.from_descriptor_set(edgetest.descriptor_set)
         edge = Edge(

@@ -190,3 +190,13 @@ def test_palmgrid_document_lists_every_contract_route(palmgrid_edge: Edge) -> No
         match = router.lookup(method, concrete)
         openapi_path, _ = _openapi_path(match.template, names)
         assert method.lower() in document["paths"][openapi_path], line
+
+
+def test_sensitive_fields_name_the_envelope_and_their_mask(palmgrid_edge: Edge) -> None:
+    schemas = build_document(palmgrid_edge)["components"]["schemas"]
+    phone = schemas["palmgrid.account.v1.User"]["properties"]["phone"]
+    assert phone["type"] == "string" and phone["format"] == "pgfe1"
+    assert phone["x-palmgrid-sensitive"] == {"envelope": "pgfe1", "mask": "MASK_STYLE_PHONE"}
+    assert "GET /v1/keys" in phone["description"]
+    name = schemas["palmgrid.account.v1.User"]["properties"]["displayName"]
+    assert "format" not in name and "x-palmgrid-sensitive" not in name

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from google.protobuf import any_pb2, descriptor, json_format
+from google.protobuf import any_pb2, descriptor, descriptor_pool, json_format, message_factory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +48,7 @@ PATH = st.from_regex(r"[a-z]{1,5}(_[a-z]{1,5}){0,2}(\.[a-z]{1,5}(_[a-z]{1,5})?)?
 
 @pytest.fixture(scope="module")
 def kitchen(edgetest: Compiled) -> Any:
-    return edgetest.module("edgetest.v1.kitchen_pb2")
+    return edgetest.messages("edgetest.v1")
 
 
 def scalar(field: descriptor.FieldDescriptor) -> st.SearchStrategy[Any]:
@@ -140,9 +140,10 @@ def fill_message(draw: st.DrawFn, message: Any, depth: int) -> None:
     elif full == "google.protobuf.ListValue":
         json_format.ParseDict(draw(st.lists(JSON_VALUES, max_size=3)), message)
     elif full == "google.protobuf.Any":
-        from edgetest.v1 import kitchen_pb2
-
-        inner = kitchen_pb2.Inner(note=draw(st.text(max_size=5)), count=draw(st.integers(0, 9)))
+        inner_class = message_factory.GetMessageClass(
+            descriptor_pool.Default().FindMessageTypeByName("edgetest.v1.Inner")
+        )
+        inner = inner_class(note=draw(st.text(max_size=5)), count=draw(st.integers(0, 9)))
         packed = any_pb2.Any()
         packed.Pack(inner)
         message.CopyFrom(packed)

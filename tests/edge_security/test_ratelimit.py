@@ -3,13 +3,20 @@ reset with the window, and open when Memcached is down."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from cachetags import CachePool
-from edge.ratelimit import RateLimiter
+from edge.ratelimit import Decision, RateLimiter
 from palmgrid.options.v1 import options_pb2
 from tests.cache.conftest import FAST, kill
 from tools import memcached
 
 LOGIN = "palmgrid.account.v1.AccountService.CreateSession"
+
+
+def check(limiter: RateLimiter, *args: Any, **kwargs: Any) -> Decision:
+    return asyncio.run(limiter.acheck(*args, **kwargs))
 
 
 class Clock:
@@ -24,23 +31,23 @@ def test_the_ip_limit_refuses_the_request_after_the_limit(pool: CachePool) -> No
     clock = Clock()
     limiter = RateLimiter(pool, clock=clock)
     limits = options_pb2.RateLimit(per_ip_per_minute=3)
-    decisions = [limiter.check(LOGIN, limits, client_ip="10.0.0.1", user=None) for _ in range(4)]
+    decisions = [check(limiter, LOGIN, limits, client_ip="10.0.0.1", user=None) for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert decisions[-1].subject == "ip" and decisions[-1].retry_after == 60
     # Another address has its own counter.
-    assert limiter.check(LOGIN, limits, client_ip="10.0.0.2", user=None).allowed
+    assert check(limiter, LOGIN, limits, client_ip="10.0.0.2", user=None).allowed
 
 
 def test_retry_after_counts_down_to_the_next_window(pool: CachePool) -> None:
     clock = Clock()
     limiter = RateLimiter(pool, clock=clock)
     limits = options_pb2.RateLimit(per_ip_per_minute=1)
-    limiter.check(LOGIN, limits, client_ip="10.0.0.1", user=None)
+    check(limiter, LOGIN, limits, client_ip="10.0.0.1", user=None)
     clock.now += 45.5
-    refused = limiter.check(LOGIN, limits, client_ip="10.0.0.1", user=None)
+    refused = check(limiter, LOGIN, limits, client_ip="10.0.0.1", user=None)
     assert (refused.allowed, refused.retry_after) == (False, 15)
     clock.now += 15
-    assert limiter.check(LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
+    assert check(limiter, LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
 
 
 def test_the_user_limit_applies_across_addresses(pool: CachePool) -> None:
@@ -48,11 +55,11 @@ def test_the_user_limit_applies_across_addresses(pool: CachePool) -> None:
     limiter = RateLimiter(pool, clock=clock)
     limits = options_pb2.RateLimit(per_ip_per_minute=100, per_user_per_minute=2)
     allowed = [
-        limiter.check(LOGIN, limits, client_ip=f"10.0.0.{i}", user="users/u1").allowed
+        check(limiter, LOGIN, limits, client_ip=f"10.0.0.{i}", user="users/u1").allowed
         for i in range(3)
     ]
     assert allowed == [True, True, False]
-    assert limiter.check(LOGIN, limits, client_ip="10.0.0.9", user="users/u2").allowed
+    assert check(limiter, LOGIN, limits, client_ip="10.0.0.9", user="users/u2").allowed
 
 
 def test_replicas_share_the_counters(node: memcached.MemcachedProcess) -> None:
@@ -60,15 +67,15 @@ def test_replicas_share_the_counters(node: memcached.MemcachedProcess) -> None:
     limits = options_pb2.RateLimit(per_ip_per_minute=2)
     with CachePool([node.address], FAST) as one, CachePool([node.address], FAST) as two:
         first, second = RateLimiter(one, clock=clock), RateLimiter(two, clock=clock)
-        assert first.check(LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
-        assert second.check(LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
-        assert not first.check(LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
+        assert check(first, LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
+        assert check(second, LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
+        assert not check(first, LOGIN, limits, client_ip="10.0.0.1", user=None).allowed
 
 
 def test_methods_without_limits_are_not_counted(pool: CachePool) -> None:
     limiter = RateLimiter(pool)
     for _ in range(5):
-        assert limiter.check("m", options_pb2.RateLimit(), client_ip="10.0.0.1", user="u").allowed
+        assert check(limiter, "m", options_pb2.RateLimit(), client_ip="10.0.0.1", user="u").allowed
 
 
 def test_limits_fail_open_when_memcached_is_down(node: memcached.MemcachedProcess) -> None:
@@ -77,5 +84,5 @@ def test_limits_fail_open_when_memcached_is_down(node: memcached.MemcachedProces
         limiter = RateLimiter(p)
         kill(node)
         assert all(
-            limiter.check(LOGIN, limits, client_ip="10.0.0.1", user=None).allowed for _ in range(5)
+            check(limiter, LOGIN, limits, client_ip="10.0.0.1", user=None).allowed for _ in range(5)
         )

@@ -1,0 +1,165 @@
+"""The edge's asyncio pool: the same operations, placement and failure rules as
+`CachePool`, and the same semantics over it (entries written on one transport are read,
+and invalidated, on the other)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from cachetags import (
+    AsyncCachePool,
+    CachePool,
+    CacheUnavailable,
+    EntryStore,
+    ReadThrough,
+    TagInvalidator,
+    ValueCipher,
+)
+from cachetags.flight import Source
+from tests.cache.conftest import FAST, kill
+from tools import memcached
+
+Start = Callable[..., memcached.MemcachedProcess]
+
+
+def test_operations_round_trip_bytes(node: memcached.MemcachedProcess) -> None:
+    async def run() -> None:
+        pool = AsyncCachePool([node.address], FAST)
+        await pool.set("k", b"\x00\xff value\r\nEND\r\n", 10, wait=True)
+        assert await pool.get("k") == b"\x00\xff value\r\nEND\r\n"
+        assert await pool.add("k", b"other", 10) is False
+        assert await pool.add("fresh", b"1", 10) is True
+        assert await pool.incr("fresh") == 2
+        assert await pool.incr("missing") is None
+        found = await pool.get_many(["k", "fresh", "absent"])
+        assert found == {"k": b"\x00\xff value\r\nEND\r\n", "fresh": b"2"}
+        await pool.delete("k", wait=True)
+        assert await pool.get("k") is None
+        await pool.set("quiet", b"v", 10)  # no reply awaited; the next read sees it
+        assert await pool.get("quiet") == b"v"
+        pool.close()
+
+    asyncio.run(run())
+
+
+def test_both_pools_place_every_key_on_the_same_node(start_memcached: Start) -> None:
+    a, b = start_memcached(), start_memcached()
+    keys = [f"key{i}" for i in range(50)]
+    with CachePool([a.address, b.address], FAST) as blocking:
+        blocking.set_many({k: k.encode() for k in keys}, 10)
+
+    async def run() -> dict[str, bytes]:
+        pool = AsyncCachePool([a.address, b.address], FAST)
+        try:
+            return await pool.get_many(keys)
+        finally:
+            pool.close()
+
+    assert asyncio.run(run()) == {k: k.encode() for k in keys}
+
+
+def test_a_killed_node_fails_once_then_its_keys_move(start_memcached: Start) -> None:
+    a, b = start_memcached(), start_memcached()
+
+    async def run() -> None:
+        pool = AsyncCachePool([a.address, b.address], FAST)
+        keys = [f"key{i}" for i in range(20)]
+        await pool.set_many(dict.fromkeys(keys, b"v"), 10)
+        kill(a)
+        with pytest.raises(CacheUnavailable):
+            await pool.get_many(keys)
+        assert pool.live_servers() == [b.address]
+        started = time.monotonic()
+        found = await pool.get_many(keys)  # b alone: its own keys, misses for a's
+        assert time.monotonic() - started < 0.05
+        assert 0 < len(found) < 20
+        pool.close()
+
+    asyncio.run(run())
+
+
+def test_a_hung_node_costs_its_waiting_callers_one_timeout_and_returns_flushed(
+    start_memcached: Start,
+) -> None:
+    a, b = start_memcached(), start_memcached()
+
+    async def run() -> None:
+        pool = AsyncCachePool([a.address, b.address], FAST)
+        on_a = next(f"k{i}" for i in range(100) if pool.node_for(f"k{i}") == a.address)
+        await pool.set(on_a, b"old", 60, wait=True)
+        a.pause()
+        started = time.monotonic()
+        # Ten callers at once wait together, each at most one timeout, not one after another.
+        results = await asyncio.gather(*(pool.get(on_a) for _ in range(10)), return_exceptions=True)
+        assert all(isinstance(r, CacheUnavailable) for r in results)
+        assert time.monotonic() - started < 2 * FAST.timeout + 0.1
+        assert pool.live_servers() == [b.address]
+        a.resume()
+        deadline = time.monotonic() + 5
+        while len(pool.live_servers()) < 2:
+            assert time.monotonic() < deadline, "the node did not rejoin"
+            await asyncio.sleep(0.05)
+        assert await pool.get(on_a) is None  # flushed before it took keys back
+        pool.close()
+
+    asyncio.run(run())
+
+
+def test_entries_read_on_one_transport_are_invalidated_from_the_other(
+    node: memcached.MemcachedProcess,
+) -> None:
+    cipher = ValueCipher.generate()
+    calls: list[int] = []
+
+    async def upstream() -> bytes:
+        calls.append(1)
+        return f"answer {len(calls)}".encode()
+
+    async def read(rt: ReadThrough) -> tuple[bytes, Source]:
+        outcome = await rt.load("pg1:e:k", upstream, tags=["tariffs"], ttl=60, seal=True)
+        return outcome.payload, outcome.source
+
+    async def run() -> list[tuple[bytes, Source]]:
+        pool = AsyncCachePool([node.address], FAST)
+        rt = ReadThrough(EntryStore(pool, cipher))
+        seen = [await read(rt), await read(rt)]
+        assert TagInvalidator.from_servers([node.address], FAST).bump(["tariffs"])
+        seen.append(await read(rt))
+        pool.close()
+        return seen
+
+    assert asyncio.run(run()) == [
+        (b"answer 1", Source.MISS),
+        (b"answer 1", Source.HIT),
+        (b"answer 2", Source.MISS),
+    ]
+    with CachePool([node.address], FAST) as blocking:
+        entry, _ = EntryStore(blocking, cipher).lookup("pg1:e:k", ["tariffs"], sealed=True)
+    assert entry is not None and entry.payload == b"answer 2"
+
+
+def test_concurrent_misses_make_one_upstream_call_though_lookups_wait(
+    node: memcached.MemcachedProcess,
+) -> None:
+    calls: list[int] = []
+
+    async def upstream() -> bytes:
+        calls.append(1)  # answers at once: a flight may land while others still look up
+        return b"answer"
+
+    async def run() -> list[Source]:
+        pool = AsyncCachePool([node.address], FAST)
+        rt = ReadThrough(EntryStore(pool, ValueCipher.generate()))
+        outcomes = await asyncio.gather(
+            *(rt.load("pg1:e:k", upstream, tags=["t"], ttl=60) for _ in range(20))
+        )
+        pool.close()
+        return [o.source for o in outcomes]
+
+    sources = asyncio.run(run())
+    assert len(calls) == 1
+    assert sources.count(Source.MISS) == 1 and set(sources) <= {Source.MISS, Source.COALESCED}
