@@ -44,6 +44,8 @@ app = typer.Typer(
     "Start with `palm login USERNAME`; `palm COMMAND --help` shows examples.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
+    # A traceback of a bug must not show local variables: they may hold the token.
+    pretty_exceptions_show_locals=False,
 )
 register_all(app)
 

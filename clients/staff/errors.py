@@ -64,8 +64,11 @@ def describe(error: grpc.RpcError) -> list[str]:
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
         bad = error_details_pb2.BadRequest()
+        request = error_details_pb2.RequestInfo()
         if detail.Unpack(info):
             lines.append(f"reason: {info.reason}")
+        elif detail.Unpack(request):  # what support asks for
+            lines.append(f"request id: {request.request_id}")
         elif detail.Unpack(bad):
             lines.extend(f"field {v.field}: {v.description}" for v in bad.field_violations)
         else:

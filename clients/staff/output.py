@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-CHINA = timezone(timedelta(hours=8), "CST")
+CHINA = timezone(timedelta(hours=8), "CST")  # China has one zone and no summer time
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the service's answer as proto3 JSON")]
 Limit = Annotated[int, typer.Option("--limit", min=1, max=1000, help="at most this many")]
@@ -41,8 +41,16 @@ def show(message: Message, as_json: bool, render: Callable[[], object]) -> None:
         console.print(render())
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
-    grid = Table(*columns, title=title, title_justify="left")
+def table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], timed: bool = True
+) -> Table:
+    """Rows under `columns`; the first column (the resource's id) is never wrapped, so
+    it can be copied whole. Times in it (`timed`) are China Standard Time, as the
+    caption says."""
+    caption = "times: UTC+8" if timed else None
+    grid = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for index, column in enumerate(columns):
+        grid.add_column(column, no_wrap=index == 0)
     for row in rows:
         grid.add_row(*(str(cell) for cell in row))
     return grid
@@ -59,12 +67,13 @@ def fields(title: str, pairs: Iterable[tuple[str, object]]) -> Table:
     return grid
 
 
-def when(stamp: timestamp_pb2.Timestamp) -> str:
-    """A timestamp in China Standard Time, "" when unset."""
+def when(stamp: timestamp_pb2.Timestamp, zone: bool = True) -> str:
+    """A timestamp in China Standard Time ("2026-12-20 09:00 +08:00"), "" when unset;
+    without the zone in tables, whose caption says it."""
     if not stamp.seconds and not stamp.nanos:
         return ""
     moment = stamp.ToDatetime(tzinfo=UTC).astimezone(CHINA)
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
+    return moment.strftime("%Y-%m-%d %H:%M" + (" +08:00" if zone else ""))
 
 
 def yuan(fen: int) -> str:

@@ -30,7 +30,7 @@ def methods(
         for name, rpc in sorted(all_rpcs().items())
         if not service or rpc.service == service
     ]
-    output.console.print(output.table("RPCs", ["method", "request"], rows))
+    output.console.print(output.table("RPCs", ["method", "request"], rows, timed=False))
 
 
 def call(

@@ -41,7 +41,9 @@ def health(as_json: output.JsonFlag = False) -> None:
         typer.echo(json.dumps(states, indent=2))
     else:
         rows = [(s, config.target(s), state) for s, state in states.items()]
-        output.console.print(output.table("services", ["service", "target", "state"], rows))
+        output.console.print(
+            output.table("services", ["service", "target", "state"], rows, timed=False)
+        )
     if any(state != "SERVING" for state in states.values()):
         raise typer.Exit(UNAVAILABLE)
 

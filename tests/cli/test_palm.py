@@ -1,0 +1,349 @@
+"""The real `palm` executable against a running system: every group of commands does
+its task, `--json` is the service's own answer (read back through the edge by another
+staff member or anonymously), failures end with the exit code of their kind, and the
+session token stays in a file only its owner can read."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.cells import cell_len
+
+from tests.cli.conftest import Palm
+from tools.ports import free_port
+
+# Each staff member the CLI signs in as; the edge reads back as `caremanager` (another
+# login of the same user would end the CLI's session).
+CUSTOMER = "3100000001"
+OUTSIDE_SCOPE = "3100000006"  # area A06: the other supply office
+CARE = "palmgrid.care.v1.CareService."
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in keys}
+
+
+# -- the tool --------------------------------------------------------------------
+
+
+def test_login_keeps_the_token_owner_only_and_never_prints_it(palm: Palm) -> None:
+    signed = palm.login("dispatcher")
+    assert signed.code == 0, signed
+    palm.signed_in.add("dispatcher")
+    session_file = palm.home("dispatcher") / "session"
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(session_file.parent.stat().st_mode) == 0o700
+    token = json.loads(session_file.read_text())["token"]
+    assert token and token not in signed.out + signed.err
+
+    me = palm.json("dispatcher", "whoami")
+    assert me["username"] == "dispatcher" and me["roles"] == ["roles/dispatcher"]
+    shown = palm.as_("dispatcher", "whoami")
+    assert "dispatcher" in shown.out and token not in shown.out + shown.err
+
+
+def test_a_wrong_password_is_an_authentication_failure_with_its_reason(palm: Palm) -> None:
+    done = palm.run("intruder", "login", "agent", "--password-stdin", stdin="Wrong-pass-1!\n")
+    assert done.code == 3
+    assert "UNAUTHENTICATED" in done.err and "reason: INVALID_CREDENTIALS" in done.err
+
+
+def test_commands_before_login_and_after_logout_exit_3(palm: Palm) -> None:
+    assert palm.run("nobody", "whoami").code == 3
+    assert palm.login("inspector").code == 0
+    assert palm.run("inspector", "logout").code == 0
+    assert not (palm.home("inspector") / "session").exists()
+    after = palm.run("inspector", "whoami")
+    assert after.code == 3 and "palm login" in after.err
+
+
+def test_health_lists_every_service_and_exits_7_when_one_is_down(palm: Palm) -> None:
+    done = palm.run("anyone", "health", "--json")
+    states = json.loads(done.out)
+    assert {states[name] for name in ("account", "billing", "outage", "care")} == {"SERVING"}
+    assert done.code == (0 if set(states.values()) == {"SERVING"} else 7)
+
+    down = palm.run(
+        "anyone", "health", "--json", env={"PALMGRID_OUTAGE_TARGET": f"127.0.0.1:{free_port()}"}
+    )
+    assert json.loads(down.out)["outage"] == "UNAVAILABLE" and down.code == 7
+
+
+def test_usage_errors_exit_2(palm: Palm) -> None:
+    assert palm.run("anyone", "outages", "list", "--kind", "sometimes").code == 2
+    naive = palm.as_(
+        "dispatcher",
+        "outages",
+        "announce",
+        "--area",
+        "A01",
+        "--reason",
+        "x",
+        "--start",
+        "2027-01-01T09:00",
+    )
+    assert naive.code == 2 and "no zone" in naive.err
+
+
+# -- outages ---------------------------------------------------------------------
+
+
+def test_outage_announced_changed_and_cancelled(palm: Palm, edge_as: Any) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    announced = palm.json(
+        "dispatcher",
+        "outages",
+        "announce",
+        "--area",
+        "A01",
+        "--area",
+        "A02",
+        "--start",
+        iso(start),
+        "--end",
+        iso(start + timedelta(hours=8)),
+        "--reason",
+        "10千伏线路检修",
+        "--description",
+        "麒麟南路",
+    )
+    assert announced["state"] == "OUTAGE_STATE_SCHEDULED"
+    assert announced["areaCodes"] == ["A01", "A02"]
+    outage_id = announced["name"].removeprefix("outages/")
+
+    shown = palm.json("dispatcher", "outages", "show", outage_id)
+    assert shown == edge_as(None).send("GET", f"/v1/{announced['name']}").json
+
+    later = start + timedelta(hours=1)
+    changed = palm.json("dispatcher", "outages", "change", outage_id, "--start", iso(later))
+    assert changed["startTime"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    listed = palm.json("dispatcher", "outages", "list", "--area", "A02")
+    assert announced["name"] in [o["name"] for o in listed["outages"]]
+    table = palm.as_("dispatcher", "outages", "list", "--area", "A02")
+    assert outage_id in table.out and "10千伏线路检修" in table.out
+
+    cancelled = palm.json("dispatcher", "outages", "cancel", outage_id, "--reason", "推迟")
+    assert cancelled["state"] == "OUTAGE_STATE_CANCELLED" and cancelled["cancelReason"] == "推迟"
+    again = palm.as_("dispatcher", "outages", "cancel", outage_id, "--reason", "twice")
+    assert again.code == 6, again
+
+
+def test_unplanned_outage_restored(palm: Palm) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    announced = palm.json(
+        "dispatcher",
+        "outages",
+        "announce",
+        "--kind",
+        "unplanned",
+        "--area",
+        "A03",
+        "--start",
+        iso(now - timedelta(minutes=5)),
+        "--estimated-restore",
+        iso(now + timedelta(hours=2)),
+        "--reason",
+        "线路故障",
+    )
+    restored = palm.json("dispatcher", "outages", "restore", announced["name"], "--note", "已修复")
+    assert restored["state"] == "OUTAGE_STATE_RESTORED" and restored["restoreNote"] == "已修复"
+
+
+def test_outage_errors_name_the_field_and_exit_by_kind(palm: Palm) -> None:
+    start = iso(datetime.now(UTC) + timedelta(days=20))
+    no_end = palm.as_(
+        "dispatcher", "outages", "announce", "--area", "A01", "--start", start, "--reason", "x"
+    )
+    assert no_end.code == 2 and "INVALID_ARGUMENT" in no_end.err
+    assert "field outage" in no_end.err and "end_time" in no_end.err
+
+    missing = palm.as_("dispatcher", "outages", "show", "nosuchoutage")
+    assert missing.code == 5 and "NOT_FOUND" in missing.err
+
+    # An agent reads outages but may not announce them.
+    refused = palm.as_(
+        "agent",
+        "outages",
+        "announce",
+        "--area",
+        "A01",
+        "--start",
+        start,
+        "--end",
+        iso(datetime.now(UTC) + timedelta(days=21)),
+        "--reason",
+        "x",
+    )
+    assert refused.code == 4 and "PERMISSION_DENIED" in refused.err and "reason:" in refused.err
+
+
+# -- care ------------------------------------------------------------------------
+
+
+def test_feedback_worked_through_the_queue(palm: Palm, edge_as: Any) -> None:
+    queue = palm.json("agent", "feedback", "queue")
+    names = [f["name"] for f in queue["feedback"]]
+    open_items = [f for f in queue["feedback"] if f["state"] != "FEEDBACK_STATE_CLOSED"]
+    assert open_items, "the demo data has open feedback"
+    # Open feedback comes before closed in the work list.
+    assert names[: len(open_items)] == [f["name"] for f in open_items]
+
+    target = open_items[0]["name"]
+    shown = palm.json("agent", "feedback", "show", target)
+    # The edge seals sensitive fields (the actors' names) for the app; `call` opens them.
+    served = edge_as("caremanager").call(CARE + "GetFeedback", "GET", f"/v1/{target}")
+    assert shown == served.json
+
+    assigned = palm.json("agent", "feedback", "assign", target, "--to", "agent")
+    me = palm.json("agent", "whoami")
+    assert assigned["assignee"] == me["name"]
+    replied = palm.json("agent", "feedback", "reply", target, "师傅今天下午上门检查")
+    assert replied["history"][-1]["text"] == "师傅今天下午上门检查"
+    resolved = palm.json("agent", "feedback", "resolve", target, "--resolution", "已更换电表")
+    assert resolved["state"] == "FEEDBACK_STATE_RESOLVED"
+    closed = palm.json("agent", "feedback", "close", target, "--reason", "客户确认")
+    assert closed["state"] == "FEEDBACK_STATE_CLOSED"
+
+    table = palm.as_("agent", "feedback", "show", target)
+    assert table.code == 0 and "已更换电表" in table.out
+
+
+def test_risks_are_those_the_service_lists(palm: Palm, edge_as: Any) -> None:
+    listed = palm.json("agent", "risks", "list", "--office", "QJ-QL")
+    served = edge_as("caremanager").send(
+        "GET", "/v1/complaintRisks", params={"supplyOffice": "QJ-QL", "pageSize": 50}
+    )
+    assert listed["complaintRisks"] == served.json["complaintRisks"]
+
+
+def test_article_written_in_markdown_published_and_withdrawn(
+    palm: Palm, edge_as: Any, tmp_path: Path
+) -> None:
+    notice = tmp_path / "notice.md"
+    notice.write_text(
+        "# 春节期间营业时间调整\n\n除夕至初三营业厅休息。\n\n线上缴费不受影响。\n", encoding="utf-8"
+    )
+    created = palm.json("editor", "articles", "create", str(notice), "--kind", "notice")
+    assert created["title"] == "春节期间营业时间调整"
+    assert created["summary"] == "除夕至初三营业厅休息。"
+    assert created["state"] == "ARTICLE_STATE_DRAFT"
+    drafts = palm.json("editor", "articles", "list", "--state", "draft")
+    assert created["name"] in [a["name"] for a in drafts["articles"]]
+
+    published = palm.json("editor", "articles", "publish", created["name"])
+    assert published["state"] == "ARTICLE_STATE_PUBLISHED"
+    public = edge_as(None).send("GET", f"/v1/{created['name']}").json
+    assert public["title"] == published["title"] and public["body"] == published["body"]
+
+    withdrawn = palm.json("editor", "articles", "withdraw", created["name"], "--reason", "作废")
+    assert withdrawn["state"] == "ARTICLE_STATE_WITHDRAWN"
+
+    # Chinese titles are two cells wide: every line of the table is as wide as its top.
+    table = palm.as_("editor", "articles", "list").out.splitlines()
+    framed = [line for line in table if line[:1] in "┏┃┡│└"]
+    assert "春节期间营业时间调整" in "".join(framed)
+    assert len({cell_len(line) for line in framed}) == 1
+
+
+# -- customers -------------------------------------------------------------------
+
+
+def test_customer_figures_are_the_services(palm: Palm, edge_as: Any) -> None:
+    staff = edge_as("caremanager")
+    balance = palm.json("agent", "customers", "balance", CUSTOMER)
+    assert balance == staff.balance(CUSTOMER)
+    usage = palm.json("agent", "customers", "usage", CUSTOMER)
+    assert usage == staff.monthly_usage(CUSTOMER, pageSize=24)
+    assert len(usage["monthlyUsage"]) == 24
+    bills = palm.json("agent", "customers", "bills", CUSTOMER, "--limit", "3")
+    assert bills["bills"] == staff.bills(CUSTOMER, pageSize=3)["bills"]
+    payments = palm.json("agent", "customers", "payments", CUSTOMER)
+    assert payments["payments"] == staff.payments(CUSTOMER)["payments"]
+    shown = palm.json("agent", "customers", "show", CUSTOMER)
+    assert shown["areaCode"] == "A01" and shown["name"] == f"customers/{CUSTOMER}"
+
+    chart = palm.as_("agent", "customers", "usage", CUSTOMER).out
+    months = [m["month"] for m in usage["monthlyUsage"]]
+    assert all(month in chart for month in months) and "█" in chart
+    # Oldest month at the top.
+    assert chart.index(months[-1]) < chart.index(months[0])
+
+
+def test_a_customer_outside_the_offices_is_a_permission_error(palm: Palm) -> None:
+    refused = palm.as_("agent", "customers", "balance", OUTSIDE_SCOPE)
+    assert refused.code == 4 and "PERMISSION_DENIED" in refused.err
+    missing = palm.as_("agent", "customers", "show", "3100099999")
+    assert missing.code == 5
+
+
+# -- administration --------------------------------------------------------------
+
+
+def test_staff_account_lifecycle(palm: Palm) -> None:
+    created = palm.as_(
+        "admin",
+        "users",
+        "create",
+        "zhangwei",
+        "--name",
+        "张伟",
+        "--role",
+        "agent",
+        "--office",
+        "QJ-QL",
+    )
+    assert created.code == 0, created
+    temporary = created.out.split("temporary password: ")[1].split()[0]
+    user = palm.json("admin", "users", "show", "zhangwei")
+    assert user["displayName"] == "张伟" and user["roles"] == ["roles/agent"]
+
+    granted = palm.json("admin", "users", "grant", "zhangwei", "editor")
+    assert sorted(granted["user"]["roles"]) == ["roles/agent", "roles/editor"]
+    revoked = palm.json("admin", "users", "revoke", "zhangwei", "editor")
+    assert revoked["user"]["roles"] == ["roles/agent"]
+
+    # The new member signs in with the temporary password; the admin sees the session.
+    done = palm.run("zhangwei", "login", "zhangwei", "--password-stdin", stdin=temporary + "\n")
+    assert done.code == 0, done
+    sessions = palm.json("admin", "users", "sessions", "list", "zhangwei")
+    assert [s["state"] for s in sessions["sessions"]] == ["SESSION_STATE_ACTIVE"]
+
+    reset = palm.as_("admin", "users", "reset-password", "zhangwei")
+    assert reset.code == 0 and "1 session(s) ended" in reset.out
+    disabled = palm.json("admin", "users", "disable", "zhangwei", "--reason", "调岗")
+    assert disabled["user"]["state"] == "USER_STATE_DISABLED"
+
+    assert palm.as_("admin", "users", "show", "nosuchuser").code == 5
+    assert (
+        palm.as_("agent", "users", "create", "lisilisi", "--name", "x", "--role", "agent").code == 4
+    )
+
+
+def test_roles_params_and_audit(palm: Palm) -> None:
+    roles = palm.json("admin", "roles", "list")
+    assert {"roles/dispatcher", "roles/agent", "roles/editor"} <= {
+        r["name"] for r in roles["roles"]
+    }
+    dispatcher = palm.json("admin", "roles", "show", "dispatcher")
+    assert "outage.outages.create" in dispatcher["permissions"]
+
+    changed = palm.json("admin", "params", "set", "captchaLifetime", "240s")
+    assert changed["captchaLifetime"] == "240s"
+    assert palm.as_("admin", "params", "get", "captchaLifetime").out.strip() == '"240s"'
+    assert palm.as_("admin", "params", "set", "noSuchParameter", "1").code == 2
+
+    records = palm.json("admin", "audit", "query", "--actor", "admin", "--limit", "100")
+    actions = [r["action"] for r in records["auditRecords"]]
+    assert any(a.endswith("/UpdateSystemParameters") for a in actions)
+    verified = palm.json("admin", "audit", "verify")
+    assert verified["valid"] is True and int(verified["verifiedCount"]) >= len(actions)
+
+    assert palm.as_("editor", "audit", "query").code == 4
