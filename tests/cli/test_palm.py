@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,80 @@ def test_roles_params_and_audit(palm: Palm) -> None:
     assert verified["valid"] is True and int(verified["verifiedCount"]) >= len(actions)
 
     assert palm.as_("editor", "audit", "query").code == 4
+
+
+def test_outage_notice_seen_in_the_outbox(palm: Palm) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    announced = palm.json(
+        "dispatcher",
+        "outages",
+        "announce",
+        "--area",
+        "A04",
+        "--start",
+        iso(start),
+        "--end",
+        iso(start + timedelta(hours=4)),
+        "--reason",
+        "变压器更换",
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        listed = palm.json("admin", "messages", "list", "--topic", "outage")
+        sent = [m for m in listed["messages"] if m["target"] == announced["name"]]
+        if sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(sent) == 1, listed
+    shown = palm.json("admin", "messages", "show", sent[0]["name"])
+    assert shown == sent[0]
+    assert shown["parameters"]["reason"] == "变压器更换"
+    deliveries = palm.json("admin", "messages", "deliveries", sent[0]["name"])
+    assert len(deliveries["deliveries"]) == int(shown["stats"]["totalCount"])
+    assert palm.as_("agent", "messages", "list").code == 4
+
+
+# -- outlets ---------------------------------------------------------------------
+
+
+def test_outlet_added_changed_and_removed(palm: Palm, edge_as: Any) -> None:
+    created = palm.json(
+        "editor",
+        "outlets",
+        "create",
+        "--name",
+        "麒麟南路营业厅",
+        "--address",
+        "麒麟南路9号",
+        "--lat",
+        "25.49",
+        "--lon",
+        "103.80",
+        "--office",
+        "QJ-QL",
+        "--phone",
+        "0874-3123456",
+        "--hours",
+        "mon-fri 08:30-17:30",
+        "--hours",
+        "sat 09:00-12:00",
+        "--service",
+        "bill-payment",
+    )
+    days = [period["day"] for period in created["openingHours"]]
+    assert days == ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
+    assert created["services"] == ["OUTLET_SERVICE_BILL_PAYMENT"]
+
+    changed = palm.json(
+        "editor", "outlets", "change", created["name"], "--hours-note", "节假日休息"
+    )
+    assert changed["hoursNote"] == "节假日休息"
+    shown = palm.json("editor", "outlets", "show", created["name"])
+    assert shown == edge_as(None).send("GET", f"/v1/{created['name']}").json
+    table = palm.as_("editor", "outlets", "show", created["name"]).out
+    assert "mon-fri 08:30-17:30, sat 09:00-12:00" in table
+
+    assert palm.as_("editor", "outlets", "delete", created["name"]).code == 0
+    assert palm.as_("editor", "outlets", "show", created["name"]).code == 5
+    bad_hours = palm.as_("editor", "outlets", "change", created["name"], "--hours", "weekdays")
+    assert bad_hours.code == 2 and "mon-fri 08:30-17:30" in bad_hours.err
