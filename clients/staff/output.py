@@ -24,6 +24,7 @@ CHINA = timezone(timedelta(hours=8), "CST")  # China has one zone and no summer 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the service's answer as proto3 JSON")]
 Limit = Annotated[int, typer.Option("--limit", min=1, max=1000, help="at most this many")]
+PageToken = Annotated[str, typer.Option(help="from `more:` of the previous page")]
 
 
 def to_json(message: Message) -> str:
@@ -39,6 +40,21 @@ def show(message: Message, as_json: bool, render: Callable[[], object]) -> None:
         sys.stdout.write(to_json(message) + "\n")
     else:
         console.print(render())
+
+
+def show_page(
+    reply: Message,
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    timed: bool = True,
+) -> None:
+    """Print one page of a List answer: as JSON, or as a table followed (on stderr) by
+    how to ask for the next page."""
+    show(reply, as_json, lambda: table(title, columns, rows, timed))
+    if not as_json:
+        more(getattr(reply, "next_page_token", ""))
 
 
 def table(

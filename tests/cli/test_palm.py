@@ -28,8 +28,15 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in keys}
+def announce_args(
+    *areas: str, start: datetime, hours: int = 8, reason: str = "计划检修"
+) -> list[str]:
+    """`palm outages announce` arguments of a planned outage of `areas`."""
+    args = ["outages", "announce", "--start", iso(start), "--reason", reason]
+    args += ["--end", iso(start + timedelta(hours=hours))]
+    for area in areas:
+        args += ["--area", area]
+    return args
 
 
 # -- the tool --------------------------------------------------------------------
@@ -80,17 +87,8 @@ def test_health_lists_every_service_and_exits_7_when_one_is_down(palm: Palm) -> 
 
 def test_usage_errors_exit_2(palm: Palm) -> None:
     assert palm.run("anyone", "outages", "list", "--kind", "sometimes").code == 2
-    naive = palm.as_(
-        "dispatcher",
-        "outages",
-        "announce",
-        "--area",
-        "A01",
-        "--reason",
-        "x",
-        "--start",
-        "2027-01-01T09:00",
-    )
+    args = ["outages", "announce", "--area", "A01", "--reason", "x", "--start", "2027-01-01T09:00"]
+    naive = palm.as_("dispatcher", *args)
     assert naive.code == 2 and "no zone" in naive.err
 
 
@@ -101,18 +99,7 @@ def test_outage_announced_changed_and_cancelled(palm: Palm, edge_as: Any) -> Non
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
     announced = palm.json(
         "dispatcher",
-        "outages",
-        "announce",
-        "--area",
-        "A01",
-        "--area",
-        "A02",
-        "--start",
-        iso(start),
-        "--end",
-        iso(start + timedelta(hours=8)),
-        "--reason",
-        "10千伏线路检修",
+        *announce_args("A01", "A02", start=start, reason="10千伏线路检修"),
         "--description",
         "麒麟南路",
     )
@@ -139,30 +126,18 @@ def test_outage_announced_changed_and_cancelled(palm: Palm, edge_as: Any) -> Non
 
 def test_unplanned_outage_restored(palm: Palm) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    announced = palm.json(
-        "dispatcher",
-        "outages",
-        "announce",
-        "--kind",
-        "unplanned",
-        "--area",
-        "A03",
-        "--start",
-        iso(now - timedelta(minutes=5)),
-        "--estimated-restore",
-        iso(now + timedelta(hours=2)),
-        "--reason",
-        "线路故障",
-    )
+    unplanned = ["outages", "announce", "--kind", "unplanned", "--area", "A03", "--reason", "故障"]
+    unplanned += ["--start", iso(now - timedelta(minutes=5))]
+    unplanned += ["--estimated-restore", iso(now + timedelta(hours=2))]
+    announced = palm.json("dispatcher", *unplanned)
     restored = palm.json("dispatcher", "outages", "restore", announced["name"], "--note", "已修复")
     assert restored["state"] == "OUTAGE_STATE_RESTORED" and restored["restoreNote"] == "已修复"
 
 
 def test_outage_errors_name_the_field_and_exit_by_kind(palm: Palm) -> None:
     start = iso(datetime.now(UTC) + timedelta(days=20))
-    no_end = palm.as_(
-        "dispatcher", "outages", "announce", "--area", "A01", "--start", start, "--reason", "x"
-    )
+    args = ["outages", "announce", "--area", "A01", "--start", start, "--reason", "x"]
+    no_end = palm.as_("dispatcher", *args)
     assert no_end.code == 2 and "INVALID_ARGUMENT" in no_end.err
     assert "field outage" in no_end.err and "end_time" in no_end.err
 
@@ -170,19 +145,7 @@ def test_outage_errors_name_the_field_and_exit_by_kind(palm: Palm) -> None:
     assert missing.code == 5 and "NOT_FOUND" in missing.err
 
     # An agent reads outages but may not announce them.
-    refused = palm.as_(
-        "agent",
-        "outages",
-        "announce",
-        "--area",
-        "A01",
-        "--start",
-        start,
-        "--end",
-        iso(datetime.now(UTC) + timedelta(days=21)),
-        "--reason",
-        "x",
-    )
+    refused = palm.as_("agent", *announce_args("A01", start=datetime.now(UTC) + timedelta(days=20)))
     assert refused.code == 4 and "PERMISSION_DENIED" in refused.err and "reason:" in refused.err
 
 
@@ -289,18 +252,8 @@ def test_a_customer_outside_the_offices_is_a_permission_error(palm: Palm) -> Non
 
 
 def test_staff_account_lifecycle(palm: Palm) -> None:
-    created = palm.as_(
-        "admin",
-        "users",
-        "create",
-        "zhangwei",
-        "--name",
-        "张伟",
-        "--role",
-        "agent",
-        "--office",
-        "QJ-QL",
-    )
+    new_user = ["users", "create", "zhangwei", "--name", "张伟", "--role", "agent"]
+    created = palm.as_("admin", *new_user, "--office", "QJ-QL")
     assert created.code == 0, created
     temporary = created.out.split("temporary password: ")[1].split()[0]
     user = palm.json("admin", "users", "show", "zhangwei")
@@ -353,17 +306,7 @@ def test_roles_params_and_audit(palm: Palm) -> None:
 def test_outage_notice_seen_in_the_outbox(palm: Palm) -> None:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
     announced = palm.json(
-        "dispatcher",
-        "outages",
-        "announce",
-        "--area",
-        "A04",
-        "--start",
-        iso(start),
-        "--end",
-        iso(start + timedelta(hours=4)),
-        "--reason",
-        "变压器更换",
+        "dispatcher", *announce_args("A04", start=start, hours=4, reason="变压器更换")
     )
     deadline = time.monotonic() + 30
     while True:
@@ -385,29 +328,10 @@ def test_outage_notice_seen_in_the_outbox(palm: Palm) -> None:
 
 
 def test_outlet_added_changed_and_removed(palm: Palm, edge_as: Any) -> None:
-    created = palm.json(
-        "editor",
-        "outlets",
-        "create",
-        "--name",
-        "麒麟南路营业厅",
-        "--address",
-        "麒麟南路9号",
-        "--lat",
-        "25.49",
-        "--lon",
-        "103.80",
-        "--office",
-        "QJ-QL",
-        "--phone",
-        "0874-3123456",
-        "--hours",
-        "mon-fri 08:30-17:30",
-        "--hours",
-        "sat 09:00-12:00",
-        "--service",
-        "bill-payment",
-    )
+    outlet = ["outlets", "create", "--name", "麒麟南路营业厅", "--address", "麒麟南路9号"]
+    outlet += ["--lat", "25.49", "--lon", "103.80", "--office", "QJ-QL", "--phone", "0874-3123456"]
+    outlet += ["--hours", "mon-fri 08:30-17:30", "--hours", "sat 09:00-12:00"]
+    created = palm.json("editor", *outlet, "--service", "bill-payment")
     days = [period["day"] for period in created["openingHours"]]
     assert days == ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
     assert created["services"] == ["OUTLET_SERVICE_BILL_PAYMENT"]

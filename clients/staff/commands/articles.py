@@ -132,7 +132,7 @@ def list_articles(
     kind: Annotated[Kind | None, typer.Option("--kind")] = None,
     query: Annotated[str, typer.Option("--query", help="words in the title or text")] = "",
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List articles in any state (drafts included), newest first.
@@ -163,9 +163,7 @@ def list_articles(
         for a in reply.articles
     ]
     columns = ["article", "kind", "state", "published", "title"]
-    output.show(reply, as_json, lambda: output.table("articles", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "articles", columns, rows)
 
 
 def register(app: typer.Typer) -> None:

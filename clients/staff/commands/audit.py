@@ -27,7 +27,7 @@ def query(
     since: Annotated[str, typer.Option("--since", help="ISO 8601 with zone")] = "",
     until: Annotated[str, typer.Option("--until", help="ISO 8601 with zone")] = "",
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """Query the audit log, newest first.
@@ -58,9 +58,7 @@ def query(
         for r in reply.audit_records
     ]
     columns = ["#", "time", "actor", "action", "resource", "outcome"]
-    output.show(reply, as_json, lambda: output.table("audit log", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "audit log", columns, rows)
 
 
 @group.command()

@@ -95,7 +95,7 @@ def balance(customer: CustomerId, as_json: output.JsonFlag = False) -> None:
 def bills(
     customer: CustomerId,
     limit: output.Limit = 12,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List bills, newest first.
@@ -116,9 +116,7 @@ def bills(
         for b in reply.bills
     ]
     columns = ["month", "energy", "amount", "outstanding", "state", "due"]
-    output.show(reply, as_json, lambda: output.table(f"bills of {customer}", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, f"bills of {customer}", columns, rows)
 
 
 def usage_chart(title: str, months: list[MonthlyUsage]) -> Table:
@@ -156,7 +154,7 @@ def usage(
 def payments(
     customer: CustomerId,
     limit: output.Limit = 20,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List payments, newest first.
@@ -177,9 +175,7 @@ def payments(
         for p in reply.payments
     ]
     columns = ["payment", "time", "amount", "channel", "state", "refunded"]
-    output.show(reply, as_json, lambda: output.table(f"payments of {customer}", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, f"payments of {customer}", columns, rows)
 
 
 def register(app: typer.Typer) -> None:

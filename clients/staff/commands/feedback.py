@@ -87,7 +87,7 @@ def queue(
     mine: Annotated[bool, typer.Option("--mine", help="only what is assigned to me")] = False,
     state: Annotated[State | None, typer.Option("--state")] = None,
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """The work list: open feedback first, that of high-risk customers first within it,
@@ -119,9 +119,7 @@ def queue(
         for f in reply.feedback
     ]
     columns = ["feedback", "kind", "state", "due", "customer", "assignee", "content"]
-    output.show(reply, as_json, lambda: output.table("feedback queue", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "feedback queue", columns, rows)
 
 
 @group.command()

@@ -93,7 +93,7 @@ def list_messages(
     sender: Annotated[str, typer.Option("--sender", help="e.g. serviceAccounts/outage")] = "",
     since: Annotated[str, typer.Option("--since", help="ISO 8601 with zone")] = "",
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List messages in the outbox, newest first.
@@ -124,9 +124,7 @@ def list_messages(
         for m in reply.messages
     ]
     columns = ["message", "created", "topic", "state", "about", "delivered"]
-    output.show(reply, as_json, lambda: output.table("messages", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "messages", columns, rows)
 
 
 @group.command()
@@ -144,7 +142,7 @@ def show(message: MessageName, as_json: output.JsonFlag = False) -> None:
 def deliveries(
     message: MessageName,
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List a message's deliveries: each recipient, channel, state and error.
@@ -169,9 +167,7 @@ def deliveries(
         for d in reply.deliveries
     ]
     columns = ["delivery", "recipient", "customer", "channel", "state", "tries", "sent", "error"]
-    output.show(reply, as_json, lambda: output.table("deliveries", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "deliveries", columns, rows)
 
 
 @group.command()

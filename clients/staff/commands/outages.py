@@ -136,7 +136,7 @@ def list_outages(
         list[State] | None, typer.Option("--state", help="only these states (repeatable)")
     ] = None,
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List outages: upcoming and current unless `--state` says otherwise.
@@ -154,11 +154,7 @@ def list_outages(
     )
     reply: pb.ListOutagesResponse = call("outage", STUB, "ListOutages", request)
     columns = ["outage", "kind", "state", "areas", "start", "end", "customers", "reason"]
-    output.show(
-        reply, as_json, lambda: output.table("outages", columns, outage_rows(list(reply.outages)))
-    )
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "outages", columns, outage_rows(list(reply.outages)))
 
 
 @group.command()

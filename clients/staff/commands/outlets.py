@@ -112,7 +112,7 @@ def list_outlets(
     ] = "",
     service: Annotated[str, typer.Option("--service", help="only outlets offering it")] = "",
     limit: output.Limit = 20,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List outlets, nearest first when `--near` is given.
@@ -140,9 +140,7 @@ def list_outlets(
         for o in reply.outlets
     ]
     columns = ["outlet", "name", "distance", "address", "phone"]
-    output.show(reply, as_json, lambda: output.table("outlets", columns, rows, timed=False))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "outlets", columns, rows, timed=False)
 
 
 @group.command()

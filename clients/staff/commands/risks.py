@@ -39,7 +39,7 @@ def list_risks(
     customer: Annotated[str, typer.Option("--customer", help="only this customer (户号)")] = "",
     min_score: Annotated[int, typer.Option("--min-score", min=0, max=100)] = 0,
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List complaint-risk scores in your scope.
@@ -67,9 +67,7 @@ def list_risks(
         for r in reply.complaint_risks
     ]
     columns = ["risk", "subject", "score", "level", "office", "computed", "reasons"]
-    output.show(reply, as_json, lambda: output.table("complaint risks", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "complaint risks", columns, rows)
 
 
 @group.command()

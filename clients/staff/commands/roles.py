@@ -28,7 +28,7 @@ def list_roles(as_json: output.JsonFlag = False) -> None:
         for r in reply.roles
     ]
     columns = ["role", "title", "users", "permissions"]
-    output.show(reply, as_json, lambda: output.table("roles", columns, rows, timed=False))
+    output.show_page(reply, as_json, "roles", columns, rows, timed=False)
 
 
 @group.command()

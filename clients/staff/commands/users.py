@@ -8,6 +8,7 @@ import string
 from typing import Annotated
 
 import typer
+from google.protobuf.message import Message
 
 from clients.staff import output
 from clients.staff.admin import admin_call
@@ -51,7 +52,7 @@ def list_users(
     office: Annotated[str, typer.Option("--office", help="only staff of this office")] = "",
     prefix: Annotated[str, typer.Option("--prefix", help="usernames starting so")] = "",
     limit: output.Limit = 50,
-    page_token: Annotated[str, typer.Option(help="from `more:` of the previous page")] = "",
+    page_token: output.PageToken = "",
     as_json: output.JsonFlag = False,
 ) -> None:
     """List staff accounts.
@@ -82,9 +83,7 @@ def list_users(
         for u in reply.users
     ]
     columns = ["username", "name", "state", "roles", "offices", "last login"]
-    output.show(reply, as_json, lambda: output.table("staff", columns, rows))
-    if not as_json:
-        output.more(reply.next_page_token)
+    output.show_page(reply, as_json, "staff", columns, rows)
 
 
 @group.command()
@@ -146,33 +145,32 @@ def create(
         output.console.print(f"temporary password: {password}")
 
 
+RoleArg = Annotated[str, typer.Argument(help="the role, e.g. dispatcher")]
+
+
 @group.command()
-def grant(
-    user: UserArg,
-    role: Annotated[str, typer.Argument(help="the role, e.g. dispatcher")],
-    as_json: output.JsonFlag = False,
-) -> None:
+def grant(user: UserArg, role: RoleArg, as_json: output.JsonFlag = False) -> None:
     """Grant a role.
 
     Example: `palm users grant zhangwei editor`
     """
-    request = admin_pb.GrantRoleRequest(name=user_name(user), role=output.resource("roles", role))
-    reply: admin_pb.GrantRoleResponse = admin_call("GrantRole", request)
-    output.show(reply, as_json, lambda: user_panel(reply.user))
+    _change_role("GrantRole", admin_pb.GrantRoleRequest, user, role, as_json)
 
 
 @group.command()
-def revoke(
-    user: UserArg,
-    role: Annotated[str, typer.Argument(help="the role, e.g. dispatcher")],
-    as_json: output.JsonFlag = False,
-) -> None:
+def revoke(user: UserArg, role: RoleArg, as_json: output.JsonFlag = False) -> None:
     """Revoke a role.
 
     Example: `palm users revoke zhangwei editor`
     """
-    request = admin_pb.RevokeRoleRequest(name=user_name(user), role=output.resource("roles", role))
-    reply: admin_pb.RevokeRoleResponse = admin_call("RevokeRole", request)
+    _change_role("RevokeRole", admin_pb.RevokeRoleRequest, user, role, as_json)
+
+
+def _change_role(
+    method: str, request_class: type[Message], user: str, role: str, as_json: bool
+) -> None:
+    request = request_class(name=user_name(user), role=output.resource("roles", role))
+    reply = admin_call(method, request)
     output.show(reply, as_json, lambda: user_panel(reply.user))
 
 
@@ -245,7 +243,7 @@ def list_sessions(
         for s in reply.sessions
     ]
     columns = ["session", "state", "started", "last active", "address"]
-    output.show(reply, as_json, lambda: output.table(f"sessions of {user}", columns, rows))
+    output.show_page(reply, as_json, f"sessions of {user}", columns, rows)
 
 
 @sessions_group.command("revoke")
