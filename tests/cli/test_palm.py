@@ -6,7 +6,13 @@ session token stays in a file only its owner can read."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +21,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from tests.cli.conftest import Palm
+from tests.e2e.system import CAPTCHA, STAFF_PASSWORD
 from tools.ports import free_port
 
 # Each staff member the CLI signs in as; the edge reads back as `caremanager` (another
@@ -349,3 +356,63 @@ def test_outlet_added_changed_and_removed(palm: Palm, edge_as: Any) -> None:
     assert palm.as_("editor", "outlets", "show", created["name"]).code == 5
     bad_hours = palm.as_("editor", "outlets", "change", created["name"], "--hours", "weekdays")
     assert bad_hours.code == 2 and "mon-fri 08:30-17:30" in bad_hours.err
+
+
+def test_login_at_a_terminal_draws_the_captcha_and_saves_it(palm: Palm) -> None:
+    """Without PALMGRID_DEV_CAPTCHA the captcha is asked for: drawn in the (pseudo-)
+    terminal and saved to a file whose path is printed. (The test system's services
+    still accept the dev answer, so the login succeeds.)"""
+    env = {k: v for k, v in palm.env.items() if k != "PALMGRID_DEV_CAPTCHA"}
+    env |= {"PALMGRID_CLI_HOME": str(palm.home("expander")), "TERM": "xterm-256color"}
+    env["COLORTERM"] = "truecolor"
+    terminal, tty = pty.openpty()
+    # The child makes the pseudo-terminal its controlling terminal (as a login shell
+    # would), so the password prompt reads it with echo off.
+    child = subprocess.Popen(
+        [sys.executable, "-c", ON_TTY, str(tty), str(palm.executable), "login", "expander"],
+        env=env,
+        pass_fds=(tty,),
+    )
+    os.close(tty)
+    # A prompt's last character is written once the terminal is set up to read the
+    # answer (click writes it through getpass or readline): wait for it.
+    screen = read_until(terminal, "password: ")
+    os.write(terminal, (STAFF_PASSWORD + "\r").encode())
+    screen += read_until(terminal, "captcha: ")
+    os.write(terminal, (CAPTCHA + "\r").encode())
+    screen += read_until(terminal, "")
+    try:
+        status = child.wait(timeout=60)
+    finally:
+        child.kill()
+        os.close(terminal)
+
+    assert status == 0, screen
+    assert "signed in as expander" in screen and STAFF_PASSWORD not in screen
+    assert screen.count("▀") >= 32 * 8  # the picture, in colour cells
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)  # without colours
+    saved = Path(plain.split("captcha image: ")[1].split()[0])
+    assert saved.read_bytes().startswith(b"\x89PNG")
+
+
+ON_TTY = "import os, sys; os.login_tty(int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
+
+
+def read_until(terminal: int, text: str, seconds: float = 30) -> str:
+    """What the pseudo-terminal shows until `text` appears ("" : until it closes)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if text and text in seen.decode(errors="replace"):
+            break
+    return seen.decode(errors="replace")

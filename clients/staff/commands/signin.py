@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from clients.staff import output
+from clients.staff.captcha_view import terminal_image
 from clients.staff.config import load_config
 from clients.staff.rpc import call
 from clients.staff.session import new_captcha, sign_in, sign_out
@@ -28,8 +29,8 @@ def login(
         bool, typer.Option("--password-stdin", help="read the password from stdin")
     ] = False,
 ) -> None:
-    """Sign in: password prompt, then the captcha (its image is saved to a file whose
-    path is printed; in dev `PALMGRID_DEV_CAPTCHA` answers it).
+    """Sign in: password prompt, then the captcha (drawn in a colour terminal, and saved
+    to a file whose path is printed; in dev `PALMGRID_DEV_CAPTCHA` answers it).
 
     The session token goes to the user's config directory, readable by you only, and is
     never printed.
@@ -47,7 +48,10 @@ def login(
         image = config.session_file.parent / "captcha.png"
         image.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         image.write_bytes(captcha.image_png)
-        Console(stderr=True).print(f"captcha image: {image}")
+        stderr = Console(stderr=True)
+        if stderr.is_terminal and stderr.color_system:
+            stderr.print(terminal_image(captcha.image_png))
+        stderr.print(f"captcha image: {image}")
         answer = typer.prompt("captcha")
     reply = sign_in(config, username, password, captcha.name, answer)
     output.console.print(f"signed in as {username} (session {reply.session.name})")
