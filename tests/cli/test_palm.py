@@ -18,10 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.cells import cell_len
 
+from servers.care.risk_store import NewScore, record
 from tests.cli.conftest import Palm
-from tests.e2e.system import CAPTCHA, STAFF_PASSWORD
+from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System
 from tools.ports import free_port
 
 # Each staff member the CLI signs in as; the edge reads back as `caremanager` (another
@@ -187,12 +189,33 @@ def test_feedback_worked_through_the_queue(palm: Palm, edge_as: Any) -> None:
     assert table.code == 0 and "已更换电表" in table.out
 
 
-def test_risks_are_those_the_service_lists(palm: Palm, edge_as: Any) -> None:
+@pytest.fixture(scope="module")
+def scored(system: System) -> str:
+    """A critical complaint-risk score of demo customer 1 (as the scoring job would
+    record it); its resource name."""
+    computed = datetime(2026, 12, 1, tzinfo=UTC)
+    reason = {"kind": "BILL_SPIKE", "points": 40, "figures": {"billRatio": 3.5}}
+    subject = f"customers/{CUSTOMER}"
+    new = NewScore(subject, subject, "QJ-QL", 95, "CRITICAL", [reason], "test-1", computed)
+    with system.services["care"].runtime.session(write=True) as session:
+        return f"complaintRisks/{record(session, new, computed).row.id}"
+
+
+def test_risks_are_those_the_service_lists(palm: Palm, edge_as: Any, scored: str) -> None:
     listed = palm.json("agent", "risks", "list", "--office", "QJ-QL")
     served = edge_as("caremanager").send(
         "GET", "/v1/complaintRisks", params={"supplyOffice": "QJ-QL", "pageSize": 50}
     )
     assert listed["complaintRisks"] == served.json["complaintRisks"]
+    assert scored in [r["name"] for r in listed["complaintRisks"]]
+    of_customer = palm.json("agent", "risks", "list", "--customer", CUSTOMER)
+    assert [r["name"] for r in of_customer["complaintRisks"]] == [scored]
+    shown = palm.as_("agent", "risks", "show", scored).out
+    assert "critical" in shown and "billRatio=3.5" in shown
+
+    # The queue says which customers' feedback comes first for their risk.
+    queue = palm.as_("agent", "feedback", "queue").out
+    assert any(CUSTOMER in line and "critical" in line for line in queue.splitlines())
 
 
 def test_article_written_in_markdown_published_and_withdrawn(

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from rich.console import Group
 
 from clients.staff import output
+from clients.staff.commands.risks import level_label
 from clients.staff.lookup import user_name
 from clients.staff.rpc import call
 from palmgrid.care.v1 import care_service_pb2 as pb
@@ -106,9 +107,11 @@ def queue(
         page_token=page_token,
     )
     reply: pb.ListFeedbackResponse = call("care", STUB, "ListFeedback", request)
+    risks = {} if as_json else customer_risks({f.customer for f in reply.feedback})
     rows = [
         (
             f.name.removeprefix("feedback/"),
+            risks.get(f.customer, ""),
             kind_label(f),
             state_label(f),
             output.when(f.due_time, zone=False),
@@ -118,8 +121,20 @@ def queue(
         )
         for f in reply.feedback
     ]
-    columns = ["feedback", "kind", "state", "due", "customer", "assignee", "content"]
+    columns = ["feedback", "risk", "kind", "state", "due", "customer", "assignee", "content"]
     output.show_page(reply, as_json, "feedback queue", columns, rows)
+
+
+def customer_risks(customers: set[str]) -> dict[str, str]:
+    """The complaint-risk level of each of these customers that has a score (the queue
+    puts those at high risk first; the column says why)."""
+    levels = {}
+    for customer in sorted(c for c in customers if c):
+        request = pb.ListComplaintRisksRequest(subject=customer, page_size=1)
+        scores = call("care", STUB, "ListComplaintRisks", request).complaint_risks
+        if scores:
+            levels[customer] = level_label(scores[0])
+    return levels
 
 
 @group.command()
