@@ -120,7 +120,7 @@ def test_inspection_created_found_with_a_photo_and_completed(
     created = palm.json(
         "inspector",
         *["inspections", "create", "--customer", CUSTOMER, "--kind", "special", "--due", due],
-        *["--assignee", "me", "--assignee", "patroller", "--description", "春检专项"],
+        *["--assignee", "me", "--assignee", patroller, "--description", "春检专项"],
     )
     assert created["assignees"] == [me, patroller]
     assert created["state"] == "INSPECTION_STATE_PENDING"
@@ -170,11 +170,16 @@ def test_inspection_failures_exit_by_kind(palm: Palm, tmp_path: Path) -> None:
 
     # An inspector may not reassign a task; the manager may.
     demo = wait_for_demo_task(palm)
-    pair = ["--assignee", "inspector", "--assignee", "patroller"]
+    inspectors = [palm.json(user, "whoami")["name"] for user in ("inspector", "patroller")]
+    pair = ["--assignee", inspectors[0], "--assignee", inspectors[1]]
     refused = palm.as_("inspector", "inspections", "assign", demo, *pair)
     assert refused.code == 4 and "PERMISSION_DENIED" in refused.err
     assigned = palm.json("inspmanager", "inspections", "assign", demo, *pair, "--note", "原班")
-    assert len(assigned["assignees"]) == 2
+    assert assigned["assignees"] == inspectors
+    # Naming a colleague by username needs account.users.list, which inspectors lack:
+    # they give `users/ID` (`palm whoami`, the task lists).
+    by_username = palm.as_("inspmanager", "inspections", "assign", demo, "--assignee", "patroller")
+    assert by_username.code == 4
 
     missing = palm.as_("inspector", "inspections", "show", "no-such-task")
     assert missing.code == 5 and "NOT_FOUND" in missing.err

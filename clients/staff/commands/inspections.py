@@ -47,7 +47,9 @@ InspectionName = Annotated[str, typer.Argument(help="the task, `inspections/ID` 
 Assignees = Annotated[
     list[str],
     typer.Option(
-        "--assignee", help="an inspector: username, users/ID or me (repeatable, two at least)"
+        "--assignee",
+        help="an inspector: users/ID, me, or a username where you may list users"
+        " (repeatable, two at least)",
     ),
 ]
 # The media type of a photo by its file's suffix; the service checks the bytes.
@@ -227,7 +229,7 @@ def create(
     """Create an inspection task for two inspectors at least; they are told.
 
     Example: `palm inspections create --customer 3100000001 --kind special
-    --due 2027-01-10T17:00+08:00 --assignee me --assignee patroller --description "专项检查"`
+    --due 2027-01-10T17:00+08:00 --assignee me --assignee users/ID --description "专项检查"`
     """
     task = Inspection(
         customer=output.resource("customers", customer),
@@ -251,7 +253,7 @@ def assign(
 ) -> None:
     """Assign an open task to other inspectors (replacing the current ones).
 
-    Example: `palm inspections assign demo-special-1 --assignee inspector --assignee patroller`
+    Example: `palm inspections assign demo-special-1 --assignee users/ID1 --assignee users/ID2`
     """
     request = pb.AssignInspectionRequest(
         name=_name(inspection), assignees=_assignees(assignee), note=note
