@@ -133,10 +133,7 @@ def test_inspection_created_found_with_a_photo_and_completed(
 
     photo = tmp_path / "seal.jpg"
     photo.write_bytes(JPEG)
-    checks = [
-        f"--check={item.removeprefix('CHECK_ITEM_').lower().replace('_', '-')}=pass"
-        for item in created["checklist"]
-    ]
+    checks = all_passed(created)
     recorded = palm.json(
         "patroller",
         *["inspections", "finding", task, *checks, "--photo", str(photo)],
@@ -157,6 +154,44 @@ def test_inspection_created_found_with_a_photo_and_completed(
     assert completed["outcome"] == "INSPECTION_OUTCOME_NO_ISSUE"
     again = palm.as_("patroller", "inspections", "complete", task, "--outcome", "no-issue")
     assert again.code == 6
+
+
+def all_passed(task: dict[str, Any]) -> list[str]:
+    """`--check` options passing every item of the task's checklist."""
+    return [
+        f"--check={item.removeprefix('CHECK_ITEM_').lower().replace('_', '-')}=pass"
+        for item in task["checklist"]
+    ]
+
+
+def test_confirmed_theft_completed_with_its_notice_and_penalty(palm: Palm) -> None:
+    patroller = palm.json("patroller", "whoami")["name"]
+    due = iso(datetime.now(UTC) + timedelta(days=1))
+    created = palm.json(
+        "inspector",
+        *["inspections", "create", "--customer", CUSTOMER, "--kind", "special", "--due", due],
+        *["--assignee", "me", "--assignee", patroller],
+    )
+    task = created["name"]
+    palm.json(
+        "inspector",
+        *["inspections", "finding", task, *all_passed(created), "--at", "25.49,103.79"],
+        *["--violation", "electricity-theft", "--seal", "broken", "--witness", "王五"],
+    )
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(days=15)
+    completed = palm.json(
+        "inspector",
+        *["inspections", "complete", task, "--outcome", "violation-confirmed"],
+        *["--notice", "拆除私接线路", "--notice-deadline", iso(deadline)],
+        *["--theft-use", "power", "--theft-watts", "5000", "--theft-price", "0.5283"],
+    )
+    # docs/inspection.md's worked example: 5 kW, a power user, the period unknown.
+    penalty = completed["theftPenalty"]
+    assert (penalty["days"], penalty["hoursPerDay"]) == (180, 12)
+    assert (penalty["energyWh"], penalty["totalFen"]) == ("10800000", "2282256")
+    assert completed["notice"]["text"] == "拆除私接线路" and completed["notice"]["noticeNumber"]
+    table = palm.as_("inspector", "inspections", "show", task).out
+    assert "¥22,822.56" in table
 
 
 def test_inspection_failures_exit_by_kind(palm: Palm, tmp_path: Path) -> None:
