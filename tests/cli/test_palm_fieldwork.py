@@ -219,6 +219,11 @@ def test_inspection_failures_exit_by_kind(palm: Palm, tmp_path: Path) -> None:
     missing = palm.as_("inspector", "inspections", "show", "no-such-task")
     assert missing.code == 5 and "NOT_FOUND" in missing.err
 
+    # A check the CLI cannot read is a usage error that lists the items.
+    unreadable = ["--check", "meter=ok", "--at", "25.49,103.79"]
+    typo = palm.as_("inspector", "inspections", "finding", demo, *unreadable)
+    assert typo.code == 2 and "meter-seal" in typo.err
+
     # A file named .jpg that is no JPEG is refused by the service, naming the photo.
     fake = tmp_path / "fake.jpg"
     fake.write_bytes(b"%PDF-1.7 not a photo")
