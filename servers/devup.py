@@ -226,6 +226,7 @@ class System:
             f"  staff users     admin, dispatcher, expander, inspector, agent, editor"
             f" / password {s.dev_password}",
             "  demo customers  3100000001 … 3100001000 (verification: last four digits)",
+            "  staff CLI       ./dev palm login dispatcher  (docs/cli.md)",
             "Ctrl-C stops everything.",
         ]
         return "\n".join(lines)

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import typer
+
 DEFAULT_PORTS = {
     "account": 50051,
     "billing": 50052,
@@ -47,7 +49,8 @@ def load_config() -> CliConfig:
     env = os.environ
     data_dir = Path(env.get("PALMGRID_DATA_DIR", ".palmgrid"))
     tls_dir = data_dir / "tls"
-    home = Path(env.get("PALMGRID_CLI_HOME", Path.home() / ".config" / "palmgrid"))
+    # The user's config directory (XDG_CONFIG_HOME on Linux), unless told otherwise.
+    home = Path(env.get("PALMGRID_CLI_HOME") or typer.get_app_dir("palmgrid"))
     return CliConfig(
         data_dir=data_dir,
         security=env.get("PALMGRID_GRPC_SECURITY", "mtls"),

@@ -16,6 +16,7 @@ import grpc
 
 from clients.staff.channels import open_channel
 from clients.staff.config import CliConfig
+from clients.staff.errors import AUTHENTICATION, CliError
 from palmgrid.account.v1 import (
     account_internal_service_pb2,
     account_internal_service_pb2_grpc,
@@ -27,13 +28,17 @@ from palmgrid.account.v1 import resources_pb2 as account_resources
 IDENTITY_METADATA_KEY = "palmgrid-identity-bin"
 
 
-class NotSignedIn(RuntimeError):
-    """No stored session: run `login` first."""
+class NotSignedIn(CliError):
+    """No stored session: run `palm login` first."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, AUTHENTICATION)
 
 
 def save_token(path: Path, token: str, username: str) -> None:
-    """Store the token readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Store the token readable by the owner only, in a directory only they can enter."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # O_CREAT's mode applies to a new file only
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump({"token": token, "username": username}, handle)
@@ -43,7 +48,7 @@ def load_token(path: Path) -> str:
     try:
         return str(json.loads(path.read_text())["token"])
     except (FileNotFoundError, KeyError, ValueError):
-        raise NotSignedIn("not signed in: run `python -m clients.staff login`") from None
+        raise NotSignedIn("not signed in: run `palm login USERNAME`") from None
 
 
 def new_captcha(config: CliConfig) -> account_resources.Captcha:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clients.staff.__main__ import app
+from clients.staff.app import app
 from tests.account.conftest import CAPTCHA, DEV_PASSWORD, Account
 
 
@@ -34,9 +34,11 @@ def test_staff_sign_in_call_and_sign_out(cli_env: dict[str, str], tmp_path: Path
     session_file = tmp_path / "cli" / "session"
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
 
-    code, out = run(cli_env, "whoami")
+    code, out = run(cli_env, "whoami", "--json")
     assert code == 0, out
     assert json.loads(out)["username"] == "admin"
+    code, out = run(cli_env, "whoami")
+    assert code == 0 and "admin" in out and "{" not in out
 
     code, out = run(cli_env, "call", "AccountAdminService/ListRoles", "{}")
     assert code == 0, out
@@ -45,7 +47,7 @@ def test_staff_sign_in_call_and_sign_out(cli_env: dict[str, str], tmp_path: Path
     code, out = run(cli_env, "logout")
     assert code == 0 and not session_file.exists()
     code, out = run(cli_env, "whoami")
-    assert code == 1 and "not signed in" in out
+    assert code == 3 and "not signed in" in out
 
 
 def test_a_staff_member_gets_only_their_own_permissions(
@@ -53,13 +55,13 @@ def test_a_staff_member_gets_only_their_own_permissions(
 ) -> None:
     assert run(cli_env, "login", "editor", "--password", DEV_PASSWORD)[0] == 0
     code, out = run(cli_env, "call", "AccountAdminService/ListRoles", "{}")
-    assert code == 1
+    assert code == 4
     assert "PERMISSION_DENIED" in out
 
 
 def test_wrong_password_and_bad_requests_are_explained(cli_env: dict[str, str]) -> None:
     code, out = run(cli_env, "login", "admin", "--password", "Wrong-pass-1!")
-    assert code == 1 and "INVALID_CREDENTIALS" in out
+    assert code == 3 and "reason: INVALID_CREDENTIALS" in out
     code, out = run(cli_env, "call", "NoSuchMethod", "{}")
     assert code == 2 and "unknown or ambiguous RPC" in out
     code, out = run(cli_env, "call", "GetTariff", "{not json", "--anonymous")

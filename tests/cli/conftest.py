@@ -1,0 +1,143 @@
+"""Fixtures for the tests of the staff CLI: the real `palm` executable, run as a
+subprocess against a whole running system (one per test module), each staff member
+signed in with a config directory of their own.
+
+`palm_executable` is the console script installed beside the interpreter (`./dev`
+installs the project); when the interpreter's environment was installed from another
+checkout, the same entry point of `[project.scripts]` is written as a script of its
+own, as pip writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clients.edge_client import EdgeClient
+from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, start_system
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Palm:
+    """Runs `palm` as a given staff member against the running system."""
+
+    executable: Path
+    env: dict[str, str]
+    homes: Path
+    signed_in: set[str] = field(default_factory=set)
+
+    def home(self, user: str) -> Path:
+        return self.homes / user
+
+    def run(
+        self, user: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> Run:
+        env = {**self.env, "PALMGRID_CLI_HOME": str(self.home(user)), **(env or {})}
+        done = subprocess.run(
+            [str(self.executable), *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def login(self, user: str) -> Run:
+        return self.run(user, "login", user, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
+
+    def as_(self, user: str, *args: str) -> Run:
+        """Run as `user`, signing in first the first time."""
+        if user not in self.signed_in:
+            signed = self.login(user)
+            assert signed.code == 0, signed
+            self.signed_in.add(user)
+        return self.run(user, *args)
+
+    def json(self, user: str, *args: str) -> Any:
+        """The --json answer of a command that must succeed."""
+        done = self.as_(user, *args, "--json")
+        assert done.code == 0, done
+        return json.loads(done.out)
+
+
+def palm_executable(directory: Path) -> Path:
+    installed = Path(sys.executable).parent / "palm"
+    if installed.exists():
+        return installed
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["palm"].partition(":")
+    script = directory / "palm"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom {module} import {function}\nsys.exit({function}())\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    running = start_system(tmp_path_factory.mktemp("system"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def palm(system: System, tmp_path_factory: pytest.TempPathFactory) -> Palm:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PALMGRID_") and key != "XDG_CONFIG_HOME"
+    }
+    env.update(
+        {
+            "PALMGRID_DATA_DIR": str(system.data_dir),
+            "PALMGRID_DEV_CAPTCHA": CAPTCHA,
+            "COLUMNS": "200",  # tables as a wide terminal shows them
+            **{
+                f"PALMGRID_{name.upper()}_TARGET": service.target
+                for name, service in system.services.items()
+            },
+        }
+    )
+    directory = tmp_path_factory.mktemp("palm")
+    return Palm(palm_executable(directory), env, directory / "homes")
+
+
+@pytest.fixture(scope="module")
+def edge_as(system: System) -> Iterator[Any]:
+    """EdgeClients through the running edge: `edge_as("caremanager")` signed in as that
+    staff member (none of whom the CLI tests sign in with), `edge_as(None)` anonymous."""
+    made: dict[str | None, EdgeClient] = {}
+
+    def make(user: str | None) -> EdgeClient:
+        if user not in made:
+            client = EdgeClient(
+                system.url, ca_file=system.ca_file, headers={"X-Forwarded-For": "10.9.0.1"}
+            )
+            if user:
+                client.login(user, STAFF_PASSWORD, captcha_answer=CAPTCHA)
+            made[user] = client
+        return made[user]
+
+    yield make
+    for client in made.values():
+        client.close()
