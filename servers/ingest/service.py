@@ -1,19 +1,59 @@
-"""The ingest service: its contract is declared and served; every RPC answers
-UNIMPLEMENTED until its logic is built (see servers.runtime.declared)."""
+"""The ingest service: data pushed by the marketing and metering systems (and, with
+import jobs, read from the marketing system's staging database), checked record by
+record, applied through billing, and quarantined when bad.
+
+The servicer is composed of method groups: pushes (`servers.ingest.pushes`) and the
+quarantine (`.quarantine_methods`); the import jobs answer UNIMPLEMENTED
+(`servers.runtime.declared`) until they are built.
+
+`make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
+configuration; `SPEC` is the real one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from palmgrid.ingest.v1 import ingest_service_pb2_grpc
-from servers.runtime import Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared_only
+from servers.ingest.config import IngestConfig
+from servers.ingest.ingestor import Ingestor
+from servers.ingest.pushes import PushMethods
+from servers.ingest.quarantine_methods import QuarantineMethods
+from servers.ingest.upstream import Upstream
+from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
+from servers.runtime.declared import declared
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SERVICE = "palmgrid.ingest.v1.IngestService"
 
 
-def registrations(runtime: Runtime) -> Sequence[Registration]:
-    return [
-        declared_only(ingest_service_pb2_grpc, "palmgrid.ingest.v1.IngestService"),
-    ]
+class IngestServicer(PushMethods, QuarantineMethods):
+    """palmgrid.ingest.v1.IngestService."""
+
+    def __init__(self, runtime: Runtime, config: IngestConfig, clock: Clock) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.clock = clock
+        self.upstream = Upstream(runtime, config.upstream_timeout_seconds)
+        self.ingestor = Ingestor(runtime, self.upstream, clock)
 
 
-SPEC = ServiceSpec(name="ingest", registrations=registrations)
+def make_spec(*, clock: Clock | None = None, config: IngestConfig | None = None) -> ServiceSpec:
+    """The ingest ServiceSpec with this clock and configuration (default: the wall
+    clock, PALMGRID_INGEST_* from the environment at start)."""
+    now = clock or SYSTEM_CLOCK
+
+    def settings() -> IngestConfig:
+        return config or IngestConfig.load()
+
+    def registrations(runtime: Runtime) -> Sequence[Registration]:
+        servicer = IngestServicer(runtime, runtime.settings_of(IngestConfig), now)
+        return [declared(ingest_service_pb2_grpc, SERVICE, servicer)]
+
+    return ServiceSpec(
+        name="ingest", registrations=registrations, migrations=MIGRATIONS, settings=settings
+    )
+
+
+SPEC = make_spec()

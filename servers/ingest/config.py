@@ -1,0 +1,18 @@
+"""The ingest service's own settings, from `PALMGRID_INGEST_*` variables (docs/runtime.md
+lists them; docs/ingest.md explains them)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from servers.runtime import ServiceSettings
+
+
+class IngestConfig(ServiceSettings):
+    """Field `x` is read from `PALMGRID_INGEST_X`; `IngestConfig.load()` names a bad one."""
+
+    model_config = SettingsConfigDict(env_prefix="PALMGRID_INGEST_")
+
+    # One call to billing (archive, readings, tariffs, payments) or inspection.
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
