@@ -16,3 +16,7 @@ class IngestConfig(ServiceSettings):
 
     # One call to billing (archive, readings, tariffs, payments) or inspection.
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The marketing system's staging database, an SQLAlchemy URL (SQLite or
+    # PostgreSQL); empty: none, and import jobs fail. The dev profile's default is the
+    # demo staging database in the data directory.
+    staging_url: str = ""

@@ -6,8 +6,10 @@ inspection as metering anomalies."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from sqlmodel import Session
 
 from cachetags import TagInvalidator
 from palmgrid.inspection.v1 import resources_pb2 as inspection_resources
@@ -37,6 +39,8 @@ class Outcome:
     # The records that could not be applied, with why, and their quarantine rows.
     failed: list[tuple[Record, Problem]] = field(default_factory=list)
     quarantined: list[QuarantineRow] = field(default_factory=list)
+    # The records billing accepted.
+    accepted: list[Record] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -53,16 +57,22 @@ class Ingestor:
         self.validator = RequestValidator()
         self.cache = TagInvalidator.shared(runtime.settings.memcached_servers)
 
-    def ingest(self, records: Sequence[Record], source: str) -> Outcome:
-        """Process a batch from `source` and quarantine what fails."""
+    def ingest(
+        self,
+        records: Sequence[Record],
+        source: str,
+        *,
+        also: Callable[[Session, Outcome], None] | None = None,
+    ) -> Outcome:
+        """Process a batch from `source`: apply what is new and valid, then, in one
+        transaction, remember it, quarantine what failed and run `also` (an import job
+        commits its progress there)."""
         outcome = self.process(records)
-        if outcome.failed:
-            with self.runtime.session(write=True) as session:
-                outcome.quarantined = quarantine(session, outcome.failed, source, self.clock.now())
+        self.commit(outcome, source, also=also)
         return outcome
 
     def process(self, records: Sequence[Record]) -> Outcome:
-        """Apply what is new and valid; the failed records are returned, not kept."""
+        """Apply what is new and valid through billing; nothing is stored here."""
         outcome = Outcome()
         with self.runtime.session() as session:
             standings = ledger.standings(session, records)
@@ -78,16 +88,33 @@ class Ingestor:
         outcome.created, outcome.updated = applied.created, applied.updated
         outcome.unchanged += applied.unchanged
         outcome.failed += applied.refused
-        if applied.accepted:
-            now = self.clock.now()
-            with self.runtime.session(write=True) as session:
-                ledger.remember(session, applied.accepted, now)
-                supersede(session, applied.accepted, now)
+        outcome.accepted = applied.accepted
+        return outcome
+
+    def commit(
+        self,
+        outcome: Outcome,
+        source: str,
+        *,
+        also: Callable[[Session, Outcome], None] | None = None,
+        keep_failed: bool = True,
+    ) -> None:
+        """Store what `process` did in one transaction, then tell the cache and
+        inspection. `keep_failed=False`: the caller keeps the failures itself."""
+        now = self.clock.now()
+        with self.runtime.session(write=True) as session:
+            if outcome.accepted:
+                ledger.remember(session, outcome.accepted, now)
+                supersede(session, outcome.accepted, now)
+            if outcome.failed and keep_failed:
+                outcome.quarantined = quarantine(session, outcome.failed, source, now)
+            if also is not None:
+                also(session, outcome)
+        if outcome.accepted:
             # Billing bumps the tags of what it changed too; ingest bumps them for
             # every record it handed on, so no owning service is trusted to.
-            self.cache.bump_customers({r.customer_id for r in applied.accepted})
+            self.cache.bump_customers({r.customer_id for r in outcome.accepted})
         self._report_backwards(outcome.failed)
-        return outcome
 
     def _report_backwards(self, failed: Sequence[tuple[Record, Problem]]) -> None:
         for record, problem in failed:

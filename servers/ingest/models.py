@@ -7,11 +7,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from servers.runtime.columns import time_field
+from servers.runtime.columns import json_list_field, time_field
 
 
 class IngestModel(SQLModel, registry=registry()):
@@ -68,3 +68,49 @@ class QuarantineRow(IngestModel, table=True):
     discard_reason: str = Field(default="", max_length=500)
     create_time: datetime = time_field()
     update_time: datetime = time_field()
+
+
+class ImportJobState(enum.StrEnum):
+    """The names of `palmgrid.ingest.v1.ImportJobState`."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_JOB_STATES = (ImportJobState.QUEUED.value, ImportJobState.RUNNING.value)
+
+
+class ImportJobRow(IngestModel, table=True):
+    """An import job; `id` is the last segment of `importJobs/{id}`. Its cursor and
+    counts are committed with the records each batch applied."""
+
+    __tablename__ = "ingest_import_jobs"
+    __table_args__ = (
+        Index("ix_ingest_import_jobs_time", "create_time", "id"),
+        Index("ix_ingest_import_jobs_source_state", "source", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=63)
+    # ImportSource name without the prefix ("CUSTOMERS").
+    source: str = Field(max_length=24)
+    state: str = Field(max_length=16)
+    watermark_time: datetime | None = time_field(nullable=True)
+    row_limit: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cursor_time: datetime | None = time_field(nullable=True)
+    cursor_key: str = Field(default="", max_length=64)
+    next_watermark_time: datetime | None = time_field(nullable=True)
+    total_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    read_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    applied_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unchanged_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    rejected_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The first rejected rows: [{"row_key", "field", "reason", "message"}].
+    errors: list[dict[str, str]] = json_list_field()
+    failure_message: str = Field(default="", max_length=1000)
+    creator: str = Field(max_length=80)
+    create_time: datetime = time_field()
+    start_time: datetime | None = time_field(nullable=True)
+    end_time: datetime | None = time_field(nullable=True)

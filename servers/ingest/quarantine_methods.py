@@ -87,6 +87,7 @@ class QuarantineMethods:
                     ],
                 )
         outcome = self.ingestor.process([record])
+        self.ingestor.commit(outcome, row.source, keep_failed=False)
         now = self.clock.now()
         with self.runtime.session(write=True) as session:
             current = _open_or_any(session, request.name, need_open=False)

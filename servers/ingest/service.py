@@ -2,9 +2,8 @@
 import jobs, read from the marketing system's staging database), checked record by
 record, applied through billing, and quarantined when bad.
 
-The servicer is composed of method groups: pushes (`servers.ingest.pushes`) and the
-quarantine (`.quarantine_methods`); the import jobs answer UNIMPLEMENTED
-(`servers.runtime.declared`) until they are built.
+The servicer is composed of method groups: pushes (`servers.ingest.pushes`), the
+quarantine (`.quarantine_methods`) and import jobs (`.imports`, reading `.staging`).
 
 `make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
 configuration; `SPEC` is the real one.
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from palmgrid.ingest.v1 import ingest_service_pb2_grpc
 from servers.ingest.config import IngestConfig
+from servers.ingest.imports import ImportMethods, staging_engine_for
 from servers.ingest.ingestor import Ingestor
 from servers.ingest.pushes import PushMethods
 from servers.ingest.quarantine_methods import QuarantineMethods
@@ -28,7 +28,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SERVICE = "palmgrid.ingest.v1.IngestService"
 
 
-class IngestServicer(PushMethods, QuarantineMethods):
+class IngestServicer(PushMethods, QuarantineMethods, ImportMethods):
     """palmgrid.ingest.v1.IngestService."""
 
     def __init__(self, runtime: Runtime, config: IngestConfig, clock: Clock) -> None:
@@ -37,6 +37,17 @@ class IngestServicer(PushMethods, QuarantineMethods):
         self.clock = clock
         self.upstream = Upstream(runtime, config.upstream_timeout_seconds)
         self.ingestor = Ingestor(runtime, self.upstream, clock)
+        self.staging_engine = staging_engine_for(staging_url(runtime, config))
+        if self.staging_engine is not None:
+            runtime.on_close(self.staging_engine.dispose)
+
+
+def staging_url(runtime: Runtime, config: IngestConfig) -> str:
+    """The configured staging database; in the dev profile, by default, the demo one in
+    the data directory."""
+    if config.staging_url or runtime.settings.profile != "dev":
+        return config.staging_url
+    return f"sqlite:///{runtime.settings.data_dir / 'ingest' / 'staging.db'}"
 
 
 def make_spec(*, clock: Clock | None = None, config: IngestConfig | None = None) -> ServiceSpec:

@@ -119,7 +119,7 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),
     # The worker's scheduled jobs (servers/worker/jobs): billing's monthly bills, late
     # fees and reconciliation, message delivery, account housekeeping, care's closing
-    # of resolved feedback and complaint-risk scoring, outage's clock.
+    # of resolved feedback and complaint-risk scoring, outage's clock, the staging import.
     "worker": _service(
         AUDIT_WRITE,
         "billing.bills.issue",
@@ -131,6 +131,9 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "care.feedback.closeResolved",
         "care.complaintRisks.score",
         "outage.clock.run",
+        "ingest.importJobs.create",
+        "ingest.importJobs.list",
+        "ingest.importJobs.run",
     ),
     # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
     # data it caches for them, nothing else (any customer's, hence every supply office).

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from sqlalchemy.engine import Engine
 from sqlmodel import delete
 
 from palmgrid.billing.v1 import payment_pb2, resources_pb2
@@ -24,9 +25,11 @@ from servers.billing.models import BalanceRow, Customer, Meter, MeterReading
 from servers.ingest import models
 from servers.ingest.config import IngestConfig
 from servers.ingest.service import make_spec
+from servers.ingest.staging import create_staging_schema, staging_metadata
 from servers.inspection.config import InspectionConfig
 from servers.inspection.service import make_spec as inspection_spec
 from servers.runtime import AssertionSigner, Runtime, SettableClock, Settings, load_signer
+from servers.runtime.db import create_engine
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.protoconv import timestamp
 from tests.account import services
@@ -144,7 +147,9 @@ class IngestSystem:
     marketing: ingest_service_pb2_grpc.IngestServiceStub
     metering: ingest_service_pb2_grpc.IngestServiceStub
     cli: ingest_service_pb2_grpc.IngestServiceStub
+    worker: ingest_service_pb2_grpc.IngestServiceStub
     settings: Settings
+    staging: Engine
 
     def staff(self, *permissions: str) -> list[tuple[str, bytes]]:
         """An administrator's assertion holding `permissions`, for calls through `cli`."""
@@ -160,8 +165,11 @@ class IngestSystem:
 
     def reset(self) -> IngestSystem:
         with self.ingest.runtime.session(write=True) as session:
-            for model in (models.AppliedRecord, models.QuarantineRow):
+            for model in (models.AppliedRecord, models.QuarantineRow, models.ImportJobRow):
                 session.exec(delete(model))  # type: ignore[call-overload]
+        with self.staging.begin() as connection:
+            for table in staging_metadata.sorted_tables:
+                connection.execute(table.delete())
         return self
 
 
@@ -200,7 +208,13 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             inspection_target=inspection.target,
             **near.targets(),
         )
-        ingest = services.start("ingest", settings, make_spec(clock=clock, config=IngestConfig()))
+        staging_url = f"sqlite:///{data_dir / 'staging.db'}"
+        staging = create_engine(staging_url)
+        stack.callback(staging.dispose)
+        create_staging_schema(staging)
+        ingest = services.start(
+            "ingest", settings, make_spec(clock=clock, config=IngestConfig(staging_url=staging_url))
+        )
         stack.callback(services.stop, ingest)
 
         def stub(account: str) -> ingest_service_pb2_grpc.IngestServiceStub:
@@ -219,5 +233,7 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             marketing=stub("marketing"),
             metering=stub("metering"),
             cli=stub("cli"),
+            worker=stub("worker"),
             settings=settings,
+            staging=staging,
         )

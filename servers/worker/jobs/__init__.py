@@ -4,7 +4,7 @@
 Here now: `notification` (delivery), `billing` (monthly bills, daily late fees,
 payment reconciliation), `housekeeping` (expired captchas and sessions), `prewarm` (the
 edge's cache before the morning), `care` (complaint-risk scoring; closing resolved
-feedback left unrated), `outage` (the clock's transitions and 24-hour reminders).
-Planned, each a module of its own that registers itself the same way: application node
-reminders, scheduled imports.
+feedback left unrated), `outage` (the clock's transitions and 24-hour reminders),
+`ingest` (the staging import). Planned, each a module of its own that registers itself the same way:
+application node reminders.
 """

@@ -160,6 +160,32 @@ class CancelImportJobRequest(_message.Message):
 Global___CancelImportJobRequest: _TypeAlias = CancelImportJobRequest  # noqa: Y015
 
 @_typing.final
+class RunImportJobRequest(_message.Message):
+    """Request for RunImportJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MAX_ROWS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The job, `importJobs/{import_job}`."""
+    max_rows: _builtins.int
+    """Most rows to read in this call; 0 means 500."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        max_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_rows", b"max_rows", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunImportJobRequest: _TypeAlias = RunImportJobRequest  # noqa: Y015
+
+@_typing.final
 class PushCustomerChangesRequest(_message.Message):
     """Request for PushCustomerChanges."""
 

@@ -70,6 +70,11 @@ class IngestServiceStub:
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.CancelImportJobRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
                 _registered_method=True)
+        self.RunImportJob = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/RunImportJob',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
+                _registered_method=True)
         self.PushCustomerChanges = channel.unary_unary(
                 '/palmgrid.ingest.v1.IngestService/PushCustomerChanges',
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushCustomerChangesRequest.SerializeToString,
@@ -161,6 +166,19 @@ class IngestServiceServicer:
     def CancelImportJob(self, request, context):
         """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
         that has ended fails with FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunImportJob(self, request, context):
+        """Reads, checks and applies the job's next batch of at most max_rows rows from the
+        staging database and commits its progress (counts and cursor) with the records it
+        applied, so that a job interrupted at any point goes on from its last committed
+        row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+        shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+        fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+        window and under its rate limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -276,6 +294,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
             'CancelImportJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelImportJob,
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.CancelImportJobRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.SerializeToString,
+            ),
+            'RunImportJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunImportJob,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.FromString,
                     response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.SerializeToString,
             ),
             'PushCustomerChanges': grpc.unary_unary_rpc_method_handler(
@@ -445,6 +468,33 @@ class IngestService:
             target,
             '/palmgrid.ingest.v1.IngestService/CancelImportJob',
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.CancelImportJobRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunImportJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/RunImportJob',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.SerializeToString,
             palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
             options,
             channel_credentials,

@@ -63,6 +63,15 @@ class IngestServiceStub:
     """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
     that has ended fails with FAILED_PRECONDITION.
     """
+    RunImportJob: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.RunImportJobRequest, _resources_pb2.ImportJob]
+    """Reads, checks and applies the job's next batch of at most max_rows rows from the
+    staging database and commits its progress (counts and cursor) with the records it
+    applied, so that a job interrupted at any point goes on from its last committed
+    row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+    shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+    fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+    window and under its rate limit.
+    """
     PushCustomerChanges: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushCustomerChangesRequest, _ingest_service_pb2.PushCustomerChangesResponse]
     """Pushes changed customer archive records (with their meters) from the marketing
     system and applies them to billing before answering. The source id is the
@@ -148,6 +157,15 @@ class IngestServiceAsyncStub(IngestServiceStub):
     CancelImportJob: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.CancelImportJobRequest, _resources_pb2.ImportJob]  # type: ignore[assignment]
     """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
     that has ended fails with FAILED_PRECONDITION.
+    """
+    RunImportJob: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.RunImportJobRequest, _resources_pb2.ImportJob]  # type: ignore[assignment]
+    """Reads, checks and applies the job's next batch of at most max_rows rows from the
+    staging database and commits its progress (counts and cursor) with the records it
+    applied, so that a job interrupted at any point goes on from its last committed
+    row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+    shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+    fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+    window and under its rate limit.
     """
     PushCustomerChanges: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushCustomerChangesRequest, _ingest_service_pb2.PushCustomerChangesResponse]  # type: ignore[assignment]
     """Pushes changed customer archive records (with their meters) from the marketing
@@ -255,6 +273,21 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.ImportJob, _abc.Awaitable[_resources_pb2.ImportJob]]:
         """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
         that has ended fails with FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def RunImportJob(
+        self,
+        request: _ingest_service_pb2.RunImportJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.ImportJob, _abc.Awaitable[_resources_pb2.ImportJob]]:
+        """Reads, checks and applies the job's next batch of at most max_rows rows from the
+        staging database and commits its progress (counts and cursor) with the records it
+        applied, so that a job interrupted at any point goes on from its last committed
+        row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+        shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+        fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+        window and under its rate limit.
         """
 
     @_abc_1.abstractmethod

@@ -37,6 +37,8 @@ class _ImportSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportSo
     """Meter readings."""
     IMPORT_SOURCE_PAYMENTS: _ImportSource.ValueType  # 3
     """Payments made outside the app: at counters, by direct debit, through banks."""
+    IMPORT_SOURCE_TARIFF_ASSIGNMENTS: _ImportSource.ValueType  # 4
+    """Tariff assignments."""
 
 class ImportSource(_ImportSource, metaclass=_ImportSourceEnumTypeWrapper):
     """What an import job reads from the staging database."""
@@ -49,6 +51,8 @@ IMPORT_SOURCE_METER_READINGS: ImportSource.ValueType  # 2
 """Meter readings."""
 IMPORT_SOURCE_PAYMENTS: ImportSource.ValueType  # 3
 """Payments made outside the app: at counters, by direct debit, through banks."""
+IMPORT_SOURCE_TARIFF_ASSIGNMENTS: ImportSource.ValueType  # 4
+"""Tariff assignments."""
 Global___ImportSource: _TypeAlias = ImportSource  # noqa: Y015
 
 class _ImportJobState:
@@ -189,6 +193,9 @@ class ImportJob(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_ROW_KEY_FIELD_NUMBER: _builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `importJobs/{import_job}`; the id is assigned by the server."""
     source: Global___ImportSource.ValueType
@@ -216,6 +223,12 @@ class ImportJob(_message.Message):
     creator: _builtins.str
     """Who started the job: `serviceAccounts/{id}` for the worker's schedule, or
     `users/{user}` for an administrator.
+    """
+    cursor_row_key: _builtins.str
+    """The staging key of the last row committed (see cursor_time)."""
+    total_count: _builtins.int
+    """Rows to read, counted when the job started (changed since the watermark, at most
+    row_limit): with read_count, the job's progress.
     """
     @_builtins.property
     def watermark_time(self) -> _timestamp_pb2.Timestamp:
@@ -246,6 +259,13 @@ class ImportJob(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When the job ended; unset until it has."""
 
+    @_builtins.property
+    def cursor_time(self) -> _timestamp_pb2.Timestamp:
+        """The change time of the last row applied and committed: where the job goes on
+        after an interruption (with cursor_row_key, the row's key, for rows of the same
+        time). Unset until the first batch is committed.
+        """
+
     def __init__(
         self,
         *,
@@ -265,10 +285,13 @@ class ImportJob(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        cursor_time: _timestamp_pb2.Timestamp | None = ...,
+        cursor_row_key: _builtins.str = ...,
+        total_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "next_watermark_time", b"next_watermark_time", "start_time", b"start_time", "watermark_time", b"watermark_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cursor_time", b"cursor_time", "end_time", b"end_time", "next_watermark_time", b"next_watermark_time", "start_time", b"start_time", "watermark_time", b"watermark_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "cursor_row_key", b"cursor_row_key", "cursor_time", b"cursor_time", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "total_count", b"total_count", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
