@@ -49,7 +49,7 @@ def meter_name(customer: str) -> str:
     return f"customers/{customer}/meters/{METER}"
 
 
-def _fill_billing(runtime: Runtime) -> None:
+def fill_billing(runtime: Runtime) -> None:
     with runtime.session(write=True) as session:
         for number in CUSTOMERS:
             session.add(
@@ -190,7 +190,7 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
     clock = SettableClock(START)
     with ExitStack() as stack:
         near = start_neighbours(
-            stack, data_dir, common, clock, fill_billing=_fill_billing, fill_account=lambda _: None
+            stack, data_dir, common, clock, fill_billing=fill_billing, fill_account=lambda _: None
         )
         inspection = services.start(
             "inspection",
