@@ -14,6 +14,7 @@ BENCHMARKS = {
     "edge-cache": "bench.edge_cache",
     "prewarm": "bench.prewarm",
     "outage-servers": "bench.outage_servers",
+    "ingest": "bench.ingest",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from servers.runtime import ServiceSettings
+from servers.runtime import ServiceSettings, Settings
 
 
 class IngestConfig(ServiceSettings):
@@ -20,3 +20,11 @@ class IngestConfig(ServiceSettings):
     # PostgreSQL); empty: none, and import jobs fail. The dev profile's default is the
     # demo staging database in the data directory.
     staging_url: str = ""
+
+
+def staging_url(settings: Settings, config: IngestConfig) -> str:
+    """The staging database import jobs read: the configured one; in the dev profile,
+    by default, the demo one in the data directory."""
+    if config.staging_url or settings.profile != "dev":
+        return config.staging_url
+    return f"sqlite:///{settings.data_dir / 'ingest' / 'staging.db'}"

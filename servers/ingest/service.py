@@ -6,7 +6,8 @@ The servicer is composed of method groups: pushes (`servers.ingest.pushes`), the
 quarantine (`.quarantine_methods`) and import jobs (`.imports`, reading `.staging`).
 
 `make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
-configuration; `SPEC` is the real one.
+configuration; `SPEC` is the real one. In the dev profile the runtime writes the demo
+staging database at start (`servers.ingest.demo`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from palmgrid.ingest.v1 import ingest_service_pb2_grpc
-from servers.ingest.config import IngestConfig
+from servers.ingest import demo
+from servers.ingest.config import IngestConfig, staging_url
 from servers.ingest.imports import ImportMethods, staging_engine_for
 from servers.ingest.ingestor import Ingestor
 from servers.ingest.pushes import PushMethods
@@ -37,17 +39,9 @@ class IngestServicer(PushMethods, QuarantineMethods, ImportMethods):
         self.clock = clock
         self.upstream = Upstream(runtime, config.upstream_timeout_seconds)
         self.ingestor = Ingestor(runtime, self.upstream, clock)
-        self.staging_engine = staging_engine_for(staging_url(runtime, config))
+        self.staging_engine = staging_engine_for(staging_url(runtime.settings, config))
         if self.staging_engine is not None:
             runtime.on_close(self.staging_engine.dispose)
-
-
-def staging_url(runtime: Runtime, config: IngestConfig) -> str:
-    """The configured staging database; in the dev profile, by default, the demo one in
-    the data directory."""
-    if config.staging_url or runtime.settings.profile != "dev":
-        return config.staging_url
-    return f"sqlite:///{runtime.settings.data_dir / 'ingest' / 'staging.db'}"
 
 
 def make_spec(*, clock: Clock | None = None, config: IngestConfig | None = None) -> ServiceSpec:
@@ -62,8 +56,15 @@ def make_spec(*, clock: Clock | None = None, config: IngestConfig | None = None)
         servicer = IngestServicer(runtime, runtime.settings_of(IngestConfig), now)
         return [declared(ingest_service_pb2_grpc, SERVICE, servicer)]
 
+    def seed(runtime: Runtime) -> None:
+        demo.seed_demo(runtime, now)
+
     return ServiceSpec(
-        name="ingest", registrations=registrations, migrations=MIGRATIONS, settings=settings
+        name="ingest",
+        registrations=registrations,
+        migrations=MIGRATIONS,
+        settings=settings,
+        seed_demo=seed,
     )
 
 

@@ -32,6 +32,7 @@ from servers.runtime import AssertionSigner, Runtime, SettableClock, Settings, l
 from servers.runtime.db import create_engine
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.protoconv import timestamp
+from servers.runtime.runtime_tables import request_keys_table
 from tests.account import services
 from tests.neighbours import start_neighbours
 from tests.tester import accounts_with_tester, ensure_pki_with_tester
@@ -167,6 +168,8 @@ class IngestSystem:
         with self.ingest.runtime.session(write=True) as session:
             for model in (models.AppliedRecord, models.QuarantineRow, models.ImportJobRow):
                 session.exec(delete(model))  # type: ignore[call-overload]
+            # Import jobs are created with request ids; their keys go with the jobs.
+            session.execute(request_keys_table("ingest").delete())
         with self.staging.begin() as connection:
             for table in staging_metadata.sorted_tables:
                 connection.execute(table.delete())
@@ -213,7 +216,9 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
         stack.callback(staging.dispose)
         create_staging_schema(staging)
         ingest = services.start(
-            "ingest", settings, make_spec(clock=clock, config=IngestConfig(staging_url=staging_url))
+            "ingest",
+            settings,
+            make_spec(clock=clock, config=IngestConfig(demo_data=False, staging_url=staging_url)),
         )
         stack.callback(services.stop, ingest)
 

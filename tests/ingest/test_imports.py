@@ -18,6 +18,7 @@ from sqlmodel import col, func, select
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2
 from servers.billing.models import Customer
+from servers.ingest.demo import demo_rows
 from servers.ingest.staging_rows import customer_row, insert_rows, payment_row
 from servers.runtime import CHINA_STANDARD_TIME, Runtime
 from servers.worker.config import WorkerConfig
@@ -183,3 +184,25 @@ def test_the_worker_reads_no_faster_than_its_rate_limit(
     # Seven batches of at most 10 rows at 2 batches a second: the first at once, the
     # other six at least 3 s later in all (a loose bound on a loaded machine).
     assert elapsed >= 2.5
+
+
+def test_the_demo_staging_database_imports_with_its_bad_rows_quarantined(
+    system: IngestSystem, worker_runtime: Runtime
+) -> None:
+    for source, rows in demo_rows(system.clock).items():
+        insert_rows(system.staging, source, rows)
+    summary = import_staging(context(system, worker_runtime), ImportConfig())
+    assert summary.split("; ") == [
+        "customers: 100 read, 97 applied, 0 unchanged, 3 quarantined",
+        "tariff_assignments: 20 read, 19 applied, 0 unchanged, 1 quarantined",
+        "meter_readings: 200 read, 191 applied, 0 unchanged, 9 quarantined",
+        "payments: 60 read, 56 applied, 0 unchanged, 4 quarantined",
+    ]
+    # A run in a later minute starts new jobs, which find nothing new: the rows of the
+    # last change time are read again and found unchanged.
+    system.clock.set(START + timedelta(minutes=2))
+    try:
+        again = import_staging(context(system, worker_runtime), ImportConfig())
+    finally:
+        system.clock.set(START)
+    assert all(" 0 applied" in part for part in again.split("; ")), again
