@@ -24,13 +24,17 @@ from servers.ingest.pushes import PushMethods
 from servers.ingest.quarantine_methods import QuarantineMethods
 from servers.ingest.upstream import Upstream
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
-from servers.runtime.declared import declared
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SERVICE = "palmgrid.ingest.v1.IngestService"
 
 
-class IngestServicer(PushMethods, QuarantineMethods, ImportMethods):
+class IngestServicer(
+    PushMethods,
+    QuarantineMethods,
+    ImportMethods,
+    ingest_service_pb2_grpc.IngestServiceServicer,
+):
     """palmgrid.ingest.v1.IngestService."""
 
     def __init__(self, runtime: Runtime, config: IngestConfig, clock: Clock) -> None:
@@ -54,7 +58,11 @@ def make_spec(*, clock: Clock | None = None, config: IngestConfig | None = None)
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         servicer = IngestServicer(runtime, runtime.settings_of(IngestConfig), now)
-        return [declared(ingest_service_pb2_grpc, SERVICE, servicer)]
+        return [
+            Registration(
+                SERVICE, servicer, ingest_service_pb2_grpc.add_IngestServiceServicer_to_server
+            )
+        ]
 
     def seed(runtime: Runtime) -> None:
         demo.seed_demo(runtime, now)

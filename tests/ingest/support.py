@@ -148,21 +148,28 @@ class IngestSystem:
     marketing: ingest_service_pb2_grpc.IngestServiceStub
     metering: ingest_service_pb2_grpc.IngestServiceStub
     cli: ingest_service_pb2_grpc.IngestServiceStub
+    # The staff CLI's channel (calls carry a staff assertion: `staff()`, `as_()`).
+    channel: grpc.Channel
     worker: ingest_service_pb2_grpc.IngestServiceStub
     settings: Settings
     staging: Engine
 
+    def as_(self, principal: identity_pb2.Principal) -> list[tuple[str, bytes]]:
+        """`principal`'s assertion, for calls through `cli`."""
+        return [self.signer.metadata(principal, audience="ingest", caller="cli")]
+
     def staff(self, *permissions: str) -> list[tuple[str, bytes]]:
         """An administrator's assertion holding `permissions`, for calls through `cli`."""
-        principal = identity_pb2.Principal(
-            user="users/admin-one",
-            username="adminone",
-            kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-            roles=["admin"],
-            permissions=permissions,
-            all_supply_offices=True,
+        return self.as_(
+            identity_pb2.Principal(
+                user="users/admin-one",
+                username="adminone",
+                kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+                roles=["admin"],
+                permissions=permissions,
+                all_supply_offices=True,
+            )
         )
-        return [self.signer.metadata(principal, audience="ingest", caller="cli")]
 
     def reset(self) -> IngestSystem:
         with self.ingest.runtime.session(write=True) as session:
@@ -222,12 +229,17 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
         )
         stack.callback(services.stop, ingest)
 
-        def stub(account: str) -> ingest_service_pb2_grpc.IngestServiceStub:
+        def channel(account: str) -> grpc.Channel:
             credentials = settings.client_credentials(account)
             assert credentials is not None
-            channel = grpc.secure_channel(ingest.target, credentials)
-            stack.callback(channel.close)
-            return ingest_service_pb2_grpc.IngestServiceStub(channel)
+            made = grpc.secure_channel(ingest.target, credentials)
+            stack.callback(made.close)
+            return made
+
+        def stub(account: str) -> ingest_service_pb2_grpc.IngestServiceStub:
+            return ingest_service_pb2_grpc.IngestServiceStub(channel(account))
+
+        cli = channel("cli")
 
         yield IngestSystem(
             ingest=ingest,
@@ -237,7 +249,8 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             marketing=stub("marketing"),
             metering=stub("metering"),
-            cli=stub("cli"),
+            cli=ingest_service_pb2_grpc.IngestServiceStub(cli),
+            channel=cli,
             worker=stub("worker"),
             settings=settings,
             staging=staging,
