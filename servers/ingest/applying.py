@@ -1,4 +1,5 @@
-"""Checked records handed to billing, a batch per kind. Billing refuses a whole batch
+"""Checked records handed to their owning service (billing; expansion for application
+updates, see servers.ingest.applications), a batch per kind. Billing refuses a whole batch
 when one record in it is bad (a check only it can make, or a race), so a refused batch
 is sent again record by record and only the refused records come back as problems."""
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from palmgrid.billing.v1 import resources_pb2
+from servers.ingest.applications import send_application_updates
 from servers.ingest.checks import Problem
 from servers.ingest.records import Record
 from servers.ingest.upstream import Upstream
@@ -49,6 +51,9 @@ def apply_records(
         "METER_READING": lambda batch: _readings(upstream, batch),
         "TARIFF_ASSIGNMENT": lambda batch: _tariffs(upstream, batch, customers),
         "PAYMENT": lambda batch: _payments(upstream, batch),
+        "APPLICATION_UPDATE": lambda batch: send_application_updates(
+            [r.record.application_update for r in batch]
+        ),
     }
     for kind, send in senders.items():
         of_kind = [r for r in records if r.kind == kind]
@@ -80,6 +85,9 @@ def _send_batch(batch: Sequence[Record], send: Send, applied: Applied) -> None:
 def _problem(error: DomainError) -> Problem:
     if error.code == grpc.StatusCode.ALREADY_EXISTS:
         return Problem("PAYMENT_ID_CONFLICT", "name", error.message)
+    if error.code == grpc.StatusCode.FAILED_PRECONDITION:
+        # The owning service does not take the record now; it is kept for later.
+        return Problem("OWNER_UNAVAILABLE", "", error.message)
     where = ""
     if isinstance(error, InvalidArgument) and error.field_violations:
         # "customers[0].tariff" → "tariff": the path within the one record sent.

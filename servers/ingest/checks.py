@@ -24,6 +24,10 @@ EXTERNAL_CHANNELS = frozenset(
 )
 
 
+# Kinds whose records name an archived customer they must exist for.
+NAMES_CUSTOMER = frozenset({"METER_READING", "TARIFF_ASSIGNMENT", "PAYMENT"})
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a record is quarantined: an UPPER_SNAKE reason, the field at fault (a
@@ -76,7 +80,7 @@ def check_records(
         if problem is not None:
             checked.problems[index] = problem
     remaining = [i for i in range(len(records)) if i not in checked.problems]
-    named = {records[i].customer_id for i in remaining if records[i].kind != "CUSTOMER"}
+    named = {records[i].customer_id for i in remaining if records[i].kind in NAMES_CUSTOMER}
     checked.customers = upstream.customers(named) if named else {}
     tariffs: dict[str, bool] = {}
     for index in remaining:
@@ -93,7 +97,7 @@ def _reference_problem(
     tariffs: dict[str, bool],
     upstream: Upstream,
 ) -> Problem | None:
-    if record.kind != "CUSTOMER" and record.customer_id not in customers:
+    if record.kind in NAMES_CUSTOMER and record.customer_id not in customers:
         field_name = "customer" if record.kind == "TARIFF_ASSIGNMENT" else "name"
         return Problem(
             "UNKNOWN_CUSTOMER", field_name, f"customers/{record.customer_id} is not in the archive"

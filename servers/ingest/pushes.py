@@ -11,7 +11,13 @@ from typing import Any
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from servers.ingest.ingestor import Ingestor, Outcome
 from servers.ingest.quarantine import quarantined_resource
-from servers.ingest.records import customer_record, payment_record, reading_record, tariff_record
+from servers.ingest.records import (
+    application_record,
+    customer_record,
+    payment_record,
+    reading_record,
+    tariff_record,
+)
 from servers.runtime import Clock, require_principal
 from servers.runtime.protoconv import from_timestamp
 
@@ -103,6 +109,17 @@ class PushMethods:
         outcome = self.ingestor.ingest(records, push_source())
         return ingest_pb.PushPaymentsResponse(
             created_count=outcome.created,
+            unchanged_count=outcome.unchanged + outcome.stale,
+            **self._quarantined(outcome),
+        )
+
+    def PushApplicationUpdates(
+        self, request: ingest_pb.PushApplicationUpdatesRequest, context: Any
+    ) -> ingest_pb.PushApplicationUpdatesResponse:
+        records = [application_record(u) for u in request.application_updates]
+        outcome = self.ingestor.ingest(records, push_source())
+        return ingest_pb.PushApplicationUpdatesResponse(
+            applied_count=outcome.applied,
             unchanged_count=outcome.unchanged + outcome.stale,
             **self._quarantined(outcome),
         )

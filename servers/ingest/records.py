@@ -4,7 +4,8 @@ customer it concerns and a digest of its content.
 Source ids and versions (docs/ingest.md): a customer is known by its number and
 versioned by its source_update_time; a reading by its name and the batch's source
 time; a tariff assignment by the customer number and its source_update_time; a payment
-by its name (the receipt id) and its complete_time.
+by its name (the receipt id) and its complete_time; an application update by the
+application's name and its source_update_time.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _customer_name(record: ingest_pb2.SourceRecord) -> str:
         return record.tariff_assignment.customer
     if which == "payment":
         return record.payment.name
+    # An application update concerns an application, not (yet) a customer.
     return ""
 
 
@@ -98,6 +100,17 @@ def payment_record(payment: payment_pb2.Payment) -> Record:
     )
 
 
+def application_record(update: ingest_pb2.ApplicationUpdate) -> Record:
+    wrapped = ingest_pb2.SourceRecord(application_update=update)
+    return Record(
+        "APPLICATION_UPDATE",
+        update.application,
+        _time_or_epoch(update.HasField("source_update_time"), update.source_update_time),
+        wrapped,
+        _digest(wrapped),
+    )
+
+
 def from_source_record(record: ingest_pb2.SourceRecord, version_time: datetime) -> Record:
     """A stored or corrected SourceRecord as a Record (`version_time` is used for
     readings, whose version is not in the record itself)."""
@@ -110,6 +123,8 @@ def from_source_record(record: ingest_pb2.SourceRecord, version_time: datetime) 
         return tariff_record(record.tariff_assignment)
     if which == "payment":
         return payment_record(record.payment)
+    if which == "application_update":
+        return application_record(record.application_update)
     raise ValueError("empty source record")
 
 

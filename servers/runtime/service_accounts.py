@@ -54,13 +54,15 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     # forwards their assertion.
     "cli": ServiceAccount(roles=("cli",), permissions=("account.sessions.authenticate",)),
     # The utility's source systems push data through ingest only, each its own kinds:
-    # marketing the archive, tariff assignments and payments made outside the app.
+    # marketing the archive, tariff assignments, payments made outside the app and
+    # connection applications' progress.
     "marketing": ServiceAccount(
         roles=("service",),
         permissions=(
             "ingest.customerChanges.push",
             "ingest.tariffAssignments.push",
             "ingest.payments.push",
+            "ingest.applicationUpdates.push",
         ),
     ),
     "metering": ServiceAccount(roles=("service",), permissions=("ingest.meterReadings.push",)),

@@ -12,8 +12,10 @@ from sqlmodel import col, select
 
 from palmgrid.billing.v1 import payment_pb2
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
+from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
 from servers.billing.models import BalanceRow, Customer, MeterReading
 from servers.inspection.models import AnomalyRow
+from servers.runtime.protoconv import timestamp
 from tests.ingest.support import (
     START,
     STORED_WH,
@@ -231,3 +233,31 @@ def test_each_source_system_pushes_only_its_own_kinds(system: IngestSystem) -> N
             ingest_pb.PushCustomerChangesRequest(customers=[], request_id=request_id())
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_application_updates_are_kept_until_the_expansion_service_takes_them(
+    system: IngestSystem,
+) -> None:
+    def update(application: str, node: str) -> ingest_resources.ApplicationUpdate:
+        return ingest_resources.ApplicationUpdate(
+            application=f"applications/{application}",
+            node=node,
+            note="现场勘查完成",
+            source_update_time=timestamp(START - DAY),
+        )
+
+    batch = [update("a100", "SITE_SURVEY"), update("a101", "site survey")]
+    reply = system.marketing.PushApplicationUpdates(
+        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
+    )
+    assert reply.applied_count == 0
+    assert reasons(reply) == {
+        "applications/a100": "OWNER_UNAVAILABLE ",
+        "applications/a101": "INVALID_FIELD node",
+    }
+    again = system.marketing.PushApplicationUpdates(
+        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
+    )
+    assert [r.name for r in again.quarantined_records] == [
+        r.name for r in reply.quarantined_records
+    ]

@@ -561,6 +561,70 @@ class PushPaymentsResponse(_message.Message):
 Global___PushPaymentsResponse: _TypeAlias = PushPaymentsResponse  # noqa: Y015
 
 @_typing.final
+class PushApplicationUpdatesRequest(_message.Message):
+    """Request for PushApplicationUpdates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_UPDATES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
+    @_builtins.property
+    def application_updates(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ApplicationUpdate]:
+        """The updates, 1 to 500; each validated on its own."""
+
+    def __init__(
+        self,
+        *,
+        application_updates: _abc.Iterable[_resources_pb2.ApplicationUpdate] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_updates", b"application_updates", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushApplicationUpdatesRequest: _TypeAlias = PushApplicationUpdatesRequest  # noqa: Y015
+
+@_typing.final
+class PushApplicationUpdatesResponse(_message.Message):
+    """Response of PushApplicationUpdates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    applied_count: _builtins.int
+    """Updates the expansion service took."""
+    unchanged_count: _builtins.int
+    """Updates equal to, or older than, what was applied before."""
+    quarantined_count: _builtins.int
+    """Updates quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined updates, with their reasons."""
+
+    def __init__(
+        self,
+        *,
+        applied_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushApplicationUpdatesResponse: _TypeAlias = PushApplicationUpdatesResponse  # noqa: Y015
+
+@_typing.final
 class ListQuarantinedRecordsRequest(_message.Message):
     """Request for ListQuarantinedRecords."""
 

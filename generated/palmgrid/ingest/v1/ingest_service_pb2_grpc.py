@@ -100,6 +100,11 @@ class IngestServiceStub:
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.FromString,
                 _registered_method=True)
+        self.PushApplicationUpdates = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/PushApplicationUpdates',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.FromString,
+                _registered_method=True)
         self.ListQuarantinedRecords = channel.unary_unary(
                 '/palmgrid.ingest.v1.IngestService/ListQuarantinedRecords',
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsRequest.SerializeToString,
@@ -239,6 +244,16 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PushApplicationUpdates(self, request, context):
+        """Pushes connection applications' progress from the marketing system, for the
+        expansion service. The source id is the application's name, the source version
+        the update's source_update_time. Until the expansion service takes such updates
+        every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListQuarantinedRecords(self, request, context):
         """Lists quarantined records, newest first; by default those still waiting
         (QUARANTINE_STATE_OPEN).
@@ -325,6 +340,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.PushPayments,
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.FromString,
                     response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.SerializeToString,
+            ),
+            'PushApplicationUpdates': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushApplicationUpdates,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.SerializeToString,
             ),
             'ListQuarantinedRecords': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQuarantinedRecords,
@@ -631,6 +651,33 @@ class IngestService:
             '/palmgrid.ingest.v1.IngestService/PushPayments',
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.SerializeToString,
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushApplicationUpdates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/PushApplicationUpdates',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -107,6 +107,12 @@ class IngestServiceStub:
     payment (unknown customer, an app channel, a receipt id already used for another
     payment) is quarantined; the others are recorded once.
     """
+    PushApplicationUpdates: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushApplicationUpdatesRequest, _ingest_service_pb2.PushApplicationUpdatesResponse]
+    """Pushes connection applications' progress from the marketing system, for the
+    expansion service. The source id is the application's name, the source version
+    the update's source_update_time. Until the expansion service takes such updates
+    every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+    """
     ListQuarantinedRecords: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListQuarantinedRecordsRequest, _ingest_service_pb2.ListQuarantinedRecordsResponse]
     """Lists quarantined records, newest first; by default those still waiting
     (QUARANTINE_STATE_OPEN).
@@ -201,6 +207,12 @@ class IngestServiceAsyncStub(IngestServiceStub):
     the payment's name (its receipt id), the source version its complete_time. A bad
     payment (unknown customer, an app channel, a receipt id already used for another
     payment) is quarantined; the others are recorded once.
+    """
+    PushApplicationUpdates: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushApplicationUpdatesRequest, _ingest_service_pb2.PushApplicationUpdatesResponse]  # type: ignore[assignment]
+    """Pushes connection applications' progress from the marketing system, for the
+    expansion service. The source id is the application's name, the source version
+    the update's source_update_time. Until the expansion service takes such updates
+    every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
     """
     ListQuarantinedRecords: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListQuarantinedRecordsRequest, _ingest_service_pb2.ListQuarantinedRecordsResponse]  # type: ignore[assignment]
     """Lists quarantined records, newest first; by default those still waiting
@@ -353,6 +365,18 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         the payment's name (its receipt id), the source version its complete_time. A bad
         payment (unknown customer, an app channel, a receipt id already used for another
         payment) is quarantined; the others are recorded once.
+        """
+
+    @_abc_1.abstractmethod
+    def PushApplicationUpdates(
+        self,
+        request: _ingest_service_pb2.PushApplicationUpdatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.PushApplicationUpdatesResponse, _abc.Awaitable[_ingest_service_pb2.PushApplicationUpdatesResponse]]:
+        """Pushes connection applications' progress from the marketing system, for the
+        expansion service. The source id is the application's name, the source version
+        the update's source_update_time. Until the expansion service takes such updates
+        every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
         """
 
     @_abc_1.abstractmethod

@@ -115,6 +115,8 @@ class _RecordKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordKind
     """A tariff assignment (TariffAssignment)."""
     RECORD_KIND_PAYMENT: _RecordKind.ValueType  # 4
     """A payment made outside the app (palmgrid.billing.v1.Payment)."""
+    RECORD_KIND_APPLICATION_UPDATE: _RecordKind.ValueType  # 5
+    """A connection application's progress in the marketing system (ApplicationUpdate)."""
 
 class RecordKind(_RecordKind, metaclass=_RecordKindEnumTypeWrapper):
     """What kind of record a source sent."""
@@ -129,6 +131,8 @@ RECORD_KIND_TARIFF_ASSIGNMENT: RecordKind.ValueType  # 3
 """A tariff assignment (TariffAssignment)."""
 RECORD_KIND_PAYMENT: RecordKind.ValueType  # 4
 """A payment made outside the app (palmgrid.billing.v1.Payment)."""
+RECORD_KIND_APPLICATION_UPDATE: RecordKind.ValueType  # 5
+"""A connection application's progress in the marketing system (ApplicationUpdate)."""
 Global___RecordKind: _TypeAlias = RecordKind  # noqa: Y015
 
 class _QuarantineState:
@@ -334,6 +338,47 @@ class ImportError(_message.Message):
 Global___ImportError: _TypeAlias = ImportError  # noqa: Y015
 
 @_typing.final
+class ApplicationUpdate(_message.Message):
+    """A connection application (业扩报装) reaching a node in the marketing system, for the
+    expansion service. Until that service takes such updates, they are quarantined as
+    OWNER_UNAVAILABLE and kept for reprocessing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    application: _builtins.str
+    """The application, `applications/{application}`."""
+    node: _builtins.str
+    """The workflow node the application reached, by the marketing system's code (such
+    as "SITE_SURVEY").
+    """
+    note: _builtins.str
+    """The marketing system's note on the step."""
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the marketing system recorded the step: its source version."""
+
+    def __init__(
+        self,
+        *,
+        application: _builtins.str = ...,
+        node: _builtins.str = ...,
+        note: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "node", b"node", "note", b"note", "source_update_time", b"source_update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationUpdate: _TypeAlias = ApplicationUpdate  # noqa: Y015
+
+@_typing.final
 class TariffAssignment(_message.Message):
     """A customer moved to a tariff by the marketing system."""
 
@@ -375,6 +420,7 @@ class SourceRecord(_message.Message):
     METER_READING_FIELD_NUMBER: _builtins.int
     TARIFF_ASSIGNMENT_FIELD_NUMBER: _builtins.int
     PAYMENT_FIELD_NUMBER: _builtins.int
+    APPLICATION_UPDATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def customer(self) -> _resources_pb2.Customer:
         """A customer archive record."""
@@ -391,6 +437,10 @@ class SourceRecord(_message.Message):
     def payment(self) -> _payment_pb2.Payment:
         """A payment made outside the app."""
 
+    @_builtins.property
+    def application_update(self) -> Global___ApplicationUpdate:
+        """A connection application's progress."""
+
     def __init__(
         self,
         *,
@@ -398,12 +448,13 @@ class SourceRecord(_message.Message):
         meter_reading: _resources_pb2.MeterReading | None = ...,
         tariff_assignment: Global___TariffAssignment | None = ...,
         payment: _payment_pb2.Payment | None = ...,
+        application_update: Global___ApplicationUpdate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["customer", "meter_reading", "tariff_assignment", "payment"]  # noqa: Y015
+    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["customer", "meter_reading", "tariff_assignment", "payment", "application_update"]  # noqa: Y015
     _WhichOneofArgType_record: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_record) -> _WhichOneofReturnType_record | None: ...
 
@@ -443,7 +494,8 @@ class QuarantinedRecord(_message.Message):
     """The record's id at its source (customer number, reading or payment name)."""
     reason: _builtins.str
     """Why, as an UPPER_SNAKE reason: INVALID_FIELD, UNKNOWN_CUSTOMER, UNKNOWN_METER,
-    UNKNOWN_TARIFF, READING_BACKWARDS, REFUSED_BY_BILLING, PAYMENT_ID_CONFLICT.
+    UNKNOWN_TARIFF, READING_BACKWARDS, REFUSED_BY_BILLING, PAYMENT_ID_CONFLICT,
+    OWNER_UNAVAILABLE (the owning service does not take the record yet).
     """
     field: _builtins.str
     """The field at fault, as a lowerCamelCase path in the record; empty when the record
