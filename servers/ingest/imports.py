@@ -17,6 +17,7 @@ from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2
 from servers.ingest import staging
 from servers.ingest.ingestor import Ingestor, Outcome
+from servers.ingest.listing import newest_first
 from servers.ingest.models import ACTIVE_JOB_STATES, ImportJobRow, ImportJobState
 from servers.runtime import (
     Clock,
@@ -24,7 +25,6 @@ from servers.runtime import (
     NotFound,
     Runtime,
     audit_note,
-    paging,
     require_principal,
 )
 from servers.runtime.db import create_engine
@@ -38,7 +38,6 @@ DEFAULT_BATCH = 500
 KEPT_ERRORS = 100
 SOURCE_PREFIX = "IMPORT_SOURCE_"
 STATE_PREFIX = "IMPORT_JOB_STATE_"
-ORDER = (col(ImportJobRow.create_time), col(ImportJobRow.id))
 
 
 def job_resource(row: ImportJobRow) -> resources_pb2.ImportJob:
@@ -147,8 +146,6 @@ class ImportMethods:
     def ListImportJobs(
         self, request: ingest_pb.ListImportJobsRequest, context: Any
     ) -> ingest_pb.ListImportJobsResponse:
-        filters = [request.source, request.state]
-        after = paging.decode_token(request.page_token, filters, types=(str, str))
         query = select(ImportJobRow)
         if request.source:
             source = resources_pb2.ImportSource.Name(request.source).removeprefix(SOURCE_PREFIX)
@@ -156,18 +153,11 @@ class ImportMethods:
         if request.state:
             state = resources_pb2.ImportJobState.Name(request.state).removeprefix(STATE_PREFIX)
             query = query.where(col(ImportJobRow.state) == state)
-        if after is not None:
-            query = query.where(
-                paging.descending_after(ORDER, (paging.time_from_key(after[0]), after[1]))
-            )
-        size = paging.page_size(request.page_size, 50)
-        with self.runtime.session() as session:
-            rows = list(session.exec(query.order_by(*(c.desc() for c in ORDER)).limit(size + 1)))
+        rows, token = newest_first(
+            self.runtime, ImportJobRow, query, request, [request.source, request.state]
+        )
         return ingest_pb.ListImportJobsResponse(
-            import_jobs=[job_resource(r) for r in rows[:size]],
-            next_page_token=paging.next_page_token(
-                rows, size, lambda r: [paging.time_key(r.create_time), r.id], filters
-            ),
+            import_jobs=[job_resource(r) for r in rows], next_page_token=token
         )
 
     def CancelImportJob(

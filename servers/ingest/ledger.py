@@ -24,14 +24,7 @@ class Standing(enum.Enum):
 def standings(session: Session, records: Sequence[Record]) -> list[Standing]:
     """Each record's standing; of several records with the same key in one batch, all
     but the newest (the last of equal ones) count as stale."""
-    keys = list({(r.kind, r.source_id) for r in records})
-    stored: dict[tuple[str, str], AppliedRecord] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        query = select(AppliedRecord).where(
-            tuple_(col(AppliedRecord.kind), col(AppliedRecord.source_id)).in_(chunk)
-        )
-        stored.update({(row.kind, row.source_id): row for row in session.exec(query)})
+    stored = _applied(session, records)
     newest: dict[tuple[str, str], int] = {}
     for index, record in enumerate(records):
         key = (record.kind, record.source_id)
@@ -59,18 +52,7 @@ def standings(session: Session, records: Sequence[Record]) -> list[Standing]:
 
 def remember(session: Session, records: Sequence[Record], now: datetime) -> None:
     """Note these records as applied (in the caller's transaction)."""
-    keys = [(r.kind, r.source_id) for r in records]
-    stored = {
-        (row.kind, row.source_id): row
-        for start in range(0, len(keys), 500)
-        for row in session.exec(
-            select(AppliedRecord).where(
-                tuple_(col(AppliedRecord.kind), col(AppliedRecord.source_id)).in_(
-                    keys[start : start + 500]
-                )
-            )
-        )
-    }
+    stored = _applied(session, records)
     for record in records:
         row = stored.get((record.kind, record.source_id))
         if row is None:
@@ -88,3 +70,17 @@ def remember(session: Session, records: Sequence[Record], now: datetime) -> None
         row.digest = record.digest
         row.apply_time = now
         session.add(row)
+
+
+def _applied(session: Session, records: Sequence[Record]) -> dict[tuple[str, str], AppliedRecord]:
+    """The ledger rows of these records' keys."""
+    keys = list({(r.kind, r.source_id) for r in records})
+    stored: dict[tuple[str, str], AppliedRecord] = {}
+    for start in range(0, len(keys), 500):
+        query = select(AppliedRecord).where(
+            tuple_(col(AppliedRecord.kind), col(AppliedRecord.source_id)).in_(
+                keys[start : start + 500]
+            )
+        )
+        stored.update({(row.kind, row.source_id): row for row in session.exec(query)})
+    return stored

@@ -5,7 +5,7 @@ supersedes it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select, tuple_
@@ -26,17 +26,10 @@ def quarantine(
     session: Session, failed: Sequence[tuple[Record, Problem]], source: str, now: datetime
 ) -> list[QuarantineRow]:
     """Keep each failed record (in the caller's transaction); the rows, one per record."""
-    keys = list({(r.kind, r.source_id) for r, _ in failed})
-    waiting: dict[tuple[str, str, bytes], QuarantineRow] = {}
-    for start in range(0, len(keys), 500):
-        query = select(QuarantineRow).where(
-            tuple_(col(QuarantineRow.kind), col(QuarantineRow.source_id)).in_(
-                keys[start : start + 500]
-            ),
-            col(QuarantineRow.state) == OPEN,
-        )
-        for row in session.exec(query):
-            waiting[(row.kind, row.source_id, row.payload)] = row
+    waiting = {
+        (row.kind, row.source_id, row.payload): row
+        for row in _open_copies(session, {(r.kind, r.source_id) for r, _ in failed})
+    }
     rows: list[QuarantineRow] = []
     for record, problem in failed:
         payload = record.record.SerializeToString(deterministic=True)
@@ -65,19 +58,26 @@ def quarantine(
 def supersede(session: Session, applied: Sequence[Record], now: datetime) -> None:
     """Open quarantined copies of applied records, no newer than them, are superseded."""
     versions = {(r.kind, r.source_id): r.version_time for r in applied}
-    keys = list(versions)
-    for start in range(0, len(keys), 500):
+    for row in _open_copies(session, versions):
+        if row.version_time <= versions[(row.kind, row.source_id)]:
+            row.state = QuarantineState.SUPERSEDED.value
+            row.update_time = now
+            session.add(row)
+
+
+def _open_copies(session: Session, keys: Iterable[tuple[str, str]]) -> list[QuarantineRow]:
+    """The OPEN rows of these (kind, source id) keys."""
+    wanted = list(keys)
+    found: list[QuarantineRow] = []
+    for start in range(0, len(wanted), 500):
         query = select(QuarantineRow).where(
             tuple_(col(QuarantineRow.kind), col(QuarantineRow.source_id)).in_(
-                keys[start : start + 500]
+                wanted[start : start + 500]
             ),
             col(QuarantineRow.state) == OPEN,
         )
-        for row in session.exec(query):
-            if row.version_time <= versions[(row.kind, row.source_id)]:
-                row.state = QuarantineState.SUPERSEDED.value
-                row.update_time = now
-                session.add(row)
+        found.extend(session.exec(query))
+    return found
 
 
 def quarantined_resource(row: QuarantineRow) -> resources_pb2.QuarantinedRecord:

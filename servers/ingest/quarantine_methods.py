@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2
 from servers.ingest.ingestor import Ingestor
+from servers.ingest.listing import newest_first
 from servers.ingest.models import QuarantineRow, QuarantineState
 from servers.ingest.quarantine import OPEN, QUARANTINED, quarantined_resource
 from servers.ingest.records import KIND_PREFIX, from_source_record
@@ -21,11 +22,8 @@ from servers.runtime import (
     NotFound,
     Runtime,
     audit_note,
-    paging,
 )
 from servers.runtime.etags import check_content_etag
-
-ORDER = (col(QuarantineRow.create_time), col(QuarantineRow.id))
 
 
 class QuarantineMethods:
@@ -39,8 +37,6 @@ class QuarantineMethods:
         self, request: ingest_pb.ListQuarantinedRecordsRequest, context: Any
     ) -> ingest_pb.ListQuarantinedRecordsResponse:
         state = request.state or resources_pb2.QUARANTINE_STATE_OPEN
-        filters = [state, request.kind, request.source]
-        after = paging.decode_token(request.page_token, filters, types=(str, str))
         state_name = resources_pb2.QuarantineState.Name(state).removeprefix("QUARANTINE_STATE_")
         query = select(QuarantineRow).where(col(QuarantineRow.state) == state_name)
         if request.kind:
@@ -48,18 +44,11 @@ class QuarantineMethods:
             query = query.where(col(QuarantineRow.kind) == kind)
         if request.source:
             query = query.where(col(QuarantineRow.source) == request.source)
-        if after is not None:
-            query = query.where(
-                paging.descending_after(ORDER, (paging.time_from_key(after[0]), after[1]))
-            )
-        size = paging.page_size(request.page_size, 50)
-        with self.runtime.session() as session:
-            rows = list(session.exec(query.order_by(*(c.desc() for c in ORDER)).limit(size + 1)))
+        rows, token = newest_first(
+            self.runtime, QuarantineRow, query, request, [state, request.kind, request.source]
+        )
         return ingest_pb.ListQuarantinedRecordsResponse(
-            quarantined_records=[quarantined_resource(r) for r in rows[:size]],
-            next_page_token=paging.next_page_token(
-                rows, size, lambda r: [paging.time_key(r.create_time), r.id], filters
-            ),
+            quarantined_records=[quarantined_resource(r) for r in rows], next_page_token=token
         )
 
     def GetQuarantinedRecord(

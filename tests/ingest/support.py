@@ -183,13 +183,12 @@ class IngestSystem:
         return self
 
 
-@contextmanager
-def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
-    """Billing, account, notification, inspection and ingest under mTLS, on one
-    settable clock; ingest on `database_url`."""
+def common_settings(data_dir: Path) -> dict[str, Any]:
+    """The settings every service of an ingest test shares (dev PKI and identity key
+    made in `data_dir`, mTLS, no cache)."""
     ensure_pki_with_tester(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
-    common: dict[str, Any] = {
+    return {
         "profile": "dev",
         "data_dir": data_dir,
         "grpc_security": "mtls",
@@ -197,6 +196,13 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
         "memcached_servers": ("127.0.0.1:1",),
         "service_accounts": accounts_with_tester(),
     }
+
+
+@contextmanager
+def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
+    """Billing, account, notification, inspection and ingest under mTLS, on one
+    settable clock; ingest on `database_url`."""
+    common = common_settings(data_dir)
     clock = SettableClock(START)
     with ExitStack() as stack:
         near = start_neighbours(

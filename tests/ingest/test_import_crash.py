@@ -33,15 +33,20 @@ from servers.billing.models import MeterReading
 from servers.ingest.staging import METER_READINGS, create_staging_schema
 from servers.ingest.staging_rows import insert_rows, reading_row
 from servers.runtime import SettableClock, Settings, create_engine
-from servers.runtime.identity import ensure_key_pair
 from servers.worker.config import WorkerConfig
 from servers.worker.import_config import ImportConfig
 from servers.worker.job import JobContext
 from servers.worker.jobs.ingest import import_staging
 from servers.worker.process import open_runtime
-from tests.ingest.support import CUSTOMERS, METER, START, STORED_WH, fill_billing
+from tests.ingest.support import (
+    CUSTOMERS,
+    METER,
+    START,
+    STORED_WH,
+    common_settings,
+    fill_billing,
+)
 from tests.neighbours import start_neighbours
-from tests.tester import accounts_with_tester, ensure_pki_with_tester
 from tools.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -144,16 +149,7 @@ def stage_readings(staging_url: str) -> int:
 @pytest.fixture
 def running(tmp_path: Path, staging_url: str) -> Iterator[dict[str, Any]]:
     data_dir = tmp_path
-    ensure_pki_with_tester(data_dir / "tls")
-    ensure_key_pair(data_dir / "identity", "dev")
-    common: dict[str, Any] = {
-        "profile": "dev",
-        "data_dir": data_dir,
-        "grpc_security": "mtls",
-        "log_level": "WARNING",
-        "memcached_servers": ("127.0.0.1:1",),
-        "service_accounts": accounts_with_tester(),
-    }
+    common = common_settings(data_dir)
     with ExitStack() as stack:
         near = start_neighbours(
             stack,
