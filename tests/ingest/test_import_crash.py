@@ -24,7 +24,6 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlmodel import col, func, select
 
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
@@ -47,6 +46,7 @@ from tests.ingest.support import (
     fill_billing,
 )
 from tests.neighbours import start_neighbours
+from tests.serving import wait_serving
 from tools.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -72,18 +72,7 @@ class IngestProcess:
         assert credentials is not None
         self.channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials)
         self.stub = ingest_service_pb2_grpc.IngestServiceStub(self.channel)
-        deadline = time.monotonic() + START_TIMEOUT
-        health = health_pb2_grpc.HealthStub(self.channel)
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "ingest exited during start-up"
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("ingest did not start")
+        wait_serving(self.channel, self.process, "ingest", START_TIMEOUT)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
