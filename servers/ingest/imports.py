@@ -204,8 +204,11 @@ class ImportMethods:
 
         def progress(session: Session, outcome: Outcome) -> None:
             current = _get(session, request.name)
-            if current.state not in ACTIVE_JOB_STATES:
-                # Cancelled while the batch ran: what it applied stays applied.
+            moved = (current.cursor_time, current.cursor_key) != (row.cursor_time, row.cursor_key)
+            if current.state not in ACTIVE_JOB_STATES or moved:
+                # Cancelled while the batch ran, or another call committed this batch
+                # first: what it applied stays applied (and was applied once, by the
+                # ledger), and is not counted twice.
                 made["job"] = job_resource(current)
                 return
             if total is not None and current.state == ImportJobState.QUEUED.value:
