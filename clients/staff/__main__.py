@@ -4,6 +4,7 @@ python -m clients.staff login admin
 python -m clients.staff methods billing
 python -m clients.staff call BillingAdminService/ListCustomers '{"pageSize": 5}'
 python -m clients.staff whoami
+python -m clients.staff import-progress importJobs/0f3a9c2e41d7b655
 python -m clients.staff logout
 """
 
@@ -25,6 +26,7 @@ from rich.table import Table
 from clients.staff.catalog import all_rpcs, find_rpc
 from clients.staff.channels import open_channel
 from clients.staff.config import load_config
+from clients.staff.imports import follow_import_job
 from clients.staff.session import NotSignedIn, identity_metadata, new_captcha, sign_in, sign_out
 
 app = typer.Typer(help="PalmGrid staff CLI (gRPC).", no_args_is_help=True)
@@ -118,6 +120,23 @@ def call(
         _fail(_describe_error(error))
         return
     console.print_json(json_format.MessageToJson(reply, ensure_ascii=False))
+
+
+@app.command(name="import-progress")
+def import_progress(
+    job: str = typer.Argument(..., help="the import job, importJobs/{id}"),
+    interval: float = typer.Option(1.0, help="seconds between looks"),
+) -> None:
+    """Follow an ingest import job with a progress bar until it ends; print its counts."""
+    config = load_config()
+    try:
+        metadata = identity_metadata(config, "ingest")
+        with open_channel(config, "ingest") as channel:
+            follow_import_job(channel, metadata, job, console, interval)
+    except NotSignedIn as exc:
+        _fail(str(exc))
+    except grpc.RpcError as error:
+        _fail(_describe_error(error))
 
 
 @app.command()

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from clients.staff.__main__ import app
-from tests.account.conftest import CAPTCHA, DEV_PASSWORD, Account
+from palmgrid.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
+from servers.ingest.config import IngestConfig
+from servers.ingest.service import make_spec as ingest_spec
+from servers.ingest.staging import create_staging_schema
+from servers.ingest.staging_rows import customer_row, insert_rows
+from servers.runtime import create_engine
+from tests.account import services
+from tests.account.conftest import CAPTCHA, DEV_PASSWORD, Account, channel_as
 
 
 @pytest.fixture
@@ -64,3 +75,55 @@ def test_wrong_password_and_bad_requests_are_explained(cli_env: dict[str, str]) 
     assert code == 2 and "unknown or ambiguous RPC" in out
     code, out = run(cli_env, "call", "GetTariff", "{not json", "--anonymous")
     assert code == 2 and "bad request JSON" in out
+
+
+@pytest.fixture
+def ingest_port(account: Account, tmp_path: Path) -> Iterator[int]:
+    """An ingest service beside the account service, over a staging database with two
+    customer rows it quarantines for their area codes (no billing needed)."""
+    staging_url = f"sqlite:///{tmp_path / 'staging.db'}"
+    engine = create_engine(staging_url)
+    create_staging_schema(engine)
+    changed = datetime.now(UTC) - timedelta(hours=1)
+    insert_rows(
+        engine,
+        "CUSTOMERS",
+        [customer_row(f"310000070{n}", changed, area_code="bad") for n in range(2)],
+    )
+    engine.dispose()
+    settings = account.settings.model_copy(
+        update={
+            "account_target": f"127.0.0.1:{account.port}",
+            "ingest_database_url": f"sqlite:///{tmp_path / 'ingest.db'}",
+        }
+    )
+    running = services.start(
+        "ingest",
+        settings,
+        ingest_spec(config=IngestConfig(demo_data=False, staging_url=staging_url)),
+    )
+    yield running.port
+    services.stop(running)
+
+
+def test_a_staff_member_follows_an_import_job_to_its_summary(
+    account: Account, cli_env: dict[str, str], ingest_port: int
+) -> None:
+    worker = ingest_service_pb2_grpc.IngestServiceStub(
+        channel_as(account.settings, ingest_port, "worker")
+    )
+    job = worker.CreateImportJob(
+        ingest_service_pb2.CreateImportJobRequest(
+            import_job=ingest_resources.ImportJob(source=ingest_resources.IMPORT_SOURCE_CUSTOMERS),
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    worker.RunImportJob(ingest_service_pb2.RunImportJobRequest(name=job.name, max_rows=10))
+    env = {**cli_env, "PALMGRID_INGEST_PORT": str(ingest_port)}
+    assert run(env, "login", "admin", "--password", DEV_PASSWORD)[0] == 0
+    code, out = run(env, "import-progress", job.name, "--interval", "0.1")
+    assert code == 0, out
+    words = " ".join(out.split())  # the table wraps to the terminal's width
+    assert f"{job.name}: SUCCEEDED" in words
+    assert "2/2" in words
+    assert "first quarantined: 3100000700 INVALID_FIELD areaCode" in words
