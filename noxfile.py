@@ -88,3 +88,17 @@ def bench(session: nox.Session) -> None:
         _apt_install(session, "wrk")
     system(session)
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(name="import_crash")
+def import_crash(session: nox.Session) -> None:
+    """The staging import killed with SIGKILL halfway and resumed, at 100,000 rows (the
+    suite runs it at 10,000; docs/ingest.md). Takes several minutes."""
+    session.run(
+        "pytest",
+        "tests/ingest/test_import_crash.py",
+        "-o",
+        "timeout=3600",
+        *session.posargs,
+        env={"PALMGRID_TEST_IMPORT_ROWS": "100000"},
+    )

@@ -21,6 +21,7 @@ from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec as notification_spec
 from servers.runtime import Runtime, SettableClock, Settings
 from tests.account import services
+from tools.ports import free_port
 
 
 @dataclass
@@ -51,9 +52,16 @@ def start_neighbours(
     """Billing (without demo data, filled by `fill_billing`), account (fast hashing,
     filled by `fill_account`) and notification (its gateways at `gateway_url`), each
     stopped when `stack` closes."""
+    # Billing writes the audit records of its audited methods to account, which starts
+    # after it (it asks billing about bindings): account's address is chosen first.
+    account_address = f"127.0.0.1:{free_port()}"
     billing = services.start(
         "billing",
-        Settings(**common, billing_database_url=f"sqlite:///{data_dir / 'billing.db'}"),
+        Settings(
+            **common,
+            billing_database_url=f"sqlite:///{data_dir / 'billing.db'}",
+            account_target=account_address,
+        ),
         billing_spec(BillingConfig(demo_data=False)),
     )
     stack.callback(services.stop, billing)
@@ -74,6 +82,7 @@ def start_neighbours(
             ),
             clock=clock,
         ),
+        address=account_address,
     )
     stack.callback(services.stop, account)
     fill_account(account.runtime)

@@ -53,8 +53,18 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     # The staff CLI's certificate only proves it is the CLI: staff sign in and the CLI
     # forwards their assertion.
     "cli": ServiceAccount(roles=("cli",), permissions=("account.sessions.authenticate",)),
-    # The utility's source systems push data through ingest only, each its own kind.
-    "marketing": ServiceAccount(roles=("service",), permissions=("ingest.customerChanges.push",)),
+    # The utility's source systems push data through ingest only, each its own kinds:
+    # marketing the archive, tariff assignments, payments made outside the app and
+    # connection applications' progress.
+    "marketing": ServiceAccount(
+        roles=("service",),
+        permissions=(
+            "ingest.customerChanges.push",
+            "ingest.tariffAssignments.push",
+            "ingest.payments.push",
+            "ingest.applicationUpdates.push",
+        ),
+    ),
     "metering": ServiceAccount(roles=("service",), permissions=("ingest.meterReadings.push",)),
     # The account service keeps the audit log itself; it asks billing whether a customer
     # can be bound and sends the binding code and notices through notification.
@@ -104,19 +114,24 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "notification.messages.create",
     ),
     # Ingest hands customer changes, meter readings and payments made outside the app
-    # (reported by the marketing system) on to billing.
+    # (reported by the marketing system) on to billing, after checking them against the
+    # archive (customers, meters, tariffs, the previous reading); a reading that goes
+    # backwards is reported to inspection as a metering anomaly.
     "ingest": _service(
         AUDIT_WRITE,
+        "billing.customers.batchGet",
         "billing.customers.upsert",
+        "billing.meterReadings.list",
         "billing.meterReadings.upsert",
         "billing.payments.record",
+        "inspection.anomalies.record",
     ),
     # Notification finds who should hear of something and files the in-app copies.
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),
     # The worker's scheduled jobs (servers/worker/jobs): billing's monthly bills, late
     # fees and reconciliation, message delivery, account housekeeping, care's closing
     # of resolved feedback and complaint-risk scoring, outage's clock, connection node
-    # reminders.
+    # reminders, the staging import.
     "worker": _service(
         AUDIT_WRITE,
         "billing.bills.issue",
@@ -128,7 +143,8 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "care.feedback.closeResolved",
         "care.complaintRisks.score",
         "outage.clock.run",
-        "expansion.reminders.run",
+        # of resolved feedback and complaint-risk scoring, outage's clock, connection node
+        # reminders, the staging import.
     ),
     # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
     # data it caches for them, nothing else (any customer's, hence every supply office).

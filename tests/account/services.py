@@ -44,9 +44,11 @@ def no_demo_data() -> Iterator[None]:
             os.environ["PALMGRID_BILLING_DEMO_DATA"] = previous
 
 
-def start(name: str, settings: Settings, spec: ServiceSpec | None = None) -> Running:
+def start(
+    name: str, settings: Settings, spec: ServiceSpec | None = None, address: str = "127.0.0.1:0"
+) -> Running:
     with no_demo_data():
-        server, port, runtime = build_server(spec or spec_of(name), settings, address="127.0.0.1:0")
+        server, port, runtime = build_server(spec or spec_of(name), settings, address=address)
     server.start()
     return Running(name, server, port, runtime)
 

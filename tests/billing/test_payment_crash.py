@@ -17,7 +17,6 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -38,6 +37,7 @@ from tests.billing.payments_sandbox_support import (
     start_test_sandbox,
 )
 from tests.billing.payments_support import PAYMENT_PERMISSIONS, identity_key, wait_until
+from tests.serving import wait_serving
 from tools.ports import free_port
 
 __all__ = ["identity_key", "payment_keys_dir"]
@@ -63,21 +63,7 @@ class BillingProcess:
             stderr=subprocess.STDOUT,
         )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self._wait_serving()
-
-    def _wait_serving(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        health = health_pb2_grpc.HealthStub(self.channel)
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "billing exited during start-up"
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("billing did not start")
+        wait_serving(self.channel, self.process, "billing", START_TIMEOUT)
 
     @property
     def stub(self) -> billing_service_pb2_grpc.BillingServiceStub:

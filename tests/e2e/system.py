@@ -276,6 +276,18 @@ def start_system(
     # Memcached after every change.
     for name in ["care", "outage", "expansion", "inspection"]:
         services[name] = _start(data_dir, name, settings)
+    # Ingest hands what the source systems push to billing (and backwards readings to
+    # inspection), then bumps the customers' cache tags in the edge's Memcached.
+    services["ingest"] = _start(
+        data_dir,
+        "ingest",
+        settings.model_copy(
+            update={
+                "ingest_database_url": f"sqlite:///{data_dir / 'ingest.db'}",
+                "inspection_target": services["inspection"].target,
+            }
+        ),
+    )
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",

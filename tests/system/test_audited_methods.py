@@ -34,10 +34,13 @@ from palmgrid.account.v1 import resources_pb2 as account_res
 from palmgrid.billing.v1 import billing_admin_service_pb2 as billing_admin_pb
 from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal_pb
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
+from palmgrid.billing.v1 import payment_pb2
 from palmgrid.care.v1 import care_service_pb2 as care_pb
 from palmgrid.care.v1 import resources_pb2 as care_res
 from palmgrid.expansion.v1 import expansion_service_pb2 as expansion_pb
 from palmgrid.expansion.v1 import resources_pb2 as expansion_res
+from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
+from palmgrid.ingest.v1 import resources_pb2 as ingest_res
 from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2 as inspection_res
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
@@ -68,6 +71,7 @@ BUILT_SERVICES = (
     "billing",
     "care",
     "expansion",
+    "ingest",
     "inspection",
     "notification",
     "outage",
@@ -195,7 +199,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     settings = settings.model_copy(update={"notification_target": notification.target})
     inspection = services.start("inspection", settings)
     expansion = services.start("expansion", settings)
-    running = [account, billing, care, notification, outage, inspection, expansion]
+    # Ingest hands pushed records to billing and keeps the quarantine and import jobs.
+    ingest = services.start(
+        "ingest", settings.model_copy(update={"inspection_target": inspection.target})
+    )
+    running = [account, billing, care, notification, outage, inspection, expansion, ingest]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -518,6 +526,26 @@ def _parented(message: type[Message], parent: str) -> Callable[[System], Attempt
     return lambda system: Attempt(message(parent=parent), resource=parent)  # type: ignore[call-arg]
 
 
+def _create_import_job(system: System) -> Attempt:
+    request = ingest_pb.CreateImportJobRequest(
+        import_job=ingest_res.ImportJob(source=ingest_res.IMPORT_SOURCE_PAYMENTS),
+        request_id=str(uuid.uuid4()),
+    )
+    return Attempt(request, resource=lambda job: job.name)
+
+
+def _push_payments(system: System) -> Attempt:
+    """A counter payment of a customer billing does not know: answered, and quarantined."""
+    paid = payment_pb2.Payment(
+        name="customers/3199999999/payments/audit-1",
+        amount_fen=100,
+        channel=payment_pb2.PAYMENT_CHANNEL_COUNTER,
+    )
+    paid.complete_time.GetCurrentTime()
+    paid.complete_time.seconds -= 60
+    return Attempt(ingest_pb.PushPaymentsRequest(payments=[paid], request_id=str(uuid.uuid4())))
+
+
 A = "/palmgrid.account.v1.AccountService/"
 ADMIN = "/palmgrid.account.v1.AccountAdminService/"
 BILLING = "/palmgrid.billing.v1.BillingService/"
@@ -528,6 +556,7 @@ EXPANSION = "/palmgrid.expansion.v1.ExpansionService/"
 NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
 OUTAGE = "/palmgrid.outage.v1.OutageService/"
 INSPECTION = "/palmgrid.inspection.v1.InspectionService/"
+INGEST = "/palmgrid.ingest.v1.IngestService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -560,6 +589,8 @@ SUCCEED = {
     INSPECTION + "CreateInspection",
     INSPECTION + "AssignInspection",
     INSPECTION + "CancelInspection",
+    INGEST + "CreateImportJob",
+    INGEST + "PushPayments",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -643,6 +674,16 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     ),
     INSPECTION + "CreateFinding": _parented(inspection_pb.CreateFindingRequest, "inspections/i404"),
     INSPECTION + "DismissAnomaly": _named(inspection_pb.DismissAnomalyRequest, "anomalies/a404"),
+    INGEST + "CreateImportJob": _create_import_job,
+    INGEST + "PushPayments": _push_payments,
+    INGEST + "CancelImportJob": _named(ingest_pb.CancelImportJobRequest, "importJobs/j404"),
+    INGEST + "ReprocessQuarantinedRecord": _named(
+        ingest_pb.ReprocessQuarantinedRecordRequest, "quarantinedRecords/q404"
+    ),
+    INGEST + "DiscardQuarantinedRecord": lambda s: Attempt(
+        ingest_pb.DiscardQuarantinedRecordRequest(name="quarantinedRecords/q404", reason="dup"),
+        resource="quarantinedRecords/q404",
+    ),
 }
 
 
@@ -706,11 +747,12 @@ def test_the_built_services_have_audited_methods() -> None:
     # Care declares eleven; all are built. Outage declares four.
     assert len([p for p in paths if p.startswith(CARE)]) == 11
     assert len([p for p in paths if p.startswith(OUTAGE)]) == 4
-    # Inspection declares six.
+    # Inspection declares six, ingest five.
     assert len([p for p in paths if p.startswith(INSPECTION)]) == 6
     # Expansion's audited methods: filing, the five moves, the limits' update and the
     # two changes of attachments.
     assert len([p for p in paths if p.startswith(EXPANSION)]) == 9
+    assert len([p for p in paths if p.startswith(INGEST)]) == 5
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

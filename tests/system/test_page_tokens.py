@@ -20,6 +20,7 @@ import base64
 import contextlib
 import importlib
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from google.protobuf import descriptor, message_factory, timestamp_pb2
 
 from palmgrid.account.v1 import account_internal_service_pb2 as account_internal_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
+from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
+from palmgrid.ingest.v1 import resources_pb2 as ingest_res
 from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import resources_pb2 as inspection_resources_pb2
 from palmgrid.notification.v1 import (
@@ -59,11 +62,22 @@ from tests.account.conftest import (
 from tests.billing.core_support import start_billing
 from tests.care.support import CareServer, start_care
 from tests.expansion.support import expansion_system
+from tests.ingest.support import START as INGEST_START
+from tests.ingest.support import IngestSystem, customer, ingest_system
 from tests.inspection.support import InspectionSystem, finding, inspection_system
 from tests.outage.support import outage_system
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ("account", "billing", "care", "expansion", "inspection", "notification", "outage")
+BUILT = (
+    "account",
+    "billing",
+    "care",
+    "expansion",
+    "ingest",
+    "inspection",
+    "notification",
+    "outage",
+)
 
 # List methods that return everything at once, by design.
 UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
@@ -143,6 +157,8 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     },
     "ListAttachments": {"parent": "{other_application}"},
     "ListNodeTimeLimits": {"application_kind": 1},
+    "ListQuarantinedRecords": {"kind": 2},
+    "ListImportJobs": {"source": 2},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
 NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
@@ -174,6 +190,8 @@ MUST_ISSUE = {
     "ListAnomalies",
     "ListApplications",
     "ListNodeTimeLimits",
+    "ListQuarantinedRecords",
+    "ListImportJobs",
 }
 
 
@@ -323,6 +341,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             inspection_system(directory / "inspection", f"sqlite:///{directory / 'inspection.db'}")
         )
 
+        # Ingest with two quarantined records and two import jobs, beside billing,
+        # account, notification and inspection of its own (mTLS).
+        ingest = stack.enter_context(
+            ingest_system(directory / "ingest", f"sqlite:///{directory / 'ingest.db'}")
+        )
+        _seed_ingest(ingest)
+
         # Expansion with two applications, beside billing, account and notification of
         # its own (mTLS).
         expansion = stack.enter_context(
@@ -359,6 +384,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 ),
                 "expansion": lambda m: _unary(
                     expansion.channel, m, lambda: expansion.as_(_service_principal())
+                ),
+                "ingest": lambda m: _unary(
+                    ingest.channel, m, lambda: ingest.as_(_service_principal())
                 ),
             },
             names=names,
@@ -407,6 +435,20 @@ def _seed_inspections(system: InspectionSystem) -> dict[str, str]:
             inspection_pb.RecordAnomalyRequest(anomaly=anomaly), metadata=system.ingest()
         )
     return {"task": first.name, "other_task": second.name}
+
+
+def _seed_ingest(system: IngestSystem) -> None:
+    """Two quarantined customer records and two import jobs (two sources)."""
+    bad = [customer(f"310000009{n}", INGEST_START, area_code="bad") for n in range(2)]
+    system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(customers=bad, request_id=str(uuid.uuid4()))
+    )
+    for source in (ingest_res.IMPORT_SOURCE_CUSTOMERS, ingest_res.IMPORT_SOURCE_PAYMENTS):
+        system.worker.CreateImportJob(
+            ingest_pb.CreateImportJobRequest(
+                import_job=ingest_res.ImportJob(source=source), request_id=str(uuid.uuid4())
+            )
+        )
 
 
 def _seed_complaint_risks(care: CareServer) -> None:

@@ -5,6 +5,5 @@ Here now: `notification` (delivery), `billing` (monthly bills, daily late fees,
 payment reconciliation), `housekeeping` (expired captchas and sessions), `prewarm` (the
 edge's cache before the morning), `care` (complaint-risk scoring; closing resolved
 feedback left unrated), `outage` (the clock's transitions and 24-hour reminders),
-`expansion` (connection node deadline reminders). Planned, a module of its own that
-registers itself the same way: scheduled imports.
+`expansion` (connection node deadline reminders), `ingest` (the staging import).
 """

@@ -26,12 +26,14 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from palmgrid.billing.v1 import payment_pb2 as palmgrid_dot_billing_dot_v1_dot_payment__pb2
 from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot_resources__pb2
 from palmgrid.ingest.v1 import resources_pb2 as palmgrid_dot_ingest_dot_v1_dot_resources__pb2
 from palmgrid.options.v1 import options_pb2 as palmgrid_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'palmgrid/ingest/v1/ingest_service.proto\x12\x12palmgrid.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a#palmgrid/billing/v1/resources.proto\x1a\"palmgrid/ingest/v1/resources.proto\x1a!palmgrid/options/v1/options.proto\"y\n\x16\x43reateImportJobRequest\x12=\n\nimport_job\x18\x01 \x01(\x0b\x32\x1d.palmgrid.ingest.v1.ImportJobB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"u\n\x13GetImportJobRequest\x12^\n\x04name\x18\x01 \x01(\tBP\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cingest.palmgrid.cn/ImportJob\xbaH(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$\"\xdd\x01\n\x15ListImportJobsRequest\x12>\n\x06source\x18\x01 \x01(\x0e\x32 .palmgrid.ingest.v1.ImportSourceB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12?\n\x05state\x18\x02 \x01(\x0e\x32\".palmgrid.ingest.v1.ImportJobStateB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12!\n\tpage_size\x18\x03 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x04 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"q\n\x16ListImportJobsResponse\x12\x38\n\x0bimport_jobs\x18\x01 \x03(\x0b\x32\x1d.palmgrid.ingest.v1.ImportJobB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"x\n\x16\x43\x61ncelImportJobRequest\x12^\n\x04name\x18\x01 \x01(\tBP\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cingest.palmgrid.cn/ImportJob\xbaH(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$\"\x81\x01\n\x1aPushCustomerChangesRequest\x12\x41\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xf4\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\x91\x01\n\x1bPushCustomerChangesResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x88\x01\n\x18PushMeterReadingsRequest\x12J\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"t\n\x19PushMeterReadingsResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x8a\x01\n\x1aStreamMeterReadingsRequest\x12J\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\x0f\xe2\x41\x01\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"\xb6\x01\n\x1bStreamMeterReadingsResponse\x12\x19\n\x0b\x63hunk_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12#\n\x15\x64uplicate_chunk_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rcreated_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x32\x8c\x08\n\rIngestService\x12\x84\x01\n\x0f\x43reateImportJob\x12*.palmgrid.ingest.v1.CreateImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"&\xca\xf3\x18\"\n\x1e\x12\x18ingest.importJobs.create\x18\x01(\x01\x18\x01\x12y\n\x0cGetImportJob\x12\'.palmgrid.ingest.v1.GetImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"!\xca\xf3\x18\x1d\n\x1b\x12\x15ingest.importJobs.get\x18\x01(\x01\x12\x8b\x01\n\x0eListImportJobs\x12).palmgrid.ingest.v1.ListImportJobsRequest\x1a*.palmgrid.ingest.v1.ListImportJobsResponse\"\"\xca\xf3\x18\x1e\n\x1c\x12\x16ingest.importJobs.list\x18\x01(\x01\x12\x84\x01\n\x0f\x43\x61ncelImportJob\x12*.palmgrid.ingest.v1.CancelImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"&\xca\xf3\x18\"\n\x1e\x12\x18ingest.importJobs.cancel\x18\x01(\x01\x18\x01\x12\x9f\x01\n\x13PushCustomerChanges\x12..palmgrid.ingest.v1.PushCustomerChangesRequest\x1a/.palmgrid.ingest.v1.PushCustomerChangesResponse\"\'\xca\xf3\x18#\n!\x12\x1bingest.customerChanges.push\x18\x01(\x01\x12\x97\x01\n\x11PushMeterReadings\x12,.palmgrid.ingest.v1.PushMeterReadingsRequest\x1a-.palmgrid.ingest.v1.PushMeterReadingsResponse\"%\xca\xf3\x18!\n\x1f\x12\x19ingest.meterReadings.push\x18\x01(\x01\x12\x9f\x01\n\x13StreamMeterReadings\x12..palmgrid.ingest.v1.StreamMeterReadingsRequest\x1a/.palmgrid.ingest.v1.StreamMeterReadingsResponse\"%\xca\xf3\x18!\n\x1f\x12\x19ingest.meterReadings.push\x18\x01(\x01(\x01\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'palmgrid/ingest/v1/ingest_service.proto\x12\x12palmgrid.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!palmgrid/billing/v1/payment.proto\x1a#palmgrid/billing/v1/resources.proto\x1a\"palmgrid/ingest/v1/resources.proto\x1a!palmgrid/options/v1/options.proto\"y\n\x16\x43reateImportJobRequest\x12=\n\nimport_job\x18\x01 \x01(\x0b\x32\x1d.palmgrid.ingest.v1.ImportJobB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\"u\n\x13GetImportJobRequest\x12^\n\x04name\x18\x01 \x01(\tBP\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cingest.palmgrid.cn/ImportJob\xbaH(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$\"\xdd\x01\n\x15ListImportJobsRequest\x12>\n\x06source\x18\x01 \x01(\x0e\x32 .palmgrid.ingest.v1.ImportSourceB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12?\n\x05state\x18\x02 \x01(\x0e\x32\".palmgrid.ingest.v1.ImportJobStateB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12!\n\tpage_size\x18\x03 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x04 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"q\n\x16ListImportJobsResponse\x12\x38\n\x0bimport_jobs\x18\x01 \x03(\x0b\x32\x1d.palmgrid.ingest.v1.ImportJobB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"x\n\x16\x43\x61ncelImportJobRequest\x12^\n\x04name\x18\x01 \x01(\tBP\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cingest.palmgrid.cn/ImportJob\xbaH(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$\"\x97\x01\n\x13RunImportJobRequest\x12^\n\x04name\x18\x01 \x01(\tBP\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cingest.palmgrid.cn/ImportJob\xbaH(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$\x12 \n\x08max_rows\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\x88\'(\x00\"\x80\x02\n\x1aPushCustomerChangesRequest\x12<\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.palmgrid.billing.v1.CustomerB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01:\x81\x01\xbaH~\x1a|\n%push_customer_changes.customers.count\x12\x17send 1 to 500 customers\x1a:this.customers.size() >= 1 && this.customers.size() <= 500\"\xfc\x01\n\x1bPushCustomerChangesResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12H\n\x13quarantined_records\x18\x06 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\"\xe3\x02\n\x18PushMeterReadingsRequest\x12\x45\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\x12\x44\n\x12source_update_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\xe2\x41\x01\x01\xbaH\x05\xb2\x01\x02\x38\x01:\x97\x01\xbaH\x93\x01\x1a\x90\x01\n(push_meter_readings.meter_readings.count\x12\x1dsend 1 to 1000 meter readings\x1a\x45this.meter_readings.size() >= 1 && this.meter_readings.size() <= 1000\"\xfa\x01\n\x19PushMeterReadingsResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12H\n\x13quarantined_records\x18\x06 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\"\xf1\x02\n\x1aStreamMeterReadingsRequest\x12\x45\n\x0emeter_readings\x18\x01 \x03(\x0b\x32!.palmgrid.billing.v1.MeterReadingB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01\x12\x44\n\x12source_update_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\xe2\x41\x01\x01\xbaH\x05\xb2\x01\x02\x38\x01:\xa3\x01\xbaH\x9f\x01\x1a\x9c\x01\n*stream_meter_readings.meter_readings.count\x12\'send 1 to 1000 meter readings per chunk\x1a\x45this.meter_readings.size() >= 1 && this.meter_readings.size() <= 1000\"\xf2\x01\n\x1bStreamMeterReadingsResponse\x12\x19\n\x0b\x63hunk_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12#\n\x15\x64uplicate_chunk_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rcreated_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rupdated_count\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xba\x02\n\x1cPushTariffAssignmentsRequest\x12L\n\x12tariff_assignments\x18\x01 \x03(\x0b\x32$.palmgrid.ingest.v1.TariffAssignmentB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01:\xa9\x01\xbaH\xa5\x01\x1a\xa2\x01\n0push_tariff_assignments.tariff_assignments.count\x12 send 1 to 500 tariff assignments\x1aLthis.tariff_assignments.size() >= 1 && this.tariff_assignments.size() <= 500\"\xe1\x01\n\x1dPushTariffAssignmentsResponse\x12\x1b\n\rupdated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bstale_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12H\n\x13quarantined_records\x18\x05 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\"\xea\x01\n\x13PushPaymentsRequest\x12:\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.palmgrid.billing.v1.PaymentB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01:u\xbaHr\x1ap\n\x1cpush_payments.payments.count\x12\x16send 1 to 500 payments\x1a\x38this.payments.size() >= 1 && this.payments.size() <= 500\"\xbd\x01\n\x14PushPaymentsResponse\x12\x1b\n\rcreated_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12H\n\x13quarantined_records\x18\x04 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\"\xc2\x02\n\x1dPushApplicationUpdatesRequest\x12N\n\x13\x61pplication_updates\x18\x01 \x03(\x0b\x32%.palmgrid.ingest.v1.ApplicationUpdateB\n\xe2\x41\x01\x02\xbaH\x03\xd8\x01\x03\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01:\xae\x01\xbaH\xaa\x01\x1a\xa7\x01\n2push_application_updates.application_updates.count\x12!send 1 to 500 application updates\x1aNthis.application_updates.size() >= 1 && this.application_updates.size() <= 500\"\xc7\x01\n\x1ePushApplicationUpdatesResponse\x12\x1b\n\rapplied_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11quarantined_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12H\n\x13quarantined_records\x18\x04 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\"\xff\x01\n\x1dListQuarantinedRecordsRequest\x12@\n\x05state\x18\x01 \x01(\x0e\x32#.palmgrid.ingest.v1.QuarantineStateB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12:\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.palmgrid.ingest.v1.RecordKindB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12\x1b\n\x06source\x18\x03 \x01(\tB\x0b\xe2\x41\x01\x01\xbaH\x04r\x02\x18P\x12!\n\tpage_size\x18\x04 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x05 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\x89\x01\n\x1eListQuarantinedRecordsResponse\x12H\n\x13quarantined_records\x18\x01 \x03(\x0b\x32%.palmgrid.ingest.v1.QuarantinedRecordB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\x8d\x01\n\x1bGetQuarantinedRecordRequest\x12n\n\x04name\x18\x01 \x01(\tB`\xe2\x41\x01\x02\xfa\x41&\n$ingest.palmgrid.cn/QuarantinedRecord\xbaH0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$\"\xec\x01\n!ReprocessQuarantinedRecordRequest\x12n\n\x04name\x18\x01 \x01(\tB`\xe2\x41\x01\x02\xfa\x41&\n$ingest.palmgrid.cn/QuarantinedRecord\xbaH0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$\x12<\n\x06record\x18\x02 \x01(\x0b\x32 .palmgrid.ingest.v1.SourceRecordB\n\xe2\x41\x01\x01\xbaH\x03\xd8\x01\x03\x12\x19\n\x04\x65tag\x18\x03 \x01(\tB\x0b\xe2\x41\x01\x01\xbaH\x04r\x02\x18@\"\xcc\x01\n\x1f\x44iscardQuarantinedRecordRequest\x12n\n\x04name\x18\x01 \x01(\tB`\xe2\x41\x01\x02\xfa\x41&\n$ingest.palmgrid.cn/QuarantinedRecord\xbaH0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$\x12\x1e\n\x06reason\x18\x02 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xf4\x03\x12\x19\n\x04\x65tag\x18\x03 \x01(\tB\x0b\xe2\x41\x01\x01\xbaH\x04r\x02\x18@2\x8b\x12\n\rIngestService\x12\x84\x01\n\x0f\x43reateImportJob\x12*.palmgrid.ingest.v1.CreateImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"&\xca\xf3\x18\"\n\x1e\x12\x18ingest.importJobs.create\x18\x01(\x01\x18\x01\x12y\n\x0cGetImportJob\x12\'.palmgrid.ingest.v1.GetImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"!\xca\xf3\x18\x1d\n\x1b\x12\x15ingest.importJobs.get\x18\x01(\x01\x12\x8b\x01\n\x0eListImportJobs\x12).palmgrid.ingest.v1.ListImportJobsRequest\x1a*.palmgrid.ingest.v1.ListImportJobsResponse\"\"\xca\xf3\x18\x1e\n\x1c\x12\x16ingest.importJobs.list\x18\x01(\x01\x12\x84\x01\n\x0f\x43\x61ncelImportJob\x12*.palmgrid.ingest.v1.CancelImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"&\xca\xf3\x18\"\n\x1e\x12\x18ingest.importJobs.cancel\x18\x01(\x01\x18\x01\x12y\n\x0cRunImportJob\x12\'.palmgrid.ingest.v1.RunImportJobRequest\x1a\x1d.palmgrid.ingest.v1.ImportJob\"!\xca\xf3\x18\x1d\n\x1b\x12\x15ingest.importJobs.run\x18\x01(\x01\x12\x9f\x01\n\x13PushCustomerChanges\x12..palmgrid.ingest.v1.PushCustomerChangesRequest\x1a/.palmgrid.ingest.v1.PushCustomerChangesResponse\"\'\xca\xf3\x18#\n!\x12\x1bingest.customerChanges.push\x18\x01(\x01\x12\x97\x01\n\x11PushMeterReadings\x12,.palmgrid.ingest.v1.PushMeterReadingsRequest\x1a-.palmgrid.ingest.v1.PushMeterReadingsResponse\"%\xca\xf3\x18!\n\x1f\x12\x19ingest.meterReadings.push\x18\x01(\x01\x12\x9f\x01\n\x13StreamMeterReadings\x12..palmgrid.ingest.v1.StreamMeterReadingsRequest\x1a/.palmgrid.ingest.v1.StreamMeterReadingsResponse\"%\xca\xf3\x18!\n\x1f\x12\x19ingest.meterReadings.push\x18\x01(\x01(\x01\x12\xa7\x01\n\x15PushTariffAssignments\x12\x30.palmgrid.ingest.v1.PushTariffAssignmentsRequest\x1a\x31.palmgrid.ingest.v1.PushTariffAssignmentsResponse\")\xca\xf3\x18%\n#\x12\x1dingest.tariffAssignments.push\x18\x01(\x01\x12\x85\x01\n\x0cPushPayments\x12\'.palmgrid.ingest.v1.PushPaymentsRequest\x1a(.palmgrid.ingest.v1.PushPaymentsResponse\"\"\xca\xf3\x18\x1e\n\x1a\x12\x14ingest.payments.push\x18\x01(\x01\x18\x01\x12\xab\x01\n\x16PushApplicationUpdates\x12\x31.palmgrid.ingest.v1.PushApplicationUpdatesRequest\x1a\x32.palmgrid.ingest.v1.PushApplicationUpdatesResponse\"*\xca\xf3\x18&\n$\x12\x1eingest.applicationUpdates.push\x18\x01(\x01\x12\xab\x01\n\x16ListQuarantinedRecords\x12\x31.palmgrid.ingest.v1.ListQuarantinedRecordsRequest\x1a\x32.palmgrid.ingest.v1.ListQuarantinedRecordsResponse\"*\xca\xf3\x18&\n$\x12\x1eingest.quarantinedRecords.list\x18\x01(\x01\x12\x99\x01\n\x14GetQuarantinedRecord\x12/.palmgrid.ingest.v1.GetQuarantinedRecordRequest\x1a%.palmgrid.ingest.v1.QuarantinedRecord\")\xca\xf3\x18%\n#\x12\x1dingest.quarantinedRecords.get\x18\x01(\x01\x12\xad\x01\n\x1aReprocessQuarantinedRecord\x12\x35.palmgrid.ingest.v1.ReprocessQuarantinedRecordRequest\x1a%.palmgrid.ingest.v1.QuarantinedRecord\"1\xca\xf3\x18-\n)\x12#ingest.quarantinedRecords.reprocess\x18\x01(\x01\x18\x01\x12\xa7\x01\n\x18\x44iscardQuarantinedRecord\x12\x33.palmgrid.ingest.v1.DiscardQuarantinedRecordRequest\x1a%.palmgrid.ingest.v1.QuarantinedRecord\"/\xca\xf3\x18+\n\'\x12!ingest.quarantinedRecords.discard\x18\x01(\x01\x18\x01\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,10 +60,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTIMPORTJOBSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
   _globals['_CANCELIMPORTJOBREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_CANCELIMPORTJOBREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\036\n\034ingest.palmgrid.cn/ImportJob\272H(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_RUNIMPORTJOBREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_RUNIMPORTJOBREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\036\n\034ingest.palmgrid.cn/ImportJob\272H(r&2$^importJobs/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_RUNIMPORTJOBREQUEST'].fields_by_name['max_rows']._loaded_options = None
+  _globals['_RUNIMPORTJOBREQUEST'].fields_by_name['max_rows']._serialized_options = b'\342A\001\001\272H\007\032\005\030\210\'(\000'
   _globals['_PUSHCUSTOMERCHANGESREQUEST'].fields_by_name['customers']._loaded_options = None
-  _globals['_PUSHCUSTOMERCHANGESREQUEST'].fields_by_name['customers']._serialized_options = b'\342A\001\002\272H\010\222\001\005\010\001\020\364\003'
+  _globals['_PUSHCUSTOMERCHANGESREQUEST'].fields_by_name['customers']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
   _globals['_PUSHCUSTOMERCHANGESREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_PUSHCUSTOMERCHANGESREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_PUSHCUSTOMERCHANGESREQUEST']._loaded_options = None
+  _globals['_PUSHCUSTOMERCHANGESREQUEST']._serialized_options = b'\272H~\032|\n%push_customer_changes.customers.count\022\027send 1 to 500 customers\032:this.customers.size() >= 1 && this.customers.size() <= 500'
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['created_count']._loaded_options = None
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['created_count']._serialized_options = b'\342A\001\003'
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['updated_count']._loaded_options = None
@@ -70,20 +78,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['stale_count']._loaded_options = None
   _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['stale_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
   _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['meter_readings']._loaded_options = None
-  _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['meter_readings']._serialized_options = b'\342A\001\002\272H\010\222\001\005\010\001\020\350\007'
+  _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['meter_readings']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
   _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['source_update_time']._loaded_options = None
+  _globals['_PUSHMETERREADINGSREQUEST'].fields_by_name['source_update_time']._serialized_options = b'\342A\001\001\272H\005\262\001\0028\001'
+  _globals['_PUSHMETERREADINGSREQUEST']._loaded_options = None
+  _globals['_PUSHMETERREADINGSREQUEST']._serialized_options = b'\272H\223\001\032\220\001\n(push_meter_readings.meter_readings.count\022\035send 1 to 1000 meter readings\032Ethis.meter_readings.size() >= 1 && this.meter_readings.size() <= 1000'
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['created_count']._loaded_options = None
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['created_count']._serialized_options = b'\342A\001\003'
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['updated_count']._loaded_options = None
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['updated_count']._serialized_options = b'\342A\001\003'
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['unchanged_count']._loaded_options = None
   _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['stale_count']._loaded_options = None
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['stale_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_PUSHMETERREADINGSRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
   _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['meter_readings']._loaded_options = None
-  _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['meter_readings']._serialized_options = b'\342A\001\002\272H\010\222\001\005\010\001\020\350\007'
+  _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['meter_readings']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
   _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['source_update_time']._loaded_options = None
+  _globals['_STREAMMETERREADINGSREQUEST'].fields_by_name['source_update_time']._serialized_options = b'\342A\001\001\272H\005\262\001\0028\001'
+  _globals['_STREAMMETERREADINGSREQUEST']._loaded_options = None
+  _globals['_STREAMMETERREADINGSREQUEST']._serialized_options = b'\272H\237\001\032\234\001\n*stream_meter_readings.meter_readings.count\022\'send 1 to 1000 meter readings per chunk\032Ethis.meter_readings.size() >= 1 && this.meter_readings.size() <= 1000'
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['chunk_count']._loaded_options = None
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['chunk_count']._serialized_options = b'\342A\001\003'
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['duplicate_chunk_count']._loaded_options = None
@@ -94,6 +120,82 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['updated_count']._serialized_options = b'\342A\001\003'
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['unchanged_count']._loaded_options = None
   _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
+  _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['stale_count']._loaded_options = None
+  _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['stale_count']._serialized_options = b'\342A\001\003'
+  _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_STREAMMETERREADINGSRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST'].fields_by_name['tariff_assignments']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST'].fields_by_name['tariff_assignments']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST']._serialized_options = b'\272H\245\001\032\242\001\n0push_tariff_assignments.tariff_assignments.count\022 send 1 to 500 tariff assignments\032Lthis.tariff_assignments.size() >= 1 && this.tariff_assignments.size() <= 500'
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['updated_count']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['updated_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['unchanged_count']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['stale_count']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['stale_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHPAYMENTSREQUEST'].fields_by_name['payments']._loaded_options = None
+  _globals['_PUSHPAYMENTSREQUEST'].fields_by_name['payments']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
+  _globals['_PUSHPAYMENTSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_PUSHPAYMENTSREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_PUSHPAYMENTSREQUEST']._loaded_options = None
+  _globals['_PUSHPAYMENTSREQUEST']._serialized_options = b'\272Hr\032p\n\034push_payments.payments.count\022\026send 1 to 500 payments\0328this.payments.size() >= 1 && this.payments.size() <= 500'
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['created_count']._loaded_options = None
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['created_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['unchanged_count']._loaded_options = None
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_PUSHPAYMENTSRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST'].fields_by_name['application_updates']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST'].fields_by_name['application_updates']._serialized_options = b'\342A\001\002\272H\003\330\001\003'
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST']._serialized_options = b'\272H\252\001\032\247\001\n2push_application_updates.application_updates.count\022!send 1 to 500 application updates\032Nthis.application_updates.size() >= 1 && this.application_updates.size() <= 500'
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['applied_count']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['applied_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['unchanged_count']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['unchanged_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['quarantined_count']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['quarantined_count']._serialized_options = b'\342A\001\003'
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['state']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['state']._serialized_options = b'\342A\001\001\272H\005\202\001\002\020\001'
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['kind']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['kind']._serialized_options = b'\342A\001\001\272H\005\202\001\002\020\001'
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['source']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['source']._serialized_options = b'\342A\001\001\272H\004r\002\030P'
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\005r\003\030\200\010'
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE'].fields_by_name['quarantined_records']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE'].fields_by_name['quarantined_records']._serialized_options = b'\342A\001\003'
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_GETQUARANTINEDRECORDREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETQUARANTINEDRECORDREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A&\n$ingest.palmgrid.cn/QuarantinedRecord\272H0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A&\n$ingest.palmgrid.cn/QuarantinedRecord\272H0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['record']._loaded_options = None
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['record']._serialized_options = b'\342A\001\001\272H\003\330\001\003'
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001\272H\004r\002\030@'
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A&\n$ingest.palmgrid.cn/QuarantinedRecord\272H0r.2,^quarantinedRecords/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\364\003'
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001\272H\004r\002\030@'
   _globals['_INGESTSERVICE']._loaded_options = None
   _globals['_INGESTSERVICE']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_INGESTSERVICE'].methods_by_name['CreateImportJob']._loaded_options = None
@@ -104,34 +206,74 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTSERVICE'].methods_by_name['ListImportJobs']._serialized_options = b'\312\363\030\036\n\034\022\026ingest.importJobs.list\030\001(\001'
   _globals['_INGESTSERVICE'].methods_by_name['CancelImportJob']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['CancelImportJob']._serialized_options = b'\312\363\030\"\n\036\022\030ingest.importJobs.cancel\030\001(\001\030\001'
+  _globals['_INGESTSERVICE'].methods_by_name['RunImportJob']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['RunImportJob']._serialized_options = b'\312\363\030\035\n\033\022\025ingest.importJobs.run\030\001(\001'
   _globals['_INGESTSERVICE'].methods_by_name['PushCustomerChanges']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['PushCustomerChanges']._serialized_options = b'\312\363\030#\n!\022\033ingest.customerChanges.push\030\001(\001'
   _globals['_INGESTSERVICE'].methods_by_name['PushMeterReadings']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['PushMeterReadings']._serialized_options = b'\312\363\030!\n\037\022\031ingest.meterReadings.push\030\001(\001'
   _globals['_INGESTSERVICE'].methods_by_name['StreamMeterReadings']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['StreamMeterReadings']._serialized_options = b'\312\363\030!\n\037\022\031ingest.meterReadings.push\030\001(\001'
-  _globals['_CREATEIMPORTJOBREQUEST']._serialized_start=260
-  _globals['_CREATEIMPORTJOBREQUEST']._serialized_end=381
-  _globals['_GETIMPORTJOBREQUEST']._serialized_start=383
-  _globals['_GETIMPORTJOBREQUEST']._serialized_end=500
-  _globals['_LISTIMPORTJOBSREQUEST']._serialized_start=503
-  _globals['_LISTIMPORTJOBSREQUEST']._serialized_end=724
-  _globals['_LISTIMPORTJOBSRESPONSE']._serialized_start=726
-  _globals['_LISTIMPORTJOBSRESPONSE']._serialized_end=839
-  _globals['_CANCELIMPORTJOBREQUEST']._serialized_start=841
-  _globals['_CANCELIMPORTJOBREQUEST']._serialized_end=961
-  _globals['_PUSHCUSTOMERCHANGESREQUEST']._serialized_start=964
-  _globals['_PUSHCUSTOMERCHANGESREQUEST']._serialized_end=1093
-  _globals['_PUSHCUSTOMERCHANGESRESPONSE']._serialized_start=1096
-  _globals['_PUSHCUSTOMERCHANGESRESPONSE']._serialized_end=1241
-  _globals['_PUSHMETERREADINGSREQUEST']._serialized_start=1244
-  _globals['_PUSHMETERREADINGSREQUEST']._serialized_end=1380
-  _globals['_PUSHMETERREADINGSRESPONSE']._serialized_start=1382
-  _globals['_PUSHMETERREADINGSRESPONSE']._serialized_end=1498
-  _globals['_STREAMMETERREADINGSREQUEST']._serialized_start=1501
-  _globals['_STREAMMETERREADINGSREQUEST']._serialized_end=1639
-  _globals['_STREAMMETERREADINGSRESPONSE']._serialized_start=1642
-  _globals['_STREAMMETERREADINGSRESPONSE']._serialized_end=1824
-  _globals['_INGESTSERVICE']._serialized_start=1827
-  _globals['_INGESTSERVICE']._serialized_end=2863
+  _globals['_INGESTSERVICE'].methods_by_name['PushTariffAssignments']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['PushTariffAssignments']._serialized_options = b'\312\363\030%\n#\022\035ingest.tariffAssignments.push\030\001(\001'
+  _globals['_INGESTSERVICE'].methods_by_name['PushPayments']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['PushPayments']._serialized_options = b'\312\363\030\036\n\032\022\024ingest.payments.push\030\001(\001\030\001'
+  _globals['_INGESTSERVICE'].methods_by_name['PushApplicationUpdates']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['PushApplicationUpdates']._serialized_options = b'\312\363\030&\n$\022\036ingest.applicationUpdates.push\030\001(\001'
+  _globals['_INGESTSERVICE'].methods_by_name['ListQuarantinedRecords']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['ListQuarantinedRecords']._serialized_options = b'\312\363\030&\n$\022\036ingest.quarantinedRecords.list\030\001(\001'
+  _globals['_INGESTSERVICE'].methods_by_name['GetQuarantinedRecord']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['GetQuarantinedRecord']._serialized_options = b'\312\363\030%\n#\022\035ingest.quarantinedRecords.get\030\001(\001'
+  _globals['_INGESTSERVICE'].methods_by_name['ReprocessQuarantinedRecord']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['ReprocessQuarantinedRecord']._serialized_options = b'\312\363\030-\n)\022#ingest.quarantinedRecords.reprocess\030\001(\001\030\001'
+  _globals['_INGESTSERVICE'].methods_by_name['DiscardQuarantinedRecord']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['DiscardQuarantinedRecord']._serialized_options = b'\312\363\030+\n\'\022!ingest.quarantinedRecords.discard\030\001(\001\030\001'
+  _globals['_CREATEIMPORTJOBREQUEST']._serialized_start=328
+  _globals['_CREATEIMPORTJOBREQUEST']._serialized_end=449
+  _globals['_GETIMPORTJOBREQUEST']._serialized_start=451
+  _globals['_GETIMPORTJOBREQUEST']._serialized_end=568
+  _globals['_LISTIMPORTJOBSREQUEST']._serialized_start=571
+  _globals['_LISTIMPORTJOBSREQUEST']._serialized_end=792
+  _globals['_LISTIMPORTJOBSRESPONSE']._serialized_start=794
+  _globals['_LISTIMPORTJOBSRESPONSE']._serialized_end=907
+  _globals['_CANCELIMPORTJOBREQUEST']._serialized_start=909
+  _globals['_CANCELIMPORTJOBREQUEST']._serialized_end=1029
+  _globals['_RUNIMPORTJOBREQUEST']._serialized_start=1032
+  _globals['_RUNIMPORTJOBREQUEST']._serialized_end=1183
+  _globals['_PUSHCUSTOMERCHANGESREQUEST']._serialized_start=1186
+  _globals['_PUSHCUSTOMERCHANGESREQUEST']._serialized_end=1442
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE']._serialized_start=1445
+  _globals['_PUSHCUSTOMERCHANGESRESPONSE']._serialized_end=1697
+  _globals['_PUSHMETERREADINGSREQUEST']._serialized_start=1700
+  _globals['_PUSHMETERREADINGSREQUEST']._serialized_end=2055
+  _globals['_PUSHMETERREADINGSRESPONSE']._serialized_start=2058
+  _globals['_PUSHMETERREADINGSRESPONSE']._serialized_end=2308
+  _globals['_STREAMMETERREADINGSREQUEST']._serialized_start=2311
+  _globals['_STREAMMETERREADINGSREQUEST']._serialized_end=2680
+  _globals['_STREAMMETERREADINGSRESPONSE']._serialized_start=2683
+  _globals['_STREAMMETERREADINGSRESPONSE']._serialized_end=2925
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST']._serialized_start=2928
+  _globals['_PUSHTARIFFASSIGNMENTSREQUEST']._serialized_end=3242
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE']._serialized_start=3245
+  _globals['_PUSHTARIFFASSIGNMENTSRESPONSE']._serialized_end=3470
+  _globals['_PUSHPAYMENTSREQUEST']._serialized_start=3473
+  _globals['_PUSHPAYMENTSREQUEST']._serialized_end=3707
+  _globals['_PUSHPAYMENTSRESPONSE']._serialized_start=3710
+  _globals['_PUSHPAYMENTSRESPONSE']._serialized_end=3899
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST']._serialized_start=3902
+  _globals['_PUSHAPPLICATIONUPDATESREQUEST']._serialized_end=4224
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE']._serialized_start=4227
+  _globals['_PUSHAPPLICATIONUPDATESRESPONSE']._serialized_end=4426
+  _globals['_LISTQUARANTINEDRECORDSREQUEST']._serialized_start=4429
+  _globals['_LISTQUARANTINEDRECORDSREQUEST']._serialized_end=4684
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE']._serialized_start=4687
+  _globals['_LISTQUARANTINEDRECORDSRESPONSE']._serialized_end=4824
+  _globals['_GETQUARANTINEDRECORDREQUEST']._serialized_start=4827
+  _globals['_GETQUARANTINEDRECORDREQUEST']._serialized_end=4968
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST']._serialized_start=4971
+  _globals['_REPROCESSQUARANTINEDRECORDREQUEST']._serialized_end=5207
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST']._serialized_start=5210
+  _globals['_DISCARDQUARANTINEDRECORDREQUEST']._serialized_end=5414
+  _globals['_INGESTSERVICE']._serialized_start=5417
+  _globals['_INGESTSERVICE']._serialized_end=7732
 # @@protoc_insertion_point(module_scope)

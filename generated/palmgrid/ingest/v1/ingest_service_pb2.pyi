@@ -7,7 +7,9 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2_1
 from palmgrid.ingest.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
@@ -158,6 +160,32 @@ class CancelImportJobRequest(_message.Message):
 Global___CancelImportJobRequest: _TypeAlias = CancelImportJobRequest  # noqa: Y015
 
 @_typing.final
+class RunImportJobRequest(_message.Message):
+    """Request for RunImportJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MAX_ROWS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The job, `importJobs/{import_job}`."""
+    max_rows: _builtins.int
+    """Most rows to read in this call; 0 means 500."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        max_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_rows", b"max_rows", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunImportJobRequest: _TypeAlias = RunImportJobRequest  # noqa: Y015
+
+@_typing.final
 class PushCustomerChangesRequest(_message.Message):
     """Request for PushCustomerChanges."""
 
@@ -166,11 +194,14 @@ class PushCustomerChangesRequest(_message.Message):
     CUSTOMERS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Idempotency key, a UUID4 chosen by the sender: a retried batch is applied once."""
+    """A UUID4 chosen by the sender for the batch, kept in logs; a retried batch is
+    recognised record by record (source id and version), not by this id.
+    """
     @_builtins.property
     def customers(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2_1.Customer]:
         """The changed records, each complete (it replaces the stored one) and carrying its
-        source_update_time; at most 500.
+        source_update_time; 1 to 500. Each is validated on its own by the service (not
+        with the request), so one bad record is quarantined rather than refusing the rest.
         """
 
     def __init__(
@@ -197,14 +228,22 @@ class PushCustomerChangesResponse(_message.Message):
     UPDATED_COUNT_FIELD_NUMBER: _builtins.int
     UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
     STALE_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
     created_count: _builtins.int
     """Records that were new."""
     updated_count: _builtins.int
     """Records that replaced a different stored one."""
     unchanged_count: _builtins.int
-    """Records equal to the stored one."""
+    """Records equal to the stored one (such as a batch sent again)."""
     stale_count: _builtins.int
-    """Records skipped because the stored one is newer."""
+    """Records skipped because a newer version was applied before."""
+    quarantined_count: _builtins.int
+    """Records quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined records, with their reasons."""
+
     def __init__(
         self,
         *,
@@ -212,10 +251,12 @@ class PushCustomerChangesResponse(_message.Message):
         updated_count: _builtins.int = ...,
         unchanged_count: _builtins.int = ...,
         stale_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -229,21 +270,30 @@ class PushMeterReadingsRequest(_message.Message):
 
     METER_READINGS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Idempotency key, a UUID4 chosen by the sender: a retried batch is applied once."""
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
     @_builtins.property
     def meter_readings(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2_1.MeterReading]:
-        """The readings, each with its full name, at most 1000."""
+        """The readings, each with its full name, 1 to 1000; each validated on its own."""
+
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the source produced these readings: their source version. A reading sent
+        again with an older time than the one applied is skipped. Unset: the time the
+        batch is received.
+        """
 
     def __init__(
         self,
         *,
         meter_readings: _abc.Iterable[_resources_pb2_1.MeterReading] | None = ...,
         request_id: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["meter_readings", b"meter_readings", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["meter_readings", b"meter_readings", "request_id", b"request_id", "source_update_time", b"source_update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -258,22 +308,36 @@ class PushMeterReadingsResponse(_message.Message):
     CREATED_COUNT_FIELD_NUMBER: _builtins.int
     UPDATED_COUNT_FIELD_NUMBER: _builtins.int
     UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    STALE_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
     created_count: _builtins.int
     """Readings that were new."""
     updated_count: _builtins.int
     """Readings that replaced a different stored one (such as an estimate by an actual)."""
     unchanged_count: _builtins.int
     """Readings equal to the stored one."""
+    stale_count: _builtins.int
+    """Readings skipped because a newer version was applied before."""
+    quarantined_count: _builtins.int
+    """Readings quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined readings, with their reasons."""
+
     def __init__(
         self,
         *,
         created_count: _builtins.int = ...,
         updated_count: _builtins.int = ...,
         unchanged_count: _builtins.int = ...,
+        stale_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -287,23 +351,29 @@ class StreamMeterReadingsRequest(_message.Message):
 
     METER_READINGS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Idempotency key of the chunk, a UUID4 chosen by the sender: a chunk sent again
-    (in this call or a later one) is applied once.
-    """
+    """A UUID4 chosen by the sender for the chunk, kept in logs."""
     @_builtins.property
     def meter_readings(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2_1.MeterReading]:
-        """The chunk's readings, each with its full name, at most 1000."""
+        """The chunk's readings, each with its full name, 1 to 1000; each validated on its
+        own.
+        """
+
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """The chunk's source version, as in PushMeterReadingsRequest."""
 
     def __init__(
         self,
         *,
         meter_readings: _abc.Iterable[_resources_pb2_1.MeterReading] | None = ...,
         request_id: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["meter_readings", b"meter_readings", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["meter_readings", b"meter_readings", "request_id", b"request_id", "source_update_time", b"source_update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -320,16 +390,22 @@ class StreamMeterReadingsResponse(_message.Message):
     CREATED_COUNT_FIELD_NUMBER: _builtins.int
     UPDATED_COUNT_FIELD_NUMBER: _builtins.int
     UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    STALE_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
     chunk_count: _builtins.int
     """Chunks received."""
     duplicate_chunk_count: _builtins.int
-    """Chunks skipped because their request_id had been applied before."""
+    """Chunks whose every reading had been applied before (sent again)."""
     created_count: _builtins.int
     """Readings that were new."""
     updated_count: _builtins.int
     """Readings that replaced a different stored one."""
     unchanged_count: _builtins.int
     """Readings equal to the stored one."""
+    stale_count: _builtins.int
+    """Readings skipped because a newer version was applied before."""
+    quarantined_count: _builtins.int
+    """Readings quarantined; ListQuarantinedRecords shows them."""
     def __init__(
         self,
         *,
@@ -338,11 +414,365 @@ class StreamMeterReadingsResponse(_message.Message):
         created_count: _builtins.int = ...,
         updated_count: _builtins.int = ...,
         unchanged_count: _builtins.int = ...,
+        stale_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_count", b"chunk_count", "created_count", b"created_count", "duplicate_chunk_count", b"duplicate_chunk_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_count", b"chunk_count", "created_count", b"created_count", "duplicate_chunk_count", b"duplicate_chunk_count", "quarantined_count", b"quarantined_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StreamMeterReadingsResponse: _TypeAlias = StreamMeterReadingsResponse  # noqa: Y015
+
+@_typing.final
+class PushTariffAssignmentsRequest(_message.Message):
+    """Request for PushTariffAssignments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARIFF_ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
+    @_builtins.property
+    def tariff_assignments(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.TariffAssignment]:
+        """The assignments, 1 to 500; each validated on its own."""
+
+    def __init__(
+        self,
+        *,
+        tariff_assignments: _abc.Iterable[_resources_pb2.TariffAssignment] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "tariff_assignments", b"tariff_assignments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushTariffAssignmentsRequest: _TypeAlias = PushTariffAssignmentsRequest  # noqa: Y015
+
+@_typing.final
+class PushTariffAssignmentsResponse(_message.Message):
+    """Response of PushTariffAssignments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    STALE_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    updated_count: _builtins.int
+    """Assignments that changed a customer's tariff."""
+    unchanged_count: _builtins.int
+    """Assignments equal to what was applied or stored before."""
+    stale_count: _builtins.int
+    """Assignments skipped because a newer version was applied before."""
+    quarantined_count: _builtins.int
+    """Assignments quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined assignments, with their reasons."""
+
+    def __init__(
+        self,
+        *,
+        updated_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        stale_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushTariffAssignmentsResponse: _TypeAlias = PushTariffAssignmentsResponse  # noqa: Y015
+
+@_typing.final
+class PushPaymentsRequest(_message.Message):
+    """Request for PushPayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
+    @_builtins.property
+    def payments(self) -> _containers.RepeatedCompositeFieldContainer[_payment_pb2.Payment]:
+        """The payments, 1 to 500: each with its full name (the receipt id as payment id),
+        amount, a counter, direct-debit or other channel, the receipt number as
+        provider_order_id and the time paid as complete_time; each validated on its own.
+        """
+
+    def __init__(
+        self,
+        *,
+        payments: _abc.Iterable[_payment_pb2.Payment] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payments", b"payments", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushPaymentsRequest: _TypeAlias = PushPaymentsRequest  # noqa: Y015
+
+@_typing.final
+class PushPaymentsResponse(_message.Message):
+    """Response of PushPayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    created_count: _builtins.int
+    """Payments newly recorded and booked."""
+    unchanged_count: _builtins.int
+    """Payments recorded before (sent again)."""
+    quarantined_count: _builtins.int
+    """Payments quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined payments, with their reasons."""
+
+    def __init__(
+        self,
+        *,
+        created_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushPaymentsResponse: _TypeAlias = PushPaymentsResponse  # noqa: Y015
+
+@_typing.final
+class PushApplicationUpdatesRequest(_message.Message):
+    """Request for PushApplicationUpdates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_UPDATES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
+    @_builtins.property
+    def application_updates(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ApplicationUpdate]:
+        """The updates, 1 to 500; each validated on its own."""
+
+    def __init__(
+        self,
+        *,
+        application_updates: _abc.Iterable[_resources_pb2.ApplicationUpdate] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_updates", b"application_updates", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushApplicationUpdatesRequest: _TypeAlias = PushApplicationUpdatesRequest  # noqa: Y015
+
+@_typing.final
+class PushApplicationUpdatesResponse(_message.Message):
+    """Response of PushApplicationUpdates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    applied_count: _builtins.int
+    """Updates the expansion service took."""
+    unchanged_count: _builtins.int
+    """Updates equal to, or older than, what was applied before."""
+    quarantined_count: _builtins.int
+    """Updates quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined updates, with their reasons."""
+
+    def __init__(
+        self,
+        *,
+        applied_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushApplicationUpdatesResponse: _TypeAlias = PushApplicationUpdatesResponse  # noqa: Y015
+
+@_typing.final
+class ListQuarantinedRecordsRequest(_message.Message):
+    """Request for ListQuarantinedRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    state: _resources_pb2.QuarantineState.ValueType
+    """Only records in this state; unset means QUARANTINE_STATE_OPEN."""
+    kind: _resources_pb2.RecordKind.ValueType
+    """Only records of this kind; unset for all."""
+    source: _builtins.str
+    """Only records from this source (`serviceAccounts/marketing`, `importJobs/{id}`)."""
+    page_size: _builtins.int
+    """Maximum number of records to return; 0 means 50."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to get the next page."""
+    def __init__(
+        self,
+        *,
+        state: _resources_pb2.QuarantineState.ValueType = ...,
+        kind: _resources_pb2.RecordKind.ValueType = ...,
+        source: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "source", b"source", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuarantinedRecordsRequest: _TypeAlias = ListQuarantinedRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListQuarantinedRecordsResponse(_message.Message):
+    """Response of ListQuarantinedRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty at the end."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The records, newest first."""
+
+    def __init__(
+        self,
+        *,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "quarantined_records", b"quarantined_records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuarantinedRecordsResponse: _TypeAlias = ListQuarantinedRecordsResponse  # noqa: Y015
+
+@_typing.final
+class GetQuarantinedRecordRequest(_message.Message):
+    """Request for GetQuarantinedRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The record, `quarantinedRecords/{quarantined_record}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQuarantinedRecordRequest: _TypeAlias = GetQuarantinedRecordRequest  # noqa: Y015
+
+@_typing.final
+class ReprocessQuarantinedRecordRequest(_message.Message):
+    """Request for ReprocessQuarantinedRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The record, `quarantinedRecords/{quarantined_record}`."""
+    etag: _builtins.str
+    """The record's etag as read, to refuse a reprocess based on a stale read (ABORTED)."""
+    @_builtins.property
+    def record(self) -> _resources_pb2.SourceRecord:
+        """The corrected record; unset to process the stored one again. Validated like a
+        pushed record: a still bad one leaves the quarantined record OPEN with the new
+        reason.
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        record: _resources_pb2.SourceRecord | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReprocessQuarantinedRecordRequest: _TypeAlias = ReprocessQuarantinedRecordRequest  # noqa: Y015
+
+@_typing.final
+class DiscardQuarantinedRecordRequest(_message.Message):
+    """Request for DiscardQuarantinedRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The record, `quarantinedRecords/{quarantined_record}`."""
+    reason: _builtins.str
+    """Why it is discarded, for the audit log and the source system's staff."""
+    etag: _builtins.str
+    """The record's etag as read, to refuse a discard based on a stale read (ABORTED)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscardQuarantinedRecordRequest: _TypeAlias = DiscardQuarantinedRecordRequest  # noqa: Y015

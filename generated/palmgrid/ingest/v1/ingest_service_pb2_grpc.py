@@ -33,8 +33,13 @@ class IngestServiceStub:
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
     of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-    readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+    tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -65,6 +70,11 @@ class IngestServiceStub:
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.CancelImportJobRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
                 _registered_method=True)
+        self.RunImportJob = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/RunImportJob',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
+                _registered_method=True)
         self.PushCustomerChanges = channel.unary_unary(
                 '/palmgrid.ingest.v1.IngestService/PushCustomerChanges',
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushCustomerChangesRequest.SerializeToString,
@@ -80,6 +90,41 @@ class IngestServiceStub:
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.FromString,
                 _registered_method=True)
+        self.PushTariffAssignments = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/PushTariffAssignments',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsResponse.FromString,
+                _registered_method=True)
+        self.PushPayments = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/PushPayments',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.FromString,
+                _registered_method=True)
+        self.PushApplicationUpdates = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/PushApplicationUpdates',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.FromString,
+                _registered_method=True)
+        self.ListQuarantinedRecords = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/ListQuarantinedRecords',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsResponse.FromString,
+                _registered_method=True)
+        self.GetQuarantinedRecord = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/GetQuarantinedRecord',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.GetQuarantinedRecordRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
+                _registered_method=True)
+        self.ReprocessQuarantinedRecord = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/ReprocessQuarantinedRecord',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ReprocessQuarantinedRecordRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
+                _registered_method=True)
+        self.DiscardQuarantinedRecord = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/DiscardQuarantinedRecord',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.DiscardQuarantinedRecordRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -88,8 +133,13 @@ class IngestServiceServicer:
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
     of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-    readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+    tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -126,11 +176,26 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunImportJob(self, request, context):
+        """Reads, checks and applies the job's next batch of at most max_rows rows from the
+        staging database and commits its progress (counts and cursor) with the records it
+        applied, so that a job interrupted at any point goes on from its last committed
+        row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+        shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+        fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+        window and under its rate limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PushCustomerChanges(self, request, context):
         """Pushes changed customer archive records (with their meters) from the marketing
-        system and applies them to billing before answering. One invalid record rejects
-        the whole batch with INVALID_ARGUMENT naming it (`customers[3].area_code`); a
-        record older than the stored one is skipped. The same request_id is applied once.
+        system and applies them to billing before answering. The source id is the
+        customer number, the source version its source_update_time. An invalid record is
+        quarantined and named in the response; the others are applied. A record older
+        than the one applied before is skipped (stale), one equal to it is unchanged, so a
+        batch sent again changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,9 +203,11 @@ class IngestServiceServicer:
 
     def PushMeterReadings(self, request, context):
         """Pushes a batch of meter readings from the metering or marketing system and
-        applies it to billing before answering. One invalid reading rejects the whole
-        batch with INVALID_ARGUMENT naming it; a reading for an unknown meter fails it
-        with NOT_FOUND. The same request_id is applied once.
+        applies it to billing before answering. The source id is the reading's name, the
+        source version the batch's source_update_time. An invalid reading, one for an
+        unknown customer or meter, or one whose value is below the meter's previous
+        reading is quarantined (a backwards reading is also recorded as a metering
+        anomaly for inspection); the others are applied.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,9 +216,73 @@ class IngestServiceServicer:
     def StreamMeterReadings(self, request_iterator, context):
         """Streams meter readings in chunks, for the metering system's bulk collection runs.
         Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
-        would be; the first bad chunk ends the call with its error. Each chunk carries its
-        own request_id, so after a failure the sender can stream the same chunks again and
-        those already applied are skipped.
+        would be: bad readings are quarantined and the stream goes on. After a failure the
+        sender can stream the same chunks again; readings already applied are unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushTariffAssignments(self, request, context):
+        """Pushes tariff assignments from the marketing system: each moves a customer to a
+        tariff from its source_update_time on. The source id is the customer number, the
+        source version the assignment's source_update_time. A bad assignment (unknown
+        customer or tariff) is quarantined; the others are applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushPayments(self, request, context):
+        """Pushes payments made outside the app (at a counter, by direct debit, through
+        banks) from the marketing system; billing records and books them. The source id is
+        the payment's name (its receipt id), the source version its complete_time. A bad
+        payment (unknown customer, an app channel, a receipt id already used for another
+        payment) is quarantined; the others are recorded once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushApplicationUpdates(self, request, context):
+        """Pushes connection applications' progress from the marketing system, for the
+        expansion service. The source id is the application's name, the source version
+        the update's source_update_time. Until the expansion service takes such updates
+        every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuarantinedRecords(self, request, context):
+        """Lists quarantined records, newest first; by default those still waiting
+        (QUARANTINE_STATE_OPEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuarantinedRecord(self, request, context):
+        """Gets one quarantined record with its payload and reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReprocessQuarantinedRecord(self, request, context):
+        """Processes an open quarantined record again, as corrected by staff when `record` is
+        given (of the same kind and source id), else as it was (after the reference it
+        lacked has arrived, say). Applied or found unchanged, it becomes RESOLVED; bad
+        again, it stays OPEN with the new reason. A record that is no longer OPEN fails
+        with FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscardQuarantinedRecord(self, request, context):
+        """Discards an open quarantined record with a reason; nothing is applied. A record
+        that is no longer OPEN fails with FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,6 +311,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.CancelImportJobRequest.FromString,
                     response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.SerializeToString,
             ),
+            'RunImportJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunImportJob,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.SerializeToString,
+            ),
             'PushCustomerChanges': grpc.unary_unary_rpc_method_handler(
                     servicer.PushCustomerChanges,
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushCustomerChangesRequest.FromString,
@@ -195,6 +331,41 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.FromString,
                     response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.SerializeToString,
             ),
+            'PushTariffAssignments': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushTariffAssignments,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsResponse.SerializeToString,
+            ),
+            'PushPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushPayments,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.SerializeToString,
+            ),
+            'PushApplicationUpdates': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushApplicationUpdates,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.SerializeToString,
+            ),
+            'ListQuarantinedRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantinedRecords,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsResponse.SerializeToString,
+            ),
+            'GetQuarantinedRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuarantinedRecord,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.GetQuarantinedRecordRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.SerializeToString,
+            ),
+            'ReprocessQuarantinedRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReprocessQuarantinedRecord,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ReprocessQuarantinedRecordRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.SerializeToString,
+            ),
+            'DiscardQuarantinedRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardQuarantinedRecord,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.DiscardQuarantinedRecordRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'palmgrid.ingest.v1.IngestService', rpc_method_handlers)
@@ -209,8 +380,13 @@ class IngestService:
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
     of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-    readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+    tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -324,6 +500,33 @@ class IngestService:
             _registered_method=True)
 
     @staticmethod
+    def RunImportJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/RunImportJob',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.RunImportJobRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_resources__pb2.ImportJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def PushCustomerChanges(request,
             target,
             options=(),
@@ -394,6 +597,195 @@ class IngestService:
             '/palmgrid.ingest.v1.IngestService/StreamMeterReadings',
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.SerializeToString,
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushTariffAssignments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/PushTariffAssignments',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/PushPayments',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushApplicationUpdates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/PushApplicationUpdates',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushApplicationUpdatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuarantinedRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/ListQuarantinedRecords',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ListQuarantinedRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuarantinedRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/GetQuarantinedRecord',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.GetQuarantinedRecordRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReprocessQuarantinedRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/ReprocessQuarantinedRecord',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.ReprocessQuarantinedRecordRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscardQuarantinedRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/DiscardQuarantinedRecord',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.DiscardQuarantinedRecordRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_resources__pb2.QuarantinedRecord.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,8 +34,13 @@ class IngestServiceStub:
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
       of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-      readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+      tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -58,24 +63,72 @@ class IngestServiceStub:
     """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
     that has ended fails with FAILED_PRECONDITION.
     """
+    RunImportJob: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.RunImportJobRequest, _resources_pb2.ImportJob]
+    """Reads, checks and applies the job's next batch of at most max_rows rows from the
+    staging database and commits its progress (counts and cursor) with the records it
+    applied, so that a job interrupted at any point goes on from its last committed
+    row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+    shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+    fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+    window and under its rate limit.
+    """
     PushCustomerChanges: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushCustomerChangesRequest, _ingest_service_pb2.PushCustomerChangesResponse]
     """Pushes changed customer archive records (with their meters) from the marketing
-    system and applies them to billing before answering. One invalid record rejects
-    the whole batch with INVALID_ARGUMENT naming it (`customers[3].area_code`); a
-    record older than the stored one is skipped. The same request_id is applied once.
+    system and applies them to billing before answering. The source id is the
+    customer number, the source version its source_update_time. An invalid record is
+    quarantined and named in the response; the others are applied. A record older
+    than the one applied before is skipped (stale), one equal to it is unchanged, so a
+    batch sent again changes nothing.
     """
     PushMeterReadings: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushMeterReadingsRequest, _ingest_service_pb2.PushMeterReadingsResponse]
     """Pushes a batch of meter readings from the metering or marketing system and
-    applies it to billing before answering. One invalid reading rejects the whole
-    batch with INVALID_ARGUMENT naming it; a reading for an unknown meter fails it
-    with NOT_FOUND. The same request_id is applied once.
+    applies it to billing before answering. The source id is the reading's name, the
+    source version the batch's source_update_time. An invalid reading, one for an
+    unknown customer or meter, or one whose value is below the meter's previous
+    reading is quarantined (a backwards reading is also recorded as a metering
+    anomaly for inspection); the others are applied.
     """
     StreamMeterReadings: _grpc.StreamUnaryMultiCallable[_ingest_service_pb2.StreamMeterReadingsRequest, _ingest_service_pb2.StreamMeterReadingsResponse]
     """Streams meter readings in chunks, for the metering system's bulk collection runs.
     Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
-    would be; the first bad chunk ends the call with its error. Each chunk carries its
-    own request_id, so after a failure the sender can stream the same chunks again and
-    those already applied are skipped.
+    would be: bad readings are quarantined and the stream goes on. After a failure the
+    sender can stream the same chunks again; readings already applied are unchanged.
+    """
+    PushTariffAssignments: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushTariffAssignmentsRequest, _ingest_service_pb2.PushTariffAssignmentsResponse]
+    """Pushes tariff assignments from the marketing system: each moves a customer to a
+    tariff from its source_update_time on. The source id is the customer number, the
+    source version the assignment's source_update_time. A bad assignment (unknown
+    customer or tariff) is quarantined; the others are applied.
+    """
+    PushPayments: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushPaymentsRequest, _ingest_service_pb2.PushPaymentsResponse]
+    """Pushes payments made outside the app (at a counter, by direct debit, through
+    banks) from the marketing system; billing records and books them. The source id is
+    the payment's name (its receipt id), the source version its complete_time. A bad
+    payment (unknown customer, an app channel, a receipt id already used for another
+    payment) is quarantined; the others are recorded once.
+    """
+    PushApplicationUpdates: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushApplicationUpdatesRequest, _ingest_service_pb2.PushApplicationUpdatesResponse]
+    """Pushes connection applications' progress from the marketing system, for the
+    expansion service. The source id is the application's name, the source version
+    the update's source_update_time. Until the expansion service takes such updates
+    every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+    """
+    ListQuarantinedRecords: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListQuarantinedRecordsRequest, _ingest_service_pb2.ListQuarantinedRecordsResponse]
+    """Lists quarantined records, newest first; by default those still waiting
+    (QUARANTINE_STATE_OPEN).
+    """
+    GetQuarantinedRecord: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.GetQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]
+    """Gets one quarantined record with its payload and reason."""
+    ReprocessQuarantinedRecord: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ReprocessQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]
+    """Processes an open quarantined record again, as corrected by staff when `record` is
+    given (of the same kind and source id), else as it was (after the reference it
+    lacked has arrived, say). Applied or found unchanged, it becomes RESOLVED; bad
+    again, it stays OPEN with the new reason. A record that is no longer OPEN fails
+    with FAILED_PRECONDITION.
+    """
+    DiscardQuarantinedRecord: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.DiscardQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]
+    """Discards an open quarantined record with a reason; nothing is applied. A record
+    that is no longer OPEN fails with FAILED_PRECONDITION.
     """
 
 @_typing.type_check_only
@@ -85,8 +138,13 @@ class IngestServiceAsyncStub(IngestServiceStub):
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
       of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-      readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+      tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -106,24 +164,72 @@ class IngestServiceAsyncStub(IngestServiceStub):
     """Cancels a QUEUED or RUNNING import job; rows already applied stay applied. A job
     that has ended fails with FAILED_PRECONDITION.
     """
+    RunImportJob: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.RunImportJobRequest, _resources_pb2.ImportJob]  # type: ignore[assignment]
+    """Reads, checks and applies the job's next batch of at most max_rows rows from the
+    staging database and commits its progress (counts and cursor) with the records it
+    applied, so that a job interrupted at any point goes on from its last committed
+    row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+    shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+    fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+    window and under its rate limit.
+    """
     PushCustomerChanges: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushCustomerChangesRequest, _ingest_service_pb2.PushCustomerChangesResponse]  # type: ignore[assignment]
     """Pushes changed customer archive records (with their meters) from the marketing
-    system and applies them to billing before answering. One invalid record rejects
-    the whole batch with INVALID_ARGUMENT naming it (`customers[3].area_code`); a
-    record older than the stored one is skipped. The same request_id is applied once.
+    system and applies them to billing before answering. The source id is the
+    customer number, the source version its source_update_time. An invalid record is
+    quarantined and named in the response; the others are applied. A record older
+    than the one applied before is skipped (stale), one equal to it is unchanged, so a
+    batch sent again changes nothing.
     """
     PushMeterReadings: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushMeterReadingsRequest, _ingest_service_pb2.PushMeterReadingsResponse]  # type: ignore[assignment]
     """Pushes a batch of meter readings from the metering or marketing system and
-    applies it to billing before answering. One invalid reading rejects the whole
-    batch with INVALID_ARGUMENT naming it; a reading for an unknown meter fails it
-    with NOT_FOUND. The same request_id is applied once.
+    applies it to billing before answering. The source id is the reading's name, the
+    source version the batch's source_update_time. An invalid reading, one for an
+    unknown customer or meter, or one whose value is below the meter's previous
+    reading is quarantined (a backwards reading is also recorded as a metering
+    anomaly for inspection); the others are applied.
     """
     StreamMeterReadings: _aio.StreamUnaryMultiCallable[_ingest_service_pb2.StreamMeterReadingsRequest, _ingest_service_pb2.StreamMeterReadingsResponse]  # type: ignore[assignment]
     """Streams meter readings in chunks, for the metering system's bulk collection runs.
     Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
-    would be; the first bad chunk ends the call with its error. Each chunk carries its
-    own request_id, so after a failure the sender can stream the same chunks again and
-    those already applied are skipped.
+    would be: bad readings are quarantined and the stream goes on. After a failure the
+    sender can stream the same chunks again; readings already applied are unchanged.
+    """
+    PushTariffAssignments: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushTariffAssignmentsRequest, _ingest_service_pb2.PushTariffAssignmentsResponse]  # type: ignore[assignment]
+    """Pushes tariff assignments from the marketing system: each moves a customer to a
+    tariff from its source_update_time on. The source id is the customer number, the
+    source version the assignment's source_update_time. A bad assignment (unknown
+    customer or tariff) is quarantined; the others are applied.
+    """
+    PushPayments: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushPaymentsRequest, _ingest_service_pb2.PushPaymentsResponse]  # type: ignore[assignment]
+    """Pushes payments made outside the app (at a counter, by direct debit, through
+    banks) from the marketing system; billing records and books them. The source id is
+    the payment's name (its receipt id), the source version its complete_time. A bad
+    payment (unknown customer, an app channel, a receipt id already used for another
+    payment) is quarantined; the others are recorded once.
+    """
+    PushApplicationUpdates: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushApplicationUpdatesRequest, _ingest_service_pb2.PushApplicationUpdatesResponse]  # type: ignore[assignment]
+    """Pushes connection applications' progress from the marketing system, for the
+    expansion service. The source id is the application's name, the source version
+    the update's source_update_time. Until the expansion service takes such updates
+    every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+    """
+    ListQuarantinedRecords: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListQuarantinedRecordsRequest, _ingest_service_pb2.ListQuarantinedRecordsResponse]  # type: ignore[assignment]
+    """Lists quarantined records, newest first; by default those still waiting
+    (QUARANTINE_STATE_OPEN).
+    """
+    GetQuarantinedRecord: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.GetQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]  # type: ignore[assignment]
+    """Gets one quarantined record with its payload and reason."""
+    ReprocessQuarantinedRecord: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ReprocessQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]  # type: ignore[assignment]
+    """Processes an open quarantined record again, as corrected by staff when `record` is
+    given (of the same kind and source id), else as it was (after the reference it
+    lacked has arrived, say). Applied or found unchanged, it becomes RESOLVED; bad
+    again, it stays OPEN with the new reason. A record that is no longer OPEN fails
+    with FAILED_PRECONDITION.
+    """
+    DiscardQuarantinedRecord: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.DiscardQuarantinedRecordRequest, _resources_pb2.QuarantinedRecord]  # type: ignore[assignment]
+    """Discards an open quarantined record with a reason; nothing is applied. A record
+    that is no longer OPEN fails with FAILED_PRECONDITION.
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -132,8 +238,13 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     before anything is applied:
     - scheduled import: the worker starts an import job per source, which reads the rows
       of the marketing system's staging database changed since a watermark;
-    - real-time push: the source systems push changed customer records and new meter
-      readings as they happen, in batches with a request_id so a retry is applied once.
+    - real-time push: the source systems push changed customer records, meter readings,
+      tariff assignments and payments made outside the app as they happen, in batches.
+    Each record is validated on its own (format, ranges, references such as an unknown
+    customer or meter, readings that go backwards): a bad one is quarantined with its
+    reason and source, for staff to fix or discard, and never stops the good ones. Each
+    record is applied by its source id and source version: a record sent again changes
+    nothing, and an older version never overwrites a newer one.
     Internal only: reachable over gRPC with mTLS by the source systems, the worker and
     administrators' tools, never through the edge.
     """
@@ -177,15 +288,32 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def RunImportJob(
+        self,
+        request: _ingest_service_pb2.RunImportJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.ImportJob, _abc.Awaitable[_resources_pb2.ImportJob]]:
+        """Reads, checks and applies the job's next batch of at most max_rows rows from the
+        staging database and commits its progress (counts and cursor) with the records it
+        applied, so that a job interrupted at any point goes on from its last committed
+        row: nothing lost, nothing applied twice. A QUEUED job starts RUNNING; a batch
+        shorter than asked (or reaching row_limit) ends it SUCCEEDED. A job that has ended
+        fails with FAILED_PRECONDITION. The worker's import job calls it, inside its
+        window and under its rate limit.
+        """
+
+    @_abc_1.abstractmethod
     def PushCustomerChanges(
         self,
         request: _ingest_service_pb2.PushCustomerChangesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_service_pb2.PushCustomerChangesResponse, _abc.Awaitable[_ingest_service_pb2.PushCustomerChangesResponse]]:
         """Pushes changed customer archive records (with their meters) from the marketing
-        system and applies them to billing before answering. One invalid record rejects
-        the whole batch with INVALID_ARGUMENT naming it (`customers[3].area_code`); a
-        record older than the stored one is skipped. The same request_id is applied once.
+        system and applies them to billing before answering. The source id is the
+        customer number, the source version its source_update_time. An invalid record is
+        quarantined and named in the response; the others are applied. A record older
+        than the one applied before is skipped (stale), one equal to it is unchanged, so a
+        batch sent again changes nothing.
         """
 
     @_abc_1.abstractmethod
@@ -195,9 +323,11 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_service_pb2.PushMeterReadingsResponse, _abc.Awaitable[_ingest_service_pb2.PushMeterReadingsResponse]]:
         """Pushes a batch of meter readings from the metering or marketing system and
-        applies it to billing before answering. One invalid reading rejects the whole
-        batch with INVALID_ARGUMENT naming it; a reading for an unknown meter fails it
-        with NOT_FOUND. The same request_id is applied once.
+        applies it to billing before answering. The source id is the reading's name, the
+        source version the batch's source_update_time. An invalid reading, one for an
+        unknown customer or meter, or one whose value is below the meter's previous
+        reading is quarantined (a backwards reading is also recorded as a metering
+        anomaly for inspection); the others are applied.
         """
 
     @_abc_1.abstractmethod
@@ -208,9 +338,86 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingest_service_pb2.StreamMeterReadingsResponse, _abc.Awaitable[_ingest_service_pb2.StreamMeterReadingsResponse]]:
         """Streams meter readings in chunks, for the metering system's bulk collection runs.
         Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
-        would be; the first bad chunk ends the call with its error. Each chunk carries its
-        own request_id, so after a failure the sender can stream the same chunks again and
-        those already applied are skipped.
+        would be: bad readings are quarantined and the stream goes on. After a failure the
+        sender can stream the same chunks again; readings already applied are unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def PushTariffAssignments(
+        self,
+        request: _ingest_service_pb2.PushTariffAssignmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.PushTariffAssignmentsResponse, _abc.Awaitable[_ingest_service_pb2.PushTariffAssignmentsResponse]]:
+        """Pushes tariff assignments from the marketing system: each moves a customer to a
+        tariff from its source_update_time on. The source id is the customer number, the
+        source version the assignment's source_update_time. A bad assignment (unknown
+        customer or tariff) is quarantined; the others are applied.
+        """
+
+    @_abc_1.abstractmethod
+    def PushPayments(
+        self,
+        request: _ingest_service_pb2.PushPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.PushPaymentsResponse, _abc.Awaitable[_ingest_service_pb2.PushPaymentsResponse]]:
+        """Pushes payments made outside the app (at a counter, by direct debit, through
+        banks) from the marketing system; billing records and books them. The source id is
+        the payment's name (its receipt id), the source version its complete_time. A bad
+        payment (unknown customer, an app channel, a receipt id already used for another
+        payment) is quarantined; the others are recorded once.
+        """
+
+    @_abc_1.abstractmethod
+    def PushApplicationUpdates(
+        self,
+        request: _ingest_service_pb2.PushApplicationUpdatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.PushApplicationUpdatesResponse, _abc.Awaitable[_ingest_service_pb2.PushApplicationUpdatesResponse]]:
+        """Pushes connection applications' progress from the marketing system, for the
+        expansion service. The source id is the application's name, the source version
+        the update's source_update_time. Until the expansion service takes such updates
+        every one is quarantined as OWNER_UNAVAILABLE, to be reprocessed then.
+        """
+
+    @_abc_1.abstractmethod
+    def ListQuarantinedRecords(
+        self,
+        request: _ingest_service_pb2.ListQuarantinedRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ListQuarantinedRecordsResponse, _abc.Awaitable[_ingest_service_pb2.ListQuarantinedRecordsResponse]]:
+        """Lists quarantined records, newest first; by default those still waiting
+        (QUARANTINE_STATE_OPEN).
+        """
+
+    @_abc_1.abstractmethod
+    def GetQuarantinedRecord(
+        self,
+        request: _ingest_service_pb2.GetQuarantinedRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.QuarantinedRecord, _abc.Awaitable[_resources_pb2.QuarantinedRecord]]:
+        """Gets one quarantined record with its payload and reason."""
+
+    @_abc_1.abstractmethod
+    def ReprocessQuarantinedRecord(
+        self,
+        request: _ingest_service_pb2.ReprocessQuarantinedRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.QuarantinedRecord, _abc.Awaitable[_resources_pb2.QuarantinedRecord]]:
+        """Processes an open quarantined record again, as corrected by staff when `record` is
+        given (of the same kind and source id), else as it was (after the reference it
+        lacked has arrived, say). Applied or found unchanged, it becomes RESOLVED; bad
+        again, it stays OPEN with the new reason. A record that is no longer OPEN fails
+        with FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def DiscardQuarantinedRecord(
+        self,
+        request: _ingest_service_pb2.DiscardQuarantinedRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.QuarantinedRecord, _abc.Awaitable[_resources_pb2.QuarantinedRecord]]:
+        """Discards an open quarantined record with a reason; nothing is applied. A record
+        that is no longer OPEN fails with FAILED_PRECONDITION.
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

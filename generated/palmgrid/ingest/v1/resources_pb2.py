@@ -27,9 +27,11 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from palmgrid.billing.v1 import payment_pb2 as palmgrid_dot_billing_dot_v1_dot_payment__pb2
+from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"palmgrid/ingest/v1/resources.proto\x12\x12palmgrid.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x06\n\tImportJob\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x41\n\x06source\x18\x02 \x01(\x0e\x32 .palmgrid.ingest.v1.ImportSourceB\x0f\xe2\x41\x02\x02\x05\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x41\n\x0ewatermark_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\xe2\x41\x02\x01\x05\xbaH\x05\xb2\x01\x02\x38\x01\x12$\n\trow_limit\x18\x04 \x01(\x03\x42\x11\xe2\x41\x02\x01\x05\xbaH\t\"\x07\x18\x80\xad\xe2\x04(\x00\x12\x37\n\x05state\x18\x05 \x01(\x0e\x32\".palmgrid.ingest.v1.ImportJobStateB\x04\xe2\x41\x01\x03\x12=\n\x13next_watermark_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nread_count\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rapplied_count\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0erejected_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x06\x65rrors\x18\x0b \x03(\x0b\x32\x1f.palmgrid.ingest.v1.ImportErrorB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x66\x61ilure_message\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reator\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstart_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nd_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:Q\xea\x41N\n\x1cingest.palmgrid.cn/ImportJob\x12\x17importJobs/{import_job}*\nimportJobs2\timportJob\"f\n\x0bImportError\x12\x15\n\x07row_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x66ield\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03*\x88\x01\n\x0cImportSource\x12\x1d\n\x19IMPORT_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_SOURCE_CUSTOMERS\x10\x01\x12 \n\x1cIMPORT_SOURCE_METER_READINGS\x10\x02\x12\x1a\n\x16IMPORT_SOURCE_PAYMENTS\x10\x03*\xca\x01\n\x0eImportJobState\x12 \n\x1cIMPORT_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_JOB_STATE_QUEUED\x10\x01\x12\x1c\n\x18IMPORT_JOB_STATE_RUNNING\x10\x02\x12\x1e\n\x1aIMPORT_JOB_STATE_SUCCEEDED\x10\x03\x12\x1b\n\x17IMPORT_JOB_STATE_FAILED\x10\x04\x12\x1e\n\x1aIMPORT_JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"palmgrid/ingest/v1/resources.proto\x12\x12palmgrid.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!palmgrid/billing/v1/payment.proto\x1a#palmgrid/billing/v1/resources.proto\"\x88\x07\n\tImportJob\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x41\n\x06source\x18\x02 \x01(\x0e\x32 .palmgrid.ingest.v1.ImportSourceB\x0f\xe2\x41\x02\x02\x05\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x41\n\x0ewatermark_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\xe2\x41\x02\x01\x05\xbaH\x05\xb2\x01\x02\x38\x01\x12$\n\trow_limit\x18\x04 \x01(\x03\x42\x11\xe2\x41\x02\x01\x05\xbaH\t\"\x07\x18\x80\xad\xe2\x04(\x00\x12\x37\n\x05state\x18\x05 \x01(\x0e\x32\".palmgrid.ingest.v1.ImportJobStateB\x04\xe2\x41\x01\x03\x12=\n\x13next_watermark_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nread_count\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rapplied_count\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0funchanged_count\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0erejected_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x06\x65rrors\x18\x0b \x03(\x0b\x32\x1f.palmgrid.ingest.v1.ImportErrorB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x66\x61ilure_message\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reator\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstart_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nd_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63ursor_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63ursor_row_key\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0btotal_count\x18\x13 \x01(\x03\x42\x04\xe2\x41\x01\x03:Q\xea\x41N\n\x1cingest.palmgrid.cn/ImportJob\x12\x17importJobs/{import_job}*\nimportJobs2\timportJob\"f\n\x0bImportError\x12\x15\n\x07row_key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x66ield\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\"\xf7\x01\n\x11\x41pplicationUpdate\x12L\n\x0b\x61pplication\x18\x01 \x01(\tB7\xe2\x41\x01\x02\xbaH0r.2,^applications/[A-Za-z0-9][A-Za-z0-9-]{0,62}$\x12/\n\x04node\x18\x02 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x18\x32\x16^[A-Z][A-Z0-9_]{1,31}$\x12\x1a\n\x04note\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\xf4\x03\x12G\n\x12source_update_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0f\xe2\x41\x01\x02\xbaH\x08\xb2\x01\x02\x38\x01\xc8\x01\x01\"\x8a\x02\n\x10TariffAssignment\x12S\n\x08\x63ustomer\x18\x01 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12X\n\x06tariff\x18\x02 \x01(\tBH\xe2\x41\x01\x02\xfa\x41\x1c\n\x1a\x62illing.palmgrid.cn/Tariff\xbaH\"r 2\x1e^tariffs/[a-z][a-z0-9-]{0,62}$\x12G\n\x12source_update_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0f\xe2\x41\x01\x02\xbaH\x08\xb2\x01\x02\x38\x01\xc8\x01\x01\"\xc0\x02\n\x0cSourceRecord\x12\x31\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.palmgrid.billing.v1.CustomerH\x00\x12:\n\rmeter_reading\x18\x02 \x01(\x0b\x32!.palmgrid.billing.v1.MeterReadingH\x00\x12\x41\n\x11tariff_assignment\x18\x03 \x01(\x0b\x32$.palmgrid.ingest.v1.TariffAssignmentH\x00\x12/\n\x07payment\x18\x04 \x01(\x0b\x32\x1c.palmgrid.billing.v1.PaymentH\x00\x12\x43\n\x12\x61pplication_update\x18\x05 \x01(\x0b\x32%.palmgrid.ingest.v1.ApplicationUpdateH\x00\x42\x08\n\x06record\"\x98\x05\n\x11QuarantinedRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.palmgrid.ingest.v1.RecordKindB\x04\xe2\x41\x01\x03\x12\x14\n\x06source\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tsource_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x13source_version_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\x06record\x18\x06 \x01(\x0b\x32 .palmgrid.ingest.v1.SourceRecordB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x66ield\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x05state\x18\n \x01(\x0e\x32#.palmgrid.ingest.v1.QuarantineStateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x64iscard_reason\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03:y\xea\x41v\n$ingest.palmgrid.cn/QuarantinedRecord\x12\'quarantinedRecords/{quarantined_record}*\x12quarantinedRecords2\x11quarantinedRecord*\xae\x01\n\x0cImportSource\x12\x1d\n\x19IMPORT_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_SOURCE_CUSTOMERS\x10\x01\x12 \n\x1cIMPORT_SOURCE_METER_READINGS\x10\x02\x12\x1a\n\x16IMPORT_SOURCE_PAYMENTS\x10\x03\x12$\n IMPORT_SOURCE_TARIFF_ASSIGNMENTS\x10\x04*\xca\x01\n\x0eImportJobState\x12 \n\x1cIMPORT_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_JOB_STATE_QUEUED\x10\x01\x12\x1c\n\x18IMPORT_JOB_STATE_RUNNING\x10\x02\x12\x1e\n\x1aIMPORT_JOB_STATE_SUCCEEDED\x10\x03\x12\x1b\n\x17IMPORT_JOB_STATE_FAILED\x10\x04\x12\x1e\n\x1aIMPORT_JOB_STATE_CANCELLED\x10\x05*\xc2\x01\n\nRecordKind\x12\x1b\n\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14RECORD_KIND_CUSTOMER\x10\x01\x12\x1d\n\x19RECORD_KIND_METER_READING\x10\x02\x12!\n\x1dRECORD_KIND_TARIFF_ASSIGNMENT\x10\x03\x12\x17\n\x13RECORD_KIND_PAYMENT\x10\x04\x12\"\n\x1eRECORD_KIND_APPLICATION_UPDATE\x10\x05*\xae\x01\n\x0fQuarantineState\x12 \n\x1cQUARANTINE_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15QUARANTINE_STATE_OPEN\x10\x01\x12\x1d\n\x19QUARANTINE_STATE_RESOLVED\x10\x02\x12\x1e\n\x1aQUARANTINE_STATE_DISCARDED\x10\x03\x12\x1f\n\x1bQUARANTINE_STATE_SUPERSEDED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -68,6 +70,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMPORTJOB'].fields_by_name['start_time']._serialized_options = b'\342A\001\003'
   _globals['_IMPORTJOB'].fields_by_name['end_time']._loaded_options = None
   _globals['_IMPORTJOB'].fields_by_name['end_time']._serialized_options = b'\342A\001\003'
+  _globals['_IMPORTJOB'].fields_by_name['cursor_time']._loaded_options = None
+  _globals['_IMPORTJOB'].fields_by_name['cursor_time']._serialized_options = b'\342A\001\003'
+  _globals['_IMPORTJOB'].fields_by_name['cursor_row_key']._loaded_options = None
+  _globals['_IMPORTJOB'].fields_by_name['cursor_row_key']._serialized_options = b'\342A\001\003'
+  _globals['_IMPORTJOB'].fields_by_name['total_count']._loaded_options = None
+  _globals['_IMPORTJOB'].fields_by_name['total_count']._serialized_options = b'\342A\001\003'
   _globals['_IMPORTJOB']._loaded_options = None
   _globals['_IMPORTJOB']._serialized_options = b'\352AN\n\034ingest.palmgrid.cn/ImportJob\022\027importJobs/{import_job}*\nimportJobs2\timportJob'
   _globals['_IMPORTERROR'].fields_by_name['row_key']._loaded_options = None
@@ -78,12 +86,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMPORTERROR'].fields_by_name['reason']._serialized_options = b'\342A\001\003'
   _globals['_IMPORTERROR'].fields_by_name['message']._loaded_options = None
   _globals['_IMPORTERROR'].fields_by_name['message']._serialized_options = b'\342A\001\003'
-  _globals['_IMPORTSOURCE']._serialized_start=1080
-  _globals['_IMPORTSOURCE']._serialized_end=1216
-  _globals['_IMPORTJOBSTATE']._serialized_start=1219
-  _globals['_IMPORTJOBSTATE']._serialized_end=1421
-  _globals['_IMPORTJOB']._serialized_start=181
-  _globals['_IMPORTJOB']._serialized_end=973
-  _globals['_IMPORTERROR']._serialized_start=975
-  _globals['_IMPORTERROR']._serialized_end=1077
+  _globals['_APPLICATIONUPDATE'].fields_by_name['application']._loaded_options = None
+  _globals['_APPLICATIONUPDATE'].fields_by_name['application']._serialized_options = b'\342A\001\002\272H0r.2,^applications/[A-Za-z0-9][A-Za-z0-9-]{0,62}$'
+  _globals['_APPLICATIONUPDATE'].fields_by_name['node']._loaded_options = None
+  _globals['_APPLICATIONUPDATE'].fields_by_name['node']._serialized_options = b'\342A\001\002\272H\032r\0302\026^[A-Z][A-Z0-9_]{1,31}$'
+  _globals['_APPLICATIONUPDATE'].fields_by_name['note']._loaded_options = None
+  _globals['_APPLICATIONUPDATE'].fields_by_name['note']._serialized_options = b'\342A\001\001\272H\005r\003\030\364\003'
+  _globals['_APPLICATIONUPDATE'].fields_by_name['source_update_time']._loaded_options = None
+  _globals['_APPLICATIONUPDATE'].fields_by_name['source_update_time']._serialized_options = b'\342A\001\002\272H\010\262\001\0028\001\310\001\001'
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['customer']._loaded_options = None
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['customer']._serialized_options = b'\342A\001\002\372A\036\n\034billing.palmgrid.cn/Customer\272H\031r\0272\025^customers/[0-9]{10}$'
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['tariff']._loaded_options = None
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['tariff']._serialized_options = b'\342A\001\002\372A\034\n\032billing.palmgrid.cn/Tariff\272H\"r 2\036^tariffs/[a-z][a-z0-9-]{0,62}$'
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['source_update_time']._loaded_options = None
+  _globals['_TARIFFASSIGNMENT'].fields_by_name['source_update_time']._serialized_options = b'\342A\001\002\272H\010\262\001\0028\001\310\001\001'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['name']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['kind']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['kind']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source_id']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source_id']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source_version_time']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['source_version_time']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['record']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['record']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['reason']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['reason']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['field']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['field']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['message']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['state']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['discard_reason']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['discard_reason']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['create_time']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['update_time']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD'].fields_by_name['etag']._loaded_options = None
+  _globals['_QUARANTINEDRECORD'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_QUARANTINEDRECORD']._loaded_options = None
+  _globals['_QUARANTINEDRECORD']._serialized_options = b'\352Av\n$ingest.palmgrid.cn/QuarantinedRecord\022\'quarantinedRecords/{quarantined_record}*\022quarantinedRecords2\021quarantinedRecord'
+  _globals['_IMPORTSOURCE']._serialized_start=2773
+  _globals['_IMPORTSOURCE']._serialized_end=2947
+  _globals['_IMPORTJOBSTATE']._serialized_start=2950
+  _globals['_IMPORTJOBSTATE']._serialized_end=3152
+  _globals['_RECORDKIND']._serialized_start=3155
+  _globals['_RECORDKIND']._serialized_end=3349
+  _globals['_QUARANTINESTATE']._serialized_start=3352
+  _globals['_QUARANTINESTATE']._serialized_end=3526
+  _globals['_IMPORTJOB']._serialized_start=253
+  _globals['_IMPORTJOB']._serialized_end=1157
+  _globals['_IMPORTERROR']._serialized_start=1159
+  _globals['_IMPORTERROR']._serialized_end=1261
+  _globals['_APPLICATIONUPDATE']._serialized_start=1264
+  _globals['_APPLICATIONUPDATE']._serialized_end=1511
+  _globals['_TARIFFASSIGNMENT']._serialized_start=1514
+  _globals['_TARIFFASSIGNMENT']._serialized_end=1780
+  _globals['_SOURCERECORD']._serialized_start=1783
+  _globals['_SOURCERECORD']._serialized_end=2103
+  _globals['_QUARANTINEDRECORD']._serialized_start=2106
+  _globals['_QUARANTINEDRECORD']._serialized_end=2770
 # @@protoc_insertion_point(module_scope)

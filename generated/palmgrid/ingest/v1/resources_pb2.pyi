@@ -10,6 +10,8 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
+from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -35,6 +37,8 @@ class _ImportSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportSo
     """Meter readings."""
     IMPORT_SOURCE_PAYMENTS: _ImportSource.ValueType  # 3
     """Payments made outside the app: at counters, by direct debit, through banks."""
+    IMPORT_SOURCE_TARIFF_ASSIGNMENTS: _ImportSource.ValueType  # 4
+    """Tariff assignments."""
 
 class ImportSource(_ImportSource, metaclass=_ImportSourceEnumTypeWrapper):
     """What an import job reads from the staging database."""
@@ -47,6 +51,8 @@ IMPORT_SOURCE_METER_READINGS: ImportSource.ValueType  # 2
 """Meter readings."""
 IMPORT_SOURCE_PAYMENTS: ImportSource.ValueType  # 3
 """Payments made outside the app: at counters, by direct debit, through banks."""
+IMPORT_SOURCE_TARIFF_ASSIGNMENTS: ImportSource.ValueType  # 4
+"""Tariff assignments."""
 Global___ImportSource: _TypeAlias = ImportSource  # noqa: Y015
 
 class _ImportJobState:
@@ -93,6 +99,74 @@ does not advance.
 """
 Global___ImportJobState: _TypeAlias = ImportJobState  # noqa: Y015
 
+class _RecordKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RecordKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECORD_KIND_UNSPECIFIED: _RecordKind.ValueType  # 0
+    """Not set."""
+    RECORD_KIND_CUSTOMER: _RecordKind.ValueType  # 1
+    """A customer archive record with its meters (palmgrid.billing.v1.Customer)."""
+    RECORD_KIND_METER_READING: _RecordKind.ValueType  # 2
+    """A meter reading (palmgrid.billing.v1.MeterReading)."""
+    RECORD_KIND_TARIFF_ASSIGNMENT: _RecordKind.ValueType  # 3
+    """A tariff assignment (TariffAssignment)."""
+    RECORD_KIND_PAYMENT: _RecordKind.ValueType  # 4
+    """A payment made outside the app (palmgrid.billing.v1.Payment)."""
+    RECORD_KIND_APPLICATION_UPDATE: _RecordKind.ValueType  # 5
+    """A connection application's progress in the marketing system (ApplicationUpdate)."""
+
+class RecordKind(_RecordKind, metaclass=_RecordKindEnumTypeWrapper):
+    """What kind of record a source sent."""
+
+RECORD_KIND_UNSPECIFIED: RecordKind.ValueType  # 0
+"""Not set."""
+RECORD_KIND_CUSTOMER: RecordKind.ValueType  # 1
+"""A customer archive record with its meters (palmgrid.billing.v1.Customer)."""
+RECORD_KIND_METER_READING: RecordKind.ValueType  # 2
+"""A meter reading (palmgrid.billing.v1.MeterReading)."""
+RECORD_KIND_TARIFF_ASSIGNMENT: RecordKind.ValueType  # 3
+"""A tariff assignment (TariffAssignment)."""
+RECORD_KIND_PAYMENT: RecordKind.ValueType  # 4
+"""A payment made outside the app (palmgrid.billing.v1.Payment)."""
+RECORD_KIND_APPLICATION_UPDATE: RecordKind.ValueType  # 5
+"""A connection application's progress in the marketing system (ApplicationUpdate)."""
+Global___RecordKind: _TypeAlias = RecordKind  # noqa: Y015
+
+class _QuarantineState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _QuarantineStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_QuarantineState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    QUARANTINE_STATE_UNSPECIFIED: _QuarantineState.ValueType  # 0
+    """Not set."""
+    QUARANTINE_STATE_OPEN: _QuarantineState.ValueType  # 1
+    """Waiting for staff: fix and reprocess, or discard."""
+    QUARANTINE_STATE_RESOLVED: _QuarantineState.ValueType  # 2
+    """Reprocessed and applied (or found unchanged). Final."""
+    QUARANTINE_STATE_DISCARDED: _QuarantineState.ValueType  # 3
+    """Discarded by staff. Final."""
+    QUARANTINE_STATE_SUPERSEDED: _QuarantineState.ValueType  # 4
+    """A newer version of the same record arrived and was applied. Final."""
+
+class QuarantineState(_QuarantineState, metaclass=_QuarantineStateEnumTypeWrapper):
+    """Where a quarantined record stands."""
+
+QUARANTINE_STATE_UNSPECIFIED: QuarantineState.ValueType  # 0
+"""Not set."""
+QUARANTINE_STATE_OPEN: QuarantineState.ValueType  # 1
+"""Waiting for staff: fix and reprocess, or discard."""
+QUARANTINE_STATE_RESOLVED: QuarantineState.ValueType  # 2
+"""Reprocessed and applied (or found unchanged). Final."""
+QUARANTINE_STATE_DISCARDED: QuarantineState.ValueType  # 3
+"""Discarded by staff. Final."""
+QUARANTINE_STATE_SUPERSEDED: QuarantineState.ValueType  # 4
+"""A newer version of the same record arrived and was applied. Final."""
+Global___QuarantineState: _TypeAlias = QuarantineState  # noqa: Y015
+
 @_typing.final
 class ImportJob(_message.Message):
     """Import jobs: scheduled pulls of changed rows from the marketing system's staging
@@ -123,6 +197,9 @@ class ImportJob(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_ROW_KEY_FIELD_NUMBER: _builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `importJobs/{import_job}`; the id is assigned by the server."""
     source: Global___ImportSource.ValueType
@@ -140,7 +217,9 @@ class ImportJob(_message.Message):
     unchanged_count: _builtins.int
     """Rows equal to what billing already had, or older than it."""
     rejected_count: _builtins.int
-    """Rows rejected (invalid, or refused by billing)."""
+    """Rows quarantined (invalid, or refused by billing); ListQuarantinedRecords with
+    this job as source shows them.
+    """
     failure_message: _builtins.str
     """Why the job failed as a whole (such as the staging database being unreachable);
     empty unless FAILED.
@@ -148,6 +227,12 @@ class ImportJob(_message.Message):
     creator: _builtins.str
     """Who started the job: `serviceAccounts/{id}` for the worker's schedule, or
     `users/{user}` for an administrator.
+    """
+    cursor_row_key: _builtins.str
+    """The staging key of the last row committed (see cursor_time)."""
+    total_count: _builtins.int
+    """Rows to read, counted when the job started (changed since the watermark, at most
+    row_limit): with read_count, the job's progress.
     """
     @_builtins.property
     def watermark_time(self) -> _timestamp_pb2.Timestamp:
@@ -178,6 +263,13 @@ class ImportJob(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When the job ended; unset until it has."""
 
+    @_builtins.property
+    def cursor_time(self) -> _timestamp_pb2.Timestamp:
+        """The change time of the last row applied and committed: where the job goes on
+        after an interruption (with cursor_row_key, the row's key, for rows of the same
+        time). Unset until the first batch is committed.
+        """
+
     def __init__(
         self,
         *,
@@ -197,10 +289,13 @@ class ImportJob(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        cursor_time: _timestamp_pb2.Timestamp | None = ...,
+        cursor_row_key: _builtins.str = ...,
+        total_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "next_watermark_time", b"next_watermark_time", "start_time", b"start_time", "watermark_time", b"watermark_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cursor_time", b"cursor_time", "end_time", b"end_time", "next_watermark_time", b"next_watermark_time", "start_time", b"start_time", "watermark_time", b"watermark_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "cursor_row_key", b"cursor_row_key", "cursor_time", b"cursor_time", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "total_count", b"total_count", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -241,3 +336,219 @@ class ImportError(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportError: _TypeAlias = ImportError  # noqa: Y015
+
+@_typing.final
+class ApplicationUpdate(_message.Message):
+    """A connection application (业扩报装) reaching a node in the marketing system, for the
+    expansion service. Until that service takes such updates, they are quarantined as
+    OWNER_UNAVAILABLE and kept for reprocessing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    application: _builtins.str
+    """The application, `applications/{application}`."""
+    node: _builtins.str
+    """The workflow node the application reached, by the marketing system's code (such
+    as "SITE_SURVEY").
+    """
+    note: _builtins.str
+    """The marketing system's note on the step."""
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the marketing system recorded the step: its source version."""
+
+    def __init__(
+        self,
+        *,
+        application: _builtins.str = ...,
+        node: _builtins.str = ...,
+        note: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "node", b"node", "note", b"note", "source_update_time", b"source_update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationUpdate: _TypeAlias = ApplicationUpdate  # noqa: Y015
+
+@_typing.final
+class TariffAssignment(_message.Message):
+    """A customer moved to a tariff by the marketing system."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    TARIFF_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    """The customer, `customers/{customer}`."""
+    tariff: _builtins.str
+    """The tariff, `tariffs/{tariff}`."""
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the marketing system made the assignment: its source version."""
+
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        tariff: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "source_update_time", b"source_update_time", "tariff", b"tariff"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TariffAssignment: _TypeAlias = TariffAssignment  # noqa: Y015
+
+@_typing.final
+class SourceRecord(_message.Message):
+    """One record as a source sent it, of any kind."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    METER_READING_FIELD_NUMBER: _builtins.int
+    TARIFF_ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    APPLICATION_UPDATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def customer(self) -> _resources_pb2.Customer:
+        """A customer archive record."""
+
+    @_builtins.property
+    def meter_reading(self) -> _resources_pb2.MeterReading:
+        """A meter reading."""
+
+    @_builtins.property
+    def tariff_assignment(self) -> Global___TariffAssignment:
+        """A tariff assignment."""
+
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """A payment made outside the app."""
+
+    @_builtins.property
+    def application_update(self) -> Global___ApplicationUpdate:
+        """A connection application's progress."""
+
+    def __init__(
+        self,
+        *,
+        customer: _resources_pb2.Customer | None = ...,
+        meter_reading: _resources_pb2.MeterReading | None = ...,
+        tariff_assignment: Global___TariffAssignment | None = ...,
+        payment: _payment_pb2.Payment | None = ...,
+        application_update: Global___ApplicationUpdate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["customer", "meter_reading", "tariff_assignment", "payment", "application_update"]  # noqa: Y015
+    _WhichOneofArgType_record: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_record) -> _WhichOneofReturnType_record | None: ...
+
+Global___SourceRecord: _TypeAlias = SourceRecord  # noqa: Y015
+
+@_typing.final
+class QuarantinedRecord(_message.Message):
+    """A record that could not be applied, kept with its reason and source until staff fix
+    and reprocess it or discard it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_VERSION_TIME_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DISCARD_REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `quarantinedRecords/{quarantined_record}`."""
+    kind: Global___RecordKind.ValueType
+    """The record's kind."""
+    source: _builtins.str
+    """Who sent it: `serviceAccounts/{account}` for a push, `importJobs/{id}` for an
+    import.
+    """
+    source_id: _builtins.str
+    """The record's id at its source (customer number, reading or payment name)."""
+    reason: _builtins.str
+    """Why, as an UPPER_SNAKE reason: INVALID_FIELD, UNKNOWN_CUSTOMER, UNKNOWN_METER,
+    UNKNOWN_TARIFF, READING_BACKWARDS, REFUSED_BY_BILLING, PAYMENT_ID_CONFLICT,
+    OWNER_UNAVAILABLE (the owning service does not take the record yet).
+    """
+    field: _builtins.str
+    """The field at fault, as a lowerCamelCase path in the record; empty when the record
+    as a whole is refused.
+    """
+    message: _builtins.str
+    """A description for the staff member correcting the record."""
+    state: Global___QuarantineState.ValueType
+    """Where it stands."""
+    discard_reason: _builtins.str
+    """Why it was discarded; empty unless DISCARDED."""
+    etag: _builtins.str
+    """Checksum of the record's state, for ReprocessQuarantinedRecord and
+    DiscardQuarantinedRecord.
+    """
+    @_builtins.property
+    def source_version_time(self) -> _timestamp_pb2.Timestamp:
+        """The record's source version (its source update time)."""
+
+    @_builtins.property
+    def record(self) -> Global___SourceRecord:
+        """The record as sent (or as last corrected by staff)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was first quarantined."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___RecordKind.ValueType = ...,
+        source: _builtins.str = ...,
+        source_id: _builtins.str = ...,
+        source_version_time: _timestamp_pb2.Timestamp | None = ...,
+        record: Global___SourceRecord | None = ...,
+        reason: _builtins.str = ...,
+        field: _builtins.str = ...,
+        message: _builtins.str = ...,
+        state: Global___QuarantineState.ValueType = ...,
+        discard_reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "record", b"record", "source_version_time", b"source_version_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "discard_reason", b"discard_reason", "etag", b"etag", "field", b"field", "kind", b"kind", "message", b"message", "name", b"name", "reason", b"reason", "record", b"record", "source", b"source", "source_id", b"source_id", "source_version_time", b"source_version_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuarantinedRecord: _TypeAlias = QuarantinedRecord  # noqa: Y015

@@ -1,0 +1,64 @@
+"""Following an ingest import job from the staff CLI: a progress bar of rows read
+against the rows the job counted at its start, then its counts and first errors."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from palmgrid.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
+
+ACTIVE = (resources_pb2.IMPORT_JOB_STATE_QUEUED, resources_pb2.IMPORT_JOB_STATE_RUNNING)
+
+
+def follow_import_job(
+    channel: grpc.Channel,
+    metadata: list[tuple[str, bytes]],
+    name: str,
+    console: Console,
+    interval: float = 1.0,
+) -> resources_pb2.ImportJob:
+    """Poll the job until it ends, drawing its progress; the job as it ended."""
+    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+
+    def get() -> resources_pb2.ImportJob:
+        request = ingest_service_pb2.GetImportJobRequest(name=name)
+        job: resources_pb2.ImportJob = stub.GetImportJob(request, metadata=metadata, timeout=30)
+        return job
+
+    job = get()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(name, total=job.total_count or None)
+        while True:
+            progress.update(task, total=job.total_count or None, completed=job.read_count)
+            if job.state not in ACTIVE:
+                break
+            time.sleep(interval)
+            job = get()
+    console.print(summary(job))
+    return job
+
+
+def summary(job: resources_pb2.ImportJob) -> Table:
+    """The job's state and counts, and the first rows it quarantined."""
+    state = resources_pb2.ImportJobState.Name(job.state).removeprefix("IMPORT_JOB_STATE_")
+    table = Table(title=f"{job.name}: {state}")
+    for column in ("read", "applied", "unchanged", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(job.read_count),
+        str(job.applied_count),
+        str(job.unchanged_count),
+        str(job.rejected_count),
+    )
+    if job.failure_message:
+        table.caption = job.failure_message
+    elif job.errors:
+        first = job.errors[0]
+        table.caption = f"first quarantined: {first.row_key} {first.reason} {first.field}".strip()
+    return table

@@ -1,0 +1,263 @@
+"""Pushes from the source systems: each record checked on its own, the bad ones
+quarantined with their reasons while the good ones land in billing; a batch sent again
+changes nothing; an older version never overwrites a newer one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+import pytest
+from sqlmodel import col, select
+
+from palmgrid.billing.v1 import payment_pb2
+from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
+from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
+from servers.billing.models import BalanceRow, Customer, MeterReading
+from servers.inspection.models import AnomalyRow
+from servers.runtime.protoconv import timestamp
+from tests.ingest.support import (
+    START,
+    STORED_WH,
+    IngestSystem,
+    assignment,
+    customer,
+    payment,
+    reading,
+    request_id,
+)
+
+DAY = timedelta(days=1)
+
+
+def stored_customer(system: IngestSystem, number: str) -> Customer | None:
+    with system.billing.runtime.session() as session:
+        return session.get(Customer, number)
+
+
+def reasons(reply: object) -> dict[str, str]:
+    return {r.source_id: f"{r.reason} {r.field}" for r in reply.quarantined_records}  # type: ignore[attr-defined]
+
+
+def test_a_batch_with_bad_records_lands_the_good_ones_and_quarantines_the_bad(
+    system: IngestSystem,
+) -> None:
+    batch = [
+        customer("3100000001", START, address="曲靖市麒麟区新地址8号"),
+        customer("3100000050", START),
+        customer("3100000051", START, area_code="a1"),
+        customer("3100000052", START, tariff="tariffs/no-such-tariff"),
+    ]
+    reply = system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(customers=batch, request_id=request_id())
+    )
+    assert (reply.created_count, reply.updated_count, reply.quarantined_count) == (1, 1, 2)
+    assert reasons(reply) == {
+        "3100000051": "INVALID_FIELD areaCode",
+        "3100000052": "UNKNOWN_TARIFF tariff",
+    }
+    assert all(r.source == "serviceAccounts/marketing" for r in reply.quarantined_records)
+    changed = stored_customer(system, "3100000001")
+    assert changed is not None and changed.address == "曲靖市麒麟区新地址8号"
+    assert stored_customer(system, "3100000050") is not None
+    assert stored_customer(system, "3100000051") is None
+
+    again = system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(customers=batch, request_id=request_id())
+    )
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 2)
+    # The same bad records are not quarantined twice.
+    assert [r.name for r in again.quarantined_records] == [
+        r.name for r in reply.quarantined_records
+    ]
+    listed = system.cli.ListQuarantinedRecords(
+        ingest_pb.ListQuarantinedRecordsRequest(),
+        metadata=system.staff("ingest.quarantinedRecords.list"),
+    )
+    assert len(listed.quarantined_records) == 2
+
+
+def test_an_older_version_never_overwrites_a_newer_one(system: IngestSystem) -> None:
+    newer = customer("3100000002", START, address="较新的地址1号")
+    older = customer("3100000002", START - DAY, address="较旧的地址2号")
+    system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(customers=[newer], request_id=request_id())
+    )
+    reply = system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(customers=[older], request_id=request_id())
+    )
+    assert (reply.stale_count, reply.updated_count) == (1, 0)
+    stored = stored_customer(system, "3100000002")
+    assert stored is not None and stored.address == "较新的地址1号"
+    # In one batch, the newest of the same record wins whatever the order.
+    system.reset()
+    reply = system.marketing.PushCustomerChanges(
+        ingest_pb.PushCustomerChangesRequest(
+            customers=[customer("3100000002", START + DAY, address="最新的地址3号"), older],
+            request_id=request_id(),
+        )
+    )
+    assert reply.stale_count == 1
+    stored = stored_customer(system, "3100000002")
+    assert stored is not None and stored.address == "最新的地址3号"
+
+
+def test_readings_that_go_backwards_or_name_unknown_meters_are_quarantined(
+    system: IngestSystem,
+) -> None:
+    taken = START - timedelta(hours=2)
+    batch = [
+        reading("3100000001", "r100", taken, STORED_WH + 5_000),
+        reading("3100000002", "r101", taken, STORED_WH - 1),
+        reading("3100000003", "r102", taken, STORED_WH + 10, meter="m9"),
+        reading("3100000077", "r103", taken, 5),
+    ]
+    reply = system.metering.PushMeterReadings(
+        ingest_pb.PushMeterReadingsRequest(meter_readings=batch, request_id=request_id())
+    )
+    assert reply.created_count == 1
+    assert reasons(reply) == {
+        batch[1].name: "READING_BACKWARDS valueWh",
+        batch[2].name: "UNKNOWN_METER name",
+        batch[3].name: "UNKNOWN_CUSTOMER name",
+    }
+    with system.billing.runtime.session() as session:
+        ids = set(session.exec(select(MeterReading.id).where(col(MeterReading.id) != "r0")))
+    assert ids == {"r100"}
+    # The backwards reading is a metering anomaly for the customer's inspectors.
+    with system.inspection.runtime.session() as session:
+        anomalies = list(session.exec(select(AnomalyRow)))
+    assert [(a.customer, a.meter_number) for a in anomalies] == [("customers/3100000002", "m1")]
+
+    again = system.metering.PushMeterReadings(
+        ingest_pb.PushMeterReadingsRequest(meter_readings=batch, request_id=request_id())
+    )
+    assert (again.created_count, again.unchanged_count, again.quarantined_count) == (0, 1, 3)
+    with system.inspection.runtime.session() as session:
+        assert len(list(session.exec(select(AnomalyRow)))) == 1
+
+
+def test_a_streamed_collection_run_sent_twice_is_applied_once(system: IngestSystem) -> None:
+    taken = START - timedelta(hours=1)
+
+    def chunks() -> list[ingest_pb.StreamMeterReadingsRequest]:
+        return [
+            ingest_pb.StreamMeterReadingsRequest(
+                meter_readings=[reading(n, f"s{n[-1]}", taken, STORED_WH + 20_000)],
+                request_id=request_id(),
+            )
+            for n in ("3100000001", "3100000003")
+        ]
+
+    first = system.metering.StreamMeterReadings(iter(chunks()))
+    assert (first.chunk_count, first.created_count, first.duplicate_chunk_count) == (2, 2, 0)
+    second = system.metering.StreamMeterReadings(iter(chunks()))
+    assert (second.created_count, second.unchanged_count, second.duplicate_chunk_count) == (
+        0,
+        2,
+        2,
+    )
+
+
+def test_tariff_assignments_move_customers_and_older_ones_do_not(system: IngestSystem) -> None:
+    reply = system.marketing.PushTariffAssignments(
+        ingest_pb.PushTariffAssignmentsRequest(
+            tariff_assignments=[
+                assignment("3100000003", "tariffs/residential-time-of-use", START),
+                assignment("3100000002", "tariffs/none-such", START),
+            ],
+            request_id=request_id(),
+        )
+    )
+    assert (reply.updated_count, reply.quarantined_count) == (1, 1)
+    assert reasons(reply) == {"3100000002": "UNKNOWN_TARIFF tariff"}
+    stored = stored_customer(system, "3100000003")
+    assert stored is not None and stored.tariff == "residential-time-of-use"
+    older = system.marketing.PushTariffAssignments(
+        ingest_pb.PushTariffAssignmentsRequest(
+            tariff_assignments=[
+                assignment("3100000003", "tariffs/residential-tiered", START - DAY)
+            ],
+            request_id=request_id(),
+        )
+    )
+    assert (older.stale_count, older.updated_count) == (1, 0)
+    stored = stored_customer(system, "3100000003")
+    assert stored is not None and stored.tariff == "residential-time-of-use"
+
+
+def test_counter_payments_are_booked_once_and_conflicts_quarantined(
+    system: IngestSystem,
+) -> None:
+    def balance() -> int:
+        with system.billing.runtime.session() as session:
+            row = session.get(BalanceRow, "3100000001")
+            assert row is not None
+            return row.net_fen
+
+    before = balance()
+    paid = START - timedelta(hours=3)
+    app = payment("3100000001", "rc2", 500, paid)
+    app.channel = payment_pb2.PAYMENT_CHANNEL_WECHAT_PAY
+    batch = [payment("3100000001", "rc1", 12_345, paid), app]
+    reply = system.marketing.PushPayments(
+        ingest_pb.PushPaymentsRequest(payments=batch, request_id=request_id())
+    )
+    assert (reply.created_count, reply.quarantined_count) == (1, 1)
+    assert reasons(reply) == {batch[1].name: "INVALID_FIELD channel"}
+    assert balance() == before + 12_345
+    again = system.marketing.PushPayments(
+        ingest_pb.PushPaymentsRequest(payments=batch[:1], request_id=request_id())
+    )
+    assert (again.created_count, again.unchanged_count) == (0, 1)
+    # The same receipt id for another amount is refused by billing and quarantined.
+    system.reset()
+    conflict = payment("3100000001", "rc1", 99, paid + timedelta(minutes=1))
+    refused = system.marketing.PushPayments(
+        ingest_pb.PushPaymentsRequest(payments=[conflict], request_id=request_id())
+    )
+    assert reasons(refused) == {conflict.name: "PAYMENT_ID_CONFLICT name"}
+    assert balance() == before + 12_345
+
+
+def test_each_source_system_pushes_only_its_own_kinds(system: IngestSystem) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        system.metering.PushCustomerChanges(
+            ingest_pb.PushCustomerChangesRequest(
+                customers=[customer("3100000001", START)], request_id=request_id()
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as caught:
+        system.marketing.PushCustomerChanges(
+            ingest_pb.PushCustomerChangesRequest(customers=[], request_id=request_id())
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_application_updates_are_kept_until_the_expansion_service_takes_them(
+    system: IngestSystem,
+) -> None:
+    def update(application: str, node: str) -> ingest_resources.ApplicationUpdate:
+        return ingest_resources.ApplicationUpdate(
+            application=f"applications/{application}",
+            node=node,
+            note="现场勘查完成",
+            source_update_time=timestamp(START - DAY),
+        )
+
+    batch = [update("a100", "SITE_SURVEY"), update("a101", "site survey")]
+    reply = system.marketing.PushApplicationUpdates(
+        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
+    )
+    assert reply.applied_count == 0
+    assert reasons(reply) == {
+        "applications/a100": "OWNER_UNAVAILABLE ",
+        "applications/a101": "INVALID_FIELD node",
+    }
+    again = system.marketing.PushApplicationUpdates(
+        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
+    )
+    assert [r.name for r in again.quarantined_records] == [
+        r.name for r in reply.quarantined_records
+    ]
