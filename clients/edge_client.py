@@ -339,6 +339,14 @@ class EdgeClient:
         path = f"/v1/{_customer(customer)}/monthlyUsage"
         return self.call(BILLING + "ListMonthlyUsage", "GET", path, params=params or None)
 
+    def daily_usage(self, customer: str, **params: Any) -> dict[str, Any]:
+        """Daily usage; params `startDate`, `endDate` ("YYYY-MM-DD", at most 400 days)."""
+        return self.daily_usage_reply(customer, **params).json
+
+    def daily_usage_reply(self, customer: str, **params: Any) -> Reply:
+        path = f"/v1/{_customer(customer)}/dailyUsage"
+        return self.call(BILLING + "ListDailyUsage", "GET", path, params=params or None)
+
     def bills(self, customer: str, **params: Any) -> dict[str, Any]:
         path = f"/v1/{_customer(customer)}/bills"
         return self.call(BILLING + "ListBills", "GET", path, params=params or None).json

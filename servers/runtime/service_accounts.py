@@ -109,6 +109,7 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         AUDIT_WRITE,
         "billing.customers.upsert",
         "billing.meterReadings.upsert",
+        "billing.dailyUsage.upsert",
         "billing.payments.record",
     ),
     # Notification finds who should hear of something and files the in-app copies.

@@ -59,6 +59,7 @@ CUSTOMER_PERMISSIONS = (
     "billing.balances.get",
     "billing.monthlyUsage.list",
     "billing.monthlyUsage.get",
+    "billing.dailyUsage.list",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",

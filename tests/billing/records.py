@@ -6,7 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import grpc
 from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from palmgrid.billing.v1 import resources_pb2
@@ -93,4 +96,42 @@ def readings_request(
 ) -> internal_pb2.BatchUpsertMeterReadingsRequest:
     return internal_pb2.BatchUpsertMeterReadingsRequest(
         meter_readings=readings, request_id=str(uuid.uuid4())
+    )
+
+
+def bad_fields(error: grpc.RpcError) -> list[str]:
+    """The fields a google.rpc.BadRequest in the error's status names, in order."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "no rich status"
+    fields: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields.extend(v.field for v in bad.field_violations)
+    return fields
+
+
+def daily_reading(
+    customer_id: str,
+    day: str,
+    energy_wh: int | None,
+    *,
+    quality: int = resources_pb2.READING_QUALITY_ACTUAL,
+    meter: str = "M1",
+) -> internal_pb2.DailyMeterReading:
+    """One meter's figure for one day, as ingest sends it."""
+    reading = internal_pb2.DailyMeterReading(
+        meter=f"customers/{customer_id}/meters/{meter}", date=day, quality=quality
+    )
+    if energy_wh is not None:
+        reading.energy_wh = energy_wh
+    return reading
+
+
+def daily_request(
+    *readings: internal_pb2.DailyMeterReading,
+) -> internal_pb2.BatchUpsertDailyUsageRequest:
+    return internal_pb2.BatchUpsertDailyUsageRequest(
+        daily_readings=readings, request_id=str(uuid.uuid4())
     )

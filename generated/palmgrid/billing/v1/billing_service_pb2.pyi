@@ -151,6 +151,80 @@ class GetMonthlyUsageRequest(_message.Message):
 Global___GetMonthlyUsageRequest: _TypeAlias = GetMonthlyUsageRequest  # noqa: Y015
 
 @_typing.final
+class ListDailyUsageRequest(_message.Message):
+    """Request for ListDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The customer, `customers/{customer}`."""
+    start_date: _builtins.str
+    """The first day, "YYYY-MM-DD" (China Standard Time); empty means 29 days before
+    end_date (30 days in all).
+    """
+    end_date: _builtins.str
+    """The last day, included, "YYYY-MM-DD"; empty means yesterday. At most 400 days
+    after start_date (counting both).
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "parent", b"parent", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDailyUsageRequest: _TypeAlias = ListDailyUsageRequest  # noqa: Y015
+
+@_typing.final
+class ListDailyUsageResponse(_message.Message):
+    """Response of ListDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAILY_USAGE_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    TOTAL_ENERGY_WH_FIELD_NUMBER: _builtins.int
+    MISSING_DAY_COUNT_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """The first day of the range, "YYYY-MM-DD"."""
+    end_date: _builtins.str
+    """The last day of the range, "YYYY-MM-DD"."""
+    total_energy_wh: _builtins.int
+    """Energy of the days with a figure, in Wh (gaps count nothing)."""
+    missing_day_count: _builtins.int
+    """How many days of the range are gaps."""
+    @_builtins.property
+    def daily_usage(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.DailyUsage]:
+        """One entry per day of the range, oldest first; gaps included as MISSING days."""
+
+    def __init__(
+        self,
+        *,
+        daily_usage: _abc.Iterable[_resources_pb2.DailyUsage] | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        total_energy_wh: _builtins.int = ...,
+        missing_day_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_usage", b"daily_usage", "end_date", b"end_date", "missing_day_count", b"missing_day_count", "start_date", b"start_date", "total_energy_wh", b"total_energy_wh"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDailyUsageResponse: _TypeAlias = ListDailyUsageResponse  # noqa: Y015
+
+@_typing.final
 class ListBillsRequest(_message.Message):
     """Request for ListBills."""
 

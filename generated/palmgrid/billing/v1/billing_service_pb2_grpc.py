@@ -80,6 +80,11 @@ class BillingServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.FromString,
                 _registered_method=True)
+        self.ListDailyUsage = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/ListDailyUsage',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
+                _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.SerializeToString,
@@ -181,6 +186,16 @@ class BillingServiceServicer:
 
     def GetMonthlyUsage(self, request, context):
         """Gets one month's usage of a customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDailyUsage(self, request, context):
+        """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+        first: one entry per day, from the metering system's daily readings. A day without
+        a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+        interpolated. At most 400 days a call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -302,6 +317,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetMonthlyUsage,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.SerializeToString,
+            ),
+            'ListDailyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDailyUsage,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -484,6 +504,33 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/GetMonthlyUsage',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDailyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/ListDailyUsage',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

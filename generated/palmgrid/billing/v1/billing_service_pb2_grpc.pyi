@@ -69,6 +69,12 @@ class BillingServiceStub:
     """Lists a customer's monthly usage, newest month first."""
     GetMonthlyUsage: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetMonthlyUsageRequest, _resources_pb2.MonthlyUsage]
     """Gets one month's usage of a customer."""
+    ListDailyUsage: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListDailyUsageRequest, _billing_service_pb2.ListDailyUsageResponse]
+    """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+    first: one entry per day, from the metering system's daily readings. A day without
+    a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+    interpolated. At most 400 days a call.
+    """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
     GetBill: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]
@@ -157,6 +163,12 @@ class BillingServiceAsyncStub(BillingServiceStub):
     """Lists a customer's monthly usage, newest month first."""
     GetMonthlyUsage: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetMonthlyUsageRequest, _resources_pb2.MonthlyUsage]  # type: ignore[assignment]
     """Gets one month's usage of a customer."""
+    ListDailyUsage: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListDailyUsageRequest, _billing_service_pb2.ListDailyUsageResponse]  # type: ignore[assignment]
+    """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+    first: one entry per day, from the metering system's daily readings. A day without
+    a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+    interpolated. At most 400 days a call.
+    """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
     GetBill: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]  # type: ignore[assignment]
@@ -266,6 +278,18 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.MonthlyUsage, _abc.Awaitable[_resources_pb2.MonthlyUsage]]:
         """Gets one month's usage of a customer."""
+
+    @_abc_1.abstractmethod
+    def ListDailyUsage(
+        self,
+        request: _billing_service_pb2.ListDailyUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_service_pb2.ListDailyUsageResponse, _abc.Awaitable[_billing_service_pb2.ListDailyUsageResponse]]:
+        """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+        first: one entry per day, from the metering system's daily readings. A day without
+        a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+        interpolated. At most 400 days a call.
+        """
 
     @_abc_1.abstractmethod
     def ListBills(
