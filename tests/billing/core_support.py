@@ -60,6 +60,7 @@ CUSTOMER_PERMISSIONS = (
     "billing.monthlyUsage.list",
     "billing.monthlyUsage.get",
     "billing.dailyUsage.list",
+    "billing.usageAnalyses.get",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",

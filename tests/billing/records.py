@@ -13,6 +13,7 @@ from grpc_status import rpc_status
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from palmgrid.billing.v1 import resources_pb2
+from servers.runtime import CHINA_STANDARD_TIME
 
 SOURCE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -135,3 +136,22 @@ def daily_request(
     return internal_pb2.BatchUpsertDailyUsageRequest(
         daily_readings=readings, request_id=str(uuid.uuid4())
     )
+
+
+def month_start_readings(
+    customer_id: str, energies_kwh: dict[str, int], *, meter: str = "M1"
+) -> list[resources_pb2.MeterReading]:
+    """Readings at 00:00 CST on each month's first day so that each month "YYYY-MM" of
+    `energies_kwh` (consecutive, oldest first) used exactly that many kWh; the last
+    reading opens the month after the last one."""
+    months = list(energies_kwh)
+    year, month = (int(part) for part in months[0].split("-"))
+    value = 0
+    result = []
+    for index in range(len(months) + 1):
+        start = datetime(year + (month - 1 + index) // 12, (month - 1 + index) % 12 + 1, 1)
+        when = start.replace(tzinfo=CHINA_STANDARD_TIME)
+        result.append(reading(customer_id, meter, f"r{index}", when, value))
+        if index < len(months):
+            value += energies_kwh[months[index]] * 1000
+    return result

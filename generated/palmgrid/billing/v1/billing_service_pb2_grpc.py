@@ -5,6 +5,7 @@ import grpc
 import warnings
 
 from palmgrid.billing.v1 import billing_service_pb2 as palmgrid_dot_billing_dot_v1_dot_billing__service__pb2
+from palmgrid.billing.v1 import insights_pb2 as palmgrid_dot_billing_dot_v1_dot_insights__pb2
 from palmgrid.billing.v1 import payment_pb2 as palmgrid_dot_billing_dot_v1_dot_payment__pb2
 from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot_resources__pb2
 from palmgrid.billing.v1 import tariff_pb2 as palmgrid_dot_billing_dot_v1_dot_tariff__pb2
@@ -84,6 +85,11 @@ class BillingServiceStub:
                 '/palmgrid.billing.v1.BillingService/ListDailyUsage',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
+                _registered_method=True)
+        self.GetUsageAnalysis = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageAnalysis',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
                 _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
@@ -196,6 +202,15 @@ class BillingServiceServicer:
         first: one entry per day, from the metering system's daily readings. A day without
         a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
         interpolated. At most 400 days a call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageAnalysis(self, request, context):
+        """Gets one month of a customer explained: energy, charge and average price from the
+        bill's lines, the position in the tiers and the pace towards the next, and the
+        comparison with the same month last year and the three months before.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -322,6 +337,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.ListDailyUsage,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.SerializeToString,
+            ),
+            'GetUsageAnalysis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageAnalysis,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -531,6 +551,33 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/ListDailyUsage',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageAnalysis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageAnalysis',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from palmgrid.billing.v1 import billing_service_pb2 as _billing_service_pb2
+from palmgrid.billing.v1 import insights_pb2 as _insights_pb2
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 from palmgrid.billing.v1 import tariff_pb2 as _tariff_pb2
@@ -74,6 +75,11 @@ class BillingServiceStub:
     first: one entry per day, from the metering system's daily readings. A day without
     a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
     interpolated. At most 400 days a call.
+    """
+    GetUsageAnalysis: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageAnalysisRequest, _insights_pb2.UsageAnalysis]
+    """Gets one month of a customer explained: energy, charge and average price from the
+    bill's lines, the position in the tiers and the pace towards the next, and the
+    comparison with the same month last year and the three months before.
     """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
@@ -168,6 +174,11 @@ class BillingServiceAsyncStub(BillingServiceStub):
     first: one entry per day, from the metering system's daily readings. A day without
     a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
     interpolated. At most 400 days a call.
+    """
+    GetUsageAnalysis: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageAnalysisRequest, _insights_pb2.UsageAnalysis]  # type: ignore[assignment]
+    """Gets one month of a customer explained: energy, charge and average price from the
+    bill's lines, the position in the tiers and the pace towards the next, and the
+    comparison with the same month last year and the three months before.
     """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
@@ -289,6 +300,17 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         first: one entry per day, from the metering system's daily readings. A day without
         a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
         interpolated. At most 400 days a call.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageAnalysis(
+        self,
+        request: _billing_service_pb2.GetUsageAnalysisRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageAnalysis, _abc.Awaitable[_insights_pb2.UsageAnalysis]]:
+        """Gets one month of a customer explained: energy, charge and average price from the
+        bill's lines, the position in the tiers and the pace towards the next, and the
+        comparison with the same month last year and the three months before.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,31 @@
+"""Billing RPCs that explain a customer's usage (BillingService): a month's analysis,
+this month's forecast, the yearly trend and the export of the customer's data."""
+
+from __future__ import annotations
+
+import grpc
+
+from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
+from palmgrid.billing.v1 import insights_pb2
+from servers.billing.analysis import usage_analysis
+from servers.billing.config import BillingConfig
+from servers.billing.months import Month
+from servers.billing.scope import scoped_customer
+from servers.runtime import Clock, Runtime
+from servers.runtime.ids import resource_ids
+
+
+class InsightMethods:
+    """Method group mixed into a billing servicer; `self.runtime` is the service Runtime."""
+
+    runtime: Runtime
+    config: BillingConfig
+    clock: Clock
+
+    def GetUsageAnalysis(
+        self, request: service_pb2.GetUsageAnalysisRequest, context: grpc.ServicerContext
+    ) -> insights_pb2.UsageAnalysis:
+        customer_id, month = resource_ids(request.name)
+        with self.runtime.session() as session:
+            customer = scoped_customer(session, customer_id)
+            return usage_analysis(session, customer, Month.parse(month), self.clock.now())
