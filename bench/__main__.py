@@ -15,6 +15,7 @@ BENCHMARKS = {
     "prewarm": "bench.prewarm",
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",
+    "forecast-backtest": "bench.forecast_backtest",
 }
 
 

@@ -86,7 +86,8 @@ def month_pace(session: Session, customer_id: str, month: Month, energy_wh: int)
     return Pace(energy_wh, int((latest - month.start).total_seconds()), latest)
 
 
-def _version(versions: Sequence[PricedVersion], customer: Customer, day: date) -> PricedVersion:
+def tier_version(versions: Sequence[PricedVersion], customer: Customer, day: date) -> PricedVersion:
+    """The customer's tariff version in force on `day`; FAILED_PRECONDITION without."""
     try:
         return version_on(versions, day)
     except NoTariffInForce as error:
@@ -172,7 +173,7 @@ def usage_analysis(
     )
     in_progress = not usage.complete
     day = cst_date(now) if in_progress else month.last_day
-    version = _version(published_versions(session, customer.tariff), customer, day)
+    version = tier_version(published_versions(session, customer.tariff), customer, day)
     pace = month_pace(session, customer.id, month, usage.energy_wh) if in_progress else None
     analysis = insights_pb2.UsageAnalysis(
         name=name,

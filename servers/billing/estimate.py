@@ -25,6 +25,19 @@ def _scaled(value: int, numerator: int, denominator: int) -> int:
     return (2 * value * numerator + denominator) // (2 * denominator)
 
 
+def year_before_wh(session: Session, customer_id: str, month: Month) -> int:
+    """Energy of the calendar year's months before `month`, in Wh (annual tiers count
+    from it)."""
+    total = session.exec(
+        select(func.coalesce(func.sum(MonthlyUsage.energy_wh), 0)).where(
+            MonthlyUsage.customer_id == customer_id,
+            col(MonthlyUsage.month) >= f"{month.year:04d}-01",
+            col(MonthlyUsage.month) < str(month),
+        )
+    ).one()
+    return int(total)
+
+
 def charge_estimate(
     session: Session, customer: Customer, now: datetime
 ) -> resources_pb2.ChargeEstimate:
@@ -39,13 +52,7 @@ def charge_estimate(
         if usage is not None and (value := getattr(usage, column)) is not None
     }
     quality = usage.reading_quality if usage else ReadingQuality.ACTUAL.value
-    year_before = session.exec(
-        select(func.coalesce(func.sum(MonthlyUsage.energy_wh), 0)).where(
-            MonthlyUsage.customer_id == customer.id,
-            col(MonthlyUsage.month) >= f"{month.year:04d}-01",
-            col(MonthlyUsage.month) < str(month),
-        )
-    ).one()
+    year_before = year_before_wh(session, customer.id, month)
     reading_time = session.exec(
         select(func.max(MeterReading.read_time)).where(
             MeterReading.customer_id == customer.id, MeterReading.read_time >= month.start
@@ -59,14 +66,14 @@ def charge_estimate(
             versions,
             energy,
             time_of_use_wh=periods,
-            year_to_date_wh=int(year_before),
+            year_to_date_wh=year_before,
             large_household=customer.large_household,
         )
     except NoTariffInForce as error:
         raise FailedPrecondition(f"tariffs/{customer.tariff} has no version in force") from error
     annual = version.schedule.tier_period == "ANNUAL"
     tiers = version.schedule.tiers_for(month.month, large_household=customer.large_household)
-    period_energy = energy + (int(year_before) if annual else 0)
+    period_energy = energy + (year_before if annual else 0)
     position = tier_position(tiers, period_energy)
     # Project from the latest reading: the month's length over the time it covers.
     elapsed = int((reading_time - month.start).total_seconds()) if reading_time else 0
@@ -77,7 +84,7 @@ def charge_estimate(
         versions,
         projected,
         time_of_use_wh={p: _scaled(v, whole, elapsed) for p, v in periods.items()},
-        year_to_date_wh=int(year_before),
+        year_to_date_wh=year_before,
         large_household=customer.large_household,
     )
     return resources_pb2.ChargeEstimate(

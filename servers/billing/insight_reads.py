@@ -9,6 +9,7 @@ from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import insights_pb2
 from servers.billing.analysis import usage_analysis
 from servers.billing.config import BillingConfig
+from servers.billing.forecast import usage_forecast
 from servers.billing.months import Month
 from servers.billing.scope import scoped_customer
 from servers.runtime import Clock, Runtime
@@ -29,3 +30,11 @@ class InsightMethods:
         with self.runtime.session() as session:
             customer = scoped_customer(session, customer_id)
             return usage_analysis(session, customer, Month.parse(month), self.clock.now())
+
+    def GetUsageForecast(
+        self, request: service_pb2.GetUsageForecastRequest, context: grpc.ServicerContext
+    ) -> insights_pb2.UsageForecast:
+        customer_id = resource_ids(request.name)[0]
+        with self.runtime.session() as session:
+            customer = scoped_customer(session, customer_id)
+            return usage_forecast(session, customer, self.clock.now())

@@ -61,6 +61,7 @@ CUSTOMER_PERMISSIONS = (
     "billing.monthlyUsage.get",
     "billing.dailyUsage.list",
     "billing.usageAnalyses.get",
+    "billing.usageForecasts.get",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",

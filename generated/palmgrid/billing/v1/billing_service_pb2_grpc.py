@@ -91,6 +91,11 @@ class BillingServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
                 _registered_method=True)
+        self.GetUsageForecast = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageForecast',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
+                _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.SerializeToString,
@@ -211,6 +216,14 @@ class BillingServiceServicer:
         """Gets one month of a customer explained: energy, charge and average price from the
         bill's lines, the position in the tiers and the pace towards the next, and the
         comparison with the same month last year and the three months before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageForecast(self, request, context):
+        """Gets this month's forecast from the household's own history, with the expected
+        charge under the tariff in force.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -342,6 +355,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetUsageAnalysis,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.SerializeToString,
+            ),
+            'GetUsageForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageForecast,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -578,6 +596,33 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/GetUsageAnalysis',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageForecast',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
             options,
             channel_credentials,
             insecure,

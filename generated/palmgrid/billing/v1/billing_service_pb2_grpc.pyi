@@ -81,6 +81,10 @@ class BillingServiceStub:
     bill's lines, the position in the tiers and the pace towards the next, and the
     comparison with the same month last year and the three months before.
     """
+    GetUsageForecast: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageForecastRequest, _insights_pb2.UsageForecast]
+    """Gets this month's forecast from the household's own history, with the expected
+    charge under the tariff in force.
+    """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
     GetBill: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]
@@ -179,6 +183,10 @@ class BillingServiceAsyncStub(BillingServiceStub):
     """Gets one month of a customer explained: energy, charge and average price from the
     bill's lines, the position in the tiers and the pace towards the next, and the
     comparison with the same month last year and the three months before.
+    """
+    GetUsageForecast: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageForecastRequest, _insights_pb2.UsageForecast]  # type: ignore[assignment]
+    """Gets this month's forecast from the household's own history, with the expected
+    charge under the tariff in force.
     """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
@@ -311,6 +319,16 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Gets one month of a customer explained: energy, charge and average price from the
         bill's lines, the position in the tiers and the pace towards the next, and the
         comparison with the same month last year and the three months before.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageForecast(
+        self,
+        request: _billing_service_pb2.GetUsageForecastRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageForecast, _abc.Awaitable[_insights_pb2.UsageForecast]]:
+        """Gets this month's forecast from the household's own history, with the expected
+        charge under the tariff in force.
         """
 
     @_abc_1.abstractmethod

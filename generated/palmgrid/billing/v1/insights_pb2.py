@@ -30,7 +30,7 @@ from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot
 from palmgrid.billing.v1 import tariff_pb2 as palmgrid_dot_billing_dot_v1_dot_tariff__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"palmgrid/billing/v1/insights.proto\x12\x13palmgrid.billing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/type/decimal.proto\x1a#palmgrid/billing/v1/resources.proto\x1a palmgrid/billing/v1/tariff.proto\"\xdf\x04\n\rUsageAnalysis\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05month\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tenergy_wh\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncharge_fen\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06\x62illed\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12=\n\x19\x61verage_price_fen_per_kwh\x18\x06 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12>\n\rtier_standing\x18\x07 \x01(\x0b\x32!.palmgrid.billing.v1.TierStandingB\x04\xe2\x41\x01\x03\x12H\n\x14same_month_last_year\x18\x08 \x01(\x0b\x32$.palmgrid.billing.v1.MonthComparisonB\x04\xe2\x41\x01\x03\x12\x45\n\x11last_three_months\x18\t \x01(\x0b\x32$.palmgrid.billing.v1.MonthComparisonB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x63omplete\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x42\n\x0freading_quality\x18\x0b \x01(\x0e\x32#.palmgrid.billing.v1.ReadingQualityB\x04\xe2\x41\x01\x03:p\xea\x41m\n!billing.palmgrid.cn/UsageAnalysis\x12*customers/{customer}/usageAnalyses/{month}*\rusageAnalyses2\rusageAnalysis\"\x8a\x03\n\x0cTierStanding\x12\x1c\n\x0etariff_version\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x0btier_period\x18\x02 \x01(\x0e\x32\x1f.palmgrid.billing.v1.TierPeriodB\x04\xe2\x41\x01\x03\x12#\n\x15tier_period_energy_wh\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63urrent_tier\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11tier_remaining_wh\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08top_tier\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x36\n\x12\x63urrent_unit_price\x18\x07 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x33\n\x0fnext_unit_price\x18\x08 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x1b\n\rdaily_pace_wh\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0enext_tier_date\x18\n \x01(\tB\x04\xe2\x41\x01\x03\"\xd0\x01\n\x0fMonthComparison\x12\x14\n\x06months\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tenergy_wh\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncharge_fen\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x39\n\x15\x65nergy_change_percent\x18\x04 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x39\n\x15\x63harge_change_percent\x18\x05 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"palmgrid/billing/v1/insights.proto\x12\x13palmgrid.billing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/type/decimal.proto\x1a#palmgrid/billing/v1/resources.proto\x1a palmgrid/billing/v1/tariff.proto\"\xdf\x04\n\rUsageAnalysis\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05month\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tenergy_wh\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncharge_fen\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06\x62illed\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12=\n\x19\x61verage_price_fen_per_kwh\x18\x06 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12>\n\rtier_standing\x18\x07 \x01(\x0b\x32!.palmgrid.billing.v1.TierStandingB\x04\xe2\x41\x01\x03\x12H\n\x14same_month_last_year\x18\x08 \x01(\x0b\x32$.palmgrid.billing.v1.MonthComparisonB\x04\xe2\x41\x01\x03\x12\x45\n\x11last_three_months\x18\t \x01(\x0b\x32$.palmgrid.billing.v1.MonthComparisonB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x63omplete\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x42\n\x0freading_quality\x18\x0b \x01(\x0e\x32#.palmgrid.billing.v1.ReadingQualityB\x04\xe2\x41\x01\x03:p\xea\x41m\n!billing.palmgrid.cn/UsageAnalysis\x12*customers/{customer}/usageAnalyses/{month}*\rusageAnalyses2\rusageAnalysis\"\x8a\x03\n\x0cTierStanding\x12\x1c\n\x0etariff_version\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x0btier_period\x18\x02 \x01(\x0e\x32\x1f.palmgrid.billing.v1.TierPeriodB\x04\xe2\x41\x01\x03\x12#\n\x15tier_period_energy_wh\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63urrent_tier\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11tier_remaining_wh\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08top_tier\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x36\n\x12\x63urrent_unit_price\x18\x07 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x33\n\x0fnext_unit_price\x18\x08 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x1b\n\rdaily_pace_wh\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0enext_tier_date\x18\n \x01(\tB\x04\xe2\x41\x01\x03\"\xd0\x01\n\x0fMonthComparison\x12\x14\n\x06months\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tenergy_wh\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncharge_fen\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x39\n\x15\x65nergy_change_percent\x18\x04 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\x12\x39\n\x15\x63harge_change_percent\x18\x05 \x01(\x0b\x32\x14.google.type.DecimalB\x04\xe2\x41\x01\x03\"\x98\x04\n\rUsageForecast\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05month\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x06method\x18\x03 \x01(\x0e\x32#.palmgrid.billing.v1.ForecastMethodB\x04\xe2\x41\x01\x03\x12\x18\n\nas_of_date\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x65nergy_so_far_wh\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x64\x61ys_with_figures\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12 \n\x12\x66orecast_energy_wh\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12!\n\x13\x66orecast_charge_fen\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0etariff_version\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x12remaining_daily_wh\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rforecast_tier\x18\x0b \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0enext_tier_date\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0freference_month\x18\r \x01(\tB\x04\xe2\x41\x01\x03:i\xea\x41\x66\n!billing.palmgrid.cn/UsageForecast\x12\"customers/{customer}/usageForecast*\x0eusageForecasts2\rusageForecast*\x8e\x01\n\x0e\x46orecastMethod\x12\x1f\n\x1b\x46ORECAST_METHOD_UNSPECIFIED\x10\x00\x12\'\n#FORECAST_METHOD_SAME_DAYS_LAST_YEAR\x10\x01\x12\x18\n\x14\x46ORECAST_METHOD_PACE\x10\x02\x12\x18\n\x14\x46ORECAST_METHOD_NONE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -91,10 +91,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MONTHCOMPARISON'].fields_by_name['energy_change_percent']._serialized_options = b'\342A\001\003'
   _globals['_MONTHCOMPARISON'].fields_by_name['charge_change_percent']._loaded_options = None
   _globals['_MONTHCOMPARISON'].fields_by_name['charge_change_percent']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['name']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_USAGEFORECAST'].fields_by_name['month']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['month']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['method']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['method']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['as_of_date']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['as_of_date']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['energy_so_far_wh']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['energy_so_far_wh']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['days_with_figures']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['days_with_figures']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_energy_wh']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_energy_wh']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_charge_fen']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_charge_fen']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['tariff_version']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['tariff_version']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['remaining_daily_wh']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['remaining_daily_wh']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_tier']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['forecast_tier']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['next_tier_date']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['next_tier_date']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST'].fields_by_name['reference_month']._loaded_options = None
+  _globals['_USAGEFORECAST'].fields_by_name['reference_month']._serialized_options = b'\342A\001\003'
+  _globals['_USAGEFORECAST']._loaded_options = None
+  _globals['_USAGEFORECAST']._serialized_options = b'\352Af\n!billing.palmgrid.cn/UsageForecast\022\"customers/{customer}/usageForecast*\016usageForecasts2\rusageForecast'
+  _globals['_FORECASTMETHOD']._serialized_start=1975
+  _globals['_FORECASTMETHOD']._serialized_end=2117
   _globals['_USAGEANALYSIS']._serialized_start=218
   _globals['_USAGEANALYSIS']._serialized_end=825
   _globals['_TIERSTANDING']._serialized_start=828
   _globals['_TIERSTANDING']._serialized_end=1222
   _globals['_MONTHCOMPARISON']._serialized_start=1225
   _globals['_MONTHCOMPARISON']._serialized_end=1433
+  _globals['_USAGEFORECAST']._serialized_start=1436
+  _globals['_USAGEFORECAST']._serialized_end=1972
 # @@protoc_insertion_point(module_scope)

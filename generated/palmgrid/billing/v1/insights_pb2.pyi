@@ -8,6 +8,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import decimal_pb2 as _decimal_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 from palmgrid.billing.v1 import tariff_pb2 as _tariff_pb2
@@ -21,6 +22,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ForecastMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ForecastMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ForecastMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FORECAST_METHOD_UNSPECIFIED: _ForecastMethod.ValueType  # 0
+    """Not set."""
+    FORECAST_METHOD_SAME_DAYS_LAST_YEAR: _ForecastMethod.ValueType  # 1
+    """The same month last year scaled by how this month's days so far compare with the
+    same days last year.
+    """
+    FORECAST_METHOD_PACE: _ForecastMethod.ValueType  # 2
+    """The month's daily pace so far over all its days (no usable last year)."""
+    FORECAST_METHOD_NONE: _ForecastMethod.ValueType  # 3
+    """No day of the month has a figure yet: nothing to forecast from."""
+
+class ForecastMethod(_ForecastMethod, metaclass=_ForecastMethodEnumTypeWrapper):
+    """How a forecast was made."""
+
+FORECAST_METHOD_UNSPECIFIED: ForecastMethod.ValueType  # 0
+"""Not set."""
+FORECAST_METHOD_SAME_DAYS_LAST_YEAR: ForecastMethod.ValueType  # 1
+"""The same month last year scaled by how this month's days so far compare with the
+same days last year.
+"""
+FORECAST_METHOD_PACE: ForecastMethod.ValueType  # 2
+"""The month's daily pace so far over all its days (no usable last year)."""
+FORECAST_METHOD_NONE: ForecastMethod.ValueType  # 3
+"""No day of the month has a figure yet: nothing to forecast from."""
+Global___ForecastMethod: _TypeAlias = ForecastMethod  # noqa: Y015
 
 @_typing.final
 class UsageAnalysis(_message.Message):
@@ -217,3 +250,77 @@ class MonthComparison(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MonthComparison: _TypeAlias = MonthComparison  # noqa: Y015
+
+@_typing.final
+class UsageForecast(_message.Message):
+    """This month's forecast from the household's own history (a singleton of the
+    customer), from the daily usage through yesterday.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MONTH_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    ENERGY_SO_FAR_WH_FIELD_NUMBER: _builtins.int
+    DAYS_WITH_FIGURES_FIELD_NUMBER: _builtins.int
+    FORECAST_ENERGY_WH_FIELD_NUMBER: _builtins.int
+    FORECAST_CHARGE_FEN_FIELD_NUMBER: _builtins.int
+    TARIFF_VERSION_FIELD_NUMBER: _builtins.int
+    REMAINING_DAILY_WH_FIELD_NUMBER: _builtins.int
+    FORECAST_TIER_FIELD_NUMBER: _builtins.int
+    NEXT_TIER_DATE_FIELD_NUMBER: _builtins.int
+    REFERENCE_MONTH_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `customers/{customer}/usageForecast`."""
+    month: _builtins.str
+    """The month forecast, "YYYY-MM" (the current month)."""
+    method: Global___ForecastMethod.ValueType
+    """How the forecast was made."""
+    as_of_date: _builtins.str
+    """The last day whose figures were used, "YYYY-MM-DD" (yesterday)."""
+    energy_so_far_wh: _builtins.int
+    """Energy of the month's days with a figure so far, in Wh."""
+    days_with_figures: _builtins.int
+    """How many of the month's days so far have a figure."""
+    forecast_energy_wh: _builtins.int
+    """The month's expected energy, in Wh."""
+    forecast_charge_fen: _builtins.int
+    """The month's expected charge under the tariff in force, in fen."""
+    tariff_version: _builtins.str
+    """The tariff version the charge is computed under."""
+    remaining_daily_wh: _builtins.int
+    """The expected energy of each remaining day, in Wh (rounded half up)."""
+    forecast_tier: _builtins.int
+    """The tier the month is expected to end in, 1 for the lowest."""
+    next_tier_date: _builtins.str
+    """The day ("YYYY-MM-DD") the next tier is expected to start at the forecast's pace;
+    empty when it is not expected within the tier period.
+    """
+    reference_month: _builtins.str
+    """For SAME_DAYS_LAST_YEAR: the month a year before, "YYYY-MM"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        month: _builtins.str = ...,
+        method: Global___ForecastMethod.ValueType = ...,
+        as_of_date: _builtins.str = ...,
+        energy_so_far_wh: _builtins.int = ...,
+        days_with_figures: _builtins.int = ...,
+        forecast_energy_wh: _builtins.int = ...,
+        forecast_charge_fen: _builtins.int = ...,
+        tariff_version: _builtins.str = ...,
+        remaining_daily_wh: _builtins.int = ...,
+        forecast_tier: _builtins.int = ...,
+        next_tier_date: _builtins.str = ...,
+        reference_month: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "days_with_figures", b"days_with_figures", "energy_so_far_wh", b"energy_so_far_wh", "forecast_charge_fen", b"forecast_charge_fen", "forecast_energy_wh", b"forecast_energy_wh", "forecast_tier", b"forecast_tier", "method", b"method", "month", b"month", "name", b"name", "next_tier_date", b"next_tier_date", "reference_month", b"reference_month", "remaining_daily_wh", b"remaining_daily_wh", "tariff_version", b"tariff_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageForecast: _TypeAlias = UsageForecast  # noqa: Y015
