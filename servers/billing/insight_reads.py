@@ -11,7 +11,8 @@ from servers.billing.analysis import usage_analysis
 from servers.billing.config import BillingConfig
 from servers.billing.forecast import usage_forecast
 from servers.billing.months import Month
-from servers.billing.scope import scoped_customer
+from servers.billing.scope import authorize_customer, scoped_customer
+from servers.billing.trend import usage_trend
 from servers.runtime import Clock, Runtime
 from servers.runtime.ids import resource_ids
 
@@ -38,3 +39,11 @@ class InsightMethods:
         with self.runtime.session() as session:
             customer = scoped_customer(session, customer_id)
             return usage_forecast(session, customer, self.clock.now())
+
+    def GetUsageTrend(
+        self, request: service_pb2.GetUsageTrendRequest, context: grpc.ServicerContext
+    ) -> insights_pb2.UsageTrend:
+        customer_id = resource_ids(request.name)[0]
+        with self.runtime.session() as session:
+            authorize_customer(session, customer_id)
+            return usage_trend(session, customer_id, self.clock.now())

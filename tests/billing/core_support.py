@@ -62,6 +62,7 @@ CUSTOMER_PERMISSIONS = (
     "billing.dailyUsage.list",
     "billing.usageAnalyses.get",
     "billing.usageForecasts.get",
+    "billing.usageTrends.get",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",

@@ -1,6 +1,7 @@
-"""A month explained, over real gRPC, on a constructed history whose figures are
-worked out by hand: the average price exact to the fen from a known bill, the tier
-standing and the day the next tier starts at the pace so far, and the comparisons."""
+"""A month explained and the yearly trend, over real gRPC, on a constructed history
+whose figures are worked out by hand: the average price exact to the fen from a known
+bill, the tier standing and the day the next tier starts at the pace so far, the
+comparisons, and 12 months of energy, charges and carbon."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.billing.records import (
     upsert_request,
 )
 
-CUSTOMER = "3100000201"
+CUSTOMER, WITHOUT_FIGURES = "3100000201", "3100000203"
 # kWh per month on residential-tiered (170 / 260 kWh at 0.4556 / 0.5056 / 0.7556).
 HISTORY = {
     "2025-03": 180,
@@ -41,7 +42,8 @@ JUNE_READING = datetime(2026, 6, 11, tzinfo=CHINA_STANDARD_TIME)
 @pytest.fixture(scope="module")
 def billing(module_billing: BillingServer) -> BillingServer:
     module_billing.internal.BatchUpsertCustomers(
-        upsert_request(customer_record(CUSTOMER)), metadata=module_billing.service()
+        upsert_request(customer_record(CUSTOMER), customer_record(WITHOUT_FIGURES)),
+        metadata=module_billing.service(),
     )
     readings = month_start_readings(CUSTOMER, HISTORY)
     readings.append(reading(CUSTOMER, "M1", "june", JUNE_READING, readings[-1].value_wh + 150_000))
@@ -131,6 +133,39 @@ def test_a_month_without_figures_is_not_found_and_others_are_refused(
             metadata=billing.customer("3100000202"),
         )
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def trend(billing: BillingServer, customer: str) -> insights_pb2.UsageTrend:
+    return billing.billing.GetUsageTrend(  # type: ignore[no-any-return]
+        service_pb2.GetUsageTrendRequest(name=f"customers/{customer}/usageTrend"),
+        metadata=billing.customer(customer),
+    )
+
+
+def test_the_yearly_trend_has_the_12_months_ending_last_month_with_carbon(
+    billing: BillingServer,
+) -> None:
+    result = trend(billing, CUSTOMER)
+    assert [m.month for m in result.months][::11] == ["2025-06", "2026-05"]
+    assert len(result.months) == 12
+    april = result.months[10]
+    # 300 kWh × 0.5366 kg/kWh = 160.98 kg.
+    assert (april.energy_wh, april.charge_fen, april.carbon_grams) == (300_000, 15_317, 160_980)
+    # 8 months of 200 kWh (9262 fen each), then 220, 240, 300 and 310 kWh (10273, 11284,
+    # 15317 and 7745 + 4550 + 50 × 0.7556 = 37.78 → 3778 = 16073 fen).
+    assert result.total_energy_wh == 2_670_000
+    assert result.total_charge_fen == 8 * 9_262 + 10_273 + 11_284 + 15_317 + 16_073
+    assert result.total_carbon_grams == 1_432_722  # 2670 kWh × 0.5366
+    factor = result.emission_factor
+    assert (factor.kg_per_kwh.value, factor.data_year) == ("0.5366", 2022)
+    assert "生态环境部" in factor.source
+
+
+def test_months_without_figures_are_left_empty_in_the_trend(billing: BillingServer) -> None:
+    result = trend(billing, WITHOUT_FIGURES)
+    assert len(result.months) == 12
+    assert not any(m.HasField("energy_wh") or m.HasField("carbon_grams") for m in result.months)
+    assert result.total_energy_wh == 0
 
 
 @pytest.mark.parametrize(

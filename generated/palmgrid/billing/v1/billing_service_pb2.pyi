@@ -271,6 +271,28 @@ class GetUsageForecastRequest(_message.Message):
 Global___GetUsageForecastRequest: _TypeAlias = GetUsageForecastRequest  # noqa: Y015
 
 @_typing.final
+class GetUsageTrendRequest(_message.Message):
+    """Request for GetUsageTrend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The trend, `customers/{customer}/usageTrend`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageTrendRequest: _TypeAlias = GetUsageTrendRequest  # noqa: Y015
+
+@_typing.final
 class ListBillsRequest(_message.Message):
     """Request for ListBills."""
 

@@ -96,6 +96,11 @@ class BillingServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
                 _registered_method=True)
+        self.GetUsageTrend = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageTrend',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
+                _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListBillsRequest.SerializeToString,
@@ -224,6 +229,14 @@ class BillingServiceServicer:
     def GetUsageForecast(self, request, context):
         """Gets this month's forecast from the household's own history, with the expected
         charge under the tariff in force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageTrend(self, request, context):
+        """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+        carbon.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -360,6 +373,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetUsageForecast,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.SerializeToString,
+            ),
+            'GetUsageTrend': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageTrend,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -623,6 +641,33 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/GetUsageForecast',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageTrend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageTrend',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
             options,
             channel_credentials,
             insecure,

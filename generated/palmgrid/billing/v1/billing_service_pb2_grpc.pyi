@@ -85,6 +85,10 @@ class BillingServiceStub:
     """Gets this month's forecast from the household's own history, with the expected
     charge under the tariff in force.
     """
+    GetUsageTrend: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]
+    """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+    carbon.
+    """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
     GetBill: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]
@@ -187,6 +191,10 @@ class BillingServiceAsyncStub(BillingServiceStub):
     GetUsageForecast: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageForecastRequest, _insights_pb2.UsageForecast]  # type: ignore[assignment]
     """Gets this month's forecast from the household's own history, with the expected
     charge under the tariff in force.
+    """
+    GetUsageTrend: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]  # type: ignore[assignment]
+    """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+    carbon.
     """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
@@ -329,6 +337,16 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_insights_pb2.UsageForecast, _abc.Awaitable[_insights_pb2.UsageForecast]]:
         """Gets this month's forecast from the household's own history, with the expected
         charge under the tariff in force.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageTrend(
+        self,
+        request: _billing_service_pb2.GetUsageTrendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageTrend, _abc.Awaitable[_insights_pb2.UsageTrend]]:
+        """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+        carbon.
         """
 
     @_abc_1.abstractmethod

@@ -324,3 +324,136 @@ class UsageForecast(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UsageForecast: _TypeAlias = UsageForecast  # noqa: Y015
+
+@_typing.final
+class UsageTrend(_message.Message):
+    """A customer's last 12 closed months (a singleton of the customer): energy, charges
+    and the carbon dioxide of the grid electricity used.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MONTHS_FIELD_NUMBER: _builtins.int
+    TOTAL_ENERGY_WH_FIELD_NUMBER: _builtins.int
+    TOTAL_CHARGE_FEN_FIELD_NUMBER: _builtins.int
+    TOTAL_CARBON_GRAMS_FIELD_NUMBER: _builtins.int
+    EMISSION_FACTOR_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `customers/{customer}/usageTrend`."""
+    total_energy_wh: _builtins.int
+    """Energy of the months with figures, in Wh."""
+    total_charge_fen: _builtins.int
+    """Their charges, in fen."""
+    total_carbon_grams: _builtins.int
+    """Their carbon dioxide, in grams (the sum of the months')."""
+    @_builtins.property
+    def months(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendMonth]:
+        """The 12 months ending last month, oldest first; a month without figures has no
+        energy, charge or carbon set.
+        """
+
+    @_builtins.property
+    def emission_factor(self) -> Global___EmissionFactor:
+        """The emission factor the carbon is computed with."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        months: _abc.Iterable[Global___TrendMonth] | None = ...,
+        total_energy_wh: _builtins.int = ...,
+        total_charge_fen: _builtins.int = ...,
+        total_carbon_grams: _builtins.int = ...,
+        emission_factor: Global___EmissionFactor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["emission_factor", b"emission_factor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emission_factor", b"emission_factor", "months", b"months", "name", b"name", "total_carbon_grams", b"total_carbon_grams", "total_charge_fen", b"total_charge_fen", "total_energy_wh", b"total_energy_wh"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageTrend: _TypeAlias = UsageTrend  # noqa: Y015
+
+@_typing.final
+class TrendMonth(_message.Message):
+    """One month of a trend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONTH_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    CHARGE_FEN_FIELD_NUMBER: _builtins.int
+    CARBON_GRAMS_FIELD_NUMBER: _builtins.int
+    month: _builtins.str
+    """The month, "YYYY-MM"."""
+    energy_wh: _builtins.int
+    """Energy used, in Wh; unset without figures."""
+    charge_fen: _builtins.int
+    """The month's energy charge, in fen; unset without figures."""
+    carbon_grams: _builtins.int
+    """Carbon dioxide of the energy, in grams: energy × the emission factor, rounded half
+    up; unset without figures.
+    """
+    def __init__(
+        self,
+        *,
+        month: _builtins.str = ...,
+        energy_wh: _builtins.int | None = ...,
+        charge_fen: _builtins.int | None = ...,
+        carbon_grams: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_carbon_grams", b"_carbon_grams", "_charge_fen", b"_charge_fen", "_energy_wh", b"_energy_wh", "carbon_grams", b"carbon_grams", "charge_fen", b"charge_fen", "energy_wh", b"energy_wh"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_carbon_grams", b"_carbon_grams", "_charge_fen", b"_charge_fen", "_energy_wh", b"_energy_wh", "carbon_grams", b"carbon_grams", "charge_fen", b"charge_fen", "energy_wh", b"energy_wh", "month", b"month"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__carbon_grams: _TypeAlias = _typing.Literal["carbon_grams"]  # noqa: Y015
+    _WhichOneofArgType__carbon_grams: _TypeAlias = _typing.Literal["_carbon_grams", b"_carbon_grams"]  # noqa: Y015
+    _WhichOneofReturnType__charge_fen: _TypeAlias = _typing.Literal["charge_fen"]  # noqa: Y015
+    _WhichOneofArgType__charge_fen: _TypeAlias = _typing.Literal["_charge_fen", b"_charge_fen"]  # noqa: Y015
+    _WhichOneofReturnType__energy_wh: _TypeAlias = _typing.Literal["energy_wh"]  # noqa: Y015
+    _WhichOneofArgType__energy_wh: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__carbon_grams) -> _WhichOneofReturnType__carbon_grams | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__charge_fen) -> _WhichOneofReturnType__charge_fen | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__energy_wh) -> _WhichOneofReturnType__energy_wh | None: ...
+
+Global___TrendMonth: _TypeAlias = TrendMonth  # noqa: Y015
+
+@_typing.final
+class EmissionFactor(_message.Message):
+    """A grid emission factor, as published."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KG_PER_KWH_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    DATA_YEAR_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    region: _builtins.str
+    """The grid it is for, such as "全国" (the national average)."""
+    data_year: _builtins.int
+    """The year of generation it describes."""
+    source: _builtins.str
+    """Who published it and where."""
+    @_builtins.property
+    def kg_per_kwh(self) -> _decimal_pb2.Decimal:
+        """Kilograms of CO2 per kWh (= grams per Wh), as published."""
+
+    def __init__(
+        self,
+        *,
+        kg_per_kwh: _decimal_pb2.Decimal | None = ...,
+        region: _builtins.str = ...,
+        data_year: _builtins.int = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kg_per_kwh", b"kg_per_kwh"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_year", b"data_year", "kg_per_kwh", b"kg_per_kwh", "region", b"region", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EmissionFactor: _TypeAlias = EmissionFactor  # noqa: Y015
