@@ -57,14 +57,16 @@ def parse_day(text: str, field_name: str) -> date:
         ) from None
 
 
-def requested_range(start_text: str, end_text: str, today: date) -> DayRange:
-    """The range a ListDailyUsage request asks for: by default the 30 days through
+def requested_range(
+    start_text: str, end_text: str, today: date, *, default_days: int = DEFAULT_DAYS
+) -> DayRange:
+    """The range a request asks for: by default the `default_days` days through
     yesterday; refused naming the field when backwards or longer than MAX_DAYS."""
     last = parse_day(end_text, "endDate") if end_text else today - timedelta(days=1)
     first = (
         parse_day(start_text, "startDate")
         if start_text
-        else last - timedelta(days=DEFAULT_DAYS - 1)
+        else last - timedelta(days=default_days - 1)
     )
     days = DayRange(first, last)
     # The field the caller set decides which one is named (endDate when both are).

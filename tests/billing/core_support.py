@@ -63,6 +63,7 @@ CUSTOMER_PERMISSIONS = (
     "billing.usageAnalyses.get",
     "billing.usageForecasts.get",
     "billing.usageTrends.get",
+    "billing.usageExports.get",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",

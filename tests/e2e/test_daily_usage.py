@@ -1,15 +1,18 @@
 """Daily usage through the real edge over HTTPS: the demo's 400 days with their gaps
 shown as gaps, cached and made fresh by the next push from ingest, a range over 400
-days refused naming the field, and the scope of customers and staff."""
+days refused naming the field, and the scope of customers and staff; the customer's
+download of their own data, streamed, schema-valid ESPI."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
+import xmlschema
 
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
@@ -19,6 +22,7 @@ from tests.e2e.conftest import demo_customer, refusal
 from tests.e2e.system import System
 
 NewCustomer = Callable[..., EdgeClient]
+ESPI_SCHEMA = Path(__file__).parents[1] / "billing" / "espi_schema" / "espiDerived.xsd"
 # Demo customers 3 (麒麟 office, the demo staff's) and 6 (沾益).
 MINE, OTHER_OFFICE = 3, 6
 
@@ -90,3 +94,19 @@ def test_a_bound_customer_and_staff_in_scope_read_and_others_are_refused(
     assert refusal(agent, other_path).startswith("403")
     assert refusal(new_customer(MINE + 1), path).startswith("403")
     assert refusal(new_customer(), path).startswith("403")
+
+
+def test_the_customer_downloads_a_schema_valid_espi_file_of_their_own_number_only(
+    system: System, new_customer: NewCustomer
+) -> None:
+    client = new_customer(MINE)
+    body = b"".join(client.export_usage(demo_customer(MINE)))
+    schema = xmlschema.XMLSchema(str(ESPI_SCHEMA))
+    schema.validate(body.decode())
+    blocks = body.count(b"<espi:IntervalBlock>")
+    assert 13 <= blocks <= 15  # 400 days cut at month ends
+    csv = b"".join(client.export_usage(demo_customer(MINE), "EXPORT_FORMAT_CSV")).decode()
+    assert csv.count(",daily,") == 400
+    with pytest.raises(EdgeApiError) as refused:
+        b"".join(client.export_usage(demo_customer(MINE + 1)))
+    assert refused.value.status == 403

@@ -4,6 +4,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from palmgrid.billing.v1 import billing_service_pb2 as palmgrid_dot_billing_dot_v1_dot_billing__service__pb2
 from palmgrid.billing.v1 import insights_pb2 as palmgrid_dot_billing_dot_v1_dot_insights__pb2
 from palmgrid.billing.v1 import payment_pb2 as palmgrid_dot_billing_dot_v1_dot_payment__pb2
@@ -100,6 +101,11 @@ class BillingServiceStub:
                 '/palmgrid.billing.v1.BillingService/GetUsageTrend',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
+                _registered_method=True)
+        self.ExportUsage = channel.unary_stream(
+                '/palmgrid.billing.v1.BillingService/ExportUsage',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
@@ -242,6 +248,17 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportUsage(self, request, context):
+        """Downloads the customer's own data (Download My Data): daily usage over a range
+        (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+        a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+        readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+        the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListBills(self, request, context):
         """Lists a customer's bills, newest month first.
         """
@@ -378,6 +395,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetUsageTrend,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.SerializeToString,
+            ),
+            'ExportUsage': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportUsage,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -668,6 +690,33 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/GetUsageTrend',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/ExportUsage',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

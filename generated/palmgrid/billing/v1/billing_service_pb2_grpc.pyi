@@ -5,6 +5,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from palmgrid.billing.v1 import billing_service_pb2 as _billing_service_pb2
 from palmgrid.billing.v1 import insights_pb2 as _insights_pb2
@@ -88,6 +89,13 @@ class BillingServiceStub:
     GetUsageTrend: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]
     """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
     carbon.
+    """
+    ExportUsage: _grpc.UnaryStreamMultiCallable[_billing_service_pb2.ExportUsageRequest, _httpbody_pb2.HttpBody]
+    """Downloads the customer's own data (Download My Data): daily usage over a range
+    (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+    a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+    readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+    the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
     """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
@@ -195,6 +203,13 @@ class BillingServiceAsyncStub(BillingServiceStub):
     GetUsageTrend: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]  # type: ignore[assignment]
     """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
     carbon.
+    """
+    ExportUsage: _aio.UnaryStreamMultiCallable[_billing_service_pb2.ExportUsageRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """Downloads the customer's own data (Download My Data): daily usage over a range
+    (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+    a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+    readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+    the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
     """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
@@ -347,6 +362,19 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_insights_pb2.UsageTrend, _abc.Awaitable[_insights_pb2.UsageTrend]]:
         """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
         carbon.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportUsage(
+        self,
+        request: _billing_service_pb2.ExportUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
+        """Downloads the customer's own data (Download My Data): daily usage over a range
+        (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+        a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+        readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+        the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
         """
 
     @_abc_1.abstractmethod
