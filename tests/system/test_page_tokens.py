@@ -65,8 +65,12 @@ from tests.outage.support import outage_system
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ("account", "billing", "care", "expansion", "inspection", "notification", "outage")
 
-# List methods that return everything at once, by design.
-UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
+# List methods that return everything at once, by design: the assertion keys; daily
+# usage, a window of at most 400 days the caller chooses by date (the range is its page).
+UNPAGED = {
+    "/palmgrid.account.v1.AccountInternalService/ListAssertionKeys",
+    "/palmgrid.billing.v1.BillingService/ListDailyUsage",
+}
 
 CUSTOMER = "customers/3100000001"
 
