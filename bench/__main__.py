@@ -16,6 +16,7 @@ BENCHMARKS = {
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",
     "forecast-backtest": "bench.forecast_backtest",
+    "daily-usage-read": "bench.daily_usage_read",
 }
 
 

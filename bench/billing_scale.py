@@ -140,7 +140,7 @@ def _energy_kwh(n: int, k: int) -> int:
     return 50 + (n * 2_654_435_761 + k * 40_503 + (n * k) % 97) % 450
 
 
-def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[str]) -> None:
+def copy_rows(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[str]) -> None:
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         buffer = io.StringIO()
         size = 0
@@ -154,7 +154,7 @@ def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[
         copy.write(buffer.getvalue())
 
 
-def _drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
+def drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
     """Drop the table's primary key and other indexes; returns the statements that
     recreate them. Tables others reference by foreign key keep their primary key."""
     referenced = cursor.execute(
@@ -181,6 +181,50 @@ def _drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
     return restore
 
 
+CUSTOMER_COLUMNS = (
+    "id, holder_name, holder_id_number, registered_phone, address, supply_office, "
+    "area_code, tariff, billing_mode, large_household, state, debit_bank, "
+    "debit_account, open_date, source_update_time, create_time, update_time"
+)
+
+
+def customer_lines(customers: int, stamp: str) -> Iterator[str]:
+    """COPY lines of customers 1 … `customers` (CUSTOMER_COLUMNS), offices as the demo's."""
+    for n in range(1, customers + 1):
+        office = "QJ-QL" if (n - 1) % 10 < 5 else "QJ-ZY"
+        yield (
+            f"{FIRST_ID + n}\t用户{n}\t\t138{n % 10_000_000:08d}\t曲靖市麒麟区{n}号\t{office}\t"
+            f"A{(n - 1) % 10 + 1:02d}\t{TARIFF}\tPOSTPAID\tf\tACTIVE\t\t\t\\N\t"
+            f"{stamp}\t{stamp}\t{stamp}\n"
+        )
+
+
+Table = tuple[str, str, Callable[[], Iterator[str]]]
+
+
+def load_tables(url: str, tables: Sequence[Table], log: Callable[[str], None]) -> None:
+    """COPY each (table, columns, lines) into `url`, keys built after each load."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        cursor = connection.cursor()
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        for table, columns, rows in tables:
+            started = time.perf_counter()
+            # Keys and indexes are built once after the load (a sort) rather than row by
+            # row during it; they are recreated exactly as the migrations made them.
+            restore = drop_keys(cursor, table)
+            copy_rows(cursor, table, columns, rows())
+            loaded = time.perf_counter()
+            for statement in restore:
+                cursor.execute(statement)
+            log(
+                f"  {table}: copy {loaded - started:.1f} s, "
+                f"keys {time.perf_counter() - loaded:.1f} s"
+            )
+        started = time.perf_counter()
+        cursor.execute("VACUUM ANALYZE")
+        log(f"  vacuum analyze: {time.perf_counter() - started:.1f} s")
+
+
 def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]) -> None:
     """Load `customers` customers with 24 months of usage and bills into `url`."""
     file = read_tariff_file(TARIFF_DIR / f"{TARIFF}.toml")
@@ -196,13 +240,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
     ids = range(1, customers + 1)
 
     def customer_rows() -> Iterator[str]:
-        for n in ids:
-            office = "QJ-QL" if (n - 1) % 10 < 5 else "QJ-ZY"
-            yield (
-                f"{FIRST_ID + n}\t用户{n}\t\t138{n % 10_000_000:08d}\t曲靖市麒麟区{n}号\t{office}\t"
-                f"A{(n - 1) % 10 + 1:02d}\t{TARIFF}\tPOSTPAID\tf\tACTIVE\t\t\t\\N\t"
-                f"{stamp}\t{stamp}\t{stamp}\n"
-            )
+        return customer_lines(customers, stamp)
 
     def balance_rows() -> Iterator[str]:
         for n in ids:
@@ -240,13 +278,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
                 register = closing
 
     tables = [
-        (
-            "billing_customer",
-            "id, holder_name, holder_id_number, registered_phone, address, supply_office, "
-            "area_code, tariff, billing_mode, large_household, state, debit_bank, "
-            "debit_account, open_date, source_update_time, create_time, update_time",
-            customer_rows,
-        ),
+        ("billing_customer", CUSTOMER_COLUMNS, customer_rows),
         ("billing_balance", "customer_id, net_fen, update_time", balance_rows),
         (
             "billing_monthly_usage",
@@ -263,25 +295,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
             bill_rows,
         ),
     ]
-    with psycopg.connect(url, autocommit=True) as connection:
-        cursor = connection.cursor()
-        cursor.execute("SET maintenance_work_mem = '1GB'")
-        for table, columns, rows in tables:
-            started = time.perf_counter()
-            # Keys and indexes are built once after the load (a sort) rather than row by
-            # row during it; they are recreated exactly as the migrations made them.
-            restore = _drop_keys(cursor, table)
-            _copy(cursor, table, columns, rows())
-            loaded = time.perf_counter()
-            for statement in restore:
-                cursor.execute(statement)
-            log(
-                f"  {table}: copy {loaded - started:.1f} s, "
-                f"keys {time.perf_counter() - loaded:.1f} s"
-            )
-        started = time.perf_counter()
-        cursor.execute("VACUUM ANALYZE")
-        log(f"  vacuum analyze: {time.perf_counter() - started:.1f} s")
+    load_tables(url, tables, log)
 
 
 # -- measurement ----------------------------------------------------------------------

@@ -28,7 +28,6 @@ from servers.runtime import FieldViolation, InvalidArgument
 MAX_DAYS = 400
 # The range when the caller names no start: the last 30 days.
 DEFAULT_DAYS = 30
-_QUALITY_ORDER = [q.value for q in ReadingQuality]
 
 
 @dataclass(frozen=True)
@@ -83,33 +82,43 @@ def requested_range(
     return days
 
 
-def _worst(qualities: Iterable[str]) -> str:
-    return max(qualities, key=_QUALITY_ORDER.index)
+# Proto values and ranks of the stored quality names, looked up once (the read builds
+# hundreds of days per call).
+_QUALITY_VALUE = {q.value: q.proto for q in ReadingQuality}
+_QUALITY_RANK = {q.value: rank for rank, q in enumerate(ReadingQuality)}
 
 
-def _quality(name: str) -> resources_pb2.ReadingQuality.ValueType:
-    return resources_pb2.ReadingQuality.Value(f"READING_QUALITY_{name}")
+def fill_day(
+    usage: resources_pb2.DailyUsage, customer_id: str, day: date, rows: Sequence[Any]
+) -> None:
+    """Set `usage` to one day of a customer from its meters' rows (none: a gap)."""
+    text = day.isoformat()
+    usage.name = f"customers/{customer_id}/dailyUsage/{text}"
+    usage.date = text
+    if not rows:
+        usage.reading_quality = resources_pb2.READING_QUALITY_MISSING
+        return
+    total = None
+    worst = rows[0].quality
+    for row in sorted(rows, key=lambda r: r.meter_id) if len(rows) > 1 else rows:
+        meter = usage.meter_usage.add(
+            meter=f"customers/{customer_id}/meters/{row.meter_id}",
+            reading_quality=_QUALITY_VALUE[row.quality],  # type: ignore[arg-type]
+        )
+        if row.energy_wh is not None:
+            meter.energy_wh = row.energy_wh
+            total = row.energy_wh + (total or 0)
+        if _QUALITY_RANK[row.quality] > _QUALITY_RANK[worst]:
+            worst = row.quality
+    if total is not None:
+        usage.energy_wh = total
+    usage.reading_quality = _QUALITY_VALUE[worst]  # type: ignore[assignment]
 
 
 def day_resource(customer_id: str, day: date, rows: Sequence[Any]) -> resources_pb2.DailyUsage:
     """One day of a customer from its meters' rows (none: a gap)."""
-    usage = resources_pb2.DailyUsage(
-        name=f"customers/{customer_id}/dailyUsage/{day.isoformat()}", date=day.isoformat()
-    )
-    if not rows:
-        usage.reading_quality = resources_pb2.READING_QUALITY_MISSING
-        return usage
-    figures = [row.energy_wh for row in rows if row.energy_wh is not None]
-    if figures:
-        usage.energy_wh = sum(figures)
-    usage.reading_quality = _quality(_worst(row.quality for row in rows))
-    for row in sorted(rows, key=lambda r: r.meter_id):
-        meter = usage.meter_usage.add(
-            meter=f"customers/{customer_id}/meters/{row.meter_id}",
-            reading_quality=_quality(row.quality),
-        )
-        if row.energy_wh is not None:
-            meter.energy_wh = row.energy_wh
+    usage = resources_pb2.DailyUsage()
+    fill_day(usage, customer_id, day, rows)
     return usage
 
 
@@ -123,13 +132,15 @@ def daily_response(
     response = service_pb2.ListDailyUsageResponse(
         start_date=days.first.isoformat(), end_date=days.last.isoformat()
     )
+    total = missing = 0
     for day in days.days():
-        usage = day_resource(customer_id, day, by_day.get(day, ()))
+        usage = response.daily_usage.add()
+        fill_day(usage, customer_id, day, by_day.get(day, ()))
         if usage.HasField("energy_wh"):
-            response.total_energy_wh += usage.energy_wh
+            total += usage.energy_wh
         else:
-            response.missing_day_count += 1
-        response.daily_usage.append(usage)
+            missing += 1
+    response.total_energy_wh, response.missing_day_count = total, missing
     return response
 
 
