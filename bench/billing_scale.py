@@ -407,21 +407,20 @@ def measure(targets: Sequence[Target], signer: Any, samples: int) -> dict[int, F
 # -- the run --------------------------------------------------------------------------
 
 
-def _database(label: str, reuse: bool) -> tuple[str, str, bool]:
-    """(name, url, whether it already holds data). With `reuse`, a database of the same
-    size kept by an earlier `--keep` run is used as it is."""
-    name = f"palmgrid_bench_billing_{label}"
+def fresh_database(name: str, reuse: bool) -> tuple[str, bool]:
+    """(url, whether it already holds data) of database `name` on the local server,
+    made empty — or, with `reuse`, as an earlier `--keep` run left it."""
     url = f"{SERVER}/{name}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and reuse:
-            return name, url, True
+            return url, True
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    return name, url, False
+    return url, False
 
 
-def _drop(name: str) -> None:
+def drop_database(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -444,7 +443,8 @@ def run(
     try:
         with tempfile.TemporaryDirectory(prefix="palmgrid-bench-") as data_dir:
             for customers in sizes:
-                name, url, ready = _database(str(customers), reuse)
+                name = f"palmgrid_bench_billing_{customers}"
+                url, ready = fresh_database(name, reuse)
                 databases.append((name, url, customers))
                 if ready:
                     log(f"{customers:,} customers: reusing {name} ({_size_of(url)})")
@@ -466,7 +466,7 @@ def run(
             if keep:
                 log(f"kept {url}")
             else:
-                _drop(name)
+                drop_database(name)
 
 
 def report(results: dict[int, Figures]) -> bool:

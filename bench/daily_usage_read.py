@@ -29,17 +29,17 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import psycopg
-
 from bench.billing_scale import (
     CUSTOMER_COLUMNS,
     FIRST_ID,
-    SERVER,
     customer_lines,
+    drop_database,
+    fresh_database,
     load_tables,
     serve,
 )
-from cachetags import CachePool, EntryStore, ValueCipher, entry_key
+from bench.edge_cache import cache_answer, timed_hit
+from cachetags import CachePool, EntryStore, ValueCipher
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime import CallInfo
@@ -120,22 +120,14 @@ def measure(
             if i >= 20:
                 figures["cold server-side"].append(server_side)
                 figures["cold gRPC"].append(over_grpc)
-            key = entry_key(
-                METHOD, request.SerializeToString(deterministic=True), f"customer:{customer}"
-            )
-            _, generations = store.lookup(key, [f"customer/{customer}"])
-            store.put(key, reply.SerializeToString(), ttl=600, seal=True, generations=generations)
+            cache_answer(store, METHOD, customer, request, reply)
             stored.append((customer, request))
         for i, (customer, request) in enumerate(stored):
-            started = time.perf_counter()
-            key = entry_key(
-                METHOD, request.SerializeToString(deterministic=True), f"customer:{customer}"
+            elapsed = timed_hit(
+                store, METHOD, customer, request, service_pb2.ListDailyUsageResponse
             )
-            entry, _ = store.lookup(key, [f"customer/{customer}"], sealed=True)
-            assert entry is not None, "the entry was stored"
-            service_pb2.ListDailyUsageResponse.FromString(entry.payload)
             if i >= 20:
-                figures["cached"].append((time.perf_counter() - started) * 1000)
+                figures["cached"].append(elapsed)
     finally:
         pool.close()
         cache.process.kill()
@@ -144,29 +136,13 @@ def measure(
     return figures
 
 
-def _database(customers: int, days: int, reuse: bool) -> tuple[str, str, bool]:
-    name = f"palmgrid_bench_daily_{customers}_{days}"
-    url = f"{SERVER}/{name}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and reuse:
-            return name, url, True
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name, url, False
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, list[float]]:
     from servers.runtime.migrations import migrate
 
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     days = [yesterday - timedelta(days=args.days - 1 - k) for k in range(args.days)]
-    name, url, ready = _database(args.customers, args.days, args.reuse)
+    name = f"palmgrid_bench_daily_{args.customers}_{args.days}"
+    url, ready = fresh_database(name, args.reuse)
     try:
         if not ready:
             log(f"{args.customers:,} customers × {args.days} days → {name}")
@@ -181,7 +157,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, list[
         if args.keep or args.reuse:
             log(f"kept {url}")
         else:
-            _drop(name)
+            drop_database(name)
 
 
 def report(figures: dict[str, list[float]], args: argparse.Namespace) -> None:

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from google.protobuf.message import Message
 
 from bench.billing_scale import FIRST_ID, generate
 from bench.load import LoadResult, free_port, wait_listening
@@ -303,6 +304,29 @@ def _principal() -> identity_pb2.Principal:
     )
 
 
+def cache_answer(
+    store: EntryStore, method: str, customer: str, request: Message, reply: Message
+) -> None:
+    """Store `reply` as the edge does after a miss: under the customer's sharing scope
+    and tag, sealed, for 10 minutes."""
+    key = entry_key(method, request.SerializeToString(deterministic=True), f"customer:{customer}")
+    _, generations = store.lookup(key, [f"customer/{customer}"])
+    store.put(key, reply.SerializeToString(), ttl=600, seal=True, generations=generations)
+
+
+def timed_hit(
+    store: EntryStore, method: str, customer: str, request: Message, response: type[Message]
+) -> float:
+    """Milliseconds of the cache stage's hit path for `request`: the entry and its tag
+    generations in one round trip, AES-GCM open, parse."""
+    started = time.perf_counter()
+    key = entry_key(method, request.SerializeToString(deterministic=True), f"customer:{customer}")
+    entry, _ = store.lookup(key, [f"customer/{customer}"], sealed=True)
+    assert entry is not None, "the entry was stored"
+    response.FromString(entry.payload)
+    return (time.perf_counter() - started) * 1000
+
+
 def server_side(running: Running, customers: int, samples: int) -> tuple[list[float], list[float]]:
     """Milliseconds per read: billing's database path vs the cache stage's hit path
     (entry and tag generations in one round trip, AES-GCM open, parse)."""
@@ -321,21 +345,12 @@ def server_side(running: Running, customers: int, samples: int) -> tuple[list[fl
         elapsed = (time.perf_counter() - started) * 1000
         if i >= 50:
             database.append(elapsed)
-        key = entry_key(
-            METHOD, request.SerializeToString(deterministic=True), f"customer:{customer}"
-        )
-        _, generations = store.lookup(key, [f"customer/{customer}"])
-        store.put(key, reply.SerializeToString(), ttl=600, seal=True, generations=generations)
+        cache_answer(store, METHOD, customer, request, reply)
         cached.append((customer, request))
     for i, (customer, request) in enumerate(cached):
-        started = time.perf_counter()
-        key = entry_key(
-            METHOD, request.SerializeToString(deterministic=True), f"customer:{customer}"
+        elapsed = timed_hit(
+            store, METHOD, customer, request, billing_service_pb2.ListMonthlyUsageResponse
         )
-        entry, _ = store.lookup(key, [f"customer/{customer}"], sealed=True)
-        assert entry is not None
-        billing_service_pb2.ListMonthlyUsageResponse.FromString(entry.payload)
-        elapsed = (time.perf_counter() - started) * 1000
         if i >= 50:
             hits.append(elapsed)
     pool.close()
