@@ -1,13 +1,15 @@
-"""Daily usage through the real edge over HTTPS: the demo's 400 days with their gaps
+"""Usage insights through the real edge over HTTPS: the demo's 400 days with their gaps
 shown as gaps, cached and made fresh by the next push from ingest, a range over 400
 days refused naming the field, and the scope of customers and staff; the customer's
-download of their own data, streamed, schema-valid ESPI."""
+download of their own data, streamed, schema-valid ESPI; last month explained, the
+forecast and the trend agreeing with the bills."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import grpc
@@ -110,3 +112,26 @@ def test_the_customer_downloads_a_schema_valid_espi_file_of_their_own_number_onl
     with pytest.raises(EdgeApiError) as refused:
         b"".join(client.export_usage(demo_customer(MINE + 1)))
     assert refused.value.status == 403
+
+
+def test_last_month_explained_forecast_and_trend_agree_with_the_bills(
+    system: System, new_customer: NewCustomer, staff: Callable[[str], EdgeClient]
+) -> None:
+    client, customer = new_customer(MINE), demo_customer(MINE)
+    bill = client.bills(customer)["bills"][0]
+    month = bill["name"].rsplit("/", 1)[1]
+    analysis = client.send("GET", f"/v1/customers/{customer}/usageAnalyses/{month}").json
+    charge = sum(int(line["amountFen"]) for line in bill["lines"])
+    assert (analysis["chargeFen"], analysis["energyWh"]) == (str(charge), bill["energyWh"])
+    exact = Decimal(charge * 1000) / Decimal(int(bill["energyWh"]))
+    expected = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert Decimal(analysis["averagePriceFenPerKwh"]["value"]) == expected
+    assert analysis["sameMonthLastYear"]["months"] and analysis["lastThreeMonths"]["months"]
+    forecast = client.send("GET", f"/v1/customers/{customer}/usageForecast").json
+    assert forecast["method"] in ("FORECAST_METHOD_SAME_DAYS_LAST_YEAR", "FORECAST_METHOD_NONE")
+    trend = client.send("GET", f"/v1/customers/{customer}/usageTrend").json
+    assert [m["month"] for m in trend["months"]][-1] == month
+    assert trend["months"][-1]["chargeFen"] == str(charge)
+    agent = staff("agent")
+    assert refusal(agent, f"/v1/customers/{customer}/usageTrend") == "200"
+    assert refusal(new_customer(MINE + 1), f"/v1/customers/{customer}/usageTrend").startswith("403")
