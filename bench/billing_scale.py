@@ -301,7 +301,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
 # -- measurement ----------------------------------------------------------------------
 
 
-def _principal() -> identity_pb2.Principal:
+def staff_everywhere() -> identity_pb2.Principal:
     """A staff member of every office: the scope check that needs the database."""
     return identity_pb2.Principal(
         user="users/bench",
@@ -331,7 +331,7 @@ class Figures:
     grpc: dict[str, list[float]]
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
@@ -377,7 +377,7 @@ def serve(url: str, customers: int, data_dir: Path) -> tuple[Target, Any]:
 def measure(targets: Sequence[Target], signer: Any, samples: int) -> dict[int, Figures]:
     """Time the three reads on `samples` random customers of each target, in-process
     and over gRPC, alternating between targets so machine noise hits them alike."""
-    principal = _principal()
+    principal = staff_everywhere()
     rng = random.Random(42)
     figures = {
         t.customers: Figures({n: [] for n in CALLS}, {n: [] for n in CALLS}) for t in targets
@@ -482,9 +482,7 @@ def report(results: dict[int, Figures]) -> bool:
             cells = []
             for n in sizes:
                 values = getattr(results[n], kind)[name]
-                cells.append(
-                    f"{statistics.median(values):>14.2f}{_percentile(values, 0.95):>14.2f}"
-                )
+                cells.append(f"{statistics.median(values):>14.2f}{percentile(values, 0.95):>14.2f}")
             print(f"{name:<14}" + "".join(cells))
     largest = results[sizes[-1]].in_process
     ok = all(statistics.median(v) < TARGET_MS for v in largest.values())

@@ -36,12 +36,13 @@ from bench.billing_scale import (
     drop_database,
     fresh_database,
     load_tables,
+    percentile,
     serve,
+    staff_everywhere,
 )
 from bench.edge_cache import cache_answer, timed_hit
 from cachetags import CachePool, EntryStore, ValueCipher
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
-from palmgrid.type.v1 import identity_pb2
 from servers.runtime import CallInfo
 from servers.runtime.calls import bind_call
 from tools import memcached
@@ -76,21 +77,6 @@ def generate(url: str, customers: int, days: Sequence[date], log: Callable[[str]
     )
 
 
-def _principal() -> identity_pb2.Principal:
-    return identity_pb2.Principal(
-        user="users/bench",
-        username="bench",
-        kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-        permissions=["billing.*"],
-        all_supply_offices=True,
-    )
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def measure(
     url: str, customers: int, days: Sequence[date], samples: int, data_dir: Path
 ) -> dict[str, list[float]]:
@@ -99,7 +85,7 @@ def measure(
     cache = memcached.start(memory_mb=256)
     pool = CachePool([cache.address])
     store = EntryStore(pool, ValueCipher.generate())
-    principal = _principal()
+    principal = staff_everywhere()
     bind_call(CallInfo(request_id="bench", method="bench", principal=principal))
     rng = random.Random(11)
     figures: dict[str, list[float]] = {"cold server-side": [], "cold gRPC": [], "cached": []}
@@ -164,7 +150,7 @@ def report(figures: dict[str, list[float]], args: argparse.Namespace) -> None:
     print(f"\nListDailyUsage, {args.days} days, {args.customers:,} customers in PostgreSQL (ms)")
     print(f"{'read':<18}{'p50':>10}{'p95':>10}")
     for name, values in figures.items():
-        print(f"{name:<18}{statistics.median(values):>10.2f}{_percentile(values, 0.95):>10.2f}")
+        print(f"{name:<18}{statistics.median(values):>10.2f}{percentile(values, 0.95):>10.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

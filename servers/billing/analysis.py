@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from palmgrid.billing.v1 import insights_pb2, resources_pb2, tariff_pb2
 from servers.billing.bill_resources import lines_of
 from servers.billing.charging import NoTariffInForce, PricedVersion, tier_position, version_on
+from servers.billing.estimate import tier_fields
 from servers.billing.models import Bill, Customer, MeterReading, MonthlyUsage
 from servers.billing.months import Month, cst_date
 from servers.billing.tariff_catalog import published_versions
@@ -112,13 +113,7 @@ def tier_standing(
         tariff_version=version.name,
         tier_period=tariff_pb2.TierPeriod.Value(f"TIER_PERIOD_{version.schedule.tier_period}"),
         tier_period_energy_wh=period_energy,
-        current_tier=position.tier.tier,
-        tier_remaining_wh=position.remaining_wh,
-        top_tier=position.next_tier is None,
-        current_unit_price=decimal_message(position.tier.unit_price),
-        next_unit_price=decimal_message(position.next_tier.unit_price)
-        if position.next_tier
-        else None,
+        **tier_fields(position),
     )
     if pace is not None:
         standing.daily_pace_wh = pace.daily_wh

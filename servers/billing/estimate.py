@@ -4,11 +4,18 @@ month projected at the pace so far."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
 from palmgrid.billing.v1 import resources_pb2
-from servers.billing.charging import NoTariffInForce, charge_month, tier_position, version_on
+from servers.billing.charging import (
+    NoTariffInForce,
+    TierPosition,
+    charge_month,
+    tier_position,
+    version_on,
+)
 from servers.billing.models import Customer, MeterReading, MonthlyUsage, ReadingQuality
 from servers.billing.months import Month, cst_date
 from servers.billing.recompute import TIME_OF_USE_COLUMNS
@@ -23,6 +30,20 @@ def _scaled(value: int, numerator: int, denominator: int) -> int:
     if denominator <= 0:
         return value
     return (2 * value * numerator + denominator) // (2 * denominator)
+
+
+def tier_fields(position: TierPosition) -> dict[str, Any]:
+    """The tier position as the fields ChargeEstimate and TierStanding share: current
+    tier, Wh left in it, whether it is the top one, its and the next tier's unit price."""
+    return {
+        "current_tier": position.tier.tier,
+        "tier_remaining_wh": position.remaining_wh,
+        "top_tier": position.next_tier is None,
+        "current_unit_price": decimal_message(position.tier.unit_price),
+        "next_unit_price": decimal_message(position.next_tier.unit_price)
+        if position.next_tier
+        else None,
+    }
 
 
 def year_before_wh(session: Session, customer_id: str, month: Month) -> int:
@@ -95,13 +116,7 @@ def charge_estimate(
         amount_fen=charge.amount_fen,
         tariff_version=version.name,
         tier_period_energy_wh=period_energy,
-        current_tier=position.tier.tier,
-        tier_remaining_wh=position.remaining_wh,
-        top_tier=position.next_tier is None,
-        current_unit_price=decimal_message(position.tier.unit_price),
-        next_unit_price=decimal_message(position.next_tier.unit_price)
-        if position.next_tier
-        else None,
+        **tier_fields(position),
         projected_energy_wh=projected,
         projected_amount_fen=projected_charge.amount_fen,
         reading_quality=resources_pb2.ReadingQuality.Value(f"READING_QUALITY_{quality}"),
