@@ -16,6 +16,8 @@ BENCHMARKS = {
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",
     "ingest": "bench.ingest",
+    "forecast-backtest": "bench.forecast_backtest",
+    "daily-usage-read": "bench.daily_usage_read",
 }
 
 

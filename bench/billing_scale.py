@@ -140,7 +140,7 @@ def _energy_kwh(n: int, k: int) -> int:
     return 50 + (n * 2_654_435_761 + k * 40_503 + (n * k) % 97) % 450
 
 
-def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[str]) -> None:
+def copy_rows(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[str]) -> None:
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         buffer = io.StringIO()
         size = 0
@@ -154,7 +154,7 @@ def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, rows: Iterator[
         copy.write(buffer.getvalue())
 
 
-def _drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
+def drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
     """Drop the table's primary key and other indexes; returns the statements that
     recreate them. Tables others reference by foreign key keep their primary key."""
     referenced = cursor.execute(
@@ -181,6 +181,50 @@ def _drop_keys(cursor: psycopg.Cursor[Any], table: str) -> list[str]:
     return restore
 
 
+CUSTOMER_COLUMNS = (
+    "id, holder_name, holder_id_number, registered_phone, address, supply_office, "
+    "area_code, tariff, billing_mode, large_household, state, debit_bank, "
+    "debit_account, open_date, source_update_time, create_time, update_time"
+)
+
+
+def customer_lines(customers: int, stamp: str) -> Iterator[str]:
+    """COPY lines of customers 1 … `customers` (CUSTOMER_COLUMNS), offices as the demo's."""
+    for n in range(1, customers + 1):
+        office = "QJ-QL" if (n - 1) % 10 < 5 else "QJ-ZY"
+        yield (
+            f"{FIRST_ID + n}\t用户{n}\t\t138{n % 10_000_000:08d}\t曲靖市麒麟区{n}号\t{office}\t"
+            f"A{(n - 1) % 10 + 1:02d}\t{TARIFF}\tPOSTPAID\tf\tACTIVE\t\t\t\\N\t"
+            f"{stamp}\t{stamp}\t{stamp}\n"
+        )
+
+
+Table = tuple[str, str, Callable[[], Iterator[str]]]
+
+
+def load_tables(url: str, tables: Sequence[Table], log: Callable[[str], None]) -> None:
+    """COPY each (table, columns, lines) into `url`, keys built after each load."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        cursor = connection.cursor()
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        for table, columns, rows in tables:
+            started = time.perf_counter()
+            # Keys and indexes are built once after the load (a sort) rather than row by
+            # row during it; they are recreated exactly as the migrations made them.
+            restore = drop_keys(cursor, table)
+            copy_rows(cursor, table, columns, rows())
+            loaded = time.perf_counter()
+            for statement in restore:
+                cursor.execute(statement)
+            log(
+                f"  {table}: copy {loaded - started:.1f} s, "
+                f"keys {time.perf_counter() - loaded:.1f} s"
+            )
+        started = time.perf_counter()
+        cursor.execute("VACUUM ANALYZE")
+        log(f"  vacuum analyze: {time.perf_counter() - started:.1f} s")
+
+
 def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]) -> None:
     """Load `customers` customers with 24 months of usage and bills into `url`."""
     file = read_tariff_file(TARIFF_DIR / f"{TARIFF}.toml")
@@ -196,13 +240,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
     ids = range(1, customers + 1)
 
     def customer_rows() -> Iterator[str]:
-        for n in ids:
-            office = "QJ-QL" if (n - 1) % 10 < 5 else "QJ-ZY"
-            yield (
-                f"{FIRST_ID + n}\t用户{n}\t\t138{n % 10_000_000:08d}\t曲靖市麒麟区{n}号\t{office}\t"
-                f"A{(n - 1) % 10 + 1:02d}\t{TARIFF}\tPOSTPAID\tf\tACTIVE\t\t\t\\N\t"
-                f"{stamp}\t{stamp}\t{stamp}\n"
-            )
+        return customer_lines(customers, stamp)
 
     def balance_rows() -> Iterator[str]:
         for n in ids:
@@ -240,13 +278,7 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
                 register = closing
 
     tables = [
-        (
-            "billing_customer",
-            "id, holder_name, holder_id_number, registered_phone, address, supply_office, "
-            "area_code, tariff, billing_mode, large_household, state, debit_bank, "
-            "debit_account, open_date, source_update_time, create_time, update_time",
-            customer_rows,
-        ),
+        ("billing_customer", CUSTOMER_COLUMNS, customer_rows),
         ("billing_balance", "customer_id, net_fen, update_time", balance_rows),
         (
             "billing_monthly_usage",
@@ -263,31 +295,13 @@ def generate(url: str, customers: int, now: datetime, log: Callable[[str], None]
             bill_rows,
         ),
     ]
-    with psycopg.connect(url, autocommit=True) as connection:
-        cursor = connection.cursor()
-        cursor.execute("SET maintenance_work_mem = '1GB'")
-        for table, columns, rows in tables:
-            started = time.perf_counter()
-            # Keys and indexes are built once after the load (a sort) rather than row by
-            # row during it; they are recreated exactly as the migrations made them.
-            restore = _drop_keys(cursor, table)
-            _copy(cursor, table, columns, rows())
-            loaded = time.perf_counter()
-            for statement in restore:
-                cursor.execute(statement)
-            log(
-                f"  {table}: copy {loaded - started:.1f} s, "
-                f"keys {time.perf_counter() - loaded:.1f} s"
-            )
-        started = time.perf_counter()
-        cursor.execute("VACUUM ANALYZE")
-        log(f"  vacuum analyze: {time.perf_counter() - started:.1f} s")
+    load_tables(url, tables, log)
 
 
 # -- measurement ----------------------------------------------------------------------
 
 
-def _principal() -> identity_pb2.Principal:
+def staff_everywhere() -> identity_pb2.Principal:
     """A staff member of every office: the scope check that needs the database."""
     return identity_pb2.Principal(
         user="users/bench",
@@ -317,7 +331,7 @@ class Figures:
     grpc: dict[str, list[float]]
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
@@ -363,7 +377,7 @@ def serve(url: str, customers: int, data_dir: Path) -> tuple[Target, Any]:
 def measure(targets: Sequence[Target], signer: Any, samples: int) -> dict[int, Figures]:
     """Time the three reads on `samples` random customers of each target, in-process
     and over gRPC, alternating between targets so machine noise hits them alike."""
-    principal = _principal()
+    principal = staff_everywhere()
     rng = random.Random(42)
     figures = {
         t.customers: Figures({n: [] for n in CALLS}, {n: [] for n in CALLS}) for t in targets
@@ -393,21 +407,20 @@ def measure(targets: Sequence[Target], signer: Any, samples: int) -> dict[int, F
 # -- the run --------------------------------------------------------------------------
 
 
-def _database(label: str, reuse: bool) -> tuple[str, str, bool]:
-    """(name, url, whether it already holds data). With `reuse`, a database of the same
-    size kept by an earlier `--keep` run is used as it is."""
-    name = f"palmgrid_bench_billing_{label}"
+def fresh_database(name: str, reuse: bool) -> tuple[str, bool]:
+    """(url, whether it already holds data) of database `name` on the local server,
+    made empty — or, with `reuse`, as an earlier `--keep` run left it."""
     url = f"{SERVER}/{name}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and reuse:
-            return name, url, True
+            return url, True
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    return name, url, False
+    return url, False
 
 
-def _drop(name: str) -> None:
+def drop_database(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -430,7 +443,8 @@ def run(
     try:
         with tempfile.TemporaryDirectory(prefix="palmgrid-bench-") as data_dir:
             for customers in sizes:
-                name, url, ready = _database(str(customers), reuse)
+                name = f"palmgrid_bench_billing_{customers}"
+                url, ready = fresh_database(name, reuse)
                 databases.append((name, url, customers))
                 if ready:
                     log(f"{customers:,} customers: reusing {name} ({_size_of(url)})")
@@ -452,7 +466,7 @@ def run(
             if keep:
                 log(f"kept {url}")
             else:
-                _drop(name)
+                drop_database(name)
 
 
 def report(results: dict[int, Figures]) -> bool:
@@ -468,9 +482,7 @@ def report(results: dict[int, Figures]) -> bool:
             cells = []
             for n in sizes:
                 values = getattr(results[n], kind)[name]
-                cells.append(
-                    f"{statistics.median(values):>14.2f}{_percentile(values, 0.95):>14.2f}"
-                )
+                cells.append(f"{statistics.median(values):>14.2f}{percentile(values, 0.95):>14.2f}")
             print(f"{name:<14}" + "".join(cells))
     largest = results[sizes[-1]].in_process
     ok = all(statistics.median(v) < TARGET_MS for v in largest.values())

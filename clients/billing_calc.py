@@ -22,6 +22,13 @@ Python client. The rules (docs/billing.md):
     tariff = session.get("/v1/tariffs/residential-tiered").json()
     bill = compute_bill(tariff, "2024-07", 300_000)
     bill.amount_fen  # 15317
+
+`next_tier_start` answers "when will the next tier start" offline, from the figures of
+`GET /v1/customers/{customer}/usageForecast` (energySoFarWh, remainingDailyWh), as the
+service computes its `nextTierDate`:
+
+    next_tier_start(tariff, date(2026, 6, 20), 204_000, 17_077)
+    # NextTier(tier=3, remaining_wh=56000, day=date(2026, 6, 23))
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["BillLine", "ComputedBill", "compute_bill", "line_amount_fen"]
+__all__ = [
+    "BillLine",
+    "ComputedBill",
+    "NextTier",
+    "compute_bill",
+    "line_amount_fen",
+    "next_tier_start",
+]
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,55 @@ def _tier_lines(
             break
         lower = upper
     return lines
+
+
+@dataclass(frozen=True)
+class NextTier:
+    """The tier after the current one, the Wh left before it starts and the day it is
+    expected to start (None: not within the tier period at this pace)."""
+
+    tier: int
+    remaining_wh: int
+    day: date | None
+
+
+def next_tier_start(
+    tariff: Mapping[str, Any],
+    today: date,
+    period_energy_wh: int,
+    daily_wh: int,
+    *,
+    large_household: bool = False,
+) -> NextTier | None:
+    """When the next tier starts if `daily_wh` are used each day from the start of
+    `today` (China Standard Time days), with `period_energy_wh` already used in the tier
+    period (the month's energy, or the year's for annual tiers). None in the top tier.
+
+    The next tier starts once the current tier's bound is used up; its day is today
+    plus the whole days that takes (remaining / daily_wh, rounded down), if that is
+    before the tier period (month, or year for annual tiers) ends."""
+    versions = [_version(v) for v in tariff.get("versions", [])]
+    version = _in_force(versions, today)
+    tiers = _tiers_for(version, today.month, large_household)
+    for index, tier in enumerate(tiers):
+        if tier.upper_bound_wh is None:
+            return None
+        if period_energy_wh < tier.upper_bound_wh:
+            remaining = tier.upper_bound_wh - period_energy_wh
+            following = tiers[index + 1].tier
+            break
+    else:  # pragma: no cover - the last tier is unbounded
+        return None
+    if version.annual:
+        period_last = date(today.year, 12, 31)
+    else:
+        period_last = date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
+    days_left = (period_last - today).days + 1
+    if daily_wh <= 0 or remaining >= days_left * daily_wh:
+        return NextTier(following, remaining, None)
+    return NextTier(
+        following, remaining, date.fromordinal(today.toordinal() + remaining // daily_wh)
+    )
 
 
 def compute_bill(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import ssl
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -338,6 +339,30 @@ class EdgeClient:
     def monthly_usage_reply(self, customer: str, **params: Any) -> Reply:
         path = f"/v1/{_customer(customer)}/monthlyUsage"
         return self.call(BILLING + "ListMonthlyUsage", "GET", path, params=params or None)
+
+    def daily_usage(self, customer: str, **params: Any) -> dict[str, Any]:
+        """Daily usage; params `startDate`, `endDate` ("YYYY-MM-DD", at most 400 days)."""
+        return self.daily_usage_reply(customer, **params).json
+
+    def daily_usage_reply(self, customer: str, **params: Any) -> Reply:
+        path = f"/v1/{_customer(customer)}/dailyUsage"
+        return self.call(BILLING + "ListDailyUsage", "GET", path, params=params or None)
+
+    def export_usage(
+        self, customer: str, fmt: str = "EXPORT_FORMAT_ESPI", **params: Any
+    ) -> Iterator[bytes]:
+        """The customer's own data file (`fmt`: EXPORT_FORMAT_CSV or EXPORT_FORMAT_ESPI)
+        in pieces as they arrive; params `startDate`, `endDate`. Raises on refusal."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        path = f"/v1/{_customer(customer)}/usageExport"
+        query = {"format": fmt, **params}
+        with self.http.stream("GET", path, params=query, headers=headers) as response:
+            if response.status_code >= 400:
+                response.read()
+                lowered = {k.lower(): v for k, v in response.headers.items()}
+                payload = response.json() if "json" in lowered.get("content-type", "") else {}
+                raise error_for(response.status_code, payload, lowered)
+            yield from response.iter_bytes()
 
     def bills(self, customer: str, **params: Any) -> dict[str, Any]:
         path = f"/v1/{_customer(customer)}/bills"

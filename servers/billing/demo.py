@@ -4,7 +4,8 @@ Customers 3100000001 … 3100000000+N (1,000 by default): customer N is on area
 `A{(N-1) mod 10 + 1:02d}`, its registered phone ends in N's last four digits (which is
 what binding it takes as verification), it is on `residential-tiered` and has 24
 complete months of readings, usage and bills ending last month, a reading earlier
-today for the current month's estimate, and a positive balance: an opening credit,
+today for the current month's estimate, 400 days of daily usage through yesterday
+(`demo_daily`, with gaps and estimated days), and a positive balance: an opening credit,
 each bill booked and paid, every figure computed by the same code paths as live data
 (usage derivation, tariff engine, bill values), so recomputing changes nothing.
 
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from servers.billing import demo_daily
 from servers.billing.bill_resources import rendering
 from servers.billing.bills import bill_reference, bill_values, due_date_of
 from servers.billing.bulk import bulk_insert_dicts
@@ -41,6 +43,7 @@ from servers.billing.models import (
     BillingMode,
     BillState,
     Customer,
+    DailyUsage,
     LedgerEntry,
     LedgerEntryKind,
     Meter,
@@ -74,6 +77,11 @@ _STREETS = [
 def customer_id(n: int) -> str:
     """The 10-digit number of demo customer `n` (1-based)."""
     return str(FIRST_ID + n)
+
+
+def meter_id(n: int) -> str:
+    """The one meter of demo customer `n`."""
+    return f"E{n:08d}"
 
 
 def area_code(n: int) -> str:
@@ -112,6 +120,7 @@ class DemoRows:
     meters: list[dict[str, Any]] = field(default_factory=list)
     readings: list[dict[str, Any]] = field(default_factory=list)
     usage: list[dict[str, Any]] = field(default_factory=list)
+    daily: list[dict[str, Any]] = field(default_factory=list)
     bills: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     balances: list[dict[str, Any]] = field(default_factory=list)
@@ -122,6 +131,7 @@ class DemoRows:
             (Meter, self.meters),
             (MeterReading, self.readings),
             (MonthlyUsage, self.usage),
+            (DailyUsage, self.daily),
             (Bill, self.bills),
             (LedgerEntry, self.ledger),
             (BalanceRow, self.balances),
@@ -175,10 +185,10 @@ def customer_rows(
         update_time=created,
     )
     rows.customers.append(customer.model_dump())
-    meter_id = f"E{n:08d}"
+    meter = meter_id(n)
     rows.meters.append(
         Meter(
-            customer_id=cid, id=meter_id, remote_read=True, install_date=customer.open_date
+            customer_id=cid, id=meter, remote_read=True, install_date=customer.open_date
         ).model_dump()
     )
     current = Month.of(now)
@@ -186,15 +196,17 @@ def customer_rows(
     register = int(_unit(n, "register") * 20_000) * KWH
     readings: list[Reading] = []
     for month in [first.plus(k) for k in range(MONTHS + 1)]:
-        readings.append(Reading(meter_id, month.start, register))
+        readings.append(Reading(meter, month.start, register))
         register += monthly_energy_wh(n, month)
     # Today's reading (an hour ago) gives the current month its figures so far.
     latest = now - timedelta(hours=1)
     if latest > current.start:
         so_far = _so_far_wh(n, current, latest)
-        readings.append(Reading(meter_id, latest, readings[-1].value_wh + so_far))
+        readings.append(Reading(meter, latest, readings[-1].value_wh + so_far))
     for reading in readings:
         rows.readings.append(_reading_row(cid, reading).model_dump())
+    days = demo_daily.seed_range(now)
+    rows.daily.extend(demo_daily.daily_rows(n, (cid, meter), days, monthly_energy_wh, now))
     figures = monthly_figures(intervals(readings, {}), now=now)
     opening_credit = 50_000 + n % 50 * 1_000
     entries: list[tuple[datetime, LedgerEntryKind, int, str, str]] = [
@@ -315,6 +327,12 @@ def top_up(
     customers' payments of them, and a fresh reading for the current month. Returns
     how many months were added."""
     config = config or BillingConfig()
+    demo_daily.top_up_daily(
+        engine,
+        now,
+        [(n, customer_id(n), meter_id(n)) for n in range(1, customers + 1)],
+        monthly_energy_wh,
+    )
     target = Month.of(now).previous()
     with session_scope(engine) as session:
         last = session.exec(

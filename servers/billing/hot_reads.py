@@ -1,5 +1,5 @@
-"""The per-customer reads phones make most (balance, monthly usage, bills), each one
-SQL statement that also returns what the scope check needs.
+"""The per-customer reads phones make most (balance, monthly and daily usage, bills),
+each one SQL statement that also returns what the scope check needs.
 
 Why not the ORM session used elsewhere: these reads are the hot path measured by
 bench/billing_scale.py, and each saved round trip or ORM layer shows in its p50. On
@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,13 +25,14 @@ from sqlalchemy.engine import Connection, Row
 
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.archive import customer_name
-from servers.billing.models import BalanceRow, Bill, Customer, MonthlyUsage
+from servers.billing.models import BalanceRow, Bill, Customer, DailyUsage, MonthlyUsage
 from servers.runtime import NotFound, Runtime, current_principal, require_customer_scope
 
 _CUSTOMER = Customer.__table__  # type: ignore[attr-defined]
 USAGE: sa.Table = MonthlyUsage.__table__  # type: ignore[attr-defined]
 BILL: sa.Table = Bill.__table__  # type: ignore[attr-defined]
 BALANCE: sa.Table = BalanceRow.__table__  # type: ignore[attr-defined]
+DAILY: sa.Table = DailyUsage.__table__  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -54,12 +56,18 @@ def _customer_user_checked(customer_id: str) -> bool:
     return False
 
 
-_TABLES = {table.name: table for table in (USAGE, BILL, BALANCE)}
+_TABLES = {table.name: table for table in (USAGE, BILL, BALANCE, DAILY)}
 
 
 @functools.cache
 def _statement(
-    table_name: str, staff: bool, before: bool, month: bool, newest_first: bool, limit: bool
+    table_name: str,
+    staff: bool,
+    before: bool,
+    month: bool,
+    newest_first: bool,
+    limit: bool,
+    days: bool = False,
 ) -> sa.Select[Any]:
     """The statement of one read shape, built once with bound parameters: constructing
     and cache-keying a statement per call costs more than the query itself."""
@@ -69,6 +77,8 @@ def _statement(
         conditions.append(table.c.month < sa.bindparam("before"))
     if month:
         conditions.append(table.c.month == sa.bindparam("month"))
+    if days:
+        conditions.append(table.c.day.between(sa.bindparam("first_day"), sa.bindparam("last_day")))
     if staff:
         # The customer's office comes with the rows (an outer join, so a customer
         # without rows still answers with one row of NULLs).
@@ -98,12 +108,20 @@ def scoped_rows(
     month: str | None = None,
     newest_first: bool = False,
     limit: int | None = None,
+    days: tuple[date, date] | None = None,
 ) -> list[Row[Any]]:
     """Rows of `table` for the customer, after the scope check: months before `before`
-    or the one `month`, newest first, at most `limit`."""
+    or the one `month`, newest first, at most `limit`; for daily usage, the days from
+    `days[0]` through `days[1]`."""
     staff = not _customer_user_checked(customer_id)
     query = _statement(
-        table.name, staff, before is not None, month is not None, newest_first, limit is not None
+        table.name,
+        staff,
+        before is not None,
+        month is not None,
+        newest_first,
+        limit is not None,
+        days is not None,
     )
     params: dict[str, Any] = {"customer_id": customer_id}
     if before is not None:
@@ -112,6 +130,8 @@ def scoped_rows(
         params["month"] = month
     if limit is not None:
         params["limit"] = limit
+    if days is not None:
+        params["first_day"], params["last_day"] = days
     rows = list(connection.execute(query, params).all())
     if not staff:
         return rows

@@ -10,7 +10,7 @@ import grpc
 from sqlmodel import col, select
 
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
-from servers.billing import archive, readings
+from servers.billing import archive, daily_usage, readings
 from servers.billing.changes import customer_data_changed
 from servers.billing.config import BillingConfig
 from servers.billing.models import Customer, CustomerState
@@ -107,6 +107,21 @@ class InternalMethods:
         self.recompute_many(counts.earliest)
         customer_data_changed(counts.earliest)
         return internal_pb2.BatchUpsertMeterReadingsResponse(
+            created_count=counts.created,
+            updated_count=counts.updated,
+            unchanged_count=counts.unchanged,
+        )
+
+    def BatchUpsertDailyUsage(
+        self, request: internal_pb2.BatchUpsertDailyUsageRequest, context: grpc.ServicerContext
+    ) -> internal_pb2.BatchUpsertDailyUsageResponse:
+        with self.runtime.session(write=True) as session:
+            daily_usage.check_daily_readings(session, request.daily_readings)
+            counts = daily_usage.upsert_daily_readings(
+                session, request.daily_readings, self.clock.now()
+            )
+        customer_data_changed(counts.changed)
+        return internal_pb2.BatchUpsertDailyUsageResponse(
             created_count=counts.created,
             updated_count=counts.updated,
             unchanged_count=counts.unchanged,

@@ -187,6 +187,22 @@ class MonthlyUsage(BillingModel, table=True):
     update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
 
 
+class DailyUsage(BillingModel, table=True):
+    """One meter's energy on one day (China Standard Time), as the metering system's
+    daily readings give it. `energy_wh` is None for a day it reports as not obtained
+    (quality MISSING); a day with no row at all is a gap too. Never interpolated."""
+
+    __tablename__ = "billing_daily_usage"
+
+    # Key order: one customer's range of days is one index range scan.
+    customer_id: str = Field(primary_key=True, max_length=10)
+    day: date = Field(primary_key=True)
+    meter_id: str = Field(primary_key=True, max_length=32)
+    energy_wh: int | None = _money(default=None)
+    quality: str = Field(max_length=16)
+    update_time: datetime = Field(default_factory=SYSTEM_CLOCK.now, sa_type=UtcDateTime)
+
+
 class Bill(BillingModel, table=True):
     """A monthly bill. `lines` is the JSON list of bill lines (servers.billing.bills)."""
 

@@ -75,16 +75,20 @@ class ReadingCounts:
     earliest: dict[str, Month] = field(default_factory=dict)
 
 
-def check_readings(session: Session, readings: Sequence[resources_pb2.MeterReading]) -> None:
-    """Every reading's meter must exist and no reading may appear twice."""
-    keys = {_parts(r.name)[:2] for r in readings}
-    known = set(
+def known_meters(session: Session, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (customer id, meter id) pairs are stored meters."""
+    return set(
         session.exec(
             select(Meter.customer_id, Meter.id).where(
                 tuple_(col(Meter.customer_id), col(Meter.id)).in_(list(keys))
             )
         ).all()
     )
+
+
+def check_readings(session: Session, readings: Sequence[resources_pb2.MeterReading]) -> None:
+    """Every reading's meter must exist and no reading may appear twice."""
+    known = known_meters(session, {_parts(r.name)[:2] for r in readings})
     violations: list[FieldViolation] = []
     seen: set[str] = set()
     for index, reading in enumerate(readings):

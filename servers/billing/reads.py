@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2, tariff_pb2
 from palmlib.masking import mask_message
-from servers.billing import archive, hot_reads, readings
+from servers.billing import archive, daily_usage, hot_reads, readings
 from servers.billing.config import BillingConfig
 from servers.billing.estimate import charge_estimate
 from servers.billing.ledger import Balance
@@ -99,6 +99,19 @@ class ReadMethods:
         if not rows:
             raise NotFound(f"{request.name} not found")
         return usage_resource(rows[0])
+
+    def ListDailyUsage(
+        self, request: service_pb2.ListDailyUsageRequest, context: grpc.ServicerContext
+    ) -> service_pb2.ListDailyUsageResponse:
+        customer_id = resource_ids(request.parent)[0]
+        days = daily_usage.requested_range(
+            request.start_date, request.end_date, cst_date(self.clock.now())
+        )
+        with hot_reads.read_connection(self.runtime) as connection:
+            rows = hot_reads.scoped_rows(
+                connection, customer_id, hot_reads.DAILY, days=(days.first, days.last)
+            )
+        return daily_usage.daily_response(customer_id, days, rows)
 
     def ListBills(
         self, request: service_pb2.ListBillsRequest, context: grpc.ServicerContext

@@ -23,6 +23,7 @@ from servers.billing import startup
 from servers.billing.admin import AdminMethods
 from servers.billing.billing_signals import BillingSignalMethods
 from servers.billing.config import BillingConfig
+from servers.billing.insight_reads import InsightMethods
 from servers.billing.internal import InternalMethods
 from servers.billing.payments import methods as payment_methods
 from servers.billing.payments.methods import PaymentAdminMethods, PaymentMethods
@@ -32,7 +33,9 @@ from servers.billing.scheduled_runs import ScheduledRunMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 
-class BillingServicer(PaymentMethods, ReadMethods, billing_service_pb2_grpc.BillingServiceServicer):
+class BillingServicer(
+    PaymentMethods, ReadMethods, InsightMethods, billing_service_pb2_grpc.BillingServiceServicer
+):
     """palmgrid.billing.v1.BillingService: what phones call."""
 
     def __init__(self, runtime: Runtime, config: BillingConfig, clock: Clock) -> None:

@@ -123,6 +123,7 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "billing.customers.upsert",
         "billing.meterReadings.list",
         "billing.meterReadings.upsert",
+        "billing.dailyUsage.upsert",
         "billing.payments.record",
         "inspection.anomalies.record",
     ),

@@ -3,6 +3,8 @@ signed identities to call it as, and customers written straight to the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +61,11 @@ CUSTOMER_PERMISSIONS = (
     "billing.balances.get",
     "billing.monthlyUsage.list",
     "billing.monthlyUsage.get",
+    "billing.dailyUsage.list",
+    "billing.usageAnalyses.get",
+    "billing.usageForecasts.get",
+    "billing.usageTrends.get",
+    "billing.usageExports.get",
     "billing.bills.list",
     "billing.bills.get",
     "billing.chargeEstimates.get",
@@ -161,3 +168,17 @@ def start_billing(
         billing_admin_service_pb2_grpc.BillingAdminServiceStub(channel),
         billing_internal_service_pb2_grpc.BillingInternalServiceStub(channel),
     )
+
+
+@contextmanager
+def running_billing(
+    data_dir: Path, database_url: str, config: BillingConfig, *, clock: Clock | None = None
+) -> Iterator[BillingServer]:
+    """`start_billing`, stopped (channel, server, runtime) when the block ends."""
+    server, running = start_billing(data_dir, database_url, config, clock=clock)
+    try:
+        yield running
+    finally:
+        running.channel.close()
+        server.stop(0)
+        running.runtime.close()

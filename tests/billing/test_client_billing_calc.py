@@ -3,12 +3,13 @@ does: on every demo customer's bills, and on the reference figures."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format
 
-from clients.billing_calc import compute_bill
+from clients.billing_calc import NextTier, compute_bill, next_tier_start
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from tests.billing.core_support import BillingServer
 
@@ -67,3 +68,25 @@ def test_the_client_handles_time_of_use_and_large_households(demo_billing: Billi
     demo = tariff_json(demo_billing, "residential-tiered")
     large = compute_bill(demo, "2024-03", 300_000, large_household=True)
     assert [(line.tier, line.energy_wh) for line in large.lines] == [(1, 270_000), (2, 30_000)]
+
+
+def test_the_client_says_when_the_next_tier_starts_as_the_forecast_does(
+    demo_billing: BillingServer,
+) -> None:
+    tariff = tariff_json(demo_billing, "residential-tiered")
+    # The forecast of tests/billing/test_usage_forecast.py: 204 kWh used by 06-20, the
+    # rest of the month at 17,077 Wh a day: 56 kWh left in tier 2, 3.28 days, the 23rd.
+    assert next_tier_start(tariff, date(2026, 6, 20), 204_000, 17_077) == NextTier(
+        3, 56_000, date(2026, 6, 23)
+    )
+    # 20 kWh left in tier 1 at 15 kWh a day: the next day but one.
+    assert next_tier_start(tariff, date(2026, 6, 11), 150_000, 15_000) == NextTier(
+        2, 20_000, date(2026, 6, 12)
+    )
+    # Not within the month at this pace, and nothing after the top tier.
+    assert next_tier_start(tariff, date(2026, 6, 29), 100_000, 20_000) == NextTier(2, 70_000, None)
+    assert next_tier_start(tariff, date(2026, 6, 29), 300_000, 20_000) is None
+    # Exactly at a bound the energy is still in the lower tier: the next starts now.
+    assert next_tier_start(tariff, date(2026, 6, 10), 169_999, 5_000) == NextTier(
+        2, 1, date(2026, 6, 10)
+    )

@@ -17,6 +17,7 @@ CORE_TABLES = {
         models.Meter,
         models.MeterReading,
         models.MonthlyUsage,
+        models.DailyUsage,
         models.Bill,
         models.Tariff,
         models.TariffVersion,

@@ -27,6 +27,9 @@ READS: dict[str, Read] = {
     "ListMonthlyUsage": lambda b, c, md: b.billing.ListMonthlyUsage(
         service_pb2.ListMonthlyUsageRequest(parent=f"customers/{c}"), metadata=md
     ),
+    "ListDailyUsage": lambda b, c, md: b.billing.ListDailyUsage(
+        service_pb2.ListDailyUsageRequest(parent=f"customers/{c}"), metadata=md
+    ),
     "ListBills": lambda b, c, md: b.billing.ListBills(
         service_pb2.ListBillsRequest(parent=f"customers/{c}"), metadata=md
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
@@ -11,7 +11,7 @@ from sqlmodel import col, func, select
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from palmgrid.billing.v1 import billing_service_pb2 as service_pb2
 from palmgrid.billing.v1 import resources_pb2
-from servers.billing import demo
+from servers.billing import demo, demo_daily
 from servers.billing.models import BalanceRow, Bill, Customer, LedgerEntry
 from servers.billing.months import Month, months_between
 from servers.billing.tariff_catalog import install_tariffs, read_tariff_files
@@ -125,3 +125,53 @@ def test_demo_data_from_an_earlier_month_is_brought_up_to_last_month(
     assert len(months) == 24 + added
     assert all(net > 0 for net in balances)
     assert demo.top_up(billing_engine, now, customers=3) == 0
+
+
+def test_400_days_of_daily_usage_through_yesterday_with_gaps_and_whole_months_adding_up(
+    demo_billing: BillingServer,
+) -> None:
+    customer = "3100000123"
+    now = datetime.now(UTC)
+    response = demo_billing.billing.ListDailyUsage(
+        service_pb2.ListDailyUsageRequest(parent=f"customers/{customer}"),
+        metadata=demo_billing.customer(customer),
+    )
+    yesterday = date.fromisoformat(response.end_date)
+    first = yesterday - timedelta(days=399)
+    full = demo_billing.billing.ListDailyUsage(
+        service_pb2.ListDailyUsageRequest(
+            parent=f"customers/{customer}",
+            start_date=first.isoformat(),
+            end_date=yesterday.isoformat(),
+        ),
+        metadata=demo_billing.customer(customer),
+    )
+    gaps = [d for d in full.daily_usage if not d.HasField("energy_wh")]
+    assert gaps and all(d.reading_quality == resources_pb2.READING_QUALITY_MISSING for d in gaps)
+    assert any(
+        d.reading_quality == resources_pb2.READING_QUALITY_ESTIMATED for d in full.daily_usage
+    )
+    # The day before the range has nothing: 400 days were seeded, no more.
+    before = demo_billing.billing.ListDailyUsage(
+        service_pb2.ListDailyUsageRequest(
+            parent=f"customers/{customer}",
+            start_date=(first - timedelta(days=1)).isoformat(),
+            end_date=(first - timedelta(days=1)).isoformat(),
+        ),
+        metadata=demo_billing.customer(customer),
+    )
+    assert not before.daily_usage[0].HasField("energy_wh")
+    # A month's days add up to the month's energy, which the bills use: the days shown
+    # plus the shares of the days that never arrived (which are not shown).
+    last_month = Month.of(now).previous()
+    days = [d for d in full.daily_usage if d.date.startswith(str(last_month))]
+    usage = demo_billing.billing.GetMonthlyUsage(
+        service_pb2.GetMonthlyUsageRequest(name=f"customers/{customer}/monthlyUsage/{last_month}"),
+        metadata=demo_billing.customer(customer),
+    )
+    shares = demo_daily.month_days_wh(123, last_month, usage.energy_wh)
+    unseen = sum(shares[date.fromisoformat(d.date)] for d in days if not d.HasField("energy_wh"))
+    assert sum(d.energy_wh for d in days) + unseen == usage.energy_wh
+    assert [d.energy_wh for d in days if d.HasField("energy_wh")] == [
+        shares[date.fromisoformat(d.date)] for d in days if d.HasField("energy_wh")
+    ]

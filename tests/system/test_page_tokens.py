@@ -79,8 +79,12 @@ BUILT = (
     "outage",
 )
 
-# List methods that return everything at once, by design.
-UNPAGED = {"/palmgrid.account.v1.AccountInternalService/ListAssertionKeys"}
+# List methods that return everything at once, by design: the assertion keys; daily
+# usage, a window of at most 400 days the caller chooses by date (the range is its page).
+UNPAGED = {
+    "/palmgrid.account.v1.AccountInternalService/ListAssertionKeys",
+    "/palmgrid.billing.v1.BillingService/ListDailyUsage",
+}
 
 CUSTOMER = "customers/3100000001"
 

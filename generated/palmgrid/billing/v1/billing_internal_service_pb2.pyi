@@ -432,6 +432,102 @@ class BatchUpsertMeterReadingsResponse(_message.Message):
 Global___BatchUpsertMeterReadingsResponse: _TypeAlias = BatchUpsertMeterReadingsResponse  # noqa: Y015
 
 @_typing.final
+class BatchUpsertDailyUsageRequest(_message.Message):
+    """Request for BatchUpsertDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAILY_READINGS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key, a UUID4 chosen by the caller: a retried batch is not applied twice."""
+    @_builtins.property
+    def daily_readings(self) -> _containers.RepeatedCompositeFieldContainer[Global___DailyMeterReading]:
+        """The daily figures, at most 1000. Their meters must exist."""
+
+    def __init__(
+        self,
+        *,
+        daily_readings: _abc.Iterable[Global___DailyMeterReading] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_readings", b"daily_readings", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchUpsertDailyUsageRequest: _TypeAlias = BatchUpsertDailyUsageRequest  # noqa: Y015
+
+@_typing.final
+class DailyMeterReading(_message.Message):
+    """One meter's figure for one day, as the metering system sends it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METER_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
+    meter: _builtins.str
+    """The meter, `customers/{customer}/meters/{meter}`."""
+    date: _builtins.str
+    """The day, "YYYY-MM-DD" (China Standard Time)."""
+    energy_wh: _builtins.int
+    """Energy used on the day, in Wh; required unless the quality is MISSING, and absent
+    then.
+    """
+    quality: _resources_pb2.ReadingQuality.ValueType
+    """ACTUAL, ESTIMATED or MISSING."""
+    def __init__(
+        self,
+        *,
+        meter: _builtins.str = ...,
+        date: _builtins.str = ...,
+        energy_wh: _builtins.int | None = ...,
+        quality: _resources_pb2.ReadingQuality.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "energy_wh", b"energy_wh"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "date", b"date", "energy_wh", b"energy_wh", "meter", b"meter", "quality", b"quality"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__energy_wh: _TypeAlias = _typing.Literal["energy_wh"]  # noqa: Y015
+    _WhichOneofArgType__energy_wh: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__energy_wh) -> _WhichOneofReturnType__energy_wh | None: ...
+
+Global___DailyMeterReading: _TypeAlias = DailyMeterReading  # noqa: Y015
+
+@_typing.final
+class BatchUpsertDailyUsageResponse(_message.Message):
+    """Response of BatchUpsertDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATED_COUNT_FIELD_NUMBER: _builtins.int
+    UPDATED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    created_count: _builtins.int
+    """Days that were new."""
+    updated_count: _builtins.int
+    """Days that replaced a different stored figure."""
+    unchanged_count: _builtins.int
+    """Days equal to the stored figure."""
+    def __init__(
+        self,
+        *,
+        created_count: _builtins.int = ...,
+        updated_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchUpsertDailyUsageResponse: _TypeAlias = BatchUpsertDailyUsageResponse  # noqa: Y015
+
+@_typing.final
 class BatchRecordExternalPaymentsRequest(_message.Message):
     """Request for BatchRecordExternalPayments."""
 

@@ -73,6 +73,11 @@ class BillingInternalServiceStub:
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsResponse.FromString,
                 _registered_method=True)
+        self.BatchUpsertDailyUsage = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingInternalService/BatchUpsertDailyUsage',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageResponse.FromString,
+                _registered_method=True)
         self.BatchRecordExternalPayments = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingInternalService/BatchRecordExternalPayments',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchRecordExternalPaymentsRequest.SerializeToString,
@@ -162,6 +167,16 @@ class BillingInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchUpsertDailyUsage(self, request, context):
+        """Creates or replaces meters' daily figures (日冻结电量) from the metering system:
+        one per meter and day, ACTUAL or ESTIMATED with its energy, or MISSING without.
+        Sending a day again replaces it (an estimate by an actual figure); monthly bills
+        are not affected (they come from the meter readings).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BatchRecordExternalPayments(self, request, context):
         """Records payments made outside the app (at a counter, by direct debit, through
         banks), as reported by the marketing system, and books them in the ledger. A
@@ -232,6 +247,11 @@ def add_BillingInternalServiceServicer_to_server(servicer, server):
                     servicer.BatchUpsertMeterReadings,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsResponse.SerializeToString,
+            ),
+            'BatchUpsertDailyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchUpsertDailyUsage,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageResponse.SerializeToString,
             ),
             'BatchRecordExternalPayments': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchRecordExternalPayments,
@@ -424,6 +444,33 @@ class BillingInternalService:
             '/palmgrid.billing.v1.BillingInternalService/BatchUpsertMeterReadings',
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertMeterReadingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchUpsertDailyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingInternalService/BatchUpsertDailyUsage',
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__internal__service__pb2.BatchUpsertDailyUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,12 @@ class BillingInternalServiceStub:
     affected months' usage, estimates and (for closed months) bills are recomputed
     afterwards.
     """
+    BatchUpsertDailyUsage: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchUpsertDailyUsageRequest, _billing_internal_service_pb2.BatchUpsertDailyUsageResponse]
+    """Creates or replaces meters' daily figures (日冻结电量) from the metering system:
+    one per meter and day, ACTUAL or ESTIMATED with its energy, or MISSING without.
+    Sending a day again replaces it (an estimate by an actual figure); monthly bills
+    are not affected (they come from the meter readings).
+    """
     BatchRecordExternalPayments: _grpc.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchRecordExternalPaymentsRequest, _billing_internal_service_pb2.BatchRecordExternalPaymentsResponse]
     """Records payments made outside the app (at a counter, by direct debit, through
     banks), as reported by the marketing system, and books them in the ledger. A
@@ -141,6 +147,12 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
     """Creates or replaces meter readings from the metering or marketing system. The
     affected months' usage, estimates and (for closed months) bills are recomputed
     afterwards.
+    """
+    BatchUpsertDailyUsage: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchUpsertDailyUsageRequest, _billing_internal_service_pb2.BatchUpsertDailyUsageResponse]  # type: ignore[assignment]
+    """Creates or replaces meters' daily figures (日冻结电量) from the metering system:
+    one per meter and day, ACTUAL or ESTIMATED with its energy, or MISSING without.
+    Sending a day again replaces it (an estimate by an actual figure); monthly bills
+    are not affected (they come from the meter readings).
     """
     BatchRecordExternalPayments: _aio.UnaryUnaryMultiCallable[_billing_internal_service_pb2.BatchRecordExternalPaymentsRequest, _billing_internal_service_pb2.BatchRecordExternalPaymentsResponse]  # type: ignore[assignment]
     """Records payments made outside the app (at a counter, by direct debit, through
@@ -242,6 +254,18 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates or replaces meter readings from the metering or marketing system. The
         affected months' usage, estimates and (for closed months) bills are recomputed
         afterwards.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchUpsertDailyUsage(
+        self,
+        request: _billing_internal_service_pb2.BatchUpsertDailyUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_internal_service_pb2.BatchUpsertDailyUsageResponse, _abc.Awaitable[_billing_internal_service_pb2.BatchUpsertDailyUsageResponse]]:
+        """Creates or replaces meters' daily figures (日冻结电量) from the metering system:
+        one per meter and day, ACTUAL or ESTIMATED with its energy, or MISSING without.
+        Sending a day again replaces it (an estimate by an actual figure); monthly bills
+        are not affected (they come from the meter readings).
         """
 
     @_abc_1.abstractmethod

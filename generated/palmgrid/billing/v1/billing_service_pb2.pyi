@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 from palmgrid.billing.v1 import tariff_pb2 as _tariff_pb2
@@ -23,6 +24,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ExportFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExportFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExportFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPORT_FORMAT_UNSPECIFIED: _ExportFormat.ValueType  # 0
+    """Not set."""
+    EXPORT_FORMAT_CSV: _ExportFormat.ValueType  # 1
+    """Comma-separated values, UTF-8, one line per day, month and bill."""
+    EXPORT_FORMAT_ESPI: _ExportFormat.ValueType  # 2
+    """A Green Button (NAESB REQ.21 ESPI) Atom feed."""
+
+class ExportFormat(_ExportFormat, metaclass=_ExportFormatEnumTypeWrapper):
+    """The format of a data export."""
+
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat.ValueType  # 0
+"""Not set."""
+EXPORT_FORMAT_CSV: ExportFormat.ValueType  # 1
+"""Comma-separated values, UTF-8, one line per day, month and bill."""
+EXPORT_FORMAT_ESPI: ExportFormat.ValueType  # 2
+"""A Green Button (NAESB REQ.21 ESPI) Atom feed."""
+Global___ExportFormat: _TypeAlias = ExportFormat  # noqa: Y015
 
 @_typing.final
 class GetCustomerRequest(_message.Message):
@@ -149,6 +174,182 @@ class GetMonthlyUsageRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetMonthlyUsageRequest: _TypeAlias = GetMonthlyUsageRequest  # noqa: Y015
+
+@_typing.final
+class ListDailyUsageRequest(_message.Message):
+    """Request for ListDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The customer, `customers/{customer}`."""
+    start_date: _builtins.str
+    """The first day, "YYYY-MM-DD" (China Standard Time); empty means 29 days before
+    end_date (30 days in all).
+    """
+    end_date: _builtins.str
+    """The last day, included, "YYYY-MM-DD"; empty means yesterday. At most 400 days
+    after start_date (counting both).
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "parent", b"parent", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDailyUsageRequest: _TypeAlias = ListDailyUsageRequest  # noqa: Y015
+
+@_typing.final
+class ListDailyUsageResponse(_message.Message):
+    """Response of ListDailyUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAILY_USAGE_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    TOTAL_ENERGY_WH_FIELD_NUMBER: _builtins.int
+    MISSING_DAY_COUNT_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """The first day of the range, "YYYY-MM-DD"."""
+    end_date: _builtins.str
+    """The last day of the range, "YYYY-MM-DD"."""
+    total_energy_wh: _builtins.int
+    """Energy of the days with a figure, in Wh (gaps count nothing)."""
+    missing_day_count: _builtins.int
+    """How many days of the range are gaps."""
+    @_builtins.property
+    def daily_usage(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.DailyUsage]:
+        """One entry per day of the range, oldest first; gaps included as MISSING days."""
+
+    def __init__(
+        self,
+        *,
+        daily_usage: _abc.Iterable[_resources_pb2.DailyUsage] | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        total_energy_wh: _builtins.int = ...,
+        missing_day_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_usage", b"daily_usage", "end_date", b"end_date", "missing_day_count", b"missing_day_count", "start_date", b"start_date", "total_energy_wh", b"total_energy_wh"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDailyUsageResponse: _TypeAlias = ListDailyUsageResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageAnalysisRequest(_message.Message):
+    """Request for GetUsageAnalysis."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The analysis, `customers/{customer}/usageAnalyses/{month}` with the month as
+    "YYYY-MM".
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageAnalysisRequest: _TypeAlias = GetUsageAnalysisRequest  # noqa: Y015
+
+@_typing.final
+class GetUsageForecastRequest(_message.Message):
+    """Request for GetUsageForecast."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The forecast, `customers/{customer}/usageForecast`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageForecastRequest: _TypeAlias = GetUsageForecastRequest  # noqa: Y015
+
+@_typing.final
+class GetUsageTrendRequest(_message.Message):
+    """Request for GetUsageTrend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The trend, `customers/{customer}/usageTrend`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageTrendRequest: _TypeAlias = GetUsageTrendRequest  # noqa: Y015
+
+@_typing.final
+class ExportUsageRequest(_message.Message):
+    """Request for ExportUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The customer, `customers/{customer}`."""
+    format: Global___ExportFormat.ValueType
+    """The file's format."""
+    start_date: _builtins.str
+    """The first day of daily usage, "YYYY-MM-DD"; empty means 399 days before end_date."""
+    end_date: _builtins.str
+    """The last day of daily usage, included; empty means yesterday. At most 400 days."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        format: Global___ExportFormat.ValueType = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "format", b"format", "parent", b"parent", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportUsageRequest: _TypeAlias = ExportUsageRequest  # noqa: Y015
 
 @_typing.final
 class ListBillsRequest(_message.Message):

@@ -4,7 +4,9 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from palmgrid.billing.v1 import billing_service_pb2 as palmgrid_dot_billing_dot_v1_dot_billing__service__pb2
+from palmgrid.billing.v1 import insights_pb2 as palmgrid_dot_billing_dot_v1_dot_insights__pb2
 from palmgrid.billing.v1 import payment_pb2 as palmgrid_dot_billing_dot_v1_dot_payment__pb2
 from palmgrid.billing.v1 import resources_pb2 as palmgrid_dot_billing_dot_v1_dot_resources__pb2
 from palmgrid.billing.v1 import tariff_pb2 as palmgrid_dot_billing_dot_v1_dot_tariff__pb2
@@ -79,6 +81,31 @@ class BillingServiceStub:
                 '/palmgrid.billing.v1.BillingService/GetMonthlyUsage',
                 request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.FromString,
+                _registered_method=True)
+        self.ListDailyUsage = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/ListDailyUsage',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
+                _registered_method=True)
+        self.GetUsageAnalysis = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageAnalysis',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
+                _registered_method=True)
+        self.GetUsageForecast = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageForecast',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
+                _registered_method=True)
+        self.GetUsageTrend = channel.unary_unary(
+                '/palmgrid.billing.v1.BillingService/GetUsageTrend',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
+                _registered_method=True)
+        self.ExportUsage = channel.unary_stream(
+                '/palmgrid.billing.v1.BillingService/ExportUsage',
+                request_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListBills = channel.unary_unary(
                 '/palmgrid.billing.v1.BillingService/ListBills',
@@ -181,6 +208,52 @@ class BillingServiceServicer:
 
     def GetMonthlyUsage(self, request, context):
         """Gets one month's usage of a customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDailyUsage(self, request, context):
+        """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+        first: one entry per day, from the metering system's daily readings. A day without
+        a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+        interpolated. At most 400 days a call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageAnalysis(self, request, context):
+        """Gets one month of a customer explained: energy, charge and average price from the
+        bill's lines, the position in the tiers and the pace towards the next, and the
+        comparison with the same month last year and the three months before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageForecast(self, request, context):
+        """Gets this month's forecast from the household's own history, with the expected
+        charge under the tariff in force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageTrend(self, request, context):
+        """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+        carbon.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportUsage(self, request, context):
+        """Downloads the customer's own data (Download My Data): daily usage over a range
+        (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+        a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+        readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+        the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -302,6 +375,31 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetMonthlyUsage,
                     request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.FromString,
                     response_serializer=palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.SerializeToString,
+            ),
+            'ListDailyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDailyUsage,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.SerializeToString,
+            ),
+            'GetUsageAnalysis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageAnalysis,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.SerializeToString,
+            ),
+            'GetUsageForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageForecast,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.SerializeToString,
+            ),
+            'GetUsageTrend': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageTrend,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.FromString,
+                    response_serializer=palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.SerializeToString,
+            ),
+            'ExportUsage': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportUsage,
+                    request_deserializer=palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListBills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBills,
@@ -484,6 +582,141 @@ class BillingService:
             '/palmgrid.billing.v1.BillingService/GetMonthlyUsage',
             palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetMonthlyUsageRequest.SerializeToString,
             palmgrid_dot_billing_dot_v1_dot_resources__pb2.MonthlyUsage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDailyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/ListDailyUsage',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ListDailyUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageAnalysis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageAnalysis',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageAnalysisRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageForecast',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageForecastRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageForecast.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageTrend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/GetUsageTrend',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.GetUsageTrendRequest.SerializeToString,
+            palmgrid_dot_billing_dot_v1_dot_insights__pb2.UsageTrend.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/palmgrid.billing.v1.BillingService/ExportUsage',
+            palmgrid_dot_billing_dot_v1_dot_billing__service__pb2.ExportUsageRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,8 +5,10 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from palmgrid.billing.v1 import billing_service_pb2 as _billing_service_pb2
+from palmgrid.billing.v1 import insights_pb2 as _insights_pb2
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 from palmgrid.billing.v1 import tariff_pb2 as _tariff_pb2
@@ -69,6 +71,32 @@ class BillingServiceStub:
     """Lists a customer's monthly usage, newest month first."""
     GetMonthlyUsage: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetMonthlyUsageRequest, _resources_pb2.MonthlyUsage]
     """Gets one month's usage of a customer."""
+    ListDailyUsage: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListDailyUsageRequest, _billing_service_pb2.ListDailyUsageResponse]
+    """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+    first: one entry per day, from the metering system's daily readings. A day without
+    a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+    interpolated. At most 400 days a call.
+    """
+    GetUsageAnalysis: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageAnalysisRequest, _insights_pb2.UsageAnalysis]
+    """Gets one month of a customer explained: energy, charge and average price from the
+    bill's lines, the position in the tiers and the pace towards the next, and the
+    comparison with the same month last year and the three months before.
+    """
+    GetUsageForecast: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageForecastRequest, _insights_pb2.UsageForecast]
+    """Gets this month's forecast from the household's own history, with the expected
+    charge under the tariff in force.
+    """
+    GetUsageTrend: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]
+    """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+    carbon.
+    """
+    ExportUsage: _grpc.UnaryStreamMultiCallable[_billing_service_pb2.ExportUsageRequest, _httpbody_pb2.HttpBody]
+    """Downloads the customer's own data (Download My Data): daily usage over a range
+    (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+    a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+    readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+    the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
+    """
     ListBills: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]
     """Lists a customer's bills, newest month first."""
     GetBill: _grpc.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]
@@ -157,6 +185,32 @@ class BillingServiceAsyncStub(BillingServiceStub):
     """Lists a customer's monthly usage, newest month first."""
     GetMonthlyUsage: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetMonthlyUsageRequest, _resources_pb2.MonthlyUsage]  # type: ignore[assignment]
     """Gets one month's usage of a customer."""
+    ListDailyUsage: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListDailyUsageRequest, _billing_service_pb2.ListDailyUsageResponse]  # type: ignore[assignment]
+    """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+    first: one entry per day, from the metering system's daily readings. A day without
+    a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+    interpolated. At most 400 days a call.
+    """
+    GetUsageAnalysis: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageAnalysisRequest, _insights_pb2.UsageAnalysis]  # type: ignore[assignment]
+    """Gets one month of a customer explained: energy, charge and average price from the
+    bill's lines, the position in the tiers and the pace towards the next, and the
+    comparison with the same month last year and the three months before.
+    """
+    GetUsageForecast: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageForecastRequest, _insights_pb2.UsageForecast]  # type: ignore[assignment]
+    """Gets this month's forecast from the household's own history, with the expected
+    charge under the tariff in force.
+    """
+    GetUsageTrend: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetUsageTrendRequest, _insights_pb2.UsageTrend]  # type: ignore[assignment]
+    """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+    carbon.
+    """
+    ExportUsage: _aio.UnaryStreamMultiCallable[_billing_service_pb2.ExportUsageRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """Downloads the customer's own data (Download My Data): daily usage over a range
+    (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+    a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+    readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+    the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
+    """
     ListBills: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.ListBillsRequest, _billing_service_pb2.ListBillsResponse]  # type: ignore[assignment]
     """Lists a customer's bills, newest month first."""
     GetBill: _aio.UnaryUnaryMultiCallable[_billing_service_pb2.GetBillRequest, _resources_pb2.Bill]  # type: ignore[assignment]
@@ -266,6 +320,62 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.MonthlyUsage, _abc.Awaitable[_resources_pb2.MonthlyUsage]]:
         """Gets one month's usage of a customer."""
+
+    @_abc_1.abstractmethod
+    def ListDailyUsage(
+        self,
+        request: _billing_service_pb2.ListDailyUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_service_pb2.ListDailyUsageResponse, _abc.Awaitable[_billing_service_pb2.ListDailyUsageResponse]]:
+        """Lists a customer's daily usage over a range of days (China Standard Time), oldest
+        first: one entry per day, from the metering system's daily readings. A day without
+        a usable daily reading is shown as a gap (quality MISSING, no energy): nothing is
+        interpolated. At most 400 days a call.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageAnalysis(
+        self,
+        request: _billing_service_pb2.GetUsageAnalysisRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageAnalysis, _abc.Awaitable[_insights_pb2.UsageAnalysis]]:
+        """Gets one month of a customer explained: energy, charge and average price from the
+        bill's lines, the position in the tiers and the pace towards the next, and the
+        comparison with the same month last year and the three months before.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageForecast(
+        self,
+        request: _billing_service_pb2.GetUsageForecastRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageForecast, _abc.Awaitable[_insights_pb2.UsageForecast]]:
+        """Gets this month's forecast from the household's own history, with the expected
+        charge under the tariff in force.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageTrend(
+        self,
+        request: _billing_service_pb2.GetUsageTrendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.UsageTrend, _abc.Awaitable[_insights_pb2.UsageTrend]]:
+        """Gets a customer's yearly trend: the last 12 closed months' energy, charges and
+        carbon.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportUsage(
+        self,
+        request: _billing_service_pb2.ExportUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
+        """Downloads the customer's own data (Download My Data): daily usage over a range
+        (by default the 400 days through yesterday), monthly usage and bills, as CSV or as
+        a Green Button ESPI Atom feed (UsagePoint, ReadingType, IntervalBlock of daily
+        readings, UsageSummary per month), streamed in pieces. Only a customer user bound to
+        the 户号 may download it; anyone else, staff included, gets PERMISSION_DENIED.
+        """
 
     @_abc_1.abstractmethod
     def ListBills(

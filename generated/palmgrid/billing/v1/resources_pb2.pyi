@@ -536,6 +536,89 @@ class MonthlyUsage(_message.Message):
 Global___MonthlyUsage: _TypeAlias = MonthlyUsage  # noqa: Y015
 
 @_typing.final
+class DailyUsage(_message.Message):
+    """One day's usage of a customer (日电量), China Standard Time, from the metering
+    system's daily readings of each meter.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    READING_QUALITY_FIELD_NUMBER: _builtins.int
+    METER_USAGE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `customers/{customer}/dailyUsage/{date}` with the date as
+    "YYYY-MM-DD".
+    """
+    date: _builtins.str
+    """The day, "YYYY-MM-DD"."""
+    energy_wh: _builtins.int
+    """Energy used on the day, in Wh: the sum over the meters with a figure. Not set for
+    a gap (no meter has a figure for the day).
+    """
+    reading_quality: Global___ReadingQuality.ValueType
+    """ACTUAL when every meter's figure was read; ESTIMATED when the metering system
+    estimated some; MISSING for a gap (or when some meter's figure is missing: the
+    energy then counts only the meters with one).
+    """
+    @_builtins.property
+    def meter_usage(self) -> _containers.RepeatedCompositeFieldContainer[Global___MeterDailyUsage]:
+        """Each meter's figure for the day, as stored."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        date: _builtins.str = ...,
+        energy_wh: _builtins.int | None = ...,
+        reading_quality: Global___ReadingQuality.ValueType = ...,
+        meter_usage: _abc.Iterable[Global___MeterDailyUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "energy_wh", b"energy_wh"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "date", b"date", "energy_wh", b"energy_wh", "meter_usage", b"meter_usage", "name", b"name", "reading_quality", b"reading_quality"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__energy_wh: _TypeAlias = _typing.Literal["energy_wh"]  # noqa: Y015
+    _WhichOneofArgType__energy_wh: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__energy_wh) -> _WhichOneofReturnType__energy_wh | None: ...
+
+Global___DailyUsage: _TypeAlias = DailyUsage  # noqa: Y015
+
+@_typing.final
+class MeterDailyUsage(_message.Message):
+    """One meter's energy on one day."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METER_FIELD_NUMBER: _builtins.int
+    ENERGY_WH_FIELD_NUMBER: _builtins.int
+    READING_QUALITY_FIELD_NUMBER: _builtins.int
+    meter: _builtins.str
+    """The meter, `customers/{customer}/meters/{meter}`."""
+    energy_wh: _builtins.int
+    """Energy used on the day, in Wh; not set when the metering system had no reading."""
+    reading_quality: Global___ReadingQuality.ValueType
+    """ACTUAL, ESTIMATED (by the metering system) or MISSING."""
+    def __init__(
+        self,
+        *,
+        meter: _builtins.str = ...,
+        energy_wh: _builtins.int | None = ...,
+        reading_quality: Global___ReadingQuality.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "energy_wh", b"energy_wh"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "energy_wh", b"energy_wh", "meter", b"meter", "reading_quality", b"reading_quality"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__energy_wh: _TypeAlias = _typing.Literal["energy_wh"]  # noqa: Y015
+    _WhichOneofArgType__energy_wh: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__energy_wh) -> _WhichOneofReturnType__energy_wh | None: ...
+
+Global___MeterDailyUsage: _TypeAlias = MeterDailyUsage  # noqa: Y015
+
+@_typing.final
 class TimeOfUseEnergy(_message.Message):
     """Energy used in one time-of-use period."""
 
