@@ -10,6 +10,7 @@ lockout thresholds, ...) are system parameters in the database, not settings.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -46,6 +47,10 @@ class AccountConfig(ServiceSettings):
     binding_attempts_per_source: int = Field(default=30, ge=1)
     binding_attempt_window_seconds: int = Field(default=86400, ge=60)
 
+    # How long the request_id of an anonymous create (a registration) is honoured, in
+    # minutes: anonymous callers share one namespace of keys (servers/runtime/idempotency.py).
+    anonymous_request_key_minutes: int = Field(default=10, ge=1, le=60)
+
     # Login throttling (servers/account/throttle.py): consecutive failed logins of one
     # username allowed from all sources together before it is locked for everyone (NIST
     # SP 800-63B allows at most 100), and the longest lock; counts quiet this long are
@@ -62,6 +67,10 @@ class AccountConfig(ServiceSettings):
     billing_timeout_seconds: float = Field(default=3.0, gt=0)
     # Timeout of the calls that queue binding codes and notices at notification.
     notification_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    @property
+    def anonymous_request_key_life(self) -> timedelta:
+        return timedelta(minutes=self.anonymous_request_key_minutes)
 
     @model_validator(mode="after")
     def _check_argon2(self) -> AccountConfig:

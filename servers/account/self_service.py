@@ -76,7 +76,11 @@ class SelfServiceMethods:
         # A retry (same request_id) gets the user made first, before its captcha is
         # checked again: the first attempt spent it.
         key = IdempotentRequest.of(
-            self.core.runtime, request, ignore=_NOT_FINGERPRINTED, clock=self.core.clock
+            self.core.runtime,
+            request,
+            ignore=_NOT_FINGERPRINTED,
+            clock=self.core.clock,
+            anonymous_life=self.core.config.anonymous_request_key_life,
         )
         earlier = self._earlier_user(key, now)
         if earlier is not None:
