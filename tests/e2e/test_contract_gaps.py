@@ -113,3 +113,35 @@ def test_an_update_without_a_mask_leaves_the_switches_not_sent(
         True,
         True,
     )
+
+
+def test_the_idempotency_key_header_is_the_request_id(client_for: ClientFactory) -> None:
+    """A create whose request has a `request_id` takes it from `Idempotency-Key` when
+    the body and query give none; the two disagreeing is 400 naming `requestId`."""
+    editor = client_for()
+    editor.login("editor", STAFF_PASSWORD, captcha_answer=CAPTCHA)
+    outlet = {**OUTLET, "displayName": "幂等键营业厅"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
+    again = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
+    assert again["name"] == first["name"]
+    nearby = editor.outlets(25.5, 103.8)["outlets"]
+    assert [o["name"] for o in nearby if o["displayName"] == outlet["displayName"]] == [
+        first["name"]
+    ]
+    # The same key given both ways is one key; two different ones are refused.
+    same = editor.send(
+        "POST",
+        "/v1/outlets",
+        body=outlet,
+        headers=key,
+        params={"requestId": key["Idempotency-Key"]},
+    ).json
+    assert same["name"] == first["name"]
+    with pytest.raises(EdgeApiError) as caught:
+        editor.send(
+            "POST", "/v1/outlets", body=outlet, headers=key, params={"requestId": str(uuid.uuid4())}
+        )
+    assert caught.value.status == 400
+    violations = [v for d in caught.value.body["details"] for v in d.get("fieldViolations", [])]
+    assert [v["field"] for v in violations] == ["requestId"]
