@@ -46,6 +46,9 @@ class AccountConfig(ServiceSettings):
     binding_attempts_per_customer: int = Field(default=10, ge=1)
     binding_attempts_per_source: int = Field(default=30, ge=1)
     binding_attempt_window_seconds: int = Field(default=86400, ge=60)
+    # Customers one staff member may bind at the counter (VerifyCustomerBinding) within
+    # that window: a stolen or careless staff account binds only so many.
+    binding_verifications_per_staff: int = Field(default=40, ge=1)
 
     # How long the request_id of an anonymous create (a registration) is honoured, in
     # minutes: anonymous callers share one namespace of keys (servers/runtime/idempotency.py).
