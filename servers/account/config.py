@@ -41,9 +41,11 @@ class AccountConfig(ServiceSettings):
     binding_code_tries: int = Field(default=3, ge=1, le=10)
     binding_users_per_customer: int = Field(default=5, ge=1)
     # Codes sent and codes tried allowed within the window, each counted per user, per
-    # customer and per client address (servers/account/binding_limits.py).
+    # customer and per client address (servers/account/binding_limits.py). A
+    # customer's limit must be well above a user's, or one stranger's account uses
+    # it up and blocks the owner's binding for the window.
     binding_attempts_per_user: int = Field(default=10, ge=1)
-    binding_attempts_per_customer: int = Field(default=10, ge=1)
+    binding_attempts_per_customer: int = Field(default=100, ge=1)
     binding_attempts_per_source: int = Field(default=30, ge=1)
     binding_attempt_window_seconds: int = Field(default=86400, ge=60)
     # Customers one staff member may bind at the counter (VerifyCustomerBinding) within
@@ -82,6 +84,16 @@ class AccountConfig(ServiceSettings):
             raise ValueError(
                 "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB must be at least 8 x "
                 "PALMGRID_ACCOUNT_ARGON2_PARALLELISM"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_binding_limits(self) -> AccountConfig:
+        # Equal limits would let one stranger's account use up the customer's.
+        if self.binding_attempts_per_customer <= self.binding_attempts_per_user:
+            raise ValueError(
+                "PALMGRID_ACCOUNT_BINDING_ATTEMPTS_PER_CUSTOMER must be above "
+                "PALMGRID_ACCOUNT_BINDING_ATTEMPTS_PER_USER"
             )
         return self
 

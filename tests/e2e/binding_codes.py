@@ -12,7 +12,7 @@ from clients.edge_client import EdgeClient
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import notification_service_pb2_grpc as notification_grpc
 from palmgrid.notification.v1 import resources_pb2 as message_pb
-from tests.e2e.system import TESTER, System
+from tests.e2e.system import CAPTCHA, TESTER, System
 
 ACCOUNT_SENDER = "serviceAccounts/account"
 
@@ -43,5 +43,5 @@ def sent_code(system: System, customer: str) -> str:
 
 def bind(system: System, client: EdgeClient, customer: str, **kwargs: Any) -> dict[str, Any]:
     """Have a code sent for `customer`, and bind it with that code."""
-    client.send_binding_code(customer)
+    client.send_binding_code(customer, captcha_answer=CAPTCHA)
     return client.bind_customer(customer, sent_code(system, customer), **kwargs)
