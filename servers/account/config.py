@@ -62,6 +62,9 @@ class AccountConfig(ServiceSettings):
     # forgotten. How many one source may try is the `lockout_threshold` parameter.
     login_failure_ceiling: int = Field(default=100, ge=1, le=100)
     login_lock_max_seconds: int = Field(default=86400, ge=60)
+    # Sources a username signed in from within this many days are not locked by the
+    # ceiling (their own per-source limit still holds).
+    login_known_source_days: int = Field(default=90, ge=1, le=365)
 
     # How often WatchRevocations looks for new revocations, in seconds.
     revocation_poll_seconds: float = Field(default=0.5, gt=0)

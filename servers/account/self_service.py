@@ -276,7 +276,7 @@ class SelfServiceMethods:
         if not self.core.hasher.verify(user.password_hash, request.password):
             login.fail_login(self.core, user.username, user, attempt, params, now)
         with self.core.runtime.session(write=True) as session:
-            throttle.succeeded(session, attempt)
+            throttle.succeeded(session, attempt, now)
         check_password("newPassword", request.new_password, user.username)
         if any(self.core.hasher.verify(old, request.new_password) for old in history):
             raise InvalidArgument(
