@@ -136,28 +136,32 @@ def system(
         )
         server.start()
         notification = Notification(server, port, runtime, clock, settings=notification_settings)
-        admin = account.signed_in("admin", DEV_PASSWORD)
-        account.admin_stub.CreateStaffUser(
-            admin_pb.CreateStaffUserRequest(
-                user=account_pb.User(username="counteragent"),
-                roles=["roles/agent"],
-                supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
-                supply_offices=["QJ-QL"],
-                temporary_password="Temp-pass-01!",
-            ),
-            metadata=admin,
-        )
-        # Until the temporary password is changed, the session may do nothing else.
-        account.public.ChangePassword(
-            account_service_pb2.ChangePasswordRequest(
-                name="users/me", password="Temp-pass-01!", new_password=GOOD_PASSWORD
-            ),
-            metadata=account.signed_in("counteragent", "Temp-pass-01!"),
-        )
-        yield System(account, notification, account.signed_in("counteragent"))
+        yield System(account, notification, _new_agent(account, "counteragent"))
         notification.close()
         account.close()
     services.stop(billing)
+
+
+def _new_agent(account: Account, username: str) -> tuple[tuple[str, bytes], ...]:
+    """A new agent of 麒麟 (QJ-QL), signed in (its temporary password changed)."""
+    account.admin_stub.CreateStaffUser(
+        admin_pb.CreateStaffUserRequest(
+            user=account_pb.User(username=username),
+            roles=["roles/agent"],
+            supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
+            supply_offices=["QJ-QL"],
+            temporary_password="Temp-pass-01!",
+        ),
+        metadata=account.signed_in("admin", DEV_PASSWORD),
+    )
+    # Until the temporary password is changed, the session may do nothing else.
+    account.public.ChangePassword(
+        account_service_pb2.ChangePasswordRequest(
+            name="users/me", password="Temp-pass-01!", new_password=GOOD_PASSWORD
+        ),
+        metadata=account.signed_in(username, "Temp-pass-01!"),
+    )
+    return account.signed_in(username)
 
 
 def _customer_user(system: System, username: str) -> str:
@@ -284,24 +288,7 @@ def test_the_audit_record_keeps_a_keyed_hash_of_the_document_never_its_number(
 
 
 def test_a_staff_member_binds_at_most_so_many_customers_a_day(system: System) -> None:
-    admin = system.account.signed_in("admin", DEV_PASSWORD)
-    system.account.admin_stub.CreateStaffUser(
-        admin_pb.CreateStaffUserRequest(
-            user=account_pb.User(username="busycounter"),
-            roles=["roles/agent"],
-            supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
-            supply_offices=["QJ-QL"],
-            temporary_password="Temp-pass-01!",
-        ),
-        metadata=admin,
-    )
-    system.account.public.ChangePassword(
-        account_service_pb2.ChangePasswordRequest(
-            name="users/me", password="Temp-pass-01!", new_password=GOOD_PASSWORD
-        ),
-        metadata=system.account.signed_in("busycounter", "Temp-pass-01!"),
-    )
-    busy = system.account.signed_in("busycounter")
+    busy = _new_agent(system.account, "busycounter")
     user = _customer_user(system, "counterlimited")
     # Refused bindings (a customer outside the office) count as well.
     for _ in range(STAFF_DAILY):

@@ -13,11 +13,10 @@ import pytest
 from sqlmodel import select
 
 from clients.edge_client import EdgeClient
-from clients.edge_errors import EdgeApiError
 from servers.account import models as account_models
-from tests.e2e.binding_codes import bind, outbox, sent_code
+from tests.e2e.binding_codes import bind, binding_system, outbox, refused, sent_code
 from tests.e2e.conftest import demo_customer
-from tests.e2e.system import CAPTCHA, FAST_ARGON2, System, start_system
+from tests.e2e.system import CAPTCHA, System
 
 USERS_PER_CUSTOMER = 2
 # Above the per-user limit (10), as the service requires, and below twenty.
@@ -26,21 +25,11 @@ TRIES_PER_CUSTOMER = 15
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    config = FAST_ARGON2.model_copy(
-        update={
-            "binding_users_per_customer": USERS_PER_CUSTOMER,
-            "binding_attempts_per_customer": TRIES_PER_CUSTOMER,
-        }
+    yield from binding_system(
+        tmp_path_factory.mktemp("system"),
+        binding_users_per_customer=USERS_PER_CUSTOMER,
+        binding_attempts_per_customer=TRIES_PER_CUSTOMER,
     )
-    running = start_system(tmp_path_factory.mktemp("system"), account_config=config)
-    yield running
-    running.stop()
-
-
-def refused(call: Callable[[], object]) -> EdgeApiError:
-    with pytest.raises(EdgeApiError) as caught:
-        call()
-    return caught.value
 
 
 def attempts(system: System, kind: str, key: str) -> int:

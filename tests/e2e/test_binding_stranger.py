@@ -10,32 +10,21 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from clients.edge_client import ACCOUNT, EdgeClient
-from clients.edge_errors import EdgeApiError
 from servers.account.config import AccountConfig
-from tests.e2e.binding_codes import bind
+from tests.e2e.binding_codes import bind, binding_system, refused
 from tests.e2e.conftest import demo_customer
-from tests.e2e.system import CAPTCHA, FAST_ARGON2, System, start_system
+from tests.e2e.system import CAPTCHA, System
 
 DEFAULTS = AccountConfig()
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    config = FAST_ARGON2.model_copy(
-        update={
-            "binding_users_per_customer": DEFAULTS.binding_users_per_customer,
-            "binding_attempts_per_customer": DEFAULTS.binding_attempts_per_customer,
-        }
+    yield from binding_system(
+        tmp_path_factory.mktemp("system"),
+        binding_users_per_customer=DEFAULTS.binding_users_per_customer,
+        binding_attempts_per_customer=DEFAULTS.binding_attempts_per_customer,
     )
-    running = start_system(tmp_path_factory.mktemp("system"), account_config=config)
-    yield running
-    running.stop()
-
-
-def refused(call: Callable[[], object]) -> EdgeApiError:
-    with pytest.raises(EdgeApiError) as caught:
-        call()
-    return caught.value
 
 
 def test_a_strangers_wrong_tries_leave_the_owner_able_to_bind(

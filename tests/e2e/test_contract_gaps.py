@@ -30,6 +30,11 @@ def _conflict(call: Callable[[], object]) -> EdgeApiError:
     return caught.value
 
 
+def _outlets_named(client: EdgeClient, display_name: str) -> list[str]:
+    nearby = client.outlets(25.5, 103.8)["outlets"]
+    return [o["name"] for o in nearby if o["displayName"] == display_name]
+
+
 def test_a_retried_registration_returns_the_same_user(client_for: ClientFactory) -> None:
     client = client_for()
     username, request_id = fresh_username(), str(uuid.uuid4())
@@ -69,10 +74,7 @@ def test_a_retried_outlet_is_created_once(client_for: ClientFactory) -> None:
     first = editor.send("POST", "/v1/outlets", body=OUTLET, params=params).json
     again = editor.send("POST", "/v1/outlets", body=OUTLET, params=params).json
     assert again["name"] == first["name"]
-    nearby = editor.outlets(25.5, 103.8)["outlets"]
-    assert [o["name"] for o in nearby if o["displayName"] == OUTLET["displayName"]] == [
-        first["name"]
-    ]
+    assert _outlets_named(editor, OUTLET["displayName"]) == [first["name"]]
 
 
 def test_a_stale_etag_is_refused(new_customer: Callable[..., EdgeClient]) -> None:
@@ -125,10 +127,7 @@ def test_the_idempotency_key_header_is_the_request_id(client_for: ClientFactory)
     first = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
     again = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
     assert again["name"] == first["name"]
-    nearby = editor.outlets(25.5, 103.8)["outlets"]
-    assert [o["name"] for o in nearby if o["displayName"] == outlet["displayName"]] == [
-        first["name"]
-    ]
+    assert _outlets_named(editor, outlet["displayName"]) == [first["name"]]
     # The same key given both ways is one key; two different ones are refused.
     same = editor.send(
         "POST",
