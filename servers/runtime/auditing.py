@@ -161,6 +161,7 @@ class CallAudit:
     note: AuditNote
     # The first request (a client stream's first message), for the resource.
     request: Message | None = None
+    # The call's context (aio: a snapshot), for the record held while the call runs.
     context: Any = None
     # The CreateAuditRecord id of the call's record, pending or final alike.
     write_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -186,14 +187,7 @@ def enlist(session: Session) -> Callable[[], None] | None:
     if current is None:
         return None
     auditor, audit = current
-    if audit.pending_id is not None or auditor._outbox is None or not wrote(session):
-        return None
-    pending_id = auditor._outbox.hold(session, auditor._interrupted(audit))
-
-    def committed() -> None:
-        audit.pending_id = pending_id
-
-    return committed
+    return auditor.hold(session, audit)
 
 
 class CallAuditor:
@@ -213,6 +207,18 @@ class CallAuditor:
         _note.set(note)
         _enlisting.set((self, audit) if method.rules.audited else None)
         return audit
+
+    def hold(self, session: Session, audit: CallAudit) -> Callable[[], None] | None:
+        """`enlist` for this server's call `audit`: its record, as pending, in
+        `session`'s transaction when that is the call's first to change anything."""
+        if audit.pending_id is not None or self._outbox is None or not wrote(session):
+            return None
+        pending_id = self._outbox.hold(session, self._interrupted(audit))
+
+        def committed() -> None:
+            audit.pending_id = pending_id
+
+        return committed
 
     def _interrupted(self, audit: CallAudit) -> AuditEntry:
         """The record held while the call runs: what is known so far, outcome unknown."""
