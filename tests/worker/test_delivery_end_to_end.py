@@ -48,9 +48,13 @@ from tests.worker.support import process_env, start_worker, stop, wait_until
 pytestmark = pytest.mark.postgres
 
 JOB = "notification.delivery"
-# A delivery claimed by a caller that died is due again this soon (the gateway
-# timeout is 2 s); a failed attempt is tried again after 1 s.
-CLAIM_SECONDS = 3.0
+# A send waits this long for the gateway; a call sends only while this and a second
+# to answer are left of its deadline (on a loaded machine handing back what it did
+# not send may take seconds of that).
+GATEWAY_TIMEOUT_SECONDS = 4.0
+# A delivery claimed by a caller that died is due again this soon (longer than a
+# send may last); a failed attempt is tried again after 1 s.
+CLAIM_SECONDS = 5.0
 # A killed worker's job is free again this soon.
 LEASE_SECONDS = 2
 _ATTEMPTED = re.compile(r"^(\d+) attempted, ")
@@ -68,6 +72,7 @@ class System:
         self.sandbox = SandboxProcess(directory / "sandbox").start()
         config = fast_config(
             self.sandbox.url,
+            gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
             claim_seconds=CLAIM_SECONDS,
             retry_base_seconds=1.0,
             retry_max_seconds=2.0,
@@ -267,13 +272,13 @@ def test_two_workers_on_postgresql_send_each_message_once(
 ) -> None:
     people = system.people(6)
     messages = system.create(people, each=3)
-    # A slow gateway: the due sends (36 × 0.4 s) take longer than a worker waits for
+    # A slow gateway: the due sends (36 × 0.5 s) take longer than a worker waits for
     # one call and longer than a claim lasts, so each call sends part and hands the rest
     # back. The call timeout leaves a loaded machine room to claim before sending, and
     # the paused worker's call room to outlast the pause (else it ends
     # DEADLINE_EXCEEDED, a FAILED run that says nothing of the service).
-    system.sandbox.behave("delay", 0.4)
-    env = {**system.worker_env(postgres_url), "PALMGRID_WORKER_CALL_TIMEOUT_SECONDS": "12"}
+    system.sandbox.behave("delay", 0.5)
+    env = {**system.worker_env(postgres_url), "PALMGRID_WORKER_CALL_TIMEOUT_SECONDS": "16"}
     workers = {}
     for index in range(2):
         worker = start_worker(env, tmp_path / f"worker{index}.log")
