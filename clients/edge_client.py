@@ -288,9 +288,13 @@ class EdgeClient:
     def me(self) -> dict[str, Any]:
         return self.call(ACCOUNT + "GetUser", "GET", "/v1/users/me").json
 
-    def send_binding_code(self, customer: str) -> dict[str, Any]:
-        """Have a one-time code sent by SMS to the customer's registered phone."""
-        body = {"customer": _customer(customer)}
+    def send_binding_code(
+        self, customer: str, *, captcha_answer: str | None = None
+    ) -> dict[str, Any]:
+        """Have a one-time code sent by SMS to the customer's registered phone (each
+        costs a captcha)."""
+        captcha, answer = self._captcha(captcha_answer)
+        body = {"customer": _customer(customer), "captcha": captcha, "captchaAnswer": answer}
         path = "/v1/users/me/customerBindings:sendCode"
         return self.call(ACCOUNT + "SendCustomerBindingCode", "POST", path, body).json
 

@@ -58,6 +58,9 @@ class Route:
     query: QueryDecoder
     # PATCH with a named body and an `update_mask` FieldMask: derive it when not given.
     derive_update_mask: bool
+    # POST of a request with a string `request_id` (AIP-155): the `Idempotency-Key`
+    # header fills it when the body and query leave it empty.
+    idempotency_key: bool
     body_message: descriptor.Descriptor | None
     encode: Callable[[Any], Any]
     # The response (or its response_body field) is a google.api.HttpBody: sent raw.
@@ -135,6 +138,13 @@ class RouteBuilder:
             and mask.message_type.full_name == FIELD_MASK
             and body_message is not None
         )
+        request_id = request.fields_by_name.get("request_id")
+        idempotency_key = (
+            binding.http_method == "POST"
+            and request_id is not None
+            and request_id.type == descriptor.FieldDescriptor.TYPE_STRING
+            and not request_id.is_repeated
+        )
         if binding.response_body:
             out_field = response.fields_by_name[binding.response_body]
             raw_response = (
@@ -165,6 +175,7 @@ class RouteBuilder:
             raw_body_path=raw_body_path,
             query=query,
             derive_update_mask=derive_mask,
+            idempotency_key=idempotency_key,
             body_message=body_message,
             encode=encode,
             raw_response=raw_response,

@@ -178,6 +178,8 @@ class BuildRequestStage:
                 route.query.apply(message, parse_query(exchange.query))
             except QueryError as exc:
                 raise EdgeError.bad_request(str(exc), (exc.parameter, exc.reason)) from None
+        if route.idempotency_key:
+            _apply_idempotency_key(message, exchange.header(b"idempotency-key"))
         if route.streaming:
             streaming.resume_cursor(message, exchange.header(b"last-event-id"))
         if route.derive_update_mask and body_json is not None and not message.update_mask.paths:
@@ -230,6 +232,19 @@ class BuildRequestStage:
                 f"invalid {field or 'body'}: {exc.reason}", (field or "body", exc.reason)
             ) from None
         return value
+
+
+def _apply_idempotency_key(message: Any, header: bytes | None) -> None:
+    """The `Idempotency-Key` header is the request's `request_id` (AIP-155) when the
+    body and query do not give one; both, different, is 400 naming `requestId`."""
+    if header is None:
+        return
+    key = header.decode("latin-1").strip()
+    if not message.request_id:
+        message.request_id = key
+    elif message.request_id != key:
+        reason = "the Idempotency-Key header and requestId differ"
+        raise EdgeError.bad_request(reason, ("requestId", reason))
 
 
 class MetadataStage:

@@ -61,6 +61,23 @@ def count_attempt(
     )
 
 
+def count_staff_verification(
+    session: Session, config: AccountConfig, *, staff_user_id: str, now: datetime
+) -> ResourceExhausted | None:
+    """Count one binding at the counter by `staff_user_id` (VerifyCustomerBinding), as
+    `count_attempt` counts: the RATE_LIMITED error to raise once committed, past
+    `binding_verifications_per_staff` in the window."""
+    window = timedelta(seconds=config.binding_attempt_window_seconds)
+    count, window_start = _add_one(session, "verify/staff", staff_user_id, now, now - window)
+    if count <= config.binding_verifications_per_staff:
+        return None
+    return ResourceExhausted(
+        "too many customers bound at the counter today; try again later",
+        reason="RATE_LIMITED",
+        retry_after=max(window_start + window - now, timedelta(seconds=1)),
+    )
+
+
 def _add_one(
     session: Session, kind: str, key: str, now: datetime, window_opened_after: datetime
 ) -> tuple[int, datetime]:

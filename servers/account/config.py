@@ -10,6 +10,7 @@ lockout thresholds, ...) are system parameters in the database, not settings.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -40,11 +41,20 @@ class AccountConfig(ServiceSettings):
     binding_code_tries: int = Field(default=3, ge=1, le=10)
     binding_users_per_customer: int = Field(default=5, ge=1)
     # Codes sent and codes tried allowed within the window, each counted per user, per
-    # customer and per client address (servers/account/binding_limits.py).
+    # customer and per client address (servers/account/binding_limits.py). A
+    # customer's limit must be well above a user's, or one stranger's account uses
+    # it up and blocks the owner's binding for the window.
     binding_attempts_per_user: int = Field(default=10, ge=1)
-    binding_attempts_per_customer: int = Field(default=10, ge=1)
+    binding_attempts_per_customer: int = Field(default=100, ge=1)
     binding_attempts_per_source: int = Field(default=30, ge=1)
     binding_attempt_window_seconds: int = Field(default=86400, ge=60)
+    # Customers one staff member may bind at the counter (VerifyCustomerBinding) within
+    # that window: a stolen or careless staff account binds only so many.
+    binding_verifications_per_staff: int = Field(default=40, ge=1)
+
+    # How long the request_id of an anonymous create (a registration) is honoured, in
+    # minutes: anonymous callers share one namespace of keys (servers/runtime/idempotency.py).
+    anonymous_request_key_minutes: int = Field(default=10, ge=1, le=60)
 
     # Login throttling (servers/account/throttle.py): consecutive failed logins of one
     # username allowed from all sources together before it is locked for everyone (NIST
@@ -52,6 +62,9 @@ class AccountConfig(ServiceSettings):
     # forgotten. How many one source may try is the `lockout_threshold` parameter.
     login_failure_ceiling: int = Field(default=100, ge=1, le=100)
     login_lock_max_seconds: int = Field(default=86400, ge=60)
+    # Sources a username signed in from within this many days are not locked by the
+    # ceiling (their own per-source limit still holds).
+    login_known_source_days: int = Field(default=90, ge=1, le=365)
 
     # How often WatchRevocations looks for new revocations, in seconds.
     revocation_poll_seconds: float = Field(default=0.5, gt=0)
@@ -63,6 +76,10 @@ class AccountConfig(ServiceSettings):
     # Timeout of the calls that queue binding codes and notices at notification.
     notification_timeout_seconds: float = Field(default=3.0, gt=0)
 
+    @property
+    def anonymous_request_key_life(self) -> timedelta:
+        return timedelta(minutes=self.anonymous_request_key_minutes)
+
     @model_validator(mode="after")
     def _check_argon2(self) -> AccountConfig:
         # Argon2 needs at least 8 KiB per lane.
@@ -70,6 +87,16 @@ class AccountConfig(ServiceSettings):
             raise ValueError(
                 "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB must be at least 8 x "
                 "PALMGRID_ACCOUNT_ARGON2_PARALLELISM"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_binding_limits(self) -> AccountConfig:
+        # Equal limits would let one stranger's account use up the customer's.
+        if self.binding_attempts_per_customer <= self.binding_attempts_per_user:
+            raise ValueError(
+                "PALMGRID_ACCOUNT_BINDING_ATTEMPTS_PER_CUSTOMER must be above "
+                "PALMGRID_ACCOUNT_BINDING_ATTEMPTS_PER_USER"
             )
         return self
 

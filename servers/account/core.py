@@ -54,4 +54,6 @@ class AccountCore:
         with self.runtime.session(write=True) as session:
             for entry in entries:
                 entry.recorder = entry.recorder or RECORDER
-                audit.append(session, entry, now=self.now())
+                # By its write id: a record held while its call ran and forwarded
+                # after the call's own record (a crash between the two) is one record.
+                audit.append(session, entry, now=self.now(), write_request_id=entry.write_id)

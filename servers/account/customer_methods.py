@@ -17,6 +17,7 @@ from servers.account import (
     binding_limits,
     binding_notices,
     bindings,
+    captchas,
     inbox,
     models,
     revocations,
@@ -55,6 +56,8 @@ class CustomerMethods:
         audit_note().resource = (
             f"users/{user_id}/customerBindings/{bindings.customer_number(customer)}"
         )
+        # A captcha per code sent: a customer's allowance costs a stranger one each.
+        captchas.spend(self.core.runtime, request.captcha, request.captcha_answer, now=now)
         self._count_attempt(binding_limits.SEND, user_id, customer, context, now)
         self._check_can_bind_now(user_id, customer)
         answer = bindings.ask_billing(self.core, customer)

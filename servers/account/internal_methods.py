@@ -29,6 +29,7 @@ from servers.account import (
 from servers.account.core import AccountCore
 from servers.account.principals import principal_for
 from servers.runtime import NotFound, Unauthenticated, paging, require_principal
+from servers.runtime.idempotency import forget_anonymous_keys
 from servers.runtime.identity import load_public_key
 from servers.runtime.protoconv import from_timestamp
 from servers.runtime.settings import SERVICE_NAMES
@@ -298,6 +299,12 @@ class InternalMethods:
         retention = timedelta(seconds=self.core.config.revocation_retention_seconds)
         with self.core.runtime.session(write=True) as session:
             purged = housekeeping.purge_expired(session, self.core.now(), retention=retention)
+            # Registrations' keys are shared by every anonymous caller: kept briefly.
+            forget_anonymous_keys(
+                session,
+                self.core.runtime.name,
+                before=self.core.now() - self.core.config.anonymous_request_key_life,
+            )
         return internal_pb.PurgeExpiredResponse(
             deleted_captcha_count=purged.captchas, expired_session_count=purged.sessions
         )

@@ -46,6 +46,7 @@ def limits(core: AccountCore, params: Parameters) -> throttle.Limits:
         ceiling=max(core.config.login_failure_ceiling, params.lockout_threshold),
         first_lock=params.lockout_duration,
         longest_lock=timedelta(seconds=core.config.login_lock_max_seconds),
+        known_source_memory=timedelta(days=core.config.login_known_source_days),
     )
 
 
@@ -100,7 +101,7 @@ def log_in(
         fail_login(core, request.username, user, attempt, params, now)
     recorded.actor = recorded.resource = users.name_of(user)
     with core.runtime.session(write=True) as session:
-        throttle.succeeded(session, attempt)
+        throttle.succeeded(session, attempt, now)
     if user.state == users.DISABLED:
         raise PermissionDenied("the account is disabled", reason="ACCOUNT_DISABLED")
     with core.runtime.session(write=True) as session:

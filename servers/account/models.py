@@ -108,6 +108,18 @@ class LoginThrottle(SQLModel, table=True):
     last_failure_time: datetime | None = _time(nullable=True)
 
 
+class LoginSource(SQLModel, table=True):
+    """A source (as LoginThrottle counts them) a username last signed in from at
+    `last_success_time`: exempt from the username's ceiling lock for a while
+    (servers/account/throttle.py)."""
+
+    __tablename__ = "account_login_sources"
+
+    username_key: str = Field(primary_key=True, max_length=32)
+    source: str = Field(primary_key=True, max_length=64)
+    last_success_time: datetime = _time()
+
+
 class Captcha(SQLModel, table=True):
     __tablename__ = "account_captchas"
 

@@ -168,6 +168,14 @@ class PasswordHasher:
     def _peppered(self, password: str) -> bytes:
         return hmac.new(self._pepper, password.encode("utf-8"), hashlib.sha256).digest()
 
+    def keyed_digest(self, purpose: str, value: str) -> str:
+        """HMAC-SHA256 over the pepper of `value` for `purpose` (hex): a number that
+        must be recognisable later but never kept, such as an identity document's.
+        Without the pepper, which lives outside the database, it cannot be guessed
+        back from the small space of such numbers."""
+        message = f"{purpose}\x00{value}".encode()
+        return hmac.new(self._pepper, message, hashlib.sha256).hexdigest()
+
     def hash(self, password: str) -> str:
         """The encoded Argon2id hash (salt and parameters included)."""
         return self._argon2.hash(self._peppered(password))

@@ -76,7 +76,11 @@ class SelfServiceMethods:
         # A retry (same request_id) gets the user made first, before its captcha is
         # checked again: the first attempt spent it.
         key = IdempotentRequest.of(
-            self.core.runtime, request, ignore=_NOT_FINGERPRINTED, clock=self.core.clock
+            self.core.runtime,
+            request,
+            ignore=_NOT_FINGERPRINTED,
+            clock=self.core.clock,
+            anonymous_life=self.core.config.anonymous_request_key_life,
         )
         earlier = self._earlier_user(key, now)
         if earlier is not None:
@@ -272,7 +276,7 @@ class SelfServiceMethods:
         if not self.core.hasher.verify(user.password_hash, request.password):
             login.fail_login(self.core, user.username, user, attempt, params, now)
         with self.core.runtime.session(write=True) as session:
-            throttle.succeeded(session, attempt)
+            throttle.succeeded(session, attempt, now)
         check_password("newPassword", request.new_password, user.username)
         if any(self.core.hasher.verify(old, request.new_password) for old in history):
             raise InvalidArgument(

@@ -2,8 +2,10 @@
 customer user after checking the holder's identity at the counter, for a customer
 without a registered phone or whose phone changed. The staff member must cover the
 customer's supply office (as billing names it); the limits, the lock and the notices
-are those of a binding by code (binding_commit.py). The audit record keeps what was
-checked (the document's type and a note; never its number)."""
+are those of a binding by code (binding_commit.py), and one staff member binds at
+most `binding_verifications_per_staff` customers a day (counted before billing is
+asked, refusals included). The audit record keeps what was checked: the document's
+type, a note and a keyed hash of its number (HMAC over the pepper), never the number."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlmodel import Session
 
 from palmgrid.account.v1 import account_admin_service_pb2 as admin_service_pb
 from palmgrid.account.v1 import resources_pb2 as account_pb
-from servers.account import binding_commit, bindings, models, scope, users
+from servers.account import binding_commit, binding_limits, bindings, models, scope, users
 from servers.account.core import AccountCore
 from servers.runtime import (
     FailedPrecondition,
@@ -72,6 +74,9 @@ class StaffBindingMethods:
         )
         if request.evidence.note:
             note.details["evidenceNote"] = request.evidence.note
+        note.details["documentDigest"] = self.core.hasher.keyed_digest(
+            "identity-document", request.evidence.document_number.upper()
+        )
         key = IdempotentRequest.of(self.core.runtime, request, clock=self.core.clock)
         if key is not None:
             earlier = key.replay(self.core.runtime, bindings.load)
@@ -79,6 +84,7 @@ class StaffBindingMethods:
                 return earlier
         with self.core.runtime.session() as session:
             user_id = _customer_user(session, request.parent)
+        self._count_verification()
         answer = bindings.ask_billing(self.core, customer)
         # Billing names the office of every active customer, with or without a phone.
         if not answer.supply_office:
@@ -99,3 +105,14 @@ class StaffBindingMethods:
             if key is not None:
                 key.remember(session, made.name, now)
             return made
+
+    def _count_verification(self) -> None:
+        """Count this binding against the staff member's daily limit, committed even
+        when it is refused."""
+        staff = require_principal().user.removeprefix("users/")
+        with self.core.runtime.session(write=True) as session:
+            refused = binding_limits.count_staff_verification(
+                session, self.core.config, staff_user_id=staff, now=self.core.now()
+            )
+        if refused is not None:
+            raise refused

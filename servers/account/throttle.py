@@ -8,10 +8,14 @@ one subscriber line holds), and per username over all sources (the ceiling):
   `lockout_threshold` failures lock it twice as long as the last time, up to
   `login_lock_max_seconds` (progressive delays). The owner, elsewhere, still signs in.
 - All sources together get `login_failure_ceiling` (100, NIST's most) consecutive
-  failures; then the username is locked for everyone, with the same progression. A
-  stranger needs that many captchas and ceiling / threshold sources to get there.
-- A success clears its source's count and the ceiling; counts are forgotten after
-  `login_lock_max_seconds` without a failure.
+  failures; then the username is locked, with the same progression, for every source
+  but those it signed in from within `login_known_source_days` (90): a stranger who
+  spends that many captchas and ceiling / threshold addresses locks out other
+  strangers, not the owner at home (NIST's "allowlist IP addresses from which the
+  subscriber has successfully authenticated before"). A known source still has its
+  own per-source limit.
+- A success clears its source's count and the ceiling and remembers the source;
+  counts are forgotten after `login_lock_max_seconds` without a failure.
 
 An attempt is counted before its password is checked, in one statement (an upsert that
 adds one unless the row is locked, returning the new count), and the attempt that
@@ -60,6 +64,8 @@ class Limits:
     ceiling: int
     first_lock: timedelta
     longest_lock: timedelta
+    # How long a source the username signed in from stays exempt from the ceiling.
+    known_source_memory: timedelta = timedelta(days=90)
 
     def lock_for(self, count: int, limit: int) -> timedelta | None:
         """The lock the `count`-th consecutive failure sets against `limit`: the first
@@ -106,6 +112,8 @@ def reserve(
         ("username", ALL_SOURCES, limits.ceiling),
     ):
         count = _count(session, attempt.username_key, source, now, forget_before)
+        if count is None and kind == "username" and _known(session, attempt, limits, now):
+            continue  # the owner's own place: the ceiling's lock is not for it
         if count is None:
             raise _locked(_locked_until(session, attempt.username_key, source), now)
         lock = limits.lock_for(count, limit)
@@ -120,14 +128,30 @@ def reserve(
     return attempt
 
 
-def succeeded(session: Session, attempt: Attempt) -> None:
-    """The password was right: clear the source's count and the ceiling."""
+def succeeded(session: Session, attempt: Attempt, now: datetime) -> None:
+    """The password was right: clear the source's count and the ceiling, and remember
+    the source as one the username signs in from."""
     session.execute(
         sa.delete(_TABLE).where(
             _TABLE.c.username_key == attempt.username_key,
             _TABLE.c.source.in_([attempt.source, ALL_SOURCES]),
         )
     )
+    known = session.get(models.LoginSource, (attempt.username_key, attempt.source))
+    if known is None:
+        session.add(
+            models.LoginSource(
+                username_key=attempt.username_key, source=attempt.source, last_success_time=now
+            )
+        )
+    else:
+        known.last_success_time = now
+
+
+def _known(session: Session, attempt: Attempt, limits: Limits, now: datetime) -> bool:
+    """Whether the username signed in from the attempt's source lately."""
+    known = session.get(models.LoginSource, (attempt.username_key, attempt.source))
+    return known is not None and known.last_success_time >= now - limits.known_source_memory
 
 
 def clear(session: Session, username: str) -> None:

@@ -230,7 +230,7 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
         finished = False
         try:
             calls.bind_call(await asyncio.to_thread(self._authorized, method, call, snapshot))  # type: ignore[arg-type]
-            audit = self._open_audit(method, request)
+            audit = self._open_audit(method, request, snapshot)  # type: ignore[arg-type]
             request = self._validated(method, request, audit)
             # Fail closed on a thread: asking whether the audit log is up may block.
             await asyncio.to_thread(self._admit_audit, audit)

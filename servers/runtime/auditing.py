@@ -23,18 +23,26 @@ A servicer adds what only it knows through `audit_note()`:
 
 Audited calls fail closed: before the servicer runs, `admit` asks the sink whether
 the log can take records, and refuses the call (UNAVAILABLE, reason
-UPSTREAM_UNAVAILABLE) when it cannot, so nothing changes without its record. The
-entries go to the server's `AuditSink` before the response is sent; when the log went
-away since (the call has committed), they are kept in the service's own database
-(`servers.runtime.audit_outbox`) and forwarded once it is back. No record is dropped
-while the service's database takes writes; if even that fails, it is logged at
-CRITICAL (`AUDIT RECORD LOST`).
+UPSTREAM_UNAVAILABLE) when it cannot, so nothing changes without its record.
+
+A record commits with the change it records: the first transaction of an audited call
+that changes anything, through `Runtime.session`, also writes the call's record as
+*pending* in the service's audit outbox (`enlist`, called by the runtime, never by a
+servicer). When the call ends its entries go to the server's `AuditSink` before the
+response is sent and the pending row is settled: deleted, or replaced by the entries
+when the log went away since. A process that dies between its commit and the log write
+leaves the pending row, which the outbox forwards (outcome unknown) once its grace is
+over (`servers.runtime.audit_outbox`). No record is dropped while the service's
+database takes writes; if even that fails, it is logged at CRITICAL (`AUDIT RECORD
+LOST`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,10 +54,13 @@ from palmgrid.type.v1 import identity_pb2
 from servers.runtime import callmeta
 from servers.runtime.audit import AuditEntry, AuditSink
 from servers.runtime.calls import current_call
+from servers.runtime.db import wrote
 from servers.runtime.errors import Unavailable
 from servers.runtime.methods import MethodInfo
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from servers.runtime.audit_outbox import AuditOutbox
 
 log = logging.getLogger("palmgrid.audit")
@@ -150,6 +161,33 @@ class CallAudit:
     note: AuditNote
     # The first request (a client stream's first message), for the resource.
     request: Message | None = None
+    # The call's context (aio: a snapshot), for the record held while the call runs.
+    context: Any = None
+    # The CreateAuditRecord id of the call's record, pending or final alike.
+    write_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The outbox row holding the call's record while it runs (see `enlist`).
+    pending_id: int | None = None
+
+
+# The audited call whose record a transaction of the runtime's must commit with.
+_enlisting: contextvars.ContextVar[tuple[CallAuditor, CallAudit] | None] = contextvars.ContextVar(
+    "palmgrid_audit_enlisting", default=None
+)
+
+# A record held while its call runs says this until the call settles it.
+INTERRUPTED = {"outcome": "unknown: the call committed its changes and ended before its record"}
+
+
+def enlist(session: Session) -> Callable[[], None] | None:
+    """Called by `Runtime.session` just before it commits: in the current audited
+    call's first transaction that changed anything, write the call's record as pending
+    in the same transaction. Returns what to run once the commit succeeded (None when
+    nothing was written)."""
+    current = _enlisting.get()
+    if current is None:
+        return None
+    auditor, audit = current
+    return auditor.hold(session, audit)
 
 
 class CallAuditor:
@@ -159,12 +197,35 @@ class CallAuditor:
         self._sink = sink
         self._outbox = outbox
 
-    def open(self, method: MethodInfo, request: Any) -> CallAudit:
-        """Give the call a fresh note (the servicer's `audit_note()`)."""
+    def open(self, method: MethodInfo, request: Any, context: Any = None) -> CallAudit:
+        """Give the call a fresh note (the servicer's `audit_note()`); an audited call's
+        transactions hold its record as they commit (`enlist`)."""
         note = AuditNote()
         first = request if isinstance(request, Message) else None
-        _note.set(note)  # the interceptor runs each call in a context of its own
-        return CallAudit(method, note, first)
+        audit = CallAudit(method, note, first, context)
+        # The interceptor runs each call in a context of its own.
+        _note.set(note)
+        _enlisting.set((self, audit) if method.rules.audited else None)
+        return audit
+
+    def hold(self, session: Session, audit: CallAudit) -> Callable[[], None] | None:
+        """`enlist` for this server's call `audit`: its record, as pending, in
+        `session`'s transaction when that is the call's first to change anything."""
+        if audit.pending_id is not None or self._outbox is None or not wrote(session):
+            return None
+        pending_id = self._outbox.hold(session, self._interrupted(audit))
+
+        def committed() -> None:
+            audit.pending_id = pending_id
+
+        return committed
+
+    def _interrupted(self, audit: CallAudit) -> AuditEntry:
+        """The record held while the call runs: what is known so far, outcome unknown."""
+        entry = self._entries(audit, audit.context, grpc.StatusCode.UNKNOWN, "", None)[0]
+        entry.error_reason = "OUTCOME_UNKNOWN"
+        entry.details = {**entry.details, **INTERRUPTED}
+        return entry
 
     def admit(self, audit: CallAudit) -> None:
         """Refuse an audited call before its servicer runs when the log cannot take
@@ -192,14 +253,15 @@ class CallAuditor:
     ) -> None:
         """Record the call's outcome when it is to be recorded; never raises."""
         _note.set(None)
+        _enlisting.set(None)
         if not (audit.method.rules.audited or code == grpc.StatusCode.PERMISSION_DENIED):
             return
         try:
             entries = self._entries(audit, context, code, reason, response)
         except Exception:  # a record we cannot even build must not fail the call either
             log.exception("audit record not built", extra={"action": audit.method.path})
-            return
-        self._write(entries)
+            return  # a held record stays, to be forwarded as it stands
+        self._write(audit, entries)
 
     def _entries(
         self,
@@ -227,6 +289,7 @@ class CallAuditor:
             request_id=request_id,
             trace_id=trace_id,
             client_ip=client_ip,
+            write_id=audit.write_id,
         )
         for event in note.events:
             event.request_id = event.request_id or request_id
@@ -234,19 +297,26 @@ class CallAuditor:
             event.client_ip = event.client_ip or client_ip
         return [entry, *note.events]
 
-    def _write(self, entries: list[AuditEntry]) -> None:
+    def _write(self, audit: CallAudit, entries: list[AuditEntry]) -> None:
         # The call has ended (committed, if it changed anything): its record goes to the
-        # log, else to the outbox that forwards it once the log is back.
+        # log, else to the outbox that forwards it once the log is back; the record
+        # held while it ran is settled either way.
         where = {"action": entries[0].action, "resource": entries[0].resource}
+        waiting: list[AuditEntry] = []
         try:
             self._sink.write(entries)
-            return
         except Exception:
             log.warning("audit log did not take the record", exc_info=True, extra=where)
+            waiting = entries
         if self._outbox is None:
-            log.critical("AUDIT RECORD NOT WRITTEN (no outbox)", extra=where)
+            if waiting:
+                log.critical("AUDIT RECORD NOT WRITTEN (no outbox)", extra=where)
             return
         try:
-            self._outbox.keep(entries)
+            if audit.pending_id is not None:
+                self._outbox.settle(audit.pending_id, waiting)
+            elif waiting:
+                self._outbox.keep(waiting)
         except Exception:
+            # A held record still stands for the call (forwarded once its grace is over).
             log.critical("AUDIT RECORD LOST", exc_info=True, extra=where)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 _BEGIN_OPTION = "palmgrid_sqlite_begin"
@@ -96,6 +97,35 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, echo: bool) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+# --- whether a session's transaction wrote anything ------------------------------------
+
+_WROTE = "palmgrid_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if isinstance(statement, sqlalchemy.TextClause):
+        changes = not statement.text.lstrip().upper().startswith(("SELECT", "WITH", "PRAGMA"))
+    else:
+        changes = state.is_insert or state.is_update or state.is_delete
+    if changes:
+        state.session.info[_WROTE] = True
+
+
+def wrote(session: Session) -> bool:
+    """Whether `session`'s transaction has changed anything so far (pending ORM changes
+    are flushed first): ORM flushes and executed INSERT / UPDATE / DELETE (upserts
+    included) and textual statements other than reads count."""
+    session.flush()
+    return bool(session.info.get(_WROTE))
 
 
 @contextmanager

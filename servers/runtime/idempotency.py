@@ -10,6 +10,11 @@ check-then-insert race. The same id again:
 - with the same request: the resource made the first time (read back by the caller);
 - with a different request: ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED (409).
 
+Anonymous callers (a registration) share one namespace: anyone who learns or guesses an
+id could replay it and be answered with the resource. Their keys are honoured only for
+`anonymous_life` (minutes: long enough for a phone's retries), then forgotten; a
+signed-in caller's keys are theirs alone and kept.
+
 A create in one transaction uses `create_once` (`insert_once` for one row). One with
 work outside its transaction (a captcha spent, another service asked) uses
 `IdempotentRequest` directly: `replay()` before that work, `remember(session, name)` in
@@ -24,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
@@ -32,6 +37,7 @@ from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from palmgrid.type.v1 import identity_pb2
 from servers.runtime.calls import current_call
 from servers.runtime.clock import SYSTEM_CLOCK, Clock
 from servers.runtime.errors import AlreadyExists
@@ -76,6 +82,9 @@ class IdempotentRequest:
     request_id: str
     digest: str
     clock: Clock = SYSTEM_CLOCK
+    # How long the key is honoured when the caller is anonymous (None: as long as it
+    # is kept).
+    anonymous_life: timedelta | None = None
 
     @classmethod
     def of(
@@ -85,22 +94,29 @@ class IdempotentRequest:
         *,
         ignore: Sequence[str] = (),
         clock: Clock = SYSTEM_CLOCK,
+        anonymous_life: timedelta | None = None,
     ) -> IdempotentRequest | None:
         """The current call's create `request` keyed by its `request_id` (None without
-        one); the key is per method and caller (anonymous callers share one, of ids
-        nobody can guess)."""
+        one); the key is per method and caller. Anonymous callers share one namespace,
+        so their keys count only for `anonymous_life` (see the module docstring)."""
         request_id = getattr(request, "request_id", "")
         if not request_id:
             return None
         call = current_call()
         principal = call.principal if call else None
+        # For a method open to anonymous callers (an `anonymous_life`), a service account
+        # with no user behind it (the edge relaying a phone) is anonymous too.
+        anonymous = principal is None or (
+            anonymous_life is not None and principal.kind == identity_pb2.PRINCIPAL_KIND_SERVICE
+        )
         return cls(
             service=runtime.name,
             operation=call.method if call else type(request).DESCRIPTOR.full_name,
-            caller=principal.user if principal else "",
+            caller="" if anonymous or principal is None else principal.user,
             request_id=request_id,
             digest=request_fingerprint(request, ignore=ignore),
             clock=clock,
+            anonymous_life=anonymous_life,
         )
 
     @property
@@ -115,11 +131,21 @@ class IdempotentRequest:
             table.c.request_id == self.request_id,
         )
 
+    def _lapsed(self) -> sa.ColumnElement[bool]:
+        """The key's row, when it is an anonymous one older than `anonymous_life`."""
+        if self.caller or self.anonymous_life is None:
+            return sa.false()
+        return sa.and_(
+            self._key(), self._table.c.create_time < self.clock.now() - self.anonymous_life
+        )
+
     def earlier_in(self, session: Session) -> str | None:
         """The resource an earlier request with this key created (None: none did);
         AlreadyExists (IDEMPOTENCY_KEY_REUSED) when it came with another request."""
         row = session.execute(
-            sa.select(self._table.c.fingerprint, self._table.c.resource).where(self._key())
+            sa.select(self._table.c.fingerprint, self._table.c.resource).where(
+                self._key(), sa.not_(self._lapsed())
+            )
         ).first()
         if row is None:
             return None
@@ -140,7 +166,10 @@ class IdempotentRequest:
 
     def remember(self, session: Session, resource: str, now: datetime | None = None) -> None:
         """Record that this request created `resource`, in the creating transaction (an
-        IntegrityError at commit means a concurrent retry won: see `earlier_in`)."""
+        IntegrityError at commit means a concurrent retry won: see `earlier_in`). A lapsed
+        anonymous key of the same id is forgotten first."""
+        if not self.caller and self.anonymous_life is not None:
+            session.execute(sa.delete(self._table).where(self._lapsed()))
         session.execute(
             sa.insert(self._table).values(
                 operation=self.operation,
@@ -151,6 +180,15 @@ class IdempotentRequest:
                 create_time=now or self.clock.now(),
             )
         )
+
+
+def forget_anonymous_keys(session: Session, service: str, *, before: datetime) -> int:
+    """Delete `service`'s anonymous keys made before `before` (housekeeping); how many."""
+    table = request_keys_table(service)
+    deleted = session.execute(
+        sa.delete(table).where(table.c.caller == "", table.c.create_time < before)
+    )
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def insert_once(

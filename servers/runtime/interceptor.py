@@ -151,7 +151,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         audit: CallAudit | None = None
         try:
             self._admit(method, call, context)
-            audit = self._open_audit(method, request)
+            audit = self._open_audit(method, request, context)
             request = self._validated(method, request, audit)
             self._admit_audit(audit)
             response = behaviour(request, context)
@@ -175,7 +175,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         audit: CallAudit | None = None
         try:
             self._admit(method, call, context)
-            audit = self._open_audit(method, request)
+            audit = self._open_audit(method, request, context)
             request = self._validated(method, request, audit)
             self._admit_audit(audit)
             yield from behaviour(request, context)
@@ -252,8 +252,12 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             self._validator.check(request)
             yield request
 
-    def _open_audit(self, method: MethodInfo, request: Any) -> CallAudit | None:
-        return self._auditor.open(method, request) if self._auditor is not None else None
+    def _open_audit(
+        self, method: MethodInfo, request: Any, context: grpc.ServicerContext
+    ) -> CallAudit | None:
+        if self._auditor is None:
+            return None
+        return self._auditor.open(method, request, context)
 
     def _admit_audit(self, audit: CallAudit | None) -> None:
         if audit is not None and self._auditor is not None:

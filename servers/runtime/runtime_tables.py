@@ -1,8 +1,8 @@
 """Tables the runtime keeps in every service's own database, named after the service
 (`<service>_audit_outbox`, `<service>_request_keys`) so services may share a database:
 
-- the audit outbox: records the audit log could not take at once, forwarded later
-  (`servers.runtime.audit_outbox`);
+- the audit outbox: records the audit log could not take at once, and the pending
+  records of audited calls in progress, forwarded later (`servers.runtime.audit_outbox`);
 - request keys: the `request_id` of each idempotent create and what it made
   (`servers.runtime.idempotency`).
 
@@ -38,6 +38,10 @@ def audit_outbox_table(service: str) -> sa.Table:
         sa.Column("last_error", sa.String(500), nullable=False, default=""),
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("next_attempt_time", UtcDateTime(), nullable=False),
+        # "ready": to forward; "pending": written in an audited call's own transaction,
+        # replaced by the call's record when it ends (forwarded as it stands if the
+        # call never ends: the process died after its commit).
+        sa.Column("state", sa.String(16), nullable=False, default="ready"),
     )
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -32,6 +32,7 @@ from sqlmodel import Session
 from servers.runtime import devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.audit_outbox import AuditOutbox
+from servers.runtime.auditing import enlist
 from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
@@ -77,9 +78,17 @@ class Runtime:
             raise TypeError(f"{self.name} settings are {type(self.own_settings).__name__}")
         return self.own_settings
 
-    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
-        """A transaction on the service's database (see `servers.runtime.db.session_scope`)."""
-        return session_scope(self.engine, write=write)
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction on the service's database (see `servers.runtime.db.session_scope`).
+        In an audited call, the first such transaction that changes anything also
+        commits the call's audit record, as pending (`servers.runtime.auditing.enlist`)."""
+        held = None
+        with session_scope(self.engine, write=write) as session:
+            yield session
+            held = enlist(session)
+        if held is not None:
+            held()
 
     def channel(self, service: str) -> grpc.Channel:
         """The channel to another PalmGrid service, authenticated as this service."""

@@ -26,6 +26,7 @@ from palmgrid.billing.v1 import resources_pb2 as billing_resources
 from servers.account import models as account_models
 from tests.account import services
 from tests.account.conftest import (
+    CAPTCHA,
     Account,
     StartAccount,
     base_settings,
@@ -99,7 +100,10 @@ def bind(account: Account, metadata: object, number: int) -> None:
 def send_code(account: Account, metadata: object, number: int) -> None:
     account.public.SendCustomerBindingCode(
         requests_pb.SendCustomerBindingCodeRequest(
-            parent="users/me", customer=f"customers/{3100000000 + number}"
+            parent="users/me",
+            customer=f"customers/{3100000000 + number}",
+            captcha=account.captcha(),
+            captcha_answer=CAPTCHA,
         ),
         metadata=metadata,
     )

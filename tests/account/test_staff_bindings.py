@@ -6,13 +6,17 @@ and PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 import pytest
+from sqlmodel import col, select
 
 from palmgrid.account.v1 import account_admin_service_pb2 as admin_pb
 from palmgrid.account.v1 import account_service_customer_requests_pb2 as requests_pb
@@ -21,7 +25,8 @@ from palmgrid.account.v1 import resources_pb2 as account_pb
 from palmgrid.billing.v1 import billing_internal_service_pb2, billing_internal_service_pb2_grpc
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from servers.account import models as account_models
-from servers.account.config import AccountConfig
+from servers.account.config import AccountConfig, pepper_path
+from servers.account.passwords import load_pepper
 from servers.account.service import make_spec as account_spec
 from servers.notification.service import make_spec as notification_spec
 from servers.runtime import SettableClock, build_server
@@ -49,9 +54,13 @@ IN_SCOPE = 1  # customer_record: odd numbers are in QJ-QL, even ones in QJ-ZY
 OUT_OF_SCOPE = 2
 PHONELESS = 11
 CONTENDED = 3
+DOCUMENT_NUMBER = "53030219800101123X"
 EVIDENCE = admin_pb.BindingEvidence(
-    document_type=admin_pb.IDENTITY_DOCUMENT_TYPE_RESIDENT_ID_CARD, note="holder in person"
+    document_type=admin_pb.IDENTITY_DOCUMENT_TYPE_RESIDENT_ID_CARD,
+    note="holder in person",
+    document_number=DOCUMENT_NUMBER,
 )
+STAFF_DAILY = 20
 
 
 @dataclass
@@ -102,7 +111,13 @@ def system(
                 "notification_target": notification_target,
             }
         )
-        config = AccountConfig(**{**FAST_ARGON2.model_dump(), "binding_users_per_customer": CAP})
+        config = AccountConfig(
+            **{
+                **FAST_ARGON2.model_dump(),
+                "binding_users_per_customer": CAP,
+                "binding_verifications_per_staff": STAFF_DAILY,
+            }
+        )
         server, account_port, account_runtime = build_server(
             account_spec(clock=clock, config=config), settings, address="127.0.0.1:0"
         )
@@ -121,40 +136,46 @@ def system(
         )
         server.start()
         notification = Notification(server, port, runtime, clock, settings=notification_settings)
-        admin = account.signed_in("admin", DEV_PASSWORD)
-        account.admin_stub.CreateStaffUser(
-            admin_pb.CreateStaffUserRequest(
-                user=account_pb.User(username="counteragent"),
-                roles=["roles/agent"],
-                supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
-                supply_offices=["QJ-QL"],
-                temporary_password="Temp-pass-01!",
-            ),
-            metadata=admin,
-        )
-        # Until the temporary password is changed, the session may do nothing else.
-        account.public.ChangePassword(
-            account_service_pb2.ChangePasswordRequest(
-                name="users/me", password="Temp-pass-01!", new_password=GOOD_PASSWORD
-            ),
-            metadata=account.signed_in("counteragent", "Temp-pass-01!"),
-        )
-        yield System(account, notification, account.signed_in("counteragent"))
+        yield System(account, notification, _new_agent(account, "counteragent"))
         notification.close()
         account.close()
     services.stop(billing)
+
+
+def _new_agent(account: Account, username: str) -> tuple[tuple[str, bytes], ...]:
+    """A new agent of 麒麟 (QJ-QL), signed in (its temporary password changed)."""
+    account.admin_stub.CreateStaffUser(
+        admin_pb.CreateStaffUserRequest(
+            user=account_pb.User(username=username),
+            roles=["roles/agent"],
+            supply_office_coverage=account_pb.SUPPLY_OFFICE_COVERAGE_LISTED,
+            supply_offices=["QJ-QL"],
+            temporary_password="Temp-pass-01!",
+        ),
+        metadata=account.signed_in("admin", DEV_PASSWORD),
+    )
+    # Until the temporary password is changed, the session may do nothing else.
+    account.public.ChangePassword(
+        account_service_pb2.ChangePasswordRequest(
+            name="users/me", password="Temp-pass-01!", new_password=GOOD_PASSWORD
+        ),
+        metadata=account.signed_in(username, "Temp-pass-01!"),
+    )
+    return account.signed_in(username)
 
 
 def _customer_user(system: System, username: str) -> str:
     return str(system.account.register(username).name)
 
 
-def _verify(system: System, user: str, number: int, **kwargs: object) -> account_pb.CustomerBinding:
+def _verify(
+    system: System, user: str, number: int, *, agent: object = None, **kwargs: object
+) -> account_pb.CustomerBinding:
     return system.account.admin_stub.VerifyCustomerBinding(
         admin_pb.VerifyCustomerBindingRequest(
             parent=user, customer=f"customers/{3100000000 + number}", evidence=EVIDENCE, **kwargs
         ),
-        metadata=system.agent,
+        metadata=agent or system.agent,
     )
 
 
@@ -242,3 +263,42 @@ def test_the_users_per_customer_cap_holds_under_concurrent_bindings(system: Syst
         from servers.account import bindings
 
         assert len(bindings.bound_users(session, f"customers/{3100000000 + CONTENDED}")) == CAP
+
+
+def test_the_audit_record_keeps_a_keyed_hash_of_the_document_never_its_number(
+    system: System,
+) -> None:
+    user = _customer_user(system, "counterdocument")
+    made = _verify(system, user, 5)
+    with system.account.runtime.session() as session:
+        records = session.exec(
+            select(account_models.AuditRecord).where(
+                col(account_models.AuditRecord.resource) == made.name
+            )
+        ).all()
+    assert len(records) == 1
+    details = dict(records[0].details)
+    pepper_hash = hmac.new(
+        load_pepper(pepper_path(AccountConfig(), system.account.settings.data_dir), create=False),
+        f"identity-document\x00{DOCUMENT_NUMBER}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    assert details["documentDigest"] == pepper_hash
+    assert DOCUMENT_NUMBER not in repr(records[0].model_dump())
+
+
+def test_a_staff_member_binds_at_most_so_many_customers_a_day(system: System) -> None:
+    busy = _new_agent(system.account, "busycounter")
+    user = _customer_user(system, "counterlimited")
+    # Refused bindings (a customer outside the office) count as well.
+    for _ in range(STAFF_DAILY):
+        refused = fails(lambda: _verify(system, user, OUT_OF_SCOPE, agent=busy))
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    limited = fails(lambda: _verify(system, user, 7, agent=busy))
+    assert limited.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(limited) == "RATE_LIMITED"
+    # Another staff member is not held by it, and the next day this one may bind again.
+    _verify(system, _customer_user(system, "counterother"), 7)
+    system.account.clock.advance(timedelta(days=1, minutes=1))
+    busy = system.account.signed_in("busycounter")  # yesterday's session has lapsed
+    assert _verify(system, user, 9, agent=busy).customer == f"customers/{3100000000 + 9}"

@@ -4,15 +4,19 @@ tests' certificate), and bind with it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 
 from clients.edge_client import EdgeClient
+from clients.edge_errors import EdgeApiError
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import notification_service_pb2_grpc as notification_grpc
 from palmgrid.notification.v1 import resources_pb2 as message_pb
-from tests.e2e.system import TESTER, System
+from tests.e2e.system import CAPTCHA, FAST_ARGON2, TESTER, System, start_system
 
 ACCOUNT_SENDER = "serviceAccounts/account"
 
@@ -43,5 +47,20 @@ def sent_code(system: System, customer: str) -> str:
 
 def bind(system: System, client: EdgeClient, customer: str, **kwargs: Any) -> dict[str, Any]:
     """Have a code sent for `customer`, and bind it with that code."""
-    client.send_binding_code(customer)
+    client.send_binding_code(customer, captcha_answer=CAPTCHA)
     return client.bind_customer(customer, sent_code(system, customer), **kwargs)
+
+
+def binding_system(directory: Path, **account_config: Any) -> Iterator[System]:
+    """A running system whose account service has these settings (on top of
+    FAST_ARGON2), for a module's fixture; stopped when the module is done."""
+    running = start_system(directory, account_config=FAST_ARGON2.model_copy(update=account_config))
+    yield running
+    running.stop()
+
+
+def refused(call: Callable[[], object]) -> EdgeApiError:
+    """The error the edge answers `call` with (the test fails when it succeeds)."""
+    with pytest.raises(EdgeApiError) as caught:
+        call()
+    return caught.value

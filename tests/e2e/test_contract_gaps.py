@@ -30,6 +30,11 @@ def _conflict(call: Callable[[], object]) -> EdgeApiError:
     return caught.value
 
 
+def _outlets_named(client: EdgeClient, display_name: str) -> list[str]:
+    nearby = client.outlets(25.5, 103.8)["outlets"]
+    return [o["name"] for o in nearby if o["displayName"] == display_name]
+
+
 def test_a_retried_registration_returns_the_same_user(client_for: ClientFactory) -> None:
     client = client_for()
     username, request_id = fresh_username(), str(uuid.uuid4())
@@ -69,10 +74,7 @@ def test_a_retried_outlet_is_created_once(client_for: ClientFactory) -> None:
     first = editor.send("POST", "/v1/outlets", body=OUTLET, params=params).json
     again = editor.send("POST", "/v1/outlets", body=OUTLET, params=params).json
     assert again["name"] == first["name"]
-    nearby = editor.outlets(25.5, 103.8)["outlets"]
-    assert [o["name"] for o in nearby if o["displayName"] == OUTLET["displayName"]] == [
-        first["name"]
-    ]
+    assert _outlets_named(editor, OUTLET["displayName"]) == [first["name"]]
 
 
 def test_a_stale_etag_is_refused(new_customer: Callable[..., EdgeClient]) -> None:
@@ -113,3 +115,32 @@ def test_an_update_without_a_mask_leaves_the_switches_not_sent(
         True,
         True,
     )
+
+
+def test_the_idempotency_key_header_is_the_request_id(client_for: ClientFactory) -> None:
+    """A create whose request has a `request_id` takes it from `Idempotency-Key` when
+    the body and query give none; the two disagreeing is 400 naming `requestId`."""
+    editor = client_for()
+    editor.login("editor", STAFF_PASSWORD, captcha_answer=CAPTCHA)
+    outlet = {**OUTLET, "displayName": "幂等键营业厅"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
+    again = editor.send("POST", "/v1/outlets", body=outlet, headers=key).json
+    assert again["name"] == first["name"]
+    assert _outlets_named(editor, outlet["displayName"]) == [first["name"]]
+    # The same key given both ways is one key; two different ones are refused.
+    same = editor.send(
+        "POST",
+        "/v1/outlets",
+        body=outlet,
+        headers=key,
+        params={"requestId": key["Idempotency-Key"]},
+    ).json
+    assert same["name"] == first["name"]
+    with pytest.raises(EdgeApiError) as caught:
+        editor.send(
+            "POST", "/v1/outlets", body=outlet, headers=key, params={"requestId": str(uuid.uuid4())}
+        )
+    assert caught.value.status == 400
+    violations = [v for d in caught.value.body["details"] for v in d.get("fieldViolations", [])]
+    assert [v["field"] for v in violations] == ["requestId"]

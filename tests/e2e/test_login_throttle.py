@@ -50,3 +50,41 @@ def test_a_strangers_failed_logins_do_not_lock_the_owner_out(
 
     notices = [m["body"] for m in elsewhere.messages()["messages"]]
     assert any(stranger in body for body in notices)
+
+
+CEILING = 100  # PALMGRID_ACCOUNT_LOGIN_FAILURE_CEILING's default, NIST's most
+PER_SOURCE = 5  # the lockout_threshold parameter
+
+
+def test_the_ceiling_does_not_lock_the_owner_out_of_a_place_they_signed_in_from(
+    client_for: ClientFactory,
+) -> None:
+    username = fresh_username()
+    home = fresh_address()
+    owner = client_for(home)
+    owner.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    owner.login(username, PASSWORD, captcha_answer=CAPTCHA)
+    owner.logout()
+
+    def spend(address: str) -> list[str]:
+        """One stranger's address: tries until it is locked itself."""
+        stranger = client_for(address)
+        outcomes = []
+        for _ in range(PER_SOURCE):
+            with pytest.raises(EdgeApiError) as refused:
+                stranger.login(username, WRONG, captcha_answer=CAPTCHA)
+            outcomes.append(refused.value.reason)
+        return outcomes
+
+    addresses = [fresh_address() for _ in range(CEILING // PER_SOURCE)]
+    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+        outcomes = Counter(r for tries in pool.map(spend, addresses) for r in tries)
+    assert outcomes == {"INVALID_CREDENTIALS": CEILING}
+
+    # The username is now locked for places it never signed in from, right password or
+    # not ...
+    with pytest.raises(EdgeApiError) as refused:
+        client_for(fresh_address()).login(username, PASSWORD, captcha_answer=CAPTCHA)
+    assert (refused.value.status, refused.value.reason) == (429, "ACCOUNT_LOCKED")
+    # ... but not for the owner at home.
+    assert client_for(home).login(username, PASSWORD, captcha_answer=CAPTCHA)["token"]

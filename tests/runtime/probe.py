@@ -18,6 +18,7 @@ from sqlalchemy import text
 from palmgrid.type.v1 import identity_pb2
 from servers.runtime import (
     Aborted,
+    FailedPrecondition,
     NotFound,
     PermissionDenied,
     Registration,
@@ -41,7 +42,9 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
     """Answers from what the runtime hands it; remembers which Sleep calls started and
     what it renamed."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        # The service's database, for AddCustomer (None: a probe without one).
+        self.runtime = runtime
         self.started: list[str] = []
         # Whether each Sleep's caller still waited when the sleep was over.
         self.caller_waited: dict[str, bool] = {}
@@ -106,6 +109,18 @@ class ProbeServicer(probe_pb2_grpc.ProbeServiceServicer):
         if request.missing:
             raise NotFound(f"{request.name} not found")
         return probe_pb2.RenameResponse(name=f"things/{request.new_name}")
+
+    def AddCustomer(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.runtime is None:
+            raise FailedPrecondition("this probe has no database")
+        with self.runtime.session(write=True) as session:
+            session.execute(
+                text("INSERT INTO probe_customer (name) VALUES (:name)"), {"name": request.name}
+            )
+            found = session.execute(
+                text("SELECT id FROM probe_customer WHERE name = :name"), {"name": request.name}
+            ).scalar_one()
+        return probe_pb2.AddCustomerResponse(name=f"customers/{found}")
 
     def Collect(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         return probe_pb2.CollectResponse(text=" ".join(r.word for r in request_iterator))

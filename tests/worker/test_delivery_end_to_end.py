@@ -18,10 +18,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from palmgrid.notification.v1 import notification_service_pb2 as service_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_pb
+from servers.notification.models import AttemptRow
 from servers.notification.service import make_spec
 from servers.runtime import SYSTEM_CLOCK, build_server, create_engine, session_scope
 from servers.worker.models import OK, JobRow, JobRunRow
@@ -46,9 +48,13 @@ from tests.worker.support import process_env, start_worker, stop, wait_until
 pytestmark = pytest.mark.postgres
 
 JOB = "notification.delivery"
-# A delivery claimed by a caller that died is due again this soon (the gateway
-# timeout is 2 s); a failed attempt is tried again after 1 s.
-CLAIM_SECONDS = 3.0
+# A send waits this long for the gateway; a call sends only while this and a second
+# to answer are left of its deadline (on a loaded machine handing back what it did
+# not send may take seconds of that).
+GATEWAY_TIMEOUT_SECONDS = 4.0
+# A delivery claimed by a caller that died is due again this soon (longer than a
+# send may last); a failed attempt is tried again after 1 s.
+CLAIM_SECONDS = 5.0
 # A killed worker's job is free again this soon.
 LEASE_SECONDS = 2
 _ATTEMPTED = re.compile(r"^(\d+) attempted, ")
@@ -66,6 +72,7 @@ class System:
         self.sandbox = SandboxProcess(directory / "sandbox").start()
         config = fast_config(
             self.sandbox.url,
+            gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
             claim_seconds=CLAIM_SECONDS,
             retry_base_seconds=1.0,
             retry_max_seconds=2.0,
@@ -187,6 +194,22 @@ def worker_pid(worker: str) -> int:
     return int(worker.split(":")[1])
 
 
+def runs_by_others(database_url: str, worker: int) -> list[JobRunRow]:
+    """The delivery job's runs by workers other than pid `worker`, in order."""
+    return [run for run in job_runs(database_url) if worker_pid(run.worker) != worker]
+
+
+def claims_since(system: System, runs: list[JobRunRow]) -> bool:
+    """Whether a delivery was claimed after the first of `runs` started (no run: no)."""
+    if not runs:
+        return False
+    with system.runtime.session() as session:
+        claimed = session.exec(
+            select(func.count()).where(col(AttemptRow.start_time) >= runs[0].start_time)
+        ).one()
+    return claimed > 0
+
+
 def attempted(runs: list[JobRunRow]) -> int:
     """Deliveries the OK runs attempted, from their outcome messages."""
     counts = [_ATTEMPTED.match(run.message) for run in runs if run.outcome == OK]
@@ -249,18 +272,21 @@ def test_two_workers_on_postgresql_send_each_message_once(
 ) -> None:
     people = system.people(6)
     messages = system.create(people, each=3)
-    # A slow gateway: the due sends take longer than a worker waits for one call and
-    # longer than a claim lasts, so each call sends part and hands the rest back.
-    system.sandbox.behave("delay", 0.2)
-    env = {**system.worker_env(postgres_url), "PALMGRID_WORKER_CALL_TIMEOUT_SECONDS": "4"}
+    # A slow gateway: the due sends (36 × 0.5 s) take longer than a worker waits for
+    # one call and longer than a claim lasts, so each call sends part and hands the rest
+    # back. The call timeout leaves a loaded machine room to claim before sending, and
+    # the paused worker's call room to outlast the pause (else it ends
+    # DEADLINE_EXCEEDED, a FAILED run that says nothing of the service).
+    system.sandbox.behave("delay", 0.5)
+    env = {**system.worker_env(postgres_url), "PALMGRID_WORKER_CALL_TIMEOUT_SECONDS": "16"}
     workers = {}
     for index in range(2):
         worker = start_worker(env, tmp_path / f"worker{index}.log")
         workers[worker.pid] = worker
     try:
         wait_until(lambda: gateway_received(system.sandbox, people), 60, "the first send")
-        # The worker running the job pauses past its lease: the other takes the job
-        # over, and the first, let go on, sends once more before it learns it lost it.
+        # The worker running the job pauses, mid-call, past its lease: the other takes
+        # the job over, and the first, let go on, ends its call and learns it lost it.
         holders: list[int] = []
         wait_until(
             lambda: holders.append(job_holder(postgres_url)) or holders[-1] != 0,
@@ -269,15 +295,17 @@ def test_two_workers_on_postgresql_send_each_message_once(
         )
         paused = holders[-1]
         workers[paused].send_signal(signal.SIGSTOP)
-
-        def runs_by_the_other() -> int:
-            return sum(worker_pid(run.worker) != paused for run in job_runs(postgres_url))
-
-        before = runs_by_the_other()
+        before = len(runs_by_others(postgres_url, paused))
         try:
-            # A run recorded by the other worker since the pause: a short run between
-            # two polls of the lease would not be seen holding it.
-            wait_until(lambda: runs_by_the_other() > before, 60, "a takeover")
+            # Until the other worker, in a run since the pause, has claimed deliveries
+            # (once the paused call's claims lapsed or it handed them back): it sends
+            # those. Its first run may find every delivery still claimed and end with
+            # none, and then the first worker might run the job to the end.
+            wait_until(
+                lambda: claims_since(system, runs_by_others(postgres_url, paused)[before:]),
+                60,
+                "a takeover that claims deliveries",
+            )
         finally:
             workers[paused].send_signal(signal.SIGCONT)
         wait_until(lambda: system.completed(messages), 90, "every message completed")

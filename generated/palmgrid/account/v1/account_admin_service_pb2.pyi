@@ -632,28 +632,36 @@ Global___VerifyCustomerBindingRequest: _TypeAlias = VerifyCustomerBindingRequest
 @_typing.final
 class BindingEvidence(_message.Message):
     """What a staff member checked at the counter before binding a customer on their
-    word. The document's number is never taken.
+    word. The document's number is kept only as a keyed hash (HMAC over the account
+    service's pepper), never as given.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     DOCUMENT_TYPE_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_NUMBER_FIELD_NUMBER: _builtins.int
     document_type: Global___IdentityDocumentType.ValueType
     """The kind of identity document the holder showed."""
     note: _builtins.str
     """A short note of anything else checked, such as "property deed"; no document
     numbers.
     """
+    document_number: _builtins.str
+    """The number on the document shown (letters and digits, 5 to 32): the audit record
+    keeps its keyed hash, so the same document can be recognised later, never the
+    number itself. Plain text or an encrypted envelope; never returned.
+    """
     def __init__(
         self,
         *,
         document_type: Global___IdentityDocumentType.ValueType = ...,
         note: _builtins.str = ...,
+        document_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_type", b"document_type", "note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_number", b"document_number", "document_type", b"document_type", "note", b"note"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -31,7 +31,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from palmgrid.account.v1 import resources_pb2 as palmgrid_dot_account_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;palmgrid/account/v1/account_service_customer_requests.proto\x12\x13palmgrid.account.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#palmgrid/account/v1/resources.proto\"\xed\x01\n\x1c\x43reateCustomerBindingRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12J\n\x10\x63ustomer_binding\x18\x02 \x01(\x0b\x32$.palmgrid.account.v1.CustomerBindingB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12#\n\nrequest_id\x18\x03 \x01(\tB\x0f\xe2\x41\x01\x01\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"\xd3\x01\n\x1eSendCustomerBindingCodeRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12S\n\x08\x63ustomer\x18\x02 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\"X\n\x1fSendCustomerBindingCodeResponse\x12\x35\n\x0b\x65xpire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc0\x01\n\x1bListCustomerBindingsRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\x84\x01\n\x1cListCustomerBindingsResponse\x12\x45\n\x11\x63ustomer_bindings\x18\x01 \x03(\x0b\x32$.palmgrid.account.v1.CustomerBindingB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xa1\x01\n\x1c\x44\x65leteCustomerBindingRequest\x12\x80\x01\n\x04name\x18\x01 \x01(\tBr\xe2\x41\x01\x02\xfa\x41%\n#account.palmgrid.cn/CustomerBinding\xbaHCrA2?^users/(me|[a-z0-9][a-z0-9-]{0,62})/customerBindings/[0-9]{10}$\"\x1f\n\x1d\x44\x65leteCustomerBindingResponse\"\x8c\x01\n\x17GetSubscriptionsRequest\x12q\n\x04name\x18\x01 \x01(\tBc\xe2\x41\x01\x02\xfa\x41#\n!account.palmgrid.cn/Subscriptions\xbaH6r422^users/(me|[a-z0-9][a-z0-9-]{0,62})/subscriptions$\"\x81\x03\n\x1aUpdateSubscriptionsRequest\x12\xeb\x01\n\rsubscriptions\x18\x01 \x01(\x0b\x32\".palmgrid.account.v1.SubscriptionsB\xaf\x01\xe2\x41\x01\x02\xbaH\xa7\x01\xba\x01\xa0\x01\n\x12subscriptions.name\x12\x41name must be users/me/subscriptions or users/{user}/subscriptions\x1aGthis.name.matches(\'^users/(me|[a-z0-9][a-z0-9-]{0,62})/subscriptions$\')\xc8\x01\x01\x12u\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskBD\xe2\x41\x01\x01\xbaH=\xe2\x01:\x12\x01*\x12\x06outage\x12\x04\x62ill\x12\x14\x61pplication_progress\x12\x06notice\x12\x03sms\x12\x04push\"\xf1\x01\n\x13ListMessagesRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\x12\x37\n\x05topic\x18\x04 \x01(\x0e\x32\x1a.palmgrid.account.v1.TopicB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\"\x87\x01\n\x14ListMessagesResponse\x12\x34\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.palmgrid.account.v1.MessageB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cunread_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x93\x01\n\x11GetMessageRequest\x12~\n\x04name\x18\x01 \x01(\tBp\xe2\x41\x01\x02\xfa\x41\x1d\n\x1b\x61\x63\x63ount.palmgrid.cn/Message\xbaHIrG2E^users/(me|[a-z0-9][a-z0-9-]{0,62})/messages/[a-z0-9][a-z0-9-]{0,62}$\"\x98\x01\n\x16MarkMessageReadRequest\x12~\n\x04name\x18\x01 \x01(\tBp\xe2\x41\x01\x02\xfa\x41\x1d\n\x1b\x61\x63\x63ount.palmgrid.cn/Message\xbaHIrG2E^users/(me|[a-z0-9][a-z0-9-]{0,62})/messages/[a-z0-9][a-z0-9-]{0,62}$\"N\n\x17MarkMessageReadResponse\x12\x33\n\x07message\x18\x01 \x01(\x0b\x32\x1c.palmgrid.account.v1.MessageB\x04\xe2\x41\x01\x03\"\xbd\x01\n\x1aMarkAllMessagesReadRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12\x41\n\x11read_through_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"9\n\x1bMarkAllMessagesReadResponse\x12\x1a\n\x0cmarked_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;palmgrid/account/v1/account_service_customer_requests.proto\x12\x13palmgrid.account.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#palmgrid/account/v1/resources.proto\"\xed\x01\n\x1c\x43reateCustomerBindingRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12J\n\x10\x63ustomer_binding\x18\x02 \x01(\x0b\x32$.palmgrid.account.v1.CustomerBindingB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12#\n\nrequest_id\x18\x03 \x01(\tB\x0f\xe2\x41\x01\x01\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"\xea\x02\n\x1eSendCustomerBindingCodeRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12S\n\x08\x63ustomer\x18\x02 \x01(\tBA\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x62illing.palmgrid.cn/Customer\xbaH\x19r\x17\x32\x15^customers/[0-9]{10}$\x12^\n\x07\x63\x61ptcha\x18\x03 \x01(\tBM\xe2\x41\x01\x02\xfa\x41\x1d\n\x1b\x61\x63\x63ount.palmgrid.cn/Captcha\xbaH&r$2\"^captchas/[a-z0-9][a-z0-9-]{0,62}$\x12\x35\n\x0e\x63\x61ptcha_answer\x18\x04 \x01(\tB\x1d\xe2\x41\x01\x02\xbaH\x16r\x14\x32\x12^[A-Za-z0-9]{4,8}$\"X\n\x1fSendCustomerBindingCodeResponse\x12\x35\n\x0b\x65xpire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc0\x01\n\x1bListCustomerBindingsRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\x84\x01\n\x1cListCustomerBindingsResponse\x12\x45\n\x11\x63ustomer_bindings\x18\x01 \x03(\x0b\x32$.palmgrid.account.v1.CustomerBindingB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xa1\x01\n\x1c\x44\x65leteCustomerBindingRequest\x12\x80\x01\n\x04name\x18\x01 \x01(\tBr\xe2\x41\x01\x02\xfa\x41%\n#account.palmgrid.cn/CustomerBinding\xbaHCrA2?^users/(me|[a-z0-9][a-z0-9-]{0,62})/customerBindings/[0-9]{10}$\"\x1f\n\x1d\x44\x65leteCustomerBindingResponse\"\x8c\x01\n\x17GetSubscriptionsRequest\x12q\n\x04name\x18\x01 \x01(\tBc\xe2\x41\x01\x02\xfa\x41#\n!account.palmgrid.cn/Subscriptions\xbaH6r422^users/(me|[a-z0-9][a-z0-9-]{0,62})/subscriptions$\"\x81\x03\n\x1aUpdateSubscriptionsRequest\x12\xeb\x01\n\rsubscriptions\x18\x01 \x01(\x0b\x32\".palmgrid.account.v1.SubscriptionsB\xaf\x01\xe2\x41\x01\x02\xbaH\xa7\x01\xba\x01\xa0\x01\n\x12subscriptions.name\x12\x41name must be users/me/subscriptions or users/{user}/subscriptions\x1aGthis.name.matches(\'^users/(me|[a-z0-9][a-z0-9-]{0,62})/subscriptions$\')\xc8\x01\x01\x12u\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskBD\xe2\x41\x01\x01\xbaH=\xe2\x01:\x12\x01*\x12\x06outage\x12\x04\x62ill\x12\x14\x61pplication_progress\x12\x06notice\x12\x03sms\x12\x04push\"\xf1\x01\n\x13ListMessagesRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\x12\x37\n\x05topic\x18\x04 \x01(\x0e\x32\x1a.palmgrid.account.v1.TopicB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\"\x87\x01\n\x14ListMessagesResponse\x12\x34\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.palmgrid.account.v1.MessageB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cunread_count\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x93\x01\n\x11GetMessageRequest\x12~\n\x04name\x18\x01 \x01(\tBp\xe2\x41\x01\x02\xfa\x41\x1d\n\x1b\x61\x63\x63ount.palmgrid.cn/Message\xbaHIrG2E^users/(me|[a-z0-9][a-z0-9-]{0,62})/messages/[a-z0-9][a-z0-9-]{0,62}$\"\x98\x01\n\x16MarkMessageReadRequest\x12~\n\x04name\x18\x01 \x01(\tBp\xe2\x41\x01\x02\xfa\x41\x1d\n\x1b\x61\x63\x63ount.palmgrid.cn/Message\xbaHIrG2E^users/(me|[a-z0-9][a-z0-9-]{0,62})/messages/[a-z0-9][a-z0-9-]{0,62}$\"N\n\x17MarkMessageReadResponse\x12\x33\n\x07message\x18\x01 \x01(\x0b\x32\x1c.palmgrid.account.v1.MessageB\x04\xe2\x41\x01\x03\"\xbd\x01\n\x1aMarkAllMessagesReadRequest\x12\\\n\x06parent\x18\x01 \x01(\tBL\xe2\x41\x01\x02\xfa\x41\x1a\n\x18\x61\x63\x63ount.palmgrid.cn/User\xbaH(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$\x12\x41\n\x11read_through_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"9\n\x1bMarkAllMessagesReadResponse\x12\x1a\n\x0cmarked_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,6 +48,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\032\n\030account.palmgrid.cn/User\272H(r&2$^users/(me|[a-z0-9][a-z0-9-]{0,62})$'
   _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['customer']._loaded_options = None
   _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002\372A\036\n\034billing.palmgrid.cn/Customer\272H\031r\0272\025^customers/[0-9]{10}$'
+  _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['captcha']._loaded_options = None
+  _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['captcha']._serialized_options = b'\342A\001\002\372A\035\n\033account.palmgrid.cn/Captcha\272H&r$2\"^captchas/[a-z0-9][a-z0-9-]{0,62}$'
+  _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['captcha_answer']._loaded_options = None
+  _globals['_SENDCUSTOMERBINDINGCODEREQUEST'].fields_by_name['captcha_answer']._serialized_options = b'\342A\001\002\272H\026r\0242\022^[A-Za-z0-9]{4,8}$'
   _globals['_SENDCUSTOMERBINDINGCODERESPONSE'].fields_by_name['expire_time']._loaded_options = None
   _globals['_SENDCUSTOMERBINDINGCODERESPONSE'].fields_by_name['expire_time']._serialized_options = b'\342A\001\003'
   _globals['_LISTCUSTOMERBINDINGSREQUEST'].fields_by_name['parent']._loaded_options = None
@@ -97,33 +101,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECUSTOMERBINDINGREQUEST']._serialized_start=278
   _globals['_CREATECUSTOMERBINDINGREQUEST']._serialized_end=515
   _globals['_SENDCUSTOMERBINDINGCODEREQUEST']._serialized_start=518
-  _globals['_SENDCUSTOMERBINDINGCODEREQUEST']._serialized_end=729
-  _globals['_SENDCUSTOMERBINDINGCODERESPONSE']._serialized_start=731
-  _globals['_SENDCUSTOMERBINDINGCODERESPONSE']._serialized_end=819
-  _globals['_LISTCUSTOMERBINDINGSREQUEST']._serialized_start=822
-  _globals['_LISTCUSTOMERBINDINGSREQUEST']._serialized_end=1014
-  _globals['_LISTCUSTOMERBINDINGSRESPONSE']._serialized_start=1017
-  _globals['_LISTCUSTOMERBINDINGSRESPONSE']._serialized_end=1149
-  _globals['_DELETECUSTOMERBINDINGREQUEST']._serialized_start=1152
-  _globals['_DELETECUSTOMERBINDINGREQUEST']._serialized_end=1313
-  _globals['_DELETECUSTOMERBINDINGRESPONSE']._serialized_start=1315
-  _globals['_DELETECUSTOMERBINDINGRESPONSE']._serialized_end=1346
-  _globals['_GETSUBSCRIPTIONSREQUEST']._serialized_start=1349
-  _globals['_GETSUBSCRIPTIONSREQUEST']._serialized_end=1489
-  _globals['_UPDATESUBSCRIPTIONSREQUEST']._serialized_start=1492
-  _globals['_UPDATESUBSCRIPTIONSREQUEST']._serialized_end=1877
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=1880
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=2121
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=2124
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=2259
-  _globals['_GETMESSAGEREQUEST']._serialized_start=2262
-  _globals['_GETMESSAGEREQUEST']._serialized_end=2409
-  _globals['_MARKMESSAGEREADREQUEST']._serialized_start=2412
-  _globals['_MARKMESSAGEREADREQUEST']._serialized_end=2564
-  _globals['_MARKMESSAGEREADRESPONSE']._serialized_start=2566
-  _globals['_MARKMESSAGEREADRESPONSE']._serialized_end=2644
-  _globals['_MARKALLMESSAGESREADREQUEST']._serialized_start=2647
-  _globals['_MARKALLMESSAGESREADREQUEST']._serialized_end=2836
-  _globals['_MARKALLMESSAGESREADRESPONSE']._serialized_start=2838
-  _globals['_MARKALLMESSAGESREADRESPONSE']._serialized_end=2895
+  _globals['_SENDCUSTOMERBINDINGCODEREQUEST']._serialized_end=880
+  _globals['_SENDCUSTOMERBINDINGCODERESPONSE']._serialized_start=882
+  _globals['_SENDCUSTOMERBINDINGCODERESPONSE']._serialized_end=970
+  _globals['_LISTCUSTOMERBINDINGSREQUEST']._serialized_start=973
+  _globals['_LISTCUSTOMERBINDINGSREQUEST']._serialized_end=1165
+  _globals['_LISTCUSTOMERBINDINGSRESPONSE']._serialized_start=1168
+  _globals['_LISTCUSTOMERBINDINGSRESPONSE']._serialized_end=1300
+  _globals['_DELETECUSTOMERBINDINGREQUEST']._serialized_start=1303
+  _globals['_DELETECUSTOMERBINDINGREQUEST']._serialized_end=1464
+  _globals['_DELETECUSTOMERBINDINGRESPONSE']._serialized_start=1466
+  _globals['_DELETECUSTOMERBINDINGRESPONSE']._serialized_end=1497
+  _globals['_GETSUBSCRIPTIONSREQUEST']._serialized_start=1500
+  _globals['_GETSUBSCRIPTIONSREQUEST']._serialized_end=1640
+  _globals['_UPDATESUBSCRIPTIONSREQUEST']._serialized_start=1643
+  _globals['_UPDATESUBSCRIPTIONSREQUEST']._serialized_end=2028
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=2031
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=2272
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=2275
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=2410
+  _globals['_GETMESSAGEREQUEST']._serialized_start=2413
+  _globals['_GETMESSAGEREQUEST']._serialized_end=2560
+  _globals['_MARKMESSAGEREADREQUEST']._serialized_start=2563
+  _globals['_MARKMESSAGEREADREQUEST']._serialized_end=2715
+  _globals['_MARKMESSAGEREADRESPONSE']._serialized_start=2717
+  _globals['_MARKMESSAGEREADRESPONSE']._serialized_end=2795
+  _globals['_MARKALLMESSAGESREADREQUEST']._serialized_start=2798
+  _globals['_MARKALLMESSAGESREADREQUEST']._serialized_end=2987
+  _globals['_MARKALLMESSAGESREADRESPONSE']._serialized_start=2989
+  _globals['_MARKALLMESSAGESREADRESPONSE']._serialized_end=3046
 # @@protoc_insertion_point(module_scope)

@@ -69,19 +69,29 @@ class SendCustomerBindingCodeRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     CUSTOMER_FIELD_NUMBER: _builtins.int
+    CAPTCHA_FIELD_NUMBER: _builtins.int
+    CAPTCHA_ANSWER_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The user who wants to bind, `users/me`."""
     customer: _builtins.str
     """The customer to bind, `customers/{customer}` (10 digits)."""
+    captcha: _builtins.str
+    """A fresh captcha, `captchas/{captcha}`: every code sent costs one, so no script
+    can spend a customer's allowance of codes cheaply.
+    """
+    captcha_answer: _builtins.str
+    """The characters shown in the captcha image."""
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         customer: _builtins.str = ...,
+        captcha: _builtins.str = ...,
+        captcha_answer: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha", b"captcha", "captcha_answer", b"captcha_answer", "customer", b"customer", "parent", b"parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

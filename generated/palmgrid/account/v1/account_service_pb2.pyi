@@ -62,7 +62,9 @@ class CreateUserRequest(_message.Message):
     request_id: _builtins.str
     """A UUID4 identifying this request (AIP-155): a retry with the same id returns the
     user created first instead of creating another; the same id with a different
-    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED.
+    request is refused with ALREADY_EXISTS, reason IDEMPOTENCY_KEY_REUSED. Anonymous
+    callers share one namespace of ids, so an id is honoured only for a few minutes
+    (PALMGRID_ACCOUNT_ANONYMOUS_REQUEST_KEY_MINUTES, 10 by default), then forgotten.
     """
     @_builtins.property
     def user(self) -> _resources_pb2.User:

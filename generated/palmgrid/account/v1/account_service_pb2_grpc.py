@@ -252,8 +252,10 @@ class AccountServiceServicer:
         """Sends a one-time code by SMS to the registered phone of a customer (户号) the
         caller wants to bind; CreateCustomerBinding then takes the code as its
         verification. The answer is the same for an unknown, closed or phoneless
-        customer (nothing is sent then). Codes asked for are counted per user, per
-        customer and per client address (RATE_LIMITED past the limits); a customer
+        customer (nothing is sent then). Each request spends a captcha
+        (CAPTCHA_INVALID when it is wrong, spent or expired). Codes asked for are
+        counted per user, per customer (a limit far above a user's, so a stranger cannot
+        use it up) and per client address (RATE_LIMITED past the limits); a customer
         already bound to the most users allowed fails with QUOTA_EXCEEDED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
