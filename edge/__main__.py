@@ -24,8 +24,10 @@ from pathlib import Path
 
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
+from edge.logs import configure_edge_logging
 from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+from palmlib.telemetry import configure_tracing
 
 _DEFAULTS = EdgeConfig()
 
@@ -82,9 +84,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_edge_logging(args.log_level.upper())
+    configure_tracing("edge")
     try:
         catalog = (
             Catalog.from_descriptor_set(args.descriptor_set)

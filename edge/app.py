@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from edge.bindings import MethodSpec, collect_methods
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
 from edge.errors import ErrorRenderer
+from edge.logs import ServedRequest, log_request, serving
 from edge.metadata import HeaderRules, request_id
 from edge.openapi import build_document
 from edge.pipeline import Exchange, HttpResponse, Stage, compose
@@ -33,6 +35,7 @@ from edge.stages import (
     RespondStage,
     RouteStage,
 )
+from edge.tracing import finish_span, request_span, traceparent
 from edge.upstream import Upstreams
 
 __all__ = ["Edge"]
@@ -148,28 +151,46 @@ class Edge:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         method: str = scope["method"]
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
-        rid = request_id(headers)
+        started = time.perf_counter()
+        served = ServedRequest(request_id(headers))
+        token = serving.set(served)
+        try:
+            with request_span(method, headers) as span:
+                response, route = await self._respond(scope, receive, method, path, served)
+                response.headers.append((b"x-request-id", served.request_id.encode("latin-1")))
+                parent = traceparent(span)
+                if parent:
+                    response.headers.append((b"traceparent", parent.encode("ascii")))
+                finish_span(span, method, route, response.status)
+                log_request(method, route, response.status, time.perf_counter() - started)
+                await _send(response, receive, send)
+        finally:
+            serving.reset(token)
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, method: str, path: str, served: ServedRequest
+    ) -> tuple[HttpResponse, str | None]:
+        """The response, and the route template that answered (None: no route)."""
         own = self._own.get(path)
         if own is not None and method == "GET":
-            response = await own()
-        else:
-            client = scope.get("client")
-            exchange = Exchange(
-                method=method,
-                raw_path=path,
-                query=scope.get("query_string", b""),
-                headers=headers,
-                client=client[0] if client else None,
-                scheme=scope.get("scheme", "http"),
-                receive=receive,
-                max_body=self.config.max_body_bytes,
-                request_id=rid,
-            )
-            await self._handler(exchange)
-            assert exchange.response is not None
-            response = exchange.response
-        response.headers.append((b"x-request-id", rid.encode("latin-1")))
-        await _send(response, receive, send)
+            return await own(), path
+        client = scope.get("client")
+        exchange = Exchange(
+            method=method,
+            raw_path=path,
+            query=scope.get("query_string", b""),
+            headers=scope["headers"],
+            client=client[0] if client else None,
+            scheme=scope.get("scheme", "http"),
+            receive=receive,
+            max_body=self.config.max_body_bytes,
+            request_id=served.request_id,
+        )
+        served.exchange = exchange
+        await self._handler(exchange)
+        assert exchange.response is not None
+        route = exchange.route.binding.template.source if exchange.route is not None else None
+        return exchange.response, route
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

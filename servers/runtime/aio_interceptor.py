@@ -151,7 +151,7 @@ class ThreadContext:
         raise _Ended(status.code, status.details, status.trailing_metadata)
 
 
-def _is_async(behaviour: object) -> bool:
+def is_async(behaviour: object) -> bool:
     return inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour)
 
 
@@ -184,18 +184,18 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
             "response_serializer": handler.response_serializer,
         }
         # Partials, not lambdas: grpc.aio tells async handlers by their function.
-        if handler.unary_unary is not None and not _is_async(handler.unary_unary):
+        if handler.unary_unary is not None and not is_async(handler.unary_unary):
             return grpc.unary_unary_rpc_method_handler(
                 functools.partial(self._serve_unary_on_pool, method, handler.unary_unary),
                 **codec,
             )
-        if handler.unary_stream is not None and _is_async(handler.unary_stream):
+        if handler.unary_stream is not None and is_async(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
                 functools.partial(self._serve_async_stream, method, handler.unary_stream),
                 **codec,
             )
         behaviours = (handler.unary_unary, handler.stream_unary, handler.stream_stream)
-        if any(_is_async(b) for b in behaviours):
+        if any(is_async(b) for b in behaviours):
             raise ContractError(
                 f"{method.path}: only server streams may be async methods on this server"
             )

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from palmlib.telemetry import configure_tracing
 from servers.runtime import devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.audit_outbox import AuditOutbox
@@ -236,6 +237,7 @@ def serve(
         print(f"{spec.name}: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    configure_tracing(spec.name)
     try:
         server, port, runtime = build_server(spec, settings, address=address)
     except SettingsError as exc:
