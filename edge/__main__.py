@@ -16,6 +16,7 @@ Upstream calls use TLS with the dev CA and the `edge` client certificate (mTLS) 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -44,6 +45,17 @@ def _upstream(text: str) -> tuple[str, str]:
     if not sep or not service or ":" not in address:
         raise argparse.ArgumentTypeError(f"expected PACKAGE.Service=HOST:PORT, got {text!r}")
     return service, address
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    """CIDRs, comma-separated ("" allows nobody); ValueError names the bad one."""
+    networks = tuple(part.strip() for part in text.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"PALMGRID_EDGE_METRICS_ALLOW: {network!r} is no network") from None
+    return networks
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_timeout=args.default_timeout,
             max_timeout=args.max_timeout,
             ignored_query_parameters=frozenset(args.ignore_query_parameter),
+            metrics_allow=_networks(
+                os.environ.get("PALMGRID_EDGE_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+            ),
         )
         credentials = None
         if not args.upstream_plaintext:

@@ -22,6 +22,7 @@ from edge.descriptors import Catalog, DescriptorError
 from edge.errors import ErrorRenderer
 from edge.logs import ServedRequest, log_request, serving
 from edge.metadata import HeaderRules, request_id
+from edge.metrics import MetricsAccess, observe_request, render_metrics
 from edge.openapi import build_document
 from edge.pipeline import Exchange, HttpResponse, Stage, compose
 from edge.router import RouteConflict, Router
@@ -113,6 +114,7 @@ class Edge:
         chain.update(stages or {})
         self._handler = compose({k: v for k, v in chain.items() if v is not None})
         self._openapi: bytes | None = None
+        self._metrics_access = MetricsAccess(self.config.metrics_allow)
         self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
             "/healthz": self._healthz,
             "/openapi.json": self._openapi_json,
@@ -162,7 +164,9 @@ class Edge:
                 if parent:
                     response.headers.append((b"traceparent", parent.encode("ascii")))
                 finish_span(span, method, route, response.status)
-                log_request(method, route, response.status, time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                observe_request(method, route, response.status, elapsed)
+                log_request(method, route, response.status, elapsed)
                 await _send(response, receive, send)
         finally:
             serving.reset(token)
@@ -171,16 +175,24 @@ class Edge:
         self, scope: Scope, receive: Receive, method: str, path: str, served: ServedRequest
     ) -> tuple[HttpResponse, str | None]:
         """The response, and the route template that answered (None: no route)."""
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if (
+            path == "/metrics"
+            and method == "GET"
+            and self._metrics_access.allows(peer, scope["headers"])
+        ):
+            body, content_type = render_metrics()
+            return HttpResponse(200, [(b"content-type", content_type)], body), path
         own = self._own.get(path)
         if own is not None and method == "GET":
             return await own(), path
-        client = scope.get("client")
         exchange = Exchange(
             method=method,
             raw_path=path,
             query=scope.get("query_string", b""),
             headers=scope["headers"],
-            client=client[0] if client else None,
+            client=peer,
             scheme=scope.get("scheme", "http"),
             receive=receive,
             max_body=self.config.max_body_bytes,

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from servers.runtime import SYSTEM_CLOCK, SettingsError, load_settings
 from servers.runtime.logs import configure_logging
+from servers.runtime.service import serve_metrics
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
 from servers.worker.models import OK
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 worker = Worker(runtime, config, load_jobs(config.job_modules), SYSTEM_CLOCK)
                 if args.command == "run-job":
                     return _run_job(worker, args.job)
+                serve_metrics(settings, "worker")
                 worker.run(_stop_on_signals(), grace=settings.shutdown_grace_seconds)
             finally:
                 runtime.close()

@@ -36,6 +36,7 @@ from servers.runtime import (
     tls,
 )
 from servers.runtime.declared import declared_only
+from servers.runtime.metrics import start_metrics_server
 from servers.runtime.service import prepare_dev_material
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
@@ -47,6 +48,7 @@ from servers.worker.status import job_statuses, status_table
 from tests.audit_log import with_audit_log
 from tests.billing.core_support import make_customer
 from tests.billing.records import customer_record, reading, readings_request, upsert_request
+from tests.scrape import scrape, value
 from tests.worker.support import ROOT
 
 KWH = 1000
@@ -276,3 +278,23 @@ def test_the_status_command_prints_the_table(system: System) -> None:
     )
     assert "billing.monthly-bills" in result.stdout and "monthly 1 02:00" in result.stdout
     assert "FAILED: UNIMPLEMENTED" in result.stdout
+
+
+def test_job_runs_are_counted_on_the_metrics_port_by_outcome(system: System) -> None:
+    metrics = start_metrics_server("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{metrics.server_port}/metrics"
+    try:
+        before = scrape(url)
+        system.worker.run_now("edge.prewarm")
+        system.worker.run_now("notification.delivery")
+        after = scrape(url)
+    finally:
+        metrics.shutdown()
+    for job, outcome in (("edge.prewarm", OK), ("notification.delivery", FAILED)):
+        runs = {"job": job, "outcome": outcome}
+        assert value(after, "palmgrid_job_runs_total", **runs) == (
+            value(before, "palmgrid_job_runs_total", **runs) + 1
+        )
+        assert value(after, "palmgrid_job_duration_seconds_count", job=job) == (
+            value(before, "palmgrid_job_duration_seconds_count", job=job) + 1
+        )
