@@ -56,7 +56,9 @@ class Edge:
     `upstreams` maps service full names to `host:port`; only those services are routed.
     `channel_credentials` None means plaintext upstream connections. `stages` fills or
     replaces pipeline slots by name (see `edge.pipeline.STAGE_ORDER`); a None value
-    removes a default stage.
+    removes a default stage. `dependencies` are further checks `/healthz` reports (name →
+    a blocking function giving each part's state, run on a thread), such as the
+    Memcached nodes; they are reported, not required.
     """
 
     def __init__(
@@ -67,8 +69,10 @@ class Edge:
         config: EdgeConfig | None = None,
         channel_credentials: grpc.ChannelCredentials | None = None,
         stages: Mapping[str, Stage | None] | None = None,
+        dependencies: Mapping[str, Callable[[], Mapping[str, str]]] | None = None,
     ) -> None:
         self.config = config or EdgeConfig()
+        self._dependencies = dict(dependencies or {})
         self.catalog = catalog
         for service in upstreams:
             catalog.service(service)  # DescriptorError for a service we have no contract of
@@ -220,9 +224,16 @@ class Edge:
                 return
 
     async def _healthz(self) -> HttpResponse:
-        states = await self.upstreams.health(self.config.health_timeout)
+        names = sorted(self._dependencies)
+        states, *parts = await asyncio.gather(
+            self.upstreams.health(self.config.health_timeout),
+            *(asyncio.to_thread(self._dependencies[name]) for name in names),
+        )
         serving = all(state == "SERVING" for state in states.values())
-        body = orjson.dumps({"status": "SERVING" if serving else "NOT_SERVING", "services": states})
+        report: dict[str, Any] = {"status": "SERVING" if serving else "NOT_SERVING"}
+        report["services"] = states
+        report.update({name: dict(part) for name, part in zip(names, parts, strict=True)})
+        body = orjson.dumps(report)
         headers = [(b"content-type", _JSON), (b"cache-control", b"no-store")]
         return HttpResponse(200 if serving else 503, headers, body)
 
