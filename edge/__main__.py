@@ -16,7 +16,6 @@ Upstream calls use TLS with the dev CA and the `edge` client certificate (mTLS) 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ from edge.descriptors import Catalog, DescriptorError
 from edge.logs import configure_edge_logging
 from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+from palmlib.networks import parse_networks
 from palmlib.telemetry import configure_tracing
 
 _DEFAULTS = EdgeConfig()
@@ -50,11 +50,10 @@ def _upstream(text: str) -> tuple[str, str]:
 def _networks(text: str) -> tuple[str, ...]:
     """CIDRs, comma-separated ("" allows nobody); ValueError names the bad one."""
     networks = tuple(part.strip() for part in text.split(",") if part.strip())
-    for network in networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ValueError(f"PALMGRID_EDGE_METRICS_ALLOW: {network!r} is no network") from None
+    try:
+        parse_networks(networks)
+    except ValueError as exc:
+        raise ValueError(f"PALMGRID_EDGE_METRICS_ALLOW: {exc}") from None
     return networks
 
 

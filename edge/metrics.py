@@ -13,10 +13,12 @@ that came straight to the edge: a request relayed by a proxy (it carries
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
+
+from palmlib.networks import in_networks, parse_networks
+from palmlib.telemetry import latency_histogram
 
 __all__ = ["MetricsAccess", "observe_request", "render_metrics"]
 
@@ -25,11 +27,10 @@ HTTP_REQUESTS = Counter(
     "HTTP requests answered by the edge, by method, route template and status.",
     ["method", "route", "status"],
 )
-HTTP_DURATION = Histogram(
+HTTP_DURATION = latency_histogram(
     "palmgrid_http_request_duration_seconds",
     "Time from the request's arrival to its response (a stream's first bytes).",
     ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 UNMATCHED = "unmatched"
 
@@ -49,15 +50,8 @@ class MetricsAccess:
     """Who may scrape `/metrics`: direct peers inside the allowed networks."""
 
     def __init__(self, allow: Iterable[str]) -> None:
-        self._networks = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in allow]
+        self._networks = parse_networks(allow)
 
     def allows(self, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> bool:
-        if not self._networks or peer is None:
-            return False
-        if any(name == b"x-forwarded-for" for name, _ in headers):
-            return False
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self._networks)
+        relayed = any(name == b"x-forwarded-for" for name, _ in headers)
+        return not relayed and in_networks(peer, self._networks)

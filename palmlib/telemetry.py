@@ -1,4 +1,5 @@
-"""Tracing set-up shared by every PalmGrid process (the edge, the services, the worker).
+"""Tracing set-up shared by every PalmGrid process (the edge, the services, the worker),
+and the one shape of their latency histograms.
 
 Nothing is exported unless the standard OpenTelemetry variables ask for it:
 `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) turns on an
@@ -11,11 +12,21 @@ API's no-op provider stays: spans cost a context lookup and are never recorded.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from opentelemetry import trace
+from prometheus_client import Histogram
 
-__all__ = ["configure_tracing", "traceparent", "tracing_requested"]
+__all__ = ["configure_tracing", "latency_histogram", "traceparent", "tracing_requested"]
+
+# Seconds; the latency histograms of the edge's routes and the services' RPCs share them.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def latency_histogram(name: str, documentation: str, labels: Sequence[str]) -> Histogram:
+    """A Prometheus histogram of seconds with PalmGrid's latency buckets."""
+    return Histogram(name, documentation, list(labels), buckets=_LATENCY_BUCKETS)
+
 
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 

@@ -18,10 +18,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
+
+from palmlib.telemetry import latency_histogram
 
 __all__ = [
     "RPC_DURATION",
@@ -39,11 +41,10 @@ RPC_REQUESTS = Counter(
     "RPCs served, by service, method and status code.",
     ["service", "method", "code"],
 )
-RPC_DURATION = Histogram(
+RPC_DURATION = latency_histogram(
     "palmgrid_rpc_duration_seconds",
     "Time to serve an RPC, pipeline included.",
     ["service", "method"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 
