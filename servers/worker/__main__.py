@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from palmlib.telemetry import configure_tracing
 from servers.runtime import SYSTEM_CLOCK, SettingsError, load_settings
 from servers.runtime.logs import configure_logging
 from servers.runtime.service import serve_metrics
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The status table goes to stdout; keep the migration's INFO lines out of the way.
     configure_logging("WARNING" if args.command == "status" else settings.log_level)
+    configure_tracing("worker")
     if args.command == "status":
         runtime = open_runtime(settings, config)
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
 from servers.runtime import Clock, Runtime
@@ -29,6 +30,7 @@ from servers.worker.store import Claim, JobStore
 
 log = logging.getLogger("palmgrid.worker")
 
+_tracer = trace.get_tracer("palmgrid.worker")
 # Scraped on PALMGRID_WORKER_METRICS_PORT (docs/observability.md).
 JOB_RUNS = Counter(
     "palmgrid_job_runs", "Job runs of this worker, by job and outcome.", ["job", "outcome"]
@@ -156,7 +158,9 @@ class Worker:
         job = self.jobs[claim.job]
         started = time.monotonic()
         try:
-            outcome, message = OK, job.run(context)
+            # One trace per run: the calls the job makes are its children.
+            with _tracer.start_as_current_span(f"job {claim.job}"):
+                outcome, message = OK, job.run(context)
         except Exception as error:  # every failure is the run's outcome, never the worker's
             outcome, message = FAILED, failure_message(error)
             log.warning(

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import pytest
+from opentelemetry.trace import SpanKind
 from rich.console import Console
 from sqlmodel import select
 
@@ -49,6 +50,7 @@ from tests.audit_log import with_audit_log
 from tests.billing.core_support import make_customer
 from tests.billing.records import customer_record, reading, readings_request, upsert_request
 from tests.scrape import scrape, value
+from tests.spans import by_trace, hex_id, recording
 from tests.worker.support import ROOT
 
 KWH = 1000
@@ -298,3 +300,19 @@ def test_job_runs_are_counted_on_the_metrics_port_by_outcome(system: System) -> 
         assert value(after, "palmgrid_job_duration_seconds_count", job=job) == (
             value(before, "palmgrid_job_duration_seconds_count", job=job) + 1
         )
+
+
+def test_a_job_run_is_one_trace_down_to_the_service_it_calls(system: System) -> None:
+    with recording() as exporter:
+        assert system.worker.run_now("billing.late-fees") is not None
+        spans = exporter.get_finished_spans()
+    run = [s for s in spans if s.name == "job billing.late-fees"]
+    assert len(run) == 1 and run[0].parent is None
+    trace = by_trace(spans, hex_id(run[0].context.trace_id))
+    served = [s for s in trace if s.kind is SpanKind.SERVER and "BillingInternalService" in s.name]
+    assert served, [s.name for s in trace]
+    by_id = {s.context.span_id: s for s in trace}
+    for span in served:  # each server span leads back to the run through the client span
+        parent = by_id[span.parent.span_id]
+        assert parent.kind is SpanKind.CLIENT
+        assert parent.parent is not None and parent.parent.span_id == run[0].context.span_id
