@@ -124,3 +124,32 @@ def _the_line(
     found = [r for r in records if match(r)]
     assert len(found) == 1, records
     return found[0]
+
+
+def test_a_call_on_the_grpc_aio_server_is_traced_down_to_its_statements(
+    spans: InMemorySpanExporter, client_for: Callable[..., EdgeClient]
+) -> None:
+    # Outage serves on grpc.aio: its blocking methods run on a pool, in the call's context.
+    client = client_for()
+    spans.clear()
+    with Lines("palmgrid", ServiceJsonFormatter()) as service_lines:
+        reply = client.send("GET", "/v1/outages/demo-planned-1")
+    trace_id = reply.headers["traceparent"].split("-")[1]
+    trace = by_trace(spans.get_finished_spans(), trace_id)
+    edge = _the(trace, lambda s: s.kind is SpanKind.SERVER and s.parent is None)
+    outage = _the(
+        trace, lambda s: s.kind is SpanKind.SERVER and s.name.endswith("OutageService/GetOutage")
+    )
+    assert outage.parent is not None and outage.parent.span_id == edge.context.span_id
+    assert any(
+        s.parent is not None
+        and s.parent.span_id == outage.context.span_id
+        and s.attributes is not None
+        and s.attributes.get("db.system") == "sqlite"
+        for s in trace
+    ), [s.name for s in trace]
+    line = _the_line(
+        service_lines.records(),
+        lambda r: r["message"] == "rpc" and r["method"].endswith("OutageService/GetOutage"),
+    )
+    assert line["trace_id"] == trace_id
