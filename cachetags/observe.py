@@ -1,4 +1,5 @@
-"""One wrapper around each Memcached call: its span (inside a traced request) and its
+"""One wrapper around each Memcached call (`observed` for the pool's calls,
+`observed_async` for an asynchronous client's commands): its span (inside a traced request) and its
 Prometheus counts (`palmgrid_cache_operations_total{operation, outcome}`: hit, miss,
 stored, error).
 
@@ -8,14 +9,17 @@ exception is an error (the pool turns it into CacheUnavailable).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
-__all__ = ["CACHE_OPERATIONS", "observed"]
+__all__ = ["CACHE_OPERATIONS", "observed", "observed_async", "operation_of"]
+
+T = TypeVar("T")
 
 CACHE_OPERATIONS = Counter(
     "palmgrid_cache_operations",
@@ -44,11 +48,7 @@ def observed(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     operation = _operation(method, args)
     try:
         if trace.get_current_span().is_recording():
-            with _tracer.start_as_current_span(
-                f"memcached {operation}",
-                kind=SpanKind.CLIENT,
-                attributes={"db.system.name": "memcached", "db.operation.name": operation},
-            ):
+            with _span(operation):
                 result = method(*args, **kwargs)
         else:
             result = method(*args, **kwargs)
@@ -57,3 +57,34 @@ def observed(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise
     CACHE_OPERATIONS.labels(operation, _outcome(operation, result)).inc()
     return result
+
+
+async def observed_async(payload: bytes, work: Awaitable[T]) -> T:
+    """The same for an asynchronous client's command: `payload` is the command line sent
+    (its first word names the operation), `work` the awaitable exchange."""
+    operation = operation_of(payload)
+    try:
+        if trace.get_current_span().is_recording():
+            with _span(operation):
+                result = await work
+        else:
+            result = await work
+    except BaseException:
+        CACHE_OPERATIONS.labels(operation, "error").inc()
+        raise
+    CACHE_OPERATIONS.labels(operation, _outcome(operation, result)).inc()
+    return result
+
+
+def operation_of(payload: bytes) -> str:
+    """`get`, `set`, `flush_all` … from a Memcached text-protocol command."""
+    word = payload.split(b"\r\n", 1)[0].split(b" ", 1)[0]
+    return word.decode("ascii", "replace") or "call"
+
+
+def _span(operation: str) -> AbstractContextManager[trace.Span]:
+    return _tracer.start_as_current_span(
+        f"memcached {operation}",
+        kind=SpanKind.CLIENT,
+        attributes={"db.system.name": "memcached", "db.operation.name": operation},
+    )
