@@ -57,8 +57,8 @@ class Edge:
     `channel_credentials` None means plaintext upstream connections. `stages` fills or
     replaces pipeline slots by name (see `edge.pipeline.STAGE_ORDER`); a None value
     removes a default stage. `dependencies` are further checks `/healthz` reports (name →
-    a blocking function giving each part's state, run on a thread), such as the
-    Memcached nodes; they are reported, not required.
+    a coroutine function giving each part's state), such as the Memcached nodes; they
+    are reported, not required.
     """
 
     def __init__(
@@ -69,7 +69,7 @@ class Edge:
         config: EdgeConfig | None = None,
         channel_credentials: grpc.ChannelCredentials | None = None,
         stages: Mapping[str, Stage | None] | None = None,
-        dependencies: Mapping[str, Callable[[], Mapping[str, str]]] | None = None,
+        dependencies: Mapping[str, Callable[[], Awaitable[Mapping[str, str]]]] | None = None,
     ) -> None:
         self.config = config or EdgeConfig()
         self._dependencies = dict(dependencies or {})
@@ -227,7 +227,7 @@ class Edge:
         names = sorted(self._dependencies)
         states, *parts = await asyncio.gather(
             self.upstreams.health(self.config.health_timeout),
-            *(asyncio.to_thread(self._dependencies[name]) for name in names),
+            *(self._dependencies[name]() for name in names),
         )
         serving = all(state == "SERVING" for state in states.values())
         report: dict[str, Any] = {"status": "SERVING" if serving else "NOT_SERVING"}
