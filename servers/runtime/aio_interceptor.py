@@ -21,6 +21,7 @@ this server as async generators.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import threading
@@ -206,9 +207,12 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
     ) -> Any:
         loop = asyncio.get_running_loop()
         adapted = ThreadContext(context, loop)
+        # In a copy of the loop's context, so the call's span (and anything else the
+        # instrumentation set) is current in the pool thread too.
+        context_copy = contextvars.copy_context()
         try:
             return await loop.run_in_executor(
-                self._pool, self._unary, method, behaviour, request, adapted
+                self._pool, context_copy.run, self._unary, method, behaviour, request, adapted
             )
         except _Ended as ended:
             await context.abort(ended.code, ended.details, ended.trailing)

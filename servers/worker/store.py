@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from servers.runtime import Clock, session_scope
@@ -53,17 +52,7 @@ class JobStore:
 
     def sync(self, schedules: Mapping[str, Schedule]) -> None:
         """Add a row for each job new to the database; a job whose schedule changed
-        is rescheduled by its new one. Workers starting together may race to insert
-        the same row, so a conflict is retried once (the other's row is then seen)."""
-        for attempt in range(2):
-            try:
-                self._sync(schedules)
-                return
-            except IntegrityError:
-                if attempt:
-                    raise
-
-    def _sync(self, schedules: Mapping[str, Schedule]) -> None:
+        is rescheduled by its new one."""
         now = self.clock.now()
         with session_scope(self.engine, write=True) as session:
             rows = {row.name: row for row in session.exec(select(JobRow).with_for_update())}
