@@ -1,6 +1,7 @@
 """The edge against a hand-written FastAPI proxy, on the same upstream.
 
     python -m bench edge [--seconds 6] [--connections 32]
+    python -m bench edge --tracing-cost [--seconds 4] [--rounds 3]
 
 In one run: start both proxies in front of the bench upstream (bench/upstream.py:
 billing's ListMonthlyUsage with 24 fixed months, and CreatePayment), check that they
@@ -14,6 +15,11 @@ On a machine with two or more CPUs the proxy gets CPU 0 to itself and the upstre
 wrk share CPU 1, so that the proxy, not the load generator or the upstream, is what
 runs out of CPU; requests/s then measures the proxy. The edge runs with every stage of
 its pipeline on (errors, route, authorize, build_request, metadata, respond, call).
+
+`--tracing-cost` compares the edge as shipped, tracing off (no OTEL_* variables: the
+API's no-op tracer), with the same edge whose tracing code is taken out
+(bench/edge_untraced.py), in the same alternating rounds on the GET, and prints the
+ratio of their requests/s (target: tracing off costs under 3%).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +56,8 @@ ENDPOINTS = (
 )
 TARGET_RPS_RATIO = 1.5
 TARGET_CPU_RATIO = 2 / 3
+# Tracing off may cost at most this share of the edge's requests/s.
+TRACING_OFF_MAX_COST = 0.03
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--rounds", type=int, default=3, help="runs per proxy and endpoint")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--tracing-cost",
+        action="store_true",
+        help="edge with tracing off vs the edge without its tracing code",
+    )
     args = parser.parse_args(argv)
+    proxy_names = ("edge-untraced", "edge") if args.tracing_cost else PROXIES
+    endpoints = ENDPOINTS[:1] if args.tracing_cost else ENDPOINTS
 
     cpus = sorted(os.sched_getaffinity(0))
     proxy_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (None, None)
@@ -78,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Measurement] = []
     try:
         wait_listening(upstream_port, upstream.proc)
-        for proxy in PROXIES:
+        for proxy in proxy_names:
             port = free_port()
             proxies[proxy] = (
                 Process(_proxy_argv(proxy, port, upstream_port), proxy_cpus, ROOT),
@@ -89,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         answers = {proxy: _answers(base) for proxy, (_, base) in proxies.items()}
         # Rounds alternate between the proxies so that other load on the machine falls
         # on both alike; each figure reported is the median of its rounds.
-        for endpoint, path, body in ENDPOINTS:
+        for endpoint, path, body in endpoints:
             for _ in range(args.rounds):
                 for proxy, (process, base) in proxies.items():
                     results.append(
@@ -97,11 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                             proxy, endpoint, base + path, body, process, upstream, args, load_cpus
                         )
                     )
-        same = answers["fastapi"] == answers["edge"]
+        first, second = (answers[name] for name in proxy_names)
+        same = first == second
     finally:
         for process, _ in proxies.values():
             process.stop()
         upstream.stop()
+    if args.tracing_cost:
+        return _report_tracing_cost(_medians(results), same, proxy_cpus is not None, args)
     return _report(_medians(results), same, proxy_cpus is not None, args)
 
 
@@ -170,10 +189,11 @@ def _proxy_argv(proxy: str, port: int, upstream_port: int) -> list[str]:
             "--upstream",
             f"127.0.0.1:{upstream_port}",
         ]
+    module = "bench.edge_untraced" if proxy == "edge-untraced" else "edge"
     return [
         sys.executable,
         "-m",
-        "edge",
+        module,
         "serve",
         "--descriptor-set",
         str(DESCRIPTORS),
@@ -199,6 +219,56 @@ def _answers(base: str) -> tuple[object, object]:
         if r.status_code != 200:
             raise RuntimeError(f"{base}{r.request.url.path}: {r.status_code} {r.text[:200]}")
     return usage.json(), pay.json()
+
+
+def _report_tracing_cost(
+    results: list[Measurement], same: bool, pinned: bool, args: argparse.Namespace
+) -> int:
+    print()
+    print(
+        f"edge, tracing off vs tracing code absent — wrk, 1 thread, {args.connections} "
+        f"connections, median of {args.rounds} runs of {args.seconds:g} s"
+        + ("; edge pinned to its own CPU" if pinned else "")
+    )
+    print(f"same JSON from both: {'yes' if same else 'NO'}")
+    for m in results:
+        print(
+            f"{m.endpoint:<30} {m.proxy:<14} {m.load.rps:>8.0f} req/s  p50 {m.load.p50_ms:.2f} ms"
+            f"  p99 {m.load.p99_ms:.2f} ms  CPU {m.cpu_us:.0f} µs/req  errors {m.load.errors}"
+        )
+    by = {m.proxy: m for m in results}
+    per_request = _tracing_calls_us()
+    print(
+        f"the tracing calls themselves, timed in this process: {per_request:.2f} µs per request "
+        f"({per_request / by['edge'].cpu_us:.2%} of the edge's CPU per request)"
+    )
+    ratio = by["edge"].load.rps / by["edge-untraced"].load.rps
+    cpu_ratio = by["edge"].cpu_us / by["edge-untraced"].cpu_us
+    passed = ratio >= 1 - TRACING_OFF_MAX_COST
+    print(
+        f"tracing off / absent: req/s ×{ratio:.3f}, CPU per request ×{cpu_ratio:.3f} "
+        f"(target req/s ≥ ×{1 - TRACING_OFF_MAX_COST:.2f}) — {'met' if passed else 'NOT met'}"
+    )
+    errors = sum(m.load.errors for m in results)
+    return 0 if passed and same and errors == 0 else 1
+
+
+def _tracing_calls_us(repeat: int = 20_000) -> float:
+    """µs per request of what the edge's tracing does with tracing off: the front span,
+    its naming, the `traceparent` for the phone and for the upstream metadata."""
+    from edge.tracing import finish_span, request_span, traceparent
+
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(repeat):
+            with request_span("GET", headers) as span:
+                traceparent()
+                traceparent(span)
+                finish_span(span, "GET", "/v1/{name=customers/*}/monthlyUsage", 200)
+        best = min(best, time.perf_counter() - started)
+    return best / repeat * 1e6
 
 
 def _report(results: list[Measurement], same: bool, pinned: bool, args: argparse.Namespace) -> int:

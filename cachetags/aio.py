@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
 
+from cachetags.observe import observed_async
 from cachetags.pool import (
     CacheUnavailable,
     PoolOptions,
@@ -280,7 +281,7 @@ class AsyncCachePool:
     async def _run(self, name: str, payload: bytes, parse: Parse[T] | None) -> T:
         node = self._nodes[name]
         try:
-            return await node.exchange(payload, parse)  # type: ignore[return-value]
+            return await observed_async(payload, node.exchange(payload, parse))  # type: ignore[arg-type]
         except _ProtocolError as exc:
             raise CacheUnavailable(f"memcached {name}: {exc}") from exc
         except (OSError, EOFError, asyncio.IncompleteReadError, ValueError) as exc:

@@ -31,6 +31,8 @@ from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
 from pymemcache.exceptions import MemcacheError, MemcacheUnexpectedCloseError
 
+from cachetags.observe import observed
+
 __all__ = ["CachePool", "CacheUnavailable", "PoolOptions", "parse_servers"]
 
 log = logging.getLogger(__name__)
@@ -276,7 +278,7 @@ class CachePool:
 
     def _run(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            return observed(method, *args, **kwargs)
         except CacheUnavailable:
             raise
         except MemcacheError as exc:

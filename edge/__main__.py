@@ -24,8 +24,11 @@ from pathlib import Path
 
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
+from edge.logs import configure_edge_logging
 from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+from palmlib.networks import parse_networks
+from palmlib.telemetry import configure_tracing
 
 _DEFAULTS = EdgeConfig()
 
@@ -42,6 +45,16 @@ def _upstream(text: str) -> tuple[str, str]:
     if not sep or not service or ":" not in address:
         raise argparse.ArgumentTypeError(f"expected PACKAGE.Service=HOST:PORT, got {text!r}")
     return service, address
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    """CIDRs, comma-separated ("" allows nobody); ValueError names the bad one."""
+    networks = tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        parse_networks(networks)
+    except ValueError as exc:
+        raise ValueError(f"PALMGRID_EDGE_METRICS_ALLOW: {exc}") from None
+    return networks
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,9 +95,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_edge_logging(args.log_level.upper())
+    configure_tracing("edge")
     try:
         catalog = (
             Catalog.from_descriptor_set(args.descriptor_set)
@@ -97,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_timeout=args.default_timeout,
             max_timeout=args.max_timeout,
             ignored_query_parameters=frozenset(args.ignore_query_parameter),
+            metrics_allow=_networks(
+                os.environ.get("PALMGRID_EDGE_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+            ),
         )
         credentials = None
         if not args.upstream_plaintext:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,7 +20,9 @@ from edge.bindings import MethodSpec, collect_methods
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog, DescriptorError
 from edge.errors import ErrorRenderer
+from edge.logs import ServedRequest, log_request, serving
 from edge.metadata import HeaderRules, request_id
+from edge.metrics import MetricsAccess, observe_request, render_metrics
 from edge.openapi import build_document
 from edge.pipeline import Exchange, HttpResponse, Stage, compose
 from edge.router import RouteConflict, Router, allow_header
@@ -33,6 +36,7 @@ from edge.stages import (
     RespondStage,
     RouteStage,
 )
+from edge.tracing import finish_span, request_span, traceparent
 from edge.upstream import Upstreams
 
 __all__ = ["Edge"]
@@ -52,7 +56,9 @@ class Edge:
     `upstreams` maps service full names to `host:port`; only those services are routed.
     `channel_credentials` None means plaintext upstream connections. `stages` fills or
     replaces pipeline slots by name (see `edge.pipeline.STAGE_ORDER`); a None value
-    removes a default stage.
+    removes a default stage. `dependencies` are further checks `/healthz` reports (name →
+    a coroutine function giving each part's state), such as the Memcached nodes; they
+    are reported, not required.
     """
 
     def __init__(
@@ -63,8 +69,10 @@ class Edge:
         config: EdgeConfig | None = None,
         channel_credentials: grpc.ChannelCredentials | None = None,
         stages: Mapping[str, Stage | None] | None = None,
+        dependencies: Mapping[str, Callable[[], Awaitable[Mapping[str, str]]]] | None = None,
     ) -> None:
         self.config = config or EdgeConfig()
+        self._dependencies = dict(dependencies or {})
         self.catalog = catalog
         for service in upstreams:
             catalog.service(service)  # DescriptorError for a service we have no contract of
@@ -113,6 +121,7 @@ class Edge:
         # Path items of endpoints that middleware around the edge serves, for its
         # OpenAPI document (`GET /v1/keys`, added by the secure edge).
         self.extra_paths: dict[str, dict[str, Any]] = {}
+        self._metrics_access = MetricsAccess(self.config.metrics_allow)
         self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
             "/healthz": self._healthz,
             "/openapi.json": self._openapi_json,
@@ -155,30 +164,58 @@ class Edge:
         if head:
             method = "GET"
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
-        rid = request_id(headers)
+        started = time.perf_counter()
+        served = ServedRequest(request_id(headers))
+        token = serving.set(served)
+        try:
+            with request_span(method, headers) as span:
+                response, route = await self._respond(scope, receive, method, path, served)
+                response.headers.append((b"x-request-id", served.request_id.encode("latin-1")))
+                parent = traceparent(span)
+                if parent:
+                    response.headers.append((b"traceparent", parent.encode("ascii")))
+                finish_span(span, method, route, response.status)
+                elapsed = time.perf_counter() - started
+                observe_request(method, route, response.status, elapsed)
+                log_request(method, route, response.status, elapsed)
+                await _send(response, receive, send, head=head)
+        finally:
+            serving.reset(token)
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, method: str, path: str, served: ServedRequest
+    ) -> tuple[HttpResponse, str | None]:
+        """The response, and the route template that answered (None: no route)."""
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if (
+            path == "/metrics"
+            and method == "GET"
+            and self._metrics_access.allows(peer, scope["headers"])
+        ):
+            body, content_type = render_metrics()
+            return HttpResponse(200, [(b"content-type", content_type)], body), path
         own = self._own.get(path)
         if own is not None and method == "GET":
-            response = await own()
-        elif own is not None and method == "OPTIONS":
-            response = HttpResponse(204, [(b"allow", allow_header(["GET"]))])
-        else:
-            client = scope.get("client")
-            exchange = Exchange(
-                method=method,
-                raw_path=path,
-                query=scope.get("query_string", b""),
-                headers=headers,
-                client=client[0] if client else None,
-                scheme=scope.get("scheme", "http"),
-                receive=receive,
-                max_body=self.config.max_body_bytes,
-                request_id=rid,
-            )
-            await self._handler(exchange)
-            assert exchange.response is not None
-            response = exchange.response
-        response.headers.append((b"x-request-id", rid.encode("latin-1")))
-        await _send(response, receive, send, head=head)
+            return await own(), path
+        if own is not None and method == "OPTIONS":
+            return HttpResponse(204, [(b"allow", allow_header(["GET"]))]), path
+        exchange = Exchange(
+            method=method,
+            raw_path=path,
+            query=scope.get("query_string", b""),
+            headers=scope["headers"],
+            client=peer,
+            scheme=scope.get("scheme", "http"),
+            receive=receive,
+            max_body=self.config.max_body_bytes,
+            request_id=served.request_id,
+        )
+        served.exchange = exchange
+        await self._handler(exchange)
+        assert exchange.response is not None
+        route = exchange.route.binding.template.source if exchange.route is not None else None
+        return exchange.response, route
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -196,9 +233,16 @@ class Edge:
                 return
 
     async def _healthz(self) -> HttpResponse:
-        states = await self.upstreams.health(self.config.health_timeout)
+        names = sorted(self._dependencies)
+        states, *parts = await asyncio.gather(
+            self.upstreams.health(self.config.health_timeout),
+            *(self._dependencies[name]() for name in names),
+        )
         serving = all(state == "SERVING" for state in states.values())
-        body = orjson.dumps({"status": "SERVING" if serving else "NOT_SERVING", "services": states})
+        report: dict[str, Any] = {"status": "SERVING" if serving else "NOT_SERVING"}
+        report["services"] = states
+        report.update({name: dict(part) for name, part in zip(names, parts, strict=True)})
+        body = orjson.dumps(report)
         headers = [(b"content-type", _JSON), (b"cache-control", b"no-store")]
         return HttpResponse(200 if serving else 503, headers, body)
 

@@ -37,6 +37,8 @@ class EdgeConfig:
     auth_challenge: str = 'Bearer realm="palmgrid"'
     # Per-service timeout of the /healthz checks, in seconds.
     health_timeout: float = 2.0
+    # Networks whose direct peers may read GET /metrics (edge.metrics); () turns it off.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # OpenAPI document title and version.
     api_title: str = "PalmGrid API"
     api_version: str = "v1"

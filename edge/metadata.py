@@ -9,6 +9,7 @@ Requests (all in one pass over the headers):
 - `X-Request-Id` is kept when it looks like an id, else one is generated;
   `X-Forwarded-For` gets the client's address appended; `X-Forwarded-Host` and
   `X-Forwarded-Proto` are set;
+- `traceparent` is the edge's own span's (edge.tracing), never the phone's header;
 - anything in the internal namespace (`palmgrid-…`, `x-palmgrid-…`, also when wrapped
   in `Grpc-Metadata-`) is dropped: only the edge itself may speak there.
 
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from edge.errors import EdgeError
+from palmlib.telemetry import traceparent
 
 __all__ = [
     "HeaderRules",
@@ -61,6 +63,9 @@ _NOT_FORWARDED = frozenset(
         "x-forwarded-proto",
         "grpc-timeout",
         "user-agent",
+        # The edge sends its own span's context (edge.tracing), not the phone's.
+        "traceparent",
+        "tracestate",
     }
 )
 # Reserved by gRPC on the wire; never copied between headers and metadata.
@@ -162,6 +167,9 @@ class IncomingHeaders:
             elif _METADATA_KEY.match(name) and _PRINTABLE.match(value):
                 metadata.append((name, value))
         metadata.append(("x-request-id", request_id))
+        parent = traceparent()
+        if parent:
+            metadata.append(("traceparent", parent))
         if client:
             forwarded_for = f"{forwarded_for}, {client}" if forwarded_for else client
         if forwarded_for and _PRINTABLE.match(forwarded_for):

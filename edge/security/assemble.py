@@ -11,6 +11,7 @@ in: HTTPS only (production), security headers, CORS, and `GET /v1/keys`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from cachetags import (
     ValueCipher,
     ensure_key_file,
 )
+from cachetags.health import node_states
 from edge.app import Edge
 from edge.cache.stage import CacheStage
 from edge.config import EdgeConfig
@@ -188,7 +190,13 @@ def build_secure_edge(
         "cache": cache,
     }
     edge = Edge(
-        catalog, upstreams, config=config, channel_credentials=channel_credentials, stages=stages
+        catalog,
+        upstreams,
+        config=config,
+        channel_credentials=channel_credentials,
+        stages=stages,
+        # Reported by /healthz, not required: a cache that is down costs misses, not answers.
+        dependencies={"memcached": functools.partial(node_states, pool)} if pool else None,
     )
     holder["edge"] = edge
     edge.extra_paths.update(KeysEndpoint.openapi_paths())

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["TrustedProxies"]
+from palmlib.networks import Network, in_networks, parse_networks
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["TrustedProxies"]
 
 
 _CLIENT_IP_STATE = "client_ip"
@@ -40,16 +40,10 @@ class TrustedProxies:
 
     @classmethod
     def parse(cls, cidrs: Iterable[str]) -> TrustedProxies:
-        return cls(tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip()))
+        return cls(parse_networks(cidrs))
 
     def trusts(self, address: str | None) -> bool:
-        if not address or not self.networks:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
+        return in_networks(address, self.networks)
 
     def client_ip(self, peer: str | None, forwarded_for: bytes | None) -> str:
         """The client's address: walk `X-Forwarded-For` from the right while the hop

@@ -22,6 +22,7 @@ from servers.notification.config import NotificationConfig
 from servers.notification.creation import CreationMethods
 from servers.notification.delivering import DeliveryMethods
 from servers.notification.gateways import Gateways
+from servers.notification.outbox_metrics import register_outbox_gauges
 from servers.notification.quiet_hours import QuietHours
 from servers.notification.reads import ReadMethods
 from servers.notification.templates import Templates, load_templates
@@ -68,6 +69,7 @@ def make_spec(
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         chosen = runtime.settings_of(NotificationConfig)
         servicer = NotificationServicer(runtime, chosen, now, load_templates())
+        register_outbox_gauges(runtime, now)
         return [declared(notification_service_pb2_grpc, SERVICE, servicer)]
 
     return ServiceSpec(

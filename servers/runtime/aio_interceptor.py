@@ -21,6 +21,7 @@ this server as async generators.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import threading
@@ -151,7 +152,7 @@ class ThreadContext:
         raise _Ended(status.code, status.details, status.trailing_metadata)
 
 
-def _is_async(behaviour: object) -> bool:
+def is_async(behaviour: object) -> bool:
     return inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour)
 
 
@@ -184,18 +185,18 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
             "response_serializer": handler.response_serializer,
         }
         # Partials, not lambdas: grpc.aio tells async handlers by their function.
-        if handler.unary_unary is not None and not _is_async(handler.unary_unary):
+        if handler.unary_unary is not None and not is_async(handler.unary_unary):
             return grpc.unary_unary_rpc_method_handler(
                 functools.partial(self._serve_unary_on_pool, method, handler.unary_unary),
                 **codec,
             )
-        if handler.unary_stream is not None and _is_async(handler.unary_stream):
+        if handler.unary_stream is not None and is_async(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
                 functools.partial(self._serve_async_stream, method, handler.unary_stream),
                 **codec,
             )
         behaviours = (handler.unary_unary, handler.stream_unary, handler.stream_stream)
-        if any(_is_async(b) for b in behaviours):
+        if any(is_async(b) for b in behaviours):
             raise ContractError(
                 f"{method.path}: only server streams may be async methods on this server"
             )
@@ -206,9 +207,12 @@ class AioRuntimeInterceptor(RuntimeInterceptor, grpc.aio.ServerInterceptor):
     ) -> Any:
         loop = asyncio.get_running_loop()
         adapted = ThreadContext(context, loop)
+        # In a copy of the loop's context, so the call's span (and anything else the
+        # instrumentation set) is current in the pool thread too.
+        context_copy = contextvars.copy_context()
         try:
             return await loop.run_in_executor(
-                self._pool, self._unary, method, behaviour, request, adapted
+                self._pool, context_copy.run, self._unary, method, behaviour, request, adapted
             )
         except _Ended as ended:
             await context.abort(ended.code, ended.details, ended.trailing)

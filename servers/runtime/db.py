@@ -24,6 +24,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
+from servers.runtime.tracing import trace_engine
+
 _BEGIN_OPTION = "palmgrid_sqlite_begin"
 
 
@@ -51,8 +53,8 @@ def create_engine(
     """An engine for `url` configured as described in the module docstring."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, sqlite_busy_timeout_ms, echo)
-    return sqlalchemy.create_engine(
+        return trace_engine(_sqlite_engine(parsed, sqlite_busy_timeout_ms, echo))
+    engine = sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -63,6 +65,7 @@ def create_engine(
         pool_recycle=1800,
         echo=echo,
     )
+    return trace_engine(engine)
 
 
 def _sqlite_engine(url: URL, busy_timeout_ms: int, echo: bool) -> Engine:

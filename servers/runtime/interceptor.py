@@ -43,6 +43,7 @@ from servers.runtime.errors import (
 )
 from servers.runtime.identity import AssertionInvalid
 from servers.runtime.methods import MethodInfo
+from servers.runtime.metrics import observe_rpc
 from servers.runtime.validation import RequestValidator
 
 log = logging.getLogger("palmgrid.rpc")
@@ -309,6 +310,8 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         started: float,
     ) -> None:
         code = code or grpc.StatusCode.UNKNOWN
+        seconds = time.monotonic() - started
+        observe_rpc(self._domain.partition(".")[0], method.path, code.name, seconds)
         call = calls.current_call()
         principal = call.principal.user if call and call.principal else None
         level = logging.ERROR if code in _SERVER_FAULTS else logging.INFO
@@ -317,7 +320,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             "rpc",
             extra={
                 "code": code.name,
-                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "duration_ms": round(seconds * 1000, 3),
                 "peer": context.peer(),
                 "principal": principal,
             },

@@ -27,7 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from servers.runtime.access import Authenticator
-from servers.runtime.aio_interceptor import AioRuntimeInterceptor
+from servers.runtime.aio_interceptor import AioRuntimeInterceptor, is_async
 from servers.runtime.audit import AuditSink
 from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import CallAuditor
@@ -36,6 +36,7 @@ from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import ContractError, MethodInfo, find_service, method_table
 from servers.runtime.service_accounts import ServiceAccount
+from servers.runtime.tracing import tracing_aio_interceptor, tracing_interceptor
 from servers.runtime.unbuilt import unbuilt_methods
 from servers.runtime.validation import RequestValidator
 
@@ -156,9 +157,9 @@ def create_server(
     # Without this, a second process on the same port would silently share it.
     server_options = [("grpc.so_reuseport", 0), *options]
     if not async_streams:
-        grpc_server = grpc.server(
-            pool, interceptors=[RuntimeInterceptor(methods, **parts)], options=server_options
-        )
+        # The span is outermost, so the pipeline's log line and audit record carry it.
+        interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
+        grpc_server = grpc.server(pool, interceptors=interceptors, options=server_options)
         health_servicer = _install(grpc_server, registrations, names)
         port = _bind(grpc_server, address, credentials)
         return Server(grpc_server, health_servicer, names), port
@@ -167,7 +168,12 @@ def create_server(
 
     async def build() -> grpc.aio.Server:
         return grpc.aio.server(
-            migration_thread_pool=pool, interceptors=[interceptor], options=server_options
+            migration_thread_pool=pool,
+            interceptors=[
+                tracing_aio_interceptor(_blocking_streams(registrations, methods)),
+                interceptor,
+            ],
+            options=server_options,
         )
 
     try:
@@ -251,6 +257,19 @@ def _checked(
                 "UNIMPLEMENTED"
             )
     return names, methods
+
+
+def _blocking_streams(
+    registrations: Sequence[Registration], methods: Mapping[str, MethodInfo]
+) -> frozenset[str]:
+    """The streaming methods a servicer writes as blocking code (not async generators)."""
+    servicers = {registration.full_name: registration.servicer for registration in registrations}
+    return frozenset(
+        method.path
+        for method in methods.values()
+        if (method.client_streaming or method.server_streaming)
+        and not is_async(getattr(servicers.get(method.service), method.name, None))
+    )
 
 
 def _pipeline(

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from palmlib.telemetry import configure_tracing
 from servers.runtime import devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.audit_outbox import AuditOutbox
@@ -36,6 +37,7 @@ from servers.runtime.auditing import enlist
 from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
+from servers.runtime.metrics import start_metrics_server, watch_engine_pool
 from servers.runtime.migrations import migrate
 from servers.runtime.runtime_tables import migrate_runtime_tables
 from servers.runtime.server import Registration, Server, create_server
@@ -188,6 +190,7 @@ def build_server(
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     runtime = Runtime(spec.name, settings, engine, own_settings=own_settings)
+    watch_engine_pool(spec.name, engine)
     try:
         registrations = spec.registrations(runtime)  # may choose the audit sink
         seed_demo_data(spec, runtime)
@@ -235,6 +238,16 @@ def seed_demo_data(spec: ServiceSpec, runtime: Runtime) -> bool:
     return True
 
 
+def serve_metrics(settings: Settings, process: str) -> int:
+    """Start the process's Prometheus endpoint when its port is set; the port (0: none)."""
+    port = settings.metrics_port(process)
+    if not port:
+        return 0
+    bound = start_metrics_server(settings.metrics_host, port).server_port
+    log.info("metrics", extra={"process": process, "address": f"{settings.metrics_host}:{bound}"})
+    return bound
+
+
 def serve(
     spec: ServiceSpec, settings: Settings | None = None, *, address: str | None = None
 ) -> int:
@@ -245,6 +258,7 @@ def serve(
         print(f"{spec.name}: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    configure_tracing(spec.name)
     try:
         server, port, runtime = build_server(spec, settings, address=address)
     except SettingsError as exc:
@@ -257,6 +271,7 @@ def serve(
         server.start()
         if spec.on_start is not None:
             spec.on_start(runtime)
+        serve_metrics(settings, spec.name)
         host = (address or settings.listen_address(spec.name)).rpartition(":")[0]
         log.info(
             "serving",

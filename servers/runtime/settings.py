@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
 
+    # Prometheus metrics of each process on host:port (docs/observability.md); 0: none.
+    metrics_host: str = "127.0.0.1"
+    account_metrics_port: int = Field(default=0, ge=0, le=65535)
+    billing_metrics_port: int = Field(default=0, ge=0, le=65535)
+    outage_metrics_port: int = Field(default=0, ge=0, le=65535)
+    expansion_metrics_port: int = Field(default=0, ge=0, le=65535)
+    inspection_metrics_port: int = Field(default=0, ge=0, le=65535)
+    care_metrics_port: int = Field(default=0, ge=0, le=65535)
+    ingest_metrics_port: int = Field(default=0, ge=0, le=65535)
+    notification_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+
     # The edge's HTTPS listener.
     edge_host: str = "127.0.0.1"
     edge_port: int = 8443
@@ -234,6 +246,11 @@ class Settings(BaseSettings):
     def service_address(self, name: str) -> str:
         """host:port where other processes reach service `name`."""
         return self.service(name).target
+
+    def metrics_port(self, process: str) -> int:
+        """The Prometheus port of `process` (a service or "worker"); 0 when not served
+        (also for a process without a setting of its own, such as a test's probe)."""
+        return int(getattr(self, f"{process}_metrics_port", 0))
 
     def listen_address(self, name: str) -> str:
         """host:port service `name` binds."""

@@ -7,6 +7,8 @@ from typing import Protocol
 
 import grpc
 
+from servers.runtime.tracing import traced_channel
+
 
 class TlsSettings(Protocol):
     """The settings the `*_for` helpers read. `servers.runtime.settings.Settings` is
@@ -93,5 +95,5 @@ def open_channel(
     target = settings.service_address(service)
     credentials = channel_credentials_for(settings, account)
     if credentials is None:
-        return grpc.insecure_channel(target, options=options)
-    return grpc.secure_channel(target, credentials, options=options)
+        return traced_channel(grpc.insecure_channel(target, options=options))
+    return traced_channel(grpc.secure_channel(target, credentials, options=options))

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from palmlib.telemetry import configure_tracing
 from servers.runtime import SYSTEM_CLOCK, SettingsError, load_settings
 from servers.runtime.logs import configure_logging
+from servers.runtime.service import serve_metrics
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
 from servers.worker.models import OK
@@ -37,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The status table goes to stdout; keep the migration's INFO lines out of the way.
     configure_logging("WARNING" if args.command == "status" else settings.log_level)
+    configure_tracing("worker")
     if args.command == "status":
         runtime = open_runtime(settings, config)
         try:
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 worker = Worker(runtime, config, load_jobs(config.job_modules), SYSTEM_CLOCK)
                 if args.command == "run-job":
                     return _run_job(worker, args.job)
+                serve_metrics(settings, "worker")
                 worker.run(_stop_on_signals(), grace=settings.shutdown_grace_seconds)
             finally:
                 runtime.close()

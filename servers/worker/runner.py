@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
 
 from servers.runtime import Clock, Runtime
 from servers.worker.config import WorkerConfig
@@ -27,6 +29,18 @@ from servers.worker.schedule import Schedule, parse_schedule
 from servers.worker.store import Claim, JobStore
 
 log = logging.getLogger("palmgrid.worker")
+
+_tracer = trace.get_tracer("palmgrid.worker")
+# Scraped on PALMGRID_WORKER_METRICS_PORT (docs/observability.md).
+JOB_RUNS = Counter(
+    "palmgrid_job_runs", "Job runs of this worker, by job and outcome.", ["job", "outcome"]
+)
+JOB_DURATION = Histogram(
+    "palmgrid_job_duration_seconds",
+    "How long a job's run took.",
+    ["job"],
+    buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1800),
+)
 
 
 def new_worker_id() -> str:
@@ -144,7 +158,9 @@ class Worker:
         job = self.jobs[claim.job]
         started = time.monotonic()
         try:
-            outcome, message = OK, job.run(context)
+            # One trace per run: the calls the job makes are its children.
+            with _tracer.start_as_current_span(f"job {claim.job}"):
+                outcome, message = OK, job.run(context)
         except Exception as error:  # every failure is the run's outcome, never the worker's
             outcome, message = FAILED, failure_message(error)
             log.warning(
@@ -153,6 +169,8 @@ class Worker:
                 exc_info=not isinstance(error, grpc.RpcError),
             )
         seconds = round(time.monotonic() - started, 3)
+        JOB_RUNS.labels(claim.job, outcome).inc()
+        JOB_DURATION.labels(claim.job).observe(seconds)
         try:
             kept = self.store.finish(claim, self.schedules[claim.job], outcome, message)
         except Exception:

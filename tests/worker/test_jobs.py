@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import pytest
+from opentelemetry.trace import SpanKind
 from rich.console import Console
 from sqlmodel import select
 
@@ -36,6 +37,7 @@ from servers.runtime import (
     tls,
 )
 from servers.runtime.declared import declared_only
+from servers.runtime.metrics import start_metrics_server
 from servers.runtime.service import prepare_dev_material
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
@@ -47,6 +49,8 @@ from servers.worker.status import job_statuses, status_table
 from tests.audit_log import with_audit_log
 from tests.billing.core_support import make_customer
 from tests.billing.records import customer_record, reading, readings_request, upsert_request
+from tests.scrape import scrape, value
+from tests.spans import by_trace, hex_id, recording
 from tests.worker.support import ROOT
 
 KWH = 1000
@@ -276,3 +280,39 @@ def test_the_status_command_prints_the_table(system: System) -> None:
     )
     assert "billing.monthly-bills" in result.stdout and "monthly 1 02:00" in result.stdout
     assert "FAILED: UNIMPLEMENTED" in result.stdout
+
+
+def test_job_runs_are_counted_on_the_metrics_port_by_outcome(system: System) -> None:
+    metrics = start_metrics_server("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{metrics.server_port}/metrics"
+    try:
+        before = scrape(url)
+        system.worker.run_now("edge.prewarm")
+        system.worker.run_now("notification.delivery")
+        after = scrape(url)
+    finally:
+        metrics.shutdown()
+    for job, outcome in (("edge.prewarm", OK), ("notification.delivery", FAILED)):
+        runs = {"job": job, "outcome": outcome}
+        assert value(after, "palmgrid_job_runs_total", **runs) == (
+            value(before, "palmgrid_job_runs_total", **runs) + 1
+        )
+        assert value(after, "palmgrid_job_duration_seconds_count", job=job) == (
+            value(before, "palmgrid_job_duration_seconds_count", job=job) + 1
+        )
+
+
+def test_a_job_run_is_one_trace_down_to_the_service_it_calls(system: System) -> None:
+    with recording() as exporter:
+        assert system.worker.run_now("billing.late-fees") is not None
+        spans = exporter.get_finished_spans()
+    run = [s for s in spans if s.name == "job billing.late-fees"]
+    assert len(run) == 1 and run[0].parent is None
+    trace = by_trace(spans, hex_id(run[0].context.trace_id))
+    served = [s for s in trace if s.kind is SpanKind.SERVER and "BillingInternalService" in s.name]
+    assert served, [s.name for s in trace]
+    by_id = {s.context.span_id: s for s in trace}
+    for span in served:  # each server span leads back to the run through the client span
+        parent = by_id[span.parent.span_id]
+        assert parent.kind is SpanKind.CLIENT
+        assert parent.parent is not None and parent.parent.span_id == run[0].context.span_id
