@@ -143,8 +143,10 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "care.feedback.closeResolved",
         "care.complaintRisks.score",
         "outage.clock.run",
-        # of resolved feedback and complaint-risk scoring, outage's clock, connection node
-        # reminders, the staging import.
+        "expansion.reminders.run",
+        "ingest.importJobs.create",
+        "ingest.importJobs.list",
+        "ingest.importJobs.run",
     ),
     # The worker's pre-warm (docs/caching.md): it lists active users and reads the hot
     # data it caches for them, nothing else (any customer's, hence every supply office).
