@@ -1,6 +1,6 @@
 """The ingest tests' support: a real ingest service on port 0 under mTLS beside real
-billing (three customers with a meter and a reading each), account, notification and
-inspection services, channels holding the marketing and metering systems' client
+billing (three customers with a meter and a reading each), account, notification,
+inspection and expansion services, channels holding the marketing and metering systems' client
 certificates, and a staff identity for the quarantine."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from palmgrid.ingest.v1 import ingest_service_pb2_grpc
 from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.models import BalanceRow, Customer, Meter, MeterReading
+from servers.expansion.config import ExpansionConfig
+from servers.expansion.service import make_spec as expansion_spec
 from servers.ingest import models
 from servers.ingest.config import IngestConfig
 from servers.ingest.service import make_spec
@@ -143,6 +145,7 @@ class IngestSystem:
     ingest: services.Running
     billing: services.Running
     inspection: services.Running
+    expansion: services.Running
     clock: SettableClock
     signer: AssertionSigner
     marketing: ingest_service_pb2_grpc.IngestServiceStub
@@ -218,10 +221,21 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             inspection_spec(clock=clock, config=InspectionConfig(demo_data=False)),
         )
         stack.callback(services.stop, inspection)
+        expansion = services.start(
+            "expansion",
+            Settings(
+                **common,
+                expansion_database_url=f"sqlite:///{data_dir / 'expansion.db'}",
+                **near.targets(),
+            ),
+            expansion_spec(clock=clock, config=ExpansionConfig(demo_data=False)),
+        )
+        stack.callback(services.stop, expansion)
         settings = Settings(
             **common,
             ingest_database_url=database_url,
             inspection_target=inspection.target,
+            expansion_target=expansion.target,
             **near.targets(),
         )
         staging_url = f"sqlite:///{data_dir / 'staging.db'}"
@@ -251,6 +265,7 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             ingest=ingest,
             billing=near.billing,
             inspection=inspection,
+            expansion=expansion,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             marketing=stub("marketing"),

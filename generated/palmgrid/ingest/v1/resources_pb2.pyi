@@ -353,8 +353,8 @@ class ApplicationUpdate(_message.Message):
     application: _builtins.str
     """The application, `applications/{application}`."""
     node: _builtins.str
-    """The workflow node the application reached, by the marketing system's code (such
-    as "SITE_SURVEY").
+    """The workflow node the application reached, by its NodeKind name without the prefix
+    (such as "SURVEY"), or "COMPLETED" when the application is complete.
     """
     note: _builtins.str
     """The marketing system's note on the step."""
@@ -494,8 +494,9 @@ class QuarantinedRecord(_message.Message):
     """The record's id at its source (customer number, reading or payment name)."""
     reason: _builtins.str
     """Why, as an UPPER_SNAKE reason: INVALID_FIELD, UNKNOWN_CUSTOMER, UNKNOWN_METER,
-    UNKNOWN_TARIFF, READING_BACKWARDS, REFUSED_BY_BILLING, PAYMENT_ID_CONFLICT,
-    OWNER_UNAVAILABLE (the owning service does not take the record yet).
+    UNKNOWN_TARIFF, UNKNOWN_APPLICATION, READING_BACKWARDS, REFUSED_BY_BILLING,
+    REFUSED_BY_EXPANSION, PAYMENT_ID_CONFLICT, OWNER_UNAVAILABLE (the owning service
+    does not take the record now, such as a step on a rejected application).
     """
     field: _builtins.str
     """The field at fault, as a lowerCamelCase path in the record; empty when the record
