@@ -1,18 +1,31 @@
 """`palm imports` against a whole running system (its own, one for this module): the
-demo staging database imported at a pseudo-terminal with its progress bar and summary,
-the jobs listed and shown, and the quarantine worked through: a record fixed and
-reprocessed, one still bad, one discarded."""
+demo staging customers imported at a pseudo-terminal with the progress bar and summary,
+the jobs listed and shown, the quarantine worked through (a record fixed and
+reprocessed, one still bad, one discarded), and 10,000 readings of those customers
+imported from a CSV file of the staging table's shape."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlmodel import col, func, select
+
+from servers.billing.models import MeterReading
 from tests.cli.conftest import Palm
 from tests.cli.terminal import read_until, start_at_terminal
+from tests.e2e.system import System
 
 ADMIN = "admin"
+# The demo staging customers (servers.ingest.demo) the import applies: all but the
+# three that are bad on purpose.
+BAD = {"3100001008", "3100001032", "3100001065"}
+GOOD = [n for n in (f"31000{1001 + i:05d}" for i in range(100)) if n not in BAD]
+READINGS = 10_000
 
 
 def at_terminal(palm: Palm, user: str, *args: str) -> tuple[int, str]:
@@ -29,10 +42,16 @@ def at_terminal(palm: Palm, user: str, *args: str) -> tuple[int, str]:
     return status, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
 
 
+@pytest.fixture(scope="module")
+def customers_import(palm: Palm) -> tuple[int, str]:
+    """The demo staging customers imported at a terminal, 40 rows a call."""
+    return at_terminal(palm, ADMIN, "imports", "run", "customers", "--batch", "40")
+
+
 def test_the_demo_customers_import_with_a_progress_bar_then_the_quarantine(
-    palm: Palm, tmp_path: Path
+    palm: Palm, customers_import: tuple[int, str], tmp_path: Path
 ) -> None:
-    status, screen = at_terminal(palm, ADMIN, "imports", "run", "customers", "--batch", "40")
+    status, screen = customers_import
     assert status == 0, screen
     words = " ".join(screen.split())
     # The bar is drawn as the batches land (40, 80, then all 100 rows), then the summary.
@@ -87,3 +106,45 @@ def test_the_demo_customers_import_with_a_progress_bar_then_the_quarantine(
     assert stale.code == 6, stale
     bad = palm.as_(ADMIN, "imports", "run", "kilowatts")
     assert bad.code == 2 and "kilowatts" in bad.err
+
+
+def test_ten_thousand_readings_from_a_csv_file_with_a_progress_bar(
+    palm: Palm, system: System, customers_import: tuple[int, str], tmp_path: Path
+) -> None:
+    assert customers_import[0] == 0, customers_import[1]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=200)
+    path = tmp_path / "readings.csv"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["id", "update_time", "customer_number", "meter_id", "read_time", "value_wh",
+             "quality", "source"]
+        )  # fmt: skip
+        for i in range(READINGS):
+            k = i // len(GOOD)  # the customer's k-th reading, an hour after the one before
+            read = start + timedelta(hours=k)
+            writer.writerow(
+                [f"csv-{i}", read.isoformat(), GOOD[i % len(GOOD)], "m1", read.isoformat(),
+                 1_000_000 + 1_500 * k, "ACTUAL", "REMOTE"]
+            )  # fmt: skip
+
+    status, screen = at_terminal(
+        palm, ADMIN, "imports", "run", "meter-readings", "--file", str(path)
+    )
+    assert status == 0, screen
+    words = " ".join(screen.split())
+    # The bar moves batch by batch (500 rows a call) to the whole file, then the summary.
+    assert "500/10000" in words and "10000/10000" in words, words[-2000:]
+    assert ": SUCCEEDED" in words
+    assert re.search(r"10000 │ 10000 │ 0 │ 0", words), words[-2000:]
+
+    billing = system.services["billing"].runtime
+    with billing.session() as session:
+        stored = session.exec(
+            select(func.count())
+            .select_from(MeterReading)
+            .where(col(MeterReading.id).startswith("csv-"))
+        ).one()
+    assert stored == READINGS
+    job = palm.json(ADMIN, "imports", "list", "--source", "meter-readings")["importJobs"][0]
+    assert job["fromFile"] and job["readCount"] == str(READINGS)

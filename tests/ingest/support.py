@@ -30,7 +30,14 @@ from servers.ingest.service import make_spec
 from servers.ingest.staging import create_staging_schema, staging_metadata
 from servers.inspection.config import InspectionConfig
 from servers.inspection.service import make_spec as inspection_spec
-from servers.runtime import AssertionSigner, Runtime, SettableClock, Settings, load_signer
+from servers.runtime import (
+    AssertionSigner,
+    Runtime,
+    ServiceSpec,
+    SettableClock,
+    Settings,
+    load_signer,
+)
 from servers.runtime.db import create_engine
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.protoconv import timestamp
@@ -211,26 +218,20 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
         near = start_neighbours(
             stack, data_dir, common, clock, fill_billing=fill_billing, fill_account=lambda _: None
         )
-        inspection = services.start(
-            "inspection",
-            Settings(
-                **common,
-                inspection_database_url=f"sqlite:///{data_dir / 'inspection.db'}",
-                **near.targets(),
-            ),
-            inspection_spec(clock=clock, config=InspectionConfig(demo_data=False)),
+
+        def beside(name: str, spec: ServiceSpec) -> services.Running:
+            """Service `name` on a SQLite database of its own, stopped with the stack."""
+            database = {f"{name}_database_url": f"sqlite:///{data_dir / f'{name}.db'}"}
+            running = services.start(name, Settings(**common, **database, **near.targets()), spec)
+            stack.callback(services.stop, running)
+            return running
+
+        inspection = beside(
+            "inspection", inspection_spec(clock=clock, config=InspectionConfig(demo_data=False))
         )
-        stack.callback(services.stop, inspection)
-        expansion = services.start(
-            "expansion",
-            Settings(
-                **common,
-                expansion_database_url=f"sqlite:///{data_dir / 'expansion.db'}",
-                **near.targets(),
-            ),
-            expansion_spec(clock=clock, config=ExpansionConfig(demo_data=False)),
+        expansion = beside(
+            "expansion", expansion_spec(clock=clock, config=ExpansionConfig(demo_data=False))
         )
-        stack.callback(services.stop, expansion)
         settings = Settings(
             **common,
             ingest_database_url=database_url,

@@ -40,6 +40,8 @@ quarantine = typer.Typer(
     no_args_is_help=True,
 )
 STUB = ingest_service_pb2_grpc.IngestServiceStub
+# CreateImportJobRequest.csv_file's limit.
+MAX_FILE_BYTES = 3_500_000
 
 
 class Source(StrEnum):
@@ -152,19 +154,35 @@ def run(
     ] = "",
     row_limit: Annotated[int, typer.Option("--row-limit", min=0, help="stop after")] = 0,
     batch: Annotated[int, typer.Option("--batch", min=1, max=5000, help="rows a call")] = 500,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="a CSV file of the staging table's shape, instead of the staging database",
+        ),
+    ] = None,
 ) -> None:
-    """Import a staging table now, drawing its progress, then its counts.
+    """Import a staging table (or a CSV file of its shape) now, drawing its progress,
+    then its counts.
 
-    The job starts where the source's last succeeded job ended (or at `--since`).
+    The job starts where the source's last succeeded job ended (or at `--since`); a
+    file is imported whole.
 
-    Example: `palm imports run meter-readings`
+    Example: `palm imports run meter-readings --file readings.csv`
     """
     job = ImportJob(source=_source(source), row_limit=row_limit)
     if since:
         job.watermark_time.CopyFrom(output.timestamp(output.parse_time(since, "--since")))
-    created = _job(
-        "CreateImportJob", pb.CreateImportJobRequest(import_job=job, request_id=str(uuid.uuid4()))
-    )
+    request = pb.CreateImportJobRequest(import_job=job, request_id=str(uuid.uuid4()))
+    if csv_file is not None:
+        if csv_file.stat().st_size > MAX_FILE_BYTES:
+            raise typer.BadParameter(
+                f"at most {MAX_FILE_BYTES:,} bytes a file: split it", param_hint="--file"
+            )
+        request.csv_file = csv_file.read_bytes()
+    created = _job("CreateImportJob", request)
 
     def next_batch(current: ImportJob) -> ImportJob:
         return _job("RunImportJob", pb.RunImportJobRequest(name=current.name, max_rows=batch))
