@@ -99,8 +99,11 @@ class Steps:
         calendar = self.runtime.calendar
         while row.state == "IN_PROGRESS" and row.current_seq < target:
             current = transitions.current_node(row, nodes)
-            actions = ("RESUMED", "ADVANCED") if current.state == "WAITING_ON_CUSTOMER" else ()
-            for action in actions or ("ADVANCED",):
+            actions = ["ADVANCED"]
+            if current.state == "WAITING_ON_CUSTOMER":
+                # The marketing system went on past it: the wait is over.
+                actions.insert(0, "RESUMED")
+            for action in actions:
                 transitions.move(
                     session, row, nodes, action, actor=actor, note=note, now=now, calendar=calendar
                 )

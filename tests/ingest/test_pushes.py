@@ -257,7 +257,12 @@ def test_application_updates_move_the_application_at_expansion_once(
                 username="adminone",
                 kind=identity_pb2.PRINCIPAL_KIND_STAFF,
                 roles=["admin"],
-                permissions=["expansion.applications.create", "expansion.applications.get"],
+                permissions=[
+                    "expansion.applications.create",
+                    "expansion.applications.get",
+                    "expansion.applications.sendBack",
+                    "expansion.applications.reject",
+                ],
                 all_supply_offices=True,
             ),
             audience="expansion",
@@ -266,24 +271,31 @@ def test_application_updates_move_the_application_at_expansion_once(
     ]
     with _expansion(system, "cli") as channel:
         stub = expansion_grpc.ExpansionServiceStub(channel)
-        filed = stub.CreateApplication(
-            expansion_service_pb.CreateApplicationRequest(
-                application=expansion_resources.Application(
-                    kind=expansion_resources.APPLICATION_KIND_LOW_VOLTAGE_BUSINESS,
-                    applicant=expansion_resources.Applicant(
-                        name="李四光", id_number="53030219800101123X", contact_phone="13800001234"
-                    ),
-                    address="曲靖市麒麟区南宁西路8号",
-                    area_code="A01",
-                    capacity_kva=8,
-                ),
-                request_id=request_id(),
-            ),
-            metadata=admin,
-        )
 
-        def read() -> expansion_resources.Application:
-            request = expansion_service_pb.GetApplicationRequest(name=filed.name)
+        def file() -> expansion_resources.Application:
+            made: expansion_resources.Application = stub.CreateApplication(
+                expansion_service_pb.CreateApplicationRequest(
+                    application=expansion_resources.Application(
+                        kind=expansion_resources.APPLICATION_KIND_LOW_VOLTAGE_BUSINESS,
+                        applicant=expansion_resources.Applicant(
+                            name="李四光",
+                            id_number="53030219800101123X",
+                            contact_phone="13800001234",
+                        ),
+                        address="曲靖市麒麟区南宁西路8号",
+                        area_code="A01",
+                        capacity_kva=8,
+                    ),
+                    request_id=request_id(),
+                ),
+                metadata=admin,
+            )
+            return made
+
+        filed = file()
+
+        def read(name: str = filed.name) -> expansion_resources.Application:
+            request = expansion_service_pb.GetApplicationRequest(name=name)
             got: expansion_resources.Application = stub.GetApplication(request, metadata=admin)
             return got
 
@@ -331,6 +343,32 @@ def test_application_updates_move_the_application_at_expansion_once(
         finished = read()
         assert finished.state == expansion_resources.APPLICATION_STATE_COMPLETED
         assert {n.state for n in finished.nodes} == {expansion_resources.NODE_STATE_COMPLETED}
+
+        # A node waiting on the customer is resumed, then advanced; a rejected
+        # application takes no step and the update waits in the quarantine.
+        waiting, rejected = file(), file()
+        stub.SendBackApplication(
+            expansion_service_pb.SendBackApplicationRequest(name=waiting.name, reason="缺营业执照"),
+            metadata=admin,
+        )
+        stub.RejectApplication(
+            expansion_service_pb.RejectApplicationRequest(name=rejected.name, reason="重复申请"),
+            metadata=admin,
+        )
+        later = push(
+            update("CONNECTION", timedelta(hours=1), application=waiting.name),
+            update("CONNECTION", timedelta(hours=1), application=rejected.name),
+        )
+        assert reasons(later) == {rejected.name: "OWNER_UNAVAILABLE "}
+        resumed = read(waiting.name)
+        assert resumed.current_node == expansion_resources.NODE_KIND_CONNECTION
+        assert [e.action for e in resumed.history][-4:] == [
+            expansion_resources.APPLICATION_ACTION_SENT_BACK,
+            expansion_resources.APPLICATION_ACTION_RESUMED,
+            expansion_resources.APPLICATION_ACTION_ADVANCED,
+            expansion_resources.APPLICATION_ACTION_ADVANCED,
+        ]
+        assert read(rejected.name).state == expansion_resources.APPLICATION_STATE_REJECTED
 
         bad = push(
             update("SUPPLY_PLAN", timedelta(hours=1), application="applications/no-such-one"),
