@@ -148,3 +148,5 @@ def test_ten_thousand_readings_from_a_csv_file_with_a_progress_bar(
     assert stored == READINGS
     job = palm.json(ADMIN, "imports", "list", "--source", "meter-readings")["importJobs"][0]
     assert job["fromFile"] and job["readCount"] == str(READINGS)
+    shown = palm.as_(ADMIN, "imports", "show", job["name"])
+    assert shown.code == 0 and "a CSV file" in shown.out

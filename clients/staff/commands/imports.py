@@ -251,7 +251,8 @@ def show(job: JobName, as_json: output.JsonFlag = False) -> None:
             found.name,
             [
                 ("source", output.enum_label(ImportSource.Name(found.source), "IMPORT_SOURCE_")),
-                ("from", output.when(found.watermark_time)),
+                ("rows from", "a CSV file" if found.from_file else "the staging database"),
+                ("changed since", output.when(found.watermark_time)),
                 ("next watermark", output.when(found.next_watermark_time)),
                 ("creator", found.creator),
                 ("created", output.when(found.create_time)),
