@@ -1,45 +1,35 @@
-"""Following an ingest import job from the staff CLI: a progress bar of rows read
-against the rows the job counted at its start, then its counts and first errors."""
+"""Drawing an ingest import job from the staff CLI: a progress bar of rows read against
+the rows the job counted at its start, then its counts and first errors. The job moves
+on through `next_state`: a RunImportJob call (`palm imports run` drives the job itself)
+or a GetImportJob after a pause (`palm imports follow`, a job the worker runs)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 
-import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from palmgrid.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
+from palmgrid.ingest.v1 import resources_pb2
 
 ACTIVE = (resources_pb2.IMPORT_JOB_STATE_QUEUED, resources_pb2.IMPORT_JOB_STATE_RUNNING)
 
 
 def follow_import_job(
-    channel: grpc.Channel,
-    metadata: list[tuple[str, bytes]],
-    name: str,
+    job: resources_pb2.ImportJob,
+    next_state: Callable[[resources_pb2.ImportJob], resources_pb2.ImportJob],
     console: Console,
-    interval: float = 1.0,
 ) -> resources_pb2.ImportJob:
-    """Poll the job until it ends, drawing its progress; the job as it ended."""
-    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
-
-    def get() -> resources_pb2.ImportJob:
-        request = ingest_service_pb2.GetImportJobRequest(name=name)
-        job: resources_pb2.ImportJob = stub.GetImportJob(request, metadata=metadata, timeout=30)
-        return job
-
-    job = get()
+    """Move the job on until it ends, drawing its progress; the job as it ended."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(name, total=job.total_count or None)
+        task = progress.add_task(job.name, total=job.total_count or None)
         while True:
             progress.update(task, total=job.total_count or None, completed=job.read_count)
             if job.state not in ACTIVE:
                 break
-            time.sleep(interval)
-            job = get()
+            job = next_state(job)
     console.print(summary(job))
     return job
 

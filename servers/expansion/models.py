@@ -71,6 +71,9 @@ class ApplicationRow(ExpansionModel, table=True):
     current_near_time: datetime | None = _time(nullable=True)
     # When the reminder run should next look at the current node (None: never again).
     next_remind_time: datetime | None = _time(nullable=True)
+    # The version (source time) of the latest step recorded from the marketing system:
+    # a step not newer than it changes nothing.
+    source_step_time: datetime | None = _time(nullable=True)
     # `users/{user}` who filed it.
     creator: str = Field(max_length=100)
     reject_reason: str = Field(default="", max_length=1000)

@@ -4,8 +4,8 @@ of their kind, with working-day time limits and deadline reminders.
 The servicer is composed of method groups, each in its own module: filing
 (`servers.expansion.filing`), reads and due lists (`.reads`), moves (`.handling`, over
 the table in `.transitions`), documents (`.attachments`) and the node time limits
-(`.limit_methods`); the worker's reminder run is the internal service (`.internal`,
-`.reminders`).
+(`.limit_methods`); the worker's reminder run and the marketing system's steps are the
+internal service (`.internal`, `.reminders`, `.steps`).
 
 `make_spec(clock=..., config=...)` builds the ServiceSpec with an injectable clock and
 configuration; `SPEC` is the real one. The limits of `workflow.toml` are installed at
@@ -29,6 +29,7 @@ from servers.expansion.limit_methods import LimitMethods
 from servers.expansion.limits import install_defaults
 from servers.expansion.reads import ReadMethods
 from servers.expansion.reminders import Reminders
+from servers.expansion.steps import Steps
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -70,7 +71,9 @@ def make_spec(*, clock: Clock | None = None, config: ExpansionConfig | None = No
             ),
             Registration(
                 "palmgrid.expansion.v1.ExpansionInternalService",
-                ExpansionInternalServicer(Reminders(runtime, now, chosen)),
+                ExpansionInternalServicer(
+                    Reminders(runtime, now, chosen), Steps(runtime, now, chosen)
+                ),
                 expansion_internal_service_pb2_grpc.add_ExpansionInternalServiceServicer_to_server,
             ),
         ]

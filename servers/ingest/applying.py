@@ -52,17 +52,18 @@ def apply_records(
         "TARIFF_ASSIGNMENT": lambda batch: _tariffs(upstream, batch, customers),
         "PAYMENT": lambda batch: _payments(upstream, batch),
         "APPLICATION_UPDATE": lambda batch: send_application_updates(
-            [r.record.application_update for r in batch]
+            upstream, [r.record.application_update for r in batch]
         ),
     }
     for kind, send in senders.items():
         of_kind = [r for r in records if r.kind == kind]
         for start in range(0, len(of_kind), BATCH):
-            _send_batch(of_kind[start : start + BATCH], send, applied)
+            owner = "EXPANSION" if kind == "APPLICATION_UPDATE" else "BILLING"
+            _send_batch(of_kind[start : start + BATCH], send, applied, owner)
     return applied
 
 
-def _send_batch(batch: Sequence[Record], send: Send, applied: Applied) -> None:
+def _send_batch(batch: Sequence[Record], send: Send, applied: Applied, owner: str) -> None:
     if len(batch) > 1:
         try:
             applied.add(*send(batch))
@@ -79,10 +80,12 @@ def _send_batch(batch: Sequence[Record], send: Send, applied: Applied) -> None:
         except Unavailable:
             raise
         except DomainError as error:
-            applied.refused.append((record, _problem(error)))
+            applied.refused.append((record, _problem(error, owner)))
 
 
-def _problem(error: DomainError) -> Problem:
+def _problem(error: DomainError, owner: str) -> Problem:
+    if error.code == grpc.StatusCode.NOT_FOUND and owner == "EXPANSION":
+        return Problem("UNKNOWN_APPLICATION", "application", error.message)
     if error.code == grpc.StatusCode.ALREADY_EXISTS:
         return Problem("PAYMENT_ID_CONFLICT", "name", error.message)
     if error.code == grpc.StatusCode.FAILED_PRECONDITION:
@@ -91,8 +94,9 @@ def _problem(error: DomainError) -> Problem:
     where = ""
     if isinstance(error, InvalidArgument) and error.field_violations:
         # "customers[0].tariff" → "tariff": the path within the one record sent.
-        where = error.field_violations[0].field.partition("].")[2]
-    return Problem("REFUSED_BY_BILLING", where, error.message)
+        field = error.field_violations[0].field
+        where = field.partition("].")[2] or field
+    return Problem(f"REFUSED_BY_{owner}", where, error.message)
 
 
 def _customers(upstream: Upstream, batch: Sequence[Record]) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2
-from servers.ingest import staging
+from servers.ingest import staging, uploads
 from servers.ingest.ingestor import Ingestor, Outcome
 from servers.ingest.listing import newest_first
 from servers.ingest.models import ACTIVE_JOB_STATES, ImportJobRow, ImportJobState
@@ -63,6 +63,7 @@ def job_resource(row: ImportJobRow) -> resources_pb2.ImportJob:
         cursor_time=timestamp(row.cursor_time) if row.cursor_time else None,
         cursor_row_key=row.cursor_key,
         total_count=row.total_count,
+        from_file=row.from_file,
     )
 
 
@@ -100,6 +101,8 @@ class ImportMethods:
         earlier = key.replay(self.runtime, _load) if key is not None else None
         if earlier is not None:
             return earlier
+        # A file that cannot be read is refused before anything else is looked at.
+        rows = uploads.parse_csv(source, request.csv_file) if request.csv_file else None
         with self.runtime.session() as session:
             active = session.exec(
                 select(ImportJobRow).where(
@@ -110,7 +113,7 @@ class ImportMethods:
             watermark = (
                 from_timestamp(sent.watermark_time) if sent.HasField("watermark_time") else None
             )
-            if watermark is None:
+            if watermark is None and not request.csv_file:
                 watermark = _last_watermark(session, source)
         if active is not None:
             raise FailedPrecondition(
@@ -123,9 +126,13 @@ class ImportMethods:
             state=ImportJobState.QUEUED.value,
             watermark_time=watermark,
             row_limit=sent.row_limit or DEFAULT_ROW_LIMIT,
+            from_file=bool(request.csv_file),
             creator=require_principal().user[:80],
             create_time=self.clock.now(),
         )
+        if rows is not None:
+            # Stored before the job exists, so a job never lacks its rows.
+            uploads.store_upload(self.runtime.settings.data_dir, row.id, source, rows)
         made = insert_once(
             self.runtime,
             request,
@@ -182,23 +189,24 @@ class ImportMethods:
             raise _ended(row)
         cursor = (row.cursor_time, row.cursor_key) if row.cursor_time else None
         limit = max(0, min(request.max_rows or DEFAULT_BATCH, row.row_limit - row.read_count))
+        engine = self.staging_engine
+        if row.from_file:
+            engine = uploads.upload_engine(self.runtime.settings.data_dir, row.id)
         try:
-            if self.staging_engine is None:
+            if engine is None:
                 raise LookupError("no staging database is configured")
             total = None
             if row.state == ImportJobState.QUEUED.value:
-                since = row.watermark_time
-                total = staging.count_rows(self.staging_engine, row.source, since=since)
+                total = staging.count_rows(engine, row.source, since=row.watermark_time)
             rows = staging.read_rows(
-                self.staging_engine,
-                row.source,
-                since=row.watermark_time,
-                cursor=cursor,
-                limit=limit,
+                engine, row.source, since=row.watermark_time, cursor=cursor, limit=limit
             )
         except Exception as error:
             with self.runtime.session(write=True) as session:
                 return _fail(session, _get(session, request.name), error, self.clock.now())
+        finally:
+            if row.from_file and engine is not None:
+                engine.dispose()
         finished = len(rows) < limit or row.read_count + len(rows) >= row.row_limit
         made: dict[str, resources_pb2.ImportJob] = {}
 
@@ -274,6 +282,7 @@ def _last_watermark(session: Session, source: str) -> datetime | None:
             col(ImportJobRow.source) == source,
             col(ImportJobRow.state) == ImportJobState.SUCCEEDED.value,
             col(ImportJobRow.next_watermark_time).is_not(None),
+            col(ImportJobRow.from_file).is_(False),
         )
         .order_by(col(ImportJobRow.create_time).desc())
     ).first()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Boolean, Column, Index, LargeBinary, false
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -99,6 +99,11 @@ class ImportJobRow(IngestModel, table=True):
     state: str = Field(max_length=16)
     watermark_time: datetime | None = time_field(nullable=True)
     row_limit: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Rows from a CSV file sent with the job (servers.ingest.uploads), not the staging
+    # database.
+    from_file: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     cursor_time: datetime | None = time_field(nullable=True)
     cursor_key: str = Field(default="", max_length=64)
     next_watermark_time: datetime | None = time_field(nullable=True)

@@ -1,7 +1,8 @@
 """The services ingest hands records to, reached over gRPC as ingest's own service
-account: billing (the archive, readings, tariffs, payments) and inspection (metering
-anomalies). A refusal comes back as the DomainError it carries; a service that cannot
-be reached as Unavailable, so that a push is retried by its sender and an import job
+account: billing (the archive, readings, tariffs, payments), inspection (metering
+anomalies) and expansion (the marketing system's steps on applications). A refusal
+comes back as the DomainError it carries; a service that cannot be reached as
+Unavailable, so that a push is retried by its sender and an import job
 fails without moving its watermark."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from palmgrid.billing.v1 import billing_internal_service_pb2_grpc as internal_gr
 from palmgrid.billing.v1 import billing_service_pb2 as billing_pb
 from palmgrid.billing.v1 import billing_service_pb2_grpc as billing_grpc
 from palmgrid.billing.v1 import payment_pb2, resources_pb2
+from palmgrid.expansion.v1 import expansion_internal_service_pb2 as expansion_pb
+from palmgrid.expansion.v1 import expansion_internal_service_pb2_grpc as expansion_grpc
 from palmgrid.inspection.v1 import inspection_service_pb2 as inspection_pb
 from palmgrid.inspection.v1 import inspection_service_pb2_grpc as inspection_grpc
 from palmgrid.inspection.v1 import resources_pb2 as inspection_resources
@@ -168,3 +171,9 @@ class Upstream:
             stub.RecordAnomaly,
             inspection_pb.RecordAnomalyRequest(anomaly=anomaly),
         )
+
+    def record_application_step(
+        self, step: expansion_pb.RecordApplicationStepRequest
+    ) -> expansion_pb.RecordApplicationStepResponse:
+        stub = expansion_grpc.ExpansionInternalServiceStub(self._runtime.channel("expansion"))
+        return self._call("the expansion service", stub.RecordApplicationStep, step)

@@ -116,7 +116,8 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
     # Ingest hands customer changes, meter readings and payments made outside the app
     # (reported by the marketing system) on to billing, after checking them against the
     # archive (customers, meters, tariffs, the previous reading); a reading that goes
-    # backwards is reported to inspection as a metering anomaly.
+    # backwards is reported to inspection as a metering anomaly; the marketing system's
+    # steps on connection applications go to expansion.
     "ingest": _service(
         AUDIT_WRITE,
         "billing.customers.batchGet",
@@ -126,6 +127,7 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
         "billing.dailyUsage.upsert",
         "billing.payments.record",
         "inspection.anomalies.record",
+        "expansion.applicationSteps.record",
     ),
     # Notification finds who should hear of something and files the in-app copies.
     "notification": _service(AUDIT_WRITE, "account.recipients.lookup", "account.messages.create"),

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import stat
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +19,7 @@ from rich.cells import cell_len
 
 from servers.care.risk_store import NewScore, record
 from tests.cli.conftest import Palm
+from tests.cli.terminal import read_until, start_at_terminal
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System
 from tools.ports import free_port
 
@@ -388,15 +385,8 @@ def test_login_at_a_terminal_draws_the_captcha_and_saves_it(palm: Palm) -> None:
     env = {k: v for k, v in palm.env.items() if k != "PALMGRID_DEV_CAPTCHA"}
     env |= {"PALMGRID_CLI_HOME": str(palm.home("expander")), "TERM": "xterm-256color"}
     env["COLORTERM"] = "truecolor"
-    terminal, tty = pty.openpty()
-    # The child makes the pseudo-terminal its controlling terminal (as a login shell
-    # would), so the password prompt reads it with echo off.
-    child = subprocess.Popen(
-        [sys.executable, "-c", ON_TTY, str(tty), str(palm.executable), "login", "expander"],
-        env=env,
-        pass_fds=(tty,),
-    )
-    os.close(tty)
+    # On its controlling terminal, the password prompt reads with echo off.
+    child, terminal = start_at_terminal([str(palm.executable), "login", "expander"], env)
     # A prompt's last character is written once the terminal is set up to read the
     # answer (click writes it through getpass or readline): wait for it.
     screen = read_until(terminal, "password: ")
@@ -416,26 +406,3 @@ def test_login_at_a_terminal_draws_the_captcha_and_saves_it(palm: Palm) -> None:
     plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)  # without colours
     saved = Path(plain.split("captcha image: ")[1].split()[0])
     assert saved.read_bytes().startswith(b"\x89PNG")
-
-
-ON_TTY = "import os, sys; os.login_tty(int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
-
-
-def read_until(terminal: int, text: str, seconds: float = 30) -> str:
-    """What the pseudo-terminal shows until `text` appears ("" : until it closes)."""
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([terminal], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(terminal, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-        if text and text in seen.decode(errors="replace"):
-            break
-    return seen.decode(errors="replace")

@@ -276,8 +276,9 @@ def start_system(
     # Memcached after every change.
     for name in ["care", "outage", "expansion", "inspection"]:
         services[name] = _start(data_dir, name, settings)
-    # Ingest hands what the source systems push to billing (and backwards readings to
-    # inspection), then bumps the customers' cache tags in the edge's Memcached.
+    # Ingest hands what the source systems push to billing (backwards readings to
+    # inspection, applications' steps to expansion), then bumps the customers' cache
+    # tags in the edge's Memcached.
     services["ingest"] = _start(
         data_dir,
         "ingest",
@@ -285,6 +286,7 @@ def start_system(
             update={
                 "ingest_database_url": f"sqlite:///{data_dir / 'ingest.db'}",
                 "inspection_target": services["inspection"].target,
+                "expansion_target": services["expansion"].target,
             }
         ),
     )

@@ -1,6 +1,6 @@
 """The ingest tests' support: a real ingest service on port 0 under mTLS beside real
-billing (three customers with a meter and a reading each), account, notification and
-inspection services, channels holding the marketing and metering systems' client
+billing (three customers with a meter and a reading each), account, notification,
+inspection and expansion services, channels holding the marketing and metering systems' client
 certificates, and a staff identity for the quarantine."""
 
 from __future__ import annotations
@@ -22,13 +22,22 @@ from palmgrid.ingest.v1 import ingest_service_pb2_grpc
 from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
 from palmgrid.type.v1 import identity_pb2
 from servers.billing.models import BalanceRow, Customer, Meter, MeterReading
+from servers.expansion.config import ExpansionConfig
+from servers.expansion.service import make_spec as expansion_spec
 from servers.ingest import models
 from servers.ingest.config import IngestConfig
 from servers.ingest.service import make_spec
 from servers.ingest.staging import create_staging_schema, staging_metadata
 from servers.inspection.config import InspectionConfig
 from servers.inspection.service import make_spec as inspection_spec
-from servers.runtime import AssertionSigner, Runtime, SettableClock, Settings, load_signer
+from servers.runtime import (
+    AssertionSigner,
+    Runtime,
+    ServiceSpec,
+    SettableClock,
+    Settings,
+    load_signer,
+)
 from servers.runtime.db import create_engine
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.protoconv import timestamp
@@ -143,6 +152,7 @@ class IngestSystem:
     ingest: services.Running
     billing: services.Running
     inspection: services.Running
+    expansion: services.Running
     clock: SettableClock
     signer: AssertionSigner
     marketing: ingest_service_pb2_grpc.IngestServiceStub
@@ -208,20 +218,25 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
         near = start_neighbours(
             stack, data_dir, common, clock, fill_billing=fill_billing, fill_account=lambda _: None
         )
-        inspection = services.start(
-            "inspection",
-            Settings(
-                **common,
-                inspection_database_url=f"sqlite:///{data_dir / 'inspection.db'}",
-                **near.targets(),
-            ),
-            inspection_spec(clock=clock, config=InspectionConfig(demo_data=False)),
+
+        def beside(name: str, spec: ServiceSpec) -> services.Running:
+            """Service `name` on a SQLite database of its own, stopped with the stack."""
+            database = {f"{name}_database_url": f"sqlite:///{data_dir / f'{name}.db'}"}
+            running = services.start(name, Settings(**common, **database, **near.targets()), spec)
+            stack.callback(services.stop, running)
+            return running
+
+        inspection = beside(
+            "inspection", inspection_spec(clock=clock, config=InspectionConfig(demo_data=False))
         )
-        stack.callback(services.stop, inspection)
+        expansion = beside(
+            "expansion", expansion_spec(clock=clock, config=ExpansionConfig(demo_data=False))
+        )
         settings = Settings(
             **common,
             ingest_database_url=database_url,
             inspection_target=inspection.target,
+            expansion_target=expansion.target,
             **near.targets(),
         )
         staging_url = f"sqlite:///{data_dir / 'staging.db'}"
@@ -251,6 +266,7 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
             ingest=ingest,
             billing=near.billing,
             inspection=inspection,
+            expansion=expansion,
             clock=clock,
             signer=load_signer(settings.identity_dir, settings.identity_key_id),
             marketing=stub("marketing"),

@@ -5,11 +5,13 @@ worker's import inside its window and under its rate limit."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from datetime import time as dt_time
-from datetime import timedelta
 
 import grpc
 import pytest
@@ -98,6 +100,67 @@ def test_an_import_job_applies_changed_rows_and_quarantines_bad_ones(system: Ing
     following = run_to_end(system, create_job(system))
     assert following.watermark_time == done.next_watermark_time
     assert (following.read_count, following.applied_count, following.unchanged_count) == (2, 1, 1)
+
+
+def csv_of(rows: list[dict[str, object]]) -> bytes:
+    """Rows as a CSV file of their staging table's shape: times in ISO 8601 with zone."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: v.isoformat() if isinstance(v, datetime) else str(v).lower()
+                if isinstance(v, bool) else v
+                for k, v in row.items()
+            }
+        )  # fmt: skip
+    return text.getvalue().encode()
+
+
+def test_a_csv_file_imports_like_a_staging_table_without_moving_the_watermark(
+    system: IngestSystem,
+) -> None:
+    rows = [customer_row(n, START - timedelta(minutes=5 - i)) for i, n in enumerate(NEW[26:30])]
+    rows[1]["tariff"] = "no-such-tariff"
+    job = system.worker.CreateImportJob(
+        ingest_pb.CreateImportJobRequest(
+            import_job=resources_pb2.ImportJob(source=CUSTOMERS),
+            request_id=str(uuid.uuid4()),
+            csv_file=csv_of(rows),
+        )
+    )
+    assert job.from_file
+    done = run_to_end(system, job, batch=3)
+    assert (done.state, done.total_count, done.read_count) == (
+        resources_pb2.IMPORT_JOB_STATE_SUCCEEDED,
+        4,
+        4,
+    )
+    assert (done.applied_count, done.rejected_count) == (3, 1)
+    assert [(e.row_key, e.reason) for e in done.errors] == [(NEW[27], "UNKNOWN_TARIFF")]
+    assert archived(system, NEW[26:30]) == 3
+    # The staging database's next job does not start after the file's rows.
+    following = create_job(system)
+    assert not following.HasField("watermark_time")
+
+    good = csv_of(rows).decode()
+    for content, says in [
+        (good.replace("holder_name", "holder"), "unknown column 'holder'"),
+        (good.replace(rows[2]["update_time"].isoformat(), "yesterday"), "line 4, column"),
+        (good.replace(rows[0]["update_time"].isoformat(), "2026-12-01T08:00:00"), "its zone"),
+        (good.splitlines()[0] + "\n", "no rows"),
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            system.worker.CreateImportJob(
+                ingest_pb.CreateImportJobRequest(
+                    import_job=resources_pb2.ImportJob(source=CUSTOMERS),
+                    request_id=str(uuid.uuid4()),
+                    csv_file=content.encode(),
+                )
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert says in (caught.value.details() or ""), caught.value.details()
 
 
 def test_one_job_per_source_runs_at_a_time_and_a_retried_create_starts_none(

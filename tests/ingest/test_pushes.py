@@ -11,8 +11,14 @@ import pytest
 from sqlmodel import col, select
 
 from palmgrid.billing.v1 import payment_pb2
+from palmgrid.expansion.v1 import expansion_internal_service_pb2 as expansion_internal_pb
+from palmgrid.expansion.v1 import expansion_internal_service_pb2_grpc as expansion_internal_grpc
+from palmgrid.expansion.v1 import expansion_service_pb2 as expansion_service_pb
+from palmgrid.expansion.v1 import expansion_service_pb2_grpc as expansion_grpc
+from palmgrid.expansion.v1 import resources_pb2 as expansion_resources
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
+from palmgrid.type.v1 import identity_pb2
 from servers.billing.models import BalanceRow, Customer, MeterReading
 from servers.inspection.models import AnomalyRow
 from servers.runtime.protoconv import timestamp
@@ -235,29 +241,154 @@ def test_each_source_system_pushes_only_its_own_kinds(system: IngestSystem) -> N
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_application_updates_are_kept_until_the_expansion_service_takes_them(
+def _expansion(system: IngestSystem, account: str) -> grpc.Channel:
+    credentials = system.settings.client_credentials(account)
+    assert credentials is not None
+    return grpc.secure_channel(system.expansion.target, credentials)
+
+
+def test_application_updates_move_the_application_at_expansion_once(
     system: IngestSystem,
 ) -> None:
-    def update(application: str, node: str) -> ingest_resources.ApplicationUpdate:
-        return ingest_resources.ApplicationUpdate(
-            application=f"applications/{application}",
-            node=node,
-            note="现场勘查完成",
-            source_update_time=timestamp(START - DAY),
+    admin = [
+        system.signer.metadata(
+            identity_pb2.Principal(
+                user="users/admin-one",
+                username="adminone",
+                kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+                roles=["admin"],
+                permissions=[
+                    "expansion.applications.create",
+                    "expansion.applications.get",
+                    "expansion.applications.sendBack",
+                    "expansion.applications.reject",
+                ],
+                all_supply_offices=True,
+            ),
+            audience="expansion",
+            caller="cli",
         )
-
-    batch = [update("a100", "SITE_SURVEY"), update("a101", "site survey")]
-    reply = system.marketing.PushApplicationUpdates(
-        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
-    )
-    assert reply.applied_count == 0
-    assert reasons(reply) == {
-        "applications/a100": "OWNER_UNAVAILABLE ",
-        "applications/a101": "INVALID_FIELD node",
-    }
-    again = system.marketing.PushApplicationUpdates(
-        ingest_pb.PushApplicationUpdatesRequest(application_updates=batch, request_id=request_id())
-    )
-    assert [r.name for r in again.quarantined_records] == [
-        r.name for r in reply.quarantined_records
     ]
+    with _expansion(system, "cli") as channel:
+        stub = expansion_grpc.ExpansionServiceStub(channel)
+
+        def file() -> expansion_resources.Application:
+            made: expansion_resources.Application = stub.CreateApplication(
+                expansion_service_pb.CreateApplicationRequest(
+                    application=expansion_resources.Application(
+                        kind=expansion_resources.APPLICATION_KIND_LOW_VOLTAGE_BUSINESS,
+                        applicant=expansion_resources.Applicant(
+                            name="李四光",
+                            id_number="53030219800101123X",
+                            contact_phone="13800001234",
+                        ),
+                        address="曲靖市麒麟区南宁西路8号",
+                        area_code="A01",
+                        capacity_kva=8,
+                    ),
+                    request_id=request_id(),
+                ),
+                metadata=admin,
+            )
+            return made
+
+        filed = file()
+
+        def read(name: str = filed.name) -> expansion_resources.Application:
+            request = expansion_service_pb.GetApplicationRequest(name=name)
+            got: expansion_resources.Application = stub.GetApplication(request, metadata=admin)
+            return got
+
+        def push(
+            *updates: ingest_resources.ApplicationUpdate,
+        ) -> ingest_pb.PushApplicationUpdatesResponse:
+            reply: ingest_pb.PushApplicationUpdatesResponse = (
+                system.marketing.PushApplicationUpdates(
+                    ingest_pb.PushApplicationUpdatesRequest(
+                        application_updates=updates, request_id=request_id()
+                    )
+                )
+            )
+            return reply
+
+        def update(
+            node: str, at: timedelta, application: str = filed.name
+        ) -> ingest_resources.ApplicationUpdate:
+            return ingest_resources.ApplicationUpdate(
+                application=application,
+                node=node,
+                note="营销系统已办结",
+                source_update_time=timestamp(START - DAY + at),
+            )
+
+        reached = push(update("SUPPLY_PLAN", timedelta(hours=1)))
+        assert (reached.applied_count, reached.quarantined_count) == (1, 0)
+        moved = read()
+        assert moved.current_node == expansion_resources.NODE_KIND_SUPPLY_PLAN
+        assert [n.state for n in moved.nodes][:2] == [
+            expansion_resources.NODE_STATE_COMPLETED,
+            expansion_resources.NODE_STATE_IN_PROGRESS,
+        ]
+        assert moved.history[-1].actor == "serviceAccounts/ingest"
+        assert moved.history[-1].note == "营销系统已办结"
+
+        # The same update again, and an older step under a newer version: nothing moves.
+        again = push(update("SUPPLY_PLAN", timedelta(hours=1)))
+        assert (again.applied_count, again.unchanged_count) == (0, 1)
+        push(update("ACCEPTANCE", timedelta(hours=2)))
+        assert read().history == moved.history
+
+        done = push(update("COMPLETED", timedelta(hours=3)))
+        assert done.applied_count == 1
+        finished = read()
+        assert finished.state == expansion_resources.APPLICATION_STATE_COMPLETED
+        assert {n.state for n in finished.nodes} == {expansion_resources.NODE_STATE_COMPLETED}
+
+        # A node waiting on the customer is resumed, then advanced; a rejected
+        # application takes no step and the update waits in the quarantine.
+        waiting, rejected = file(), file()
+        stub.SendBackApplication(
+            expansion_service_pb.SendBackApplicationRequest(name=waiting.name, reason="缺营业执照"),
+            metadata=admin,
+        )
+        stub.RejectApplication(
+            expansion_service_pb.RejectApplicationRequest(name=rejected.name, reason="重复申请"),
+            metadata=admin,
+        )
+        later = push(
+            update("CONNECTION", timedelta(hours=1), application=waiting.name),
+            update("CONNECTION", timedelta(hours=1), application=rejected.name),
+        )
+        assert reasons(later) == {rejected.name: "OWNER_UNAVAILABLE "}
+        resumed = read(waiting.name)
+        assert resumed.current_node == expansion_resources.NODE_KIND_CONNECTION
+        assert [e.action for e in resumed.history][-4:] == [
+            expansion_resources.APPLICATION_ACTION_SENT_BACK,
+            expansion_resources.APPLICATION_ACTION_RESUMED,
+            expansion_resources.APPLICATION_ACTION_ADVANCED,
+            expansion_resources.APPLICATION_ACTION_ADVANCED,
+        ]
+        assert read(rejected.name).state == expansion_resources.APPLICATION_STATE_REJECTED
+
+        bad = push(
+            update("SUPPLY_PLAN", timedelta(hours=1), application="applications/no-such-one"),
+            update("SURVEY", timedelta(hours=4)),
+            update("site survey", timedelta(hours=4), application="applications/other"),
+        )
+        assert reasons(bad) == {
+            "applications/no-such-one": "UNKNOWN_APPLICATION application",
+            filed.name: "REFUSED_BY_EXPANSION node",
+            "applications/other": "INVALID_FIELD node",
+        }
+        assert read().history == finished.history
+
+    # Only ingest records steps: the marketing system cannot go around it.
+    with _expansion(system, "marketing") as channel, pytest.raises(grpc.RpcError) as caught:
+        expansion_internal_grpc.ExpansionInternalServiceStub(channel).RecordApplicationStep(
+            expansion_internal_pb.RecordApplicationStepRequest(
+                application=filed.name,
+                node="COMPLETED",
+                source_update_time=timestamp(START - DAY),
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -23,17 +23,32 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from palmgrid.expansion.v1 import resources_pb2 as palmgrid_dot_expansion_dot_v1_dot_resources__pb2
 from palmgrid.options.v1 import options_pb2 as palmgrid_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6palmgrid/expansion/v1/expansion_internal_service.proto\x12\x15palmgrid.expansion.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a!palmgrid/options/v1/options.proto\"\x15\n\x13RunRemindersRequest\"`\n\x14RunRemindersResponse\x12\"\n\x14share_reminded_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12$\n\x16overdue_reminded_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x32\xb1\x01\n\x18\x45xpansionInternalService\x12\x8c\x01\n\x0cRunReminders\x12*.palmgrid.expansion.v1.RunRemindersRequest\x1a+.palmgrid.expansion.v1.RunRemindersResponse\"#\xca\xf3\x18\x1f\n\x1d\x12\x17\x65xpansion.reminders.run\x18\x01(\x01\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6palmgrid/expansion/v1/expansion_internal_service.proto\x12\x15palmgrid.expansion.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%palmgrid/expansion/v1/resources.proto\x1a!palmgrid/options/v1/options.proto\"\xfd\x01\n\x1cRecordApplicationStepRequest\x12L\n\x0b\x61pplication\x18\x01 \x01(\tB7\xe2\x41\x01\x02\xbaH0r.2,^applications/[A-Za-z0-9][A-Za-z0-9-]{0,62}$\x12/\n\x04node\x18\x02 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x18\x32\x16^[A-Z][A-Z0-9_]{1,31}$\x12\x1a\n\x04note\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\xf4\x03\x12\x42\n\x12source_update_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"u\n\x1dRecordApplicationStepResponse\x12=\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32\".palmgrid.expansion.v1.ApplicationB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hanged\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\x15\n\x13RunRemindersRequest\"`\n\x14RunRemindersResponse\x12\"\n\x14share_reminded_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12$\n\x16overdue_reminded_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x32\xe7\x02\n\x18\x45xpansionInternalService\x12\x8c\x01\n\x0cRunReminders\x12*.palmgrid.expansion.v1.RunRemindersRequest\x1a+.palmgrid.expansion.v1.RunRemindersResponse\"#\xca\xf3\x18\x1f\n\x1d\x12\x17\x65xpansion.reminders.run\x18\x01(\x01\x12\xb3\x01\n\x15RecordApplicationStep\x12\x33.palmgrid.expansion.v1.RecordApplicationStepRequest\x1a\x34.palmgrid.expansion.v1.RecordApplicationStepResponse\"/\xca\xf3\x18+\n\'\x12!expansion.applicationSteps.record\x18\x01(\x01\x18\x01\x1a\x06\xca\xf3\x18\x02\x08\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'palmgrid.expansion.v1.expansion_internal_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['application']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['application']._serialized_options = b'\342A\001\002\272H0r.2,^applications/[A-Za-z0-9][A-Za-z0-9-]{0,62}$'
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['node']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['node']._serialized_options = b'\342A\001\002\272H\032r\0302\026^[A-Z][A-Z0-9_]{1,31}$'
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['note']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['note']._serialized_options = b'\342A\001\001\272H\005r\003\030\364\003'
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['source_update_time']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPREQUEST'].fields_by_name['source_update_time']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE'].fields_by_name['application']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE'].fields_by_name['application']._serialized_options = b'\342A\001\003'
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE'].fields_by_name['changed']._loaded_options = None
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE'].fields_by_name['changed']._serialized_options = b'\342A\001\003'
   _globals['_RUNREMINDERSRESPONSE'].fields_by_name['share_reminded_count']._loaded_options = None
   _globals['_RUNREMINDERSRESPONSE'].fields_by_name['share_reminded_count']._serialized_options = b'\342A\001\003'
   _globals['_RUNREMINDERSRESPONSE'].fields_by_name['overdue_reminded_count']._loaded_options = None
@@ -42,10 +57,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPANSIONINTERNALSERVICE']._serialized_options = b'\312\363\030\002\010\001'
   _globals['_EXPANSIONINTERNALSERVICE'].methods_by_name['RunReminders']._loaded_options = None
   _globals['_EXPANSIONINTERNALSERVICE'].methods_by_name['RunReminders']._serialized_options = b'\312\363\030\037\n\035\022\027expansion.reminders.run\030\001(\001'
-  _globals['_RUNREMINDERSREQUEST']._serialized_start=149
-  _globals['_RUNREMINDERSREQUEST']._serialized_end=170
-  _globals['_RUNREMINDERSRESPONSE']._serialized_start=172
-  _globals['_RUNREMINDERSRESPONSE']._serialized_end=268
-  _globals['_EXPANSIONINTERNALSERVICE']._serialized_start=271
-  _globals['_EXPANSIONINTERNALSERVICE']._serialized_end=448
+  _globals['_EXPANSIONINTERNALSERVICE'].methods_by_name['RecordApplicationStep']._loaded_options = None
+  _globals['_EXPANSIONINTERNALSERVICE'].methods_by_name['RecordApplicationStep']._serialized_options = b'\312\363\030+\n\'\022!expansion.applicationSteps.record\030\001(\001\030\001'
+  _globals['_RECORDAPPLICATIONSTEPREQUEST']._serialized_start=251
+  _globals['_RECORDAPPLICATIONSTEPREQUEST']._serialized_end=504
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE']._serialized_start=506
+  _globals['_RECORDAPPLICATIONSTEPRESPONSE']._serialized_end=623
+  _globals['_RUNREMINDERSREQUEST']._serialized_start=625
+  _globals['_RUNREMINDERSREQUEST']._serialized_end=646
+  _globals['_RUNREMINDERSRESPONSE']._serialized_start=648
+  _globals['_RUNREMINDERSRESPONSE']._serialized_end=744
+  _globals['_EXPANSIONINTERNALSERVICE']._serialized_start=747
+  _globals['_EXPANSIONINTERNALSERVICE']._serialized_end=1106
 # @@protoc_insertion_point(module_scope)

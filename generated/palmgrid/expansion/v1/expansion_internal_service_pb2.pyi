@@ -6,6 +6,8 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from palmgrid.expansion.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +18,72 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class RecordApplicationStepRequest(_message.Message):
+    """Request of RecordApplicationStep."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    application: _builtins.str
+    """The application, `applications/{application}`."""
+    node: _builtins.str
+    """The node reached: a NodeKind name without its prefix (such as "SURVEY"), or
+    "COMPLETED" for the whole application.
+    """
+    note: _builtins.str
+    """The marketing system's note, kept on each node the step completes."""
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the marketing system recorded the step: the step's version."""
+
+    def __init__(
+        self,
+        *,
+        application: _builtins.str = ...,
+        node: _builtins.str = ...,
+        note: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "node", b"node", "note", b"note", "source_update_time", b"source_update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordApplicationStepRequest: _TypeAlias = RecordApplicationStepRequest  # noqa: Y015
+
+@_typing.final
+class RecordApplicationStepResponse(_message.Message):
+    """Response of RecordApplicationStep."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    changed: _builtins.bool
+    """Whether the step moved the application."""
+    @_builtins.property
+    def application(self) -> _resources_pb2.Application:
+        """The application after the step."""
+
+    def __init__(
+        self,
+        *,
+        application: _resources_pb2.Application | None = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application", b"application"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "changed", b"changed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordApplicationStepResponse: _TypeAlias = RecordApplicationStepResponse  # noqa: Y015
 
 @_typing.final
 class RunRemindersRequest(_message.Message):

@@ -28,7 +28,8 @@ if _version_not_supported:
 
 class ExpansionInternalServiceStub:
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     def __init__(self, channel):
@@ -42,11 +43,17 @@ class ExpansionInternalServiceStub:
                 request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersResponse.FromString,
                 _registered_method=True)
+        self.RecordApplicationStep = channel.unary_unary(
+                '/palmgrid.expansion.v1.ExpansionInternalService/RecordApplicationStep',
+                request_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepResponse.FromString,
+                _registered_method=True)
 
 
 class ExpansionInternalServiceServicer:
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     def RunReminders(self, request, context):
@@ -60,6 +67,18 @@ class ExpansionInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordApplicationStep(self, request, context):
+        """Records a step the marketing system took on an application: the application reached
+        `node` (its earlier nodes are completed, a node waiting on the customer resumed
+        first) or, with `node` COMPLETED, it is connected and complete. Keyed by the
+        application and `source_update_time`: a step sent again, an older one, or one the
+        application is already past changes nothing (`changed` false). The applicant hears
+        of each node completed, as when staff advance it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExpansionInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -67,6 +86,11 @@ def add_ExpansionInternalServiceServicer_to_server(servicer, server):
                     servicer.RunReminders,
                     request_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersRequest.FromString,
                     response_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersResponse.SerializeToString,
+            ),
+            'RecordApplicationStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordApplicationStep,
+                    request_deserializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepRequest.FromString,
+                    response_serializer=palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -78,7 +102,8 @@ def add_ExpansionInternalServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ExpansionInternalService:
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     @staticmethod
@@ -98,6 +123,33 @@ class ExpansionInternalService:
             '/palmgrid.expansion.v1.ExpansionInternalService/RunReminders',
             palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersRequest.SerializeToString,
             palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RunRemindersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordApplicationStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.expansion.v1.ExpansionInternalService/RecordApplicationStep',
+            palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepRequest.SerializeToString,
+            palmgrid_dot_expansion_dot_v1_dot_expansion__internal__service__pb2.RecordApplicationStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

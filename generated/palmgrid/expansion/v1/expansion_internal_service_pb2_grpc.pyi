@@ -29,7 +29,8 @@ GRPC_VERSION: str
 
 class ExpansionInternalServiceStub:
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     @_typing.overload
@@ -43,11 +44,20 @@ class ExpansionInternalServiceStub:
     reminder of a node is sent once, however often and from however many workers this
     is called.
     """
+    RecordApplicationStep: _grpc.UnaryUnaryMultiCallable[_expansion_internal_service_pb2.RecordApplicationStepRequest, _expansion_internal_service_pb2.RecordApplicationStepResponse]
+    """Records a step the marketing system took on an application: the application reached
+    `node` (its earlier nodes are completed, a node waiting on the customer resumed
+    first) or, with `node` COMPLETED, it is connected and complete. Keyed by the
+    application and `source_update_time`: a step sent again, an older one, or one the
+    application is already past changes nothing (`changed` false). The applicant hears
+    of each node completed, as when staff advance it.
+    """
 
 @_typing.type_check_only
 class ExpansionInternalServiceAsyncStub(ExpansionInternalServiceStub):
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -58,10 +68,19 @@ class ExpansionInternalServiceAsyncStub(ExpansionInternalServiceStub):
     reminder of a node is sent once, however often and from however many workers this
     is called.
     """
+    RecordApplicationStep: _aio.UnaryUnaryMultiCallable[_expansion_internal_service_pb2.RecordApplicationStepRequest, _expansion_internal_service_pb2.RecordApplicationStepResponse]  # type: ignore[assignment]
+    """Records a step the marketing system took on an application: the application reached
+    `node` (its earlier nodes are completed, a node waiting on the customer resumed
+    first) or, with `node` COMPLETED, it is connected and complete. Keyed by the
+    application and `source_update_time`: a step sent again, an older one, or one the
+    application is already past changes nothing (`changed` false). The applicant hears
+    of each node completed, as when staff advance it.
+    """
 
 class ExpansionInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The expansion service for other PalmGrid processes, over gRPC with mTLS only: the
-    worker has the node deadline reminders sent. Not routed by the edge.
+    worker has the node deadline reminders sent; ingest records the steps the marketing
+    system took. Not routed by the edge.
     """
 
     @_abc_1.abstractmethod
@@ -75,6 +94,20 @@ class ExpansionInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         its time limit has passed (by default 50% and 80%) and when it is overdue. Each
         reminder of a node is sent once, however often and from however many workers this
         is called.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordApplicationStep(
+        self,
+        request: _expansion_internal_service_pb2.RecordApplicationStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_expansion_internal_service_pb2.RecordApplicationStepResponse, _abc.Awaitable[_expansion_internal_service_pb2.RecordApplicationStepResponse]]:
+        """Records a step the marketing system took on an application: the application reached
+        `node` (its earlier nodes are completed, a node waiting on the customer resumed
+        first) or, with `node` COMPLETED, it is connected and complete. Keyed by the
+        application and `source_update_time`: a step sent again, an older one, or one the
+        application is already past changes nothing (`changed` false). The applicant hears
+        of each node completed, as when staff advance it.
         """
 
 def add_ExpansionInternalServiceServicer_to_server(servicer: ExpansionInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -31,9 +31,18 @@ class CreateImportJobRequest(_message.Message):
 
     IMPORT_JOB_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CSV_FILE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key, a UUID chosen by the caller; the worker derives it from the
     schedule slot so that the same slot never starts two jobs.
+    """
+    csv_file: _builtins.bytes
+    """The rows to import instead of the staging database's: a CSV file (UTF-8, a header
+    row naming the columns) of the shape of the source's staging table, times in ISO
+    8601 with their zone. Every row of the file is imported, whatever its update_time;
+    a file job's next_watermark_time does not move the source's watermark. A file that
+    cannot be read (an unknown or missing column, a value of the wrong type) is refused
+    whole, naming its line and column.
     """
     @_builtins.property
     def import_job(self) -> _resources_pb2.ImportJob:
@@ -44,10 +53,11 @@ class CreateImportJobRequest(_message.Message):
         *,
         import_job: _resources_pb2.ImportJob | None = ...,
         request_id: _builtins.str = ...,
+        csv_file: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["import_job", b"import_job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["import_job", b"import_job", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_file", b"csv_file", "import_job", b"import_job", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

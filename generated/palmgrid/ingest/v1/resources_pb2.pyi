@@ -200,6 +200,7 @@ class ImportJob(_message.Message):
     CURSOR_TIME_FIELD_NUMBER: _builtins.int
     CURSOR_ROW_KEY_FIELD_NUMBER: _builtins.int
     TOTAL_COUNT_FIELD_NUMBER: _builtins.int
+    FROM_FILE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `importJobs/{import_job}`; the id is assigned by the server."""
     source: Global___ImportSource.ValueType
@@ -233,6 +234,10 @@ class ImportJob(_message.Message):
     total_count: _builtins.int
     """Rows to read, counted when the job started (changed since the watermark, at most
     row_limit): with read_count, the job's progress.
+    """
+    from_file: _builtins.bool
+    """Whether the rows come from a CSV file sent with CreateImportJob rather than the
+    staging database.
     """
     @_builtins.property
     def watermark_time(self) -> _timestamp_pb2.Timestamp:
@@ -292,10 +297,11 @@ class ImportJob(_message.Message):
         cursor_time: _timestamp_pb2.Timestamp | None = ...,
         cursor_row_key: _builtins.str = ...,
         total_count: _builtins.int = ...,
+        from_file: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cursor_time", b"cursor_time", "end_time", b"end_time", "next_watermark_time", b"next_watermark_time", "start_time", b"start_time", "watermark_time", b"watermark_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "cursor_row_key", b"cursor_row_key", "cursor_time", b"cursor_time", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "total_count", b"total_count", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_count", b"applied_count", "create_time", b"create_time", "creator", b"creator", "cursor_row_key", b"cursor_row_key", "cursor_time", b"cursor_time", "end_time", b"end_time", "errors", b"errors", "failure_message", b"failure_message", "from_file", b"from_file", "name", b"name", "next_watermark_time", b"next_watermark_time", "read_count", b"read_count", "rejected_count", b"rejected_count", "row_limit", b"row_limit", "source", b"source", "start_time", b"start_time", "state", b"state", "total_count", b"total_count", "unchanged_count", b"unchanged_count", "watermark_time", b"watermark_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -353,8 +359,8 @@ class ApplicationUpdate(_message.Message):
     application: _builtins.str
     """The application, `applications/{application}`."""
     node: _builtins.str
-    """The workflow node the application reached, by the marketing system's code (such
-    as "SITE_SURVEY").
+    """The workflow node the application reached, by its NodeKind name without the prefix
+    (such as "SURVEY"), or "COMPLETED" when the application is complete.
     """
     note: _builtins.str
     """The marketing system's note on the step."""
@@ -494,8 +500,9 @@ class QuarantinedRecord(_message.Message):
     """The record's id at its source (customer number, reading or payment name)."""
     reason: _builtins.str
     """Why, as an UPPER_SNAKE reason: INVALID_FIELD, UNKNOWN_CUSTOMER, UNKNOWN_METER,
-    UNKNOWN_TARIFF, READING_BACKWARDS, REFUSED_BY_BILLING, PAYMENT_ID_CONFLICT,
-    OWNER_UNAVAILABLE (the owning service does not take the record yet).
+    UNKNOWN_TARIFF, UNKNOWN_APPLICATION, READING_BACKWARDS, REFUSED_BY_BILLING,
+    REFUSED_BY_EXPANSION, PAYMENT_ID_CONFLICT, OWNER_UNAVAILABLE (the owning service
+    does not take the record now, such as a step on a rejected application).
     """
     field: _builtins.str
     """The field at fault, as a lowerCamelCase path in the record; empty when the record
