@@ -4,6 +4,7 @@ unmigrated or outdated schema. The processes run as an operator starts them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -137,10 +138,17 @@ def test_an_unmigrated_schema_is_refused_then_migrate_lets_the_service_start(
 
     care = _start_care(env)
     try:
-        assert '"profile": "production"' in _serving_line(care)
+        serving = json.loads(_serving_line(care))
+        assert serving["profile"] == "production"
+        # The readiness probe of deploy/k8s, with the process's own settings.
+        probe_env = {**env, "PALMGRID_CARE_PORT": str(serving["port"])}
+        ready = _run("servers.healthcheck", ["care"], probe_env)
+        assert (ready.returncode, ready.stdout.strip()) == (0, "care: SERVING")
     finally:
         care.terminate()
         care.wait(START_TIMEOUT)
+    gone = _run("servers.healthcheck", ["care"], probe_env)
+    assert (gone.returncode, gone.stdout.strip()) == (1, "care: UNAVAILABLE")
 
 
 def test_an_outdated_schema_is_refused_naming_both_revisions(
