@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.migrations import default_migrations_dir, migrate
 from tests.postgres import postgres_schema
+from tests.runtime.conftest import production_environment
 
 pytestmark = pytest.mark.postgres
 
@@ -28,19 +28,11 @@ START_TIMEOUT = 60
 def key_material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Certificates and an identity key in files an operator provisioned."""
     directory = tmp_path_factory.mktemp("production")
-    pki = ensure_dev_pki(directory / "pki")
-    ensure_key_pair(directory / "keys", "2026-12")
     return {
-        "PALMGRID_PROFILE": "production",
-        "PALMGRID_DATA_DIR": str(directory / "data"),
-        "PALMGRID_TLS_CERT_FILE": str(pki.server_cert),
-        "PALMGRID_TLS_KEY_FILE": str(pki.server_key),
-        "PALMGRID_TLS_CA_FILE": str(pki.ca_cert),
+        **production_environment(directory, accounts=("care",)),
+        "PALMGRID_MEMCACHED_SERVERS": "127.0.0.1:11211",
         "PALMGRID_TLS_CLIENT_CERT_FILE": str(directory / "pki" / "care.pem"),
         "PALMGRID_TLS_CLIENT_KEY_FILE": str(directory / "pki" / "care.key"),
-        "PALMGRID_IDENTITY_KEYS_DIR": str(directory / "keys"),
-        "PALMGRID_IDENTITY_KEY_ID": "2026-12",
-        "PALMGRID_MEMCACHED_SERVERS": "127.0.0.1:11211",
         "PALMGRID_CARE_PORT": "0",
     }
 
@@ -70,6 +62,13 @@ def _run(module: str, args: list[str], values: dict[str, str]) -> subprocess.Com
     )
 
 
+def _refusal(module: str, values: dict[str, str]) -> str:
+    """What `module` printed when it refused to start (exit code 2)."""
+    result = _run(module, [], values)
+    assert result.returncode == 2, result.stderr
+    return result.stderr
+
+
 def _start_care(values: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "servers.care"],
@@ -91,13 +90,11 @@ def _serving_line(process: subprocess.Popen[str]) -> str:
 
 def test_sqlite_is_refused_naming_the_variable(key_material: dict[str, str]) -> None:
     for module in ("servers.care", "servers.worker"):
-        result = _run(module, [], key_material)
         process = module.rpartition(".")[2]
-        assert result.returncode == 2, result.stderr
         assert (
             f"{process} would use SQLite: production requires PostgreSQL (set "
             f"PALMGRID_DATABASE_URL or PALMGRID_{process.upper()}_DATABASE_URL)"
-        ) in result.stderr
+        ) in _refusal(module, key_material)
 
 
 @pytest.mark.parametrize(
@@ -115,22 +112,19 @@ def test_dev_settings_are_refused_each_by_name(
     if name == "PALMGRID_IDENTITY_KEY_ID":
         ensure_key_pair(Path(key_material["PALMGRID_IDENTITY_KEYS_DIR"]), "dev")
     env = {**key_material, "PALMGRID_DATABASE_URL": database, name: value}
-    result = _run("servers.care", [], env)
-    assert result.returncode == 2, result.stderr
-    assert "the production profile refuses" in result.stderr
-    assert message in result.stderr
+    refusal = _refusal("servers.care", env)
+    assert "the production profile refuses" in refusal
+    assert message in refusal
 
 
 def test_an_unmigrated_schema_is_refused_then_migrate_lets_the_service_start(
     key_material: dict[str, str], database: str
 ) -> None:
     env = {**key_material, "PALMGRID_DATABASE_URL": database}
-    refused = _run("servers.care", [], env)
-    assert refused.returncode == 2, refused.stderr
     assert (
         "the care database is not migrated (no alembic_version_care): "
         "run `python -m servers.migrate care` first"
-    ) in refused.stderr
+    ) in _refusal("servers.care", env)
 
     migrated = _run("servers.migrate", ["care"], env)
     assert migrated.returncode == 0, migrated.stderr
@@ -156,12 +150,10 @@ def test_an_outdated_schema_is_refused_naming_both_revisions(
 ) -> None:
     migrate("care", database, default_migrations_dir("care"), revision="0002_care_feedback")
     env = {**key_material, "PALMGRID_DATABASE_URL": database}
-    refused = _run("servers.care", [], env)
-    assert refused.returncode == 2, refused.stderr
     assert (
         "the care database is at revision 0002_care_feedback, this code needs "
         "0003_care_complaint_risks: run `python -m servers.migrate care` first"
-    ) in refused.stderr
+    ) in _refusal("servers.care", env)
 
 
 def test_migrate_names_an_unknown_process(key_material: dict[str, str]) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import Settings, SettingsError, load_settings
+from tests.runtime.conftest import production_environment
 
 
 @pytest.fixture(autouse=True)
@@ -22,18 +22,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def production_files(tmp_path: Path) -> dict[str, str]:
     """Environment of a production deployment with its certificates and public key."""
-    pki = ensure_dev_pki(tmp_path / "pki", accounts=())
-    ensure_key_pair(tmp_path / "keys", "2026-01")
-    return {
-        "PALMGRID_PROFILE": "production",
-        "PALMGRID_DATA_DIR": str(tmp_path / "data"),
-        "PALMGRID_TLS_CERT_FILE": str(pki.server_cert),
-        "PALMGRID_TLS_KEY_FILE": str(pki.server_key),
-        "PALMGRID_TLS_CA_FILE": str(pki.ca_cert),
-        "PALMGRID_IDENTITY_KEYS_DIR": str(tmp_path / "keys"),
-        "PALMGRID_IDENTITY_KEY_ID": "2026-01",
-        "PALMGRID_MEMCACHED_SERVERS": "cache-0:11211,cache-1:11211",
-    }
+    return production_environment(tmp_path)
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
