@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -43,6 +45,8 @@ SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 DEFAULT_DEV_PASSWORD = "Palm-dev-2026!"
 DEV_IDENTITY_KEY_ID = "dev"
+# The subject of the CA `./dev up` creates (servers.runtime.devcerts).
+DEV_CA_NAME = "PalmGrid dev CA"
 # The account service's default idle timeout; production may not shorten it.
 DEFAULT_SESSION_IDLE_SECONDS = 1800
 
@@ -211,6 +215,8 @@ class Settings(BaseSettings):
             for name, path in files.items():
                 if not path.is_file():
                     problems.append(f"{name}: missing file {path}")
+            if self.ca_file.is_file() and _is_dev_ca(self.ca_file):
+                problems.append(f"PALMGRID_TLS_CA_FILE: {self.ca_file} is the dev PKI's CA")
         if not any(self.identity_dir.glob("*.pub")):
             problems.append(f"PALMGRID_IDENTITY_KEYS_DIR: no public keys in {self.identity_dir}")
         return problems
@@ -312,6 +318,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+
+def _is_dev_ca(path: Path) -> bool:
+    """Whether the first certificate in `path` is the dev PKI's CA (by its subject)."""
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError:
+        return False  # not ours to judge: TLS set-up reports an unreadable CA itself
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return any(attribute.value == DEV_CA_NAME for attribute in names)
 
 
 def _check_service(name: str, *, allow_unknown: bool = False) -> None:

@@ -21,6 +21,7 @@ from servers.account.demo import DEMO_STAFF
 from servers.account.passwords import load_pepper
 from servers.account.roles import default_roles, expand
 from servers.account.service import MIGRATIONS
+from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.schema import migrate_process
 from tests.account.conftest import (
@@ -75,12 +76,17 @@ def test_production_needs_a_provisioned_pepper_and_seeds_no_demo_staff(
 ) -> None:
     pepper = data_dir / "production-pepper"
     ensure_key_pair(tmp_path / "identity", "2026-01")
+    # The operator's PKI (production refuses the dev one); the test's clients present
+    # the edge's certificate.
+    pki = ensure_dev_pki(tmp_path / "tls", accounts=("edge",), ca_name="Utility operations CA")
     production = {
         "profile": "production",
+        "tls_client_cert_file": pki.client("edge")[0],
+        "tls_client_key_file": pki.client("edge")[1],
         "dev_captcha": None,
-        "tls_cert_file": data_dir / "tls" / "server.pem",
-        "tls_key_file": data_dir / "tls" / "server.key",
-        "tls_ca_file": data_dir / "tls" / "ca.pem",
+        "tls_cert_file": pki.server_cert,
+        "tls_key_file": pki.server_key,
+        "tls_ca_file": pki.ca_cert,
         "identity_keys_dir": tmp_path / "identity",
         "identity_key_id": "2026-01",
         "memcached_servers": ("127.0.0.1:11211",),

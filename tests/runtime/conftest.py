@@ -162,7 +162,7 @@ def stub(probe: types.ModuleType, channel: grpc.Channel) -> Any:
 def production_environment(directory: Path, accounts: tuple[str, ...] = ()) -> dict[str, str]:
     """`PALMGRID_*` of a production deployment whose certificates (client ones for
     `accounts`) and identity key an operator provisioned as files under `directory`."""
-    pki = ensure_dev_pki(directory / "pki", accounts=accounts)
+    pki = ensure_dev_pki(directory / "pki", accounts=accounts, ca_name="Utility operations CA")
     ensure_key_pair(directory / "keys", "2026-01")
     return {
         "PALMGRID_PROFILE": "production",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import Settings, SettingsError, load_settings
 from tests.runtime.conftest import production_environment
@@ -202,3 +203,17 @@ def test_a_process_on_sqlite_is_refused_in_production(
 def test_the_dev_profile_has_no_process_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _load(monkeypatch, {})
     assert settings.process_problems("billing", demo_data=True) == []
+
+
+def test_production_refuses_the_dev_pki_even_named_explicitly(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str], tmp_path: Path
+) -> None:
+    dev = ensure_dev_pki(tmp_path / "dev-tls", accounts=())
+    env = {
+        **production_files,
+        "PALMGRID_TLS_CERT_FILE": str(dev.server_cert),
+        "PALMGRID_TLS_KEY_FILE": str(dev.server_key),
+        "PALMGRID_TLS_CA_FILE": str(dev.ca_cert),
+    }
+    with pytest.raises(SettingsError, match=r"PALMGRID_TLS_CA_FILE: .* is the dev PKI's CA"):
+        _load(monkeypatch, env)
