@@ -31,8 +31,14 @@ def _apt_install(session: nox.Session, *packages: str) -> None:
 
 @nox.session
 def system(session: nox.Session) -> None:
-    """Install the system tools the suite starts for real: memcached and buf."""
-    missing = [tool for tool in ("memcached",) if shutil.which(tool) is None]
+    """Install the system tools the suite starts for real: memcached, pg_dump and
+    pg_restore (the backup test), and buf."""
+    packages = {
+        "memcached": "memcached",
+        "pg_dump": "postgresql-client",
+        "pg_restore": "postgresql-client",
+    }
+    missing = sorted({package for tool, package in packages.items() if shutil.which(tool) is None})
     if missing:
         _apt_install(session, *missing)
     if not BUF_LINT_PLUGIN.exists():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servers.runtime import ServiceSettings
@@ -28,6 +28,9 @@ class AccountConfig(ServiceSettings):
     # The server-side secret mixed into every password hash, kept outside the database.
     # Unset: <data dir>/account/pepper, created on first start in the dev profile only.
     pepper_file: Path | None = None
+    # Or the pepper itself, base64 (PALMGRID_ACCOUNT_PEPPER, from a secret store through
+    # the environment); never both.
+    pepper: SecretStr | None = None
 
     # Argon2id cost (RFC 9106). Hashes made with other values are upgraded at login.
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -79,6 +82,14 @@ class AccountConfig(ServiceSettings):
     @property
     def anonymous_request_key_life(self) -> timedelta:
         return timedelta(minutes=self.anonymous_request_key_minutes)
+
+    @model_validator(mode="after")
+    def _check_pepper_source(self) -> AccountConfig:
+        if self.pepper is not None and self.pepper_file is not None:
+            raise ValueError(
+                "set PALMGRID_ACCOUNT_PEPPER or PALMGRID_ACCOUNT_PEPPER_FILE, not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_argon2(self) -> AccountConfig:

@@ -14,6 +14,8 @@ other Argon2 parameters, so that a successful login can upgrade it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -205,7 +207,19 @@ def load_pepper(path: Path, *, create: bool) -> bytes:
         with directory_lock(path.parent):
             if not path.exists():
                 write_atomically(path, secrets.token_bytes(PEPPER_BYTES), mode=0o600)
-    data = path.read_bytes()
-    if len(data) < PEPPER_BYTES:
-        raise ValueError(f"{path}: the password pepper must be at least {PEPPER_BYTES} bytes")
-    return data
+    return _long_enough(path.read_bytes(), str(path))
+
+
+def decode_pepper(text: str) -> bytes:
+    """The pepper given as base64 in PALMGRID_ACCOUNT_PEPPER."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("PALMGRID_ACCOUNT_PEPPER: not base64") from None
+    return _long_enough(data, "PALMGRID_ACCOUNT_PEPPER")
+
+
+def _long_enough(pepper: bytes, source: str) -> bytes:
+    if len(pepper) < PEPPER_BYTES:
+        raise ValueError(f"{source}: the password pepper must be at least {PEPPER_BYTES} bytes")
+    return pepper

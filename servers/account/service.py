@@ -27,7 +27,7 @@ from servers.account.core import AccountCore
 from servers.account.customer_methods import CustomerMethods
 from servers.account.internal_methods import InternalMethods
 from servers.account.liveness import guard
-from servers.account.passwords import PasswordHasher, load_pepper
+from servers.account.passwords import PasswordHasher, decode_pepper, load_pepper
 from servers.account.self_service import SelfServiceMethods
 from servers.account.staff_bindings import StaffBindingMethods
 from servers.runtime import SYSTEM_CLOCK, Clock, Registration, Runtime, ServiceSpec, load_signer
@@ -65,9 +65,14 @@ class AccountInternalServicer(
 
 
 def build_hasher(runtime: Runtime, config: AccountConfig) -> PasswordHasher:
-    """The password hasher with the pepper (created in the dev profile when missing)."""
+    """The password hasher with the pepper: PALMGRID_ACCOUNT_PEPPER, else the file
+    (created in the dev profile when missing)."""
     settings = runtime.settings
-    pepper = load_pepper(pepper_path(config, settings.data_dir), create=settings.profile == "dev")
+    if config.pepper is not None:
+        pepper = decode_pepper(config.pepper.get_secret_value())
+    else:
+        path = pepper_path(config, settings.data_dir)
+        pepper = load_pepper(path, create=settings.profile == "dev")
     return PasswordHasher.from_config(pepper, config)
 
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from servers.runtime.files import directory_lock, write_atomically
-from servers.runtime.settings import SERVICE_NAMES
+from servers.runtime.settings import DEV_CA_NAME, SERVICE_NAMES
 
 SERVICE_ACCOUNTS: tuple[str, ...] = (
     "edge",
@@ -77,13 +77,15 @@ def ensure_dev_pki(
     *,
     accounts: Iterable[str] = SERVICE_ACCOUNTS,
     hosts: Iterable[str] = HOSTS,
+    ca_name: str = DEV_CA_NAME,
 ) -> DevPki:
     """Create (or reuse) the CA, the server certificate and one client certificate per
-    account in `directory`."""
+    account in `directory`. The production profile refuses a CA named `DEV_CA_NAME`;
+    tests standing in for an operator's PKI give another `ca_name`."""
     pki = DevPki(directory)
     with directory_lock(directory):
         now = datetime.now(UTC)
-        ca_key, ca_cert = _ensure_ca(pki, now)
+        ca_key, ca_cert = _ensure_ca(pki, now, ca_name)
         if not _valid_leaf(pki.server_cert, ca_cert, now):
             _issue(
                 pki.server_cert,
@@ -101,7 +103,9 @@ def ensure_dev_pki(
     return pki
 
 
-def _ensure_ca(pki: DevPki, now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _ensure_ca(
+    pki: DevPki, now: datetime, ca_name: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     if pki.ca_cert.exists() and pki.ca_key.exists():
         cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
         key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
@@ -111,7 +115,7 @@ def _ensure_ca(pki: DevPki, now: datetime) -> tuple[ec.EllipticCurvePrivateKey, 
         ):
             return key, cert
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PalmGrid dev CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

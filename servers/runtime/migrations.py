@@ -7,7 +7,9 @@ Each service keeps `servers/<service>/migrations/` with `env.py`, `script.py.mak
     from servers.runtime.migrations import run_migrations
     run_migrations(metadata)
 
-`migrate(service, url)` upgrades a database to head. Each service records its revision
+`migrate(service, url)` upgrades a database to head; `require_current(service, url)`
+refuses a database that is not at head (the production profile migrates only through
+`python -m servers.migrate`, never at start). Each service records its revision
 in its own table, `alembic_version_<service>`, so services may share one database. On
 PostgreSQL an advisory lock lets replicas start together; on SQLite foreign keys are off
 while migrating (batch table rebuilds would otherwise cascade) and checked afterwards.
@@ -26,6 +28,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
@@ -119,6 +123,41 @@ def migrate(
                 connection.invalidate()  # its foreign_keys pragma is off: never reuse it
     finally:
         engine.dispose()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database's schema is not the one this code needs (never migrated, or behind)."""
+
+
+def require_current(
+    service: str, url: str, migrations_dir: Path | None = None, *, process: str | None = None
+) -> None:
+    """Raise SchemaNotCurrent unless the service's database at `url` is at every head of
+    its migrations; the message says which revision it is at and what to run
+    (`python -m servers.migrate <process>`, default: the service)."""
+    config = alembic_config(service, url, migrations_dir)
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": version_table(service)}
+            )
+            current = set(context.get_current_heads())
+    finally:
+        engine.dispose()
+    if current == heads:
+        return
+    command_name = f"python -m servers.migrate {process or service}"
+    if not current:
+        raise SchemaNotCurrent(
+            f"the {service} database is not migrated (no {version_table(service)}): "
+            f"run `{command_name}` first"
+        )
+    raise SchemaNotCurrent(
+        f"the {service} database is at revision {', '.join(sorted(current))}, this code "
+        f"needs {', '.join(sorted(heads))}: run `{command_name}` first"
+    )
 
 
 def _lock_key(service: str) -> int:

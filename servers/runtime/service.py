@@ -7,7 +7,8 @@ runs it. A service's `__main__.py` is then a few lines:
     raise SystemExit(serve(SPEC))
 
 `serve` loads the settings, prepares dev key material (dev profile), migrates the
-service's database, builds the registrations, seeds the demo data (dev profile), starts
+service's database (dev; production refuses a schema `python -m servers.migrate` has not
+brought to head), builds the registrations, seeds the demo data (dev profile), starts
 the gRPC server, logs the bound address and waits for SIGTERM/SIGINT to shut down
 gracefully. `build_server` does the same minus the waiting, for tests that want the
 real wiring on port 0.
@@ -38,8 +39,8 @@ from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.metrics import start_metrics_server, watch_engine_pool
-from servers.runtime.migrations import migrate
-from servers.runtime.runtime_tables import migrate_runtime_tables
+from servers.runtime.migrations import SchemaNotCurrent
+from servers.runtime.schema import prepare_database
 from servers.runtime.server import Registration, Server, create_server
 from servers.runtime.service_settings import ServiceSettings
 from servers.runtime.settings import Settings, SettingsError, load_settings
@@ -172,16 +173,19 @@ def prepare_dev_material(settings: Settings) -> None:
 def build_server(
     spec: ServiceSpec, settings: Settings, *, address: str | None = None
 ) -> tuple[Server, int, Runtime]:
-    """Migrate, create the engine and the server (not started), seeding the demo data
+    """Migrate (dev; production checks the schema is current, see servers.runtime.schema),
+    create the engine and the server (not started), seeding the demo data
     (dev profile); returns the server, its bound port and the Runtime (close it after
     stopping the server). Every server records its `audited` methods and its refusals
     through `runtime.audit_sink`. Bad service settings raise SettingsError."""
     own_settings = spec.settings() if spec.settings is not None else None
     prepare_dev_material(settings)
-    url = settings.database_url_for(spec.name)
-    if spec.migrations is not None:
-        migrate(spec.name, url, spec.migrations)
-    migrate_runtime_tables(spec.name, url)
+    url = prepare_database(
+        settings,
+        spec.name,
+        spec.migrations,
+        demo_data=own_settings.demo_data if own_settings else None,
+    )
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -261,7 +265,7 @@ def serve(
     configure_tracing(spec.name)
     try:
         server, port, runtime = build_server(spec, settings, address=address)
-    except SettingsError as exc:
+    except (SettingsError, SchemaNotCurrent) as exc:
         print(f"{spec.name}: {exc}", file=sys.stderr)
         return 2
     except Exception:

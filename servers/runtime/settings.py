@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from servers.runtime import tls
+from servers.runtime.db import is_sqlite
 
 # The table lives in its own module; re-exported here, where the settings use it.
 from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
@@ -41,8 +44,22 @@ SERVICE_PORTS: dict[str, int] = {
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 DEFAULT_DEV_PASSWORD = "Palm-dev-2026!"
+DEV_IDENTITY_KEY_ID = "dev"
+# The subject of the CA `./dev up` creates (servers.runtime.devcerts).
+DEV_CA_NAME = "PalmGrid dev CA"
 # The account service's default idle timeout; production may not shorten it.
 DEFAULT_SESSION_IDLE_SECONDS = 1800
+
+
+# Settings production must set itself: their defaults are the dev PKI, the dev key
+# folder and the one Memcached `./dev up` starts.
+_DEV_DEFAULTS = {
+    "tls_cert_file": "the dev PKI's server certificate",
+    "tls_key_file": "the dev PKI's server key",
+    "tls_ca_file": "the dev PKI's CA",
+    "identity_keys_dir": "the dev identity keys under the data dir",
+    "memcached_servers": "the dev Memcached on 127.0.0.1:11211",
+}
 
 
 class SettingsError(ValueError):
@@ -134,7 +151,7 @@ class Settings(BaseSettings):
 
     # Identity assertions: Ed25519 keys as <key id>.pub / <key id>.key files.
     identity_keys_dir: Path | None = None
-    identity_key_id: str = "dev"
+    identity_key_id: str = DEV_IDENTITY_KEY_ID
 
     # The working-day calendar's `<year>.toml` files; unset: the shipped official ones.
     calendar_dir: Path | None = None
@@ -162,9 +179,19 @@ class Settings(BaseSettings):
         return self
 
     def production_problems(self) -> list[str]:
-        """What this configuration has that production must not; empty when none."""
+        """What this configuration has that production must not; empty when none.
+
+        The one list of dev settings production refuses (docs/runtime.md, Settings);
+        `process_problems` adds what depends on the process starting."""
         problems: list[str] = []
         explicit = self.model_fields_set
+        # The dev PKI and dev keys live at the data dir's defaults: production names
+        # every certificate, key and pool itself.
+        for field_name, default in _DEV_DEFAULTS.items():
+            if field_name not in explicit:
+                problems.append(f"PALMGRID_{field_name.upper()} unset ({default})")
+        if self.identity_key_id == DEV_IDENTITY_KEY_ID:
+            problems.append(f"PALMGRID_IDENTITY_KEY_ID={DEV_IDENTITY_KEY_ID} (the dev signing key)")
         if self.dev_captcha is not None:
             problems.append("PALMGRID_DEV_CAPTCHA (fixed captcha answers)")
         if "dev_password" in explicit:
@@ -188,9 +215,32 @@ class Settings(BaseSettings):
             for name, path in files.items():
                 if not path.is_file():
                     problems.append(f"{name}: missing file {path}")
+            if self.ca_file.is_file() and _is_dev_ca(self.ca_file):
+                problems.append(f"PALMGRID_TLS_CA_FILE: {self.ca_file} is the dev PKI's CA")
         if not any(self.identity_dir.glob("*.pub")):
             problems.append(f"PALMGRID_IDENTITY_KEYS_DIR: no public keys in {self.identity_dir}")
         return problems
+
+    def process_problems(self, process: str, *, demo_data: bool | None = None) -> list[str]:
+        """What production refuses for `process` (a service or "worker") beyond
+        `production_problems`: a SQLite database, demo data asked for. Empty in dev."""
+        if self.profile != "production":
+            return []
+        problems: list[str] = []
+        if is_sqlite(self.database_url_for(process)):
+            problems.append(
+                f"{process} would use SQLite: production requires PostgreSQL "
+                f"(set PALMGRID_DATABASE_URL or PALMGRID_{process.upper()}_DATABASE_URL)"
+            )
+        if demo_data:
+            problems.append(f"PALMGRID_{process.upper()}_DEMO_DATA=true (demo data)")
+        return problems
+
+    def require_fit_for(self, process: str, *, demo_data: bool | None = None) -> None:
+        """Raise SettingsError naming each of `process_problems`."""
+        problems = self.process_problems(process, demo_data=demo_data)
+        if problems:
+            raise SettingsError("the production profile refuses: " + "; ".join(problems))
 
     # --- derived values -------------------------------------------------------------
 
@@ -268,6 +318,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+
+def _is_dev_ca(path: Path) -> bool:
+    """Whether the first certificate in `path` is the dev PKI's CA (by its subject)."""
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError:
+        return False  # not ours to judge: TLS set-up reports an unreadable CA itself
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return any(attribute.value == DEV_CA_NAME for attribute in names)
 
 
 def _check_service(name: str, *, allow_unknown: bool = False) -> None:

@@ -14,6 +14,7 @@ from rich.console import Console
 from palmlib.telemetry import configure_tracing
 from servers.runtime import SYSTEM_CLOCK, SettingsError, load_settings
 from servers.runtime.logs import configure_logging
+from servers.runtime.migrations import SchemaNotCurrent
 from servers.runtime.service import serve_metrics
 from servers.worker.config import WorkerConfig
 from servers.worker.job import load_jobs
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnotherWorkerRunning as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 3
-    except ValueError as exc:  # an unknown job in PALMGRID_WORKER_JOBS
+    except (ValueError, SchemaNotCurrent) as exc:  # an unknown job, a refused configuration
         print(f"worker: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from servers.runtime import Runtime, Settings, create_engine
 from servers.runtime.db import is_sqlite
 from servers.runtime.files import LockHeld, directory_lock
-from servers.runtime.migrations import migrate
+from servers.runtime.schema import prepare_database
 from servers.runtime.service import prepare_dev_material
 from servers.worker.config import WorkerConfig
 
@@ -43,10 +43,10 @@ def single_worker(url: str) -> Iterator[None]:
 
 
 def open_runtime(settings: Settings, config: WorkerConfig) -> Runtime:
-    """Migrate the worker's database and return its Runtime (close it when done)."""
+    """Migrate the worker's database (dev; production checks it is current) and return
+    its Runtime (close it when done)."""
     prepare_dev_material(settings)
-    url = settings.database_url_for(NAME)
-    migrate(NAME, url, MIGRATIONS)
+    url = prepare_database(settings, NAME, MIGRATIONS, runtime_tables=False)
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,

@@ -20,6 +20,10 @@ from servers.account import models, users
 from servers.account.demo import DEMO_STAFF
 from servers.account.passwords import load_pepper
 from servers.account.roles import default_roles, expand
+from servers.account.service import MIGRATIONS
+from servers.runtime.devcerts import ensure_dev_pki
+from servers.runtime.identity import ensure_key_pair
+from servers.runtime.schema import migrate_process
 from tests.account.conftest import (
     DEV_PASSWORD,
     FAST_ARGON2,
@@ -66,20 +70,38 @@ def test_default_roles_and_demo_staff_are_seeded_once(start_account: StartAccoun
     ) == len(DEMO_STAFF)
 
 
+@pytest.mark.postgres
 def test_production_needs_a_provisioned_pepper_and_seeds_no_demo_staff(
-    start_account: StartAccount, data_dir: Path
+    start_account: StartAccount, data_dir: Path, postgres_url: str, tmp_path: Path
 ) -> None:
     pepper = data_dir / "production-pepper"
+    ensure_key_pair(tmp_path / "identity", "2026-01")
+    # The operator's PKI (production refuses the dev one); the test's clients present
+    # the edge's certificate.
+    pki = ensure_dev_pki(tmp_path / "tls", accounts=("edge",), ca_name="Utility operations CA")
+    production = {
+        "profile": "production",
+        "tls_client_cert_file": pki.client("edge")[0],
+        "tls_client_key_file": pki.client("edge")[1],
+        "dev_captcha": None,
+        "tls_cert_file": pki.server_cert,
+        "tls_key_file": pki.server_key,
+        "tls_ca_file": pki.ca_cert,
+        "identity_keys_dir": tmp_path / "identity",
+        "identity_key_id": "2026-01",
+        "memcached_servers": ("127.0.0.1:11211",),
+    }
+    migrate_process("account", postgres_url, MIGRATIONS, runtime_tables=True)
     with pytest.raises(FileNotFoundError):
         start_account(
-            profile="production",
-            dev_captcha=None,
+            **production,
+            database_url=postgres_url,
             config=FAST_ARGON2.model_copy(update={"pepper_file": pepper}),
         )
     load_pepper(pepper, create=True)  # provisioned by the operator
     account = start_account(
-        profile="production",
-        dev_captcha=None,
+        **production,
+        database_url=postgres_url,
         config=FAST_ARGON2.model_copy(update={"pepper_file": pepper}),
     )
     assert error_reason(fails(lambda: account.login("admin", DEV_PASSWORD))) == "CAPTCHA_INVALID"

@@ -19,7 +19,7 @@ from grpc_tools import protoc
 from servers.runtime import AssertionSigner, AssertionVerifier, AuditSink, create_server
 from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.devcerts import DevPki, ensure_dev_pki
-from servers.runtime.identity import generate_private_key
+from servers.runtime.identity import ensure_key_pair, generate_private_key
 from servers.runtime.settings import ServiceAccount
 from tools.codegen import (
     PROTOS,
@@ -157,3 +157,20 @@ def channel(running: Running) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def stub(probe: types.ModuleType, channel: grpc.Channel) -> Any:
     return probe.probe_pb2_grpc.ProbeServiceStub(channel)
+
+
+def production_environment(directory: Path, accounts: tuple[str, ...] = ()) -> dict[str, str]:
+    """`PALMGRID_*` of a production deployment whose certificates (client ones for
+    `accounts`) and identity key an operator provisioned as files under `directory`."""
+    pki = ensure_dev_pki(directory / "pki", accounts=accounts, ca_name="Utility operations CA")
+    ensure_key_pair(directory / "keys", "2026-01")
+    return {
+        "PALMGRID_PROFILE": "production",
+        "PALMGRID_DATA_DIR": str(directory / "data"),
+        "PALMGRID_TLS_CERT_FILE": str(pki.server_cert),
+        "PALMGRID_TLS_KEY_FILE": str(pki.server_key),
+        "PALMGRID_TLS_CA_FILE": str(pki.ca_cert),
+        "PALMGRID_IDENTITY_KEYS_DIR": str(directory / "keys"),
+        "PALMGRID_IDENTITY_KEY_ID": "2026-01",
+        "PALMGRID_MEMCACHED_SERVERS": "cache-0:11211,cache-1:11211",
+    }

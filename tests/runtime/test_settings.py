@@ -10,6 +10,7 @@ import pytest
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.settings import Settings, SettingsError, load_settings
+from tests.runtime.conftest import production_environment
 
 
 @pytest.fixture(autouse=True)
@@ -22,17 +23,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def production_files(tmp_path: Path) -> dict[str, str]:
     """Environment of a production deployment with its certificates and public key."""
-    pki = ensure_dev_pki(tmp_path / "pki", accounts=())
-    ensure_key_pair(tmp_path / "keys", "2026-01")
-    return {
-        "PALMGRID_PROFILE": "production",
-        "PALMGRID_DATA_DIR": str(tmp_path / "data"),
-        "PALMGRID_TLS_CERT_FILE": str(pki.server_cert),
-        "PALMGRID_TLS_KEY_FILE": str(pki.server_key),
-        "PALMGRID_TLS_CA_FILE": str(pki.ca_cert),
-        "PALMGRID_IDENTITY_KEYS_DIR": str(tmp_path / "keys"),
-        "PALMGRID_IDENTITY_KEY_ID": "2026-01",
-    }
+    return production_environment(tmp_path)
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
@@ -155,3 +146,74 @@ def test_bad_values_are_reported_by_variable_name(monkeypatch: pytest.MonkeyPatc
 def test_unknown_service_is_an_error() -> None:
     with pytest.raises(SettingsError, match="unknown service"):
         Settings().service("billling")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("PALMGRID_TLS_CERT_FILE", "the dev PKI's server certificate"),
+        ("PALMGRID_TLS_KEY_FILE", "the dev PKI's server key"),
+        ("PALMGRID_TLS_CA_FILE", "the dev PKI's CA"),
+        ("PALMGRID_IDENTITY_KEYS_DIR", "the dev identity keys"),
+        ("PALMGRID_MEMCACHED_SERVERS", "the dev Memcached"),
+    ],
+)
+def test_production_refuses_a_dev_default_left_unset(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str], name: str, why: str
+) -> None:
+    env = {key: value for key, value in production_files.items() if key != name}
+    with pytest.raises(SettingsError, match=f"{name} unset \\({why}"):
+        _load(monkeypatch, env)
+
+
+def test_production_refuses_the_dev_signing_key(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str], tmp_path: Path
+) -> None:
+    ensure_key_pair(tmp_path / "keys", "dev")
+    env = {**production_files, "PALMGRID_IDENTITY_KEY_ID": "dev"}
+    with pytest.raises(SettingsError, match="PALMGRID_IDENTITY_KEY_ID=dev"):
+        _load(monkeypatch, env)
+
+
+def test_production_reads_the_memcached_pool(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str]
+) -> None:
+    settings = _load(monkeypatch, production_files)
+    assert settings.memcached_servers == ("cache-0:11211", "cache-1:11211")
+
+
+def test_a_process_on_sqlite_is_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str]
+) -> None:
+    settings = _load(monkeypatch, production_files)
+    with pytest.raises(
+        SettingsError,
+        match="billing would use SQLite: production requires PostgreSQL "
+        r"\(set PALMGRID_DATABASE_URL or PALMGRID_BILLING_DATABASE_URL\)",
+    ):
+        settings.require_fit_for("billing")
+    on_postgres = _load(
+        monkeypatch, {**production_files, "PALMGRID_BILLING_DATABASE_URL": "postgresql://db/x"}
+    )
+    on_postgres.require_fit_for("billing")
+    with pytest.raises(SettingsError, match="PALMGRID_BILLING_DEMO_DATA=true"):
+        on_postgres.require_fit_for("billing", demo_data=True)
+
+
+def test_the_dev_profile_has_no_process_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _load(monkeypatch, {})
+    assert settings.process_problems("billing", demo_data=True) == []
+
+
+def test_production_refuses_the_dev_pki_even_named_explicitly(
+    monkeypatch: pytest.MonkeyPatch, production_files: dict[str, str], tmp_path: Path
+) -> None:
+    dev = ensure_dev_pki(tmp_path / "dev-tls", accounts=())
+    env = {
+        **production_files,
+        "PALMGRID_TLS_CERT_FILE": str(dev.server_cert),
+        "PALMGRID_TLS_KEY_FILE": str(dev.server_key),
+        "PALMGRID_TLS_CA_FILE": str(dev.ca_cert),
+    }
+    with pytest.raises(SettingsError, match=r"PALMGRID_TLS_CA_FILE: .* is the dev PKI's CA"):
+        _load(monkeypatch, env)
