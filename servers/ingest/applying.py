@@ -49,6 +49,7 @@ def apply_records(
     senders: dict[str, Send] = {
         "CUSTOMER": lambda batch: _customers(upstream, batch),
         "METER_READING": lambda batch: _readings(upstream, batch),
+        "DAILY_READING": lambda batch: _daily_readings(upstream, batch),
         "TARIFF_ASSIGNMENT": lambda batch: _tariffs(upstream, batch, customers),
         "PAYMENT": lambda batch: _payments(upstream, batch),
         "APPLICATION_UPDATE": lambda batch: send_application_updates(
@@ -106,6 +107,11 @@ def _customers(upstream: Upstream, batch: Sequence[Record]) -> tuple[int, int, i
 
 def _readings(upstream: Upstream, batch: Sequence[Record]) -> tuple[int, int, int]:
     reply = upstream.upsert_readings([r.record.meter_reading for r in batch])
+    return reply.created_count, reply.updated_count, reply.unchanged_count
+
+
+def _daily_readings(upstream: Upstream, batch: Sequence[Record]) -> tuple[int, int, int]:
+    reply = upstream.upsert_daily_readings([r.record.daily_reading for r in batch])
     return reply.created_count, reply.updated_count, reply.unchanged_count
 
 

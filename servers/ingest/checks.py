@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
+from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
 from palmgrid.billing.v1 import payment_pb2, resources_pb2
 from servers.ingest.records import Record
 from servers.ingest.upstream import Upstream
@@ -25,7 +27,7 @@ EXTERNAL_CHANNELS = frozenset(
 
 
 # Kinds whose records name an archived customer they must exist for.
-NAMES_CUSTOMER = frozenset({"METER_READING", "TARIFF_ASSIGNMENT", "PAYMENT"})
+NAMES_CUSTOMER = frozenset({"METER_READING", "DAILY_READING", "TARIFF_ASSIGNMENT", "PAYMENT"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,22 @@ def _format_problem(validator: RequestValidator, record: Record) -> Problem | No
             )
         if not payment.HasField("complete_time"):
             return Problem("INVALID_FIELD", "completeTime", "the time paid is required")
+    if record.kind == "DAILY_READING":
+        return _daily_problem(record.record.daily_reading)
+    return None
+
+
+def _daily_problem(daily: internal_pb2.DailyMeterReading) -> Problem | None:
+    # Billing makes the same checks; made here they name the one record at fault.
+    try:
+        date.fromisoformat(daily.date)
+    except ValueError:
+        return Problem("INVALID_FIELD", "date", "not a calendar date")
+    missing = daily.quality == resources_pb2.READING_QUALITY_MISSING
+    if missing and daily.HasField("energy_wh"):
+        return Problem("INVALID_FIELD", "energyWh", "a MISSING day has no energy")
+    if not missing and not daily.HasField("energy_wh"):
+        return Problem("INVALID_FIELD", "energyWh", "required unless MISSING")
     return None
 
 
@@ -98,14 +116,16 @@ def _reference_problem(
     upstream: Upstream,
 ) -> Problem | None:
     if record.kind in NAMES_CUSTOMER and record.customer_id not in customers:
-        field_name = "customer" if record.kind == "TARIFF_ASSIGNMENT" else "name"
+        field_name = {"TARIFF_ASSIGNMENT": "customer", "DAILY_READING": "meter"}.get(
+            record.kind, "name"
+        )
         return Problem(
             "UNKNOWN_CUSTOMER", field_name, f"customers/{record.customer_id} is not in the archive"
         )
-    if record.kind == "METER_READING":
-        meter = record.record.meter_reading.name.rsplit("/readings/", 1)[0]
+    if record.kind in ("METER_READING", "DAILY_READING"):
+        meter, where = _meter_named(record)
         if meter not in {m.name for m in customers[record.customer_id].meters}:
-            return Problem("UNKNOWN_METER", "name", f"{meter} is not one of the customer's meters")
+            return Problem("UNKNOWN_METER", where, f"{meter} is not one of the customer's meters")
     tariff = ""
     if record.kind == "CUSTOMER":
         tariff = record.record.customer.tariff
@@ -117,6 +137,13 @@ def _reference_problem(
         if not tariffs[tariff]:
             return Problem("UNKNOWN_TARIFF", "tariff", f"{tariff} does not exist")
     return None
+
+
+def _meter_named(record: Record) -> tuple[str, str]:
+    """The meter a reading or daily reading names, and the field naming it."""
+    if record.kind == "DAILY_READING":
+        return record.record.daily_reading.meter, "meter"
+    return record.record.meter_reading.name.rsplit("/readings/", 1)[0], "name"
 
 
 def _check_backwards(

@@ -1,5 +1,5 @@
 """The push methods: the source systems' batches of customer changes, meter readings,
-tariff assignments and payments, each record checked and applied on its own (see
+daily readings, tariff assignments and payments, each record checked and applied on its own (see
 servers.ingest.ingestor); the source is the caller's service account."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from servers.ingest.quarantine import quarantined_resource
 from servers.ingest.records import (
     application_record,
     customer_record,
+    daily_record,
     payment_record,
     reading_record,
     tariff_record,
@@ -64,6 +65,20 @@ class PushMethods:
         records = [reading_record(r, version) for r in request.meter_readings]
         outcome = self.ingestor.ingest(records, push_source())
         return ingest_pb.PushMeterReadingsResponse(
+            created_count=outcome.created,
+            updated_count=outcome.updated,
+            unchanged_count=outcome.unchanged,
+            stale_count=outcome.stale,
+            **self._quarantined(outcome),
+        )
+
+    def PushDailyReadings(
+        self, request: ingest_pb.PushDailyReadingsRequest, context: Any
+    ) -> ingest_pb.PushDailyReadingsResponse:
+        version = self._reading_version(request)
+        records = [daily_record(d, version) for d in request.daily_readings]
+        outcome = self.ingestor.ingest(records, push_source())
+        return ingest_pb.PushDailyReadingsResponse(
             created_count=outcome.created,
             updated_count=outcome.updated,
             unchanged_count=outcome.unchanged,

@@ -5,7 +5,8 @@ Source ids and versions (docs/ingest.md): a customer is known by its number and
 versioned by its source_update_time; a reading by its name and the batch's source
 time; a tariff assignment by the customer number and its source_update_time; a payment
 by its name (the receipt id) and its complete_time; an application update by the
-application's name and its source_update_time.
+application's name and its source_update_time; a daily reading by its meter and day
+(`{meter}/days/{date}`) and the batch's source time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 
-from palmgrid.billing.v1 import payment_pb2, resources_pb2
+from palmgrid.billing.v1 import billing_internal_service_pb2, payment_pb2, resources_pb2
 from palmgrid.ingest.v1 import resources_pb2 as ingest_pb2
 from servers.runtime.protoconv import from_timestamp
 
@@ -54,6 +55,8 @@ def _customer_name(record: ingest_pb2.SourceRecord) -> str:
         return record.tariff_assignment.customer
     if which == "payment":
         return record.payment.name
+    if which == "daily_reading":
+        return record.daily_reading.meter
     # An application update concerns an application, not (yet) a customer.
     return ""
 
@@ -76,6 +79,14 @@ def customer_record(customer: resources_pb2.Customer) -> Record:
 def reading_record(reading: resources_pb2.MeterReading, version_time: datetime) -> Record:
     wrapped = ingest_pb2.SourceRecord(meter_reading=reading)
     return Record("METER_READING", reading.name, version_time, wrapped, _digest(wrapped))
+
+
+def daily_record(
+    daily: billing_internal_service_pb2.DailyMeterReading, version_time: datetime
+) -> Record:
+    wrapped = ingest_pb2.SourceRecord(daily_reading=daily)
+    source_id = f"{daily.meter}/days/{daily.date}"
+    return Record("DAILY_READING", source_id, version_time, wrapped, _digest(wrapped))
 
 
 def tariff_record(assignment: ingest_pb2.TariffAssignment) -> Record:
@@ -113,12 +124,14 @@ def application_record(update: ingest_pb2.ApplicationUpdate) -> Record:
 
 def from_source_record(record: ingest_pb2.SourceRecord, version_time: datetime) -> Record:
     """A stored or corrected SourceRecord as a Record (`version_time` is used for
-    readings, whose version is not in the record itself)."""
+    readings and daily readings, whose version is not in the record itself)."""
     which = record.WhichOneof("record")
     if which == "customer":
         return customer_record(record.customer)
     if which == "meter_reading":
         return reading_record(record.meter_reading, version_time)
+    if which == "daily_reading":
+        return daily_record(record.daily_reading, version_time)
     if which == "tariff_assignment":
         return tariff_record(record.tariff_assignment)
     if which == "payment":

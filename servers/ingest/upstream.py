@@ -150,6 +150,20 @@ class Upstream:
             ),
         )
 
+    def upsert_daily_readings(
+        self, readings: Sequence[internal_pb.DailyMeterReading]
+    ) -> internal_pb.BatchUpsertDailyUsageResponse:
+        return self._call(
+            "the daily readings",
+            self._internal().BatchUpsertDailyUsage,
+            internal_pb.BatchUpsertDailyUsageRequest(
+                daily_readings=readings,
+                request_id=request_id_for(
+                    r.SerializeToString(deterministic=True) for r in readings
+                ),
+            ),
+        )
+
     def record_payments(
         self, payments: Sequence[payment_pb2.Payment]
     ) -> internal_pb.BatchRecordExternalPaymentsResponse:

@@ -65,7 +65,9 @@ DEFAULT_SERVICE_ACCOUNTS: dict[str, ServiceAccount] = {
             "ingest.applicationUpdates.push",
         ),
     ),
-    "metering": ServiceAccount(roles=("service",), permissions=("ingest.meterReadings.push",)),
+    "metering": ServiceAccount(
+        roles=("service",), permissions=("ingest.meterReadings.push", "ingest.dailyReadings.push")
+    ),
     # The account service keeps the audit log itself; it asks billing whether a customer
     # can be bound and sends the binding code and notices through notification.
     "account": _service("billing.customers.verifyBinding", "notification.messages.create"),

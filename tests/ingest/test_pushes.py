@@ -10,7 +10,8 @@ import grpc
 import pytest
 from sqlmodel import col, select
 
-from palmgrid.billing.v1 import payment_pb2
+from palmgrid.billing.v1 import billing_internal_service_pb2 as billing_internal_pb
+from palmgrid.billing.v1 import payment_pb2, resources_pb2
 from palmgrid.expansion.v1 import expansion_internal_service_pb2 as expansion_internal_pb
 from palmgrid.expansion.v1 import expansion_internal_service_pb2_grpc as expansion_internal_grpc
 from palmgrid.expansion.v1 import expansion_service_pb2 as expansion_service_pb
@@ -19,7 +20,7 @@ from palmgrid.expansion.v1 import resources_pb2 as expansion_resources
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from palmgrid.ingest.v1 import resources_pb2 as ingest_resources
 from palmgrid.type.v1 import identity_pb2
-from servers.billing.models import BalanceRow, Customer, MeterReading
+from servers.billing.models import BalanceRow, Customer, DailyUsage, MeterReading
 from servers.inspection.models import AnomalyRow
 from servers.runtime.protoconv import timestamp
 from tests.ingest.support import (
@@ -28,6 +29,7 @@ from tests.ingest.support import (
     IngestSystem,
     assignment,
     customer,
+    meter_name,
     payment,
     reading,
     request_id,
@@ -163,6 +165,75 @@ def test_a_streamed_collection_run_sent_twice_is_applied_once(system: IngestSyst
         2,
         2,
     )
+
+
+def daily(
+    number: str, day: str, quality: str, energy_wh: int | None = None, meter: str = ""
+) -> billing_internal_pb.DailyMeterReading:
+    figure = billing_internal_pb.DailyMeterReading(
+        meter=f"customers/{number}/meters/{meter}" if meter else meter_name(number),
+        date=day,
+        quality=resources_pb2.ReadingQuality.Value(f"READING_QUALITY_{quality}"),
+    )
+    if energy_wh is not None:
+        figure.energy_wh = energy_wh
+    return figure
+
+
+def test_daily_readings_land_in_billing_once_and_bad_ones_are_quarantined(
+    system: IngestSystem,
+) -> None:
+    batch = [
+        daily("3100000001", "2026-11-01", "ACTUAL", 7_400),
+        daily("3100000001", "2026-11-02", "ESTIMATED", 6_900),
+        daily("3100000001", "2026-11-03", "MISSING"),
+        daily("3100000002", "2026-11-01", "ACTUAL", -5),
+        daily("3100000002", "2026-11-02", "ACTUAL"),
+        daily("3100000003", "2026-11-01", "ACTUAL", 100, meter="m9"),
+        daily("3100000077", "2026-11-01", "ACTUAL", 100),
+    ]
+    reply = system.metering.PushDailyReadings(
+        ingest_pb.PushDailyReadingsRequest(daily_readings=batch, request_id=request_id())
+    )
+    assert (reply.created_count, reply.quarantined_count) == (3, 4)
+    assert reasons(reply) == {
+        f"{batch[3].meter}/days/2026-11-01": "INVALID_FIELD energyWh",
+        f"{batch[4].meter}/days/2026-11-02": "INVALID_FIELD energyWh",
+        f"{batch[5].meter}/days/2026-11-01": "UNKNOWN_METER meter",
+        f"{batch[6].meter}/days/2026-11-01": "UNKNOWN_CUSTOMER meter",
+    }
+    assert {r.kind for r in reply.quarantined_records} == {
+        ingest_resources.RECORD_KIND_DAILY_READING
+    }
+
+    def stored() -> list[tuple[str, str, int | None, str]]:
+        with system.billing.runtime.session() as session:
+            rows = session.exec(select(DailyUsage).order_by(col(DailyUsage.day)))
+            return [(r.customer_id, r.day.isoformat(), r.energy_wh, r.quality) for r in rows]
+
+    # The MISSING day stays a gap: stored as not obtained, with no energy.
+    landed = [
+        ("3100000001", "2026-11-01", 7_400, "ACTUAL"),
+        ("3100000001", "2026-11-02", 6_900, "ESTIMATED"),
+        ("3100000001", "2026-11-03", None, "MISSING"),
+    ]
+    assert stored() == landed
+
+    again = system.metering.PushDailyReadings(
+        ingest_pb.PushDailyReadingsRequest(daily_readings=batch, request_id=request_id())
+    )
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 3)
+    assert [r.name for r in again.quarantined_records] == [
+        r.name for r in reply.quarantined_records
+    ]
+    assert stored() == landed
+
+    # Daily readings come from the metering system only.
+    with pytest.raises(grpc.RpcError) as caught:
+        system.marketing.PushDailyReadings(
+            ingest_pb.PushDailyReadingsRequest(daily_readings=batch[:1], request_id=request_id())
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_tariff_assignments_move_customers_and_older_ones_do_not(system: IngestSystem) -> None:

@@ -9,6 +9,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from palmgrid.billing.v1 import billing_internal_service_pb2 as _billing_internal_service_pb2
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2_1
 from palmgrid.ingest.v1 import resources_pb2 as _resources_pb2
@@ -434,6 +435,86 @@ class StreamMeterReadingsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StreamMeterReadingsResponse: _TypeAlias = StreamMeterReadingsResponse  # noqa: Y015
+
+@_typing.final
+class PushDailyReadingsRequest(_message.Message):
+    """Request for PushDailyReadings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAILY_READINGS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID4 chosen by the sender for the batch, kept in logs."""
+    @_builtins.property
+    def daily_readings(self) -> _containers.RepeatedCompositeFieldContainer[_billing_internal_service_pb2.DailyMeterReading]:
+        """The daily figures, 1 to 1000; each validated on its own."""
+
+    @_builtins.property
+    def source_update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the source produced these figures: their source version, as in
+        PushMeterReadingsRequest. Unset: the time the batch is received.
+        """
+
+    def __init__(
+        self,
+        *,
+        daily_readings: _abc.Iterable[_billing_internal_service_pb2.DailyMeterReading] | None = ...,
+        request_id: _builtins.str = ...,
+        source_update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_update_time", b"source_update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_readings", b"daily_readings", "request_id", b"request_id", "source_update_time", b"source_update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushDailyReadingsRequest: _TypeAlias = PushDailyReadingsRequest  # noqa: Y015
+
+@_typing.final
+class PushDailyReadingsResponse(_message.Message):
+    """Response of PushDailyReadings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATED_COUNT_FIELD_NUMBER: _builtins.int
+    UPDATED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    STALE_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_COUNT_FIELD_NUMBER: _builtins.int
+    QUARANTINED_RECORDS_FIELD_NUMBER: _builtins.int
+    created_count: _builtins.int
+    """Days that were new."""
+    updated_count: _builtins.int
+    """Days that replaced a different stored figure (such as an estimate by an actual)."""
+    unchanged_count: _builtins.int
+    """Days equal to the stored figure."""
+    stale_count: _builtins.int
+    """Days skipped because a newer version was applied before."""
+    quarantined_count: _builtins.int
+    """Days quarantined."""
+    @_builtins.property
+    def quarantined_records(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.QuarantinedRecord]:
+        """The quarantined days, with their reasons."""
+
+    def __init__(
+        self,
+        *,
+        created_count: _builtins.int = ...,
+        updated_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        stale_count: _builtins.int = ...,
+        quarantined_count: _builtins.int = ...,
+        quarantined_records: _abc.Iterable[_resources_pb2.QuarantinedRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "quarantined_count", b"quarantined_count", "quarantined_records", b"quarantined_records", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushDailyReadingsResponse: _TypeAlias = PushDailyReadingsResponse  # noqa: Y015
 
 @_typing.final
 class PushTariffAssignmentsRequest(_message.Message):

@@ -90,6 +90,11 @@ class IngestServiceStub:
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.FromString,
                 _registered_method=True)
+        self.PushDailyReadings = channel.unary_unary(
+                '/palmgrid.ingest.v1.IngestService/PushDailyReadings',
+                request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsResponse.FromString,
+                _registered_method=True)
         self.PushTariffAssignments = channel.unary_unary(
                 '/palmgrid.ingest.v1.IngestService/PushTariffAssignments',
                 request_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushTariffAssignmentsRequest.SerializeToString,
@@ -223,6 +228,18 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PushDailyReadings(self, request, context):
+        """Pushes a batch of daily meter readings (one meter's energy on one day) from the
+        metering system and hands it to billing before answering. The source id is
+        `{meter}/days/{date}`, the source version the batch's source_update_time. An
+        invalid figure (a negative energy, an ACTUAL or ESTIMATED day without energy, a
+        MISSING day with it) or one for an unknown customer or meter is quarantined; the
+        others are applied. A MISSING day stays a gap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PushTariffAssignments(self, request, context):
         """Pushes tariff assignments from the marketing system: each moves a customer to a
         tariff from its source_update_time on. The source id is the customer number, the
@@ -330,6 +347,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.StreamMeterReadings,
                     request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.FromString,
                     response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.SerializeToString,
+            ),
+            'PushDailyReadings': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushDailyReadings,
+                    request_deserializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsRequest.FromString,
+                    response_serializer=palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsResponse.SerializeToString,
             ),
             'PushTariffAssignments': grpc.unary_unary_rpc_method_handler(
                     servicer.PushTariffAssignments,
@@ -597,6 +619,33 @@ class IngestService:
             '/palmgrid.ingest.v1.IngestService/StreamMeterReadings',
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsRequest.SerializeToString,
             palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.StreamMeterReadingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushDailyReadings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.ingest.v1.IngestService/PushDailyReadings',
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsRequest.SerializeToString,
+            palmgrid_dot_ingest_dot_v1_dot_ingest__service__pb2.PushDailyReadingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,6 +94,14 @@ class IngestServiceStub:
     would be: bad readings are quarantined and the stream goes on. After a failure the
     sender can stream the same chunks again; readings already applied are unchanged.
     """
+    PushDailyReadings: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushDailyReadingsRequest, _ingest_service_pb2.PushDailyReadingsResponse]
+    """Pushes a batch of daily meter readings (one meter's energy on one day) from the
+    metering system and hands it to billing before answering. The source id is
+    `{meter}/days/{date}`, the source version the batch's source_update_time. An
+    invalid figure (a negative energy, an ACTUAL or ESTIMATED day without energy, a
+    MISSING day with it) or one for an unknown customer or meter is quarantined; the
+    others are applied. A MISSING day stays a gap.
+    """
     PushTariffAssignments: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.PushTariffAssignmentsRequest, _ingest_service_pb2.PushTariffAssignmentsResponse]
     """Pushes tariff assignments from the marketing system: each moves a customer to a
     tariff from its source_update_time on. The source id is the customer number, the
@@ -194,6 +202,14 @@ class IngestServiceAsyncStub(IngestServiceStub):
     Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
     would be: bad readings are quarantined and the stream goes on. After a failure the
     sender can stream the same chunks again; readings already applied are unchanged.
+    """
+    PushDailyReadings: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushDailyReadingsRequest, _ingest_service_pb2.PushDailyReadingsResponse]  # type: ignore[assignment]
+    """Pushes a batch of daily meter readings (one meter's energy on one day) from the
+    metering system and hands it to billing before answering. The source id is
+    `{meter}/days/{date}`, the source version the batch's source_update_time. An
+    invalid figure (a negative energy, an ACTUAL or ESTIMATED day without energy, a
+    MISSING day with it) or one for an unknown customer or meter is quarantined; the
+    others are applied. A MISSING day stays a gap.
     """
     PushTariffAssignments: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.PushTariffAssignmentsRequest, _ingest_service_pb2.PushTariffAssignmentsResponse]  # type: ignore[assignment]
     """Pushes tariff assignments from the marketing system: each moves a customer to a
@@ -340,6 +356,20 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         Each chunk is validated and applied as it arrives, as a PushMeterReadings batch
         would be: bad readings are quarantined and the stream goes on. After a failure the
         sender can stream the same chunks again; readings already applied are unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def PushDailyReadings(
+        self,
+        request: _ingest_service_pb2.PushDailyReadingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.PushDailyReadingsResponse, _abc.Awaitable[_ingest_service_pb2.PushDailyReadingsResponse]]:
+        """Pushes a batch of daily meter readings (one meter's energy on one day) from the
+        metering system and hands it to billing before answering. The source id is
+        `{meter}/days/{date}`, the source version the batch's source_update_time. An
+        invalid figure (a negative energy, an ACTUAL or ESTIMATED day without energy, a
+        MISSING day with it) or one for an unknown customer or meter is quarantined; the
+        others are applied. A MISSING day stays a gap.
         """
 
     @_abc_1.abstractmethod

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from palmgrid.billing.v1 import billing_internal_service_pb2 as _billing_internal_service_pb2
 from palmgrid.billing.v1 import payment_pb2 as _payment_pb2
 from palmgrid.billing.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
@@ -117,6 +118,8 @@ class _RecordKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordKind
     """A payment made outside the app (palmgrid.billing.v1.Payment)."""
     RECORD_KIND_APPLICATION_UPDATE: _RecordKind.ValueType  # 5
     """A connection application's progress in the marketing system (ApplicationUpdate)."""
+    RECORD_KIND_DAILY_READING: _RecordKind.ValueType  # 6
+    """One meter's energy on one day (palmgrid.billing.v1.DailyMeterReading)."""
 
 class RecordKind(_RecordKind, metaclass=_RecordKindEnumTypeWrapper):
     """What kind of record a source sent."""
@@ -133,6 +136,8 @@ RECORD_KIND_PAYMENT: RecordKind.ValueType  # 4
 """A payment made outside the app (palmgrid.billing.v1.Payment)."""
 RECORD_KIND_APPLICATION_UPDATE: RecordKind.ValueType  # 5
 """A connection application's progress in the marketing system (ApplicationUpdate)."""
+RECORD_KIND_DAILY_READING: RecordKind.ValueType  # 6
+"""One meter's energy on one day (palmgrid.billing.v1.DailyMeterReading)."""
 Global___RecordKind: _TypeAlias = RecordKind  # noqa: Y015
 
 class _QuarantineState:
@@ -427,6 +432,7 @@ class SourceRecord(_message.Message):
     TARIFF_ASSIGNMENT_FIELD_NUMBER: _builtins.int
     PAYMENT_FIELD_NUMBER: _builtins.int
     APPLICATION_UPDATE_FIELD_NUMBER: _builtins.int
+    DAILY_READING_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def customer(self) -> _resources_pb2.Customer:
         """A customer archive record."""
@@ -447,6 +453,10 @@ class SourceRecord(_message.Message):
     def application_update(self) -> Global___ApplicationUpdate:
         """A connection application's progress."""
 
+    @_builtins.property
+    def daily_reading(self) -> _billing_internal_service_pb2.DailyMeterReading:
+        """One meter's energy on one day."""
+
     def __init__(
         self,
         *,
@@ -455,12 +465,13 @@ class SourceRecord(_message.Message):
         tariff_assignment: Global___TariffAssignment | None = ...,
         payment: _payment_pb2.Payment | None = ...,
         application_update: Global___ApplicationUpdate | None = ...,
+        daily_reading: _billing_internal_service_pb2.DailyMeterReading | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "daily_reading", b"daily_reading", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_update", b"application_update", "customer", b"customer", "daily_reading", b"daily_reading", "meter_reading", b"meter_reading", "payment", b"payment", "record", b"record", "tariff_assignment", b"tariff_assignment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["customer", "meter_reading", "tariff_assignment", "payment", "application_update"]  # noqa: Y015
+    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["customer", "meter_reading", "tariff_assignment", "payment", "application_update", "daily_reading"]  # noqa: Y015
     _WhichOneofArgType_record: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_record) -> _WhichOneofReturnType_record | None: ...
 
