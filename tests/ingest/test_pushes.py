@@ -191,16 +191,18 @@ def test_daily_readings_land_in_billing_once_and_bad_ones_are_quarantined(
         daily("3100000002", "2026-11-02", "ACTUAL"),
         daily("3100000003", "2026-11-01", "ACTUAL", 100, meter="m9"),
         daily("3100000077", "2026-11-01", "ACTUAL", 100),
+        daily("3100000003", "2026-02-30", "ACTUAL", 100),
     ]
     reply = system.metering.PushDailyReadings(
         ingest_pb.PushDailyReadingsRequest(daily_readings=batch, request_id=request_id())
     )
-    assert (reply.created_count, reply.quarantined_count) == (3, 4)
+    assert (reply.created_count, reply.quarantined_count) == (3, 5)
     assert reasons(reply) == {
         f"{batch[3].meter}/days/2026-11-01": "INVALID_FIELD energyWh",
         f"{batch[4].meter}/days/2026-11-02": "INVALID_FIELD energyWh",
         f"{batch[5].meter}/days/2026-11-01": "UNKNOWN_METER meter",
         f"{batch[6].meter}/days/2026-11-01": "UNKNOWN_CUSTOMER meter",
+        f"{batch[7].meter}/days/2026-02-30": "INVALID_FIELD date",
     }
     assert {r.kind for r in reply.quarantined_records} == {
         ingest_resources.RECORD_KIND_DAILY_READING
