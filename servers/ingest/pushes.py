@@ -1,17 +1,18 @@
 """The push methods: the source systems' batches of customer changes, meter readings,
-daily readings, tariff assignments and payments, each record checked and applied on its own (see
-servers.ingest.ingestor); the source is the caller's service account."""
+daily readings, tariff assignments and payments, each record checked and applied on its
+own (see servers.ingest.ingestor); the source is the caller's service account."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from palmgrid.ingest.v1 import ingest_service_pb2 as ingest_pb
 from servers.ingest.ingestor import Ingestor, Outcome
 from servers.ingest.quarantine import quarantined_resource
 from servers.ingest.records import (
+    Record,
     application_record,
     customer_record,
     daily_record,
@@ -21,6 +22,13 @@ from servers.ingest.records import (
 )
 from servers.runtime import Clock, require_principal
 from servers.runtime.protoconv import from_timestamp
+
+Reply = TypeVar(
+    "Reply",
+    ingest_pb.PushCustomerChangesResponse,
+    ingest_pb.PushMeterReadingsResponse,
+    ingest_pb.PushDailyReadingsResponse,
+)
 
 
 def push_source() -> str:
@@ -40,18 +48,23 @@ class PushMethods:
             "quarantined_records": [quarantined_resource(r) for r in outcome.quarantined],
         }
 
-    def PushCustomerChanges(
-        self, request: ingest_pb.PushCustomerChangesRequest, context: Any
-    ) -> ingest_pb.PushCustomerChangesResponse:
-        records = [customer_record(c) for c in request.customers]
+    def _ingest_counted(self, records: list[Record], reply_type: type[Reply]) -> Reply:
+        """Ingest pushed records; the reply of a kind counted created, updated,
+        unchanged and stale."""
         outcome = self.ingestor.ingest(records, push_source())
-        return ingest_pb.PushCustomerChangesResponse(
+        return reply_type(
             created_count=outcome.created,
             updated_count=outcome.updated,
             unchanged_count=outcome.unchanged,
             stale_count=outcome.stale,
             **self._quarantined(outcome),
         )
+
+    def PushCustomerChanges(
+        self, request: ingest_pb.PushCustomerChangesRequest, context: Any
+    ) -> ingest_pb.PushCustomerChangesResponse:
+        records = [customer_record(c) for c in request.customers]
+        return self._ingest_counted(records, ingest_pb.PushCustomerChangesResponse)
 
     def _reading_version(self, request: Any) -> datetime:
         if request.HasField("source_update_time"):
@@ -63,28 +76,14 @@ class PushMethods:
     ) -> ingest_pb.PushMeterReadingsResponse:
         version = self._reading_version(request)
         records = [reading_record(r, version) for r in request.meter_readings]
-        outcome = self.ingestor.ingest(records, push_source())
-        return ingest_pb.PushMeterReadingsResponse(
-            created_count=outcome.created,
-            updated_count=outcome.updated,
-            unchanged_count=outcome.unchanged,
-            stale_count=outcome.stale,
-            **self._quarantined(outcome),
-        )
+        return self._ingest_counted(records, ingest_pb.PushMeterReadingsResponse)
 
     def PushDailyReadings(
         self, request: ingest_pb.PushDailyReadingsRequest, context: Any
     ) -> ingest_pb.PushDailyReadingsResponse:
         version = self._reading_version(request)
         records = [daily_record(d, version) for d in request.daily_readings]
-        outcome = self.ingestor.ingest(records, push_source())
-        return ingest_pb.PushDailyReadingsResponse(
-            created_count=outcome.created,
-            updated_count=outcome.updated,
-            unchanged_count=outcome.unchanged,
-            stale_count=outcome.stale,
-            **self._quarantined(outcome),
-        )
+        return self._ingest_counted(records, ingest_pb.PushDailyReadingsResponse)
 
     def StreamMeterReadings(
         self, request_iterator: Iterator[ingest_pb.StreamMeterReadingsRequest], context: Any
