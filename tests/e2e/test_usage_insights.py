@@ -19,7 +19,8 @@ import xmlschema
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
 from palmgrid.billing.v1 import billing_internal_service_pb2 as internal_pb2
-from palmgrid.billing.v1 import billing_internal_service_pb2_grpc, resources_pb2
+from palmgrid.billing.v1 import resources_pb2
+from palmgrid.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from tests.e2e.conftest import demo_customer, refusal
 from tests.e2e.system import System
 
@@ -36,8 +37,8 @@ def four_hundred_days(client: EdgeClient, customer: str) -> tuple[dict[str, str]
 
 
 def push_daily(system: System, customer: str, day: str, energy_wh: int) -> None:
-    """What ingest does with a daily reading from the metering system."""
-    credentials = system.settings.client_credentials("ingest")
+    """A daily reading as the metering system pushes it, through ingest to billing."""
+    credentials = system.settings.client_credentials("metering")
     assert credentials is not None
     reading = internal_pb2.DailyMeterReading(
         meter=f"customers/{customer}/meters/E{int(customer) - 3_100_000_000:08d}",
@@ -45,14 +46,13 @@ def push_daily(system: System, customer: str, day: str, energy_wh: int) -> None:
         energy_wh=energy_wh,
         quality=resources_pb2.READING_QUALITY_ACTUAL,
     )
-    with grpc.secure_channel(system.services["billing"].target, credentials) as channel:
-        stub = billing_internal_service_pb2_grpc.BillingInternalServiceStub(channel)
-        reply = stub.BatchUpsertDailyUsage(
-            internal_pb2.BatchUpsertDailyUsageRequest(
+    with grpc.secure_channel(system.services["ingest"].target, credentials) as channel:
+        reply = ingest_service_pb2_grpc.IngestServiceStub(channel).PushDailyReadings(
+            ingest_service_pb2.PushDailyReadingsRequest(
                 daily_readings=[reading], request_id=str(uuid.uuid4())
             )
         )
-    assert reply.created_count == 1
+    assert (reply.created_count, reply.quarantined_count) == (1, 0)
 
 
 def test_a_gap_is_shown_as_a_gap_and_a_push_that_fills_it_is_read_fresh(
