@@ -253,6 +253,8 @@ class AdminMethods:
         with self.core.runtime.session(write=True) as session:
             user = users.get(session, users.id_from(request.name))
             removed = second_factor.remove(session, user.id)
+            if removed:  # a role may require a factor: sessions are checked afresh
+                self._changed_user(session, user)
         audit_note().details = {"removed": str(removed).lower()}
         return admin_service_pb.ResetSecondFactorResponse(removed=removed)
 

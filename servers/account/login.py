@@ -168,6 +168,7 @@ def log_in(
                 target=sessions.name_of(row),
             )
         change_required = user.password_change_required
+        enrollment_required = second_factor.enrollment_required(session, user, params)
         session_message = sessions.to_proto(row, users.name_of(user))
     recorded.resource = sessions.name_of(row)
     recorded.details = {"displacedSessions": str(len(displaced))}
@@ -188,6 +189,7 @@ def log_in(
         session=session_message,
         displaced_session_count=len(displaced),
         password_change_required=change_required,
+        second_factor_enrollment_required=enrollment_required,
     )
 
 

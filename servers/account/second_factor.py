@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import Session, select
 
 from servers.account import models
+from servers.account.parameters import Parameters
 from servers.account.passwords import PasswordHasher
+from servers.account.roles import role_name, roles_of
+from servers.account.users import STAFF
 
 ISSUER = "PalmGrid"
 RECOVERY_CODE_COUNT = 10
@@ -62,6 +65,23 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
 def confirmed(session: Session, user_id: str) -> models.SecondFactor | None:
     factor = session.get(models.SecondFactor, user_id)
     return factor if factor is not None and factor.confirm_time is not None else None
+
+
+# What a session may do while its user must enrol a second factor first.
+ENROLMENT_PERMISSIONS = (
+    "account.secondFactors.enroll",
+    "account.users.get",
+    "account.sessions.delete",
+)
+
+
+def enrollment_required(session: Session, user: models.User, params: Parameters) -> bool:
+    """Whether `user` is staff holding a role of `second_factor_roles` and has no
+    confirmed second factor yet."""
+    if user.kind != STAFF or not params.second_factor_roles:
+        return False
+    held = {role_name(role_id) for role_id in roles_of(session, user.id)}
+    return bool(held & params.second_factor_roles) and confirmed(session, user.id) is None
 
 
 def accept_code(

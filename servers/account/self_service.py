@@ -301,6 +301,8 @@ class SelfServiceMethods:
             factor.confirm_time = now
             session.add(factor)
             codes = second_factor.new_recovery_codes(self.core.hasher, session, user_id)
+            # A session limited to enrolment gets its full principal at its next check.
+            revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
         return service_pb.ConfirmSecondFactorResponse(recovery_codes=codes)
 
     def ChangePassword(

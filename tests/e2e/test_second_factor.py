@@ -12,7 +12,7 @@ import pytest
 
 from clients.edge_client import ACCOUNT, EdgeClient
 from clients.edge_errors import EdgeApiError
-from tests.e2e.conftest import ClientFactory, fresh_address
+from tests.e2e.conftest import ClientFactory, fresh_address, refusal
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD
 
 ADMIN = "palmgrid.account.v1.AccountAdminService."
@@ -109,3 +109,48 @@ def test_enrol_sign_in_replay_wrong_code_recovery_and_reset(
     ).json
     assert reset["removed"] is True
     assert client_for(fresh_address()).login("editor", STAFF_PASSWORD, captcha_answer=CAPTCHA)
+
+
+def test_a_role_that_requires_a_second_factor_limits_the_session_to_enrolment(
+    staff: Callable[[str], EdgeClient], client_for: ClientFactory
+) -> None:
+    admin = staff("admin")
+    parameters = "/v1/systemParameters"
+    update = ADMIN + "UpdateSystemParameters"
+
+    def require(roles: list[str]) -> None:
+        admin.call(
+            update,
+            "PATCH",
+            parameters,
+            {"name": "systemParameters", "secondFactorRoles": roles},
+            params={"updateMask": "secondFactorRoles"},
+        )
+
+    require(["roles/agent"])
+    try:
+        agent = client_for(fresh_address())
+        signed = agent.login("agent", STAFF_PASSWORD, captcha_answer=CAPTCHA)
+        assert signed["secondFactorEnrollmentRequired"] is True
+        assert refusal(agent, "/v1/feedback") == "403 PERMISSION_DENIED"
+        secret = agent.call(
+            ACCOUNT + "EnrollSecondFactor", "POST", "/v1/users/me:enrollSecondFactor", {}
+        ).json["secret"]
+        code = pyotp.TOTP(secret).now()
+        agent.call(
+            ACCOUNT + "ConfirmSecondFactor",
+            "POST",
+            "/v1/users/me:confirmSecondFactor",
+            {"code": code},
+        )
+        # The same session now has the role's permissions.
+        assert refusal(agent, "/v1/feedback") == "200"
+        other = client_for(fresh_address())
+        assert refused(lambda: other.login("agent", STAFF_PASSWORD, captcha_answer=CAPTCHA)) == (
+            "401 SECOND_FACTOR_REQUIRED"
+        )
+        # An editor, whose role is not listed, signs in with the password alone.
+        editor = client_for(fresh_address()).login("editor", STAFF_PASSWORD, captcha_answer=CAPTCHA)
+        assert editor.get("secondFactorEnrollmentRequired", False) is False
+    finally:
+        require([])

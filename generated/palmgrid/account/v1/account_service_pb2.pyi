@@ -147,6 +147,7 @@ class CreateSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _builtins.int
     DISPLACED_SESSION_COUNT_FIELD_NUMBER: _builtins.int
     PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _builtins.int
+    SECOND_FACTOR_ENROLLMENT_REQUIRED_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """Bearer token of the new session, for `Authorization: Bearer <token>`. Shown only
     here; the service keeps only its hash.
@@ -156,6 +157,11 @@ class CreateSessionResponse(_message.Message):
     password_change_required: _builtins.bool
     """The password was reset or has expired: the session may only change the password,
     read the user and log out until it is changed.
+    """
+    second_factor_enrollment_required: _builtins.bool
+    """The user holds a role of the `second_factor_roles` parameter and has no second
+    factor: the session may only enrol one (EnrollSecondFactor, ConfirmSecondFactor),
+    read the user and log out until it is confirmed.
     """
     @_builtins.property
     def session(self) -> _resources_pb2.Session:
@@ -168,10 +174,11 @@ class CreateSessionResponse(_message.Message):
         session: _resources_pb2.Session | None = ...,
         displaced_session_count: _builtins.int = ...,
         password_change_required: _builtins.bool = ...,
+        second_factor_enrollment_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["displaced_session_count", b"displaced_session_count", "password_change_required", b"password_change_required", "session", b"session", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["displaced_session_count", b"displaced_session_count", "password_change_required", b"password_change_required", "second_factor_enrollment_required", b"second_factor_enrollment_required", "session", b"session", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
