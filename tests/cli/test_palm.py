@@ -18,13 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from rich.cells import cell_len
 
-from clients.edge_client import ACCOUNT
 from servers.care.risk_store import NewScore, record
 from tests.cli.conftest import Palm
+from tests.e2e.second_factor import enrolled, fresh_code
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System
 from tools.ports import free_port
 
@@ -449,20 +448,10 @@ def read_until(terminal: int, text: str, seconds: float = 30) -> str:
 def test_login_asks_for_the_second_factor_code_of_an_enrolled_staff_member(
     palm: Palm, edge_as: Any
 ) -> None:
-    expander = edge_as("expander")
-    secret = expander.call(
-        ACCOUNT + "EnrollSecondFactor", "POST", "/v1/users/me:enrollSecondFactor", {}
-    ).json["secret"]
-    totp = pyotp.TOTP(secret)
-    first = totp.now()
-    confirm = "/v1/users/me:confirmSecondFactor"
-    expander.call(ACCOUNT + "ConfirmSecondFactor", "POST", confirm, {"code": first})
-
+    totp, spent = enrolled(edge_as("expander"))
     without = palm.run("expander", "login", "expander", "--password-stdin", stdin=STAFF_PASSWORD)
     assert without.code == 3 and "reason: SECOND_FACTOR_REQUIRED" in without.err
-    while (code := totp.now()) == first:  # the confirming code is spent: wait for the next
-        time.sleep(1)
-    stdin = f"{STAFF_PASSWORD}\n{code}\n"
+    stdin = f"{STAFF_PASSWORD}\n{fresh_code(totp, spent)}\n"
     signed = palm.run("expander", "login", "expander", "--password-stdin", stdin=stdin)
     assert signed.code == 0, signed
     assert "second-factor code" in signed.out + signed.err

@@ -4,15 +4,15 @@ login throttle, a recovery code works once, and an administrator's reset."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pyotp
 import pytest
 
-from clients.edge_client import ACCOUNT, EdgeClient
+from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
 from tests.e2e.conftest import ClientFactory, fresh_address, refusal
+from tests.e2e.second_factor import confirm, enrol, enrolled, fresh_code
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD
 
 ADMIN = "palmgrid.account.v1.AccountAdminService."
@@ -24,37 +24,18 @@ def refused(action: Callable[[], object]) -> str:
     return f"{error.value.status} {error.value.reason}"
 
 
-def fresh_code(totp: pyotp.TOTP, used: str) -> str:
-    """A code of a later time step than `used`'s (waits for the next 30 s step)."""
-    while (code := totp.now()) == used:
-        time.sleep(1)
-    return code
-
-
 def test_enrol_sign_in_replay_wrong_code_recovery_and_reset(
     staff: Callable[[str], EdgeClient], client_for: ClientFactory
 ) -> None:
     editor = staff("editor")
     editor_name = editor.me()["name"]
-    enrolment = editor.call(
-        ACCOUNT + "EnrollSecondFactor", "POST", "/v1/users/me:enrollSecondFactor", {}
-    ).json
+    enrolment = enrol(editor)
     assert enrolment["provisioningUri"].startswith("otpauth://totp/PalmGrid:editor?")
     totp = pyotp.TOTP(enrolment["secret"])
-    confirm = "/v1/users/me:confirmSecondFactor"
     wrong_code = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
-    assert (
-        refused(
-            lambda: editor.call(
-                ACCOUNT + "ConfirmSecondFactor", "POST", confirm, {"code": wrong_code}
-            )
-        )
-        == "400 SECOND_FACTOR_INVALID"
-    )
+    assert refused(lambda: confirm(editor, wrong_code)) == "400 SECOND_FACTOR_INVALID"
     first = totp.now()
-    recovery = editor.call(ACCOUNT + "ConfirmSecondFactor", "POST", confirm, {"code": first}).json[
-        "recoveryCodes"
-    ]
+    recovery = confirm(editor, first)
     assert len(set(recovery)) == 10
 
     # Sign-in now needs a code; the one spent on confirmation is not accepted again.
@@ -133,16 +114,7 @@ def test_a_role_that_requires_a_second_factor_limits_the_session_to_enrolment(
         signed = agent.login("agent", STAFF_PASSWORD, captcha_answer=CAPTCHA)
         assert signed["secondFactorEnrollmentRequired"] is True
         assert refusal(agent, "/v1/feedback") == "403 PERMISSION_DENIED"
-        secret = agent.call(
-            ACCOUNT + "EnrollSecondFactor", "POST", "/v1/users/me:enrollSecondFactor", {}
-        ).json["secret"]
-        code = pyotp.TOTP(secret).now()
-        agent.call(
-            ACCOUNT + "ConfirmSecondFactor",
-            "POST",
-            "/v1/users/me:confirmSecondFactor",
-            {"code": code},
-        )
+        enrolled(agent)
         # The same session now has the role's permissions.
         assert refusal(agent, "/v1/feedback") == "200"
         other = client_for(fresh_address())
