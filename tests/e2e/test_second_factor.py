@@ -89,6 +89,11 @@ def test_enrol_sign_in_replay_wrong_code_recovery_and_reset(
         ADMIN + "ResetSecondFactor", "POST", f"/v1/{editor_name}:resetSecondFactor", {}
     ).json
     assert reset["removed"] is True
+    action = "/palmgrid.account.v1.AccountAdminService/ResetSecondFactor"
+    audit = admin.send("GET", "/v1/auditRecords", params={"action": action}).json
+    assert [(r["resource"], r["details"]) for r in audit["auditRecords"]] == [
+        (editor_name, {"removed": "true"})
+    ]
     assert client_for(fresh_address()).login("editor", STAFF_PASSWORD, captcha_answer=CAPTCHA)
 
 
