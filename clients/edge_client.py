@@ -265,6 +265,7 @@ class EdgeClient:
         *,
         captcha_answer: str | None = None,
         send_public_key: bool = True,
+        second_factor_code: str = "",
     ) -> dict[str, Any]:
         """Log in; keeps the token for later calls. Returns the CreateSession answer."""
         captcha, answer = self._captcha(captcha_answer)
@@ -276,6 +277,8 @@ class EdgeClient:
         }
         if send_public_key:
             body["clientPublicKey"] = self.app_key.public_base64
+        if second_factor_code:
+            body["secondFactorCode"] = second_factor_code
         self.token = None  # a login binds no session
         reply = self.call(ACCOUNT + "CreateSession", "POST", "/v1/sessions", body).json
         self.token = reply["token"]

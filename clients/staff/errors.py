@@ -54,6 +54,16 @@ def exit_code_of(error: grpc.RpcError) -> int:
     return EXIT_CODES.get(error.code(), OTHER)
 
 
+def reason_of(error: grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call ("SECOND_FACTOR_REQUIRED"); "" when none."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details if status is not None else ():
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
+
+
 def describe(error: grpc.RpcError) -> list[str]:
     """The lines that explain a failed call: code and message, the reason, each bad
     field and any other detail the server sent (proto3 JSON)."""

@@ -61,14 +61,23 @@ def new_captcha(config: CliConfig) -> account_resources.Captcha:
 
 
 def sign_in(
-    config: CliConfig, username: str, password: str, captcha: str, answer: str
+    config: CliConfig,
+    username: str,
+    password: str,
+    captcha: str,
+    answer: str,
+    second_factor_code: str = "",
 ) -> account_service_pb2.CreateSessionResponse:
     """Create a session and store its token; returns the login response."""
     with open_channel(config, "account") as channel:
         stub = account_service_pb2_grpc.AccountServiceStub(channel)
         reply: account_service_pb2.CreateSessionResponse = stub.CreateSession(
             account_service_pb2.CreateSessionRequest(
-                username=username, password=password, captcha=captcha, captcha_answer=answer
+                username=username,
+                password=password,
+                captcha=captcha,
+                captcha_answer=answer,
+                second_factor_code=second_factor_code,
             ),
             timeout=10,
         )

@@ -20,6 +20,7 @@ from servers.account import (
     parameters,
     revocations,
     scope,
+    second_factor,
     sessions,
     throttle,
     users,
@@ -245,6 +246,17 @@ class AdminMethods:
             return admin_service_pb.ResetPasswordResponse(
                 user=users.to_proto(session, user, now), ended_session_count=ended
             )
+
+    def ResetSecondFactor(
+        self, request: admin_service_pb.ResetSecondFactorRequest, context: grpc.ServicerContext
+    ) -> admin_service_pb.ResetSecondFactorResponse:
+        with self.core.runtime.session(write=True) as session:
+            user = users.get(session, users.id_from(request.name))
+            removed = second_factor.remove(session, user.id)
+            if removed:  # a role may require a factor: sessions are checked afresh
+                self._changed_user(session, user)
+        audit_note().details = {"removed": str(removed).lower()}
+        return admin_service_pb.ResetSecondFactorResponse(removed=removed)
 
     def GrantRole(
         self, request: admin_service_pb.GrantRoleRequest, context: grpc.ServicerContext

@@ -15,7 +15,16 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from palmgrid.account.v1 import account_service_pb2 as service_pb
-from servers.account import captchas, models, notices, revocations, sessions, throttle, users
+from servers.account import (
+    captchas,
+    models,
+    notices,
+    revocations,
+    second_factor,
+    sessions,
+    throttle,
+    users,
+)
 from servers.account.core import AccountCore
 from servers.account.parameters import Parameters
 from servers.runtime import (
@@ -101,7 +110,17 @@ def log_in(
         fail_login(core, request.username, user, attempt, params, now)
     recorded.actor = recorded.resource = users.name_of(user)
     with core.runtime.session(write=True) as session:
-        throttle.succeeded(session, attempt, now)
+        factor = second_factor.confirmed(session, user.id)
+        if factor is not None and not request.second_factor_code:
+            # Still counted: a right password alone does not clear the throttle.
+            raise Unauthenticated("a second-factor code is needed", reason="SECOND_FACTOR_REQUIRED")
+        passed = factor is None or second_factor.accept_code(
+            core.hasher, session, factor, request.second_factor_code, now
+        )
+        if passed:
+            throttle.succeeded(session, attempt, now)
+    if not passed:
+        fail_login(core, request.username, user, attempt, params, now, second_factor=True)
     if user.state == users.DISABLED:
         raise PermissionDenied("the account is disabled", reason="ACCOUNT_DISABLED")
     with core.runtime.session(write=True) as session:
@@ -149,6 +168,7 @@ def log_in(
                 target=sessions.name_of(row),
             )
         change_required = user.password_change_required
+        enrollment_required = second_factor.enrollment_required(session, user, params)
         session_message = sessions.to_proto(row, users.name_of(user))
     recorded.resource = sessions.name_of(row)
     recorded.details = {"displacedSessions": str(len(displaced))}
@@ -169,6 +189,7 @@ def log_in(
         session=session_message,
         displaced_session_count=len(displaced),
         password_change_required=change_required,
+        second_factor_enrollment_required=enrollment_required,
     )
 
 
@@ -179,8 +200,11 @@ def fail_login(
     attempt: throttle.Attempt,
     params: Parameters,
     now: datetime,
+    *,
+    second_factor: bool = False,
 ) -> NoReturn:
-    """Raise INVALID_CREDENTIALS for a failed login (already counted by the throttle);
+    """Raise INVALID_CREDENTIALS (SECOND_FACTOR_INVALID for a wrong or used code after
+    the right password) for a failed login (already counted by the throttle);
     when this failure locked its source or the username, record it and tell the owner.
     The owner's sessions stay: a stranger's failures sign nobody out."""
     note = audit_note()
@@ -196,6 +220,10 @@ def fail_login(
                     body=_lock_notice(kind, attempt, until, params),
                     now=now,
                 )
+    if second_factor:
+        raise Unauthenticated(
+            "wrong or already used second-factor code", reason="SECOND_FACTOR_INVALID"
+        )
     raise Unauthenticated("unknown username or wrong password", reason="INVALID_CREDENTIALS")
 
 

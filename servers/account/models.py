@@ -321,3 +321,28 @@ TABLES = [
     AuditHead,
     Revocation,
 ]
+
+
+class SecondFactor(SQLModel, table=True):
+    """A staff user's TOTP second factor (servers/account/second_factor.py): the secret
+    sealed with a key derived from the pepper, so the database alone does not give it
+    away; confirmed by a first valid code; the time step of the last accepted code, so
+    that a code is not accepted twice."""
+
+    __tablename__ = "account_second_factors"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    sealed_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    confirm_time: datetime | None = _time(nullable=True)
+    last_used_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    create_time: datetime = _time()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use recovery code of a second factor, kept as a keyed digest."""
+
+    __tablename__ = "account_recovery_codes"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    code_digest: str = Field(primary_key=True, max_length=64)
+    used_time: datetime | None = _time(nullable=True)

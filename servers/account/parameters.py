@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "prewarm_window": {"start": {"hours": 5}, "end": {"hours": 7}},
     "time_zone": "Asia/Shanghai",
     "planned_outage_notice": f"{7 * DAY}s",
+    "second_factor_roles": [],
 }
 _WINDOWS = ("notification_quiet_hours", "prewarm_window")
 # Parameters that must always have a value (the windows may be cleared: no window).
@@ -69,6 +70,8 @@ class Parameters:
     captcha_lifetime: timedelta
     customer_binding_limit: int
     time_zone: ZoneInfo
+    # Role names ("roles/admin") whose holders must sign in with a second factor.
+    second_factor_roles: frozenset[str] = frozenset()
 
 
 def _message(values: dict[str, Any]) -> admin_pb.SystemParameters:
@@ -146,6 +149,7 @@ def load(
         captcha_lifetime=message.captcha_lifetime.ToTimedelta(),
         customer_binding_limit=message.customer_binding_limit,
         time_zone=ZoneInfo(message.time_zone),
+        second_factor_roles=frozenset(message.second_factor_roles),
     )
 
 

@@ -4,7 +4,9 @@ Roles and their permissions, supply-office scope and bound customers are read fr
 for every assertion, so a change reaches servers within an assertion's lifetime (and at
 once at edges that watch revocations). While the password must be changed the
 principal holds only the permissions needed to change it, read the user and log out:
-every server, not only the edge, refuses the rest.
+every server, not only the edge, refuses the rest. Likewise, while a staff member whose
+role requires a second factor has none, only enrolling one, reading the user and
+logging out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from palmgrid.type.v1 import identity_pb2
-from servers.account import models
+from servers.account import models, parameters, second_factor
 from servers.account.roles import permissions_of, roles_of
 from servers.account.users import COVERAGE_ALL, COVERAGE_LISTED, name_of, needs_password_change
 
@@ -40,6 +42,8 @@ def principal_for(
     roles = roles_of(session, user.id)
     if needs_password_change(user, now):
         permissions = list(PASSWORD_CHANGE_PERMISSIONS)
+    elif second_factor.enrollment_required(session, user, parameters.load(session, now)):
+        permissions = list(second_factor.ENROLMENT_PERMISSIONS)
     else:
         permissions = permissions_of(session, roles)
     return identity_pb2.Principal(

@@ -17,6 +17,7 @@ from servers.account import (
     models,
     passwords,
     revocations,
+    second_factor,
     sessions,
     throttle,
     users,
@@ -25,6 +26,8 @@ from servers.account.core import AccountCore
 from servers.account.scope import own_user_id, readable_user_id
 from servers.runtime import (
     AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     audit_note,
@@ -249,6 +252,58 @@ class SelfServiceMethods:
             session.add(user)
             audit_note().details = {"fields": ",".join(sorted(paths))}
             return users.to_proto(session, user, now)
+
+    def EnrollSecondFactor(
+        self, request: service_pb.EnrollSecondFactorRequest, context: grpc.ServicerContext
+    ) -> service_pb.SecondFactorEnrollment:
+        user_id = own_user_id(request.name)
+        now = self.core.now()
+        secret = second_factor.new_secret()
+        with self.core.runtime.session(write=True) as session:
+            user = users.get(session, user_id)
+            if user.kind != users.STAFF:
+                raise FailedPrecondition("only staff enrol a second factor")
+            if second_factor.confirmed(session, user_id) is not None:
+                raise FailedPrecondition(
+                    "a second factor is enrolled; an administrator resets it first"
+                )
+            second_factor.remove(session, user_id)
+            session.flush()
+            session.add(
+                models.SecondFactor(
+                    user_id=user_id,
+                    sealed_secret=second_factor.seal(self.core.hasher, user_id, secret),
+                    create_time=now,
+                )
+            )
+            username = user.username
+        return service_pb.SecondFactorEnrollment(
+            secret=secret, provisioning_uri=second_factor.provisioning_uri(secret, username)
+        )
+
+    def ConfirmSecondFactor(
+        self, request: service_pb.ConfirmSecondFactorRequest, context: grpc.ServicerContext
+    ) -> service_pb.ConfirmSecondFactorResponse:
+        user_id = own_user_id(request.name)
+        now = self.core.now()
+        with self.core.runtime.session(write=True) as session:
+            factor = session.get(models.SecondFactor, user_id)
+            if factor is None or factor.confirm_time is not None:
+                raise FailedPrecondition("no second factor waits for confirmation")
+            if not second_factor.accept_code(self.core.hasher, session, factor, request.code, now):
+                raise InvalidArgument(
+                    "the code does not match the enrolled secret now",
+                    reason="SECOND_FACTOR_INVALID",
+                    field_violations=[
+                        FieldViolation("code", "wrong or expired", "SECOND_FACTOR_INVALID")
+                    ],
+                )
+            factor.confirm_time = now
+            session.add(factor)
+            codes = second_factor.new_recovery_codes(self.core.hasher, session, user_id)
+            # A session limited to enrolment gets its full principal at its next check.
+            revocations.revoke(session, revocations.USER, [f"users/{user_id}"], now)
+        return service_pb.ConfirmSecondFactorResponse(recovery_codes=codes)
 
     def ChangePassword(
         self, request: service_pb.ChangePasswordRequest, context: grpc.ServicerContext

@@ -20,6 +20,7 @@ from rich.cells import cell_len
 from servers.care.risk_store import NewScore, record
 from tests.cli.conftest import Palm
 from tests.cli.terminal import read_until, start_at_terminal
+from tests.e2e.second_factor import enrolled, fresh_code
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System
 from tools.ports import free_port
 
@@ -406,3 +407,21 @@ def test_login_at_a_terminal_draws_the_captcha_and_saves_it(palm: Palm) -> None:
     plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)  # without colours
     saved = Path(plain.split("captcha image: ")[1].split()[0])
     assert saved.read_bytes().startswith(b"\x89PNG")
+
+
+# -- second factor ---------------------------------------------------------------
+
+
+def test_login_asks_for_the_second_factor_code_of_an_enrolled_staff_member(
+    palm: Palm, edge_as: Any
+) -> None:
+    totp, spent = enrolled(edge_as("expander"))
+    without = palm.run("expander", "login", "expander", "--password-stdin", stdin=STAFF_PASSWORD)
+    assert without.code == 3 and "reason: SECOND_FACTOR_REQUIRED" in without.err
+    stdin = f"{STAFF_PASSWORD}\n{fresh_code(totp, spent)}\n"
+    signed = palm.run("expander", "login", "expander", "--password-stdin", stdin=stdin)
+    assert signed.code == 0, signed
+    assert "second-factor code" in signed.out + signed.err
+    assert palm.run("expander", "whoami").code == 0
+    replayed = palm.run("expander", "login", "expander", "--password-stdin", stdin=stdin)
+    assert replayed.code == 3 and "reason: SECOND_FACTOR_INVALID" in replayed.err

@@ -6,12 +6,14 @@ import os
 import sys
 from typing import Annotated
 
+import grpc
 import typer
 from rich.console import Console
 
 from clients.staff import output
 from clients.staff.captcha_view import terminal_image
-from clients.staff.config import load_config
+from clients.staff.config import CliConfig, load_config
+from clients.staff.errors import reason_of
 from clients.staff.rpc import call
 from clients.staff.session import new_captcha, sign_in, sign_out
 from palmgrid.account.v1 import account_service_pb2, account_service_pb2_grpc
@@ -32,6 +34,9 @@ def login(
     """Sign in: password prompt, then the captcha (drawn in a colour terminal, and saved
     to a file whose path is printed; in dev `PALMGRID_DEV_CAPTCHA` answers it).
 
+    A staff member enrolled in a second factor is then asked for the authenticator's
+    code (or a recovery code), with a new captcha.
+
     The session token goes to the user's config directory, readable by you only, and is
     never printed.
 
@@ -42,6 +47,26 @@ def login(
     if not password:
         password = typer.prompt("password", hide_input=True)
     config = load_config()
+    try:
+        reply = sign_in(config, username, password, *_solved_captcha(config))
+    except grpc.RpcError as error:
+        if reason_of(error) != "SECOND_FACTOR_REQUIRED":
+            raise
+        # The captcha was spent on the first try: the second one needs a new one.
+        try:
+            code = typer.prompt("second-factor code (authenticator or recovery code)")
+        except typer.Abort:  # no terminal and nothing more on stdin: say why it failed
+            raise error from None
+        reply = sign_in(config, username, password, *_solved_captcha(config), code.strip())
+    output.console.print(f"signed in as {username} (session {reply.session.name})")
+    if reply.displaced_session_count:
+        output.console.print(f"{reply.displaced_session_count} other session(s) were signed out")
+    if reply.password_change_required:
+        output.console.print("[yellow]your password must be changed before other work[/yellow]")
+
+
+def _solved_captcha(config: CliConfig) -> tuple[str, str]:
+    """A new captcha and its answer: shown to the user, or `PALMGRID_DEV_CAPTCHA`."""
     captcha = new_captcha(config)
     answer = os.environ.get(DEV_CAPTCHA, "")
     if not answer:
@@ -53,12 +78,7 @@ def login(
             stderr.print(terminal_image(captcha.image_png))
         stderr.print(f"captcha image: {image}")
         answer = typer.prompt("captcha")
-    reply = sign_in(config, username, password, captcha.name, answer)
-    output.console.print(f"signed in as {username} (session {reply.session.name})")
-    if reply.displaced_session_count:
-        output.console.print(f"{reply.displaced_session_count} other session(s) were signed out")
-    if reply.password_change_required:
-        output.console.print("[yellow]your password must be changed before other work[/yellow]")
+    return captcha.name, answer
 
 
 def logout() -> None:

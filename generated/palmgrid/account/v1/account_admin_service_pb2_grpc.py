@@ -72,6 +72,11 @@ class AccountAdminServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordResponse.FromString,
                 _registered_method=True)
+        self.ResetSecondFactor = channel.unary_unary(
+                '/palmgrid.account.v1.AccountAdminService/ResetSecondFactor',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorResponse.FromString,
+                _registered_method=True)
         self.GrantRole = channel.unary_unary(
                 '/palmgrid.account.v1.AccountAdminService/GrantRole',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.GrantRoleRequest.SerializeToString,
@@ -191,6 +196,14 @@ class AccountAdminServiceServicer:
     def ResetPassword(self, request, context):
         """Sets a temporary password that must be changed at the next login, and ends the
         user's sessions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetSecondFactor(self, request, context):
+        """Removes a user's second factor and recovery codes (a lost phone), so that the
+        user enrols again; audited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -335,6 +348,11 @@ def add_AccountAdminServiceServicer_to_server(servicer, server):
                     servicer.ResetPassword,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordResponse.SerializeToString,
+            ),
+            'ResetSecondFactor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetSecondFactor,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorResponse.SerializeToString,
             ),
             'GrantRole': grpc.unary_unary_rpc_method_handler(
                     servicer.GrantRole,
@@ -573,6 +591,33 @@ class AccountAdminService:
             '/palmgrid.account.v1.AccountAdminService/ResetPassword',
             palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetSecondFactor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountAdminService/ResetSecondFactor',
+            palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__admin__service__pb2.ResetSecondFactorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,10 @@ class AccountAdminServiceStub:
     """Sets a temporary password that must be changed at the next login, and ends the
     user's sessions.
     """
+    ResetSecondFactor: _grpc.UnaryUnaryMultiCallable[_account_admin_service_pb2.ResetSecondFactorRequest, _account_admin_service_pb2.ResetSecondFactorResponse]
+    """Removes a user's second factor and recovery codes (a lost phone), so that the
+    user enrols again; audited.
+    """
     GrantRole: _grpc.UnaryUnaryMultiCallable[_account_admin_service_pb2.GrantRoleRequest, _account_admin_service_pb2.GrantRoleResponse]
     """Grants a role to a user; granting a role already held changes nothing."""
     RevokeRole: _grpc.UnaryUnaryMultiCallable[_account_admin_service_pb2.RevokeRoleRequest, _account_admin_service_pb2.RevokeRoleResponse]
@@ -127,6 +131,10 @@ class AccountAdminServiceAsyncStub(AccountAdminServiceStub):
     ResetPassword: _aio.UnaryUnaryMultiCallable[_account_admin_service_pb2.ResetPasswordRequest, _account_admin_service_pb2.ResetPasswordResponse]  # type: ignore[assignment]
     """Sets a temporary password that must be changed at the next login, and ends the
     user's sessions.
+    """
+    ResetSecondFactor: _aio.UnaryUnaryMultiCallable[_account_admin_service_pb2.ResetSecondFactorRequest, _account_admin_service_pb2.ResetSecondFactorResponse]  # type: ignore[assignment]
+    """Removes a user's second factor and recovery codes (a lost phone), so that the
+    user enrols again; audited.
     """
     GrantRole: _aio.UnaryUnaryMultiCallable[_account_admin_service_pb2.GrantRoleRequest, _account_admin_service_pb2.GrantRoleResponse]  # type: ignore[assignment]
     """Grants a role to a user; granting a role already held changes nothing."""
@@ -229,6 +237,16 @@ class AccountAdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_account_admin_service_pb2.ResetPasswordResponse, _abc.Awaitable[_account_admin_service_pb2.ResetPasswordResponse]]:
         """Sets a temporary password that must be changed at the next login, and ends the
         user's sessions.
+        """
+
+    @_abc_1.abstractmethod
+    def ResetSecondFactor(
+        self,
+        request: _account_admin_service_pb2.ResetSecondFactorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_admin_service_pb2.ResetSecondFactorResponse, _abc.Awaitable[_account_admin_service_pb2.ResetSecondFactorResponse]]:
+        """Removes a user's second factor and recovery codes (a lost phone), so that the
+        user enrols again; audited.
         """
 
     @_abc_1.abstractmethod

@@ -98,6 +98,7 @@ class CreateSessionRequest(_message.Message):
     CAPTCHA_FIELD_NUMBER: _builtins.int
     CAPTCHA_ANSWER_FIELD_NUMBER: _builtins.int
     CLIENT_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    SECOND_FACTOR_CODE_FIELD_NUMBER: _builtins.int
     username: _builtins.str
     """Login name: ASCII letters. Registration asks for at least 6, but built-in staff
     accounts such as `admin` are shorter, so login accepts any length up to 32.
@@ -112,6 +113,12 @@ class CreateSessionRequest(_message.Message):
     """The client's public key (base64 in JSON) for field encryption of this session's
     sensitive response fields; without it they are only masked.
     """
+    second_factor_code: _builtins.str
+    """The second factor, for a user enrolled in one (or whose role requires one): the
+    6-digit TOTP code or a recovery code; plain text or an encrypted envelope. Missing
+    when needed: UNAUTHENTICATED with SECOND_FACTOR_REQUIRED; wrong or already used:
+    SECOND_FACTOR_INVALID, counted by the login throttle as a failure.
+    """
     def __init__(
         self,
         *,
@@ -120,10 +127,11 @@ class CreateSessionRequest(_message.Message):
         captcha: _builtins.str = ...,
         captcha_answer: _builtins.str = ...,
         client_public_key: _builtins.bytes = ...,
+        second_factor_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha", b"captcha", "captcha_answer", b"captcha_answer", "client_public_key", b"client_public_key", "password", b"password", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha", b"captcha", "captcha_answer", b"captcha_answer", "client_public_key", b"client_public_key", "password", b"password", "second_factor_code", b"second_factor_code", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -139,6 +147,7 @@ class CreateSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _builtins.int
     DISPLACED_SESSION_COUNT_FIELD_NUMBER: _builtins.int
     PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _builtins.int
+    SECOND_FACTOR_ENROLLMENT_REQUIRED_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """Bearer token of the new session, for `Authorization: Bearer <token>`. Shown only
     here; the service keeps only its hash.
@@ -148,6 +157,11 @@ class CreateSessionResponse(_message.Message):
     password_change_required: _builtins.bool
     """The password was reset or has expired: the session may only change the password,
     read the user and log out until it is changed.
+    """
+    second_factor_enrollment_required: _builtins.bool
+    """The user holds a role of the `second_factor_roles` parameter and has no second
+    factor: the session may only enrol one (EnrollSecondFactor, ConfirmSecondFactor),
+    read the user and log out until it is confirmed.
     """
     @_builtins.property
     def session(self) -> _resources_pb2.Session:
@@ -160,10 +174,11 @@ class CreateSessionResponse(_message.Message):
         session: _resources_pb2.Session | None = ...,
         displaced_session_count: _builtins.int = ...,
         password_change_required: _builtins.bool = ...,
+        second_factor_enrollment_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["displaced_session_count", b"displaced_session_count", "password_change_required", b"password_change_required", "session", b"session", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["displaced_session_count", b"displaced_session_count", "password_change_required", b"password_change_required", "second_factor_enrollment_required", b"second_factor_enrollment_required", "session", b"session", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -438,3 +453,103 @@ class ChangePasswordResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChangePasswordResponse: _TypeAlias = ChangePasswordResponse  # noqa: Y015
+
+@_typing.final
+class EnrollSecondFactorRequest(_message.Message):
+    """Request of EnrollSecondFactor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The user, `users/me`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrollSecondFactorRequest: _TypeAlias = EnrollSecondFactorRequest  # noqa: Y015
+
+@_typing.final
+class SecondFactorEnrollment(_message.Message):
+    """A TOTP secret to put into an authenticator app; shown only in this answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    PROVISIONING_URI_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The shared secret, base32 (RFC 4648) as authenticator apps take it."""
+    provisioning_uri: _builtins.str
+    """The otpauth://totp/ URI of the secret, for a QR code."""
+    def __init__(
+        self,
+        *,
+        secret: _builtins.str = ...,
+        provisioning_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provisioning_uri", b"provisioning_uri", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SecondFactorEnrollment: _TypeAlias = SecondFactorEnrollment  # noqa: Y015
+
+@_typing.final
+class ConfirmSecondFactorRequest(_message.Message):
+    """Request of ConfirmSecondFactor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The user, `users/me`."""
+    code: _builtins.str
+    """The code the authenticator app shows now: 6 digits."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmSecondFactorRequest: _TypeAlias = ConfirmSecondFactorRequest  # noqa: Y015
+
+@_typing.final
+class ConfirmSecondFactorResponse(_message.Message):
+    """Response of ConfirmSecondFactor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECOVERY_CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def recovery_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ten single-use recovery codes for when the authenticator is lost; shown only here,
+        kept only as keyed digests.
+        """
+
+    def __init__(
+        self,
+        *,
+        recovery_codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recovery_codes", b"recovery_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmSecondFactorResponse: _TypeAlias = ConfirmSecondFactorResponse  # noqa: Y015

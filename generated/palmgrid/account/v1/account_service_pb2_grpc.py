@@ -101,6 +101,16 @@ class AccountServiceStub:
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.SerializeToString,
                 response_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.FromString,
                 _registered_method=True)
+        self.EnrollSecondFactor = channel.unary_unary(
+                '/palmgrid.account.v1.AccountService/EnrollSecondFactor',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.EnrollSecondFactorRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.SecondFactorEnrollment.FromString,
+                _registered_method=True)
+        self.ConfirmSecondFactor = channel.unary_unary(
+                '/palmgrid.account.v1.AccountService/ConfirmSecondFactor',
+                request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorRequest.SerializeToString,
+                response_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorResponse.FromString,
+                _registered_method=True)
         self.SendCustomerBindingCode = channel.unary_unary(
                 '/palmgrid.account.v1.AccountService/SendCustomerBindingCode',
                 request_serializer=palmgrid_dot_account_dot_v1_dot_account__service__customer__requests__pb2.SendCustomerBindingCodeRequest.SerializeToString,
@@ -248,6 +258,25 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnrollSecondFactor(self, request, context):
+        """Starts (or restarts, while unconfirmed) the caller's TOTP second factor (RFC
+        6238): a new secret and its otpauth:// URI for an authenticator app's QR code.
+        Staff only (FAILED_PRECONDITION for customers); a confirmed factor is changed only
+        after an administrator's ResetSecondFactor (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmSecondFactor(self, request, context):
+        """Confirms the enrolment with a first valid code and returns ten single-use
+        recovery codes, shown only here. A wrong code fails with INVALID_ARGUMENT
+        (SECOND_FACTOR_INVALID); from then on CreateSession asks for a code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SendCustomerBindingCode(self, request, context):
         """Sends a one-time code by SMS to the registered phone of a customer (户号) the
         caller wants to bind; CreateCustomerBinding then takes the code as its
@@ -383,6 +412,16 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ChangePassword,
                     request_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.FromString,
                     response_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.SerializeToString,
+            ),
+            'EnrollSecondFactor': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollSecondFactor,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.EnrollSecondFactorRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.SecondFactorEnrollment.SerializeToString,
+            ),
+            'ConfirmSecondFactor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmSecondFactor,
+                    request_deserializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorRequest.FromString,
+                    response_serializer=palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorResponse.SerializeToString,
             ),
             'SendCustomerBindingCode': grpc.unary_unary_rpc_method_handler(
                     servicer.SendCustomerBindingCode,
@@ -719,6 +758,60 @@ class AccountService:
             '/palmgrid.account.v1.AccountService/ChangePassword',
             palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordRequest.SerializeToString,
             palmgrid_dot_account_dot_v1_dot_account__service__pb2.ChangePasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollSecondFactor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountService/EnrollSecondFactor',
+            palmgrid_dot_account_dot_v1_dot_account__service__pb2.EnrollSecondFactorRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__service__pb2.SecondFactorEnrollment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmSecondFactor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/palmgrid.account.v1.AccountService/ConfirmSecondFactor',
+            palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorRequest.SerializeToString,
+            palmgrid_dot_account_dot_v1_dot_account__service__pb2.ConfirmSecondFactorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -83,6 +83,17 @@ class AccountServiceStub:
     password policy fails with INVALID_ARGUMENT naming new_password. The caller's
     other sessions end; the current one stays.
     """
+    EnrollSecondFactor: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.EnrollSecondFactorRequest, _account_service_pb2.SecondFactorEnrollment]
+    """Starts (or restarts, while unconfirmed) the caller's TOTP second factor (RFC
+    6238): a new secret and its otpauth:// URI for an authenticator app's QR code.
+    Staff only (FAILED_PRECONDITION for customers); a confirmed factor is changed only
+    after an administrator's ResetSecondFactor (FAILED_PRECONDITION).
+    """
+    ConfirmSecondFactor: _grpc.UnaryUnaryMultiCallable[_account_service_pb2.ConfirmSecondFactorRequest, _account_service_pb2.ConfirmSecondFactorResponse]
+    """Confirms the enrolment with a first valid code and returns ten single-use
+    recovery codes, shown only here. A wrong code fails with INVALID_ARGUMENT
+    (SECOND_FACTOR_INVALID); from then on CreateSession asks for a code.
+    """
     SendCustomerBindingCode: _grpc.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.SendCustomerBindingCodeRequest, _account_service_customer_requests_pb2.SendCustomerBindingCodeResponse]
     """Sends a one-time code by SMS to the registered phone of a customer (户号) the
     caller wants to bind; CreateCustomerBinding then takes the code as its
@@ -171,6 +182,17 @@ class AccountServiceAsyncStub(AccountServiceStub):
     INVALID_CREDENTIALS (and counts towards the lockout); a new one that breaks the
     password policy fails with INVALID_ARGUMENT naming new_password. The caller's
     other sessions end; the current one stays.
+    """
+    EnrollSecondFactor: _aio.UnaryUnaryMultiCallable[_account_service_pb2.EnrollSecondFactorRequest, _account_service_pb2.SecondFactorEnrollment]  # type: ignore[assignment]
+    """Starts (or restarts, while unconfirmed) the caller's TOTP second factor (RFC
+    6238): a new secret and its otpauth:// URI for an authenticator app's QR code.
+    Staff only (FAILED_PRECONDITION for customers); a confirmed factor is changed only
+    after an administrator's ResetSecondFactor (FAILED_PRECONDITION).
+    """
+    ConfirmSecondFactor: _aio.UnaryUnaryMultiCallable[_account_service_pb2.ConfirmSecondFactorRequest, _account_service_pb2.ConfirmSecondFactorResponse]  # type: ignore[assignment]
+    """Confirms the enrolment with a first valid code and returns ten single-use
+    recovery codes, shown only here. A wrong code fails with INVALID_ARGUMENT
+    (SECOND_FACTOR_INVALID); from then on CreateSession asks for a code.
     """
     SendCustomerBindingCode: _aio.UnaryUnaryMultiCallable[_account_service_customer_requests_pb2.SendCustomerBindingCodeRequest, _account_service_customer_requests_pb2.SendCustomerBindingCodeResponse]  # type: ignore[assignment]
     """Sends a one-time code by SMS to the registered phone of a customer (户号) the
@@ -317,6 +339,29 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         INVALID_CREDENTIALS (and counts towards the lockout); a new one that breaks the
         password policy fails with INVALID_ARGUMENT naming new_password. The caller's
         other sessions end; the current one stays.
+        """
+
+    @_abc_1.abstractmethod
+    def EnrollSecondFactor(
+        self,
+        request: _account_service_pb2.EnrollSecondFactorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_service_pb2.SecondFactorEnrollment, _abc.Awaitable[_account_service_pb2.SecondFactorEnrollment]]:
+        """Starts (or restarts, while unconfirmed) the caller's TOTP second factor (RFC
+        6238): a new secret and its otpauth:// URI for an authenticator app's QR code.
+        Staff only (FAILED_PRECONDITION for customers); a confirmed factor is changed only
+        after an administrator's ResetSecondFactor (FAILED_PRECONDITION).
+        """
+
+    @_abc_1.abstractmethod
+    def ConfirmSecondFactor(
+        self,
+        request: _account_service_pb2.ConfirmSecondFactorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_account_service_pb2.ConfirmSecondFactorResponse, _abc.Awaitable[_account_service_pb2.ConfirmSecondFactorResponse]]:
+        """Confirms the enrolment with a first valid code and returns ten single-use
+        recovery codes, shown only here. A wrong code fails with INVALID_ARGUMENT
+        (SECOND_FACTOR_INVALID); from then on CreateSession asks for a code.
         """
 
     @_abc_1.abstractmethod

@@ -171,6 +171,7 @@ class SystemParameters(_message.Message):
     UPDATER_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     PLANNED_OUTAGE_NOTICE_FIELD_NUMBER: _builtins.int
+    SECOND_FACTOR_ROLES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, always `systemParameters`."""
     concurrent_login_policy: Global___ConcurrentLoginPolicy.ValueType
@@ -237,6 +238,13 @@ class SystemParameters(_message.Message):
         sooner one is refused unless marked urgent with a reason.
         """
 
+    @_builtins.property
+    def second_factor_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Roles, `roles/{role}`, whose holders must sign in with a second factor. Until they
+        enrol, their sessions may only enrol one, read their user and log out. Empty by
+        default; production deployments list at least `roles/admin`.
+        """
+
     def __init__(
         self,
         *,
@@ -259,10 +267,11 @@ class SystemParameters(_message.Message):
         updater: _builtins.str = ...,
         etag: _builtins.str = ...,
         planned_outage_notice: _duration_pb2.Duration | None = ...,
+        second_factor_roles: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "lockout_duration", b"lockout_duration", "message_retention", b"message_retention", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "planned_outage_notice", b"planned_outage_notice", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "concurrent_login_policy", b"concurrent_login_policy", "customer_binding_limit", b"customer_binding_limit", "etag", b"etag", "lockout_duration", b"lockout_duration", "lockout_threshold", b"lockout_threshold", "message_retention", b"message_retention", "name", b"name", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "password_history", b"password_history", "planned_outage_notice", b"planned_outage_notice", "prewarm_window", b"prewarm_window", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "sms_daily_limit", b"sms_daily_limit", "time_zone", b"time_zone", "update_time", b"update_time", "updater", b"updater"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captcha_lifetime", b"captcha_lifetime", "concurrent_login_policy", b"concurrent_login_policy", "customer_binding_limit", b"customer_binding_limit", "etag", b"etag", "lockout_duration", b"lockout_duration", "lockout_threshold", b"lockout_threshold", "message_retention", b"message_retention", "name", b"name", "notification_quiet_hours", b"notification_quiet_hours", "password_expiry", b"password_expiry", "password_history", b"password_history", "planned_outage_notice", b"planned_outage_notice", "prewarm_window", b"prewarm_window", "second_factor_roles", b"second_factor_roles", "session_idle_timeout", b"session_idle_timeout", "session_lifetime", b"session_lifetime", "sms_daily_limit", b"sms_daily_limit", "time_zone", b"time_zone", "update_time", b"update_time", "updater", b"updater"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

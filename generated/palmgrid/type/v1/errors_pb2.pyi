@@ -77,6 +77,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The method is declared in the contract but not yet served."""
     ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 26
     """An unexpected internal failure; details are in the server log under the request id."""
+    ERROR_REASON_SECOND_FACTOR_REQUIRED: _ErrorReason.ValueType  # 27
+    """The user signs in with a second factor and the login carried no code."""
+    ERROR_REASON_SECOND_FACTOR_INVALID: _ErrorReason.ValueType  # 28
+    """The second-factor code is wrong, outside its window or already used."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons PalmGrid puts in `google.rpc.ErrorInfo.reason`,
@@ -139,4 +143,8 @@ ERROR_REASON_NOT_IMPLEMENTED: ErrorReason.ValueType  # 25
 """The method is declared in the contract but not yet served."""
 ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 26
 """An unexpected internal failure; details are in the server log under the request id."""
+ERROR_REASON_SECOND_FACTOR_REQUIRED: ErrorReason.ValueType  # 27
+"""The user signs in with a second factor and the login carried no code."""
+ERROR_REASON_SECOND_FACTOR_INVALID: ErrorReason.ValueType  # 28
+"""The second-factor code is wrong, outside its window or already used."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

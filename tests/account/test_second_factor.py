@@ -1,0 +1,80 @@
+"""The staff second factor in the account service, on SQLite and PostgreSQL, with a
+settable clock: the time window, single use, the sealed secret, who may enrol."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+import pyotp
+from sqlmodel import select
+
+from palmgrid.account.v1 import account_service_pb2 as service_pb
+from servers.account import models
+from tests.account.conftest import CAPTCHA, DEV_PASSWORD, Account, error_reason, fails
+
+
+def login(account: Account, code: str = "") -> service_pb.CreateSessionResponse:
+    return account.public.CreateSession(
+        service_pb.CreateSessionRequest(
+            username="editor",
+            password=DEV_PASSWORD,
+            captcha=account.captcha(),
+            captcha_answer=CAPTCHA,
+            second_factor_code=code,
+        )
+    )
+
+
+def test_codes_hold_for_one_step_either_side_and_only_once(account_any_db: Account) -> None:
+    account = account_any_db
+    editor = account.signed_in("editor", DEV_PASSWORD)
+    secret = account.public.EnrollSecondFactor(
+        service_pb.EnrollSecondFactorRequest(name="users/me"), metadata=editor
+    ).secret
+    totp = pyotp.TOTP(secret)
+    now = account.clock.now()
+    at = lambda seconds: totp.at(now + timedelta(seconds=seconds))  # noqa: E731
+    recovery = account.public.ConfirmSecondFactor(
+        service_pb.ConfirmSecondFactorRequest(name="users/me", code=at(0)), metadata=editor
+    ).recovery_codes
+
+    # The secret is kept sealed, never as given.
+    with account.runtime.session() as session:
+        stored = session.exec(select(models.SecondFactor)).one()
+        digests = session.exec(select(models.RecoveryCode.code_digest)).all()
+    assert secret.encode() not in stored.sealed_secret and len(stored.sealed_secret) > 12
+    assert not set(recovery) & set(digests)
+
+    assert error_reason(fails(lambda: login(account))) == "SECOND_FACTOR_REQUIRED"
+    assert error_reason(fails(lambda: login(account, at(0)))) == "SECOND_FACTOR_INVALID"
+    assert error_reason(fails(lambda: login(account, at(-30)))) == "SECOND_FACTOR_INVALID"
+    assert error_reason(fails(lambda: login(account, at(60)))) == "SECOND_FACTOR_INVALID"
+    assert login(account, at(30)).token  # the next step: a clock 30 s behind the phone's
+    assert error_reason(fails(lambda: login(account, at(30)))) == "SECOND_FACTOR_INVALID"
+
+    account.clock.advance(timedelta(minutes=5))
+    assert login(account, recovery[3]).token
+    assert error_reason(fails(lambda: login(account, recovery[3]))) == "SECOND_FACTOR_INVALID"
+
+
+def test_customers_do_not_enrol_and_a_confirmed_factor_is_not_replaced(account: Account) -> None:
+    customer = account.customer("marigold")
+    refused = fails(
+        lambda: account.public.EnrollSecondFactor(
+            service_pb.EnrollSecondFactorRequest(name="users/me"), metadata=customer
+        )
+    )
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    editor = account.signed_in("editor", DEV_PASSWORD)
+    enrol = lambda: account.public.EnrollSecondFactor(  # noqa: E731
+        service_pb.EnrollSecondFactorRequest(name="users/me"), metadata=editor
+    )
+    enrol()
+    secret = enrol().secret  # an unconfirmed enrolment starts over
+    code = pyotp.TOTP(secret).at(account.clock.now())
+    account.public.ConfirmSecondFactor(
+        service_pb.ConfirmSecondFactorRequest(name="users/me", code=code), metadata=editor
+    )
+    assert fails(enrol).code() == grpc.StatusCode.FAILED_PRECONDITION
