@@ -30,7 +30,7 @@ class Neighbours:
     account: services.Running
     notification: services.Running
 
-    def targets(self) -> dict[str, str]:
+    def targets(self) -> dict[str, Any]:
         """The settings that point a service at them."""
         return {
             "billing_target": self.billing.target,

@@ -221,7 +221,9 @@ def ingest_system(data_dir: Path, database_url: str) -> Iterator[IngestSystem]:
 
         def beside(name: str, spec: ServiceSpec) -> services.Running:
             """Service `name` on a SQLite database of its own, stopped with the stack."""
-            database = {f"{name}_database_url": f"sqlite:///{data_dir / f'{name}.db'}"}
+            database: dict[str, Any] = {
+                f"{name}_database_url": f"sqlite:///{data_dir / f'{name}.db'}"
+            }
             running = services.start(name, Settings(**common, **database, **near.targets()), spec)
             stack.callback(services.stop, running)
             return running

@@ -171,7 +171,6 @@ def test_an_import_killed_halfway_resumes_with_nothing_lost_or_twice(
         import_rows_per_second=1_000_000, import_batch_rows=500, import_sources=("METER_READINGS",)
     )
     context = JobContext("ingest.import", running["worker"], SettableClock(datetime.now(UTC)), 60)
-    first = IngestProcess(running["env"], running["port"], running["log"], settings)
     outcome: list[BaseException | str] = []
 
     def run() -> None:
@@ -181,17 +180,22 @@ def test_an_import_killed_halfway_resumes_with_nothing_lost_or_twice(
             outcome.append(error)
 
     runner = threading.Thread(target=run)
-    runner.start()
-    deadline = time.monotonic() + 600
-    job = None
-    while time.monotonic() < deadline:
-        listed = first.stub.ListImportJobs(ingest_pb.ListImportJobsRequest(), timeout=10)
-        job = listed.import_jobs[0] if listed.import_jobs else None
-        if job is not None and job.read_count >= ROWS // 2:
-            break
-        time.sleep(0.05)
-    assert job is not None and job.read_count < ROWS, "the import ended before the kill"
-    first.kill()
+    first = IngestProcess(running["env"], running["port"], running["log"], settings)
+    try:
+        runner.start()
+        deadline = time.monotonic() + 600
+        job = None
+        while time.monotonic() < deadline:
+            listed = first.stub.ListImportJobs(ingest_pb.ListImportJobsRequest(), timeout=10)
+            job = listed.import_jobs[0] if listed.import_jobs else None
+            if job is not None and job.read_count >= ROWS // 2:
+                break
+            time.sleep(0.05)
+        assert job is not None and job.read_count < ROWS, "the import ended before the kill"
+        first.kill()
+    finally:
+        # Stopped even when the test fails before the kill: no process outlives the test.
+        first.close()
     runner.join(60)
     assert outcome and isinstance(outcome[0], BaseException)
 
