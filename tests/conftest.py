@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -71,3 +72,19 @@ def module_database(
     schema = f"{name}_{request.module.__name__.rpartition('.')[2]}"
     with postgres_schema(database, schema) as url:
         yield url
+
+
+def module_database_fixture(name: str) -> Any:
+    """A `module_database_url` fixture for a module's server `name`: an empty database,
+    a SQLite file, then a PostgreSQL schema in the run's database (`module_database`)."""
+
+    @pytest.fixture(
+        scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    )
+    def module_database_url(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[str]:
+        with module_database(request, tmp_path_factory, name) as url:
+            yield url
+
+    return module_database_url

@@ -54,7 +54,7 @@ from tests.billing.payments_sandbox_support import (
     payment_keys_dir,
     start_test_sandbox,
 )
-from tests.conftest import module_database
+from tests.conftest import module_database_fixture
 
 __all__ = [
     "billing_server",
@@ -239,16 +239,7 @@ TEST_TABLES = (
 )
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """An empty database for a module's billing server: a SQLite file, then a
-    PostgreSQL schema in the run's database (see tests/conftest.py)."""
-    with module_database(request, tmp_path_factory, "payments") as url:
-        yield url
+module_database_url = module_database_fixture("payments")
 
 
 @pytest.fixture(scope="module")

@@ -25,19 +25,9 @@ from tests.care.feedback_support import (
     running_notification,
 )
 from tests.care.support import START, CareServer, start_care
-from tests.conftest import module_database
+from tests.conftest import module_database_fixture
 
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """An empty database for a module's servers: a SQLite file, then a PostgreSQL
-    schema in the run's database (see tests/conftest.py)."""
-    with module_database(request, tmp_path_factory, "care") as url:
-        yield url
+module_database_url = module_database_fixture("care")
 
 
 def fresh(server: CareServer) -> CareServer:

@@ -9,20 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import module_database
+from tests.conftest import module_database_fixture
 from tests.expansion.support import ExpansionSystem, expansion_system
 
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """An empty database for a module's expansion service: a SQLite file, then a
-    PostgreSQL schema in the run's database."""
-    with module_database(request, tmp_path_factory, "expansion") as url:
-        yield url
+module_database_url = module_database_fixture("expansion")
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import module_database
+from tests.conftest import module_database_fixture
 from tests.ingest.support import IngestSystem, ingest_system
 
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """An empty database for a module's ingest service."""
-    with module_database(request, tmp_path_factory, "ingest") as url:
-        yield url
+module_database_url = module_database_fixture("ingest")
 
 
 @pytest.fixture(scope="module")
