@@ -18,7 +18,13 @@ from sqlmodel import Session, select
 from palmgrid.type.v1 import identity_pb2
 from servers.account import models, parameters, second_factor
 from servers.account.roles import permissions_of, roles_of
-from servers.account.users import COVERAGE_ALL, COVERAGE_LISTED, name_of, needs_password_change
+from servers.account.users import (
+    COVERAGE_ALL,
+    COVERAGE_LISTED,
+    STAFF,
+    name_of,
+    needs_password_change,
+)
 
 PASSWORD_CHANGE_PERMISSIONS = (
     "account.users.changePassword",
@@ -42,7 +48,11 @@ def principal_for(
     roles = roles_of(session, user.id)
     if needs_password_change(user, now):
         permissions = list(PASSWORD_CHANGE_PERMISSIONS)
-    elif second_factor.enrollment_required(session, user, parameters.load(session, now)):
+    # Only staff may need a second factor: a customer's session check (nearly all of
+    # them) does not read the system parameters.
+    elif user.kind == STAFF and second_factor.enrollment_required(
+        session, user, parameters.load(session, now)
+    ):
         permissions = list(second_factor.ENROLMENT_PERMISSIONS)
     else:
         permissions = permissions_of(session, roles)
