@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,10 @@ _HTTP_STATUS: dict[int, int] = {
 _DETAILS_KEY = "grpc-status-details-bin"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_RETRYABLE = frozenset({_C.UNAVAILABLE.value[0], _C.RESOURCE_EXHAUSTED.value[0]})
+# What the app waits before retrying a service that did not say (a process restarting).
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 # Messages the client library writes itself can name internal addresses or quote a
 # server's exception; without a rich status from the server we replace them.
@@ -157,6 +162,8 @@ class ErrorRenderer:
             )
         status = error.status or http_status(code)
         headers = [*error.headers, *self._challenge_header(code, had_credentials)]
+        if not any(name == b"retry-after" for name, _ in headers):
+            headers += _retry_after_header(code, details)
         return status, headers, {"code": code, "message": error.message, "details": details}
 
     def upstream_failure(
@@ -174,6 +181,7 @@ class ErrorRenderer:
                 {"@type": _ERROR_INFO, "reason": reason, "domain": self._domain, "metadata": {}}
             ]
         headers = self._challenge_header(code, had_credentials)
+        headers += _retry_after_header(code, details)
         return http_status(code), headers, {"code": code, "message": message, "details": details}
 
     def body(self, payload: dict[str, Any]) -> bytes:
@@ -207,6 +215,25 @@ class ErrorRenderer:
                 continue
         # A detail type we have no descriptor for still reaches the client, undecoded.
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode()}
+
+
+def _retry_after_header(code: int, details: Sequence[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    """`Retry-After` for a refusal the caller may retry (RFC 9110 §10.2.3): the
+    service's RetryInfo delay rounded up to whole seconds, or for a service that could
+    not answer at all, a default the app can back off by."""
+    if code not in _RETRYABLE:
+        return []
+    for detail in details:
+        if detail.get("@type") == _RETRY_INFO:
+            delay = str(detail.get("retryDelay", "")).removesuffix("s")
+            try:
+                seconds = max(1, math.ceil(float(delay)))
+            except ValueError:
+                break
+            return [(b"retry-after", str(seconds).encode())]
+    if code == _C.UNAVAILABLE.value[0]:
+        return [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
+    return []
 
 
 def _find(metadata: Sequence[tuple[str, str | bytes]], key: str) -> str | bytes | None:

@@ -13,12 +13,17 @@ connection pool with pre-ping. `write=True` changes nothing there: use row locks
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import psycopg.errors
 import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import ORMExecuteState
@@ -39,6 +44,49 @@ def normalize_url(url: str | URL) -> URL:
 
 def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached, dropped the connection or
+    was too busy to answer — a fault the caller may retry once it passes — rather than
+    a bug in the query or the data."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pooled connection to be had
+        return True
+    if not isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    if isinstance(original, psycopg.errors.QueryCanceled):
+        return False  # our own statement timeout: see statement_timed_out
+    if isinstance(original, psycopg.OperationalError):
+        # Connection refused or lost, the server shutting down or starting up.
+        return True
+    if isinstance(original, sqlite3.OperationalError):
+        # SQLite's OperationalError also covers "no such table", which is a bug.
+        return "locked" in str(original) or "busy" in str(original)
+    return False
+
+
+def statement_timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is PostgreSQL cancelling a statement at the limit that
+    `limit_to_deadline` set: the caller's deadline passed while the database worked."""
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and isinstance(
+        exc.orig, psycopg.errors.QueryCanceled
+    )
+
+
+def limit_to_deadline(session: Session, seconds: float | None) -> None:
+    """On PostgreSQL, cancel the transaction's statements once `seconds` have passed, so
+    a call whose caller has given up does not hold a thread and a connection waiting on a
+    lock or a slow plan (SQLite's busy timeout already bounds its lock waits)."""
+    if seconds is None or session.get_bind().dialect.name != "postgresql":
+        return
+    milliseconds = max(1, math.ceil(seconds * 1000))
+    session.execute(
+        sqlalchemy.text("SELECT set_config('statement_timeout', :ms, true)"),
+        {"ms": str(milliseconds)},
+    )
 
 
 def create_engine(

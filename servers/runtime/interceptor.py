@@ -7,8 +7,9 @@ In order, for each call of a method in the server's method table:
 4. open the call's audit note (`servers.runtime.auditing`);
 5. validate the request against its protovalidate rules (each streamed request too);
    for an `audited` method, refuse it (UNAVAILABLE) when the audit log is unreachable;
-6. run the servicer; a `DomainError` becomes its `google.rpc.Status`, any other exception
-   INTERNAL with a generic message (and a log record with the traceback);
+6. run the servicer; a `DomainError` becomes its `google.rpc.Status`, a database that
+   cannot be reached UNAVAILABLE with a retry delay, any other exception INTERNAL with a
+   generic message (and a log record with the traceback);
 7. write the audit record when the method is `audited` (or the servicer refused with
    PERMISSION_DENIED), before the answer leaves;
 8. log one line: method, code, duration, request id.
@@ -22,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -32,11 +34,13 @@ from palmgrid.type.v1.identity_pb2 import Principal
 from servers.runtime import calls
 from servers.runtime.access import Authenticator, authorize, identity_from
 from servers.runtime.auditing import CallAudit, CallAuditor
+from servers.runtime.db import database_unavailable, statement_timed_out
 from servers.runtime.errors import (
     DeadlineExceeded,
     DomainError,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
     internal_status,
     to_grpc_status,
     to_status,
@@ -47,6 +51,9 @@ from servers.runtime.metrics import observe_rpc
 from servers.runtime.validation import RequestValidator
 
 log = logging.getLogger("palmgrid.rpc")
+# What a caller is told to wait after the database failed a call: about what a
+# PostgreSQL restart or a failover takes.
+DATABASE_RETRY_AFTER = timedelta(seconds=3)
 
 # time_remaining() without a deadline is "forever"; anything beyond this counts as none.
 _NO_DEADLINE = 10 * 365 * 24 * 3600.0
@@ -299,6 +306,19 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         aborted = context.code()  # type: ignore[attr-defined]
         if aborted is not None and aborted != grpc.StatusCode.OK:
             return None
+        if statement_timed_out(exc):
+            log.warning("database statement cancelled at the call's deadline")
+            error = DeadlineExceeded("the deadline passed while the database was busy")
+            return to_status(error, domain=self._domain, request_id=request_id)
+        if database_unavailable(exc):
+            # A restart or an overload of the database, not a bug: the caller may retry.
+            log.warning("database unavailable: %s", type(exc).__name__, exc_info=exc)
+            error = Unavailable(
+                "the database is unavailable; try again shortly",
+                retry_after=DATABASE_RETRY_AFTER,
+                metadata={"dependency": "database"},
+            )
+            return to_status(error, domain=self._domain, request_id=request_id)
         log.error("unexpected error", exc_info=exc)
         return internal_status(domain=self._domain, request_id=request_id)
 

@@ -31,12 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from palmlib.telemetry import configure_tracing
-from servers.runtime import devcerts, identity, tls
+from servers.runtime import calls, devcerts, identity, tls
 from servers.runtime.audit import AccountAuditSink, AuditSink, DenialAuditor
 from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import enlist
 from servers.runtime.calendar import WorkingCalendar, load_calendar
-from servers.runtime.db import create_engine, session_scope
+from servers.runtime.db import create_engine, limit_to_deadline, session_scope
 from servers.runtime.logs import configure_logging
 from servers.runtime.metrics import start_metrics_server, watch_engine_pool
 from servers.runtime.migrations import SchemaNotCurrent
@@ -83,11 +83,14 @@ class Runtime:
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        """A transaction on the service's database (see `servers.runtime.db.session_scope`).
-        In an audited call, the first such transaction that changes anything also
+        """A transaction on the service's database (see `servers.runtime.db.session_scope`),
+        whose statements PostgreSQL cancels when the call's deadline passes. In an audited
+        call, the first such transaction that changes anything also
         commits the call's audit record, as pending (`servers.runtime.auditing.enlist`)."""
         held = None
+        call = calls.current_call()
         with session_scope(self.engine, write=write) as session:
+            limit_to_deadline(session, call.time_remaining() if call else None)
             yield session
             held = enlist(session)
         if held is not None:

@@ -16,6 +16,8 @@ from typing import Any
 import grpc
 from google.api import httpbody_pb2
 from google.protobuf import any_pb2, empty_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -128,8 +130,13 @@ def make_servicer(edgetest: Compiled) -> Any:
                     )
                 ]
             )
+            extra: list[Message] = [bad]
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                extra.append(
+                    error_details_pb2.RetryInfo(retry_delay=Duration(nanos=500_000_000, seconds=2))
+                )
             details = []
-            for detail in (info, bad):
+            for detail in (info, *extra):
                 packed = any_pb2.Any()
                 packed.Pack(detail)
                 details.append(packed)

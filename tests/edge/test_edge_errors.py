@@ -6,7 +6,7 @@ import grpc
 import httpx
 import pytest
 
-from edge.errors import http_status
+from edge.errors import UNAVAILABLE_RETRY_AFTER_SECONDS, http_status
 from tests.edge.conftest import make_edge
 from tests.edge.edge_harness import RunningEdge
 from tests.edge.edge_protos import Compiled
@@ -106,6 +106,27 @@ def test_unreachable_upstream_is_503_without_its_address(edgetest: Compiled) -> 
     assert str(port) not in r.text
     assert "127.0.0.1" not in r.text
     assert r.json()["details"][0]["reason"] == "UPSTREAM_UNAVAILABLE"
+    assert r.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("code", "rich", "retry_after"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, True, "3"),  # the service's RetryInfo, 2.5 s rounded up
+        (grpc.StatusCode.UNAVAILABLE, False, str(UNAVAILABLE_RETRY_AFTER_SECONDS)),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, True, "3"),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, False, None),
+        (grpc.StatusCode.NOT_FOUND, True, None),
+        (grpc.StatusCode.INTERNAL, False, None),
+    ],
+)
+def test_retryable_refusals_say_when_to_retry(
+    client: httpx.Client, code: grpc.StatusCode, rich: bool, retry_after: str | None
+) -> None:
+    r = client.post(
+        "/v1/failures:trigger", json={"code": code.value[0], "message": "later", "rich": rich}
+    )
+    assert r.headers.get("retry-after") == retry_after
 
 
 class socket_port:

@@ -1,0 +1,141 @@
+"""Fault: billing's PostgreSQL stops and comes back under a running system.
+
+Billing runs on a PostgreSQL server of its own (`tools.pg_cluster`), so the test can
+take it away. Pass: while it is down, billing's uncached reads fail fast and cleanly
+(503, `UPSTREAM_UNAVAILABLE` naming the database, `Retry-After`; never a 500), cached
+reads keep being served, other services' routes are untouched, and a payment is refused
+without moving money; once it is back, the same requests succeed without restarting
+anything, the refused payment retried with its `requestId` moves money once, and a
+restart in the middle of a stream of reads answers each of them 200 or 503.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from cachetags import TagInvalidator
+from clients.edge_client import EdgeClient
+from clients.edge_errors import EdgeApiError
+from tests.e2e.conftest import demo_customer
+from tests.e2e.system import System, start_system
+from tests.e2e.test_cache import wait_until_succeeded
+from tools.pg_cluster import PrivateCluster
+
+NewCustomer = Callable[..., EdgeClient]
+CUSTOMER = demo_customer(3)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PrivateCluster]:
+    server = PrivateCluster()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, cluster: PrivateCluster) -> Iterator[System]:
+    url = cluster.create_database("billing")
+    running = start_system(
+        tmp_path_factory.mktemp("system"), settings_overrides={"billing_database_url": url}
+    )
+    yield running
+    running.stop()
+
+
+def refusal(action: Callable[[], object]) -> EdgeApiError:
+    with pytest.raises(EdgeApiError) as caught:
+        action()
+    return caught.value
+
+
+def payments_path(customer: str) -> str:
+    return f"/v1/customers/{customer}/payments"
+
+
+def wait_for_success(action: Callable[[], object], seconds: float = 10.0) -> float:
+    """Seconds until `action` first succeeds (a 503 is the database still starting)."""
+    started = time.monotonic()
+    while True:
+        try:
+            action()
+            return time.monotonic() - started
+        except EdgeApiError as error:
+            assert error.status == 503, error
+            assert time.monotonic() - started < seconds, "billing did not recover"
+            time.sleep(0.1)
+
+
+def test_a_stopped_database_fails_reads_cleanly_and_they_recover_without_a_restart(
+    system: System, cluster: PrivateCluster, new_customer: NewCustomer
+) -> None:
+    client = new_customer(3)
+    client.send("GET", payments_path(CUSTOMER))
+    before = client.balance(CUSTOMER)  # now cached
+    cluster.stop()
+    try:
+        started = time.monotonic()
+        error = refusal(lambda: client.send("GET", payments_path(CUSTOMER)))
+        elapsed = time.monotonic() - started
+        assert (error.status, error.reason) == (503, "UPSTREAM_UNAVAILABLE")
+        assert error.metadata == {"dependency": "database"}
+        assert error.headers["retry-after"] == "3"
+        assert elapsed < 2.0, f"a refused connection took {elapsed:.2f} s to report"
+        # The cache shields reads it holds; other services do not notice.
+        cached = client.balance_reply(CUSTOMER)
+        assert cached.headers["x-cache"] == "HIT"
+        assert cached.json == before
+        assert client.outages()["outages"] is not None
+        # A payment is refused before any money moves.
+        request_id = str(uuid.uuid4())
+        error = refusal(
+            lambda: client.pay(CUSTOMER, 500, "PAYMENT_CHANNEL_WECHAT_PAY", request_id=request_id)
+        )
+        assert error.status == 503
+    finally:
+        cluster.start()
+    wait_for_success(lambda: client.send("GET", payments_path(CUSTOMER)))
+    payment = client.pay(CUSTOMER, 500, "PAYMENT_CHANNEL_WECHAT_PAY", request_id=request_id)
+    again = client.pay(CUSTOMER, 500, "PAYMENT_CHANNEL_WECHAT_PAY", request_id=request_id)
+    assert again["name"] == payment["name"]
+    listed = client.send("GET", payments_path(CUSTOMER)).json["payments"]
+    assert [p["name"] for p in listed].count(payment["name"]) == 1
+    wait_until_succeeded(client, payment["name"])
+    # Billing announces the confirmed payment after its commit, as its change hook does.
+    assert TagInvalidator.shared([system.memcached.address]).bump_customers([CUSTOMER])
+    assert int(client.balance(CUSTOMER)["balanceFen"]) == int(before["balanceFen"]) + 500
+
+
+def test_a_restart_under_a_stream_of_reads_answers_each_one_200_or_503(
+    system: System, cluster: PrivateCluster, new_customer: NewCustomer
+) -> None:
+    client = new_customer(4)
+    path = payments_path(demo_customer(4))
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def read_until_stopped() -> None:
+        while not stop.is_set():
+            try:
+                statuses.append(client.send("GET", path).status)
+            except EdgeApiError as error:
+                statuses.append(error.status)
+            time.sleep(0.02)
+
+    reader = threading.Thread(target=read_until_stopped)
+    reader.start()
+    try:
+        time.sleep(0.3)
+        cluster.restart()
+        wait_for_success(lambda: client.send("GET", path))
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        reader.join()
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[-1] == 200
