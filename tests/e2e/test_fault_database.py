@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 
 from cachetags import TagInvalidator
@@ -139,3 +140,49 @@ def test_a_restart_under_a_stream_of_reads_answers_each_one_200_or_503(
         reader.join()
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[-1] == 200
+
+
+def test_a_read_stuck_on_a_lock_is_504_at_its_deadline_and_leaves_nothing_waiting(
+    system: System, cluster: PrivateCluster, new_customer: NewCustomer
+) -> None:
+    client = new_customer(5)
+    path = payments_path(demo_customer(5))
+    client.send("GET", path)
+    outcomes: list[tuple[int, str, float]] = []
+
+    def read() -> None:
+        started = time.monotonic()
+        error = refusal(lambda: client.send("GET", path, headers={"Grpc-Timeout": "1S"}))
+        outcomes.append((error.status, error.reason, time.monotonic() - started))
+
+    # Another session holds the table billing reads: its reads wait on the lock.
+    with psycopg.connect(cluster.database_url("billing")) as holder:
+        holder.execute("LOCK TABLE payment IN ACCESS EXCLUSIVE MODE")
+        readers = [threading.Thread(target=read) for _ in range(6)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        # PostgreSQL cancelled each statement at its call's deadline: while the lock is
+        # still held, no billing connection waits on it any more.
+        deadline = time.monotonic() + 2.0
+        while waiting_on_locks(holder) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waiting_on_locks(holder) == 0
+    assert [(status, reason) for status, reason, _ in outcomes] == [(504, "DEADLINE_EXCEEDED")] * 6
+    slowest = max(seconds for _, _, seconds in outcomes)
+    assert slowest < 3.0, f"a 1 s deadline was answered after {slowest:.2f} s"
+    assert client.send("GET", path).status == 200
+
+
+def waiting_on_locks(connection: psycopg.Connection[tuple[int]]) -> int:
+    """Statements of calls waiting on a lock in billing's database. Billing's sweep of
+    pending payments (a background job, one thread, no caller) waits too, and is not
+    counted: it alone filters on `check_time IS NULL`."""
+    row = connection.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database() AND pid <> pg_backend_pid() "
+        "AND query NOT LIKE '%check_time IS NULL%'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
