@@ -308,8 +308,8 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             return None
         if statement_timed_out(exc):
             log.warning("database statement cancelled at the call's deadline")
-            error = DeadlineExceeded("the deadline passed while the database was busy")
-            return to_status(error, domain=self._domain, request_id=request_id)
+            late = DeadlineExceeded("the deadline passed while the database was busy")
+            return to_status(late, domain=self._domain, request_id=request_id)
         if database_unavailable(exc):
             # A restart or an overload of the database, not a bug: the caller may retry.
             log.warning("database unavailable: %s", type(exc).__name__, exc_info=exc)

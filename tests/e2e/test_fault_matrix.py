@@ -1,12 +1,19 @@
-"""Fault: billing's PostgreSQL stops and comes back under a running system.
+"""The fault matrix over one running system: billing's database stopped, restarted and
+stuck on a lock; then two services stopped (last, since they stay down).
 
-Billing runs on a PostgreSQL server of its own (`tools.pg_cluster`), so the test can
-take it away. Pass: while it is down, billing's uncached reads fail fast and cleanly
-(503, `UPSTREAM_UNAVAILABLE` naming the database, `Retry-After`; never a 500), cached
-reads keep being served, other services' routes are untouched, and a payment is refused
-without moving money; once it is back, the same requests succeed without restarting
-anything, the refused payment retried with its `requestId` moves money once, and a
-restart in the middle of a stream of reads answers each of them 200 or 503.
+Billing runs on a PostgreSQL server of its own (`tools.pg_cluster`), so the tests can
+take it away. Pass, for the database: while it is down, billing's uncached reads fail
+fast and cleanly (503, `UPSTREAM_UNAVAILABLE` naming the database, `Retry-After`; never
+a 500), cached reads keep being served, other services' routes are untouched, and a
+payment is refused without moving money; once it is back, the same requests succeed
+without restarting anything, the refused payment retried with its `requestId` moves
+money once, and a restart in the middle of a stream of reads answers each of them 200
+or 503; a read stuck on a lock is 504 at its deadline and its statement is cancelled,
+so nothing is left waiting.
+
+Pass, for a stopped service: its routes answer 503 at once, with `UPSTREAM_UNAVAILABLE`
+and `Retry-After`; a cached read of it whose entry has expired is still served, marked
+`stale-if-error`, where its policy allows; every other service answers as before.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pytest
 from cachetags import TagInvalidator
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
+from edge.errors import UNAVAILABLE_RETRY_AFTER_SECONDS
 from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System, start_system
 from tests.e2e.test_cache import wait_until_succeeded
@@ -29,6 +37,8 @@ from tools.pg_cluster import PrivateCluster
 
 NewCustomer = Callable[..., EdgeClient]
 CUSTOMER = demo_customer(3)
+# Past the 30 s lifetime of a cached outage list, inside its 600 s stale-if-error.
+EXPIRED = 31.0
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +196,40 @@ def waiting_on_locks(connection: psycopg.Connection[tuple[int]]) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+# Last: the services it stops stay down for the rest of the module.
+def test_a_stopped_service_is_503_at_once_and_the_others_carry_on(
+    system: System, new_customer: NewCustomer
+) -> None:
+    client = new_customer(2)
+    customer = demo_customer(2)
+    outages = client.send("GET", "/v1/outages")  # cached from here on
+    client.send("GET", "/v1/feedback")
+    balance = client.balance(customer)
+
+    system.services["care"].stop()
+    system.services["outage"].stop()
+
+    for _ in range(3):
+        started = time.monotonic()
+        with pytest.raises(EdgeApiError) as refused:
+            client.send("GET", "/v1/feedback")
+        elapsed = time.monotonic() - started
+        assert (refused.value.status, refused.value.reason) == (503, "UPSTREAM_UNAVAILABLE")
+        assert refused.value.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        assert elapsed < 1.0, f"a stopped service took {elapsed:.2f} s to refuse"
+
+    # The outage list's entry has expired: with its service away it is served stale.
+    store = system.secure.cache.reader.store  # type: ignore[union-attr]
+    store.clock = lambda: time.time() + EXPIRED
+    try:
+        stale = client.send("GET", "/v1/outages")
+    finally:
+        store.clock = time.time
+    assert stale.headers["x-cache"] == "STALE-IF-ERROR"
+    assert stale.json == outages.json
+
+    # Billing and account do not notice.
+    assert client.balance(customer) == balance
+    assert client.me()["name"]
