@@ -108,3 +108,20 @@ def import_crash(session: nox.Session) -> None:
         *session.posargs,
         env={"PALMGRID_TEST_IMPORT_ROWS": "100000"},
     )
+
+
+# The fault matrix (docs/reliability.md): each module holds faults with their pass
+# criteria, each against a real running system. The suite runs them too; this runs just them.
+FAULT_MATRIX = (
+    "tests/e2e/test_fault_matrix.py",  # database stopped, restarted, stuck; services down
+    "tests/e2e/test_cache_outage.py",  # a Memcached node killed, hung, back with old data
+    "tests/worker/test_delivery_end_to_end.py",  # a worker killed with -9 mid-delivery
+    "tests/notification/test_sender_crash.py",  # the notification process killed mid-send
+)
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """The fault matrix alone, with each test's outcome listed."""
+    system(session)
+    session.run("pytest", "-v", "-p", "no:cacheprovider", *FAULT_MATRIX, *session.posargs)
