@@ -18,6 +18,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest",
     "forecast-backtest": "bench.forecast_backtest",
     "daily-usage-read": "bench.daily_usage_read",
+    "billday": "bench.billday",
 }
 
 

@@ -4,11 +4,7 @@ reflection, and everything stopped cleanly on Ctrl-C."""
 from __future__ import annotations
 
 import importlib
-import os
-import signal
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +18,12 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from sqlalchemy.exc import OperationalError
 
+from bench.devup_process import DevupFailed, start_devup
 from servers.runtime import SYSTEM_CLOCK, create_engine
 from servers.runtime.settings import SERVICE_NAMES, Settings
 from servers.worker.status import JobStatus, job_statuses
-from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 120.0
 
 
 def _services_of(name: str) -> list[str]:
@@ -44,48 +39,14 @@ def _services_of(name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, list[str]]]:
-    data_dir = tmp_path_factory.mktemp("palmgrid")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")}
-    env["PALMGRID_DATA_DIR"] = str(data_dir)
-    for name in SERVICE_NAMES:
-        env[f"PALMGRID_{name.upper()}_PORT"] = str(free_port())
-    env["PALMGRID_EDGE_PORT"] = str(free_port())
-    env["PALMGRID_MEMCACHED_SERVERS"] = f"127.0.0.1:{free_port()}"
-    env["PALMGRID_PAYMENT_PROVIDER_URL"] = f"http://127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "servers.devup"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + START_TIMEOUT
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if line.startswith("Ctrl-C stops everything"):
-            break
-    if not any(line.startswith("PalmGrid is up") for line in lines):
-        process.kill()
-        pytest.fail("./dev up did not come up:\n" + "\n".join(lines))
-    settings = Settings(
-        data_dir=data_dir,
-        edge_port=int(env["PALMGRID_EDGE_PORT"]),
-        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in SERVICE_NAMES},
-    )
-    yield settings, lines
-    process.send_signal(signal.SIGINT)
     try:
-        remaining, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("./dev up did not stop within 30 s of Ctrl-C")
-    assert process.returncode == 0, remaining
+        running = start_devup(tmp_path_factory.mktemp("palmgrid"))
+    except DevupFailed as failed:
+        pytest.fail(str(failed))
+    yield running.settings, running.lines
+    code, remaining = running.stop()
+    assert code is not None, "./dev up did not stop within 30 s of Ctrl-C"
+    assert code == 0, remaining
 
 
 def _channel(settings: Settings, name: str) -> grpc.Channel:
