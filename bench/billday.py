@@ -218,7 +218,8 @@ def children(pid: int) -> dict[str, int]:
     for child in listed.split():
         argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         words = [w.decode() for w in argv if w]
-        module = words[words.index("-m") + 1] if "-m" in words else Path(words[0]).name
+        python = "python" in Path(words[0]).name and "-m" in words
+        module = words[words.index("-m") + 1] if python else Path(words[0]).name
         found[module.removeprefix("servers.")] = int(child)
     return found
 
