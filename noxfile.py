@@ -50,7 +50,7 @@ def system(session: nox.Session) -> None:
     )
     if missing:
         _apt_install(session, *missing)
-    if not BUF_LINT_PLUGIN.exists():
+    if not BUF_LINT_PLUGIN.exists() or not (ROOT / "node_modules" / "uqr").exists():
         session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
 
 
