@@ -55,9 +55,8 @@ async function sessions(userId, permitted, refresh) {
   );
 }
 
-async function overview(permitted, refresh) {
-  const status = h("p", { role: "status", class: "notice" });
-  const users = pagedList(
+function userList(usernamePrefix, permitted, status, refresh) {
+  return pagedList(
     [
       ["用户名", (u) => u.username],
       ["姓名", (u) => u.displayName],
@@ -68,11 +67,27 @@ async function overview(permitted, refresh) {
       ["操作", (u) => userActions(u, permitted, status, refresh)],
     ],
     async (pageToken) => {
-      const reply = await get("/v1/users", { pageSize: 20, pageToken });
+      const reply = await get("/v1/users", { pageSize: 20, pageToken, usernamePrefix });
       return { rows: reply.users || [], next: reply.nextPageToken };
     },
   );
-  await users.ready;
+}
+
+async function overview(permitted, refresh) {
+  const status = h("p", { role: "status", class: "notice" });
+  const prefix = h("input", { name: "usernamePrefix", "aria-label": "用户名开头" });
+  const found = h("div", {});
+  const search = h("form", { class: "inline" }, prefix, h("button", { type: "submit" }, "查找"));
+  const list = async (text) => {
+    const users = userList(text, permitted, status, refresh);
+    await users.ready;
+    show(found, users);
+  };
+  search.addEventListener("submit", (event) => {
+    event.preventDefault();
+    list(prefix.value.trim());
+  });
+  await list("");
   const roles = h("div", {});
   if (permitted("account.roles.list")) {
     const reply = await get("/v1/roles", { pageSize: 100 });
@@ -89,7 +104,7 @@ async function overview(permitted, refresh) {
       ),
     );
   }
-  return h("div", {}, h("h2", {}, "用户"), users, status, roles);
+  return h("div", {}, h("h2", {}, "用户"), search, status, found, roles);
 }
 
 export const usersPage = {
