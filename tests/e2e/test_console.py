@@ -330,7 +330,7 @@ def test_an_administrator_resets_a_second_factor_and_the_user_enrols_with_the_qr
         tab.context.close()
 
 
-def test_an_administrator_checks_the_audit_chain_and_reads_a_customer(
+def test_an_administrator_checks_the_audit_chain_reads_a_customer_and_an_inspection(
     signed_in: SignedIn,
 ) -> None:
     tab = signed_in("admin")
@@ -344,6 +344,9 @@ def test_an_administrator_checks_the_audit_chain_and_reads_a_customer(
     balance = page.locator("dl.facts dt", has_text="余额").locator("xpath=following-sibling::dd[1]")
     assert balance.inner_text().startswith("¥")
     assert balance.inner_text()[-3] == "."
+    page = tab.go("inspections")
+    page.locator("main table a").first.click()
+    page.get_by_role("heading", name="现场记录").wait_for()
     page = tab.go("parameters")
     assert page.get_by_text("secondFactorRoles").count() == 1
     assert tab.problems == []

@@ -8,6 +8,7 @@ import { auditPage } from "./pages/audit.js";
 import { customersPage } from "./pages/customers.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { feedbackPage } from "./pages/feedback.js";
+import { inspectionsPage } from "./pages/inspections.js";
 import { outagesPage } from "./pages/outages.js";
 import { parametersPage } from "./pages/parameters.js";
 import { secondFactorPage } from "./pages/secondfactor.js";
@@ -18,6 +19,7 @@ export const PAGES = [
   feedbackPage,
   applicationsPage,
   outagesPage,
+  inspectionsPage,
   articlesPage,
   customersPage,
   usersPage,
