@@ -39,36 +39,20 @@ async function detail(feedbackId, permitted, caller, refresh) {
       }),
     );
   }
-  if (permitted("care.feedback.reply")) {
-    const text = h("textarea", { rows: 3, name: "reply" });
+  // Each step: the permission, its text box, the verb and the request field it fills.
+  const steps = [
+    ["care.feedback.reply", "答复内容", "答复", "reply", "text", 3],
+    ["care.feedback.resolve", "处理结果", "办结", "resolve", "resolution", 2],
+    ["care.feedback.close", "关闭原因", "关闭", "close", "reason", 1],
+  ];
+  for (const [permission, title, button, verb, key, rows] of steps) {
+    if (!permitted(permission)) continue;
+    const text = h("textarea", { rows, name: verb });
     actions.push(
-      field("答复内容", text),
-      action("答复", status, async () => {
-        await post(`/v1/${name}:reply`, { text: text.value });
+      field(title, text),
+      action(button, status, async () => {
+        await post(`/v1/${name}:${verb}`, { [key]: text.value });
         refresh();
-        return "已答复。";
-      }),
-    );
-  }
-  if (permitted("care.feedback.resolve")) {
-    const resolution = h("textarea", { rows: 2, name: "resolution" });
-    actions.push(
-      field("处理结果", resolution),
-      action("办结", status, async () => {
-        await post(`/v1/${name}:resolve`, { resolution: resolution.value });
-        refresh();
-        return "已办结。";
-      }),
-    );
-  }
-  if (permitted("care.feedback.close")) {
-    const reason = h("input", { name: "close-reason" });
-    actions.push(
-      field("关闭原因", reason),
-      action("关闭", status, async () => {
-        await post(`/v1/${name}:close`, { reason: reason.value });
-        refresh();
-        return "已关闭。";
       }),
     );
   }
