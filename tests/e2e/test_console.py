@@ -159,12 +159,17 @@ def test_the_edge_serves_the_console_with_a_strict_csp(system: System) -> None:
         escape = http.get(f"{system.url}/console/../edge/app.py")
         missing = http.get(f"{system.url}/console/js/nothing.js")
         redirect = http.get(f"{system.url}/console")
+        head = http.head(f"{system.url}/console/console.css")
+        post = http.post(f"{system.url}/console/index.html")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp
     assert script.headers["content-type"].startswith("text/javascript")
     assert (escape.status_code, missing.status_code) == (404, 404)
     assert (redirect.status_code, redirect.headers["location"]) == (308, "/console/")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
 
 
 def test_staff_sign_in_asks_for_the_totp_code_and_the_pages_pass_axe(
@@ -261,7 +266,7 @@ def test_a_handler_answers_and_resolves_feedback(
     assert tab.problems == []
 
 
-def test_a_dispatcher_announces_an_outage_that_the_customer_route_lists(
+def test_a_dispatcher_announces_an_outage_the_customer_route_lists_then_cancels_it(
     signed_in: SignedIn, new_customer: Callable[..., EdgeClient]
 ) -> None:
     tab = signed_in("dispatcher")
@@ -279,8 +284,16 @@ def test_a_dispatcher_announces_an_outage_that_the_customer_route_lists(
     announced.wait_for()
     outage_id = announced.inner_text().split("：")[-1].strip()
     customer = new_customer(1)
-    listed = customer.send("GET", f"/v1/customers/{demo_customer(1)}/outages").json["outages"]
-    assert f"outages/{outage_id}" in [o["name"] for o in listed]
+    route = f"/v1/customers/{demo_customer(1)}/outages"
+    assert f"outages/{outage_id}" in [
+        o["name"] for o in customer.send("GET", route).json["outages"]
+    ]
+    # Cancelled from its row (with the etag read): the customer's route drops it.
+    row = page.locator("main table tr", has_text=outage_id)
+    row.get_by_role("button", name="取消").click()
+    page.locator("main table tr", has_text=outage_id).wait_for(state="detached")
+    states = {o["name"]: o["state"] for o in customer.send("GET", route).json["outages"]}
+    assert states.get(f"outages/{outage_id}", "gone") in {"gone", "OUTAGE_STATE_CANCELLED"}
     assert tab.problems == []
 
 
