@@ -64,6 +64,13 @@ async function signedIn(reply) {
   route();
 }
 
+// After a change to the caller's own access (a confirmed second factor lifts the
+// enrolment-only session to the role's permissions): read them again, redraw the menu.
+async function reloadCaller() {
+  caller = await api.me();
+  header();
+}
+
 async function route() {
   header();
   if (!caller) {
@@ -81,7 +88,7 @@ async function route() {
   const section = h("section", { "aria-busy": "true" }, h("h1", {}, page.title), h("p", { class: "muted" }, "加载中…"));
   show(view, section);
   try {
-    const content = await page.render({ args, permitted, caller, refresh: route });
+    const content = await page.render({ args, permitted, caller, refresh: route, reloadCaller });
     show(section, h("h1", {}, page.title), content);
   } catch (error) {
     show(section, h("h1", {}, page.title), h("p", { class: "notice error", role: "alert" }, describe(error)));

@@ -27,7 +27,7 @@ export const secondFactorPage = {
   path: "second-factor",
   title: "二次验证",
   permission: "account.secondFactors.enroll",
-  async render() {
+  async render({ reloadCaller }) {
     const area = h("div", {});
     const status = h("p", { role: "status", class: "notice" });
     const start = h("button", { type: "button", class: "primary" }, "开始绑定身份验证器");
@@ -47,6 +47,7 @@ export const secondFactorPage = {
               h("ol", { class: "recovery" }, reply.recoveryCodes.map((c) => h("li", {}, h("code", {}, c)))),
             );
             notice(status, "已启用。", "ok");
+            await reloadCaller();
           } catch (error) {
             notice(status, describe(error), "error");
           }
