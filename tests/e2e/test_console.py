@@ -363,3 +363,24 @@ def test_an_administrator_checks_the_audit_chain_reads_a_customer_and_an_inspect
     page = tab.go("parameters")
     assert page.get_by_text("secondFactorRoles").count() == 1
     assert tab.problems == []
+
+
+def test_an_administrator_revokes_a_session_and_that_tab_is_signed_out(
+    signed_in: SignedIn,
+) -> None:
+    editor = signed_in("editor")
+    admin = signed_in("admin")
+    page = admin.go("users")
+    page.get_by_label("用户名开头").fill("editor")
+    page.get_by_role("button", name="查找").click()
+    page.locator("main table tr", has_text="Content editor").get_by_role(
+        "link", name="会话"
+    ).click()
+    active = page.locator("main table tr", has_text="ACTIVE")
+    active.get_by_role("button", name="强制下线").click()
+    active.wait_for(state="detached")
+    assert admin.problems == []
+    # The editor's next call is refused (401): the console forgets the token and asks
+    # for a sign-in.
+    editor.page.goto(f"{editor.url}#/articles")
+    editor.page.wait_for_selector("form.signin")

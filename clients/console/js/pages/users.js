@@ -44,7 +44,7 @@ async function sessions(userId, permitted, refresh) {
           "操作",
           (s) =>
             s.state === "SESSION_STATE_ACTIVE" && permitted("account.sessions.revoke")
-              ? action("强制下线", status, async () => (await post(`/v1/${s.name}:revoke`, {}), refresh()))
+              ? action("强制下线", status, async () => (await post(`/v1/${s.name}:revoke`, { reason: "管理员强制下线" }), refresh()))
               : "",
         ],
       ],
