@@ -32,16 +32,25 @@ def _apt_install(session: nox.Session, *packages: str) -> None:
 @nox.session
 def system(session: nox.Session) -> None:
     """Install the system tools the suite starts for real: memcached, pg_dump and
-    pg_restore (the backup test), and buf."""
+    pg_restore (the backup test), chromium with a CJK font (the console's browser
+    tests), buf, and the console's vendored library from the npm lock."""
     packages = {
         "memcached": "memcached",
         "pg_dump": "postgresql-client",
         "pg_restore": "postgresql-client",
+        "chromium": "chromium",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",
     }
-    missing = sorted({package for tool, package in packages.items() if shutil.which(tool) is None})
+    missing = sorted(
+        {
+            package
+            for tool, package in packages.items()
+            if shutil.which(tool) is None and not Path(tool).exists()
+        }
+    )
     if missing:
         _apt_install(session, *missing)
-    if not BUF_LINT_PLUGIN.exists():
+    if not BUF_LINT_PLUGIN.exists() or not (ROOT / "node_modules" / "uqr").exists():
         session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
 
 

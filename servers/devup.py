@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import pyotp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import palmgrid
@@ -35,6 +36,9 @@ from tools import memcached
 DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
 EDGE_READY_TIMEOUT = 30.0
 SERVICE_READY_TIMEOUT = 60.0
+# The demo staff's second-factor secret (base32), printed at start-up so that a newcomer
+# can add it to an authenticator app and sign in to the console. Dev profile only.
+DEMO_TOTP_SECRET = "PALMGRIDDEMOSTAFFTOTPSECRET23456"
 
 
 def routed_services() -> list[tuple[str, str]]:
@@ -126,7 +130,16 @@ class System:
         env = dict(os.environ)
         env["PALMGRID_PROFILE"] = self.settings.profile
         env["PALMGRID_DATA_DIR"] = str(self.settings.data_dir)
+        env["PALMGRID_DEV_TOTP_SECRET"] = self.totp_secret
         return env
+
+    @property
+    def totp_secret(self) -> str:
+        """The demo staff's second-factor secret: DEMO_TOTP_SECRET unless
+        PALMGRID_DEV_TOTP_SECRET chooses another, or none when set empty."""
+        if "dev_totp_secret" in self.settings.model_fields_set:
+            return self.settings.dev_totp_secret or ""
+        return DEMO_TOTP_SECRET
 
     def start(self) -> None:
         data_dir = self.settings.data_dir
@@ -225,11 +238,22 @@ class System:
         lines += [
             f"  staff users     admin, dispatcher, expander, inspector, agent, editor"
             f" / password {s.dev_password}",
+            *self._second_factor_lines(),
             "  demo customers  3100000001 … 3100001000 (verification: last four digits)",
             "  staff CLI       ./dev palm login dispatcher  (docs/cli.md)",
             "Ctrl-C stops everything.",
         ]
         return "\n".join(lines)
+
+    def _second_factor_lines(self) -> list[str]:
+        if not self.totp_secret:
+            return []
+        uri = pyotp.TOTP(self.totp_secret).provisioning_uri(name="staff", issuer_name="PalmGrid")
+        return [
+            f"  second factor   TOTP secret {self.totp_secret} (every demo staff user;",
+            f"                  {uri})",
+            f"  web console     https://{self.settings.edge_host}:{self.settings.edge_port}/console/",
+        ]
 
     def first_dead(self) -> Child | None:
         return next((c for c in self.children if not c.alive()), None)

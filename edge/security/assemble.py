@@ -6,7 +6,8 @@
 Slots filled (see edge.pipeline.STAGE_ORDER): authenticate (sessions), authorize
 (access), rate_limit, decrypt, metadata (the identity assertion added, the bearer
 token removed), encrypt, cache. Around the edge, as ASGI middleware from the outside
-in: HTTPS only (production), security headers, CORS, and `GET /v1/keys`.
+in: HTTPS only (production), security headers, the console's files, CORS, and
+`GET /v1/keys`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from edge.ratelimit import RateLimiter, RateLimitStage
 from edge.security.access import AccessStage
 from edge.security.audit import AccountAuditor
 from edge.security.clientip import TrustedProxies
+from edge.security.console import ConsoleFiles
 from edge.security.cors import Cors, CorsPolicy
 from edge.security.headers import App, Receive, Scope, SecurityHeaders, Send
 from edge.security.identity import IdentityStage
@@ -110,6 +112,8 @@ class SecuritySettings:
     # Refuse requests that did not arrive over HTTPS (always on in production).
     require_https: bool = True
     hsts_max_age: int = 31_536_000
+    # The web console's static files, served at /console/ (docs/console.md); None: none.
+    console_dir: Path | None = None
 
 
 @dataclass
@@ -203,6 +207,8 @@ def build_secure_edge(
     app: App = _WatchRevocations(KeysEndpoint(edge, keys), sessions)
     if settings.cors_origins:
         app = Cors(app, CorsPolicy.from_origins(settings.cors_origins))
+    if settings.console_dir is not None:
+        app = ConsoleFiles(app, settings.console_dir)
     app = SecurityHeaders(app, proxies=proxies, hsts_max_age=settings.hsts_max_age)
     if settings.require_https or production:
         app = HttpsOnly(app, proxies)

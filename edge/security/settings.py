@@ -40,6 +40,8 @@ def settings_from_env(env: Mapping[str, str], *, plaintext: bool) -> SecuritySet
     if fallback not in ("local", "reject"):
         raise ValueError("PALMGRID_EDGE_REPLAY_FALLBACK must be local or reject")
     servers = env.get("PALMGRID_MEMCACHED_SERVERS", "127.0.0.1:11211")
+    # The console's files: the repository's clients/console when the edge runs from it.
+    console = Path(env.get("PALMGRID_EDGE_CONSOLE_DIR", "clients/console"))
     return SecuritySettings(
         profile=cast(Literal["dev", "production"], profile),
         fieldcrypt_keys_dir=Path(
@@ -59,6 +61,7 @@ def settings_from_env(env: Mapping[str, str], *, plaintext: bool) -> SecuritySet
         # Plain HTTP in dev is loopback testing; in production only a trusted
         # terminator may speak it, and only for requests it received over HTTPS.
         require_https=profile == "production" or not plaintext,
+        console_dir=console if (console / "index.html").is_file() else None,
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from servers.account import users
+from servers.account import models, second_factor, users
 from servers.account.passwords import PasswordHasher
 
 # Supply offices of the demo staff other than the administrator.
@@ -65,4 +65,25 @@ def seed_demo_staff(
             display_name=staff.display_name,
             coverage=users.COVERAGE_ALL if staff.all_supply_offices else users.COVERAGE_LISTED,
             supply_offices=() if staff.all_supply_offices else DEMO_SUPPLY_OFFICES,
+        )
+
+
+def enrol_demo_second_factor(
+    session: Session, *, secret: str, hasher: PasswordHasher, now: datetime
+) -> None:
+    """Give every demo staff user without a second factor a confirmed one with `secret`
+    (PALMGRID_DEV_TOTP_SECRET, dev profile only), so the console's sign-in with a code
+    can be tried from an authenticator app. Recovery codes are not made: an
+    administrator's reset is the way back."""
+    for staff in DEMO_STAFF:
+        user = users.by_username(session, staff.username)
+        if user is None or session.get(models.SecondFactor, user.id) is not None:
+            continue
+        session.add(
+            models.SecondFactor(
+                user_id=user.id,
+                sealed_secret=second_factor.seal(hasher, user.id, secret),
+                confirm_time=now,
+                create_time=now,
+            )
         )

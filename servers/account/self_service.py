@@ -225,7 +225,11 @@ class SelfServiceMethods:
     ) -> account_pb.User:
         user_id = readable_user_id(request.name, self.core.runtime)
         with self.core.runtime.session() as session:
-            return users.to_proto(session, users.get(session, user_id), self.core.now())
+            user = users.to_proto(session, users.get(session, user_id), self.core.now())
+        principal = require_principal()
+        if principal.user == user.name:
+            user.permissions.extend(sorted(principal.permissions))
+        return user
 
     def UpdateUser(
         self, request: service_pb.UpdateUserRequest, context: grpc.ServicerContext

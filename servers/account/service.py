@@ -119,13 +119,22 @@ def make_spec(*, clock: Clock | None = None, config: AccountConfig | None = None
 
     def seed_demo(runtime: Runtime) -> None:
         chosen = runtime.settings_of(AccountConfig)
+        hasher = build_hasher(runtime, chosen)
         with runtime.session(write=True) as session:
             demo.seed_demo_staff(
                 session,
                 password=runtime.settings.dev_password,
-                hasher=build_hasher(runtime, chosen),
+                hasher=hasher,
                 now=chosen_clock.now(),
             )
+            if runtime.settings.dev_totp_secret:
+                session.flush()
+                demo.enrol_demo_second_factor(
+                    session,
+                    secret=runtime.settings.dev_totp_secret,
+                    hasher=hasher,
+                    now=chosen_clock.now(),
+                )
 
     def registrations(runtime: Runtime) -> Sequence[Registration]:
         core = build_core(runtime, clock=chosen_clock, config=runtime.settings_of(AccountConfig))

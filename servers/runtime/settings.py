@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # Dev-only conveniences, refused by the production profile.
     dev_captcha: str | None = None
     dev_password: str = DEFAULT_DEV_PASSWORD
+    # Base32 TOTP secret the demo staff are enrolled with (a second factor a newcomer
+    # can add to an authenticator app); unset or empty: they sign in with the password.
+    dev_totp_secret: str | None = None
     session_idle_seconds: int | None = Field(default=None, gt=0)
 
     @field_validator("memcached_servers", mode="before")
@@ -196,6 +199,8 @@ class Settings(BaseSettings):
             problems.append("PALMGRID_DEV_CAPTCHA (fixed captcha answers)")
         if "dev_password" in explicit:
             problems.append("PALMGRID_DEV_PASSWORD (demo passwords)")
+        if self.dev_totp_secret:
+            problems.append("PALMGRID_DEV_TOTP_SECRET (a known second-factor secret)")
         if (
             self.session_idle_seconds is not None
             and self.session_idle_seconds < DEFAULT_SESSION_IDLE_SECONDS

@@ -11,13 +11,22 @@ from sqlmodel import select
 
 from palmgrid.account.v1 import account_service_pb2 as service_pb
 from servers.account import models
-from tests.account.conftest import CAPTCHA, DEV_PASSWORD, Account, error_reason, fails
+from tests.account.conftest import (
+    CAPTCHA,
+    DEV_PASSWORD,
+    Account,
+    StartAccount,
+    error_reason,
+    fails,
+)
 
 
-def login(account: Account, code: str = "") -> service_pb.CreateSessionResponse:
+def login(
+    account: Account, code: str = "", username: str = "editor"
+) -> service_pb.CreateSessionResponse:
     return account.public.CreateSession(
         service_pb.CreateSessionRequest(
-            username="editor",
+            username=username,
             password=DEV_PASSWORD,
             captcha=account.captcha(),
             captcha_answer=CAPTCHA,
@@ -78,3 +87,24 @@ def test_customers_do_not_enrol_and_a_confirmed_factor_is_not_replaced(account: 
         service_pb.ConfirmSecondFactorRequest(name="users/me", code=code), metadata=editor
     )
     assert fails(enrol).code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_the_dev_secret_enrols_the_demo_staff_and_users_me_lists_the_permissions(
+    start_account: StartAccount,
+) -> None:
+    secret = "PALMGRIDACCOUNTTESTSECRET234567A"
+    account = start_account(dev_totp_secret=secret)
+    assert error_reason(fails(lambda: login(account))) == "SECOND_FACTOR_REQUIRED"
+    totp = pyotp.TOTP(secret)
+    signed = login(account, totp.at(account.clock.now()))
+    me = account.public.GetUser(
+        service_pb.GetUserRequest(name="users/me"), metadata=account.metadata(signed.token)
+    )
+    assert "care.articles.publish" in me.permissions
+    assert "account.users.list" not in me.permissions
+    admin = login(account, totp.at(account.clock.now()), username="admin")
+    other = account.public.GetUser(
+        service_pb.GetUserRequest(name=me.name), metadata=account.metadata(admin.token)
+    )
+    # Only users reading themselves get the list: it is the session's, not the user's.
+    assert other.username == "editor" and list(other.permissions) == []

@@ -52,8 +52,10 @@ FAST_ARGON2 = AccountConfig(
     binding_attempts_per_customer=10_000,
 )
 DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
-# The web console's origin, allowed by CORS.
+# An origin allowed by CORS (a console served from elsewhere).
 CONSOLE_ORIGIN = "https://console.palmgrid.test"
+# The web console's files, served by the edge at /console/.
+CONSOLE_DIR = Path(__file__).resolve().parents[2] / "clients" / "console"
 # Services the phone reaches through the edge (by process name and full service name).
 ROUTED = {
     "account": ["palmgrid.account.v1.AccountService", "palmgrid.account.v1.AccountAdminService"],
@@ -301,6 +303,7 @@ def start_system(
         # X-Forwarded-For, so per-IP limits of one test do not reach another.
         trusted_proxies=("127.0.0.1/32",),
         cors_origins=(CONSOLE_ORIGIN,),
+        console_dir=CONSOLE_DIR,
     )
     if edit_security is not None:
         security = edit_security(security)

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from sqlalchemy.exc import OperationalError
 
 from bench.devup_process import DevupFailed, start_devup
+from servers.devup import DEMO_TOTP_SECRET
 from servers.runtime import SYSTEM_CLOCK, create_engine
 from servers.runtime.settings import SERVICE_NAMES, Settings
 from servers.worker.status import JobStatus, job_statuses
@@ -81,6 +82,9 @@ def test_summary_names_addresses_and_credentials(dev_system: tuple[Settings, lis
         assert settings.service_address(name) in text
     assert str(settings.tls_dir / "ca.pem") in text
     assert "Palm-dev-2026!" in text
+    # The demo staff's second factor, and where the console is.
+    assert f"TOTP secret {DEMO_TOTP_SECRET}" in text
+    assert f"https://{settings.edge_host}:{settings.edge_port}/console/" in text
 
 
 def test_edge_answers_over_https_with_the_dev_ca(dev_system: tuple[Settings, list[str]]) -> None:
@@ -94,6 +98,10 @@ def test_edge_answers_over_https_with_the_dev_ca(dev_system: tuple[Settings, lis
         openapi = client.get("/openapi.json")
         assert openapi.status_code == 200
         assert "/v1/customers/{customer}/monthlyUsage" in str(openapi.json()["paths"])
+        # The console, from the repository's clients/console, with its own policy.
+        console = client.get("/console/")
+        assert console.status_code == 200
+        assert "script-src 'self'" in console.headers["content-security-policy"]
 
 
 def _first_run(settings: Settings, job: str, timeout: float = 60) -> JobStatus:

@@ -217,6 +217,7 @@ class User(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PERMISSIONS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `users/{user}`; the id is assigned by the server. `users/me`
     names the caller in requests.
@@ -276,6 +277,14 @@ class User(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the user was last changed."""
 
+    @_builtins.property
+    def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The permissions the caller's session holds now (its roles' permissions, or only
+        those of a pending password change or second-factor enrolment); filled only when
+        users read themselves (`users/me`), so that a console offers the pages the caller
+        may use. Servers check every call regardless.
+        """
+
     def __init__(
         self,
         *,
@@ -296,10 +305,11 @@ class User(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        permissions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "password_expire_time", b"password_expire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "kind", b"kind", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "name", b"name", "password_change_required", b"password_change_required", "password_expire_time", b"password_expire_time", "phone", b"phone", "roles", b"roles", "state", b"state", "state_reason", b"state_reason", "supply_office_coverage", b"supply_office_coverage", "supply_offices", b"supply_offices", "update_time", b"update_time", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "kind", b"kind", "last_login_time", b"last_login_time", "lock_expire_time", b"lock_expire_time", "name", b"name", "password_change_required", b"password_change_required", "password_expire_time", b"password_expire_time", "permissions", b"permissions", "phone", b"phone", "roles", b"roles", "state", b"state", "state_reason", b"state_reason", "supply_office_coverage", b"supply_office_coverage", "supply_offices", b"supply_offices", "update_time", b"update_time", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
