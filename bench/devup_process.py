@@ -15,7 +15,8 @@ from servers.runtime.settings import SERVICE_NAMES, Settings
 from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 120.0
+# Past ./dev up's own wait for the services (servers.devup.SERVICE_READY_TIMEOUT).
+START_TIMEOUT = 300.0
 
 
 class DevupFailed(RuntimeError):

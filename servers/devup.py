@@ -35,7 +35,8 @@ from tools import memcached
 
 DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
 EDGE_READY_TIMEOUT = 30.0
-SERVICE_READY_TIMEOUT = 60.0
+# A service seeds its demo data before it serves: on a busy machine that takes minutes.
+SERVICE_READY_TIMEOUT = 180.0
 # The demo staff's second-factor secret (base32), printed at start-up so that a newcomer
 # can add it to an authenticator app and sign in to the console. Dev profile only.
 DEMO_TOTP_SECRET = "PALMGRIDDEMOSTAFFTOTPSECRET23456"
@@ -175,7 +176,10 @@ class System:
             child.address = self.settings.service_address(name)
             self.children.append(child)
         for child in self.children[sandboxes:]:
-            wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
+            try:
+                wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
+            except TimeoutError as exc:
+                raise TimeoutError(f"{child.name}: {exc}; see {child.log_path}") from None
         # The worker calls the services, so it starts once they all serve.
         worker = _spawn("worker", [sys.executable, "-m", "servers.worker"], env, logs)
         worker.address = "jobs: python -m servers.worker status"
