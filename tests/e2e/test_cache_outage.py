@@ -13,7 +13,7 @@ import pytest
 
 from clients.edge_client import EdgeClient
 from clients.edge_errors import Unauthenticated
-from tests.e2e.conftest import demo_customer
+from tests.e2e.conftest import demo_customer, paid_in
 from tests.e2e.system import System, start_system
 from tools import memcached
 
@@ -46,11 +46,6 @@ def wait_for_ring(system: System) -> None:
     while not pool.live_servers():
         assert time.monotonic() < deadline, "Memcached did not rejoin"
         time.sleep(0.05)
-
-
-def paid_in(balance: dict[str, str]) -> int:
-    """Money received for a customer: settled or still pending confirmation."""
-    return int(balance["balanceFen"]) + int(balance["pendingFen"])
 
 
 def kill(node: memcached.MemcachedProcess) -> None:
