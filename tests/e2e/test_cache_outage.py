@@ -4,7 +4,6 @@ neither a revoked session nor invalidated data."""
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,7 +83,6 @@ def test_a_hung_memcached_costs_at_most_one_timeout(
     client.balance(customer)
     pool = system.secure.pool
     assert pool is not None
-    cached = [timed_balance(client, customer) for _ in range(9)]
     failures = pool.failures
     memcached_node.pause()
     first = timed_balance(client, customer)
@@ -94,10 +92,13 @@ def test_a_hung_memcached_costs_at_most_one_timeout(
     assert first >= 0.1
     assert pool.failures == failures + 1
     assert pool.live_servers() == []
-    # The others do not wait at all. They go to the services (the cache is bypassed),
-    # which costs far less than a timeout more than a cached read; a read that waited
-    # would cost more. Medians, so one read stalled by a loaded machine does not count.
-    assert statistics.median(later) < statistics.median(cached) + 0.1, (cached, first, later)
+    # The others do not wait at all: they cost what the same reads cost with the node
+    # killed (refused at once, nothing to wait for). Their fastest, since a loaded
+    # machine only ever adds time: had each waited, its fastest would be a timeout
+    # (100 ms) slower.
+    kill(memcached_node)
+    killed = [timed_balance(client, customer) for _ in range(9)]
+    assert min(later) < min(killed) + 0.05, (first, later, killed)
 
 
 def test_the_edge_keeps_serving_while_a_request_waits_on_a_hung_memcached(
