@@ -228,16 +228,15 @@ def start_system(
     data_dir: Path,
     *,
     settings_overrides: dict[str, Any] | None = None,
-    session: SessionPolicy | None = None,
-    flight: FlightOptions | None = None,
-    edit_security: Callable[[SecuritySettings], SecuritySettings] | None = None,
     demo_customers: int = DEMO_CUSTOMERS,
     account_config: AccountConfig | None = None,
+    **edge_options: Any,
 ) -> System:
     """A system on `data_dir`, which starts as a copy of a data directory a fresh system
     left (its SQLite databases migrated and seeded, its keys made): the services then
     start as `./dev up` restarts them, without migrating and seeding again (most of a
-    fresh start's time). Overridden database URLs start from nothing."""
+    fresh start's time). Overridden database URLs start from nothing. `edge_options`:
+    the edge's `session`, `flight` and `edit_security` (see `_launch`)."""
     config = account_config or FAST_ARGON2
     if not any(key.endswith("_database_url") for key in settings_overrides or {}):
         template = seeded_data_dir(demo_customers, config)
@@ -245,11 +244,9 @@ def start_system(
     return _launch(
         data_dir,
         settings_overrides=settings_overrides,
-        session=session,
-        flight=flight,
-        edit_security=edit_security,
         demo_customers=demo_customers,
         account_config=config,
+        **edge_options,
     )
 
 
