@@ -1,6 +1,7 @@
 """Fixtures for the tests of the staff CLI: the real `palm` executable, run as a
-subprocess against a whole running system (one per test module), each staff member
-signed in with a config directory of their own.
+subprocess against a whole running system (one for the package, but for modules that
+set `OWN_SYSTEM = True`), each staff member signed in with a config directory of their
+own.
 
 `palm_executable` is the console script installed beside the interpreter (`./dev`
 installs the project); when the interpreter's environment was installed from another
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from clients.edge_client import EdgeClient
-from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, start_system
+from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, system_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,11 +94,7 @@ def palm_executable(directory: Path) -> Path:
     return script
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    running = start_system(tmp_path_factory.mktemp("system"))
-    yield running
-    running.stop()
+shared_system, system = system_fixtures()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ ADMIN = "admin"
 BAD = {"3100001008", "3100001032", "3100001065"}
 GOOD = [n for n in (f"31000{1001 + i:05d}" for i in range(100)) if n not in BAD]
 READINGS = 10_000
+OWN_SYSTEM = True
 
 
 def at_terminal(palm: Palm, user: str, *args: str) -> tuple[int, str]:

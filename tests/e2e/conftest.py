@@ -1,14 +1,13 @@
-"""Fixtures for the end-to-end tests: one running system per module, and clients.
+"""Fixtures for the end-to-end tests: one running system for the package, and clients.
 
-`system` is shared by the tests of a module (starting it takes a few seconds);
+`system` is shared by the package's modules (starting one takes seconds), but for
+modules that set `OWN_SYSTEM = True` or define a `system` fixture of their own;
 `new_customer(...)` registers a fresh app user over the edge, logs in and binds
 the demo customers asked for (with the code each sends to its registered phone).
 """
 
 from __future__ import annotations
 
-import itertools
-import string
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,21 +15,18 @@ import pytest
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
 from tests.e2e.binding_codes import bind
-from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, start_system
-
-_names = itertools.count()
-_addresses = itertools.count(1)
-
-
-def fresh_address() -> str:
-    """A client address of its own (sent as X-Forwarded-For through the trusted proxy)."""
-    n = next(_addresses)
-    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+from tests.e2e.fresh import fresh_address, fresh_username
+from tests.e2e.system import CAPTCHA, PASSWORD, STAFF_PASSWORD, System, system_fixtures
 
 
 def demo_customer(n: int) -> str:
     """The n-th demo customer's number (1-based)."""
     return str(3_100_000_000 + n)
+
+
+def paid_in(balance: dict[str, str]) -> int:
+    """Money received for a customer: settled or still pending confirmation."""
+    return int(balance["balanceFen"]) + int(balance["pendingFen"])
 
 
 def refusal(client: EdgeClient, path: str) -> str:
@@ -42,17 +38,7 @@ def refusal(client: EdgeClient, path: str) -> str:
     return "200"
 
 
-def fresh_username() -> str:
-    n = next(_names)
-    letters = string.ascii_lowercase
-    return "tester" + "".join(letters[(n // 26**i) % 26] for i in range(4))
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    running = start_system(tmp_path_factory.mktemp("system"))
-    yield running
-    running.stop()
+shared_system, system = system_fixtures()
 
 
 ClientFactory = Callable[..., EdgeClient]

@@ -22,7 +22,7 @@ from palmgrid.billing.v1 import (
     payment_pb2,
 )
 from tests.e2e.binding_codes import bind
-from tests.e2e.conftest import demo_customer
+from tests.e2e.conftest import demo_customer, paid_in
 from tests.e2e.system import System
 
 NewCustomer = Callable[..., EdgeClient]
@@ -120,7 +120,8 @@ def test_the_next_read_after_a_payment_is_fresh(system: System, new_customer: Ne
     payment = client.pay(customer, 1000, "PAYMENT_CHANNEL_WECHAT_PAY")
     after = client.balance_reply(customer)
     assert after.headers["x-cache"] == "MISS"
-    assert int(after.json["pendingFen"]) == int(before["pendingFen"]) + 1000
+    # Pending, or already confirmed when the sandbox was quicker than this read.
+    assert paid_in(after.json) == paid_in(before) + 1000
     wait_until_succeeded(client, payment["name"])
     # Billing announces the confirmed payment after its commit, as its change hook does.
     assert TagInvalidator.shared([system.memcached.address]).bump_customers([customer])

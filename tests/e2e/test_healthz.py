@@ -8,6 +8,9 @@ import httpx
 
 from tests.e2e.system import ROUTED, System
 
+# It kills the Memcached and stops a service.
+OWN_SYSTEM = True
+
 
 def _health(system: System) -> httpx.Response:
     return httpx.get(f"{system.url}/healthz", verify=str(system.ca_file), timeout=15)

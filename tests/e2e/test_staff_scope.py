@@ -3,7 +3,7 @@ and a change of a staff member's offices drops what the edge cached for them at 
 
 The demo agent (account.users.list) covers the 麒麟 office (QJ-QL, demo customers 1–5
 of every ten); demo customer 6 is in 沾益 (QJ-ZY). This module changes the agent's
-offices, so it runs its own system (the `system` fixture is per module).
+offices, so it runs its own system (OWN_SYSTEM).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tests.e2e.conftest import demo_customer, refusal
 from tests.e2e.system import System
 
 IN_SCOPE, OUT_OF_SCOPE = 1, 6
+OWN_SYSTEM = True
 
 
 def user_routes(phone: EdgeClient) -> dict[str, str]:
