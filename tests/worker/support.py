@@ -24,6 +24,8 @@ def process_env(data_dir: Path, **variables: str) -> dict[str, str]:
         PALMGRID_DATA_DIR=str(data_dir),
         PALMGRID_LOG_LEVEL="INFO",
         PALMGRID_WORKER_TICK_SECONDS="0.05",
+        # Any free port for the jobs API: tests run several workers on one host.
+        PALMGRID_WORKER_PORT="0",
     )
     env.update(variables)
     return env
