@@ -181,6 +181,7 @@ def palm(system: System, jobs_worker: JobsWorker, tmp_path_factory: pytest.TempP
                 for name, service in system.services.items()
             },
             "PALMGRID_WORKER_TARGET": jobs_worker.target,
+            "PALMGRID_MEMCACHED_SERVERS": system.memcached.address,
         }
     )
     directory = tmp_path_factory.mktemp("palm")

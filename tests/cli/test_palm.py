@@ -83,16 +83,33 @@ def test_commands_before_login_and_after_logout_exit_3(palm: Palm) -> None:
     assert after.code == 3 and "palm login" in after.err
 
 
-def test_health_lists_every_service_and_exits_7_when_one_is_down(palm: Palm) -> None:
+def test_health_lists_every_service_its_database_and_memcached_and_exits_7_when_one_is_down(
+    palm: Palm, system: System
+) -> None:
     done = palm.run("anyone", "health", "--json")
-    states = json.loads(done.out)
-    assert {states[name] for name in ("account", "billing", "outage", "care")} == {"SERVING"}
-    assert done.code == (0 if set(states.values()) == {"SERVING"} else 7)
+    report = json.loads(done.out)
+    for part in ("services", "databases"):
+        states = report[part]
+        assert {states[name] for name in ("account", "billing", "outage", "care", "worker")} == {
+            "SERVING"
+        }, report
+    assert report["memcached"] == {system.memcached.address: "UP"}
+    assert done.code == (0 if report["status"] == "SERVING" else 7)
 
+    dead = f"127.0.0.1:{free_port()}"
     down = palm.run(
-        "anyone", "health", "--json", env={"PALMGRID_OUTAGE_TARGET": f"127.0.0.1:{free_port()}"}
+        "anyone",
+        "health",
+        "--json",
+        env={
+            "PALMGRID_OUTAGE_TARGET": f"127.0.0.1:{free_port()}",
+            "PALMGRID_MEMCACHED_SERVERS": f"{system.memcached.address},{dead}",
+        },
     )
-    assert json.loads(down.out)["outage"] == "UNAVAILABLE" and down.code == 7
+    report = json.loads(down.out)
+    assert report["services"]["outage"] == report["databases"]["outage"] == "UNAVAILABLE"
+    assert report["memcached"] == {system.memcached.address: "UP", dead: "DOWN"}
+    assert report["status"] == "NOT_SERVING" and down.code == 7
 
 
 def test_usage_errors_exit_2(palm: Palm) -> None:
