@@ -118,9 +118,16 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
     def ListJobs(
         self, request: worker_service_pb2.ListJobsRequest, context: Any
     ) -> worker_service_pb2.ListJobsResponse:
-        return worker_service_pb2.ListJobsResponse(
-            jobs=job_resources(self.runtime, self.clock.now())
-        )
+        # A handful of jobs: read them all, page by name.
+        after = paging.decode_token(request.page_token, types=(str,))
+        size = paging.page_size(request.page_size, 50)
+        jobs = [
+            job
+            for job in job_resources(self.runtime, self.clock.now())
+            if after is None or job.name > after[0]
+        ]
+        token = paging.next_page_token(jobs, size, lambda job: [job.name])
+        return worker_service_pb2.ListJobsResponse(jobs=jobs[:size], next_page_token=token)
 
     def ListJobRuns(
         self, request: worker_service_pb2.ListJobRunsRequest, context: Any

@@ -1,7 +1,7 @@
 """The worker's jobs API (palmgrid.worker.v1.WorkerService) over real gRPC with mTLS,
 served by the worker's own server (the runtime's, as `python -m servers.worker` builds
 it) on the job database a Worker runs its jobs on: what ListJobs and ListJobRuns answer
-is what the runs recorded, RunJob makes a job due and is refused while it runs, and
+is what the runs recorded (paged), RunJob makes a job due and is refused while it runs, and
 only callers holding the permissions may call."""
 
 from __future__ import annotations
@@ -124,6 +124,15 @@ def test_jobs_are_listed_with_their_last_runs_as_recorded(api: Api) -> None:
     assert failed.last_run.message == "RuntimeError: the staging database is gone"
     assert failed.failure_count == 1
     assert not jobs["jobs/test.idle"].HasField("last_run")
+    first = api.stub.ListJobs(
+        worker_service_pb2.ListJobsRequest(page_size=2), metadata=api.staff(*ALL)
+    )
+    rest = api.stub.ListJobs(
+        worker_service_pb2.ListJobsRequest(page_size=2, page_token=first.next_page_token),
+        metadata=api.staff(*ALL),
+    )
+    assert [job.name for job in (*first.jobs, *rest.jobs)] == list(jobs)
+    assert rest.next_page_token == ""
 
 
 def test_runs_are_paged_newest_first_for_one_job_or_all(api: Api) -> None:

@@ -31,13 +31,17 @@ from palmgrid.options.v1 import options_pb2 as palmgrid_dot_options_dot_v1_dot_o
 from palmgrid.worker.v1 import resources_pb2 as palmgrid_dot_worker_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'palmgrid/worker/v1/worker_service.proto\x12\x12palmgrid.worker.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a!palmgrid/options/v1/options.proto\x1a\"palmgrid/worker/v1/resources.proto\"\x11\n\x0fListJobsRequest\"9\n\x10ListJobsResponse\x12%\n\x04jobs\x18\x01 \x03(\x0b\x32\x17.palmgrid.worker.v1.Job\"\xb5\x01\n\x12ListJobRunsRequest\x12Z\n\x06parent\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\xfa\x41\x18\n\x16worker.palmgrid.cn/Job\xbaH(r&2$^jobs/(-|[a-z0-9][a-z0-9._-]{0,99})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\\\n\x13ListJobRunsResponse\x12,\n\x08job_runs\x18\x01 \x03(\x0b\x32\x1a.palmgrid.worker.v1.JobRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\rRunJobRequest\x12T\n\x04name\x18\x01 \x01(\tBF\xe2\x41\x01\x02\xfa\x41\x18\n\x16worker.palmgrid.cn/Job\xbaH$r\"2 ^jobs/[a-z0-9][a-z0-9._-]{0,99}$2\xb7\x03\n\rWorkerService\x12\x81\x01\n\x08ListJobs\x12#.palmgrid.worker.v1.ListJobsRequest\x1a$.palmgrid.worker.v1.ListJobsResponse\"*\xca\xf3\x18\x16\n\x14\x12\x10worker.jobs.list\x18\x01\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12\x9d\x01\n\x0bListJobRuns\x12&.palmgrid.worker.v1.ListJobRunsRequest\x1a\'.palmgrid.worker.v1.ListJobRunsResponse\"=\xca\xf3\x18\x19\n\x17\x12\x13worker.jobRuns.list\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{parent=jobs/*}/runs\x12\x81\x01\n\x06RunJob\x12!.palmgrid.worker.v1.RunJobRequest\x1a\x17.palmgrid.worker.v1.Job\";\xca\xf3\x18\x17\n\x13\x12\x0fworker.jobs.run\x18\x01\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/{name=jobs/*}:run:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'palmgrid/worker/v1/worker_service.proto\x12\x12palmgrid.worker.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a!palmgrid/options/v1/options.proto\x1a\"palmgrid/worker/v1/resources.proto\"V\n\x0fListJobsRequest\x12!\n\tpage_size\x18\x01 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"R\n\x10ListJobsResponse\x12%\n\x04jobs\x18\x01 \x03(\x0b\x32\x17.palmgrid.worker.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x12ListJobRunsRequest\x12Z\n\x06parent\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\xfa\x41\x18\n\x16worker.palmgrid.cn/Job\xbaH(r&2$^jobs/(-|[a-z0-9][a-z0-9._-]{0,99})$\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12 \n\npage_token\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xbaH\x05r\x03\x18\x80\x08\"\\\n\x13ListJobRunsResponse\x12,\n\x08job_runs\x18\x01 \x03(\x0b\x32\x1a.palmgrid.worker.v1.JobRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\rRunJobRequest\x12T\n\x04name\x18\x01 \x01(\tBF\xe2\x41\x01\x02\xfa\x41\x18\n\x16worker.palmgrid.cn/Job\xbaH$r\"2 ^jobs/[a-z0-9][a-z0-9._-]{0,99}$2\xb7\x03\n\rWorkerService\x12\x81\x01\n\x08ListJobs\x12#.palmgrid.worker.v1.ListJobsRequest\x1a$.palmgrid.worker.v1.ListJobsResponse\"*\xca\xf3\x18\x16\n\x14\x12\x10worker.jobs.list\x18\x01\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12\x9d\x01\n\x0bListJobRuns\x12&.palmgrid.worker.v1.ListJobRunsRequest\x1a\'.palmgrid.worker.v1.ListJobRunsResponse\"=\xca\xf3\x18\x19\n\x17\x12\x13worker.jobRuns.list\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{parent=jobs/*}/runs\x12\x81\x01\n\x06RunJob\x12!.palmgrid.worker.v1.RunJobRequest\x1a\x17.palmgrid.worker.v1.Job\";\xca\xf3\x18\x17\n\x13\x12\x0fworker.jobs.run\x18\x01\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/{name=jobs/*}:run:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'palmgrid.worker.v1.worker_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LISTJOBSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTJOBSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTJOBSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTJOBSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\005r\003\030\200\010'
   _globals['_LISTJOBRUNSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTJOBRUNSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\030\n\026worker.palmgrid.cn/Job\272H(r&2$^jobs/(-|[a-z0-9][a-z0-9._-]{0,99})$'
   _globals['_LISTJOBRUNSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -53,15 +57,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKERSERVICE'].methods_by_name['RunJob']._loaded_options = None
   _globals['_WORKERSERVICE'].methods_by_name['RunJob']._serialized_options = b'\312\363\030\027\n\023\022\017worker.jobs.run\030\001\030\001\202\323\344\223\002\032\"\025/v1/{name=jobs/*}:run:\001*'
   _globals['_LISTJOBSREQUEST']._serialized_start=253
-  _globals['_LISTJOBSREQUEST']._serialized_end=270
-  _globals['_LISTJOBSRESPONSE']._serialized_start=272
-  _globals['_LISTJOBSRESPONSE']._serialized_end=329
-  _globals['_LISTJOBRUNSREQUEST']._serialized_start=332
-  _globals['_LISTJOBRUNSREQUEST']._serialized_end=513
-  _globals['_LISTJOBRUNSRESPONSE']._serialized_start=515
-  _globals['_LISTJOBRUNSRESPONSE']._serialized_end=607
-  _globals['_RUNJOBREQUEST']._serialized_start=609
-  _globals['_RUNJOBREQUEST']._serialized_end=710
-  _globals['_WORKERSERVICE']._serialized_start=713
-  _globals['_WORKERSERVICE']._serialized_end=1152
+  _globals['_LISTJOBSREQUEST']._serialized_end=339
+  _globals['_LISTJOBSRESPONSE']._serialized_start=341
+  _globals['_LISTJOBSRESPONSE']._serialized_end=423
+  _globals['_LISTJOBRUNSREQUEST']._serialized_start=426
+  _globals['_LISTJOBRUNSREQUEST']._serialized_end=607
+  _globals['_LISTJOBRUNSRESPONSE']._serialized_start=609
+  _globals['_LISTJOBRUNSRESPONSE']._serialized_end=701
+  _globals['_RUNJOBREQUEST']._serialized_start=703
+  _globals['_RUNJOBREQUEST']._serialized_end=804
+  _globals['_WORKERSERVICE']._serialized_start=807
+  _globals['_WORKERSERVICE']._serialized_end=1246
 # @@protoc_insertion_point(module_scope)
