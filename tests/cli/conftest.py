@@ -25,7 +25,6 @@ import grpc
 import pytest
 
 from clients.edge_client import EdgeClient
-from palmgrid.type.v1 import identity_pb2
 from palmgrid.worker.v1 import worker_service_pb2_grpc
 from servers.runtime import SYSTEM_CLOCK, Runtime, Server, build_server, load_signer
 from servers.worker.config import WorkerConfig
@@ -33,6 +32,7 @@ from servers.worker.job import load_jobs
 from servers.worker.runner import Worker
 from servers.worker.service import make_spec as worker_spec
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, start_system
+from tests.worker.support import staff_on_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,15 +129,7 @@ class JobsWorker:
         assertion for it, to ask the worker directly what `palm` shows."""
         settings = self.runtime.settings
         signer = load_signer(settings.identity_dir, settings.identity_key_id)
-        admin = identity_pb2.Principal(
-            user="users/admin",
-            username="admin",
-            kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-            roles=["admin"],
-            permissions=["worker.jobs.list", "worker.jobRuns.list"],
-            all_supply_offices=True,
-        )
-        metadata = [signer.metadata(admin, audience="worker", caller="cli")]
+        metadata = staff_on_worker(signer, "worker.jobs.list", "worker.jobRuns.list")
         return worker_service_pb2_grpc.WorkerServiceStub(self.channel), metadata
 
 

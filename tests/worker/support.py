@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from palmgrid.type.v1 import identity_pb2
+from servers.runtime import AssertionSigner
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -94,3 +97,17 @@ def probe_runs(probe_file: Path) -> list[ProbeRun]:
             ends[run] = float(moment)
     runs = [ProbeRun(run, pid, start, ends.get(run)) for run, (pid, start) in starts.items()]
     return sorted(runs, key=lambda r: r.start)
+
+
+def staff_on_worker(signer: AssertionSigner, *permissions: str) -> list[tuple[str, bytes]]:
+    """An administrator's assertion for the worker's jobs API, holding `permissions`,
+    as the staff CLI forwards it (caller `cli`)."""
+    principal = identity_pb2.Principal(
+        user="users/ops-one",
+        username="opsone",
+        kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+        roles=["admin"],
+        permissions=permissions,
+        all_supply_offices=True,
+    )
+    return [signer.metadata(principal, audience="worker", caller="cli")]

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from palmgrid.type.v1 import identity_pb2
 from palmgrid.worker.v1 import resources_pb2, worker_service_pb2, worker_service_pb2_grpc
 from servers.runtime import (
     AssertionSigner,
@@ -30,6 +29,7 @@ from servers.worker.runner import Worker
 from servers.worker.service import make_spec
 from servers.worker.status import job_statuses
 from tests.audit_log import MemoryAuditLog, with_audit_log
+from tests.worker.support import staff_on_worker
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 Outcome = resources_pb2.JobRunOutcome
@@ -57,15 +57,7 @@ class Api:
     audit: MemoryAuditLog
 
     def staff(self, *permissions: str) -> list[tuple[str, bytes]]:
-        principal = identity_pb2.Principal(
-            user="users/ops-one",
-            username="opsone",
-            kind=identity_pb2.PRINCIPAL_KIND_STAFF,
-            roles=["admin"],
-            permissions=permissions,
-            all_supply_offices=True,
-        )
-        return [self.signer.metadata(principal, audience="worker", caller="cli")]
+        return staff_on_worker(self.signer, *permissions)
 
 
 @pytest.fixture(scope="module")
