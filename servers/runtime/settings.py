@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     care_database_url: str | None = None
     ingest_database_url: str | None = None
     notification_database_url: str | None = None
-    # The worker's own job-state database (servers.worker), not a gRPC service.
+    # The worker's own job-state database (servers.worker; its jobs API reads it too).
     worker_database_url: str | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
