@@ -50,7 +50,8 @@ def list_jobs(as_json: output.JsonFlag = False) -> None:
     Example: `palm jobs list`
     """
     reply: worker_service_pb2.ListJobsResponse = _worker_call(
-        "ListJobs", worker_service_pb2.ListJobsRequest(page_size=1000)  # all: a few dozen
+        "ListJobs",
+        worker_service_pb2.ListJobsRequest(page_size=1000),  # all: a few dozen
     )
     rows = []
     for job in reply.jobs:
