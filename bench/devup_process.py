@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.runtime.settings import SERVICE_NAMES, Settings
+from servers.runtime.settings import GRPC_SERVER_NAMES, Settings
 from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def start_devup(data_dir: Path, **extra_env: str) -> RunningDevup:
     returns once it printed that PalmGrid is up."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")}
     env["PALMGRID_DATA_DIR"] = str(data_dir)
-    for name in SERVICE_NAMES:
+    for name in GRPC_SERVER_NAMES:
         env[f"PALMGRID_{name.upper()}_PORT"] = str(free_port())
     env["PALMGRID_EDGE_PORT"] = str(free_port())
     env["PALMGRID_MEMCACHED_SERVERS"] = f"127.0.0.1:{free_port()}"
@@ -94,6 +94,6 @@ def start_devup(data_dir: Path, **extra_env: str) -> RunningDevup:
     settings = Settings(
         data_dir=data_dir,
         edge_port=int(env["PALMGRID_EDGE_PORT"]),
-        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in SERVICE_NAMES},
+        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in GRPC_SERVER_NAMES},
     )
     return RunningDevup(process, settings, env, lines)

@@ -19,7 +19,7 @@ from palmgrid.options.v1 import options_pb2
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 CONTRACT_FILE = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
-PUBLIC_SERVICES = ("account", "billing", "outage", "expansion", "inspection", "care")
+PUBLIC_SERVICES = ("account", "billing", "outage", "expansion", "inspection", "care", "worker")
 INTERNAL_SERVICES = ("ingest", "notification")
 
 # Every route of CONTRACT.md (edge endpoints aside) and whether anyone may call it.

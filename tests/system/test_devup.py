@@ -1,5 +1,5 @@
-"""`./dev up` brings the whole system up: every service SERVING over mTLS, listed by
-reflection, and everything stopped cleanly on Ctrl-C."""
+"""`./dev up` brings the whole system up: every service and the worker's jobs API
+SERVING over mTLS, listed by reflection, and everything stopped cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from bench.devup_process import DevupFailed, start_devup
 from servers.devup import DEMO_TOTP_SECRET
 from servers.runtime import SYSTEM_CLOCK, create_engine
-from servers.runtime.settings import SERVICE_NAMES, Settings
+from servers.runtime.settings import GRPC_SERVER_NAMES, Settings
 from servers.worker.status import JobStatus, job_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def _channel(settings: Settings, name: str) -> grpc.Channel:
     return grpc.secure_channel(settings.service_address(name), credentials)
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+@pytest.mark.parametrize("name", GRPC_SERVER_NAMES)
 def test_every_service_is_serving(dev_system: tuple[Settings, list[str]], name: str) -> None:
     settings, _ = dev_system
     with _channel(settings, name) as channel:
@@ -66,7 +66,7 @@ def test_every_service_is_serving(dev_system: tuple[Settings, list[str]], name: 
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+@pytest.mark.parametrize("name", GRPC_SERVER_NAMES)
 def test_reflection_lists_the_service(dev_system: tuple[Settings, list[str]], name: str) -> None:
     settings, _ = dev_system
     with _channel(settings, name) as channel:
@@ -78,7 +78,7 @@ def test_reflection_lists_the_service(dev_system: tuple[Settings, list[str]], na
 def test_summary_names_addresses_and_credentials(dev_system: tuple[Settings, list[str]]) -> None:
     settings, lines = dev_system
     text = "\n".join(lines)
-    for name in SERVICE_NAMES:
+    for name in GRPC_SERVER_NAMES:
         assert settings.service_address(name) in text
     assert str(settings.tls_dir / "ca.pem") in text
     assert "Palm-dev-2026!" in text
