@@ -64,6 +64,7 @@ ROUTED = {
     "expansion": ["palmgrid.expansion.v1.ExpansionService"],
     "inspection": ["palmgrid.inspection.v1.InspectionService"],
     "care": ["palmgrid.care.v1.CareService"],
+    "ingest": ["palmgrid.ingest.v1.IngestService"],
 }
 
 
