@@ -388,3 +388,63 @@ def test_an_administrator_revokes_a_session_and_that_tab_is_signed_out(
     # for a sign-in.
     editor.page.goto(f"{editor.url}#/articles")
     editor.page.wait_for_selector("form.signin")
+
+
+def test_an_administrator_imports_a_csv_file_and_discards_its_quarantined_record(
+    signed_in: SignedIn,
+) -> None:
+    # One assignment of a demo customer to the tariff it has (unchanged), one of an
+    # unknown customer (quarantined).
+    csv_file = (
+        "id,update_time,tariff\n"
+        f"{demo_customer(20)},2026-12-06T10:00:00+08:00,residential-tiered\n"
+        "3199999999,2026-12-06T10:00:00+08:00,residential-tiered\n"
+    ).encode()
+    tab = signed_in("admin")
+    page = tab.go("imports")
+    page.get_by_label("数据来源").select_option("IMPORT_SOURCE_TARIFF_ASSIGNMENTS")
+    page.get_by_label("CSV 文件（不选则读中间库）").set_input_files(
+        {"name": "assignments.csv", "mimeType": "text/csv", "buffer": csv_file}
+    )
+    page.get_by_role("button", name="开始导入").click()
+    done = page.locator("[role=status]").filter(has_text="已完成，已读 2 / 2")
+    done.wait_for()
+    assert done.inner_text().endswith("应用 0，未变 1，隔离 1")
+    job_id = done.inner_text().split("：")[0]
+    job_row = page.locator("main table tr", has_text=job_id)
+    assert job_row.locator("td").all_inner_texts()[1:7] == [
+        "电价变更",
+        "已完成",
+        "2 / 2",
+        "1",
+        "0",
+        "1",
+    ]
+    record = page.locator("main table tr", has_text="3199999999")
+    assert "UNKNOWN_CUSTOMER" in record.inner_text()
+    assert f"importJobs/{job_id}" in record.inner_text()
+    record.get_by_role("textbox").fill("营销系统无此户号")
+    record.get_by_role("button", name="丢弃").click()
+    record.wait_for(state="detached")
+    assert tab.problems == []
+
+
+def test_a_staff_member_without_the_permission_is_refused_the_import_routes(
+    signed_in: SignedIn,
+) -> None:
+    tab = signed_in("editor")
+    page = tab.go("imports")
+    assert "数据导入" not in page.locator("nav a").all_inner_texts()
+    refusals = page.evaluate(
+        """async () => {
+            const api = await import('./js/api.js');
+            const out = [];
+            for (const [method, path] of [['GET', '/v1/importJobs'], ['GET', '/v1/quarantinedRecords'],
+                                          ['POST', '/v1/quarantinedRecords/q1:discard']]) {
+              try { await api.call(method, path, method === 'POST' ? {body: {reason: 'x'}} : {}); out.push('allowed'); }
+              catch (e) { out.push(e.status + ' ' + e.reason); }
+            }
+            return out;
+        }"""
+    )
+    assert refusals == ["403 PERMISSION_DENIED"] * 3
