@@ -1,9 +1,9 @@
 """`./dev up`: the whole PalmGrid system on one machine, in the dev profile.
 
 Starts a local Memcached, every service as its own process, the worker (once the
-services serve) and the edge; generates a dev CA and certificates under the data
-directory; waits until every service answers its health check; prints addresses and
-credentials; stops everything cleanly on Ctrl-C.
+services serve; it serves its jobs API on its own port) and the edge; generates a dev
+CA and certificates under the data directory; waits until every service answers its
+health check; prints addresses and credentials; stops everything cleanly on Ctrl-C.
 Re-running it reuses the data directory (`PALMGRID_DATA_DIR`, default `./.palmgrid`).
 """
 
@@ -176,10 +176,12 @@ class System:
             self.children.append(child)
         for child in self.children[sandboxes:]:
             wait_serving(child.address, credentials, SERVICE_READY_TIMEOUT)
-        # The worker calls the services, so it starts once they all serve.
+        # The worker calls the services, so it starts once they all serve; it serves
+        # its jobs API (palmgrid.worker.v1) itself, which the edge routes too.
         worker = _spawn("worker", [sys.executable, "-m", "servers.worker"], env, logs)
-        worker.address = "jobs: python -m servers.worker status"
+        worker.address = self.settings.service_address("worker")
         self.children.append(worker)
+        wait_serving(worker.address, credentials, SERVICE_READY_TIMEOUT)
         if importlib.util.find_spec("edge.__main__") is None:
             return  # the edge is not built yet
         edge = _spawn("edge", [sys.executable, "-m", "edge", "serve", *self.edge_args()], env, logs)

@@ -1,8 +1,9 @@
-"""`python -m servers.healthcheck SERVICE`: ask the service listening on this host for
-its `grpc.health.v1` status, with the process's own settings and client certificate;
-exit 0 when SERVING, 1 otherwise (NOT_SERVING while starting or draining, UNAVAILABLE
-when nothing answers). Kubernetes' readiness probe of a service (deploy/k8s): its
-built-in gRPC probe speaks no TLS, and every service requires mTLS."""
+"""`python -m servers.healthcheck SERVICE`: ask the service (or the worker, for its jobs
+API) listening on this host for its `grpc.health.v1` status, with the process's own
+settings and client certificate; exit 0 when SERVING, 1 otherwise (NOT_SERVING while
+starting or draining, UNAVAILABLE when nothing answers). Kubernetes' readiness probe
+of a service (deploy/k8s): its built-in gRPC probe speaks no TLS, and every service
+requires mTLS."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from servers.runtime import tls
-from servers.runtime.settings import SERVICE_NAMES, Settings, SettingsError, load_settings
+from servers.runtime.settings import GRPC_SERVER_NAMES, Settings, SettingsError, load_settings
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -44,7 +45,7 @@ def service_state(settings: Settings, service: str, port: int | None = None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m servers.healthcheck", description=__doc__)
-    parser.add_argument("service", choices=SERVICE_NAMES)
+    parser.add_argument("service", choices=GRPC_SERVER_NAMES)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()

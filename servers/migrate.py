@@ -38,9 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for process in args.process or PROCESSES:
         url = settings.database_url_for(process)
-        migrate_process(
-            process, url, default_migrations_dir(process), runtime_tables=process != WORKER
-        )
+        migrate_process(process, url, default_migrations_dir(process), runtime_tables=True)
         print(f"{process}: migrated")
     return 0
 

@@ -21,6 +21,8 @@ DEFAULT_PORTS = {
     "care": 50056,
     "ingest": 50057,
     "notification": 50058,
+    # The worker's jobs API (palmgrid.worker.v1).
+    "worker": 50059,
 }
 
 
@@ -34,6 +36,8 @@ class CliConfig:
     cert_file: Path
     key_file: Path
     session_file: Path
+    # host:port of each Memcached node (PALMGRID_MEMCACHED_SERVERS), for `palm health`.
+    memcached_servers: tuple[str, ...] = ("127.0.0.1:11211",)
 
     def target(self, service: str) -> str:
         """host:port of a PalmGrid service (PALMGRID_<SERVICE>_TARGET or _PORT)."""
@@ -58,4 +62,9 @@ def load_config() -> CliConfig:
         cert_file=Path(env.get("PALMGRID_CLI_CERT_FILE", tls_dir / "cli.pem")),
         key_file=Path(env.get("PALMGRID_CLI_KEY_FILE", tls_dir / "cli.key")),
         session_file=home / "session",
+        memcached_servers=tuple(
+            part.strip()
+            for part in env.get("PALMGRID_MEMCACHED_SERVERS", "127.0.0.1:11211").split(",")
+            if part.strip()
+        ),
     )

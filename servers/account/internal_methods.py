@@ -32,7 +32,7 @@ from servers.runtime import NotFound, Unauthenticated, paging, require_principal
 from servers.runtime.idempotency import forget_anonymous_keys
 from servers.runtime.identity import load_public_key
 from servers.runtime.protoconv import from_timestamp
-from servers.runtime.settings import SERVICE_NAMES
+from servers.runtime.settings import GRPC_SERVER_NAMES
 
 # Optional topics and the subscription switch that turns each off.
 OPTIONAL_TOPICS: dict[int, str] = {
@@ -79,7 +79,7 @@ class InternalMethods:
         caller = require_principal().username
         assertions = {
             service: self.core.signer.sign(principal, audience=service, caller=caller)
-            for service in SERVICE_NAMES
+            for service in GRPC_SERVER_NAMES
         }
         assertion = assertions["account"]
         response = internal_pb.AuthenticateSessionResponse(

@@ -32,6 +32,7 @@ from servers.runtime.audit import AuditSink
 from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
+from servers.runtime.health import DependencyHealth, Probe
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import ContractError, MethodInfo, find_service, method_table
@@ -135,6 +136,7 @@ def create_server(
     audit_sink: AuditSink | None = None,
     audit_outbox: AuditOutbox | None = None,
     async_streams: bool = False,
+    dependencies: Mapping[str, Probe] | None = None,
 ) -> tuple[Server, int]:
     """Build (not start) a server for `registrations`; returns it and the bound port.
 
@@ -150,6 +152,8 @@ def create_server(
     streams open: blocking methods still run on a pool of `max_workers` threads, and
     server streams written as async generators run on the server's event loop (a thread
     of its own), holding no pool thread while they wait.
+    `dependencies` are further health-check names answered by running their probe
+    (`servers.runtime.health`: `build_server` gives "database").
     """
     names, methods = _checked(registrations)
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}")
@@ -160,7 +164,7 @@ def create_server(
         # The span is outermost, so the pipeline's log line and audit record carry it.
         interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
         grpc_server = grpc.server(pool, interceptors=interceptors, options=server_options)
-        health_servicer = _install(grpc_server, registrations, names)
+        health_servicer = _install(grpc_server, registrations, names, dependencies)
         port = _bind(grpc_server, address, credentials)
         return Server(grpc_server, health_servicer, names), port
     interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
@@ -178,7 +182,7 @@ def create_server(
 
     try:
         aio_server = loop.run(build())
-        health_servicer = _install(aio_server, registrations, names)
+        health_servicer = _install(aio_server, registrations, names, dependencies)
         port = _bind(aio_server, address, credentials)
     except BaseException:
         loop.close()
@@ -291,13 +295,17 @@ def _pipeline(
 
 
 def _install(
-    grpc_server: Any, registrations: Sequence[Registration], names: Sequence[str]
+    grpc_server: Any,
+    registrations: Sequence[Registration],
+    names: Sequence[str],
+    dependencies: Mapping[str, Probe] | None = None,
 ) -> health.HealthServicer:
-    """Register the services, health (every service NOT_SERVING until started) and
-    reflection on `grpc_server` (synchronous or aio)."""
+    """Register the services, health (every service NOT_SERVING until started; each of
+    `dependencies` answered by its probe) and reflection on `grpc_server` (synchronous
+    or aio)."""
     for registration in registrations:
         registration.add_to_server(registration.servicer, grpc_server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = DependencyHealth(dependencies or {})
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server

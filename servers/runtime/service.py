@@ -37,6 +37,7 @@ from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import enlist
 from servers.runtime.calendar import WorkingCalendar, load_calendar
 from servers.runtime.db import create_engine, session_scope
+from servers.runtime.health import DATABASE, database_probe
 from servers.runtime.logs import configure_logging
 from servers.runtime.metrics import start_metrics_server, watch_engine_pool
 from servers.runtime.migrations import SchemaNotCurrent
@@ -215,6 +216,7 @@ def build_server(
             audit_sink=runtime.audit_sink,
             audit_outbox=outbox,
             async_streams=spec.async_streams,
+            dependencies={DATABASE: database_probe(engine)},
         )
     except BaseException:
         runtime.close()

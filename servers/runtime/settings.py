@@ -42,6 +42,11 @@ SERVICE_PORTS: dict[str, int] = {
     "notification": 50058,
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_PORTS)
+# The worker is no service of the system's data, but serves a gRPC API of its own (its
+# jobs, palmgrid.worker.v1) on this port: the processes others reach over gRPC.
+WORKER_PORT = 50059
+GRPC_PORTS: dict[str, int] = {**SERVICE_PORTS, "worker": WORKER_PORT}
+GRPC_SERVER_NAMES: tuple[str, ...] = tuple(GRPC_PORTS)
 
 DEFAULT_DEV_PASSWORD = "Palm-dev-2026!"
 DEV_IDENTITY_KEY_ID = "dev"
@@ -93,7 +98,7 @@ class Settings(BaseSettings):
     care_database_url: str | None = None
     ingest_database_url: str | None = None
     notification_database_url: str | None = None
-    # The worker's own job-state database (servers.worker), not a gRPC service.
+    # The worker's own job-state database (servers.worker; its jobs API reads it too).
     worker_database_url: str | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -110,6 +115,7 @@ class Settings(BaseSettings):
     care_port: int = SERVICE_PORTS["care"]
     ingest_port: int = SERVICE_PORTS["ingest"]
     notification_port: int = SERVICE_PORTS["notification"]
+    worker_port: int = WORKER_PORT
     account_target: str | None = None
     billing_target: str | None = None
     outage_target: str | None = None
@@ -118,6 +124,7 @@ class Settings(BaseSettings):
     care_target: str | None = None
     ingest_target: str | None = None
     notification_target: str | None = None
+    worker_target: str | None = None
     grpc_max_workers: int = Field(default=16, ge=1)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
@@ -336,8 +343,8 @@ def _is_dev_ca(path: Path) -> bool:
 
 
 def _check_service(name: str, *, allow_unknown: bool = False) -> None:
-    if name not in SERVICE_PORTS and not allow_unknown:
-        raise SettingsError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")
+    if name not in GRPC_PORTS and not allow_unknown:
+        raise SettingsError(f"unknown service {name!r}; known: {', '.join(GRPC_SERVER_NAMES)}")
 
 
 def load_settings() -> Settings:

@@ -1,9 +1,11 @@
-"""`python -m servers.worker [run | status | run-job JOB]`: run the scheduled jobs
-(the default), show each job's last and next run, or run one job now."""
+"""`python -m servers.worker [run | status | run-job JOB]`: run the scheduled jobs and
+serve the jobs API, palmgrid.worker.v1.WorkerService (the default), show each job's
+last and next run, or run one job now."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from palmlib.telemetry import configure_tracing
-from servers.runtime import SYSTEM_CLOCK, SettingsError, load_settings
+from servers.runtime import SYSTEM_CLOCK, Settings, SettingsError, build_server, load_settings
 from servers.runtime.logs import configure_logging
 from servers.runtime.migrations import SchemaNotCurrent
 from servers.runtime.service import serve_metrics
@@ -21,13 +23,18 @@ from servers.worker.job import load_jobs
 from servers.worker.models import OK
 from servers.worker.process import AnotherWorkerRunning, open_runtime, single_worker
 from servers.worker.runner import Worker
+from servers.worker.service import make_spec
 from servers.worker.status import job_statuses, status_table
+
+log = logging.getLogger("palmgrid.worker")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m servers.worker", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT (default)")
+    commands.add_parser(
+        "run", help="run the scheduled jobs and serve the jobs API until SIGTERM/SIGINT (default)"
+    )
     commands.add_parser("status", help="each job's last run, duration, outcome and next run")
     one = commands.add_parser("run-job", help="run one job now, whatever its schedule")
     one.add_argument("job")
@@ -50,21 +57,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         with single_worker(settings.database_url_for("worker")):
+            if args.command != "run-job":
+                return _serve(settings, config)
             runtime = open_runtime(settings, config)
             try:
                 worker = Worker(runtime, config, load_jobs(config.job_modules), SYSTEM_CLOCK)
-                if args.command == "run-job":
-                    return _run_job(worker, args.job)
-                serve_metrics(settings, "worker")
-                worker.run(_stop_on_signals(), grace=settings.shutdown_grace_seconds)
+                return _run_job(worker, args.job)
             finally:
                 runtime.close()
     except AnotherWorkerRunning as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 3
-    except (ValueError, SchemaNotCurrent) as exc:  # an unknown job, a refused configuration
+    # An unknown job, a refused configuration or schema.
+    except (ValueError, SettingsError, SchemaNotCurrent) as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _serve(settings: Settings, config: WorkerConfig) -> int:
+    """Run the jobs until SIGTERM/SIGINT, serving the jobs API meanwhile: the server
+    stops (draining) once the loop has let its running jobs end."""
+    server, port, runtime = build_server(make_spec(config=config), settings)
+    try:
+        worker = Worker(runtime, config, load_jobs(config.job_modules), SYSTEM_CLOCK)
+        stop = _stop_on_signals()
+        server.start()
+        serve_metrics(settings, "worker")
+        log.info("serving", extra={"service": "worker", "port": port, "worker": worker.id})
+        try:
+            worker.run(stop, grace=settings.shutdown_grace_seconds)
+        finally:
+            server.stop(settings.shutdown_grace_seconds, drain=settings.shutdown_drain_seconds)
+    finally:
+        runtime.close()
     return 0
 
 

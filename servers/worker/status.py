@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rich.table import Table
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from servers.runtime import CHINA_STANDARD_TIME, session_scope
-from servers.worker.models import FAILED, OK, JobRow
+from servers.worker.models import FAILED, OK, JobRow, JobRunRow
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class JobStatus:
     name: str
     schedule: str
     last_start_time: datetime | None
+    last_end_time: datetime | None
     last_duration: timedelta | None
     last_outcome: str  # OK, FAILED or "" (never run)
     last_message: str
@@ -29,6 +31,8 @@ class JobStatus:
     running_on: str
     run_count: int
     failure_count: int
+    # The record of the last run that ended (None: never run, or pruned).
+    last_run_id: int | None = None
 
 
 def job_statuses(engine: Engine, now: datetime) -> list[JobStatus]:
@@ -36,11 +40,20 @@ def job_statuses(engine: Engine, now: datetime) -> list[JobStatus]:
     whose lease is live at `now`."""
     with session_scope(engine) as session:
         rows = session.exec(select(JobRow).order_by(col(JobRow.name))).all()
+        # The job row's last run is the newest record that ended OK or FAILED (an
+        # INTERRUPTED one never reached the row).
+        ended = (
+            select(JobRunRow.job, func.max(JobRunRow.id))
+            .where(col(JobRunRow.outcome).in_((OK, FAILED)))
+            .group_by(col(JobRunRow.job))
+        )
+        last_runs: dict[str, int | None] = dict(session.exec(ended).all())
         return [
             JobStatus(
                 name=row.name,
                 schedule=row.schedule,
                 last_start_time=row.last_start_time if row.run_count else None,
+                last_end_time=row.last_end_time if row.run_count else None,
                 last_duration=(
                     timedelta(milliseconds=row.last_duration_ms)
                     if row.last_duration_ms is not None
@@ -56,6 +69,7 @@ def job_statuses(engine: Engine, now: datetime) -> list[JobStatus]:
                 ),
                 run_count=row.run_count,
                 failure_count=row.failure_count,
+                last_run_id=last_runs.get(row.name) if row.run_count else None,
             )
             for row in rows
         ]

@@ -26,7 +26,7 @@ from servers.account.service import make_spec
 from servers.runtime import SettableClock, Settings, error_from_rpc, has_permission
 from servers.runtime.access import service_principal
 from servers.runtime.identity import METADATA_KEY
-from servers.runtime.settings import SERVICE_NAMES
+from servers.runtime.settings import GRPC_SERVER_NAMES
 from tests.account import services
 from tests.account.conftest import (
     CAPTCHA,
@@ -72,7 +72,7 @@ class System:
 def system(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     directory = tmp_path_factory.mktemp("system")
     urls = {
-        f"{name}_database_url": services.database_url(directory, name) for name in SERVICE_NAMES
+        f"{name}_database_url": services.database_url(directory, name) for name in GRPC_SERVER_NAMES
     }
     settings = base_settings(data_dir, urls.pop("account_database_url"), **urls)
     running = [
@@ -80,7 +80,7 @@ def system(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ]
     # The others write their audit records to it (audited calls need a reachable log).
     settings = settings.model_copy(update={"account_target": running[0].target})
-    running += [services.start(name, settings) for name in SERVICE_NAMES if name != "account"]
+    running += [services.start(name, settings) for name in GRPC_SERVER_NAMES if name != "account"]
     first = running[0]
     account = Account(first.server, first.port, first.runtime, settings, SettableClock())
     system = System(settings, account, {r.name: r.port for r in running}, {})

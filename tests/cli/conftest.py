@@ -1,6 +1,7 @@
 """Fixtures for the tests of the staff CLI: the real `palm` executable, run as a
-subprocess against a whole running system (one per test module), each staff member
-signed in with a config directory of their own.
+subprocess against a whole running system (one per test module) and a worker serving
+its jobs API beside it, each staff member signed in with a config directory of their
+own.
 
 `palm_executable` is the console script installed beside the interpreter (`./dev`
 installs the project); when the interpreter's environment was installed from another
@@ -20,10 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from clients.edge_client import EdgeClient
+from palmgrid.worker.v1 import worker_service_pb2_grpc
+from servers.runtime import SYSTEM_CLOCK, Runtime, Server, build_server, load_signer
+from servers.worker.config import WorkerConfig
+from servers.worker.job import load_jobs
+from servers.worker.runner import Worker
+from servers.worker.service import make_spec as worker_spec
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, start_system
+from tests.worker.support import staff_on_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,8 +109,55 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     running.stop()
 
 
+@dataclass
+class JobsWorker:
+    """The worker beside the system: its jobs API served as `python -m servers.worker`
+    serves it, its loop not running (tests run jobs with `worker.run_now`)."""
+
+    worker: Worker
+    server: Server
+    port: int
+    runtime: Runtime
+    channel: grpc.Channel
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stub(self) -> tuple[Any, list[tuple[str, bytes]]]:
+        """A WorkerService stub over the CLI's certificate, and an administrator's
+        assertion for it, to ask the worker directly what `palm` shows."""
+        settings = self.runtime.settings
+        signer = load_signer(settings.identity_dir, settings.identity_key_id)
+        metadata = staff_on_worker(signer, "worker.jobs.list", "worker.jobRuns.list")
+        return worker_service_pb2_grpc.WorkerServiceStub(self.channel), metadata
+
+
 @pytest.fixture(scope="module")
-def palm(system: System, tmp_path_factory: pytest.TempPathFactory) -> Palm:
+def jobs_worker(system: System) -> Iterator[JobsWorker]:
+    settings = system.settings.model_copy(
+        update={
+            **{f"{name}_target": service.target for name, service in system.services.items()},
+            "worker_database_url": f"sqlite:///{system.data_dir / 'worker.db'}",
+        }
+    )
+    config = WorkerConfig()
+    server, port, runtime = build_server(
+        worker_spec(config=config), settings, address="127.0.0.1:0"
+    )
+    server.start()
+    worker = Worker(runtime, config, load_jobs(), SYSTEM_CLOCK)
+    worker.store.sync(worker.schedules)
+    credentials = settings.client_credentials("cli")
+    channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials)
+    yield JobsWorker(worker, server, port, runtime, channel)
+    channel.close()
+    server.stop(0)
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def palm(system: System, jobs_worker: JobsWorker, tmp_path_factory: pytest.TempPathFactory) -> Palm:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -116,6 +172,8 @@ def palm(system: System, tmp_path_factory: pytest.TempPathFactory) -> Palm:
                 f"PALMGRID_{name.upper()}_TARGET": service.target
                 for name, service in system.services.items()
             },
+            "PALMGRID_WORKER_TARGET": jobs_worker.target,
+            "PALMGRID_MEMCACHED_SERVERS": system.memcached.address,
         }
     )
     directory = tmp_path_factory.mktemp("palm")

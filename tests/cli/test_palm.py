@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from rich.cells import cell_len
 
+from palmgrid.worker.v1 import worker_service_pb2
 from servers.care.risk_store import NewScore, record
-from tests.cli.conftest import Palm
+from servers.worker.models import OK
+from tests.cli.conftest import JobsWorker, Palm
 from tests.cli.terminal import read_until, start_at_terminal
 from tests.e2e.second_factor import enrolled, fresh_code
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System
@@ -80,16 +83,33 @@ def test_commands_before_login_and_after_logout_exit_3(palm: Palm) -> None:
     assert after.code == 3 and "palm login" in after.err
 
 
-def test_health_lists_every_service_and_exits_7_when_one_is_down(palm: Palm) -> None:
+def test_health_lists_every_service_its_database_and_memcached_and_exits_7_when_one_is_down(
+    palm: Palm, system: System
+) -> None:
     done = palm.run("anyone", "health", "--json")
-    states = json.loads(done.out)
-    assert {states[name] for name in ("account", "billing", "outage", "care")} == {"SERVING"}
-    assert done.code == (0 if set(states.values()) == {"SERVING"} else 7)
+    report = json.loads(done.out)
+    for part in ("services", "databases"):
+        states = report[part]
+        assert {states[name] for name in ("account", "billing", "outage", "care", "worker")} == {
+            "SERVING"
+        }, report
+    assert report["memcached"] == {system.memcached.address: "UP"}
+    assert done.code == (0 if report["status"] == "SERVING" else 7)
 
+    dead = f"127.0.0.1:{free_port()}"
     down = palm.run(
-        "anyone", "health", "--json", env={"PALMGRID_OUTAGE_TARGET": f"127.0.0.1:{free_port()}"}
+        "anyone",
+        "health",
+        "--json",
+        env={
+            "PALMGRID_OUTAGE_TARGET": f"127.0.0.1:{free_port()}",
+            "PALMGRID_MEMCACHED_SERVERS": f"{system.memcached.address},{dead}",
+        },
     )
-    assert json.loads(down.out)["outage"] == "UNAVAILABLE" and down.code == 7
+    report = json.loads(down.out)
+    assert report["services"]["outage"] == report["databases"]["outage"] == "UNAVAILABLE"
+    assert report["memcached"] == {system.memcached.address: "UP", dead: "DOWN"}
+    assert report["status"] == "NOT_SERVING" and down.code == 7
 
 
 def test_usage_errors_exit_2(palm: Palm) -> None:
@@ -425,3 +445,28 @@ def test_login_asks_for_the_second_factor_code_of_an_enrolled_staff_member(
     assert palm.run("expander", "whoami").code == 0
     replayed = palm.run("expander", "login", "expander", "--password-stdin", stdin=stdin)
     assert replayed.code == 3 and "reason: SECOND_FACTOR_INVALID" in replayed.err
+
+
+def test_jobs_are_the_workers_with_their_last_runs(palm: Palm, jobs_worker: JobsWorker) -> None:
+    # A real job, run by the worker against the running account service.
+    outcome, message = jobs_worker.worker.run_now("account.housekeeping") or ("", "")
+    assert outcome == OK, message
+    listed = palm.json("admin", "jobs", "list")
+    stub, metadata = jobs_worker.stub()
+    answer = stub.ListJobs(worker_service_pb2.ListJobsRequest(), metadata=metadata)
+    assert listed == json_format.MessageToDict(answer, always_print_fields_with_no_presence=True)
+    jobs = {job["name"]: job for job in listed["jobs"]}
+    housekeeping = jobs["jobs/account.housekeeping"]
+    assert housekeeping["lastRun"]["outcome"] == "JOB_RUN_OUTCOME_OK"
+    assert housekeeping["runCount"] == "1" and housekeeping["schedule"] == "every 15m"
+    table = palm.as_("admin", "jobs", "list").out
+    assert "account.housekeeping" in table and "every 15m" in table and "never run" in table
+
+    runs = palm.json("admin", "jobs", "runs", "account.housekeeping")
+    assert [run["name"] for run in runs["jobRuns"]] == [housekeeping["lastRun"]["name"]]
+    made = palm.json("admin", "jobs", "run", "account.housekeeping")
+    assert datetime.fromisoformat(made["nextRunTime"]) <= datetime.now(UTC)
+
+    assert palm.as_("dispatcher", "jobs", "list").code == 4
+    missing = palm.as_("admin", "jobs", "runs", "billing.no-such-job")
+    assert missing.code == 5 and "NOT_FOUND" in missing.err

@@ -19,7 +19,16 @@ from palmgrid.options.v1 import options_pb2
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 CONTRACT_FILE = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
-PUBLIC_SERVICES = ("account", "billing", "outage", "expansion", "inspection", "care", "ingest")
+PUBLIC_SERVICES = (
+    "account",
+    "billing",
+    "outage",
+    "expansion",
+    "inspection",
+    "care",
+    "ingest",
+    "worker",
+)
 INTERNAL_SERVICES = ("notification",)
 # Ingest's pushes come from the source systems over mTLS only, never through the edge
 # (its import-job and quarantine methods are staff's and routed).

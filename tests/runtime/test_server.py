@@ -1,4 +1,4 @@
-"""The server: health checking, reflection, graceful shutdown, and `serve(spec)` as a
+"""The server: health checking (its database's too), graceful shutdown, and `serve(spec)` as a
 real process stopped by SIGTERM."""
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from runtime.conftest import Running
 from runtime.statuses import error_info
-from servers.runtime import Registration, Unimplemented, create_server
+from servers.runtime import Registration, Unimplemented, create_engine, create_server
 from servers.runtime.declared import declared_only
+from servers.runtime.health import DATABASE, database_probe
 from servers.runtime.methods import ContractError
+from tools.ports import free_port
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -180,3 +182,23 @@ def test_serve_runs_until_sigterm(compiled_protos: Path, tmp_path: Path) -> None
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_database_is_checked_when_asked(probe: types.ModuleType, tmp_path: Path) -> None:
+    # A SQLite file answers; a PostgreSQL server nobody listens for does not.
+    reachable = create_engine(f"sqlite:///{tmp_path / 'here.db'}")
+    gone = create_engine(f"postgresql+psycopg://palm@127.0.0.1:{free_port()}/nothing")
+    for engine, expected in ((reachable, SERVING), (gone, NOT_SERVING)):
+        server, port = create_server(
+            probe.registrations(),
+            domain="probe",
+            dependencies={DATABASE: database_probe(engine)},
+        )
+        server.start()
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                assert _health(channel, DATABASE) == expected
+                assert _health(channel, "") == SERVING  # what load balancers ask
+        finally:
+            server.stop(0)
+            engine.dispose()

@@ -2,9 +2,9 @@
 
 Generated from the descriptors: each method whose `(palmgrid.options.v1.method)` says
 `audited: true`, of each service whose servicer overrides it (not grpc's generated
-base), is called over mTLS against the real account, billing and care servers (one of
-each per module). Its record — found in the account service's audit log by the call's
-request id — must name the method, the caller, the resource and the outcome the call
+base), is called over mTLS against the real servers (one of each per module, the
+worker's jobs API too). Its record — found in the account service's audit log by the
+call's request id — must name the method, the caller, the resource and the outcome the call
 had. Where a valid request is cheap to build it is one (so many calls succeed); the
 others get an empty request, whose refusal must be recorded just the same.
 """
@@ -47,12 +47,15 @@ from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import resources_pb2 as notification_res
 from palmgrid.outage.v1 import outage_service_pb2 as outage_pb
 from palmgrid.outage.v1 import resources_pb2 as outage_res
+from palmgrid.worker.v1 import worker_service_pb2 as worker_pb
 from servers.account.service import make_spec as account_spec
 from servers.billing.models import Customer
 from servers.runtime import SYSTEM_CLOCK, SettableClock
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import METADATA_KEY, ensure_key_pair
 from servers.runtime.methods import method_rules
+from servers.worker.schedule import parse_schedule
+from servers.worker.store import JobStore
 from tests.account import services
 from tests.account.conftest import (
     CAPTCHA,
@@ -75,7 +78,10 @@ BUILT_SERVICES = (
     "inspection",
     "notification",
     "outage",
+    "worker",
 )
+# A job the worker's database knows, for RunJob.
+WORKER_JOB = "audited.probe"
 # Assertions live 60 s; the administrator's is renewed well before.
 ASSERTION_REFRESH_SECONDS = 20.0
 Metadata = tuple[tuple[str, str | bytes], ...]
@@ -203,7 +209,13 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     ingest = services.start(
         "ingest", settings.model_copy(update={"inspection_target": inspection.target})
     )
-    running = [account, billing, care, notification, outage, inspection, expansion, ingest]
+    # The worker's jobs API on its own database, which knows one job (its loop is not
+    # running: RunJob only makes the job due).
+    worker = services.start("worker", settings)
+    JobStore(worker.runtime.engine, SYSTEM_CLOCK, "test", timedelta(minutes=1)).sync(
+        {WORKER_JOB: parse_schedule("daily 03:00")}
+    )
+    running = [account, billing, care, notification, outage, inspection, expansion, ingest, worker]
     client = Account(account.server, account.port, account.runtime, settings, SettableClock())
     system = System(client, {r.name: r.port for r in running})
     yield system
@@ -557,6 +569,7 @@ NOTIFICATION = "/palmgrid.notification.v1.NotificationService/"
 OUTAGE = "/palmgrid.outage.v1.OutageService/"
 INSPECTION = "/palmgrid.inspection.v1.InspectionService/"
 INGEST = "/palmgrid.ingest.v1.IngestService/"
+WORKER = "/palmgrid.worker.v1.WorkerService/"
 CUSTOMER = "customers/3100000001"
 AGENT = "roles/agent"
 
@@ -591,6 +604,7 @@ SUCCEED = {
     INSPECTION + "CancelInspection",
     INGEST + "CreateImportJob",
     INGEST + "PushPayments",
+    WORKER + "RunJob",
 }
 
 RECIPES: dict[str, Callable[[System], Attempt]] = {
@@ -680,6 +694,9 @@ RECIPES: dict[str, Callable[[System], Attempt]] = {
     INGEST + "ReprocessQuarantinedRecord": _named(
         ingest_pb.ReprocessQuarantinedRecordRequest, "quarantinedRecords/q404"
     ),
+    WORKER + "RunJob": lambda s: Attempt(
+        worker_pb.RunJobRequest(name=f"jobs/{WORKER_JOB}"), resource=f"jobs/{WORKER_JOB}"
+    ),
     INGEST + "DiscardQuarantinedRecord": lambda s: Attempt(
         ingest_pb.DiscardQuarantinedRecordRequest(name="quarantinedRecords/q404", reason="dup"),
         resource="quarantinedRecords/q404",
@@ -753,6 +770,7 @@ def test_the_built_services_have_audited_methods() -> None:
     # two changes of attachments.
     assert len([p for p in paths if p.startswith(EXPANSION)]) == 9
     assert len([p for p in paths if p.startswith(INGEST)]) == 5
+    assert len([p for p in paths if p.startswith(WORKER)]) == 1
 
 
 @pytest.mark.parametrize("method", AUDITED, ids=_path)

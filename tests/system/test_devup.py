@@ -1,5 +1,5 @@
-"""`./dev up` brings the whole system up: every service SERVING over mTLS, listed by
-reflection, and everything stopped cleanly on Ctrl-C."""
+"""`./dev up` brings the whole system up: every service and the worker's jobs API
+SERVING over mTLS, listed by reflection, and everything stopped cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from servers.devup import DEMO_TOTP_SECRET
 from servers.runtime import SYSTEM_CLOCK, create_engine
-from servers.runtime.settings import SERVICE_NAMES, Settings
+from servers.runtime.settings import GRPC_SERVER_NAMES, Settings
 from servers.worker.status import JobStatus, job_statuses
 from tools.ports import free_port
 
@@ -48,7 +48,7 @@ def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
     data_dir = tmp_path_factory.mktemp("palmgrid")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PALMGRID_")}
     env["PALMGRID_DATA_DIR"] = str(data_dir)
-    for name in SERVICE_NAMES:
+    for name in GRPC_SERVER_NAMES:
         env[f"PALMGRID_{name.upper()}_PORT"] = str(free_port())
     env["PALMGRID_EDGE_PORT"] = str(free_port())
     env["PALMGRID_MEMCACHED_SERVERS"] = f"127.0.0.1:{free_port()}"
@@ -77,7 +77,7 @@ def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
     settings = Settings(
         data_dir=data_dir,
         edge_port=int(env["PALMGRID_EDGE_PORT"]),
-        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in SERVICE_NAMES},
+        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in GRPC_SERVER_NAMES},
     )
     yield settings, lines
     process.send_signal(signal.SIGINT)
@@ -95,7 +95,7 @@ def _channel(settings: Settings, name: str) -> grpc.Channel:
     return grpc.secure_channel(settings.service_address(name), credentials)
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+@pytest.mark.parametrize("name", GRPC_SERVER_NAMES)
 def test_every_service_is_serving(dev_system: tuple[Settings, list[str]], name: str) -> None:
     settings, _ = dev_system
     with _channel(settings, name) as channel:
@@ -105,7 +105,7 @@ def test_every_service_is_serving(dev_system: tuple[Settings, list[str]], name: 
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+@pytest.mark.parametrize("name", GRPC_SERVER_NAMES)
 def test_reflection_lists_the_service(dev_system: tuple[Settings, list[str]], name: str) -> None:
     settings, _ = dev_system
     with _channel(settings, name) as channel:
@@ -117,7 +117,7 @@ def test_reflection_lists_the_service(dev_system: tuple[Settings, list[str]], na
 def test_summary_names_addresses_and_credentials(dev_system: tuple[Settings, list[str]]) -> None:
     settings, lines = dev_system
     text = "\n".join(lines)
-    for name in SERVICE_NAMES:
+    for name in GRPC_SERVER_NAMES:
         assert settings.service_address(name) in text
     assert str(settings.tls_dir / "ca.pem") in text
     assert "Palm-dev-2026!" in text

@@ -47,10 +47,22 @@ from servers.billing.config import BillingConfig
 from servers.care.risk_store import NewScore, record
 from servers.notification.config import NotificationConfig
 from servers.notification.service import make_spec as notification_spec
-from servers.runtime import Runtime, Server, SettableClock, Settings, build_server, error_from_rpc
+from servers.runtime import (
+    SYSTEM_CLOCK,
+    Runtime,
+    Server,
+    SettableClock,
+    Settings,
+    build_server,
+    error_from_rpc,
+)
 from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from servers.runtime.service_accounts import DEFAULT_SERVICE_ACCOUNTS, ServiceAccount
+from servers.worker.config import WorkerConfig
+from servers.worker.job import Job
+from servers.worker.runner import Worker
+from servers.worker.service import make_spec as worker_spec
 from tests.account.conftest import (
     DEV_PASSWORD,
     FAST_ARGON2,
@@ -59,6 +71,7 @@ from tests.account.conftest import (
     base_settings,
     channel_as,
 )
+from tests.audit_log import with_audit_log
 from tests.billing.core_support import start_billing
 from tests.care.support import CareServer, start_care
 from tests.expansion.support import expansion_system
@@ -77,6 +90,7 @@ BUILT = (
     "inspection",
     "notification",
     "outage",
+    "worker",
 )
 
 # List methods that return everything at once, by design: the assertion keys; daily
@@ -115,6 +129,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
         "window_end_time": timestamp_pb2.Timestamp(seconds=4_000_000_000)
     },
     "ListAttachments": {"parent": "{application}"},
+    "ListJobRuns": {"parent": "jobs/-"},
 }
 # Where two services' methods share a name: by path (the outbox's ListMessages has no
 # parent).
@@ -163,9 +178,10 @@ OTHER_FILTERS: dict[str, dict[str, Any]] = {
     "ListNodeTimeLimits": {"application_kind": 1},
     "ListQuarantinedRecords": {"kind": 2},
     "ListImportJobs": {"source": 2},
+    "ListJobRuns": {"parent": "jobs/page.one"},
 }
 # Methods without filters: a token of theirs has nothing to be foreign to but others.
-NO_FILTERS = {"ListRoles", "ListServiceAccounts"}
+NO_FILTERS = {"ListRoles", "ListServiceAccounts", "ListJobs"}
 
 # Methods that must issue a token from the seeded data, so the tampering and foreign
 # cases cannot quietly run out of tokens.
@@ -196,6 +212,8 @@ MUST_ISSUE = {
     "ListNodeTimeLimits",
     "ListQuarantinedRecords",
     "ListImportJobs",
+    "ListJobs",
+    "ListJobRuns",
 }
 
 
@@ -372,6 +390,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         stack.callback(outbox_server.stop, 0)
         stack.callback(outbox.close)
         _seed_outbox(outbox, names)
+        # The worker's jobs API, two jobs run twice each.
+        jobs_server, jobs_runtime, jobs = _start_worker(settings, directory)
+        stack.callback(jobs_runtime.close)
+        stack.callback(jobs_server.stop, 0)
+        stack.callback(jobs.close)
         running = Services(
             callers={
                 "account": lambda m: _unary(worker, m, lambda: ()),
@@ -392,6 +415,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 "ingest": lambda m: _unary(
                     ingest.channel, m, lambda: ingest.as_(_service_principal())
                 ),
+                "worker": lambda m: _unary(jobs, m, lambda: ()),
             },
             names=names,
         )
@@ -481,6 +505,26 @@ def _start_notification(
         notification_spec(config=NotificationConfig()), chosen, address="127.0.0.1:0"
     )
     server.start()
+    return server, runtime, channel_as(settings, port, "worker")
+
+
+def _start_worker(settings: Settings, directory: Path) -> tuple[Server, Runtime, grpc.Channel]:
+    """The worker's jobs API under mTLS on a job database where two jobs ran twice each,
+    and a channel to it as the worker's certificate (granted every permission here)."""
+    chosen = settings.model_copy(
+        update={"worker_database_url": f"sqlite:///{directory / 'worker.db'}"}
+    )
+    config = WorkerConfig()
+    server, port, runtime = build_server(
+        with_audit_log(worker_spec(config=config)), chosen, address="127.0.0.1:0"
+    )
+    server.start()
+    names = ("page.one", "page.two")
+    jobs = {name: Job(name, "every 1h", lambda context: "done") for name in names}
+    worker = Worker(runtime, config, jobs, SYSTEM_CLOCK)
+    worker.store.sync(worker.schedules)
+    for name in (*names, *names):
+        worker.run_now(name)
     return server, runtime, channel_as(settings, port, "worker")
 
 

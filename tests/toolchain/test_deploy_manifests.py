@@ -1,5 +1,5 @@
 """deploy/k8s and the Dockerfile stay valid: every manifest parses, every process of
-PalmGrid (the eight services, the worker, the edge) has a Deployment with startup,
+PalmGrid (the eight services, the worker with its jobs API, the edge) has a Deployment with startup,
 readiness and liveness probes on ports it really listens on, the settings the manifests
 set exist and are documented, and the migrate Job runs `python -m servers.migrate`."""
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from servers.runtime.settings import SERVICE_PORTS, Settings
+from servers.runtime.settings import GRPC_PORTS, SERVICE_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "k8s"
-PROCESSES = (*SERVICE_PORTS, "worker", "edge")
+PROCESSES = (*GRPC_PORTS, "edge")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 
 
@@ -80,10 +80,12 @@ def test_every_process_has_a_deployment_with_probes(process: str) -> None:
         assert port is None or port in ports.values(), f"{process}: {probe} on a closed port"
 
 
-@pytest.mark.parametrize("process", list(SERVICE_PORTS))
+@pytest.mark.parametrize("process", list(GRPC_PORTS))
 def test_a_service_listens_where_it_is_reached_and_is_probed_over_mtls(process: str) -> None:
     container = _container(process)
-    assert container["command"] == ["python", "-m", f"servers.{process}"]
+    command = ["python", "-m", f"servers.{process}"]
+    # The worker runs its jobs and serves their API (palmgrid.worker.v1) in one process.
+    assert container["command"] == ([*command, "run"] if process == "worker" else command)
     env = _env(container)
     settings = Settings(
         listen_host=env["PALMGRID_LISTEN_HOST"],
@@ -104,17 +106,14 @@ def test_a_service_listens_where_it_is_reached_and_is_probed_over_mtls(process: 
     assert container["startupProbe"]["exec"]["command"] == check
 
 
-def test_the_worker_and_the_edge_listen_on_their_ports() -> None:
-    worker = _container("worker")
-    assert worker["command"] == ["python", "-m", "servers.worker", "run"]
-    assert _ports(worker) == {"metrics": int(_env(worker)["PALMGRID_WORKER_METRICS_PORT"])}
+def test_the_edge_listens_on_its_port_and_reaches_each_upstream_where_it_listens() -> None:
     edge = _container("edge")
     listen = edge["command"][edge["command"].index("--listen") + 1]
     assert _ports(edge) == {"https": int(listen.rpartition(":")[2])}
     upstreams = [edge["command"][i + 1] for i, a in enumerate(edge["command"]) if a == "--upstream"]
     for upstream in upstreams:
         process, _, port = upstream.partition("=")[2].partition(":")
-        assert SERVICE_PORTS[process] == int(port), upstream
+        assert GRPC_PORTS[process] == int(port), upstream
 
 
 def test_the_migrate_job_runs_the_migrate_command() -> None:

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from palmgrid.type.v1 import identity_pb2
+from servers.runtime import AssertionSigner
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,6 +27,8 @@ def process_env(data_dir: Path, **variables: str) -> dict[str, str]:
         PALMGRID_DATA_DIR=str(data_dir),
         PALMGRID_LOG_LEVEL="INFO",
         PALMGRID_WORKER_TICK_SECONDS="0.05",
+        # Any free port for the jobs API: tests run several workers on one host.
+        PALMGRID_WORKER_PORT="0",
     )
     env.update(variables)
     return env
@@ -92,3 +97,17 @@ def probe_runs(probe_file: Path) -> list[ProbeRun]:
             ends[run] = float(moment)
     runs = [ProbeRun(run, pid, start, ends.get(run)) for run, (pid, start) in starts.items()]
     return sorted(runs, key=lambda r: r.start)
+
+
+def staff_on_worker(signer: AssertionSigner, *permissions: str) -> list[tuple[str, bytes]]:
+    """An administrator's assertion for the worker's jobs API, holding `permissions`,
+    as the staff CLI forwards it (caller `cli`)."""
+    principal = identity_pb2.Principal(
+        user="users/ops-one",
+        username="opsone",
+        kind=identity_pb2.PRINCIPAL_KIND_STAFF,
+        roles=["admin"],
+        permissions=permissions,
+        all_supply_offices=True,
+    )
+    return [signer.metadata(principal, audience="worker", caller="cli")]
