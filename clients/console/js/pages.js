@@ -9,6 +9,7 @@ import { customersPage } from "./pages/customers.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { feedbackPage } from "./pages/feedback.js";
 import { importsPage } from "./pages/imports.js";
+import { jobsPage } from "./pages/jobs.js";
 import { inspectionsPage } from "./pages/inspections.js";
 import { outagesPage } from "./pages/outages.js";
 import { parametersPage } from "./pages/parameters.js";
@@ -25,6 +26,7 @@ export const PAGES = [
   customersPage,
   usersPage,
   importsPage,
+  jobsPage,
   parametersPage,
   auditPage,
   secondFactorPage,
