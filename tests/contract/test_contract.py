@@ -19,8 +19,28 @@ from palmgrid.options.v1 import options_pb2
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 CONTRACT_FILE = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
-PUBLIC_SERVICES = ("account", "billing", "outage", "expansion", "inspection", "care", "worker")
-INTERNAL_SERVICES = ("ingest", "notification")
+PUBLIC_SERVICES = (
+    "account",
+    "billing",
+    "outage",
+    "expansion",
+    "inspection",
+    "care",
+    "ingest",
+    "worker",
+)
+INTERNAL_SERVICES = ("notification",)
+# Ingest's pushes come from the source systems over mTLS only, never through the edge
+# (its import-job and quarantine methods are staff's and routed).
+INGEST_PUSHES = (
+    "PushCustomerChanges",
+    "PushMeterReadings",
+    "StreamMeterReadings",
+    "PushDailyReadings",
+    "PushTariffAssignments",
+    "PushPayments",
+    "PushApplicationUpdates",
+)
 
 # Every route of CONTRACT.md (edge endpoints aside) and whether anyone may call it.
 ANYONE, SESSION = True, False
@@ -209,6 +229,15 @@ def test_internal_services_are_marked_and_unrouted(package: str) -> None:
         for method in service.methods:
             assert not http_rules(method), f"{method.full_name} is internal but has an HTTP rule"
             assert method_rules(method).access.internal, method.full_name
+
+
+def test_ingest_pushes_are_internal_and_unrouted() -> None:
+    (service,) = services("ingest")
+    pushes = [m for m in service.methods if m.name.startswith(("Push", "Stream"))]
+    assert sorted(m.name for m in pushes) == sorted(INGEST_PUSHES)
+    for method in pushes:
+        assert method_rules(method).access.internal, method.full_name
+        assert not http_rules(method), method.full_name
 
 
 def test_every_rpc_declares_access_and_non_internal_ones_are_routed() -> None:

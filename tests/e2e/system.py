@@ -69,6 +69,8 @@ ROUTED = {
     "expansion": ["palmgrid.expansion.v1.ExpansionService"],
     "inspection": ["palmgrid.inspection.v1.InspectionService"],
     "care": ["palmgrid.care.v1.CareService"],
+    "ingest": ["palmgrid.ingest.v1.IngestService"],
+    "worker": ["palmgrid.worker.v1.WorkerService"],
 }
 
 
@@ -348,6 +350,9 @@ def _launch(
             }
         ),
     )
+    # The worker's jobs API on its job database, without the job loop: a test that
+    # wants a run makes one (servers.worker.runner.Worker on this runtime).
+    services["worker"] = _start(data_dir, "worker", settings)
     security = SecuritySettings(
         fieldcrypt_keys_dir=data_dir / "edge" / "fieldcrypt",
         cache_key_file=data_dir / "edge" / "cache.key",

@@ -21,6 +21,10 @@ import pyotp
 import pytest
 
 from clients.edge_client import EdgeClient
+from servers.runtime import SYSTEM_CLOCK
+from servers.worker.config import WorkerConfig
+from servers.worker.job import load_jobs
+from servers.worker.runner import Worker
 from tests.e2e.conftest import demo_customer, fresh_address
 from tests.e2e.system import CAPTCHA, STAFF_PASSWORD, System, start_system
 
@@ -391,3 +395,97 @@ def test_an_administrator_revokes_a_session_and_that_tab_is_signed_out(
     # for a sign-in.
     editor.page.goto(f"{editor.url}#/articles")
     editor.page.wait_for_selector("form.signin")
+
+
+def test_an_administrator_imports_a_csv_file_and_discards_its_quarantined_record(
+    signed_in: SignedIn,
+) -> None:
+    # One assignment of a demo customer to the tariff it has (unchanged), one of an
+    # unknown customer (quarantined).
+    csv_file = (
+        "id,update_time,tariff\n"
+        f"{demo_customer(20)},2026-12-06T10:00:00+08:00,residential-tiered\n"
+        "3199999999,2026-12-06T10:00:00+08:00,residential-tiered\n"
+    ).encode()
+    tab = signed_in("admin")
+    page = tab.go("imports")
+    page.get_by_label("数据来源").select_option("IMPORT_SOURCE_TARIFF_ASSIGNMENTS")
+    page.get_by_label("CSV 文件（不选则读中间库）").set_input_files(
+        {"name": "assignments.csv", "mimeType": "text/csv", "buffer": csv_file}
+    )
+    page.get_by_role("button", name="开始导入").click()
+    done = page.locator("[role=status]").filter(has_text="已完成，已读 2 / 2")
+    done.wait_for()
+    assert done.inner_text().endswith("应用 0，未变 1，隔离 1")
+    job_id = done.inner_text().split("：")[0]
+    job_row = page.locator("main table tr", has_text=job_id)
+    assert job_row.locator("td").all_inner_texts()[1:7] == [
+        "电价变更",
+        "已完成",
+        "2 / 2",
+        "0",
+        "1",
+        "1",
+    ]
+    record = page.locator("main table tr", has_text="3199999999")
+    assert "UNKNOWN_CUSTOMER" in record.inner_text()
+    assert f"importJobs/{job_id}" in record.inner_text()
+    record.get_by_role("textbox").fill("营销系统无此户号")
+    record.get_by_role("button", name="丢弃").click()
+    record.wait_for(state="detached")
+    assert tab.problems == []
+
+
+def test_a_staff_member_without_the_permission_is_refused_the_import_routes(
+    signed_in: SignedIn,
+) -> None:
+    tab = signed_in("editor")
+    page = tab.go("imports")
+    assert "数据导入" not in page.locator("nav a").all_inner_texts()
+    refusals = page.evaluate(
+        """async () => {
+            const api = await import('./js/api.js');
+            const calls = [
+              ['GET', '/v1/importJobs', {}],
+              ['GET', '/v1/quarantinedRecords', {}],
+              ['POST', '/v1/quarantinedRecords/q1:discard', {body: {reason: 'x'}}],
+            ];
+            const out = [];
+            for (const [method, path, options] of calls) {
+              try { await api.call(method, path, options); out.push('allowed'); }
+              catch (e) { out.push(e.status + ' ' + e.reason); }
+            }
+            return out;
+        }"""
+    )
+    assert refusals == ["403 PERMISSION_DENIED"] * 3
+
+
+def test_an_administrator_sees_the_workers_jobs_and_their_runs_and_runs_one_now(
+    signed_in: SignedIn, system: System
+) -> None:
+    # The system serves the worker's jobs API without its loop: a worker on the same job
+    # database registers the jobs and runs one (it needs only the account service).
+    worker = Worker(system.services["worker"].runtime, WorkerConfig(), load_jobs(), SYSTEM_CLOCK)
+    worker.store.sync(worker.schedules)
+    assert worker.run_now("account.housekeeping") is not None
+    tab = signed_in("admin")
+    page = tab.go("jobs")
+    rows = page.locator("main table tbody tr")
+    names = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    assert names == sorted(worker.jobs)
+    housekeeping = page.locator("main table tr", has_text="account.housekeeping")
+    cells = housekeeping.locator("td").all_inner_texts()
+    assert cells[1] == "every 15m"
+    assert cells[3].startswith("成功")
+    assert cells[6] == "1 / 0"
+    # Run now: the job becomes due at once.
+    reminders = page.locator("main table tr", has_text="expansion.reminders")
+    reminders.get_by_role("button", name="立即运行").click()
+    page.locator("[role=status]").filter(has_text="expansion.reminders 已排队").wait_for()
+    page.get_by_role("link", name="account.housekeeping").click()
+    page.get_by_role("heading", name="account.housekeeping 的运行记录").wait_for()
+    run = page.locator("main table tbody tr")
+    assert run.count() == 1
+    assert run.locator("td").nth(3).inner_text().startswith("成功")
+    assert tab.problems == []

@@ -8,6 +8,8 @@ import { auditPage } from "./pages/audit.js";
 import { customersPage } from "./pages/customers.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { feedbackPage } from "./pages/feedback.js";
+import { importsPage } from "./pages/imports.js";
+import { jobsPage } from "./pages/jobs.js";
 import { inspectionsPage } from "./pages/inspections.js";
 import { outagesPage } from "./pages/outages.js";
 import { parametersPage } from "./pages/parameters.js";
@@ -23,6 +25,8 @@ export const PAGES = [
   articlesPage,
   customersPage,
   usersPage,
+  importsPage,
+  jobsPage,
   parametersPage,
   auditPage,
   secondFactorPage,

@@ -40,8 +40,9 @@ class IngestServiceStub:
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     def __init__(self, channel):
@@ -145,8 +146,9 @@ class IngestServiceServicer:
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     def CreateImportJob(self, request, context):
@@ -409,8 +411,9 @@ class IngestService:
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     @staticmethod

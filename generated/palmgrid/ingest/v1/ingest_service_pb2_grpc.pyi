@@ -41,8 +41,9 @@ class IngestServiceStub:
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     @_typing.overload
@@ -153,8 +154,9 @@ class IngestServiceAsyncStub(IngestServiceStub):
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -261,8 +263,9 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     reason and source, for staff to fix or discard, and never stops the good ones. Each
     record is applied by its source id and source version: a record sent again changes
     nothing, and an older version never overwrites a newer one.
-    Internal only: reachable over gRPC with mTLS by the source systems, the worker and
-    administrators' tools, never through the edge.
+    The pushes are internal: reachable over gRPC with mTLS by the source systems only.
+    The import-job and quarantine methods are staff's too: the edge routes them (the web
+    console), and the worker and the staff CLI call them over gRPC.
     """
 
     @_abc_1.abstractmethod
