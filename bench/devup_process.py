@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from servers.runtime.settings import GRPC_SERVER_NAMES, Settings
 from tools.ports import free_port
@@ -91,9 +92,8 @@ def start_devup(data_dir: Path, **extra_env: str) -> RunningDevup:
         process.kill()
         process.wait()
         raise DevupFailed("./dev up did not come up:\n" + "\n".join(lines))
-    settings = Settings(
-        data_dir=data_dir,
-        edge_port=int(env["PALMGRID_EDGE_PORT"]),
-        **{f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in GRPC_SERVER_NAMES},
-    )
+    ports: dict[str, Any] = {
+        f"{n}_port": int(env[f"PALMGRID_{n.upper()}_PORT"]) for n in GRPC_SERVER_NAMES
+    }
+    settings = Settings(data_dir=data_dir, edge_port=int(env["PALMGRID_EDGE_PORT"]), **ports)
     return RunningDevup(process, settings, env, lines)
