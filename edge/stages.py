@@ -216,6 +216,11 @@ class BuildRequestStage:
         except orjson.JSONDecodeError as exc:
             reason = f"malformed JSON: {exc}"
             raise EdgeError.bad_request(reason, ("body", reason)) from None
+        if value is None:
+            # Proto3 JSON reads null as "not set": a body of null would be an empty
+            # request that the client cannot have meant.
+            reason = "the body is null; send a JSON object"
+            raise EdgeError.bad_request(reason, ("body", reason))
         assert route.decode_body is not None
         try:
             if kind == "json":

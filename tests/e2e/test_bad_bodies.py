@@ -51,6 +51,7 @@ CASES: list[tuple[str, bytes, int, str | None, str]] = [
     ("truncated in a string", b'{"name": "systemParam', 400, "body", "malformed JSON"),
     ("a list, not an object", b"[1, 2, 3]", 400, "systemParameters", ""),
     ("a bare string", b'"lockoutThreshold"', 400, "systemParameters", ""),
+    ("null", b"null", 400, "body", "null"),
     (
         "unknown field",
         b'{"lockoutThreshold": 5, "lockout": 1}',
