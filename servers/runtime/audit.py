@@ -82,6 +82,19 @@ def loggable_resource(name: str) -> str:
     return escaped[:MAX_RESOURCE]
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_REQUEST_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def loggable_request_id(request_id: str) -> str:
+    """The call's request id as the log takes it: a gRPC caller may send any printable
+    `x-request-id`, and one the log refused would keep the record out of the log (and
+    hold up the service's audit outbox behind it). Other characters become `_`."""
+    if not request_id or _REQUEST_ID.fullmatch(request_id):
+        return request_id
+    return _REQUEST_ID_UNSAFE.sub("_", request_id)[:64]
+
+
 def sanitize_details(details: Mapping[str, str] | None) -> dict[str, str]:
     """Details safe to keep: no secret keys, phone and ID numbers masked, bounded sizes."""
     safe: dict[str, str] = {}
@@ -196,7 +209,7 @@ class AuditClient:
             resource=loggable_resource(entry.resource),
             code=entry.code,  # type: ignore[arg-type]
             error_reason=entry.error_reason,
-            request_id=entry.request_id[:64],
+            request_id=loggable_request_id(entry.request_id[:64]),
             trace_id=entry.trace_id,
             client_ip=entry.client_ip,
             details=sanitize_details(entry.details),
