@@ -121,6 +121,6 @@ def fuzz_api(session: nox.Session) -> None:
 @nox.session(name="fuzz_edge")
 def fuzz_edge(session: nox.Session) -> None:
     """atheris over the edge's path templates, router and query decoder, and envelope
-    opening: 10 minutes by default (the suite runs 8 s); libFuzzer options after --."""
+    opening: 10 minutes by default (the suite runs 5 s); libFuzzer options after --."""
     options = session.posargs or ["-max_total_time=600", "-timeout=5"]
     session.run("python", "-m", "tests.fuzz.run_atheris", "all", *options)

@@ -95,6 +95,9 @@ def command(
         "--workers",
         str(workers),
         "--no-shrink",
+        # No example database on disk: each run stands alone, as its seed says.
+        "--generation-database",
+        "none",
         "--request-timeout",
         "10",
         "--suppress-health-check",

@@ -26,6 +26,7 @@ from typing import Any
 
 import atheris
 
+import palmgrid
 from edge.bindings import collect_methods
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog
@@ -38,8 +39,10 @@ from edge.query import QueryError, parse_query
 from edge.router import MethodNotAllowed, NoRoute, Router
 from edge.routes import Route, RouteBuilder
 from palmgrid.account.v1 import account_service_pb2
-from tests.e2e.system import DESCRIPTOR_SET, ROUTED
 
+# The descriptor set the edge serves (as tests/e2e/system.py gives it, without starting
+# or importing any service).
+DESCRIPTOR_SET = Path(palmgrid.__path__[0]) / "descriptors.binpb"
 HTTP_METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
 # Envelope times anywhere in 12 digits pass the freshness check, so that the fuzzer
 # reaches the decryption behind it.
@@ -50,7 +53,7 @@ WIDE_WINDOW = 10.0**13
 def router() -> Router[Route]:
     config = EdgeConfig()
     catalog = Catalog.from_descriptor_set(DESCRIPTOR_SET)
-    services = [name for names in ROUTED.values() for name in names]
+    services = [s.full_name for s in catalog.services() if not catalog.service_is_internal(s)]
     methods = collect_methods(catalog, services, config.default_policy)
     builder = RouteBuilder(
         catalog,

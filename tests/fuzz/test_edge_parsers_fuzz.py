@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = 8
+SECONDS = 5
 PER_INPUT_SECONDS = 5
 
 

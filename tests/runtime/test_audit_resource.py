@@ -44,13 +44,13 @@ def test_a_long_name_is_cut_to_the_logs_length() -> None:
     assert loggable_resource("customers/" + "é" * 600) == ("customers/" + "~c3~a9" * 100)[:512]
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.text(max_size=700))
 def test_every_name_becomes_one_the_log_accepts(name: str) -> None:
     assert accepted(resource=loggable_resource(name))
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.text(min_size=1, max_size=64))
 def test_every_request_id_becomes_one_the_log_accepts(request_id: str) -> None:
     written = loggable_request_id(request_id)
