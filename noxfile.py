@@ -134,3 +134,19 @@ def faults(session: nox.Session) -> None:
     """The fault matrix alone, with each test's outcome listed."""
     system(session)
     session.run("pytest", "-v", "-p", "no:cacheprovider", *FAULT_MATRIX, *session.posargs)
+
+
+@nox.session(name="fuzz_api")
+def fuzz_api(session: nox.Session) -> None:
+    """Schemathesis over every route of a live system's edge as an anonymous caller, a
+    customer and a staff member, 200 examples per operation with boundary values (the
+    suite runs 1, fuzzing only); `-- --examples N --seed S --role R` to change it."""
+    session.run("python", "-m", "tests.e2e.api_fuzz", *session.posargs)
+
+
+@nox.session(name="fuzz_edge")
+def fuzz_edge(session: nox.Session) -> None:
+    """atheris over the edge's path templates, router and query decoder, and envelope
+    opening: 10 minutes by default (the suite runs 5 s); libFuzzer options after --."""
+    options = session.posargs or ["-max_total_time=600", "-timeout=5"]
+    session.run("python", "-m", "tests.fuzz.run_atheris", "all", *options)

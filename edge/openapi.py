@@ -8,7 +8,8 @@ Choices that make the document usable by client generators:
   Each parameter says which request field it is part of.
 - Schemas are JSON Schema 2020-12 as OpenAPI 3.1 allows: 64-bit integers are strings
   (as proto3 JSON writes them), Timestamp is `date-time`, wrappers may be null, maps are
-  objects with `additionalProperties`, enums list their names.
+  objects with `additionalProperties`, enums list their names (and take numbers, as
+  proto3 JSON does).
 - Comments in the protos become descriptions (descriptor sets built with
   `--include_source_info`); `google.api.field_behavior` becomes `required`, `readOnly`
   and `writeOnly`.
@@ -333,7 +334,9 @@ class _Builder:
             field = field_by_path(request, tuple(binding.body.split(".")))
             assert field is not None
             schema = self._field_schema(field)
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
+        # An absent JSON body reads as `{}` (as grpc-gateway's does): the method's own
+        # checks then name each required field that is missing.
+        return {"required": False, "content": {"application/json": {"schema": schema}}}
 
     def _success(self, route: Route) -> dict[str, Any]:
         method = route.spec.method
@@ -468,9 +471,16 @@ class _Builder:
                 text = self.catalog.comment(f"{full}.{value.name}")
                 lines.append(f"- `{value.name}`: {text}" if text else f"- `{value.name}`")
             intro = self.catalog.comment(full)
+            # Proto3 JSON (and the edge, in bodies and queries) takes an enum's number
+            # as well as its name; an open enum takes any int32, and answers one the
+            # edge does not know by its number.
+            numbers: dict[str, Any] = (
+                {"type": "integer", "enum": [v.number for v in enum.values]}
+                if enum.is_closed
+                else {"type": "integer", "format": "int32"}
+            )
             self.schemas[full] = {
-                "type": "string",
-                "enum": [v.name for v in enum.values],
+                "anyOf": [{"type": "string", "enum": [v.name for v in enum.values]}, numbers],
                 "description": "\n".join(([intro, ""] if intro else []) + lines),
             }
         return {"$ref": _REF + full}

@@ -13,6 +13,7 @@ import grpc
 import orjson
 
 from edge import streaming
+from edge.bindings import field_by_path
 from edge.errors import EdgeError, ErrorRenderer, UpstreamFailure
 from edge.field_mask import paths_from_json
 from edge.metadata import HeaderRules, IncomingHeaders, response_headers
@@ -215,6 +216,11 @@ class BuildRequestStage:
         except orjson.JSONDecodeError as exc:
             reason = f"malformed JSON: {exc}"
             raise EdgeError.bad_request(reason, ("body", reason)) from None
+        if value is None:
+            # Proto3 JSON reads null as "not set": a body of null would be an empty
+            # request that the client cannot have meant.
+            reason = "the body is null; send a JSON object"
+            raise EdgeError.bad_request(reason, ("body", reason))
         assert route.decode_body is not None
         try:
             if kind == "json":
@@ -227,11 +233,23 @@ class BuildRequestStage:
         except JsonError as exc:
             field = exc.field
             if kind == "json_field":
-                field = route.binding.body + (f".{field}" if field and field[0] != "[" else field)
+                body = _json_path(route)
+                field = body + (f".{field}" if field and field[0] != "[" else field)
             raise EdgeError.bad_request(
                 f"invalid {field or 'body'}: {exc.reason}", (field or "body", exc.reason)
             ) from None
         return value
+
+
+def _json_path(route: Route) -> str:
+    """The body field's path as the client wrote it (`systemParameters`), for errors that
+    name a field inside it in JSON names too."""
+    request = route.spec.method.input_type
+    path = tuple(route.binding.body.split("."))
+    fields = (field_by_path(request, path[: i + 1]) for i in range(len(path)))
+    return ".".join(
+        f.json_name if f is not None else name for f, name in zip(fields, path, strict=True)
+    )
 
 
 def _apply_idempotency_key(message: Any, header: bytes | None) -> None:

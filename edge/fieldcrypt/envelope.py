@@ -96,7 +96,9 @@ class Envelope:
         _, kid, ts, enc, ct = parts
         if not _KID.match(kid):
             raise EnvelopeFormatError("bad key id")
-        if not ts.isdigit() or len(ts) > 12:
+        # ASCII digits only: str.isdigit() is also true of "²" and "١", which int()
+        # refuses or reads as a number the sender never wrote.
+        if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:
             raise EnvelopeFormatError("bad timestamp")
         envelope = cls(kid, int(ts), unb64url(enc), unb64url(ct))
         if len(envelope.enc) != ENC_LENGTH or len(envelope.ct) < 16:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -60,6 +61,38 @@ MAX_PAIRS = 64
 def _secret_key(key: str) -> bool:
     lowered = key.lower()
     return any(word in lowered for word in _SECRET_KEY_WORDS)
+
+
+# The log's rule for a resource name (AuditRecord.resource in the protos).
+_RESOURCE = re.compile(r"[A-Za-z0-9._~/-]{1,512}")
+_RESOURCE_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]")
+MAX_RESOURCE = 512
+
+
+def loggable_resource(name: str) -> str:
+    """`name` as the log takes it. A caller chooses the names in its request, and a name
+    the log refuses (`customers/ä`, a space, 600 characters) must not keep the call out
+    of the log: each byte outside the allowed set becomes `~XX` (its UTF-8 in hex, `~`
+    itself included), cut to the log's 512 characters."""
+    if not name or _RESOURCE.fullmatch(name):
+        return name
+    escaped = _RESOURCE_UNSAFE.sub(
+        lambda m: "".join(f"~{b:02x}" for b in m.group().encode("utf-8", "surrogatepass")), name
+    )
+    return escaped[:MAX_RESOURCE]
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_REQUEST_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def loggable_request_id(request_id: str) -> str:
+    """The call's request id as the log takes it: a gRPC caller may send any printable
+    `x-request-id`, and one the log refused would keep the record out of the log (and
+    hold up the service's audit outbox behind it). Other characters become `_`."""
+    if not request_id or _REQUEST_ID.fullmatch(request_id):
+        return request_id
+    return _REQUEST_ID_UNSAFE.sub("_", request_id)[:64]
 
 
 def sanitize_details(details: Mapping[str, str] | None) -> dict[str, str]:
@@ -173,10 +206,10 @@ class AuditClient:
             actor=entry.actor,
             actor_username=entry.actor_username,
             action=entry.action,
-            resource=entry.resource,
+            resource=loggable_resource(entry.resource),
             code=entry.code,  # type: ignore[arg-type]
             error_reason=entry.error_reason,
-            request_id=entry.request_id[:64],
+            request_id=loggable_request_id(entry.request_id[:64]),
             trace_id=entry.trace_id,
             client_ip=entry.client_ip,
             details=sanitize_details(entry.details),

@@ -127,7 +127,10 @@ def test_comments_become_descriptions(document: dict[str, Any]) -> None:
         "pattern": "^-?[0-9]+$",
         "description": "How often it was read.",
     }
-    assert "COLOR_RED" in document["components"]["schemas"]["edgetest.v1.Color"]["enum"]
+    names, numbers = document["components"]["schemas"]["edgetest.v1.Color"]["anyOf"]
+    assert "COLOR_RED" in names["enum"]
+    # An open enum: any int32 by number, as the edge takes and answers it.
+    assert numbers == {"type": "integer", "format": "int32"}
 
 
 def test_query_parameters_cover_nested_repeated_map_and_wkt(document: dict[str, Any]) -> None:

@@ -183,6 +183,9 @@ def test_malformed_envelopes_are_refused(edge_keys: KeyRing, pool: CachePool) ->
         "pgfe1.k.1.2.3",
         "pgfe1.k.x.AAAA.AAAA",
         "pgfe1.k!.1." + "A" * 87 + ".AAAA",
+        # Unicode digits in the timestamp (found by fuzzing: int() refused "²", a 500).
+        "pgfe1.k.\u00b2." + "A" * 87 + "." + "A" * 22,
+        "pgfe1.k.\u0661\u0662." + "A" * 87 + "." + "A" * 22,
     ]:
         request = account_service_pb2.CreateUserRequest(password=bad)
         error = rejected(lambda r=request: opener(edge_keys, pool).open(CREATE_USER, r, ""))  # type: ignore[misc]
