@@ -27,6 +27,7 @@ from edge.descriptors import Catalog, DescriptorError
 from edge.logs import configure_edge_logging
 from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+from palmlib.balancing import TargetError, grpc_target
 from palmlib.networks import parse_networks
 from palmlib.telemetry import configure_tracing
 
@@ -44,6 +45,10 @@ def _upstream(text: str) -> tuple[str, str]:
     service, sep, address = text.partition("=")
     if not sep or not service or ":" not in address:
         raise argparse.ArgumentTypeError(f"expected PACKAGE.Service=HOST:PORT, got {text!r}")
+    try:
+        grpc_target(address)  # several replicas: IP:PORT,IP:PORT
+    except TargetError as exc:
+        raise argparse.ArgumentTypeError(f"{service}: {exc}") from None
     return service, address
 
 
@@ -73,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
         type=_upstream,
         required=True,
         metavar="PACKAGE.Service=HOST:PORT",
-        help="a service to front and where it listens (repeatable)",
+        help="a service to front and where it listens (repeatable); HOST:PORT,HOST:PORT "
+        "for several replicas (IP addresses), balanced round robin",
     )
     serve.add_argument("--listen", type=_address, default=("127.0.0.1", 8443), metavar="HOST:PORT")
     serve.add_argument("--plaintext", action="store_true", help="serve plain HTTP")
