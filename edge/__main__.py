@@ -95,6 +95,18 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-timeout", type=float, default=_DEFAULTS.max_timeout)
     serve.add_argument("--ignore-query-parameter", action="append", default=[], metavar="NAME")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=0.0,
+        help="on SIGTERM, answer /healthz 503 but keep serving this long before stopping",
+    )
+    serve.add_argument(
+        "--shutdown-grace-seconds",
+        type=float,
+        default=10.0,
+        help="then wait this long at most for in-flight requests",
+    )
     security.add_arguments(serve)
     return p
 
@@ -125,12 +137,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             has_client = client.cert.is_file() and client.key.is_file()
             ca = args.upstream_ca if args.upstream_ca.is_file() else None
             credentials = upstream_credentials(ca, client if has_client else None)
-        app, _ = security.serve_app(
+        app, secure = security.serve_app(
             args, os.environ, catalog, dict(args.upstream), config, credentials
         )
         tls = None if args.plaintext else TlsFiles(args.tls_cert, args.tls_key)
         host, port = args.listen
-        server = make_server(app, host, port, tls=tls, log_level=args.log_level.lower())
+        server = make_server(
+            app,
+            host,
+            port,
+            tls=tls,
+            log_level=args.log_level.lower(),
+            drain=args.drain_seconds,
+            grace=args.shutdown_grace_seconds,
+            edge=secure.edge if secure is not None else None,
+        )
     except (DescriptorError, FileNotFoundError, ValueError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2
