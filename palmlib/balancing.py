@@ -24,6 +24,9 @@ __all__ = ["TargetError", "balanced_options", "grpc_target", "tls_name"]
 # The health service name whose status decides whether a replica takes calls: "" is
 # the whole server, which a PalmGrid server sets NOT_SERVING first when it drains.
 HEALTH_SERVICE = ""
+# Reconnection to a replica that went away: first after 0.25 s, then at most every 2 s.
+RECONNECT_INITIAL_MS = 250
+RECONNECT_MAX_MS = 2000
 _SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:")
 
 
@@ -95,7 +98,14 @@ def balanced_options(target: str) -> list[tuple[str, Any]]:
         "loadBalancingConfig": [{"round_robin": {}}],
         "healthCheckConfig": {"serviceName": HEALTH_SERVICE},
     }
-    options: list[tuple[str, Any]] = [("grpc.service_config", json.dumps(config))]
+    options: list[tuple[str, Any]] = [
+        ("grpc.service_config", json.dumps(config)),
+        # grpc waits up to 120 s before reconnecting to a replica that went away; a
+        # restarted replica must be back in rotation within seconds, or a rolling
+        # restart's next step leaves the client with no replica at all.
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_INITIAL_MS),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_MAX_MS),
+    ]
     resolved = grpc_target(target)
     if resolved != target.strip() or "," in resolved:
         options.append(("grpc.default_authority", tls_name(target)))
