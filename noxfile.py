@@ -31,10 +31,11 @@ def _apt_install(session: nox.Session, *packages: str) -> None:
 
 @nox.session
 def system(session: nox.Session) -> None:
-    """Install the system tools the suite starts for real: memcached, pg_dump and
-    pg_restore (the backup test), and buf."""
+    """Install the system tools the suite starts for real: memcached, nginx (the load
+    balancer of the scale-out test), pg_dump and pg_restore (the backup test), and buf."""
     packages = {
         "memcached": "memcached",
+        "nginx": "nginx",
         "pg_dump": "postgresql-client",
         "pg_restore": "postgresql-client",
     }
@@ -107,4 +108,22 @@ def import_crash(session: nox.Session) -> None:
         "timeout=3600",
         *session.posargs,
         env={"PALMGRID_TEST_IMPORT_ROWS": "100000"},
+    )
+
+
+@nox.session
+def scaleout(session: nox.Session) -> None:
+    """The scale-out test with 20-second phases (the suite runs 3-second ones): nginx,
+    two edges, two replicas of account and billing, two Memcached nodes, two workers,
+    faults injected under load; prints requests, errors and p99 per phase
+    (docs/operations.md, Scale-out)."""
+    system(session)
+    session.run(
+        "pytest",
+        "tests/scaleout",
+        "-s",
+        "-o",
+        "timeout=1800",
+        *session.posargs,
+        env={"PALMGRID_SCALEOUT_PHASE_SECONDS": "20"},
     )
