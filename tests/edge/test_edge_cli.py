@@ -127,22 +127,28 @@ def test_cli_fronts_a_service_it_has_never_seen(weather: Compiled, weather_port:
         edge.stop()
 
 
+def _public_weather_edge(weather: Compiled, upstream: str, *args: str) -> EdgeProcess:
+    """The edge fronting the weather service at `upstream`, plain HTTP and gRPC."""
+    return EdgeProcess(
+        "--descriptor-set",
+        str(weather.descriptor_set),
+        "--upstream",
+        f"weather.v1.WeatherService={upstream}",
+        "--plaintext",
+        "--upstream-plaintext",
+        "--default-policy",
+        "public",
+        *args,
+    )
+
+
 def test_an_upstream_with_a_replica_down_answers_every_request(
     weather: Compiled, weather_port: int
 ) -> None:
     # Two replicas listed, one of them not running: calls go round robin over the
     # replicas that are up, so none fails.
     down = free_port()
-    edge = EdgeProcess(
-        "--descriptor-set",
-        str(weather.descriptor_set),
-        "--upstream",
-        f"weather.v1.WeatherService=127.0.0.1:{down},127.0.0.1:{weather_port}",
-        "--plaintext",
-        "--upstream-plaintext",
-        "--default-policy",
-        "public",
-    )
+    edge = _public_weather_edge(weather, f"127.0.0.1:{down},127.0.0.1:{weather_port}")
     try:
         edge.wait_listening()
         with httpx.Client(base_url=f"http://127.0.0.1:{edge.port}", timeout=10) as http:
@@ -153,18 +159,7 @@ def test_an_upstream_with_a_replica_down_answers_every_request(
 
 
 def test_sigterm_drains_then_stops(weather: Compiled, weather_port: int) -> None:
-    edge = EdgeProcess(
-        "--descriptor-set",
-        str(weather.descriptor_set),
-        "--upstream",
-        f"weather.v1.WeatherService=127.0.0.1:{weather_port}",
-        "--plaintext",
-        "--upstream-plaintext",
-        "--default-policy",
-        "public",
-        "--drain-seconds",
-        "2",
-    )
+    edge = _public_weather_edge(weather, f"127.0.0.1:{weather_port}", "--drain-seconds", "2")
     try:
         edge.wait_listening()
         with httpx.Client(base_url=f"http://127.0.0.1:{edge.port}", timeout=10) as http:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from servers.billing.payments.sandbox import Behaviour, Sandbox, start_sandbox
 from servers.billing.payments.settings import PaymentSettings
-from servers.devup import DESCRIPTOR_SET, Child, _spawn, stop_children, wait_serving
+from servers.devup import Child, _spawn, edge_tls_args, stop_children, wait_serving
 from servers.runtime.settings import Settings
 from tests.e2e.system import CAPTCHA, TESTER, prepare_data_dir, service_accounts
 from tools import memcached
@@ -235,7 +235,7 @@ def start_cluster(data_dir: Path, database_url: str) -> Cluster:
             cluster.start(name)
         edges = [free_port(), free_port()]
         for n, port in enumerate(edges, 1):
-            args = _edge_args(data_dir, port, targets)
+            args = _edge_args(settings, port, targets)
             cluster.processes[f"edge-{n}"] = Process(f"edge-{n}", args, env, f"127.0.0.1:{port}")
             cluster.start(f"edge-{n}")
         _start_nginx(cluster, edges)
@@ -253,27 +253,13 @@ def _add_services(cluster: Cluster, env: dict[str, str], ports: dict[str, int]) 
         cluster.processes[name] = Process(name, args, own, f"127.0.0.1:{port}")
 
 
-def _edge_args(data_dir: Path, port: int, targets: dict[str, str]) -> list[str]:
-    tls = data_dir / "tls"
+def _edge_args(settings: Settings, port: int, targets: dict[str, str]) -> list[str]:
     args = [
         sys.executable,
         "-m",
         "edge",
         "serve",
-        "--descriptor-set",
-        str(DESCRIPTOR_SET),
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--tls-cert",
-        str(tls / "server.pem"),
-        "--tls-key",
-        str(tls / "server.key"),
-        "--upstream-ca",
-        str(tls / "ca.pem"),
-        "--upstream-cert",
-        str(tls / "edge.pem"),
-        "--upstream-key",
-        str(tls / "edge.key"),
+        *edge_tls_args(settings, f"127.0.0.1:{port}"),
         "--drain-seconds",
         str(DRAIN_SECONDS),
         "--shutdown-grace-seconds",
