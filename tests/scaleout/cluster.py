@@ -122,10 +122,13 @@ class Cluster:
     def ca_file(self) -> Path:
         return self.data_dir / "tls" / "ca.pem"
 
-    def start(self, name: str) -> None:
-        process = self.processes[name]
-        process.child = _spawn(name, process.args, process.env, self.data_dir / "logs")
-        self.wait_ready(name)
+    def start(self, *names: str) -> None:
+        """Start these processes together and wait until each is ready."""
+        for name in names:
+            process = self.processes[name]
+            process.child = _spawn(name, process.args, process.env, self.data_dir / "logs")
+        for name in names:
+            self.wait_ready(name)
 
     def wait_ready(self, name: str) -> None:
         process = self.processes[name]
@@ -224,20 +227,23 @@ def start_cluster(data_dir: Path, database_url: str) -> Cluster:
     cluster = Cluster(data_dir, settings, sandbox, nodes)
     try:
         _add_services(cluster, env, ports)
-        # One replica of each first: it migrates the schema and seeds the demo data.
-        for name in ("billing-1", "account-1", "notification", "billing-2", "account-2"):
-            cluster.start(name)
         for n in (1, 2):
             name = f"worker-{n}"
             cluster.processes[name] = Process(
                 name, [sys.executable, "-m", "servers.worker"], env, "jobs"
             )
+        # One replica of each first, one at a time: it migrates the schema and seeds the
+        # demo data; then the others together.
+        for name in ("billing-1", "account-1", "notification"):
             cluster.start(name)
+        cluster.start("billing-2", "account-2", "worker-1", "worker-2")
         edges = [free_port(), free_port()]
         for n, port in enumerate(edges, 1):
             args = _edge_args(settings, port, targets)
             cluster.processes[f"edge-{n}"] = Process(f"edge-{n}", args, env, f"127.0.0.1:{port}")
-            cluster.start(f"edge-{n}")
+        # The first edge creates the key files both read.
+        cluster.start("edge-1")
+        cluster.start("edge-2")
         _start_nginx(cluster, edges)
     except BaseException:
         cluster.close()
