@@ -56,6 +56,36 @@ class Registration:
     add_to_server: Callable[[Any, grpc.Server], None]
 
 
+class _HealthServicer(health.HealthServicer):
+    """grpc's health servicer, sending status changes outside its lock. grpc's own
+    `set` sends to every Watch stream while holding the lock, and a send waits for the
+    server's polling thread, which may at that moment be ending another Watch stream
+    through a callback that takes the same lock: a deadlock once balancing clients
+    (palmlib.balancing) keep Watch streams open and a server stops."""
+
+    def set(self, service: str, status: int) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:
+                return
+            self._server_status[service] = status
+            watchers = list(self._send_response_callbacks.get(service, ()))
+        for send in watchers:
+            try:
+                send(health_pb2.HealthCheckResponse(status=status))
+            except Exception:  # a stream that ended meanwhile
+                log.debug("health watch gone", exc_info=True)
+
+    def enter_graceful_shutdown(self) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:  # type: ignore[has-type]
+                return
+            services = list(self._server_status)
+        for service in services:
+            self.set(service, NOT_SERVING)
+        with self._lock:
+            self._gracefully_shutting_down = True
+
+
 class Health(Protocol):
     """What a Server needs of its health servicer."""
 
@@ -185,10 +215,10 @@ def create_server(
         # The span is outermost, so the pipeline's log line and audit record carry it.
         interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
         grpc_server = grpc.server(pool, interceptors=interceptors, options=server_options)
-        health_servicer = health.HealthServicer(experimental_non_blocking=True)
-        _install(grpc_server, registrations, names, health_servicer)
+        threaded_health = _HealthServicer(experimental_non_blocking=True)
+        _install(grpc_server, registrations, names, threaded_health)
         port = _bind(grpc_server, address, credentials)
-        return Server(grpc_server, health_servicer, names), port
+        return Server(grpc_server, threaded_health, names), port
     interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
     loop = _EventLoopThread(f"grpc-{domain}-loop")
 
