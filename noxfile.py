@@ -31,11 +31,13 @@ def _apt_install(session: nox.Session, *packages: str) -> None:
 
 @nox.session
 def system(session: nox.Session) -> None:
-    """Install the system tools the suite starts for real: memcached, pg_dump and
-    pg_restore (the backup test), chromium with a CJK font (the console's browser
-    tests), buf, and the console's vendored library from the npm lock."""
+    """Install the system tools the suite starts for real: memcached, nginx (the load
+    balancer of the scale-out test), pg_dump and pg_restore (the backup test), chromium
+    with a CJK font (the console's browser tests), buf, and the console's vendored
+    library from the npm lock."""
     packages = {
         "memcached": "memcached",
+        "nginx": "nginx",
         "pg_dump": "postgresql-client",
         "pg_restore": "postgresql-client",
         "chromium": "chromium",
@@ -150,3 +152,22 @@ def fuzz_edge(session: nox.Session) -> None:
     opening: 10 minutes by default (the suite runs 5 s); libFuzzer options after --."""
     options = session.posargs or ["-max_total_time=600", "-timeout=5"]
     session.run("python", "-m", "tests.fuzz.run_atheris", "all", *options)
+
+
+@nox.session
+def scaleout(session: nox.Session) -> None:
+    """The scale-out test with 20-second phases (`pytest tests/scaleout` runs 3-second
+    ones; `./dev test` leaves it out, pyproject.toml says why): nginx,
+    two edges, two replicas of account and billing, two Memcached nodes, two workers,
+    faults injected under load; prints requests, errors and p99 per phase
+    (docs/operations.md, Scale-out)."""
+    system(session)
+    session.run(
+        "pytest",
+        "tests/scaleout",
+        "-s",
+        "-o",
+        "timeout=1800",
+        *session.posargs,
+        env={"PALMGRID_SCALEOUT_PHASE_SECONDS": "20"},
+    )

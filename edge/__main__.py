@@ -27,6 +27,7 @@ from edge.descriptors import Catalog, DescriptorError
 from edge.logs import configure_edge_logging
 from edge.security import settings as security
 from edge.server import TlsFiles, dev_tls_dir, make_server, upstream_credentials
+from palmlib.balancing import TargetError, grpc_target
 from palmlib.networks import parse_networks
 from palmlib.telemetry import configure_tracing
 
@@ -44,6 +45,10 @@ def _upstream(text: str) -> tuple[str, str]:
     service, sep, address = text.partition("=")
     if not sep or not service or ":" not in address:
         raise argparse.ArgumentTypeError(f"expected PACKAGE.Service=HOST:PORT, got {text!r}")
+    try:
+        grpc_target(address)  # several replicas: IP:PORT,IP:PORT
+    except TargetError as exc:
+        raise argparse.ArgumentTypeError(f"{service}: {exc}") from None
     return service, address
 
 
@@ -73,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
         type=_upstream,
         required=True,
         metavar="PACKAGE.Service=HOST:PORT",
-        help="a service to front and where it listens (repeatable)",
+        help="a service to front and where it listens (repeatable); HOST:PORT,HOST:PORT "
+        "for several replicas (IP addresses), balanced round robin",
     )
     serve.add_argument("--listen", type=_address, default=("127.0.0.1", 8443), metavar="HOST:PORT")
     serve.add_argument("--plaintext", action="store_true", help="serve plain HTTP")
@@ -89,6 +95,18 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-timeout", type=float, default=_DEFAULTS.max_timeout)
     serve.add_argument("--ignore-query-parameter", action="append", default=[], metavar="NAME")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=0.0,
+        help="on SIGTERM, answer /healthz 503 but keep serving this long before stopping",
+    )
+    serve.add_argument(
+        "--shutdown-grace-seconds",
+        type=float,
+        default=10.0,
+        help="then wait this long at most for in-flight requests",
+    )
     security.add_arguments(serve)
     return p
 
@@ -119,12 +137,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             has_client = client.cert.is_file() and client.key.is_file()
             ca = args.upstream_ca if args.upstream_ca.is_file() else None
             credentials = upstream_credentials(ca, client if has_client else None)
-        app, _ = security.serve_app(
+        app, secure = security.serve_app(
             args, os.environ, catalog, dict(args.upstream), config, credentials
         )
         tls = None if args.plaintext else TlsFiles(args.tls_cert, args.tls_key)
         host, port = args.listen
-        server = make_server(app, host, port, tls=tls, log_level=args.log_level.lower())
+        server = make_server(
+            app,
+            host,
+            port,
+            tls=tls,
+            log_level=args.log_level.lower(),
+            drain=args.drain_seconds,
+            grace=args.shutdown_grace_seconds,
+            edge=secure.edge if secure is not None else None,
+        )
     except (DescriptorError, FileNotFoundError, ValueError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2

@@ -122,6 +122,9 @@ class Edge:
         # OpenAPI document (`GET /v1/keys`, added by the secure edge).
         self.extra_paths: dict[str, dict[str, Any]] = {}
         self._metrics_access = MetricsAccess(self.config.metrics_allow)
+        # Set when the process begins to stop (edge.server.DrainingServer): /healthz
+        # then answers 503 while requests are still served.
+        self.draining = False
         self._own: dict[str, Callable[[], Awaitable[HttpResponse]]] = {
             "/healthz": self._healthz,
             "/openapi.json": self._openapi_json,
@@ -239,7 +242,10 @@ class Edge:
             *(self._dependencies[name]() for name in names),
         )
         serving = all(state == "SERVING" for state in states.values())
-        report: dict[str, Any] = {"status": "SERVING" if serving else "NOT_SERVING"}
+        status = "SERVING" if serving else "NOT_SERVING"
+        if self.draining:  # stopping: the load balancer should send no more
+            serving, status = False, "DRAINING"
+        report: dict[str, Any] = {"status": status}
         report["services"] = states
         report.update({name: dict(part) for name, part in zip(names, parts, strict=True)})
         body = orjson.dumps(report)

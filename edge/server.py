@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import grpc
@@ -13,7 +15,7 @@ import uvicorn
 
 from edge.app import Edge
 
-__all__ = ["TlsFiles", "dev_tls_dir", "make_server", "upstream_credentials"]
+__all__ = ["DrainingServer", "TlsFiles", "dev_tls_dir", "make_server", "upstream_credentials"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -49,15 +51,56 @@ def upstream_credentials(ca: Path | None, client: TlsFiles | None) -> grpc.Chann
     )
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn that drains before it stops. On SIGTERM (or SIGINT) the edge is marked
+    draining, so `/healthz` answers 503 and the load balancer's check takes this replica
+    out, while requests are still served for `drain` seconds; then uvicorn's own graceful
+    shutdown: stop listening, let in-flight requests finish (within the config's
+    `timeout_graceful_shutdown`), close. A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, *, edge: Edge | None, drain: float) -> None:
+        super().__init__(config)
+        self.edge = edge
+        self.drain = drain
+        self._drain_timer: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.edge is not None:
+            self.edge.draining = True
+        if self.drain > 0 and self._drain_timer is None and not self.should_exit:
+            self._drain_timer = threading.Timer(self.drain, self._stop, (sig, frame))
+            self._drain_timer.daemon = True
+            self._drain_timer.start()
+            return
+        self._stop(sig, frame)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn would raise the signal again once stopped, so the process would die of
+        # it; the stop was orderly, so the edge exits 0 instead.
+        self._captured_signals.clear()
+
+
 def make_server(
-    edge: Edge | ASGIApp, host: str, port: int, *, tls: TlsFiles | None, log_level: str = "warning"
-) -> uvicorn.Server:
-    """A uvicorn server for the edge (or the edge wrapped in middleware); `tls` None
-    serves plain HTTP (loopback tests only)."""
+    app: Edge | ASGIApp,
+    host: str,
+    port: int,
+    *,
+    tls: TlsFiles | None,
+    log_level: str = "warning",
+    drain: float = 0.0,
+    grace: float | None = None,
+    edge: Edge | None = None,
+) -> DrainingServer:
+    """A uvicorn server for the edge (or the edge wrapped in middleware, then `edge` is
+    the Edge inside, whose `/healthz` reports the drain); `tls` None serves plain HTTP
+    (loopback tests only). On a stop signal it drains for `drain` seconds (`/healthz`
+    503, still serving), then waits up to `grace` seconds (None: without limit) for
+    in-flight requests."""
     if tls is not None:
         tls.check()
     config = uvicorn.Config(
-        edge,
+        app,
         host=host,
         port=port,
         loop="uvloop",
@@ -70,5 +113,8 @@ def make_server(
         log_level=log_level,
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
+        timeout_graceful_shutdown=int(grace) if grace is not None else None,
     )
-    return uvicorn.Server(config)
+    if edge is None and isinstance(app, Edge):
+        edge = app
+    return DrainingServer(config, edge=edge, drain=drain)

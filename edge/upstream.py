@@ -1,8 +1,11 @@
 """gRPC channels to the services the edge fronts, and health checks over them.
 
 One `grpc.aio` channel per distinct address (services sharing a server share a channel).
-Channels belong to the event loop that serves requests, so they are opened in `start()`
-(from the ASGI lifespan) and not at construction.
+An address may name several replicas (`ip:port,ip:port`, or a DNS name resolving to
+several): the channel balances calls over them round robin, skipping any whose health
+check is not SERVING (palmlib.balancing). Channels belong to the event loop that
+serves requests, so they are opened in `start()` (from the ASGI lifespan) and not at
+construction.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from palmlib.balancing import balanced_options, grpc_target
 
 __all__ = ["Upstreams"]
 
@@ -49,10 +54,12 @@ class Upstreams:
         for address in sorted(set(self.addresses.values())):
             if address in self._channels:
                 continue
+            target = grpc_target(address)
+            options = [*balanced_options(address), *self._options]
             if self._credentials is None:
-                channel = grpc.aio.insecure_channel(address, options=self._options)
+                channel = grpc.aio.insecure_channel(target, options=options)
             else:
-                channel = grpc.aio.secure_channel(address, self._credentials, options=self._options)
+                channel = grpc.aio.secure_channel(target, self._credentials, options=options)
             self._channels[address] = channel
 
     async def close(self) -> None:

@@ -119,6 +119,28 @@ def stop_children(children: list[Child], grace: float = 10.0) -> None:
             child.process.wait()
 
 
+def edge_tls_args(settings: Settings, listen: str) -> list[str]:
+    """`python -m edge serve` arguments for PalmGrid's descriptors on `listen`, with the
+    settings' HTTPS certificate and its `edge` client certificate to the services."""
+    cert, key = settings.client_cert_files("edge")
+    return [
+        "--descriptor-set",
+        str(DESCRIPTOR_SET),
+        "--listen",
+        listen,
+        "--tls-cert",
+        str(settings.server_cert_file),
+        "--tls-key",
+        str(settings.server_key_file),
+        "--upstream-ca",
+        str(settings.ca_file),
+        "--upstream-cert",
+        str(cert),
+        "--upstream-key",
+        str(key),
+    ]
+
+
 class System:
     """The running dev system: Memcached, services, edge."""
 
@@ -207,22 +229,7 @@ class System:
     def edge_args(self) -> list[str]:
         """The edge's command line: PalmGrid's descriptors, every routed service, dev TLS."""
         s = self.settings
-        args = [
-            "--descriptor-set",
-            str(DESCRIPTOR_SET),
-            "--listen",
-            f"{s.edge_host}:{s.edge_port}",
-            "--tls-cert",
-            str(s.server_cert_file),
-            "--tls-key",
-            str(s.server_key_file),
-            "--upstream-ca",
-            str(s.ca_file),
-            "--upstream-cert",
-            str(s.client_cert_files("edge")[0]),
-            "--upstream-key",
-            str(s.client_cert_files("edge")[1]),
-        ]
+        args = edge_tls_args(s, f"{s.edge_host}:{s.edge_port}")
         for process, service in routed_services():
             args += ["--upstream", f"{service}={s.service_address(process)}"]
         return args

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from palmlib.balancing import tls_name
 from servers.runtime import tls
 from servers.runtime.settings import GRPC_SERVER_NAMES, Settings, SettingsError, load_settings
 
@@ -29,7 +30,7 @@ def service_state(settings: Settings, service: str, port: int | None = None) -> 
     if credentials is None:
         channel = grpc.insecure_channel(address)
     else:
-        host = settings.service_address(service).rpartition(":")[0].strip("[]")
+        host = tls_name(settings.service_address(service))
         options = [("grpc.ssl_target_name_override", host)]
         channel = grpc.secure_channel(address, credentials, options=options)
     try:

@@ -10,6 +10,7 @@ replica at once; the staff CLI's `palm health` asks for both.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -41,7 +42,8 @@ def database_probe(engine: Engine) -> Probe:
 
 
 class DependencyHealth(health.HealthServicer):
-    """grpcio's health servicer, answering the names of `probes` by running them."""
+    """grpcio's threaded health servicer, answering the names of `probes` by running
+    them."""
 
     def __init__(self, probes: Mapping[str, Probe]) -> None:
         super().__init__(experimental_non_blocking=True)
@@ -54,6 +56,27 @@ class DependencyHealth(health.HealthServicer):
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if probe()
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        return health_pb2.HealthCheckResponse(status=status)
+
+
+class AioDependencyHealth(health.aio.HealthServicer):
+    """grpc's asyncio health servicer, answering the names of `probes` by running them
+    on a thread (a probe blocks on the database)."""
+
+    def __init__(self, probes: Mapping[str, Probe]) -> None:
+        super().__init__()
+        self._probes = dict(probes)
+
+    async def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> Any:
+        probe = self._probes.get(request.service)
+        if probe is None:
+            return await super().Check(request, context)
+        serving = await asyncio.to_thread(probe)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         return health_pb2.HealthCheckResponse(status=status)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -32,7 +32,7 @@ from servers.runtime.audit import AuditSink
 from servers.runtime.audit_outbox import AuditOutbox
 from servers.runtime.auditing import CallAuditor
 from servers.runtime.errors import domain_for
-from servers.runtime.health import DependencyHealth, Probe
+from servers.runtime.health import AioDependencyHealth, DependencyHealth, Probe
 from servers.runtime.identity import AssertionVerifier
 from servers.runtime.interceptor import DenialHook, RuntimeInterceptor
 from servers.runtime.methods import ContractError, MethodInfo, find_service, method_table
@@ -57,13 +57,68 @@ class Registration:
     add_to_server: Callable[[Any, grpc.Server], None]
 
 
+class _HealthServicer(DependencyHealth):
+    """grpc's health servicer, sending status changes outside its lock. grpc's own
+    `set` sends to every Watch stream while holding the lock, and a send waits for the
+    server's polling thread, which may at that moment be ending another Watch stream
+    through a callback that takes the same lock: a deadlock once balancing clients
+    (palmlib.balancing) keep Watch streams open and a server stops."""
+
+    def set(self, service: str, status: int) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:
+                return
+            self._server_status[service] = status
+            watchers = list(self._send_response_callbacks.get(service, ()))
+        for send in watchers:
+            try:
+                send(health_pb2.HealthCheckResponse(status=status))
+            except Exception:  # a stream that ended meanwhile
+                log.debug("health watch gone", exc_info=True)
+
+    def enter_graceful_shutdown(self) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:  # type: ignore[has-type]
+                return
+            services = list(self._server_status)
+        for service in services:
+            self.set(service, NOT_SERVING)
+        with self._lock:
+            self._gracefully_shutting_down = True
+
+
+class Health(Protocol):
+    """What a Server needs of its health servicer."""
+
+    def set(self, service: str, status: int) -> None: ...
+
+    def enter_graceful_shutdown(self) -> None: ...
+
+
+class _LoopHealth:
+    """grpc's asyncio health servicer, driven from ordinary threads through the aio
+    server's event loop. An aio server needs it: grpc's threaded servicer would serve
+    each Watch (which balancing clients keep open, palmlib.balancing) on a pool thread
+    that the aio server never releases, so the process could not exit."""
+
+    def __init__(self, servicer: health.aio.HealthServicer, loop: _EventLoopThread) -> None:
+        self.servicer = servicer
+        self._loop = loop
+
+    def set(self, service: str, status: int) -> None:
+        self._loop.run(self.servicer.set(service, status))
+
+    def enter_graceful_shutdown(self) -> None:
+        self._loop.run(self.servicer.enter_graceful_shutdown())
+
+
 class Server:
     """A PalmGrid gRPC server. `start()` marks every service SERVING; `stop()` marks
     them NOT_SERVING, waits `drain` seconds (so load balancers notice), then stops
     accepting calls and lets in-flight ones finish within `grace` seconds."""
 
     def __init__(
-        self, grpc_server: grpc.Server, health_servicer: health.HealthServicer, names: Sequence[str]
+        self, grpc_server: grpc.Server, health_servicer: Health, names: Sequence[str]
     ) -> None:
         self.grpc_server = grpc_server
         self.health = health_servicer
@@ -164,9 +219,10 @@ def create_server(
         # The span is outermost, so the pipeline's log line and audit record carry it.
         interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
         grpc_server = grpc.server(pool, interceptors=interceptors, options=server_options)
-        health_servicer = _install(grpc_server, registrations, names, dependencies)
+        threaded_health = _HealthServicer(dependencies or {})
+        _install(grpc_server, registrations, names, threaded_health)
         port = _bind(grpc_server, address, credentials)
-        return Server(grpc_server, health_servicer, names), port
+        return Server(grpc_server, threaded_health, names), port
     interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
     loop = _EventLoopThread(f"grpc-{domain}-loop")
 
@@ -182,7 +238,10 @@ def create_server(
 
     try:
         aio_server = loop.run(build())
-        health_servicer = _install(aio_server, registrations, names, dependencies)
+        health_servicer = _LoopHealth(loop.run(_aio_health(dependencies or {})), loop)
+        _install(aio_server, registrations, names, health_servicer.servicer)
+        for name in (*names, ""):
+            health_servicer.set(name, NOT_SERVING)
         port = _bind(aio_server, address, credentials)
     except BaseException:
         loop.close()
@@ -217,7 +276,7 @@ class AsyncServer(Server):
     def __init__(
         self,
         grpc_server: grpc.aio.Server,
-        health_servicer: health.HealthServicer,
+        health_servicer: Health,
         names: Sequence[str],
         loop: _EventLoopThread,
         pool: futures.ThreadPoolExecutor,
@@ -294,25 +353,30 @@ def _pipeline(
     }
 
 
+async def _aio_health(dependencies: Mapping[str, Probe]) -> health.aio.HealthServicer:
+    """grpc's asyncio health servicer with the dependency checks, made on the loop that
+    serves it."""
+    return AioDependencyHealth(dependencies)
+
+
 def _install(
     grpc_server: Any,
     registrations: Sequence[Registration],
     names: Sequence[str],
-    dependencies: Mapping[str, Probe] | None = None,
-) -> health.HealthServicer:
-    """Register the services, health (every service NOT_SERVING until started; each of
-    `dependencies` answered by its probe) and reflection on `grpc_server` (synchronous
-    or aio)."""
+    health_servicer: Any,
+) -> None:
+    """Register the services, health (every service NOT_SERVING until started, on the
+    synchronous servicer; the aio one's caller sets its own) and reflection on
+    `grpc_server` (synchronous or aio)."""
     for registration in registrations:
         registration.add_to_server(registration.servicer, grpc_server)
-    health_servicer = DependencyHealth(dependencies or {})
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
     )
-    for name in (*names, ""):
-        health_servicer.set(name, NOT_SERVING)
-    return health_servicer
+    if isinstance(health_servicer, health.HealthServicer):
+        for name in (*names, ""):
+            health_servicer.set(name, NOT_SERVING)
 
 
 def _bind(grpc_server: Any, address: str, credentials: grpc.ServerCredentials | None) -> int:

@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from palmlib.balancing import TargetError, grpc_target
 from servers.runtime import tls
 from servers.runtime.db import is_sqlite
 
@@ -180,6 +181,17 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator(*(f"{name}_target" for name in SERVICE_NAMES))
+    @classmethod
+    def _check_target(cls, value: str | None) -> str | None:
+        # A service's replicas: `host:port`, a DNS name, or `ip:port,ip:port` (several).
+        if value is not None:
+            try:
+                grpc_target(value)
+            except TargetError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:
         if self.profile == "production":
@@ -306,7 +318,8 @@ class Settings(BaseSettings):
         return ServiceEndpoint(name=name, port=port, target=target or f"127.0.0.1:{port}")
 
     def service_address(self, name: str) -> str:
-        """host:port where other processes reach service `name`."""
+        """host:port where other processes reach service `name` (or several, comma
+        separated: its replicas, see palmlib.balancing)."""
         return self.service(name).target
 
     def metrics_port(self, process: str) -> int:

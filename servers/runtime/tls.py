@@ -7,6 +7,7 @@ from typing import Protocol
 
 import grpc
 
+from palmlib.balancing import balanced_options, grpc_target
 from servers.runtime.tracing import traced_channel
 
 
@@ -91,8 +92,11 @@ def open_channel(
     account: str,
     options: list[tuple[str, object]] | None = None,
 ) -> grpc.Channel:
-    """A channel to PalmGrid service `service`, authenticated as `account` under mTLS."""
-    target = settings.service_address(service)
+    """A channel to PalmGrid service `service`, authenticated as `account` under mTLS,
+    spreading calls over every replica its target names (palmlib.balancing)."""
+    address = settings.service_address(service)
+    target = grpc_target(address)
+    options = [*balanced_options(address), *(options or [])]
     credentials = channel_credentials_for(settings, account)
     if credentials is None:
         return traced_channel(grpc.insecure_channel(target, options=options))

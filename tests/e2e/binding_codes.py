@@ -16,6 +16,7 @@ from clients.edge_errors import EdgeApiError
 from palmgrid.notification.v1 import notification_service_pb2 as notification_pb
 from palmgrid.notification.v1 import notification_service_pb2_grpc as notification_grpc
 from palmgrid.notification.v1 import resources_pb2 as message_pb
+from servers.runtime import Settings
 from tests.e2e.system import CAPTCHA, FAST_ARGON2, TESTER, System, start_system
 
 ACCOUNT_SENDER = "serviceAccounts/account"
@@ -24,9 +25,15 @@ ACCOUNT_SENDER = "serviceAccounts/account"
 def outbox(system: System, template: str, customer: str) -> list[message_pb.Message]:
     """The messages of `template` the account service queued about `customer` (a
     10-digit number), newest first."""
-    credentials = system.settings.client_credentials(TESTER)
+    return outbox_at(system.settings, system.services["notification"].target, template, customer)
+
+
+def outbox_at(
+    settings: Settings, target: str, template: str, customer: str
+) -> list[message_pb.Message]:
+    """`outbox` of the notification service at `target`, read with `settings`' PKI."""
+    credentials = settings.client_credentials(TESTER)
     assert credentials is not None
-    target = system.services["notification"].target
     with grpc.secure_channel(target, credentials) as channel:
         stub = notification_grpc.NotificationServiceStub(channel)
         reply = stub.ListMessages(

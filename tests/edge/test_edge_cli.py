@@ -127,6 +127,58 @@ def test_cli_fronts_a_service_it_has_never_seen(weather: Compiled, weather_port:
         edge.stop()
 
 
+def _public_weather_edge(weather: Compiled, upstream: str, *args: str) -> EdgeProcess:
+    """The edge fronting the weather service at `upstream`, plain HTTP and gRPC."""
+    return EdgeProcess(
+        "--descriptor-set",
+        str(weather.descriptor_set),
+        "--upstream",
+        f"weather.v1.WeatherService={upstream}",
+        "--plaintext",
+        "--upstream-plaintext",
+        "--default-policy",
+        "public",
+        *args,
+    )
+
+
+def test_an_upstream_with_a_replica_down_answers_every_request(
+    weather: Compiled, weather_port: int
+) -> None:
+    # Two replicas listed, one of them not running: calls go round robin over the
+    # replicas that are up, so none fails.
+    down = free_port()
+    edge = _public_weather_edge(weather, f"127.0.0.1:{down},127.0.0.1:{weather_port}")
+    try:
+        edge.wait_listening()
+        with httpx.Client(base_url=f"http://127.0.0.1:{edge.port}", timeout=10) as http:
+            statuses = [http.get("/v1/cities/paris/forecast?days=1").status_code for _ in range(20)]
+        assert statuses == [200] * 20
+    finally:
+        edge.stop()
+
+
+def test_sigterm_drains_then_stops(weather: Compiled, weather_port: int) -> None:
+    edge = _public_weather_edge(weather, f"127.0.0.1:{weather_port}", "--drain-seconds", "2")
+    try:
+        edge.wait_listening()
+        with httpx.Client(base_url=f"http://127.0.0.1:{edge.port}", timeout=10) as http:
+            assert http.get("/healthz").status_code == 200
+            edge.proc.terminate()
+            time.sleep(0.3)
+            # Draining: the load balancer's check fails, requests are still served.
+            health = http.get("/healthz")
+            assert health.status_code == 503
+            assert health.json()["status"] == "DRAINING"
+            assert http.get("/v1/cities/paris/forecast?days=1").status_code == 200
+        assert edge.proc.wait(timeout=15) == 0
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{edge.port}/healthz", timeout=2)
+    finally:
+        if edge.proc.poll() is None:
+            edge.stop()
+
+
 def self_signed(tmp: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge test")])

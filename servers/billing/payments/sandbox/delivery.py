@@ -27,6 +27,7 @@ import httpx
 from google.api import httpbody_pb2
 
 from palmgrid.billing.v1 import billing_service_pb2, billing_service_pb2_grpc
+from palmlib.balancing import balanced_options, grpc_target
 
 log = logging.getLogger("palmgrid.payments.sandbox")
 
@@ -132,12 +133,14 @@ class CallbackTransport:
         with self._lock:
             channel = self._channels.get(key)
             if channel is None:
+                # The callback URL may name every billing replica (palmlib.balancing).
+                address, options = grpc_target(target), balanced_options(target)
                 if scheme == "grpcs":
                     if self._grpc_credentials is None:
                         raise ValueError("grpcs:// callbacks need channel credentials")
-                    channel = grpc.secure_channel(target, self._grpc_credentials)
+                    channel = grpc.secure_channel(address, self._grpc_credentials, options)
                 else:
-                    channel = grpc.insecure_channel(target)
+                    channel = grpc.insecure_channel(address, options)
                 self._channels[key] = channel
             return channel
 
