@@ -38,9 +38,16 @@ class AccountCore:
         return self.clock.now()
 
     def params(self, session: Session) -> parameters.Parameters:
-        """The system parameters in force (the dev idle-timeout override applied)."""
-        override = self.settings.session_idle_seconds if self.settings.profile == "dev" else None
-        return parameters.load(session, self.now(), idle_override_seconds=override)
+        """The system parameters in force (the dev idle-timeout override applied; the
+        production profile's second-factor rule)."""
+        profile = self.settings.profile
+        override = self.settings.session_idle_seconds if profile == "dev" else None
+        return parameters.load(
+            session,
+            self.now(),
+            idle_override_seconds=override,
+            production=profile == "production",
+        )
 
     def check(self) -> None:
         """The log is this service's own database: a call that can change anything can

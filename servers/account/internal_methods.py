@@ -68,7 +68,9 @@ class InternalMethods:
             if refused is None and row is not None:
                 row.last_activity_time = now
                 session.add(row)
-                principal = principal_for(session, user, row, now)
+                principal = principal_for(
+                    session, user, row, now, production=self.core.settings.profile == "production"
+                )
                 change_required = users.needs_password_change(user, now)
                 generation = revocations.current_generation(session)
                 session_message = sessions.to_proto(row, users.name_of(user))

@@ -72,6 +72,9 @@ class Parameters:
     time_zone: ZoneInfo
     # Role names ("roles/admin") whose holders must sign in with a second factor.
     second_factor_roles: frozenset[str] = frozenset()
+    # Production: every staff user whose roles change anything needs a second factor,
+    # whatever `second_factor_roles` lists.
+    writers_need_second_factor: bool = False
 
 
 def _message(values: dict[str, Any]) -> admin_pb.SystemParameters:
@@ -126,10 +129,15 @@ def resource(session: Session, now: datetime) -> admin_pb.SystemParameters:
 
 
 def load(
-    session: Session, now: datetime, *, idle_override_seconds: int | None = None
+    session: Session,
+    now: datetime,
+    *,
+    idle_override_seconds: int | None = None,
+    production: bool = False,
 ) -> Parameters:
     """The parameters in force. `idle_override_seconds` (PALMGRID_SESSION_IDLE_SECONDS,
-    dev only) replaces the stored idle timeout."""
+    dev only) replaces the stored idle timeout; in `production` every staff user with a
+    write permission needs a second factor."""
     message = _message(_row(session, now).values)
     idle = (
         timedelta(seconds=idle_override_seconds)
@@ -150,6 +158,7 @@ def load(
         customer_binding_limit=message.customer_binding_limit,
         time_zone=ZoneInfo(message.time_zone),
         second_factor_roles=frozenset(message.second_factor_roles),
+        writers_need_second_factor=production,
     )
 
 

@@ -43,7 +43,12 @@ def bound_customers(session: Session, user_id: str) -> list[str]:
 
 
 def principal_for(
-    session: Session, user: models.User, session_row: models.Session, now: datetime
+    session: Session,
+    user: models.User,
+    session_row: models.Session,
+    now: datetime,
+    *,
+    production: bool = False,
 ) -> identity_pb2.Principal:
     roles = roles_of(session, user.id)
     if needs_password_change(user, now):
@@ -51,7 +56,7 @@ def principal_for(
     # Only staff may need a second factor: a customer's session check (nearly all of
     # them) does not read the system parameters.
     elif user.kind == STAFF and second_factor.enrollment_required(
-        session, user, parameters.load(session, now)
+        session, user, parameters.load(session, now, production=production)
     ):
         permissions = list(second_factor.ENROLMENT_PERMISSIONS)
     else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -32,11 +33,33 @@ class DefaultRole:
     internal: bool
 
 
+# Verbs of permissions that only read. Anything else changes something (`verify` too:
+# binding a customer on staff's word is one).
+READ_VERBS = frozenset(
+    {
+        "get",
+        "list",
+        "search",
+        "watch",
+        "batchGet",
+        "lookup",
+        "listDue",
+        "listDueWithin",
+        "listByArea",
+    }
+)
+
+
+@cache
+def _defaults() -> Mapping[str, Any]:
+    text = resources.files("servers.account").joinpath("default_roles.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
 @cache
 def default_roles() -> tuple[DefaultRole, ...]:
     """The roles of `default_roles.toml`, in file order."""
-    text = resources.files("servers.account").joinpath("default_roles.toml").read_text("utf-8")
-    data = tomllib.loads(text)
+    data = _defaults()
     sets: Mapping[str, list[str]] = data.get("sets", {})
     roles = []
     for role_id, spec in data["roles"].items():
@@ -101,6 +124,19 @@ def seed_roles(session: Session, now: datetime, catalog: Mapping[str, bool] | No
             session.add(row)
     for permission in sorted(new):
         session.add(models.PermissionCatalogEntry(permission=permission, first_seen_time=now))
+
+
+def grants_writes(permissions: Iterable[str]) -> bool:
+    """Whether `permissions` change anything beyond the holder's own account: a verb
+    other than reading, outside the `self` set of default_roles.toml (own password,
+    sessions, subscriptions, messages); "*" does."""
+    own: list[str] = _defaults()["sets"]["self"]
+    for permission in permissions:
+        if any(fnmatch.fnmatchcase(permission, selector) for selector in own):
+            continue
+        if permission == "*" or permission.rsplit(".", 1)[-1] not in READ_VERBS:
+            return True
+    return False
 
 
 def role_name(role_id: str) -> str:

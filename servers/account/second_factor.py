@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from servers.account import models
 from servers.account.parameters import Parameters
 from servers.account.passwords import PasswordHasher
-from servers.account.roles import role_name, roles_of
+from servers.account.roles import grants_writes, permissions_of, role_name, roles_of
 from servers.account.users import STAFF
 
 ISSUER = "PalmGrid"
@@ -76,12 +76,15 @@ ENROLMENT_PERMISSIONS = (
 
 
 def enrollment_required(session: Session, user: models.User, params: Parameters) -> bool:
-    """Whether `user` is staff holding a role of `second_factor_roles` and has no
-    confirmed second factor yet."""
-    if user.kind != STAFF or not params.second_factor_roles:
+    """Whether `user` is staff who must have a second factor — holding a role of
+    `second_factor_roles`, or (production) any permission that changes something — and
+    has no confirmed one yet."""
+    if user.kind != STAFF or not (params.second_factor_roles or params.writers_need_second_factor):
         return False
-    held = {role_name(role_id) for role_id in roles_of(session, user.id)}
-    return bool(held & params.second_factor_roles) and confirmed(session, user.id) is None
+    role_ids = roles_of(session, user.id)
+    listed = bool({role_name(role_id) for role_id in role_ids} & params.second_factor_roles)
+    writer = params.writers_need_second_factor and grants_writes(permissions_of(session, role_ids))
+    return (listed or writer) and confirmed(session, user.id) is None
 
 
 def accept_code(

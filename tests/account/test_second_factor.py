@@ -10,7 +10,9 @@ import pyotp
 from sqlmodel import select
 
 from palmgrid.account.v1 import account_service_pb2 as service_pb
-from servers.account import models
+from servers.account import models, parameters, second_factor, users
+from servers.account.principals import principal_for
+from servers.account.roles import grants_writes
 from tests.account.conftest import (
     CAPTCHA,
     DEV_PASSWORD,
@@ -108,3 +110,58 @@ def test_the_dev_secret_enrols_the_demo_staff_and_users_me_lists_the_permissions
     )
     # Only users reading themselves get the list: it is the session's, not the user's.
     assert other.username == "editor" and list(other.permissions) == []
+
+
+def test_in_production_every_staff_user_with_a_write_permission_must_enrol(
+    account: Account,
+) -> None:
+    now = account.clock.now()
+    with account.runtime.session(write=True) as session:
+        # A staff member whose only role reads (and who manages their own account).
+        session.add(
+            models.Role(
+                id="reader",
+                title="Reader",
+                update_time=now,
+                permissions=[
+                    "billing.customers.get",
+                    "care.feedback.list",
+                    "account.sessions.delete",
+                ],
+            )
+        )
+        reader = users.by_username(session, "patroller")
+        editor = users.by_username(session, "editor")
+        assert reader is not None and editor is not None
+        for held in session.exec(
+            select(models.UserRole).where(models.UserRole.user_id == reader.id)
+        ):
+            session.delete(held)
+        session.add(models.UserRole(user_id=reader.id, role_id="reader"))
+    with account.runtime.session() as session:
+        reader = users.by_username(session, "patroller")
+        editor = users.by_username(session, "editor")
+        assert reader is not None and editor is not None
+        dev = parameters.load(session, now)
+        production = parameters.load(session, now, production=True)
+        assert not second_factor.enrollment_required(session, editor, dev)
+        assert second_factor.enrollment_required(session, editor, production)
+        assert not second_factor.enrollment_required(session, reader, production)
+        # Until enrolled, the editor's session may only enrol, read itself and sign out.
+        row = models.Session(
+            id="probe", token_hash=b"x" * 32, user_id=editor.id, state=1, idle_timeout_seconds=60
+        )
+        allowed = principal_for(session, editor, row, now, production=True).permissions
+        assert list(allowed) == list(second_factor.ENROLMENT_PERMISSIONS)
+        assert principal_for(session, editor, row, now).permissions != list(allowed)
+
+
+def test_a_write_permission_is_any_verb_but_reading_outside_ones_own_account() -> None:
+    assert grants_writes(["care.feedback.reply"])
+    assert grants_writes(["account.customerBindings.verify"])
+    assert grants_writes(["*"])
+    assert not grants_writes(
+        ["billing.customers.get", "care.feedback.list", "care.articles.search"]
+    )
+    # What everyone does for themselves is not a write permission here.
+    assert not grants_writes(["account.users.changePassword", "account.subscriptions.update"])

@@ -489,3 +489,64 @@ def test_an_administrator_sees_the_workers_jobs_and_their_runs_and_runs_one_now(
     assert run.count() == 1
     assert run.locator("td").nth(3).inner_text().startswith("成功")
     assert tab.problems == []
+
+
+def console_get(page: Any, path: str) -> Any:
+    """What a GET route answers the console's own session (JSON)."""
+    return page.evaluate(
+        "async (path) => (await import('./js/api.js')).get(path)",
+        path,
+    )
+
+
+def test_an_administrator_creates_a_staff_user_sets_its_offices_and_edits_a_role(
+    signed_in: SignedIn,
+) -> None:
+    tab = signed_in("admin")
+    page = tab.go("users")
+    # Usernames are ASCII letters only.
+    username = "clerk" + "".join(chr(97 + int(c, 16)) for c in uuid.uuid4().hex[:10])
+    page.get_by_label("用户名（6–32 个英文字母）").fill(username)
+    page.get_by_label("姓名").fill("营业厅新员工")
+    page.get_by_label("初始密码").fill("Initial-Passw0rd-42")
+    page.locator("fieldset input[value='roles/dispatcher']").check()
+    page.get_by_label("供电所范围").select_option("SUPPLY_OFFICE_COVERAGE_LISTED")
+    page.get_by_label("供电所编号（逗号分隔）").fill("QJ-QL")
+    with page.expect_request("**/v1/users:createStaff") as sent:
+        page.get_by_role("button", name="新建员工").click()
+    # The password leaves the browser sealed to the edge's key, never in plain text.
+    assert sent.value.post_data_json["temporaryPassword"].startswith("pgfe1.")
+    page.get_by_text(f"已新建员工 {username}").wait_for()
+    [listed] = console_get(page, f"/v1/users?usernamePrefix={username}")["users"]
+    user = console_get(page, f"/v1/{listed['name']}")
+    assert (user["username"], user["displayName"]) == (username, "营业厅新员工")
+    assert user["roles"] == ["roles/dispatcher"]
+    assert user["supplyOfficeCoverage"] == "SUPPLY_OFFICE_COVERAGE_LISTED"
+    assert user["supplyOffices"] == ["QJ-QL"]
+    assert user["passwordChangeRequired"] is True
+
+    # 设置供电所 from the user's row: every supply office from now on.
+    page.get_by_label("用户名开头").fill(username)
+    page.get_by_role("button", name="查找").click()
+    row = page.locator("main table tr", has_text=username)
+    row.get_by_role("button", name="设置供电所").click()
+    form = page.locator("form", has=page.get_by_role("button", name="保存供电所"))
+    form.get_by_label("供电所范围").select_option("SUPPLY_OFFICE_COVERAGE_ALL")
+    form.get_by_role("button", name="保存供电所").click()
+    page.get_by_role("heading", name="已设置供电所").wait_for()
+    user = console_get(page, f"/v1/{listed['name']}")
+    assert user["supplyOfficeCoverage"] == "SUPPLY_OFFICE_COVERAGE_ALL"
+    assert user.get("supplyOffices", []) == []
+
+    # A role's permissions, one a line: one taken away, then the list put back.
+    before = console_get(page, "/v1/roles/care-manager")["permissions"]
+    kept = before[:-1]
+    page = tab.go("users")
+    row = page.locator("main table tr", has_text="（care-manager）")
+    row.get_by_text("编辑").click()
+    for permissions in (kept, before):
+        row.get_by_role("textbox").fill("\n".join(permissions))
+        row.get_by_role("button", name="保存权限").click()
+        row.get_by_text(f"已保存，共 {len(permissions)} 项权限").wait_for()
+        assert console_get(page, "/v1/roles/care-manager")["permissions"] == permissions
+    assert tab.problems == []

@@ -73,12 +73,22 @@ export function newCaptcha() {
   return post("/v1/captchas", {});
 }
 
+async function currentEdgeKey() {
+  const { keys } = await get("/v1/keys");
+  return keys.find((k) => k.state === "CURRENT") || keys[0];
+}
+
+/** A sensitive request field (a password) sealed to the edge's current key for field
+ *  `field` of RPC `rpc` (full name), bound to this session's token. */
+export async function sealField(value, rpc, field) {
+  return seal(await currentEdgeKey(), value, rpc, field, binding);
+}
+
 /** Sign in: password and second-factor code sealed to the edge's key; a fresh key
  *  pair for this session, to which the edge seals sensitive answers. */
 export async function signIn({ username, password, captcha, captchaAnswer, code }) {
   forget();
-  const { keys } = await get("/v1/keys");
-  const edgeKey = keys.find((k) => k.state === "CURRENT") || keys[0];
+  const edgeKey = await currentEdgeKey();
   const method = `${ACCOUNT}CreateSession`;
   const key = await sessionKey();
   const body = {

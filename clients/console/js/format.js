@@ -131,6 +131,9 @@ const LABELS = {
   JOB_RUN_OUTCOME_INTERRUPTED: "中断",
   USER_STATE_ACTIVE: "正常",
   USER_STATE_DISABLED: "已停用",
+  SUPPLY_OFFICE_COVERAGE_NONE: "无",
+  SUPPLY_OFFICE_COVERAGE_LISTED: "指定供电所",
+  SUPPLY_OFFICE_COVERAGE_ALL: "全部供电所",
 };
 
 export function label(value) {

@@ -1,13 +1,14 @@
 // Users, roles and sessions: staff and app users in the caller's scope, with disable,
-// enable, unlock and second-factor reset; a user's sessions with revoke; the roles
-// and their permissions.
+// enable, unlock, second-factor reset and supply offices; new staff users; a user's
+// sessions with revoke; the roles and their permissions, editable.
 
 import { get, post } from "../api.js";
 import { action, h, show, table } from "../dom.js";
 import { pagedList } from "../list.js";
 import { id, label, time } from "../format.js";
+import { createStaffForm, permissionsEditor, supplyOfficesForm } from "./staff.js";
 
-function userActions(user, permitted, status, refresh) {
+function userActions(user, permitted, status, refresh, { panel, reloadUsers }) {
   const name = user.name;
   const buttons = [h("a", { href: `#/users/${id(name)}` }, "会话")];
   if (user.state === "USER_STATE_ACTIVE" && permitted("account.users.disable")) {
@@ -21,6 +22,9 @@ function userActions(user, permitted, status, refresh) {
   }
   if (user.kind === "PRINCIPAL_KIND_STAFF" && permitted("account.users.resetSecondFactor")) {
     buttons.push(action("重置二次验证", status, async () => (await post(`/v1/${name}:resetSecondFactor`, {}), "已重置。")));
+  }
+  if (user.kind === "PRINCIPAL_KIND_STAFF" && permitted("account.users.setSupplyOffices")) {
+    buttons.push(action("设置供电所", status, async () => (show(panel, supplyOfficesForm(user, panel, reloadUsers)), "请在列表下方设置。")));
   }
   return h("div", { class: "row-actions" }, buttons);
 }
@@ -55,16 +59,17 @@ async function sessions(userId, permitted, refresh) {
   );
 }
 
-function userList(usernamePrefix, permitted, status, refresh) {
+function userList(usernamePrefix, permitted, status, refresh, forms) {
   return pagedList(
     [
       ["用户名", (u) => u.username],
       ["姓名", (u) => u.displayName],
       ["类型", (u) => (u.kind === "PRINCIPAL_KIND_STAFF" ? "员工" : "客户")],
       ["角色", (u) => (u.roles || []).map(id).join("、") || "—"],
+      ["供电所", (u) => (u.supplyOffices || []).join("、") || label(u.supplyOfficeCoverage)],
       ["状态", (u) => label(u.state)],
       ["最近登录", (u) => time(u.lastLoginTime)],
-      ["操作", (u) => userActions(u, permitted, status, refresh)],
+      ["操作", (u) => userActions(u, permitted, status, refresh, forms)],
     ],
     async (pageToken) => {
       const reply = await get("/v1/users", { pageSize: 20, pageToken, usernamePrefix });
@@ -77,9 +82,10 @@ async function overview(permitted, refresh) {
   const status = h("p", { role: "status", class: "notice" });
   const prefix = h("input", { name: "usernamePrefix", "aria-label": "用户名开头" });
   const found = h("div", {});
+  const panel = h("div", {});
   const search = h("form", { class: "inline" }, prefix, h("button", { type: "submit" }, "查找"));
   const list = async (text) => {
-    const users = userList(text, permitted, status, refresh);
+    const users = userList(text, permitted, status, refresh, { panel, reloadUsers: () => list(text) });
     await users.ready;
     show(found, users);
   };
@@ -88,9 +94,10 @@ async function overview(permitted, refresh) {
     list(prefix.value.trim());
   });
   await list("");
+  const roleList = permitted("account.roles.list") ? (await get("/v1/roles", { pageSize: 100 })).roles || [] : [];
   const roles = h("div", {});
-  if (permitted("account.roles.list")) {
-    const reply = await get("/v1/roles", { pageSize: 100 });
+  if (roleList.length) {
+    const canEdit = permitted("account.roles.update");
     show(
       roles,
       h("h2", {}, "角色"),
@@ -99,12 +106,14 @@ async function overview(permitted, refresh) {
           ["角色", (r) => `${r.title}（${id(r.name)}）`],
           ["权限数", (r) => (r.permissions || []).length],
           ["权限", (r) => h("details", {}, h("summary", {}, "展开"), h("p", { class: "perms" }, (r.permissions || []).join(" ")))],
-        ],
-        reply.roles || [],
+          canEdit && ["修改权限", (r) => permissionsEditor(r)],
+        ].filter(Boolean),
+        roleList,
       ),
     );
   }
-  return h("div", {}, h("h2", {}, "用户"), search, status, found, roles);
+  const create = permitted("account.users.create") ? createStaffForm(roleList, h("div", {})) : "";
+  return h("div", {}, h("h2", {}, "用户"), search, status, found, panel, create, roles);
 }
 
 export const usersPage = {
