@@ -23,9 +23,6 @@ from servers.outage.service import process_of
 from tests.e2e.conftest import ClientFactory, demo_customer
 from tests.e2e.system import System
 
-# It reads the demo outages as the demo made them, and lists the outages it announces:
-# a system of its own, which no other module has changed.
-OWN_SYSTEM = True
 OUTAGE = "palmgrid.outage.v1.OutageService."
 
 

@@ -20,10 +20,6 @@ from servers.runtime.identity import METADATA_KEY
 from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System
 
-# A new customer's feedback list must be empty: on the package's shared system, other
-# modules' feedback about the same demo customers would show.
-OWN_SYSTEM = True
-
 
 def channel_as(system: System, service: str, account: str) -> grpc.Channel:
     """A channel to `service` presenting `account`'s certificate, as that process does."""
