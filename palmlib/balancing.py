@@ -90,21 +90,38 @@ def tls_name(target: str) -> str:
     return host.strip("[]") or first
 
 
+def _single_replica(target: str) -> bool:
+    """Whether `target` is one IP address and port (not a list, not a name that may
+    resolve to several replicas)."""
+    resolved = grpc_target(target)
+    if resolved != target.strip() or "," in resolved or ":" not in resolved:
+        return False
+    host = resolved.rpartition(":")[0].strip("[]")
+    return _ip_version(host) is not None
+
+
 def balanced_options(target: str) -> list[tuple[str, Any]]:
-    """Channel options for `target`: round robin with health checks, and, when the
-    target lists several addresses, the TLS name of its first host (grpc would otherwise
-    check the certificate against the whole list)."""
+    """Channel options for `target`: for several replicas (a list, or a DNS name) round
+    robin with health checks, and, when the target lists several addresses, the TLS
+    name of its first host (grpc would otherwise check the certificate against the
+    whole list); for one IP address, grpc's default pick-first. Both reconnect fast."""
     config = {
         "loadBalancingConfig": [{"round_robin": {}}],
         "healthCheckConfig": {"serviceName": HEALTH_SERVICE},
     }
     options: list[tuple[str, Any]] = [
-        ("grpc.service_config", json.dumps(config)),
         # grpc waits up to 120 s before reconnecting to a replica that went away; a
         # restarted replica must be back in rotation within seconds, or a rolling
         # restart's next step leaves the client with no replica at all.
         ("grpc.initial_reconnect_backoff_ms", RECONNECT_INITIAL_MS),
         ("grpc.max_reconnect_backoff_ms", RECONNECT_MAX_MS),
+    ]
+    if _single_replica(target):
+        # One IP address is one replica: nothing to balance, and no health stream to
+        # keep open; the channel connects when a call needs it, as grpc's default does.
+        return options
+    options += [
+        ("grpc.service_config", json.dumps(config)),
     ]
     resolved = grpc_target(target)
     if resolved != target.strip() or "," in resolved:

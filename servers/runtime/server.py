@@ -214,7 +214,16 @@ def create_server(
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{domain}")
     parts = _pipeline(domain, verifier, service_accounts, on_denied, audit_sink, audit_outbox)
     # Without this, a second process on the same port would silently share it.
-    server_options = [("grpc.so_reuseport", 0), *options]
+    server_options = [
+        ("grpc.so_reuseport", 0),
+        # Balanced clients keep a health Watch open on every replica, and their
+        # keepalive pings on such an idle stream would count as abuse (grpc's default
+        # tolerates one every 5 minutes): the server would answer GOAWAY too_many_pings
+        # and fail the calls in flight. The callers are our own mTLS clients.
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+        *options,
+    ]
     if not async_streams:
         # The span is outermost, so the pipeline's log line and audit record carry it.
         interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
