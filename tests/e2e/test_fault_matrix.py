@@ -30,6 +30,7 @@ from cachetags import TagInvalidator
 from clients.edge_client import EdgeClient
 from clients.edge_errors import EdgeApiError
 from edge.errors import UNAVAILABLE_RETRY_AFTER_SECONDS
+from tests.e2e.binding_codes import refused
 from tests.e2e.conftest import demo_customer
 from tests.e2e.system import System, start_system
 from tests.e2e.test_cache import wait_until_succeeded
@@ -59,12 +60,6 @@ def system(tmp_path_factory: pytest.TempPathFactory, cluster: PrivateCluster) ->
     running.stop()
 
 
-def refusal(action: Callable[[], object]) -> EdgeApiError:
-    with pytest.raises(EdgeApiError) as caught:
-        action()
-    return caught.value
-
-
 def payments_path(customer: str) -> str:
     return f"/v1/customers/{customer}/payments"
 
@@ -91,7 +86,7 @@ def test_a_stopped_database_fails_reads_cleanly_and_they_recover_without_a_resta
     cluster.stop()
     try:
         started = time.monotonic()
-        error = refusal(lambda: client.send("GET", payments_path(CUSTOMER)))
+        error = refused(lambda: client.send("GET", payments_path(CUSTOMER)))
         elapsed = time.monotonic() - started
         assert (error.status, error.reason) == (503, "UPSTREAM_UNAVAILABLE")
         assert error.metadata == {"dependency": "database"}
@@ -104,7 +99,7 @@ def test_a_stopped_database_fails_reads_cleanly_and_they_recover_without_a_resta
         assert client.outages()["outages"] is not None
         # A payment is refused before any money moves.
         request_id = str(uuid.uuid4())
-        error = refusal(
+        error = refused(
             lambda: client.pay(CUSTOMER, 500, "PAYMENT_CHANNEL_WECHAT_PAY", request_id=request_id)
         )
         assert error.status == 503
@@ -162,7 +157,7 @@ def test_a_read_stuck_on_a_lock_is_504_at_its_deadline_and_leaves_nothing_waitin
 
     def read() -> None:
         started = time.monotonic()
-        error = refusal(lambda: client.send("GET", path, headers={"Grpc-Timeout": "1S"}))
+        error = refused(lambda: client.send("GET", path, headers={"Grpc-Timeout": "1S"}))
         outcomes.append((error.status, error.reason, time.monotonic() - started))
 
     # Another session holds the table billing reads: its reads wait on the lock.
