@@ -90,14 +90,12 @@ def tls_name(target: str) -> str:
     return host.strip("[]") or first
 
 
-def _single_replica(target: str) -> bool:
-    """Whether `target` is one IP address and port (not a list, not a name that may
-    resolve to several replicas)."""
-    resolved = grpc_target(target)
+def _single_replica(target: str, resolved: str) -> bool:
+    """Whether `target` (`resolved` by grpc_target) is one IP address and port: not a
+    list, not a name that may resolve to several replicas."""
     if resolved != target.strip() or "," in resolved or ":" not in resolved:
         return False
-    host = resolved.rpartition(":")[0].strip("[]")
-    return _ip_version(host) is not None
+    return _ip_version(resolved.rpartition(":")[0].strip("[]")) is not None
 
 
 def balanced_options(target: str) -> list[tuple[str, Any]]:
@@ -116,14 +114,12 @@ def balanced_options(target: str) -> list[tuple[str, Any]]:
         ("grpc.initial_reconnect_backoff_ms", RECONNECT_INITIAL_MS),
         ("grpc.max_reconnect_backoff_ms", RECONNECT_MAX_MS),
     ]
-    if _single_replica(target):
+    resolved = grpc_target(target)
+    if _single_replica(target, resolved):
         # One IP address is one replica: nothing to balance, and no health stream to
         # keep open; the channel connects when a call needs it, as grpc's default does.
         return options
-    options += [
-        ("grpc.service_config", json.dumps(config)),
-    ]
-    resolved = grpc_target(target)
+    options.append(("grpc.service_config", json.dumps(config)))
     if resolved != target.strip() or "," in resolved:
         options.append(("grpc.default_authority", tls_name(target)))
     return options

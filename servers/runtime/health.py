@@ -41,6 +41,15 @@ def database_probe(engine: Engine) -> Probe:
     return probe
 
 
+def _answer(serving: bool) -> health_pb2.HealthCheckResponse:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    return health_pb2.HealthCheckResponse(status=status)
+
+
 class DependencyHealth(health.HealthServicer):
     """grpcio's threaded health servicer, answering the names of `probes` by running
     them."""
@@ -53,12 +62,7 @@ class DependencyHealth(health.HealthServicer):
         probe = self._probes.get(request.service)
         if probe is None:
             return super().Check(request, context)
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if probe()
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        return health_pb2.HealthCheckResponse(status=status)
+        return _answer(probe())
 
 
 class AioDependencyHealth(health.aio.HealthServicer):
@@ -73,10 +77,4 @@ class AioDependencyHealth(health.aio.HealthServicer):
         probe = self._probes.get(request.service)
         if probe is None:
             return await super().Check(request, context)
-        serving = await asyncio.to_thread(probe)
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        return health_pb2.HealthCheckResponse(status=status)
+        return _answer(await asyncio.to_thread(probe))
