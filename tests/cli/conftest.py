@@ -1,12 +1,13 @@
-"""Fixtures for the tests of the staff CLI: the real `palm` executable, run as a
-subprocess against a whole running system (one for the package, but for modules that
-set `OWN_SYSTEM = True`) and a worker serving its jobs API beside it, each staff member
-signed in with a config directory of their own.
+"""Fixtures for the tests of the staff CLI: `palm`, each command a process of its own
+(forked from one that has imported it, see tests.cli.zygote), against a whole running
+system (one for the package, but for modules that set `OWN_SYSTEM = True`) and a worker
+serving its jobs API beside it, each staff member signed in with a config directory of
+their own.
 
 `palm_executable` is the console script installed beside the interpreter (`./dev`
-installs the project); when the interpreter's environment was installed from another
-checkout, the same entry point of `[project.scripts]` is written as a script of its
-own, as pip writes it.
+installs the project), run directly by the tests at a terminal; when the interpreter's
+environment was installed from another checkout, the same entry point of
+`[project.scripts]` is written as a script of its own, as pip writes it.
 """
 
 from __future__ import annotations
@@ -44,13 +45,57 @@ class Run:
     err: str
 
 
+class Zygote:
+    """The process that forks a `palm` per command (tests.cli.zygote)."""
+
+    def __init__(self, env: dict[str, str], directory: Path) -> None:
+        self.directory = directory
+        self.count = 0
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("zygote.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+
+    def run(self, args: list[str], env: dict[str, str], stdin: str | None, timeout: int) -> Run:
+        self.count += 1
+        streams = {name: self.directory / f"{self.count}.{name}" for name in ("in", "out", "err")}
+        streams["in"].write_text(stdin or "")
+        streams["out"].touch()
+        streams["err"].touch()
+        request = {
+            "argv": args,
+            "env": env,
+            "stdin": str(streams["in"]),
+            "stdout": str(streams["out"]),
+            "stderr": str(streams["err"]),
+            "timeout": timeout,
+        }
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        assert answer, f"the palm zygote ended (exit {self.process.poll()})"
+        code = json.loads(answer)["code"]
+        return Run(code, streams["out"].read_text(), streams["err"].read_text())
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
 @dataclass
 class Palm:
-    """Runs `palm` as a given staff member against the running system."""
+    """Runs `palm` as a given staff member against the running system. `executable` is
+    the installed console script, for tests that run it at a terminal."""
 
     executable: Path
     env: dict[str, str]
     homes: Path
+    zygote: Zygote
     signed_in: set[str] = field(default_factory=set)
 
     def home(self, user: str) -> Path:
@@ -60,15 +105,7 @@ class Palm:
         self, user: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
     ) -> Run:
         env = {**self.env, "PALMGRID_CLI_HOME": str(self.home(user)), **(env or {})}
-        done = subprocess.run(
-            [str(self.executable), *args],
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
+        return self.zygote.run(list(args), env, stdin, timeout=60)
 
     def login(self, user: str) -> Run:
         return self.run(user, "login", user, "--password-stdin", stdin=STAFF_PASSWORD + "\n")
@@ -153,7 +190,9 @@ def jobs_worker(system: System) -> Iterator[JobsWorker]:
 
 
 @pytest.fixture(scope="module")
-def palm(system: System, jobs_worker: JobsWorker, tmp_path_factory: pytest.TempPathFactory) -> Palm:
+def palm(
+    system: System, jobs_worker: JobsWorker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Palm]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -173,7 +212,11 @@ def palm(system: System, jobs_worker: JobsWorker, tmp_path_factory: pytest.TempP
         }
     )
     directory = tmp_path_factory.mktemp("palm")
-    return Palm(palm_executable(directory), env, directory / "homes")
+    streams = directory / "streams"
+    streams.mkdir()
+    zygote = Zygote(env, streams)
+    yield Palm(palm_executable(directory), env, directory / "homes", zygote)
+    zygote.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ from clients.edge_errors import Unauthenticated
 from tests.e2e.conftest import fresh_address, fresh_username
 from tests.e2e.system import CAPTCHA, PASSWORD, System, start_system
 
-IDLE_SECONDS = 2
+# Long enough that a stall of the loaded test machine (up to half of it) between two
+# requests does not look like idleness.
+IDLE_SECONDS = 5
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_an_idle_session_gets_401(client: EdgeClient) -> None:
 
 def test_a_session_in_use_does_not_expire(system: System, client: EdgeClient) -> None:
     calls = system.account_calls["AuthenticateSession"]
-    deadline = time.monotonic() + 3 * IDLE_SECONDS
+    deadline = time.monotonic() + 2 * IDLE_SECONDS
     requests = 0
     while time.monotonic() < deadline:
         client.me()
