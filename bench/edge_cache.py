@@ -19,7 +19,12 @@ In one run:
    it with AES-GCM; the entry is the JSON body, nothing is parsed), and their ratio
    (target ≥ 10×);
 5. the **hit ratio** under a Zipf (s = 1.1) choice of customers among 100,000, measured
-   after a warm-up run of the same pattern (target ≥ 90 %).
+   after a warm-up run of the same pattern (target ≥ 90 %);
+6. the **baseline**: the bare transcoder (`--security off`, no stage but transcoding)
+   over the same HTTPS transport, on the same CPU, in front of bench.upstream (a plain
+   gRPC billing that answers 24 fixed months from pre-serialized bytes), serving the
+   same route uncached; the warm secure hits are printed as a multiple of it (target
+   ≥ 3×).
 
 The edge gets CPU 0 to itself; wrk, the services, Memcached and PostgreSQL share the rest.
 """
@@ -45,7 +50,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from bench.billing_scale import FIRST_ID, generate
-from bench.load import LoadResult, free_port, wait_listening
+from bench.load import LoadResult, free_port, run_wrk, wait_listening
 from bench.load import _parse as parse_wrk
 from cachetags import CachePool, EntryStore, ValueCipher, entry_key
 from clients.edge_client import EdgeClient
@@ -67,6 +72,8 @@ SERVER = "postgresql://postgres@127.0.0.1:5432"
 CAPTCHA = "BENCH1"
 ADMIN_PASSWORD = "Palm-dev-2026!"
 TARGET_RATIO = 10.0
+TARGET_BASELINE_RATIO = 3.0
+BASELINE_PATH = "/v1/customers/3100000001/monthlyUsage"  # what bench.upstream answers
 TARGET_HIT_RATIO = 0.90
 ZIPF_S = 1.1
 METHOD = "palmgrid.billing.v1.BillingService.ListMonthlyUsage"
@@ -85,6 +92,7 @@ class Running:
     token: str
     billing: BillingServicer
     memcached: memcached.MemcachedProcess
+    data_dir: Path
     stop: Callable[[], None]
 
 
@@ -203,7 +211,41 @@ def start(database_url: str, data_dir: Path) -> Running:
         runtime.close()
         node.stop()
 
-    return Running(url, token, BillingServicer(runtime, config, SYSTEM_CLOCK), node, stop)
+    return Running(url, token, BillingServicer(runtime, config, SYSTEM_CLOCK), node, data_dir, stop)
+
+
+def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadResult:
+    """Requests/s of the bare transcoder (no security stage, no cache) over the same
+    HTTPS transport and CPU as the secure edge, in front of bench.upstream."""
+    two_cpus = (os.cpu_count() or 1) >= 2
+    tls = data_dir / "tls"
+    upstream_port, port = free_port(), free_port()
+    env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
+    upstream = Child(
+        [sys.executable, "-m", "bench.upstream", str(upstream_port)],
+        env,
+        {1} if two_cpus else None,
+        data_dir / "upstream.log",
+    )
+    argv = [
+        sys.executable, "-m", "edge", "serve", "--security", "off",
+        "--default-policy", "public", "--descriptor-set", str(DESCRIPTORS),
+        "--upstream", f"palmgrid.billing.v1.BillingService=127.0.0.1:{upstream_port}",
+        "--upstream-plaintext", "--listen", f"127.0.0.1:{port}",
+        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
+    try:
+        wait_listening(upstream_port, upstream.proc)
+        wait_listening(port, edge.proc)
+        url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
+        load_cpus = {1} if two_cpus else None
+        run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
+        return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
+    finally:
+        edge.stop()
+        upstream.stop()
 
 
 # -- HTTP load ---------------------------------------------------------------------------
@@ -426,6 +468,8 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     warm_customers = sequential_script(running.token, cold_first, warm_count)
     warm, out = load(running.url, warm_customers, seconds, connections)
     log(f"  answers: {_hits(out)}")
+    log("baseline: the bare transcoder, uncached, same transport")
+    baseline = bare_transcoder(running.data_dir, seconds, connections)
     log(f"server-side times ({args.samples:,} reads each)")
     database, hits = server_side(running, args.customers, args.samples)
     log(f"Zipf(s={ZIPF_S}) over {args.zipf_customers:,} customers: warm-up, then measured")
@@ -435,12 +479,13 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     zipf = zipf_script(running.token, args.zipf_customers, seed=2)
     measured, out = load(running.url, zipf, args.zipf_seconds, connections)
     counts = _hits(out)
-    return report(cold, warm, database, hits, counts, measured, warmed.requests, args)
+    return report(cold, warm, baseline, database, hits, counts, measured, warmed.requests, args)
 
 
 def report(
     cold: LoadResult,
     warm: LoadResult,
+    baseline: LoadResult,
     database: list[float],
     hits: list[float],
     counts: dict[str, int],
@@ -451,12 +496,16 @@ def report(
     print()
     print(f"edge, GET monthlyUsage (24 months), HTTPS, {args.connections} connections")
     print(f"{'cache':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for label, result in (("cold", cold), ("warm", warm)):
+    for label, result in (("cold", cold), ("warm", warm), ("bare", baseline)):
         print(
             f"{label:<8}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.errors:>8}"
         )
     print(f"warm / cold requests/s: {warm.rps / cold.rps:.1f}x")
+    print(
+        f"warm secure hits / bare transcoder uncached (bench.upstream): "
+        f"{warm.rps / baseline.rps:.2f}x (target >= {TARGET_BASELINE_RATIO:.0f}x)"
+    )
     db50, hit50 = statistics.median(database), statistics.median(hits)
     ratio = db50 / hit50
     print()
