@@ -550,3 +550,61 @@ def test_an_administrator_creates_a_staff_user_sets_its_offices_and_edits_a_role
         row.get_by_text(f"已保存，共 {len(permissions)} 项权限").wait_for()
         assert console_get(page, "/v1/roles/care-manager")["permissions"] == permissions
     assert tab.problems == []
+
+
+def test_an_administrator_changes_a_staff_users_roles_and_resets_their_password(
+    system: System, signed_in: SignedIn
+) -> None:
+    tab = signed_in("admin")
+    page = tab.go("users")
+    username = "clerk" + "".join(chr(97 + int(c, 16)) for c in uuid.uuid4().hex[:10])
+    created = page.evaluate(
+        """async (body) => {
+            const api = await import('./js/api.js');
+            body.temporaryPassword = await api.sealField(
+              body.temporaryPassword,
+              'palmgrid.account.v1.AccountAdminService.CreateStaffUser',
+              'temporaryPassword');
+            return api.post('/v1/users:createStaff', body);
+        }""",
+        {
+            "user": {"username": username, "displayName": "调岗员工"},
+            "roles": ["roles/dispatcher"],
+            "supplyOfficeCoverage": "SUPPLY_OFFICE_COVERAGE_ALL",
+            "temporaryPassword": "Initial-Passw0rd-42",
+            "requestId": str(uuid.uuid4()),
+        },
+    )
+    page.get_by_label("用户名开头").fill(username)
+    page.get_by_role("button", name="查找").click()
+
+    # 设置角色: dispatcher taken away, inspector and expander given, in one save.
+    page.locator("main table tr", has_text=username).get_by_role("button", name="设置角色").click()
+    form = page.locator("form", has=page.get_by_role("button", name="保存角色"))
+    assert form.locator("input[value='roles/dispatcher']").is_checked()
+    form.locator("input[value='roles/dispatcher']").uncheck()
+    form.locator("input[value='roles/inspector']").check()
+    form.locator("input[value='roles/expander']").check()
+    form.get_by_role("button", name="保存角色").click()
+    page.get_by_role("heading", name="已保存角色").wait_for()
+    user = console_get(page, f"/v1/{created['name']}")
+    assert sorted(user["roles"]) == ["roles/expander", "roles/inspector"]
+    changes = console_get(page, f"/v1/auditRecords?pageSize=20&resource={created['name']}")
+    actions = {record["action"].rsplit("/", 1)[-1] for record in changes["auditRecords"]}
+    assert {"GrantRole", "RevokeRole"} <= actions, changes
+
+    # 重置密码: a temporary password, sealed before it leaves the browser; the user then
+    # signs in with it and is told to change it.
+    page.locator("main table tr", has_text=username).get_by_role("button", name="重置密码").click()
+    form = page.locator("form", has=page.get_by_role("button", name="确认重置"))
+    form.get_by_label("临时密码").fill("Reset-Passw0rd-77")
+    with page.expect_request("**/*:resetPassword") as sent:
+        form.get_by_role("button", name="确认重置").click()
+    assert sent.value.post_data_json["temporaryPassword"].startswith("pgfe1.")
+    page.get_by_text(f"已重置 {username} 的密码").wait_for()
+    with EdgeClient(
+        system.url, ca_file=system.ca_file, headers={"X-Forwarded-For": fresh_address()}
+    ) as staff:
+        signed = staff.login(username, "Reset-Passw0rd-77", captcha_answer=CAPTCHA)
+    assert signed["passwordChangeRequired"] is True
+    assert tab.problems == []

@@ -1,5 +1,6 @@
 // The users page's forms: a new staff user (the temporary password sealed to the
-// edge's key), a staff user's supply offices, and a role's permissions.
+// edge's key), a staff user's supply offices and roles, a password reset, and a role's
+// permissions.
 
 import { call, post, sealField } from "../api.js";
 import { action, field, h, show } from "../dom.js";
@@ -112,6 +113,75 @@ export function supplyOfficesForm(user, panel, reloadUsers) {
     {},
     h("h3", {}, `设置 ${user.username} 的供电所`),
     h("form", { class: "grid-form" }, field("供电所范围", offices.coverage), field("供电所编号（逗号分隔）", offices.offices), save),
+    status,
+  );
+}
+
+/** 角色 of one staff user, shown in `panel`: a tick per role the caller can list (or
+ *  typed names when it cannot); saving grants what was ticked and revokes what was
+ *  cleared, one call each, and shows the user as the last answer left it. */
+export function rolesForm(user, roles, panel, reloadUsers) {
+  const status = h("p", { role: "status", class: "notice" });
+  const held = new Set(user.roles || []);
+  const ticks = roles.map((r) =>
+    h("label", { class: "tick" }, h("input", { type: "checkbox", value: r.name, checked: held.has(r.name) }), ` ${r.title}（${id(r.name)}）`),
+  );
+  const typed = h("input", { name: "roles", value: [...held].map(id).join(" "), placeholder: "如 dispatcher" });
+  const wanted = () =>
+    new Set(
+      roles.length
+        ? ticks.map((t) => t.firstChild).filter((box) => box.checked).map((box) => box.value)
+        : words(typed.value).map((r) => `roles/${r}`),
+    );
+  const save = action(
+    "保存角色",
+    status,
+    async () => {
+      const chosen = wanted();
+      const grants = [...chosen].filter((r) => !held.has(r));
+      const revokes = [...held].filter((r) => !chosen.has(r));
+      if (!grants.length && !revokes.length) return "角色未变。";
+      let latest = user;
+      for (const role of grants) latest = (await post(`/v1/${user.name}:grantRole`, { role })).user;
+      for (const role of revokes) latest = (await post(`/v1/${user.name}:revokeRole`, { role })).user;
+      show(panel, h("h3", {}, "已保存角色"), userFacts(latest));
+      await reloadUsers();
+    },
+    { kind: "primary" },
+  );
+  return h(
+    "div",
+    {},
+    h("h3", {}, `设置 ${user.username} 的角色`),
+    h("form", { class: "grid-form" }, roles.length ? h("fieldset", {}, h("legend", {}, "角色"), ticks) : field("角色（空格分隔）", typed), save),
+    status,
+  );
+}
+
+/** 重置密码: a temporary password, sealed for the edge before it leaves the browser;
+ *  the user must change it at the next login, and their sessions end. */
+export function resetPasswordForm(user, panel) {
+  const status = h("p", { role: "status", class: "notice" });
+  const password = h("input", { name: "temporaryPassword", type: "password", autocomplete: "new-password", required: true });
+  const save = action(
+    "确认重置",
+    status,
+    async () => {
+      const temporaryPassword = await sealField(password.value, `${ADMIN}ResetPassword`, "temporaryPassword");
+      const reply = await post(`/v1/${user.name}:resetPassword`, { temporaryPassword });
+      password.value = "";
+      // The form (and its status line) gives way to the answer, which says what was done.
+      const done = `已重置 ${user.username} 的密码（下次登录须修改），结束会话 ${reply.endedSessionCount || 0} 个`;
+      show(panel, h("h3", {}, "已重置密码"), h("p", { class: "notice" }, done), userFacts(reply.user));
+      return done;
+    },
+    { kind: "primary" },
+  );
+  return h(
+    "div",
+    {},
+    h("h3", {}, `重置 ${user.username} 的密码`),
+    h("form", { class: "grid-form" }, field("临时密码", password), save),
     status,
   );
 }

@@ -1,14 +1,14 @@
 // Users, roles and sessions: staff and app users in the caller's scope, with disable,
-// enable, unlock, second-factor reset and supply offices; new staff users; a user's
-// sessions with revoke; the roles and their permissions, editable.
+// enable, unlock, password and second-factor reset, roles and supply offices; new
+// staff users; a user's sessions with revoke; the roles and their permissions, editable.
 
 import { get, post } from "../api.js";
 import { action, h, show, table } from "../dom.js";
 import { pagedList } from "../list.js";
 import { id, label, time } from "../format.js";
-import { createStaffForm, permissionsEditor, supplyOfficesForm } from "./staff.js";
+import { createStaffForm, permissionsEditor, resetPasswordForm, rolesForm, supplyOfficesForm } from "./staff.js";
 
-function userActions(user, permitted, status, refresh, { panel, reloadUsers }) {
+function userActions(user, permitted, status, refresh, { panel, reloadUsers, roles }) {
   const name = user.name;
   const buttons = [h("a", { href: `#/users/${id(name)}` }, "会话")];
   if (user.state === "USER_STATE_ACTIVE" && permitted("account.users.disable")) {
@@ -22,6 +22,12 @@ function userActions(user, permitted, status, refresh, { panel, reloadUsers }) {
   }
   if (user.kind === "PRINCIPAL_KIND_STAFF" && permitted("account.users.resetSecondFactor")) {
     buttons.push(action("重置二次验证", status, async () => (await post(`/v1/${name}:resetSecondFactor`, {}), "已重置。")));
+  }
+  if (permitted("account.users.resetPassword")) {
+    buttons.push(action("重置密码", status, async () => (show(panel, resetPasswordForm(user, panel)), "请在列表下方输入临时密码。")));
+  }
+  if (user.kind === "PRINCIPAL_KIND_STAFF" && permitted("account.users.grantRole") && permitted("account.users.revokeRole")) {
+    buttons.push(action("设置角色", status, async () => (show(panel, rolesForm(user, roles(), panel, reloadUsers)), "请在列表下方设置。")));
   }
   if (user.kind === "PRINCIPAL_KIND_STAFF" && permitted("account.users.setSupplyOffices")) {
     buttons.push(action("设置供电所", status, async () => (show(panel, supplyOfficesForm(user, panel, reloadUsers)), "请在列表下方设置。")));
@@ -84,8 +90,9 @@ async function overview(permitted, refresh) {
   const found = h("div", {});
   const panel = h("div", {});
   const search = h("form", { class: "inline" }, prefix, h("button", { type: "submit" }, "查找"));
+  const roleList = permitted("account.roles.list") ? (await get("/v1/roles", { pageSize: 100 })).roles || [] : [];
   const list = async (text) => {
-    const users = userList(text, permitted, status, refresh, { panel, reloadUsers: () => list(text) });
+    const users = userList(text, permitted, status, refresh, { panel, reloadUsers: () => list(text), roles: () => roleList });
     await users.ready;
     show(found, users);
   };
@@ -94,7 +101,6 @@ async function overview(permitted, refresh) {
     list(prefix.value.trim());
   });
   await list("");
-  const roleList = permitted("account.roles.list") ? (await get("/v1/roles", { pageSize: 100 })).roles || [] : [];
   const roles = h("div", {});
   if (roleList.length) {
     const canEdit = permitted("account.roles.update");
