@@ -403,6 +403,8 @@ class _Builder:
                 schema = {**schema, "writeOnly": True}
             if field_behavior_pb2.REQUIRED in behaviors:
                 required.append(field.json_name)
+            else:
+                schema = _nullable(schema)
             properties[field.json_name] = schema
         out: dict[str, Any] = {"type": "object", "properties": properties}
         text = self.catalog.comment(message.full_name)
@@ -444,10 +446,17 @@ class _Builder:
             return {"type": "integer", "format": "int32"}
         if t in _UINT32:
             return {"type": "integer", "minimum": 0, "maximum": 4294967295}
+        # 64-bit integers are answered as decimal strings; proto3 JSON also reads a
+        # JSON number, so requests may send either.
         if t in _INT64:
-            return {"type": "string", "format": "int64", "pattern": "^-?[0-9]+$"}
+            return {"type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$"}
         if t in _UINT64:
-            return {"type": "string", "format": "uint64", "pattern": "^[0-9]+$"}
+            return {
+                "type": ["string", "integer"],
+                "format": "uint64",
+                "pattern": "^[0-9]+$",
+                "minimum": 0,
+            }
         if t == _FD.TYPE_FLOAT:
             return {"type": "number", "format": "float"}
         if t == _FD.TYPE_DOUBLE:
@@ -594,6 +603,22 @@ def _singular(collection: str) -> str:
 
 # The string format of a field-encryption envelope (edge.fieldcrypt.envelope).
 ENVELOPE_FORMAT = PREFIX
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` also allowing `null`: the proto3 JSON mapping reads `null` for a field as
+    the field left unset, and the edge decodes bodies by it, so the document says so for
+    every field that is not required (a required field sent as `null` is refused as
+    missing)."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    if isinstance(kind, list):
+        return schema if "null" in kind else {**schema, "type": [*kind, "null"]}
+    if "$ref" in schema:
+        rest = {key: value for key, value in schema.items() if key != "$ref"}
+        return {**rest, "anyOf": [{"$ref": schema["$ref"]}, {"type": "null"}]}
+    return schema
 
 
 def _sensitive(schema: dict[str, Any], mask: options_pb2.MaskStyle.ValueType) -> dict[str, Any]:

@@ -122,7 +122,7 @@ def test_comments_become_descriptions(document: dict[str, Any]) -> None:
     book = document["components"]["schemas"]["edgetest.v1.Book"]
     assert book["description"] == "A book on a shelf."
     assert book["properties"]["readCount"] == {
-        "type": "string",
+        "type": ["string", "integer", "null"],
         "format": "int64",
         "pattern": "^-?[0-9]+$",
         "description": "How often it was read.",
@@ -198,8 +198,27 @@ def test_palmgrid_document_lists_every_contract_route(palmgrid_edge: Edge) -> No
 def test_sensitive_fields_name_the_envelope_and_their_mask(palmgrid_edge: Edge) -> None:
     schemas = build_document(palmgrid_edge)["components"]["schemas"]
     phone = schemas["palmgrid.account.v1.User"]["properties"]["phone"]
-    assert phone["type"] == "string" and phone["format"] == "pgfe1"
+    assert phone["type"] == ["string", "null"] and phone["format"] == "pgfe1"
     assert phone["x-palmgrid-sensitive"] == {"envelope": "pgfe1", "mask": "MASK_STYLE_PHONE"}
     assert "GET /v1/keys" in phone["description"]
     name = schemas["palmgrid.account.v1.User"]["properties"]["displayName"]
     assert "format" not in name and "x-palmgrid-sensitive" not in name
+
+
+def test_fields_not_required_allow_null_as_the_edge_reads_it(palmgrid_edge: Edge) -> None:
+    """proto3 JSON reads `null` as a field left unset; the document says so for every
+    field that is not required, and not for required ones (sent as null, they are
+    refused as missing)."""
+    document = build_document(palmgrid_edge)
+    verify = document["paths"]["/v1/auditRecords:verifyChain"]["post"]
+    body = verify["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["endSequence"]["type"] == ["string", "integer", "null"]
+    login = document["paths"]["/v1/sessions"]["post"]["requestBody"]["content"]
+    properties = login["application/json"]["schema"]["properties"]
+    assert properties["username"]["type"] == "string"
+    # A message or enum field: its schema or null.
+    kind = document["components"]["schemas"]["palmgrid.account.v1.User"]["properties"]["kind"]
+    assert kind["anyOf"] == [
+        {"$ref": "#/components/schemas/palmgrid.type.v1.PrincipalKind"},
+        {"type": "null"},
+    ]
