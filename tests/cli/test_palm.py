@@ -1,7 +1,7 @@
-"""The real `palm` executable against a running system: every group of commands does
-its task, `--json` is the service's own answer (read back through the edge by another
-staff member or anonymously), failures end with the exit code of their kind, and the
-session token stays in a file only its owner can read."""
+"""`palm` (each command a process of its own) against a running system: every group of
+commands does its task, `--json` is the service's own answer (read back through the edge
+by another staff member or anonymously), failures end with the exit code of their kind,
+and the session token stays in a file only its owner can read."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The real `palm` executable at the connection and inspection staff's work against a
-running system: the demo applications listed, walked and refused as the expansion
-service answers them, and an inspection task created for two inspectors, a finding
-recorded with a photo from a file, the task completed; `--json` compared with what the
-edge serves to another staff member, failures ending with the exit code of their kind."""
+"""`palm` (each command a process of its own) at the connection and inspection staff's
+work against a running system: the demo applications listed, walked and refused as the
+expansion service answers them, and an inspection task created for two inspectors, a
+finding recorded with a photo from a file, the task completed; `--json` compared with
+what the edge serves to another staff member, failures ending with the exit code of
+their kind."""
 
 from __future__ import annotations
 
