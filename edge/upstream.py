@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from palmlib.balancing import balanced_options, grpc_target
+from palmlib.balancing import channel_target
 
 __all__ = ["Upstreams"]
 
@@ -54,8 +54,8 @@ class Upstreams:
         for address in sorted(set(self.addresses.values())):
             if address in self._channels:
                 continue
-            target = grpc_target(address)
-            options = [*balanced_options(address), *self._options]
+            target, balancing = channel_target(address)
+            options = [*balancing, *self._options]
             if self._credentials is None:
                 channel = grpc.aio.insecure_channel(target, options=options)
             else:

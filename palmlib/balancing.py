@@ -19,7 +19,7 @@ import ipaddress
 import json
 from typing import Any
 
-__all__ = ["TargetError", "balanced_options", "grpc_target", "tls_name"]
+__all__ = ["TargetError", "channel_target", "grpc_target", "tls_name"]
 
 # The health service name whose status decides whether a replica takes calls: "" is
 # the whole server, which a PalmGrid server sets NOT_SERVING first when it drains.
@@ -98,15 +98,12 @@ def _single_replica(target: str, resolved: str) -> bool:
     return _ip_version(resolved.rpartition(":")[0].strip("[]")) is not None
 
 
-def balanced_options(target: str) -> list[tuple[str, Any]]:
-    """Channel options for `target`: for several replicas (a list, or a DNS name) round
-    robin with health checks, and, when the target lists several addresses, the TLS
-    name of its first host (grpc would otherwise check the certificate against the
-    whole list); for one IP address, grpc's default pick-first. Both reconnect fast."""
-    config = {
-        "loadBalancingConfig": [{"round_robin": {}}],
-        "healthCheckConfig": {"serviceName": HEALTH_SERVICE},
-    }
+def channel_target(target: str) -> tuple[str, list[tuple[str, Any]]]:
+    """The grpc target for `target` and the channel options that go with it: for several
+    replicas (a list, or a DNS name) round robin with health checks, and, when the
+    target lists several addresses, the TLS name of its first host (grpc would otherwise
+    check the certificate against the whole list); for one IP address, grpc's default
+    pick-first. Both reconnect fast."""
     options: list[tuple[str, Any]] = [
         # grpc waits up to 120 s before reconnecting to a replica that went away; a
         # restarted replica must be back in rotation within seconds, or a rolling
@@ -118,8 +115,12 @@ def balanced_options(target: str) -> list[tuple[str, Any]]:
     if _single_replica(target, resolved):
         # One IP address is one replica: nothing to balance, and no health stream to
         # keep open; the channel connects when a call needs it, as grpc's default does.
-        return options
+        return resolved, options
+    config = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": HEALTH_SERVICE},
+    }
     options.append(("grpc.service_config", json.dumps(config)))
     if resolved != target.strip() or "," in resolved:
         options.append(("grpc.default_authority", tls_name(target)))
-    return options
+    return resolved, options

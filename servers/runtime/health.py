@@ -52,11 +52,37 @@ def _answer(serving: bool) -> health_pb2.HealthCheckResponse:
 
 class DependencyHealth(health.HealthServicer):
     """grpcio's threaded health servicer, answering the names of `probes` by running
-    them."""
+    them, and sending status changes outside its lock. grpc's own `set` sends to every
+    Watch stream while holding the lock, and a send waits for the server's polling
+    thread, which may at that moment be ending another Watch stream through a callback
+    that takes the same lock: a deadlock once balancing clients (palmlib.balancing)
+    keep Watch streams open and a server stops."""
 
     def __init__(self, probes: Mapping[str, Probe]) -> None:
         super().__init__(experimental_non_blocking=True)
         self._probes = dict(probes)
+
+    def set(self, service: str, status: int) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:
+                return
+            self._server_status[service] = status
+            watchers = list(self._send_response_callbacks.get(service, ()))
+        for send in watchers:
+            try:
+                send(health_pb2.HealthCheckResponse(status=status))
+            except Exception:  # a stream that ended meanwhile
+                log.debug("health watch gone", exc_info=True)
+
+    def enter_graceful_shutdown(self) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:  # type: ignore[has-type]
+                return
+            services = list(self._server_status)
+        for service in services:
+            self.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        with self._lock:
+            self._gracefully_shutting_down = True
 
     def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> Any:
         probe = self._probes.get(request.service)

@@ -57,36 +57,6 @@ class Registration:
     add_to_server: Callable[[Any, grpc.Server], None]
 
 
-class _HealthServicer(DependencyHealth):
-    """grpc's health servicer, sending status changes outside its lock. grpc's own
-    `set` sends to every Watch stream while holding the lock, and a send waits for the
-    server's polling thread, which may at that moment be ending another Watch stream
-    through a callback that takes the same lock: a deadlock once balancing clients
-    (palmlib.balancing) keep Watch streams open and a server stops."""
-
-    def set(self, service: str, status: int) -> None:
-        with self._lock:
-            if self._gracefully_shutting_down:
-                return
-            self._server_status[service] = status
-            watchers = list(self._send_response_callbacks.get(service, ()))
-        for send in watchers:
-            try:
-                send(health_pb2.HealthCheckResponse(status=status))
-            except Exception:  # a stream that ended meanwhile
-                log.debug("health watch gone", exc_info=True)
-
-    def enter_graceful_shutdown(self) -> None:
-        with self._lock:
-            if self._gracefully_shutting_down:  # type: ignore[has-type]
-                return
-            services = list(self._server_status)
-        for service in services:
-            self.set(service, NOT_SERVING)
-        with self._lock:
-            self._gracefully_shutting_down = True
-
-
 class Health(Protocol):
     """What a Server needs of its health servicer."""
 
@@ -228,8 +198,9 @@ def create_server(
         # The span is outermost, so the pipeline's log line and audit record carry it.
         interceptors = [tracing_interceptor(), RuntimeInterceptor(methods, **parts)]
         grpc_server = grpc.server(pool, interceptors=interceptors, options=server_options)
-        threaded_health = _HealthServicer(dependencies or {})
+        threaded_health = DependencyHealth(dependencies or {})
         _install(grpc_server, registrations, names, threaded_health)
+        _not_serving(threaded_health, names)
         port = _bind(grpc_server, address, credentials)
         return Server(grpc_server, threaded_health, names), port
     interceptor = AioRuntimeInterceptor(methods, pool=pool, **parts)
@@ -249,8 +220,7 @@ def create_server(
         aio_server = loop.run(build())
         health_servicer = _LoopHealth(loop.run(_aio_health(dependencies or {})), loop)
         _install(aio_server, registrations, names, health_servicer.servicer)
-        for name in (*names, ""):
-            health_servicer.set(name, NOT_SERVING)
+        _not_serving(health_servicer, names)
         port = _bind(aio_server, address, credentials)
     except BaseException:
         loop.close()
@@ -374,18 +344,20 @@ def _install(
     names: Sequence[str],
     health_servicer: Any,
 ) -> None:
-    """Register the services, health (every service NOT_SERVING until started, on the
-    synchronous servicer; the aio one's caller sets its own) and reflection on
-    `grpc_server` (synchronous or aio)."""
+    """Register the services, health and reflection on `grpc_server` (synchronous or
+    aio)."""
     for registration in registrations:
         registration.add_to_server(registration.servicer, grpc_server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
     )
-    if isinstance(health_servicer, health.HealthServicer):
-        for name in (*names, ""):
-            health_servicer.set(name, NOT_SERVING)
+
+
+def _not_serving(health_servicer: Health, names: Sequence[str]) -> None:
+    """Every service, and the server as a whole, NOT_SERVING until `start()`."""
+    for name in (*names, ""):
+        health_servicer.set(name, NOT_SERVING)
 
 
 def _bind(grpc_server: Any, address: str, credentials: grpc.ServerCredentials | None) -> int:

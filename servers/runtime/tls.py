@@ -7,7 +7,7 @@ from typing import Protocol
 
 import grpc
 
-from palmlib.balancing import balanced_options, grpc_target
+from palmlib.balancing import channel_target
 from servers.runtime.tracing import traced_channel
 
 
@@ -94,9 +94,8 @@ def open_channel(
 ) -> grpc.Channel:
     """A channel to PalmGrid service `service`, authenticated as `account` under mTLS,
     spreading calls over every replica its target names (palmlib.balancing)."""
-    address = settings.service_address(service)
-    target = grpc_target(address)
-    options = [*balanced_options(address), *(options or [])]
+    target, balancing = channel_target(settings.service_address(service))
+    options = [*balancing, *(options or [])]
     credentials = channel_credentials_for(settings, account)
     if credentials is None:
         return traced_channel(grpc.insecure_channel(target, options=options))

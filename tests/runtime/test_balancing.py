@@ -12,7 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from palmlib.balancing import TargetError, balanced_options, grpc_target, tls_name
+from palmlib.balancing import TargetError, channel_target, grpc_target, tls_name
 from runtime.conftest import Running, StartProbe
 from servers.runtime.devcerts import DevPki
 from servers.runtime.service_accounts import ServiceAccount
@@ -125,7 +125,7 @@ def test_a_bad_target_setting_is_refused_by_name(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_list_is_checked_against_the_name_of_its_first_host() -> None:
-    options = dict(balanced_options("10.0.0.5:1,10.0.0.6:1"))
+    options = dict(channel_target("10.0.0.5:1,10.0.0.6:1")[1])
     assert options["grpc.default_authority"] == "10.0.0.5"
     assert tls_name("dns:///billing:50052") == "billing"
-    assert "grpc.default_authority" not in dict(balanced_options("billing:50052"))
+    assert "grpc.default_authority" not in dict(channel_target("billing:50052")[1])

@@ -27,7 +27,7 @@ import httpx
 from google.api import httpbody_pb2
 
 from palmgrid.billing.v1 import billing_service_pb2, billing_service_pb2_grpc
-from palmlib.balancing import balanced_options, grpc_target
+from palmlib.balancing import channel_target
 
 log = logging.getLogger("palmgrid.payments.sandbox")
 
@@ -134,7 +134,7 @@ class CallbackTransport:
             channel = self._channels.get(key)
             if channel is None:
                 # The callback URL may name every billing replica (palmlib.balancing).
-                address, options = grpc_target(target), balanced_options(target)
+                address, options = channel_target(target)
                 if scheme == "grpcs":
                     if self._grpc_credentials is None:
                         raise ValueError("grpcs:// callbacks need channel credentials")
