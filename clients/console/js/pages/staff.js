@@ -26,6 +26,21 @@ function officeControls(user = {}) {
   return { coverage, offices, values };
 }
 
+/** Roles to choose: a tick per role of `roles` (those `held` ticked), or typed names
+ *  when the caller cannot list roles; `values()` the role names chosen. */
+function roleControls(roles, held = new Set()) {
+  if (!roles.length) {
+    const typed = h("input", { name: "roles", value: [...held].map(id).join(" "), placeholder: "如 dispatcher" });
+    return { control: field("角色（空格分隔）", typed), values: () => words(typed.value).map((r) => `roles/${r}`) };
+  }
+  const boxes = roles.map((r) => h("input", { type: "checkbox", value: r.name, checked: held.has(r.name) }));
+  const ticks = roles.map((r, i) => h("label", { class: "tick" }, boxes[i], ` ${r.title}（${id(r.name)}）`));
+  return {
+    control: h("fieldset", {}, h("legend", {}, "角色"), ticks),
+    values: () => boxes.filter((box) => box.checked).map((box) => box.value),
+  };
+}
+
 /** What the service answered for a user: roles and supply-office scope. */
 export function userFacts(user) {
   const scope = user.supplyOfficeCoverage === LISTED ? (user.supplyOffices || []).join("、") : label(user.supplyOfficeCoverage);
@@ -49,12 +64,7 @@ export function createStaffForm(roles, shown) {
   const username = h("input", { name: "username", required: true, autocomplete: "off" });
   const displayName = h("input", { name: "displayName" });
   const password = h("input", { name: "temporaryPassword", type: "password", autocomplete: "new-password" });
-  const ticks = roles.map((r) => h("label", { class: "tick" }, h("input", { type: "checkbox", value: r.name }), ` ${r.title}（${id(r.name)}）`));
-  const typed = h("input", { name: "roles", placeholder: "如 dispatcher" });
-  const chosenRoles = () =>
-    roles.length
-      ? ticks.map((t) => t.firstChild).filter((box) => box.checked).map((box) => box.value)
-      : words(typed.value).map((r) => `roles/${r}`);
+  const roleChoice = roleControls(roles);
   const offices = officeControls();
   const submit = action(
     "新建员工",
@@ -62,7 +72,7 @@ export function createStaffForm(roles, shown) {
     async () => {
       const body = {
         user: { username: username.value.trim(), displayName: displayName.value.trim() },
-        roles: chosenRoles(),
+        roles: roleChoice.values(),
         ...offices.values(),
         temporaryPassword: await sealField(password.value, `${ADMIN}CreateStaffUser`, "temporaryPassword"),
         requestId: crypto.randomUUID(),
@@ -84,7 +94,7 @@ export function createStaffForm(roles, shown) {
       field("用户名（6–32 个英文字母）", username),
       field("姓名", displayName),
       field("初始密码", password),
-      roles.length ? h("fieldset", {}, h("legend", {}, "角色"), ticks) : field("角色（空格分隔）", typed),
+      roleChoice.control,
       field("供电所范围", offices.coverage),
       field("供电所编号（逗号分隔）", offices.offices),
       submit,
@@ -123,21 +133,12 @@ export function supplyOfficesForm(user, panel, reloadUsers) {
 export function rolesForm(user, roles, panel, reloadUsers) {
   const status = h("p", { role: "status", class: "notice" });
   const held = new Set(user.roles || []);
-  const ticks = roles.map((r) =>
-    h("label", { class: "tick" }, h("input", { type: "checkbox", value: r.name, checked: held.has(r.name) }), ` ${r.title}（${id(r.name)}）`),
-  );
-  const typed = h("input", { name: "roles", value: [...held].map(id).join(" "), placeholder: "如 dispatcher" });
-  const wanted = () =>
-    new Set(
-      roles.length
-        ? ticks.map((t) => t.firstChild).filter((box) => box.checked).map((box) => box.value)
-        : words(typed.value).map((r) => `roles/${r}`),
-    );
+  const controls = roleControls(roles, held);
   const save = action(
     "保存角色",
     status,
     async () => {
-      const chosen = wanted();
+      const chosen = new Set(controls.values());
       const grants = [...chosen].filter((r) => !held.has(r));
       const revokes = [...held].filter((r) => !chosen.has(r));
       if (!grants.length && !revokes.length) return "角色未变。";
@@ -153,7 +154,7 @@ export function rolesForm(user, roles, panel, reloadUsers) {
     "div",
     {},
     h("h3", {}, `设置 ${user.username} 的角色`),
-    h("form", { class: "grid-form" }, roles.length ? h("fieldset", {}, h("legend", {}, "角色"), ticks) : field("角色（空格分隔）", typed), save),
+    h("form", { class: "grid-form" }, controls.control, save),
     status,
   );
 }
