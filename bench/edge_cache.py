@@ -34,14 +34,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,289 +46,22 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from bench.billing_scale import FIRST_ID, generate
-from bench.load import LoadResult, free_port, run_wrk, wait_listening
-from bench.load import _parse as parse_wrk
+from bench.cache_system import Running, bare_transcoder, log, start
+from bench.hung_node import measure_hung_node, report_hung_node
+from bench.load import LoadResult
+from bench.wrk_scripts import ZIPF_S, cache_answers, load, sequential_script, zipf_script
 from cachetags import CachePool, EntryStore, ValueCipher, entry_key
-from clients.edge_client import EdgeClient
 from palmgrid.billing.v1 import billing_service_pb2
 from palmgrid.type.v1 import identity_pb2
-from servers.billing.config import BillingConfig
-from servers.billing.service import BillingServicer
-from servers.billing.service import make_spec as billing_spec
-from servers.runtime import SYSTEM_CLOCK, CallInfo, Settings, build_server
+from servers.runtime import CallInfo
 from servers.runtime.calls import bind_call
-from servers.runtime.devcerts import ensure_dev_pki
-from servers.runtime.identity import ensure_key_pair
 from servers.runtime.migrations import migrate
-from tools import memcached
 
-ROOT = Path(__file__).resolve().parent.parent
-DESCRIPTORS = ROOT / "generated" / "palmgrid" / "descriptors.binpb"
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-CAPTCHA = "BENCH1"
-ADMIN_PASSWORD = "Palm-dev-2026!"
 TARGET_RATIO = 10.0
 TARGET_BASELINE_RATIO = 3.0
-BASELINE_PATH = "/v1/customers/3100000001/monthlyUsage"  # what bench.upstream answers
 TARGET_HIT_RATIO = 0.90
-ZIPF_S = 1.1
 METHOD = "palmgrid.billing.v1.BillingService.ListMonthlyUsage"
-
-
-def log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-# -- the system ------------------------------------------------------------------------
-
-
-@dataclass
-class Running:
-    url: str
-    token: str
-    billing: BillingServicer
-    memcached: memcached.MemcachedProcess
-    data_dir: Path
-    stop: Callable[[], None]
-
-
-class Child:
-    """A child process pinned to some CPUs, its output in a log file."""
-
-    def __init__(
-        self, argv: Sequence[str], env: dict[str, str], cpus: set[int] | None, log_file: Path
-    ) -> None:
-        self._log = log_file.open("wb")
-        self.proc = subprocess.Popen(
-            list(argv),
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-        )
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-
-def _service(name: str, env: dict[str, str], cpus: set[int] | None, port: int) -> Child:
-    child = Child(
-        [sys.executable, "-m", f"servers.{name}"],
-        env,
-        cpus,
-        Path(env["PALMGRID_DATA_DIR"]) / f"{name}.log",
-    )
-    wait_listening(port, child.proc, timeout=120)
-    return child
-
-
-def start(database_url: str, data_dir: Path) -> Running:
-    """Account and billing as their own processes (as deployed), Memcached, the edge."""
-    ensure_dev_pki(data_dir / "tls")
-    ensure_key_pair(data_dir / "identity", "dev")
-    two_cpus = (os.cpu_count() or 1) >= 2
-    account_port, billing_port, port = free_port(), free_port(), free_port()
-    node = memcached.start(memory_mb=1024)
-    env = {
-        **os.environ,
-        "PALMGRID_PROFILE": "dev",
-        "PALMGRID_DATA_DIR": str(data_dir),
-        "PALMGRID_LOG_LEVEL": "WARNING",
-        "PALMGRID_DEV_CAPTCHA": CAPTCHA,
-        "PALMGRID_ACCOUNT_DATABASE_URL": f"sqlite:///{data_dir / 'account.db'}",
-        "PALMGRID_BILLING_DATABASE_URL": database_url,
-        "PALMGRID_BILLING_DEMO_DATA": "0",
-        "PALMGRID_ACCOUNT_PORT": str(account_port),
-        "PALMGRID_BILLING_PORT": str(billing_port),
-        "PALMGRID_BILLING_TARGET": f"127.0.0.1:{billing_port}",
-        "PALMGRID_ACCOUNT_ARGON2_TIME_COST": "1",
-        "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB": "1024",
-        "PALMGRID_ACCOUNT_ARGON2_PARALLELISM": "1",
-        "PALMGRID_MEMCACHED_SERVERS": node.address,
-    }
-    # The edge gets CPU 0 to itself; the services share CPU 1 with wrk.
-    services = {1} if two_cpus else None
-    billing = _service("billing", env, services, billing_port)
-    account = _service("account", env, services, account_port)
-    tls = data_dir / "tls"
-    argv = [
-        sys.executable,
-        "-m",
-        "edge",
-        "serve",
-        "--descriptor-set",
-        str(DESCRIPTORS),
-        "--upstream",
-        f"palmgrid.account.v1.AccountService=127.0.0.1:{account_port}",
-        "--upstream",
-        f"palmgrid.billing.v1.BillingService=127.0.0.1:{billing_port}",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--tls-cert",
-        str(tls / "server.pem"),
-        "--tls-key",
-        str(tls / "server.key"),
-        "--upstream-ca",
-        str(tls / "ca.pem"),
-        "--upstream-cert",
-        str(tls / "edge.pem"),
-        "--upstream-key",
-        str(tls / "edge.key"),
-        "--log-level",
-        "warning",
-    ]
-    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "edge.log")
-    wait_listening(port, edge.proc)
-    url = f"https://127.0.0.1:{port}"
-    with EdgeClient(url, ca_file=tls / "ca.pem") as client:
-        token = client.login("admin", ADMIN_PASSWORD, captcha_answer=CAPTCHA)["token"]
-    time.sleep(1.2)  # past the login's own revocation mark: the session check is cached
-    # The billing servicer in this process, on the same database, for server-side times.
-    settings = Settings(
-        profile="dev",
-        data_dir=data_dir,
-        grpc_security="plaintext",
-        billing_database_url=database_url,
-        log_level="WARNING",
-    )
-    config = BillingConfig(demo_data=False)
-    _, _, runtime = build_server(billing_spec(config), settings, address="127.0.0.1:0")
-
-    def stop() -> None:
-        for process in (edge, account, billing):
-            process.stop()
-        runtime.close()
-        node.stop()
-
-    return Running(url, token, BillingServicer(runtime, config, SYSTEM_CLOCK), node, data_dir, stop)
-
-
-def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadResult:
-    """Requests/s of the bare transcoder (no security stage, no cache) over the same
-    HTTPS transport and CPU as the secure edge, in front of bench.upstream."""
-    two_cpus = (os.cpu_count() or 1) >= 2
-    tls = data_dir / "tls"
-    upstream_port, port = free_port(), free_port()
-    env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
-    upstream = Child(
-        [sys.executable, "-m", "bench.upstream", str(upstream_port)],
-        env,
-        {1} if two_cpus else None,
-        data_dir / "upstream.log",
-    )
-    argv = [
-        sys.executable, "-m", "edge", "serve", "--security", "off",
-        "--default-policy", "public", "--descriptor-set", str(DESCRIPTORS),
-        "--upstream", f"palmgrid.billing.v1.BillingService=127.0.0.1:{upstream_port}",
-        "--upstream-plaintext", "--listen", f"127.0.0.1:{port}",
-        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
-        "--log-level", "warning",
-    ]  # fmt: skip
-    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
-    try:
-        wait_listening(upstream_port, upstream.proc)
-        wait_listening(port, edge.proc)
-        url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
-        load_cpus = {1} if two_cpus else None
-        run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
-        return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
-    finally:
-        edge.stop()
-        upstream.stop()
-
-
-# -- HTTP load ---------------------------------------------------------------------------
-
-
-_COUNTING = """
--- wrk runs request/response in each thread's Lua state and done in the main one:
--- threads keep their own counts, done gathers them.
-local threads = {}
-setup = function(thread) table.insert(threads, thread) end
-init = function(args) counts = {} end
-response = function(status, headers, body)
-  local source = headers["x-cache"] or headers["X-Cache"] or ("status-" .. status)
-  if status >= 400 then source = "status-" .. status end
-  counts[source] = (counts[source] or 0) + 1
-end
-done = function(summary, latency, requests)
-  for _, thread in ipairs(threads) do
-    for source, count in pairs(thread:get("counts")) do
-      io.write("x-cache ", source, " ", count, "\\n")
-    end
-  end
-end
-request = function()
-  return wrk.format("GET", "/v1/customers/" .. pick() .. "/monthlyUsage",
-                    {["Authorization"] = "Bearer " .. token})
-end
-"""
-
-
-def sequential_script(token: str, first: int, count: int) -> str:
-    """Customers first … first+count-1 in turn (a fresh one per request while cold)."""
-    return (
-        f"""
-token = "{token}"
-local i = 0
-function pick()
-  i = i + 1
-  return {FIRST_ID} + {first} + ((i - 1) % {count})
-end
-"""
-        + _COUNTING
-    )
-
-
-def zipf_script(token: str, customers: int, seed: int) -> str:
-    """Customers drawn by Zipf(s) over `customers`, rank k scattered over the range so
-    that hot customers are not neighbours."""
-    return (
-        f"""
-token = "{token}"
-local n, s = {customers}, {ZIPF_S}
-local cdf, total = {{}}, 0
-for k = 1, n do total = total + k ^ (-s); cdf[k] = total end
-for k = 1, n do cdf[k] = cdf[k] / total end
-math.randomseed({seed})
-function pick()
-  local u, lo, hi = math.random(), 1, n
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    if cdf[mid] < u then lo = mid + 1 else hi = mid end
-  end
-  return {FIRST_ID} + 1 + (lo * 7919) % n
-end
-"""
-        + _COUNTING
-    )
-
-
-def load(url: str, script: str, seconds: float, connections: int) -> tuple[LoadResult, str]:
-    """Run wrk (one thread, on CPU 1) with a Lua script; the result and wrk's output."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk not found; install it with `apt-get install wrk`")
-    cpus = {1} if (os.cpu_count() or 1) >= 2 else None
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as file:
-        file.write(script)
-        file.flush()
-        argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-        out = subprocess.run(
-            [*argv, "-s", file.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-        ).stdout
-    return parse_wrk(out), out
 
 
 # -- server-side times ---------------------------------------------------------------------
@@ -418,15 +147,6 @@ def _drop(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _hits(out: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for line in out.splitlines():
-        if line.startswith("x-cache "):
-            _, source, count = line.split()
-            counts[source] = counts.get(source, 0) + int(count)
-    return counts
-
-
 def run(args: argparse.Namespace) -> bool:
     created: str | None = None
     url = args.database_url
@@ -461,13 +181,13 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     log("cold run (every request a miss)")
     cold_customers = sequential_script(running.token, cold_first, block)
     cold, out = load(running.url, cold_customers, seconds, connections)
-    log(f"  answers: {_hits(out)}")
+    log(f"  answers: {cache_answers(out)}")
     # Warm: the same customers again, now cached.
     warm_count = min(cold.requests, block)
     log(f"warm run ({warm_count:,} cached customers)")
     warm_customers = sequential_script(running.token, cold_first, warm_count)
     warm, out = load(running.url, warm_customers, seconds, connections)
-    log(f"  answers: {_hits(out)}")
+    log(f"  answers: {cache_answers(out)}")
     log("baseline: the bare transcoder, uncached, same transport")
     baseline = bare_transcoder(running.data_dir, seconds, connections)
     log(f"server-side times ({args.samples:,} reads each)")
@@ -478,8 +198,11 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     log(f"  warm-up: {warmed.requests:,} requests")
     zipf = zipf_script(running.token, args.zipf_customers, seed=2)
     measured, out = load(running.url, zipf, args.zipf_seconds, connections)
-    counts = _hits(out)
-    return report(cold, warm, baseline, database, hits, counts, measured, warmed.requests, args)
+    counts = cache_answers(out)
+    log("one of two Memcached nodes hung")
+    hung = measure_hung_node(running, seconds, connections)
+    passed = report(cold, warm, baseline, database, hits, counts, measured, warmed.requests, args)
+    return report_hung_node(hung, connections) and passed
 
 
 def report(

@@ -29,6 +29,7 @@ class LoadResult:
     rps: float
     p50_ms: float
     p99_ms: float
+    max_ms: float = float("nan")
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -113,6 +114,8 @@ def _parse(out: str) -> LoadResult:
         m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
         return float(m.group(1)) * _UNITS[m.group(2)] * 1000 if m else float("nan")
 
+    nan = float("nan")
+    latency = re.search(r"^\s*Latency[ \t]+\S+[ \t]+\S+[ \t]+([\d.]+)(us|ms|s|m)", out, re.M)
     done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -129,4 +132,5 @@ def _parse(out: str) -> LoadResult:
         rps=float(rps.group(1)),
         p50_ms=duration("50%"),
         p99_ms=duration("99%"),
+        max_ms=float(latency.group(1)) * _UNITS[latency.group(2)] * 1000 if latency else nan,
     )

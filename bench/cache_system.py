@@ -1,0 +1,204 @@
+"""The system bench.edge_cache measures: account, billing and care as their own
+processes, Memcached, the secure edge on a CPU of its own, and the bare transcoder it
+is compared with."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LoadResult, free_port, run_wrk, wait_listening
+from clients.edge_client import EdgeClient
+from servers.billing.config import BillingConfig
+from servers.billing.service import BillingServicer
+from servers.billing.service import make_spec as billing_spec
+from servers.runtime import SYSTEM_CLOCK, Settings, build_server
+from servers.runtime.devcerts import ensure_dev_pki
+from servers.runtime.identity import ensure_key_pair
+from tools import memcached
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTORS = ROOT / "generated" / "palmgrid" / "descriptors.binpb"
+CAPTCHA = "BENCH1"
+ADMIN_PASSWORD = "Palm-dev-2026!"
+BASELINE_PATH = "/v1/customers/3100000001/monthlyUsage"  # what bench.upstream answers
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Running:
+    url: str
+    token: str
+    billing: BillingServicer
+    memcached: memcached.MemcachedProcess
+    data_dir: Path
+    env: dict[str, str]
+    upstreams: dict[str, int]  # service → port, on 127.0.0.1
+    stop: Callable[[], None]
+
+
+class Child:
+    """A child process pinned to some CPUs, its output in a log file."""
+
+    def __init__(
+        self, argv: Sequence[str], env: dict[str, str], cpus: set[int] | None, log_file: Path
+    ) -> None:
+        self._log = log_file.open("wb")
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def _service(name: str, env: dict[str, str], cpus: set[int] | None, port: int) -> Child:
+    child = Child(
+        [sys.executable, "-m", f"servers.{name}"],
+        env,
+        cpus,
+        Path(env["PALMGRID_DATA_DIR"]) / f"{name}.log",
+    )
+    wait_listening(port, child.proc, timeout=120)
+    return child
+
+
+def start(database_url: str, data_dir: Path) -> Running:
+    """Account, billing and care as their own processes (as deployed), Memcached, the
+    edge."""
+    ensure_dev_pki(data_dir / "tls")
+    ensure_key_pair(data_dir / "identity", "dev")
+    two_cpus = (os.cpu_count() or 1) >= 2
+    account_port, billing_port, care_port = free_port(), free_port(), free_port()
+    node = memcached.start(memory_mb=1024)
+    env = {
+        **os.environ,
+        "PALMGRID_PROFILE": "dev",
+        "PALMGRID_DATA_DIR": str(data_dir),
+        "PALMGRID_LOG_LEVEL": "WARNING",
+        "PALMGRID_DEV_CAPTCHA": CAPTCHA,
+        "PALMGRID_ACCOUNT_DATABASE_URL": f"sqlite:///{data_dir / 'account.db'}",
+        "PALMGRID_BILLING_DATABASE_URL": database_url,
+        "PALMGRID_BILLING_DEMO_DATA": "0",
+        "PALMGRID_CARE_DATABASE_URL": f"sqlite:///{data_dir / 'care.db'}",
+        "PALMGRID_ACCOUNT_PORT": str(account_port),
+        "PALMGRID_BILLING_PORT": str(billing_port),
+        "PALMGRID_CARE_PORT": str(care_port),
+        "PALMGRID_ACCOUNT_TARGET": f"127.0.0.1:{account_port}",
+        "PALMGRID_BILLING_TARGET": f"127.0.0.1:{billing_port}",
+        "PALMGRID_ACCOUNT_ARGON2_TIME_COST": "1",
+        "PALMGRID_ACCOUNT_ARGON2_MEMORY_KIB": "1024",
+        "PALMGRID_ACCOUNT_ARGON2_PARALLELISM": "1",
+        "PALMGRID_MEMCACHED_SERVERS": node.address,
+    }
+    # The edge gets CPU 0 to itself; the services share CPU 1 with wrk.
+    services = {1} if two_cpus else None
+    children = [
+        _service("billing", env, services, billing_port),
+        _service("account", env, services, account_port),
+        _service("care", env, services, care_port),
+    ]
+    upstreams = {
+        "palmgrid.account.v1.AccountService": account_port,
+        "palmgrid.billing.v1.BillingService": billing_port,
+        "palmgrid.care.v1.CareService": care_port,
+    }
+    edge, url = start_edge(env, upstreams, data_dir, "edge")
+    with EdgeClient(url, ca_file=data_dir / "tls" / "ca.pem") as client:
+        token = client.login("admin", ADMIN_PASSWORD, captcha_answer=CAPTCHA)["token"]
+    time.sleep(1.2)  # past the login's own revocation mark: the session check is cached
+    # The billing servicer in this process, on the same database, for server-side times.
+    settings = Settings(
+        profile="dev",
+        data_dir=data_dir,
+        grpc_security="plaintext",
+        billing_database_url=database_url,
+        log_level="WARNING",
+    )
+    config = BillingConfig(demo_data=False)
+    _, _, runtime = build_server(billing_spec(config), settings, address="127.0.0.1:0")
+
+    def stop() -> None:
+        for process in (edge, *children):
+            process.stop()
+        runtime.close()
+        node.stop()
+
+    servicer = BillingServicer(runtime, config, SYSTEM_CLOCK)
+    return Running(url, token, servicer, node, data_dir, env, upstreams, stop)
+
+
+def start_edge(
+    env: dict[str, str], upstreams: dict[str, int], data_dir: Path, name: str
+) -> tuple[Child, str]:
+    """`python -m edge serve` over HTTPS with every stage on, on CPU 0; the Memcached
+    nodes it uses are `env`'s. Its process and URL."""
+    port = free_port()
+    tls = data_dir / "tls"
+    argv = [sys.executable, "-m", "edge", "serve", "--descriptor-set", str(DESCRIPTORS)]
+    for service, upstream_port in upstreams.items():
+        argv += ["--upstream", f"{service}=127.0.0.1:{upstream_port}"]
+    argv += [
+        "--listen", f"127.0.0.1:{port}",
+        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+        "--upstream-ca", str(tls / "ca.pem"),
+        "--upstream-cert", str(tls / "edge.pem"), "--upstream-key", str(tls / "edge.key"),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    two_cpus = (os.cpu_count() or 1) >= 2
+    edge = Child(argv, env, {0} if two_cpus else None, data_dir / f"{name}.log")
+    wait_listening(port, edge.proc)
+    return edge, f"https://127.0.0.1:{port}"
+
+
+def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadResult:
+    """Requests/s of the bare transcoder (no security stage, no cache) over the same
+    HTTPS transport and CPU as the secure edge, in front of bench.upstream."""
+    two_cpus = (os.cpu_count() or 1) >= 2
+    tls = data_dir / "tls"
+    upstream_port, port = free_port(), free_port()
+    env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
+    upstream = Child(
+        [sys.executable, "-m", "bench.upstream", str(upstream_port)],
+        env,
+        {1} if two_cpus else None,
+        data_dir / "upstream.log",
+    )
+    argv = [
+        sys.executable, "-m", "edge", "serve", "--security", "off",
+        "--default-policy", "public", "--descriptor-set", str(DESCRIPTORS),
+        "--upstream", f"palmgrid.billing.v1.BillingService=127.0.0.1:{upstream_port}",
+        "--upstream-plaintext", "--listen", f"127.0.0.1:{port}",
+        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
+    try:
+        wait_listening(upstream_port, upstream.proc)
+        wait_listening(port, edge.proc)
+        url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
+        load_cpus = {1} if two_cpus else None
+        run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
+        return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
+    finally:
+        edge.stop()
+        upstream.stop()
