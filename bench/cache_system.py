@@ -194,11 +194,37 @@ def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadRes
     edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
     try:
         wait_listening(upstream_port, upstream.proc)
-        wait_listening(port, edge.proc)
-        url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
-        load_cpus = {1} if two_cpus else None
-        run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
-        return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
+        return _warm_then_load(port, edge, seconds, connections)
     finally:
         edge.stop()
         upstream.stop()
+
+
+def asgi_floor(data_dir: Path, body: bytes, seconds: float, connections: int) -> LoadResult:
+    """Requests/s of bench.asgi_floor serving `body` over the same HTTPS transport and
+    CPU as the secure edge: the HTTP server and TLS alone."""
+    tls = data_dir / "tls"
+    body_file = data_dir / "floor-body.json"
+    body_file.write_bytes(body)
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "bench.asgi_floor", str(port), str(body_file),
+        str(tls / "server.pem"), str(tls / "server.key"),
+    ]  # fmt: skip
+    two_cpus = (os.cpu_count() or 1) >= 2
+    env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
+    server = Child(argv, env, {0} if two_cpus else None, data_dir / "asgi-floor.log")
+    try:
+        return _warm_then_load(port, server, seconds, connections)
+    finally:
+        server.stop()
+
+
+def _warm_then_load(port: int, server: Child, seconds: float, connections: int) -> LoadResult:
+    """wrk on CPU 1 against the baseline path of `server` over HTTPS once it listens on
+    `port`: one second of warm-up, then the measured run."""
+    wait_listening(port, server.proc)
+    url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
+    load_cpus = {1} if (os.cpu_count() or 1) >= 2 else None
+    run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
+    return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
