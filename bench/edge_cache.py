@@ -27,7 +27,9 @@ In one run:
    same route uncached; the warm secure hits are printed as a multiple of it (target
    ≥ 3×); beside it the **floor**, bench.asgi_floor: uvicorn and TLS as the edge runs
    them, serving a warm answer's body and doing nothing else;
-7. **one of two Memcached nodes hung** (bench.hung_node): the p99 of public routes
+7. **the near cache**: anonymous hits on public outlet lists through an edge with it
+   and one without, alternating (bench.near_cache);
+8. **one of two Memcached nodes hung** (bench.hung_node): the p99 of public routes
    answered by the other node (target within 2× of normal) and the slowest request
    (target: the normal slowest plus one 100 ms timeout at most).
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import ssl
 import statistics
 import tempfile
 import time
@@ -55,6 +58,7 @@ from bench.billing_scale import FIRST_ID, generate
 from bench.cache_system import Running, asgi_floor, bare_transcoder, log, start
 from bench.hung_node import measure_hung_node, report_hung_node
 from bench.load import LoadResult
+from bench.near_cache import measure_near_cache, report_near_cache
 from bench.wrk_scripts import ZIPF_S, cache_answers, load, sequential_script, zipf_script
 from cachetags import CachePool, EntryStore, ValueCipher, entry_key
 from palmgrid.billing.v1 import billing_service_pb2
@@ -207,10 +211,13 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     zipf = zipf_script(running.token, args.zipf_customers, seed=2)
     measured, out = load(running.url, zipf, args.zipf_seconds, connections)
     counts = cache_answers(out)
+    log("public hits with and without the near cache")
+    near = measure_near_cache(running, seconds, connections)
     log("one of two Memcached nodes hung")
     hung = measure_hung_node(running, seconds, connections)
     runs = {"cold": cold, "warm": warm, "bare": baseline, "floor": floor}
     passed = report(runs, database, hits, counts, measured, warmed.requests, args)
+    report_near_cache(near, connections)
     return report_hung_node(hung, connections) and passed
 
 
@@ -220,7 +227,7 @@ def warm_body(running: Running, customer: int) -> bytes:
     answer = httpx.get(
         running.url + path,
         headers={"Authorization": f"Bearer {running.token}"},
-        verify=str(running.data_dir / "tls" / "ca.pem"),
+        verify=ssl.create_default_context(cafile=running.data_dir / "tls" / "ca.pem"),
     )
     answer.raise_for_status()
     if answer.headers.get("x-cache") != "HIT":

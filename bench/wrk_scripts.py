@@ -60,6 +60,22 @@ end
     )
 
 
+def paths_script(paths: list[str]) -> str:
+    """Anonymous GETs of `paths` in turn."""
+    listed = ", ".join(f'"{p}"' for p in paths)
+    return (
+        COUNTING
+        + f"""
+local paths = {{{listed}}}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i - 1) % #paths + 1])
+end
+"""
+    )
+
+
 def zipf_script(token: str, customers: int, seed: int) -> str:
     """Customers drawn by Zipf(s) over `customers`, rank k scattered over the range so
     that hot customers are not neighbours."""

@@ -35,8 +35,9 @@ from cachetags import (
     TagGenerations,
 )
 from cachetags.flight import Outcome, Source
-from cachetags.plans import CachePlan, entry_address, render_tags
+from cachetags.plans import GLOBAL, CachePlan, entry_address, render_tags
 from edge.cache.http import cache_control, etag, matches
+from edge.cache.near import NearCache, NearCacheOptions
 from edge.cache.policy import plan_route
 from edge.errors import EdgeError, UpstreamFailure
 from edge.fieldcrypt.fields import has_sensitive
@@ -58,6 +59,8 @@ _FAILURES = frozenset(
 
 
 _BUILD = BuildRequestStage()
+# Answers Memcached gave as current, which the near cache may copy.
+_CURRENT = frozenset({Source.HIT, Source.MISS, Source.COALESCED})
 
 
 def _kept(reply: Reply, route: Route, as_body: bool) -> bytes:
@@ -81,9 +84,11 @@ class CacheStage:
         pool: AsyncCachePool | CachePool | None,
         reader: ReadThrough | None,
         routes: Iterable[Route],
+        near: NearCache | None = None,
     ) -> None:
         self.pool = pool
         self.reader = reader
+        self.near = near if near is not None else NearCache(NearCacheOptions(ttl=0))
         self.generations = TagGenerations(pool) if pool is not None else None
         self.plans: dict[int, CachePlan] = {id(r): plan_route(r) for r in routes}
         self.stats: Counter[str] = Counter()
@@ -118,7 +123,9 @@ class CacheStage:
             except EdgeError:
                 return []
         address = entry_address(plan, exchange.request, principal)
-        return [] if address is None else EntryStore.lookup_keys(address.key, address.tags)
+        if address is None or self.near.get(address.key) is not None:
+            return []
+        return EntryStore.lookup_keys(address.key, address.tags)
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         route = exchange.route
@@ -149,11 +156,19 @@ class CacheStage:
                 )
             return
 
+        near = plan.scope == GLOBAL and stores_body and self.near.enabled
+        if near and (body := self.near.get(address.key)) is not None:
+            self.stats["near"] += 1
+            exchange.reply = Reply(None, body=body)
+            self._validators(exchange, plan, body, Source.HIT.value)
+            return
+
         async def load() -> bytes:
             await call_next(exchange)
             assert isinstance(exchange.reply, Reply)
             return _kept(exchange.reply, route, stores_body)
 
+        read_at = self.near.clock()
         batch = session.prefetched if session is not None else None
         read = batch.covering(EntryStore.lookup_keys(address.key, address.tags)) if batch else None
         outcome: Outcome = await self.reader.load(
@@ -178,6 +193,8 @@ class CacheStage:
                 # Message bytes (a response with sensitive fields, or a pre-warmed entry).
                 exchange.reply = Reply(route.response_class.FromString(outcome.payload))
                 kept = _kept(exchange.reply, route, stores_body)
+        if near and outcome.source in _CURRENT:
+            self.near.put(address.key, kept, address.tags, read_at=read_at)
         self._validators(exchange, plan, kept, outcome.source.value)
 
     def _stores_body(self, route: Route) -> bool:
@@ -214,6 +231,7 @@ class CacheStage:
             log.warning("edge: %s: invalidation tags could not be rendered", plan.method)
             return
         exchange.state["invalidated_tags"] = tags
+        self.near.drop_tags(tags)
         if self.generations is None:
             return
         try:

@@ -32,6 +32,7 @@ from cachetags import (
 )
 from cachetags.health import node_states
 from edge.app import Edge
+from edge.cache.near import NearCache, NearCacheOptions
 from edge.cache.stage import CacheStage
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog
@@ -101,6 +102,8 @@ class SecuritySettings:
     memcached_servers: tuple[str, ...] = ()
     pool_options: PoolOptions = field(default_factory=PoolOptions)
     flight: FlightOptions = field(default_factory=FlightOptions)
+    # In-process copies of hot global entries (edge/cache/near.py).
+    near_cache: NearCacheOptions = field(default_factory=NearCacheOptions)
     session: SessionPolicy = field(default_factory=SessionPolicy)
     # Networks of load balancers / TLS terminators whose X-Forwarded-* are believed.
     trusted_proxies: tuple[str, ...] = ()
@@ -173,7 +176,7 @@ def build_secure_edge(
     auditor = AccountAuditor(account_channel)
     limiter = RateLimiter(pool)
     reader = ReadThrough(EntryStore(pool, cipher), settings.flight) if pool is not None else None
-    cache = CacheStage(pool, reader, ())
+    cache = CacheStage(pool, reader, (), NearCache(settings.near_cache))
     rules = HeaderRules(
         internal_prefixes=config.internal_prefixes,
         default_timeout=config.default_timeout,

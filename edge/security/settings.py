@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 import grpc
 
 from edge.app import Edge
+from edge.cache.near import NearCacheOptions
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog
 from edge.security.assemble import ACCOUNT_SERVICE, SecureEdge, SecuritySettings, build_secure_edge
@@ -57,6 +58,10 @@ def settings_from_env(env: Mapping[str, str], *, plaintext: bool) -> SecuritySet
         replay_fallback=cast(Literal["local", "reject"], fallback),
         session=SessionPolicy(
             max_cache_seconds=float(env.get("PALMGRID_EDGE_SESSION_CACHE_SECONDS", "30"))
+        ),
+        near_cache=NearCacheOptions(
+            ttl=float(env.get("PALMGRID_EDGE_NEAR_CACHE_SECONDS", "0.5")),
+            max_bytes=int(env.get("PALMGRID_EDGE_NEAR_CACHE_MIB", "16")) * 1024 * 1024,
         ),
         # Plain HTTP in dev is loopback testing; in production only a trusted
         # terminator may speak it, and only for requests it received over HTTPS.

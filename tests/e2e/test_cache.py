@@ -182,3 +182,36 @@ def import_counter_payment(system: System, customer: str, amount_fen: int) -> No
             )
         )
     assert reply.recorded_count == 1
+
+
+def test_a_hot_global_entry_is_answered_from_the_edges_memory(
+    system: System, client_for: Callable[..., EdgeClient]
+) -> None:
+    http = client_for().http
+    first = http.get(TARIFF)
+    pool = system.secure.pool
+    assert pool is not None
+    before, near_before = pool.round_trips, system.secure.cache.stats["near"]
+    again = [http.get(TARIFF) for _ in range(5)]
+    # Copied when Memcached answered; the next reads inside the near cache's TTL
+    # cost no Memcached round trip, and answer the same body and ETag as a hit.
+    assert all(reply.headers["x-cache"] == "HIT" for reply in again)
+    assert {reply.content for reply in again} == {first.content}
+    assert {reply.headers["etag"] for reply in again} == {first.headers["etag"]}
+    assert pool.round_trips - before <= 1  # at most the read that made the copy
+    assert system.secure.cache.stats["near"] - near_before >= 4
+
+
+def test_a_bump_made_elsewhere_reaches_the_edges_copy_within_its_ttl(
+    system: System, client_for: Callable[..., EdgeClient]
+) -> None:
+    http = client_for().http
+    calls = system.billing_calls["GetTariff"]
+    http.get(TARIFF)
+    http.get(TARIFF)  # a hit: copied into the near cache
+    # Billing bumps `tariffs` in Memcached after a tariff change (not through this edge).
+    assert TagInvalidator.shared([system.memcached.address]).bump(["tariffs"])
+    time.sleep(system.secure.cache.near.options.ttl)
+    fresh = http.get(TARIFF)
+    assert fresh.headers["x-cache"] == "MISS"
+    assert system.billing_calls["GetTariff"] > calls

@@ -215,13 +215,16 @@ def test_a_stopped_service_is_503_at_once_and_the_others_carry_on(
         assert refused.value.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
         assert elapsed < 1.0, f"a stopped service took {elapsed:.2f} s to refuse"
 
-    # The outage list's entry has expired: with its service away it is served stale.
+    # The outage list's entry has expired (and so has the edge's near copy of it): with
+    # its service away it is served stale.
     store = system.secure.cache.reader.store  # type: ignore[union-attr]
+    near = system.secure.cache.near
     store.clock = lambda: time.time() + EXPIRED
+    near.clock = lambda: time.monotonic() + EXPIRED
     try:
         stale = client.send("GET", "/v1/outages")
     finally:
-        store.clock = time.time
+        store.clock, near.clock = time.time, time.monotonic
     assert stale.headers["x-cache"] == "STALE-IF-ERROR"
     assert stale.json == outages.json
 
