@@ -52,7 +52,8 @@ class PoolOptions:
     timeout: float = 0.1
     # How long a dead node stays out before the background probe tries it again.
     dead_timeout: float = 2.0
-    # Connections kept per node (the edge and servers call from many threads).
+    # Connections kept per node by `CachePool` (servers call from many threads); the
+    # edge's `AsyncCachePool` pipelines on one connection per node instead.
     max_pool_size: int = 64
 
     def __post_init__(self) -> None:

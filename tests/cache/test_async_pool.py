@@ -163,3 +163,40 @@ def test_concurrent_misses_make_one_upstream_call_though_lookups_wait(
     sources = asyncio.run(run())
     assert len(calls) == 1
     assert sources.count(Source.MISS) == 1 and set(sources) <= {Source.MISS, Source.COALESCED}
+
+
+def test_pipelined_callers_each_get_their_own_reply(node: memcached.MemcachedProcess) -> None:
+    values = {f"key{i}": f"value {i} ".encode() * (1 + i % 50) for i in range(200)}
+
+    async def run() -> list[dict[str, bytes]]:
+        pool = AsyncCachePool([node.address], FAST)
+        await pool.set_many(values, 10)
+        # Two hundred reads at once on the node's one connection, some of two keys.
+        reads = [pool.get_many([k, f"key{(i + 1) % 200}"]) for i, k in enumerate(values)]
+        found = await asyncio.gather(*reads)
+        pool.close()
+        return found
+
+    for i, found in enumerate(asyncio.run(run())):
+        assert found == {
+            f"key{i}": values[f"key{i}"],
+            f"key{(i + 1) % 200}": values[f"key{(i + 1) % 200}"],
+        }
+
+
+def test_a_cancelled_read_does_not_hand_its_reply_to_the_next_caller(
+    node: memcached.MemcachedProcess,
+) -> None:
+    async def run() -> tuple[bytes | None, bytes | None]:
+        pool = AsyncCachePool([node.address], FAST)
+        await pool.set("first", b"the first key's value", 10, wait=True)
+        await pool.set("second", b"the second key's value", 10, wait=True)
+        abandoned = asyncio.ensure_future(pool.get("first"))
+        await asyncio.sleep(0)  # its command is written; its reply is on the way
+        abandoned.cancel()
+        second = await pool.get("second")
+        first = await pool.get("first")
+        pool.close()
+        return second, first
+
+    assert asyncio.run(run()) == (b"the second key's value", b"the first key's value")
