@@ -20,6 +20,7 @@ A hung node costs the requests already waiting on it one timeout; nothing else w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict, deque
@@ -41,9 +42,6 @@ __all__ = ["AsyncCachePool"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# A reply parser: given the connection's buffer and where the reply starts, the parsed
-# reply and where it ends, or None while the buffer does not hold all of it yet.
-Parse = Callable[[bytearray, int], tuple[T, int] | None]
 # Loop turns a timed-out read gets to take in a reply that has arrived (see `_Node`).
 _GRACE_TURNS = 3
 
@@ -52,33 +50,42 @@ class _ProtocolError(Exception):
     """Memcached answered something this client does not expect."""
 
 
+# A reply parser: given the connection's buffer and where the reply starts, either the
+# reply and where it ends, or how long the buffer must be before it is worth parsing
+# again. A reply may be a `_ProtocolError` (an error line answering one command, the
+# connection still in step); a parser raises when the stream itself is garbled.
+Parse = Callable[[bytearray, int], tuple[T | _ProtocolError, int] | int]
+
+
 def _node_name(server: Server) -> str:
     # The same names as pymemcache's HashClient, so both pools place keys alike.
     return f"{server[0]}:{server[1]}"
 
 
-def _check(line: bytes) -> bytes:
+def _error(line: bytes) -> _ProtocolError | None:
     if line == b"ERROR" or line.startswith((b"CLIENT_ERROR", b"SERVER_ERROR")):
-        raise _ProtocolError(line.decode(errors="replace"))
-    return line
+        return _ProtocolError(line.decode(errors="replace"))
+    return None
 
 
-def _values(buffer: bytearray, at: int) -> tuple[dict[str, bytes], int] | None:
+def _values(buffer: bytearray, at: int) -> tuple[dict[str, bytes] | _ProtocolError, int] | int:
     found: dict[str, bytes] = {}
     while True:
         eol = buffer.find(b"\r\n", at)
         if eol < 0:
-            return None
-        line = _check(bytes(buffer[at:eol]))
+            return len(buffer) + 1
+        line = bytes(buffer[at:eol])
         if line == b"END":
             return found, eol + 2
+        if (error := _error(line)) is not None:
+            raise error  # a get answered by an error: what follows cannot be trusted
         parts = line.split()
         if len(parts) < 4 or parts[0] != b"VALUE":
             raise _ProtocolError(f"unexpected reply {line[:40]!r}")
         start = eol + 2
         end = start + int(parts[3])
         if len(buffer) < end + 2:
-            return None
+            return end + 2
         if buffer[end : end + 2] != b"\r\n":
             raise _ProtocolError("a value without its line end")
         found[parts[1].decode()] = bytes(buffer[start:end])
@@ -86,15 +93,18 @@ def _values(buffer: bytearray, at: int) -> tuple[dict[str, bytes], int] | None:
 
 
 def _replies(count: int) -> Parse[list[bytes]]:
-    def parse(buffer: bytearray, at: int) -> tuple[list[bytes], int] | None:
+    """`count` one-line replies; an error line among them answers only its command."""
+
+    def parse(buffer: bytearray, at: int) -> tuple[list[bytes] | _ProtocolError, int] | int:
         lines = []
         for _ in range(count):
             eol = buffer.find(b"\r\n", at)
             if eol < 0:
-                return None
-            lines.append(_check(bytes(buffer[at:eol])))
+                return len(buffer) + 1
+            lines.append(bytes(buffer[at:eol]))
             at = eol + 2
-        return lines, at
+        errors = [e for e in map(_error, lines) if e is not None]
+        return (errors[0] if errors else lines), at
 
     return parse
 
@@ -105,36 +115,50 @@ class _Connection(asyncio.Protocol):
 
     Written on `asyncio.Protocol` rather than streams because a cached read is one
     exchange per request on the edge's loop: parsing in `data_received` and waking one
-    future costs a fraction of StreamReader's awaits (docs/caching.md, "Performance").
-    A reply whose caller stopped waiting is still read, then dropped; a timeout or a
-    garbled reply closes the connection and fails every exchange still on it, so no
-    reply can ever reach the wrong caller.
+    future costs a fraction of StreamReader's awaits (docs/caching.md, "The edge's
+    pool"). A reply whose caller stopped waiting is still read, then dropped; a timeout
+    or a garbled reply closes the connection and fails every exchange still on it, so
+    no reply can ever reach the wrong caller.
     """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self.need = 0  # bytes the buffer must hold before the next parse can progress
         self.waiting: deque[tuple[Parse[object], asyncio.Future[object]]] = deque()
         self.failed: BaseException | None = None
+        self.last_data = 0.0  # loop time of the last bytes received
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.last_data = asyncio.get_running_loop().time()
+        if len(self.buffer) < self.need:
+            return
         at = 0
         try:
             while self.waiting:
                 parse, waiter = self.waiting[0]
                 done = parse(self.buffer, at)
-                if done is None:
+                if isinstance(done, int):
+                    self.need = done - at
                     break
                 result, at = done
                 self.waiting.popleft()
-                if not waiter.done():
+                if waiter.done():
+                    continue  # its caller gave up: the reply is read and dropped
+                if isinstance(result, _ProtocolError):
+                    waiter.set_exception(result)
+                else:
                     waiter.set_result(result)
+            else:
+                self.need = 0
         except (_ProtocolError, ValueError) as exc:
-            self.fail(exc if isinstance(exc, _ProtocolError) else _ProtocolError(str(exc)))
+            # A garbled stream: a ValueError (a length that is no number) marks the node
+            # dead, as any read failure; an unexpected reply only fails the callers.
+            self.fail(exc)
             return
         del self.buffer[:at]
         if self.buffer and not self.waiting:
@@ -147,11 +171,11 @@ class _Connection(asyncio.Protocol):
         """Write a command; the future of its reply (None when none is awaited)."""
         if self.failed is not None or self.transport is None:
             raise ConnectionError(f"connection closed: {self.failed!r}")
-        waiter: asyncio.Future[T] | None = None
-        if parse is not None:
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiting.append((parse, waiter))  # type: ignore[arg-type]
         self.transport.write(payload)
+        if parse is None:
+            return None
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.waiting.append((parse, waiter))  # type: ignore[arg-type]
         return waiter
 
     def fail(self, exc: BaseException) -> None:
@@ -159,7 +183,8 @@ class _Connection(asyncio.Protocol):
         if self.failed is None:
             self.failed = exc
         if self.transport is not None:
-            self.transport.abort()
+            with contextlib.suppress(Exception):  # its loop may be closed already
+                self.transport.abort()
         while self.waiting:
             _, waiter = self.waiting.popleft()
             if not waiter.done():
@@ -174,6 +199,7 @@ class _Node:
         self.options = options
         self._conn: _Connection | None = None
         self._opening: asyncio.Future[_Connection] | None = None
+        self._closings = 0  # how many times close() was called
 
     async def exchange(self, payload: bytes, parse: Parse[T] | None) -> T | None:
         conn = self._conn
@@ -183,44 +209,55 @@ class _Node:
         if waiter is None:
             return None
         loop = asyncio.get_running_loop()
+        timeout = self.options.timeout
+        sent = loop.time()
 
         def expire(turns: int) -> None:
-            # A loop too busy to read (a loaded machine) is not a hung node: a reply
-            # already there gets a few more turns before the exchange fails, so a late
-            # timer does not mark a healthy node dead (and have it flushed).
             if waiter.done():
                 return
             if turns:
+                # A loop too busy to read (a loaded machine) is not a hung node: a reply
+                # already there gets a few more turns before the exchange fails, so a
+                # late timer does not mark a healthy node dead (and have it flushed).
                 loop.call_soon(expire, turns - 1)
+            elif conn.last_data > max(sent, loop.time() - timeout):
+                # Replies are still coming on this connection (this one waits behind
+                # others'): the node is alive. It is hung when a timeout passes without
+                # a byte while a reply is awaited.
+                loop.call_at(conn.last_data + timeout, expire, _GRACE_TURNS)
             else:
                 conn.fail(TimeoutError(f"memcached {_node_name(self.server)} did not answer"))
 
-        timer = loop.call_at(loop.time() + self.options.timeout, expire, _GRACE_TURNS)
+        timer = loop.call_at(sent + timeout, expire, _GRACE_TURNS)
         try:
             return await waiter
         finally:
             timer.cancel()
 
     async def _connect(self) -> _Connection:
-        # Callers that find no connection share one attempt.
+        # Callers that find no connection share one attempt, which none of them can
+        # cancel for the others.
         if self._opening is None or self._opening.done():
             self._opening = asyncio.ensure_future(self._open())
         return await asyncio.shield(self._opening)
 
     async def _open(self) -> _Connection:
+        closings = self._closings
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.options.connect_timeout):
-            _, conn = await loop.create_connection(_Connection, *self.server)
+            transport, conn = await loop.create_connection(_Connection, *self.server)
+        if closings != self._closings:  # closed while connecting: not kept
+            transport.abort()
+            raise ConnectionError(f"memcached {_node_name(self.server)}: closed while connecting")
         self._conn = conn
         return conn
 
     def close(self) -> None:
+        self._closings += 1
+        self._opening = None
         if self._conn is not None:
             self._conn.fail(ConnectionError("the pool closed the connection"))
             self._conn = None
-        if self._opening is not None and not self._opening.done():
-            self._opening.cancel()
-        self._opening = None
 
 
 class AsyncCachePool:
@@ -296,7 +333,12 @@ class AsyncCachePool:
         name = self._node_for(key)
         self.round_trips += 1
         (reply,) = await self._run(name, f"incr {key} {delta}\r\n".encode(), _replies(1))
-        return None if reply == b"NOT_FOUND" else int(reply)
+        if reply == b"NOT_FOUND":
+            return None
+        try:
+            return int(reply)
+        except ValueError as exc:
+            raise CacheUnavailable(f"memcached {name}: incr answered {reply[:40]!r}") from exc
 
     async def delete(self, key: str, *, wait: bool = False) -> None:
         name = self._node_for(key)

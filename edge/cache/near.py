@@ -9,11 +9,12 @@ round trip, which on a busy edge costs about half of a public hit (docs/caching.
 Rules, so that it never serves what Memcached would not:
 - only bodies Memcached answered as current (a hit, or an answer just stored) are
   copied, with the tags they hang on; stale and stale-if-error answers never are;
-- a copy lives at most `ttl` seconds from when it was read from Memcached. A tag
-  bumped elsewhere (a service, the CLI, another edge) reaches this edge within `ttl`;
-  a write through this edge drops the copies of its tags at once (`drop_tags`), and
-  a read that started before that drop is not copied afterwards (it may have seen
-  the data from before the write);
+- a copy lives at most `ttl` seconds from when it was copied, right after the read
+  that found it. A tag bumped elsewhere (a service, the CLI, another edge) reaches
+  this edge within `ttl`; a write through this edge drops the copies of its tags at
+  once (`drop_tags`, before and after its bump), and a read that started before that
+  drop is not copied afterwards (it may have seen the data from before the write);
+  nor is a read that took longer than `RECENT` seconds;
 - at most `max_bytes` of bodies are kept; the oldest copies go first, and a body
   larger than a sixteenth of it is not copied.
 
@@ -24,14 +25,15 @@ saved is time given back to every request on it.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 __all__ = ["NearCache", "NearCacheOptions"]
 
-_DROPS_KEPT = 1024
-_LONGEST_READ = 600.0  # seconds: twice the longest deadline the edge gives a call
+# Seconds a read may take and still be copied: the drops of writes that old need not
+# be remembered.
+RECENT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,9 @@ class NearCache:
         self.options = options
         self.clock = clock
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
+        self._by_tag: dict[str, set[str]] = {}  # tag → keys of the copies under it
         self._bytes = 0
-        self._dropped: dict[str, float] = {}  # tag → when a write here last dropped it
+        self._drops: deque[tuple[float, frozenset[str]]] = deque()  # the last RECENT s
 
     @property
     def enabled(self) -> bool:
@@ -86,34 +89,44 @@ class NearCache:
         tags = tuple(tags)
         if not self.enabled or len(body) * 16 > self.options.max_bytes:
             return
-        if any(self._dropped.get(tag, -1.0) >= read_at for tag in tags):
-            return
         now = self.clock()
+        if now - read_at > RECENT:
+            return
+        if any(at >= read_at and not dropped.isdisjoint(tags) for at, dropped in self._drops):
+            return
         self._remove(key)
         # Every copy lives the same TTL, so the oldest are the first to expire.
         while self._copies and next(iter(self._copies.values())).until <= now:
             self._remove(next(iter(self._copies)))
         self._copies[key] = _Copy(body, tags, now + self.options.ttl)
+        for tag in tags:
+            self._by_tag.setdefault(tag, set()).add(key)
         self._bytes += len(body)
         while self._bytes > self.options.max_bytes:
             self._remove(next(iter(self._copies)))
 
     def drop_tags(self, tags: Iterable[str]) -> None:
         """Forget every copy hanging on one of `tags` (a write through this edge)."""
-        bumped = set(tags)
+        bumped = frozenset(tags)
         now = self.clock()
-        if len(self._dropped) > _DROPS_KEPT:
-            # No read lives longer than its deadline: older drops cannot matter.
-            horizon = now - _LONGEST_READ
-            self._dropped = {t: at for t, at in self._dropped.items() if at > horizon}
-        self._dropped.update(dict.fromkeys(bumped, now))
-        for key in [k for k, c in self._copies.items() if bumped.intersection(c.tags)]:
-            self._remove(key)
+        while self._drops and self._drops[0][0] < now - RECENT:
+            self._drops.popleft()
+        self._drops.append((now, bumped))
+        for tag in bumped:
+            for key in list(self._by_tag.get(tag, ())):
+                self._remove(key)
 
     def __len__(self) -> int:
         return len(self._copies)
 
     def _remove(self, key: str) -> None:
         copy = self._copies.pop(key, None)
-        if copy is not None:
-            self._bytes -= len(copy.body)
+        if copy is None:
+            return
+        self._bytes -= len(copy.body)
+        for tag in copy.tags:
+            keys = self._by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_tag[tag]

@@ -59,8 +59,9 @@ _FAILURES = frozenset(
 
 
 _BUILD = BuildRequestStage()
-# Answers Memcached gave as current, which the near cache may copy.
-_CURRENT = frozenset({Source.HIT, Source.MISS, Source.COALESCED})
+# Answers this request read as current, which the near cache may copy (a coalesced
+# answer was read by another request, which may have started before a write here).
+_CURRENT = frozenset({Source.HIT, Source.MISS})
 
 
 def _kept(reply: Reply, route: Route, as_body: bool) -> bytes:
@@ -125,6 +126,8 @@ class CacheStage:
         address = entry_address(plan, exchange.request, principal)
         if address is None or self.near.get(address.key) is not None:
             return []
+        # The batch is read after this: a copy of its answer dates from now.
+        exchange.state["cache_read_at"] = self.near.clock()
         return EntryStore.lookup_keys(address.key, address.tags)
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
@@ -168,7 +171,7 @@ class CacheStage:
             assert isinstance(exchange.reply, Reply)
             return _kept(exchange.reply, route, stores_body)
 
-        read_at = self.near.clock()
+        read_at = exchange.state.get("cache_read_at", self.near.clock())
         batch = session.prefetched if session is not None else None
         read = batch.covering(EntryStore.lookup_keys(address.key, address.tags)) if batch else None
         outcome: Outcome = await self.reader.load(
@@ -238,3 +241,7 @@ class CacheStage:
             await self.generations.abump(tags)
         except CacheUnavailable as exc:
             log.warning("edge: tags not bumped after %s: %s", plan.method, exc)
+        finally:
+            # A read that started while the bump was on its way may have seen a node
+            # not bumped yet: what it copied goes too.
+            self.near.drop_tags(tags)

@@ -200,3 +200,24 @@ def test_a_cancelled_read_does_not_hand_its_reply_to_the_next_caller(
         return second, first
 
     assert asyncio.run(run()) == (b"the second key's value", b"the first key's value")
+
+
+def test_an_error_answering_one_command_fails_only_that_command(
+    node: memcached.MemcachedProcess,
+) -> None:
+    async def run() -> list[object]:
+        pool = AsyncCachePool([node.address], FAST)
+        await pool.set("word", b"not a number", 10, wait=True)
+        await pool.set("other", b"fine", 10, wait=True)
+        # Pipelined on one connection: Memcached refuses the incr with CLIENT_ERROR.
+        results = await asyncio.gather(
+            pool.get("other"), pool.incr("word"), pool.get("other"), return_exceptions=True
+        )
+        assert pool.live_servers() == [node.address]  # an answer, not a failed node
+        results.append(await pool.get("other"))
+        pool.close()
+        return results
+
+    first, refused, second, after = asyncio.run(run())
+    assert isinstance(refused, CacheUnavailable) and "non-numeric" in str(refused)
+    assert first == second == after == b"fine"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.cache.near import NearCache, NearCacheOptions
+from edge.cache.near import RECENT, NearCache, NearCacheOptions
 
 
 class Clock:
@@ -99,3 +99,19 @@ def test_a_ttl_of_zero_turns_it_off() -> None:
 def test_bad_options_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="near cache"):
         NearCacheOptions(**options)  # type: ignore[arg-type]
+
+
+def test_a_read_that_took_longer_than_recent_is_not_copied() -> None:
+    cache, clock = near()
+    read_at = clock.now
+    clock.now += RECENT + 0.1  # a slow upstream: writes that long ago are forgotten
+    cache.put("k", b"body", ["outlets"], read_at=read_at)
+    assert cache.get("k") is None
+
+
+def test_a_drop_forgets_only_its_own_tags() -> None:
+    cache, clock = near()
+    read_at = clock.now
+    cache.drop_tags(["customer/customers/3100000001"])  # a payment: no global copy hangs on it
+    cache.put("k", b"outlets", ["outlets"], read_at=read_at)
+    assert cache.get("k") == b"outlets"
