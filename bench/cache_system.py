@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,9 +171,10 @@ def start_edge(
     return edge, f"https://127.0.0.1:{port}"
 
 
-def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadResult:
-    """Requests/s of the bare transcoder (no security stage, no cache) over the same
-    HTTPS transport and CPU as the secure edge, in front of bench.upstream."""
+@contextmanager
+def bare_transcoder(data_dir: Path) -> Iterator[str]:
+    """The bare transcoder (no security stage, no cache) on the secure edge's CPU and
+    HTTPS transport, in front of bench.upstream; the URL of the baseline route."""
     two_cpus = (os.cpu_count() or 1) >= 2
     tls = data_dir / "tls"
     upstream_port, port = free_port(), free_port()
@@ -194,15 +196,17 @@ def bare_transcoder(data_dir: Path, seconds: float, connections: int) -> LoadRes
     edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
     try:
         wait_listening(upstream_port, upstream.proc)
-        return _warm_then_load(port, edge, seconds, connections)
+        wait_listening(port, edge.proc)
+        yield f"https://127.0.0.1:{port}{BASELINE_PATH}"
     finally:
         edge.stop()
         upstream.stop()
 
 
-def asgi_floor(data_dir: Path, body: bytes, seconds: float, connections: int) -> LoadResult:
-    """Requests/s of bench.asgi_floor serving `body` over the same HTTPS transport and
-    CPU as the secure edge: the HTTP server and TLS alone."""
+@contextmanager
+def asgi_floor(data_dir: Path, body: bytes) -> Iterator[str]:
+    """bench.asgi_floor serving `body` on the secure edge's CPU and HTTPS transport: the
+    HTTP server and TLS alone. The URL of the baseline route."""
     tls = data_dir / "tls"
     body_file = data_dir / "floor-body.json"
     body_file.write_bytes(body)
@@ -215,16 +219,14 @@ def asgi_floor(data_dir: Path, body: bytes, seconds: float, connections: int) ->
     env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
     server = Child(argv, env, {0} if two_cpus else None, data_dir / "asgi-floor.log")
     try:
-        return _warm_then_load(port, server, seconds, connections)
+        wait_listening(port, server.proc)
+        yield f"https://127.0.0.1:{port}{BASELINE_PATH}"
     finally:
         server.stop()
 
 
-def _warm_then_load(port: int, server: Child, seconds: float, connections: int) -> LoadResult:
-    """wrk on CPU 1 against the baseline path of `server` over HTTPS once it listens on
-    `port`: one second of warm-up, then the measured run."""
-    wait_listening(port, server.proc)
-    url = f"https://127.0.0.1:{port}{BASELINE_PATH}"
+def load_url(url: str, seconds: float, connections: int) -> LoadResult:
+    """wrk on CPU 1 against `url`: one second of warm-up, then the measured run."""
     load_cpus = {1} if (os.cpu_count() or 1) >= 2 else None
     run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
     return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)

@@ -26,12 +26,13 @@ In one run:
    gRPC billing that answers 24 fixed months from pre-serialized bytes), serving the
    same route uncached; the warm secure hits are printed as a multiple of it (target
    ≥ 3×); beside it the **floor**, bench.asgi_floor: uvicorn and TLS as the edge runs
-   them, serving a warm answer's body and doing nothing else;
+   them, serving a warm answer's body and doing nothing else. Warm, bare and floor
+   run in `--rounds` rounds that alternate between them; medians are compared;
 7. **the near cache**: anonymous hits on public outlet lists through an edge with it
    and one without, alternating (bench.near_cache);
 8. **one of two Memcached nodes hung** (bench.hung_node): the p99 of public routes
    answered by the other node (target within 2× of normal) and the slowest request
-   (target: the normal slowest plus one 100 ms timeout at most).
+   (target: the prober's slowest cache hit, with both up, plus one 100 ms timeout).
 
 The edge gets CPU 0 to itself; wrk, the services, Memcached and PostgreSQL share the rest.
 """
@@ -55,7 +56,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from bench.billing_scale import FIRST_ID, generate
-from bench.cache_system import Running, asgi_floor, bare_transcoder, log, start
+from bench.cache_system import Running, asgi_floor, bare_transcoder, load_url, log, start
 from bench.hung_node import measure_hung_node, report_hung_node
 from bench.load import LoadResult
 from bench.near_cache import measure_near_cache, report_near_cache
@@ -192,16 +193,20 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     cold_customers = sequential_script(running.token, cold_first, block)
     cold, out = load(running.url, cold_customers, seconds, connections)
     log(f"  answers: {cache_answers(out)}")
-    # Warm: the same customers again, now cached.
+    # Warm: the same customers again, now cached; beside it the bare transcoder and the
+    # floor, in rounds that alternate between the three (the machine's speed drifts).
     warm_count = min(cold.requests, block)
-    log(f"warm run ({warm_count:,} cached customers)")
     warm_customers = sequential_script(running.token, cold_first, warm_count)
-    warm, out = load(running.url, warm_customers, seconds, connections)
-    log(f"  answers: {cache_answers(out)}")
-    log("baseline: the bare transcoder, uncached, same transport")
-    baseline = bare_transcoder(running.data_dir, seconds, connections)
-    log("floor: uvicorn and TLS alone, serving a warm answer's body")
-    floor = asgi_floor(running.data_dir, warm_body(running, cold_first + 1), seconds, connections)
+    rounds: dict[str, list[LoadResult]] = {"cold": [cold], "warm": [], "bare": [], "floor": []}
+    body = warm_body(running, cold_first + 1)
+    with bare_transcoder(running.data_dir) as bare, asgi_floor(running.data_dir, body) as floor:
+        for i in range(args.rounds):
+            log(f"round {i + 1}: warm ({warm_count:,} cached customers), bare, floor")
+            warm, out = load(running.url, warm_customers, seconds, connections)
+            log(f"  answers: {cache_answers(out)}")
+            rounds["warm"].append(warm)
+            rounds["bare"].append(load_url(bare, seconds, connections))
+            rounds["floor"].append(load_url(floor, seconds, connections))
     log(f"server-side times ({args.samples:,} reads each)")
     database, hits = server_side(running, args.customers, args.samples)
     log(f"Zipf(s={ZIPF_S}) over {args.zipf_customers:,} customers: warm-up, then measured")
@@ -215,8 +220,7 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     near = measure_near_cache(running, seconds, connections)
     log("one of two Memcached nodes hung")
     hung = measure_hung_node(running, seconds, connections)
-    runs = {"cold": cold, "warm": warm, "bare": baseline, "floor": floor}
-    passed = report(runs, database, hits, counts, measured, warmed.requests, args)
+    passed = report(rounds, database, hits, counts, measured, warmed.requests, args)
     report_near_cache(near, connections)
     return report_hung_node(hung, connections) and passed
 
@@ -235,8 +239,21 @@ def warm_body(running: Running, customer: int) -> bytes:
     return answer.content
 
 
+def median_result(results: list[LoadResult]) -> LoadResult:
+    """Each figure's median over the rounds."""
+    return LoadResult(
+        requests=round(statistics.median(r.requests for r in results)),
+        errors=sum(r.errors for r in results),
+        seconds=statistics.median(r.seconds for r in results),
+        rps=statistics.median(r.rps for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        max_ms=max(r.max_ms for r in results),
+    )
+
+
 def report(
-    runs: dict[str, LoadResult],
+    rounds: dict[str, list[LoadResult]],
     database: list[float],
     hits: list[float],
     counts: dict[str, int],
@@ -245,12 +262,17 @@ def report(
     args: argparse.Namespace,
 ) -> bool:
     print()
-    print(f"edge, GET monthlyUsage (24 months), HTTPS, {args.connections} connections")
-    print(f"{'cache':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(
+        f"edge, GET monthlyUsage (24 months), HTTPS, {args.connections} connections; "
+        f"warm, bare and floor: medians of {args.rounds} alternating rounds"
+    )
+    print(f"{'run':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}   req/s per round")
+    runs = {kind: median_result(results) for kind, results in rounds.items()}
     for label, result in runs.items():
+        each = " ".join(f"{r.rps:.0f}" for r in rounds[label])
         print(
             f"{label:<8}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>8}"
+            f"{result.errors:>8}   {each}"
         )
     warm, bare, floor = runs["warm"], runs["bare"], runs["floor"]
     print(f"warm / cold requests/s: {warm.rps / runs['cold'].rps:.1f}x (target >= 10x)")
@@ -293,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated database")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="of warm, bare and floor")
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--zipf-customers", type=int, default=100_000)
     parser.add_argument("--zipf-warmup-seconds", type=float, default=300)
