@@ -128,6 +128,10 @@ class _Connection(asyncio.Protocol):
         self.waiting: deque[tuple[Parse[object], asyncio.Future[object]]] = deque()
         self.failed: BaseException | None = None
         self.last_data = 0.0  # loop time of the last bytes received
+        # Commands written during one turn of the loop, sent together at its end: under
+        # load many requests read at once, and one write costs what one command does
+        # (on loopback the sender's write also runs the receiver's TCP stack).
+        self.outgoing: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -171,15 +175,26 @@ class _Connection(asyncio.Protocol):
         """Write a command; the future of its reply (None when none is awaited)."""
         if self.failed is not None or self.transport is None:
             raise ConnectionError(f"connection closed: {self.failed!r}")
-        self.transport.write(payload)
+        if not self.outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.outgoing.append(payload)
         if parse is None:
             return None
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self.waiting.append((parse, waiter))  # type: ignore[arg-type]
         return waiter
 
+    def _flush(self) -> None:
+        if not self.outgoing:
+            return
+        payload = b"".join(self.outgoing)
+        self.outgoing.clear()
+        if self.failed is None and self.transport is not None:
+            self.transport.write(payload)
+
     def fail(self, exc: BaseException) -> None:
         """Close, and fail every exchange still waiting with `exc`."""
+        self._flush()  # commands given before (a store awaiting no reply) still go out
         if self.failed is None:
             self.failed = exc
         if self.transport is not None:

@@ -8,6 +8,7 @@ written in URL-safe base64, so a key is always short and safe whatever the input
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Iterable
 
@@ -27,6 +28,11 @@ def digest(*parts: bytes | str) -> str:
     return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
 
 
+# A request reads the same few keys again and again (its session, its user's mark, the
+# generations of its tags, its entry): a hit computed a dozen SHA-256 digests before
+# this, about a tenth of its time at the edge. The function is pure; 16,384 keys are
+# a few MiB at most.
+@functools.lru_cache(maxsize=16_384)
 def key(kind: str, *parts: bytes | str) -> str:
     """The Memcached key of a value of `kind` (a short ASCII label) named by parts."""
     return f"{NAMESPACE}:{kind}:{digest(*parts)}"

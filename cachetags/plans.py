@@ -12,6 +12,7 @@ and its Memcached key. One derivation, used by the edge (reads) and the worker
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,6 +156,14 @@ def staff_reach(principal: identity_pb2.Principal) -> str:
     """A short digest of what a staff member's reads depend on besides who they are
     (supply offices, permissions): entries kept under an earlier scope never answer a
     later one, even one read with the old principal while its revocation was on the way."""
+    return _reach(principal.SerializeToString())
+
+
+# Worked out for every cached read of a staff member: once per principal, keyed by its
+# bytes (reading its repeated fields would cost more than the rest of this).
+@functools.lru_cache(maxsize=1024)
+def _reach(serialized: bytes) -> str:
+    principal = identity_pb2.Principal.FromString(serialized)
     offices = "*" if principal.all_supply_offices else ",".join(sorted(principal.supply_offices))
     reach = f"{offices}|{','.join(sorted(principal.permissions))}"
     return hashlib.sha256(reach.encode()).hexdigest()[:16]

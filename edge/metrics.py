@@ -13,7 +13,9 @@ that came straight to the edge: a request relayed by a proxy (it carries
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
 
@@ -36,9 +38,16 @@ UNMATCHED = "unmatched"
 
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    label = route or UNMATCHED
-    HTTP_REQUESTS.labels(method, label, str(status)).inc()
-    HTTP_DURATION.labels(method, label).observe(seconds)
+    counter, histogram = _children(method, route or UNMATCHED, status)
+    counter.inc()
+    histogram.observe(seconds)
+
+
+# `labels()` checks and joins its arguments on every call, a few µs of each request;
+# the label sets are bounded (routes × methods × statuses), so their children are kept.
+@functools.lru_cache(maxsize=4096)
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_DURATION.labels(method, route)
 
 
 def render_metrics() -> tuple[bytes, bytes]:

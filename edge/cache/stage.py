@@ -124,6 +124,10 @@ class CacheStage:
             except EdgeError:
                 return []
         address = entry_address(plan, exchange.request, principal)
+        if address is not None and not has_sensitive(exchange.request.DESCRIPTOR):
+            # Only the decrypt stage changes a request before this stage (it opens
+            # sealed fields): without such fields, the address is worked out once.
+            exchange.state["cache_address"] = (principal, address)
         if address is None or self.near.get(address.key) is not None:
             return []
         # The batch is read after this: a copy of its answer dates from now.
@@ -148,7 +152,11 @@ class CacheStage:
     ) -> None:
         session = exchange.state.get("session")
         principal = session.principal if session is not None else None
-        address = entry_address(plan, exchange.request, principal)
+        known = exchange.state.get("cache_address")
+        if known is not None and known[0] is principal:
+            address = known[1]
+        else:
+            address = entry_address(plan, exchange.request, principal)
         stores_body = self._stores_body(route)
         if address is None or self.reader is None:
             self.stats["bypass"] += 1

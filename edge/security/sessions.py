@@ -179,9 +179,7 @@ class AccountSessions:
             batch = await self._prefetch(token, also)
             record = await self.cache.alookup(token, batch.found if batch else None)
             if record is not None:
-                answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(
-                    record.payload
-                )
+                answer = _answer(record)
                 if not self.local.stale(_names(answer), record.checked_at):
                     return Session(token, answer, batch)
         checked_at = self.clock()
@@ -191,6 +189,7 @@ class AccountSessions:
             if valid_until > self.clock():
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
+                record.derived["answer"] = answer
                 await self.cache.astore(token, record)
         return Session(token, answer)
 
@@ -199,8 +198,7 @@ class AccountSessions:
         held = self.cache.recalled(token)
         if held is None or also is None:
             return None
-        answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(held.payload)
-        wanted = [mark_key(held.user), *await also(answer.principal)]
+        wanted = [mark_key(held.user), *await also(_answer(held).principal)]
         if len(wanted) == 1:
             return None
         try:
@@ -256,6 +254,17 @@ class AccountSessions:
         if idle > 0:
             limit = min(limit, checked_at + idle / 2)
         return limit
+
+
+def _answer(record: SessionRecord) -> account_internal_service_pb2.AuthenticateSessionResponse:
+    """The account's answer a record keeps, parsed once per record held (the pipeline
+    only reads it)."""
+    answer = record.derived.get("answer")
+    if answer is None:
+        payload = record.payload
+        answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)
+        record.derived["answer"] = answer
+    return answer
 
 
 class SessionStage:
