@@ -13,8 +13,9 @@ __all__ = ["cache_control", "etag", "matches"]
 def etag(payload: bytes, variant: str) -> bytes:
     """A weak validator over the answer and how it is presented (sealed to which key,
     or masked): the same answer sealed for another key is another representation."""
-    digest = hashlib.sha256(payload + b"\x00" + variant.encode()).digest()
-    return b'W/"' + base64.urlsafe_b64encode(digest[:18]) + b'"'
+    hashed = hashlib.sha256(payload)  # the body is not copied to add the variant
+    hashed.update(b"\x00" + variant.encode())
+    return b'W/"' + base64.urlsafe_b64encode(hashed.digest()[:18]) + b'"'
 
 
 def matches(if_none_match: bytes | None, tag: bytes) -> bool:

@@ -48,14 +48,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_headers = dict(scope["headers"])
-        client = scope.get("client")
-        scheme = self.proxies.scheme(
-            client[0] if client else None,
-            scope.get("scheme", "http"),
-            request_headers.get(b"x-forwarded-proto"),
-        )
-        credentialed = b"authorization" in request_headers
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        scheme = scope.get("scheme", "http")
+        if scheme != "https":
+            client = scope.get("client")
+            proto = next((v for k, v in headers if k == b"x-forwarded-proto"), None)
+            scheme = self.proxies.scheme(client[0] if client else None, scheme, proto)
+        credentialed = any(k == b"authorization" for k, _ in headers)
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":

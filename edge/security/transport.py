@@ -87,8 +87,11 @@ class HttpsOnly:
         await send({"type": "http.response.body", "body": body})
 
     def _secure(self, scope: Scope) -> bool:
+        scheme = scope.get("scheme", "http")
+        if scheme == "https":
+            return True
         client = scope.get("client")
         peer = client[0] if client else None
         forwarded: Iterable[tuple[bytes, bytes]] = scope["headers"]
         proto = dict(forwarded).get(b"x-forwarded-proto")
-        return self.proxies.scheme(peer, scope.get("scheme", "http"), proto) == "https"
+        return self.proxies.scheme(peer, scheme, proto) == "https"

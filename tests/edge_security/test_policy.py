@@ -74,6 +74,11 @@ def test_staff_get_entries_of_their_own_and_of_their_current_scope() -> None:
     )
     others = {sharing_scope(customer_plan, balance_request(), p) for p in (moved, promoted)}
     assert scope not in others and len(others) == 2
+    # The reach is worked out once per principal as it is now, not once per object.
+    staff.supply_offices.append("QJ-ZY")
+    assert sharing_scope(customer_plan, balance_request(), staff) not in {scope, *others}
+    del staff.supply_offices[1:]
+    assert sharing_scope(customer_plan, balance_request(), staff) == scope
 
 
 def test_staff_entries_hang_on_their_own_user_tag_too() -> None:
