@@ -12,6 +12,7 @@ BENCHMARKS = {
     "edge": "bench.edge_transcoding",
     "billing-scale": "bench.billing_scale",
     "edge-cache": "bench.edge_cache",
+    "edge-stages": "bench.edge_stages",
     "prewarm": "bench.prewarm",
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",

@@ -1,0 +1,177 @@
+"""Where a warm cache hit's time goes inside the secure edge, stage by stage.
+
+    python -m bench.edge_stages [--requests 10000] [--customers 200]
+
+The system of bench.edge_cache (account, billing on a fresh PostgreSQL database, care,
+Memcached) is started, and the secure edge is built in this process exactly as
+`python -m edge serve` builds it. Its ASGI app is then called directly, one request
+after another — no HTTP server, no TLS, no other request to overlap with — for staff
+`GET /v1/customers/{id}/monthlyUsage` whose answers are cached. Each pipeline stage is
+timed (edge.pipeline.STAGE_ORDER): its inclusive time, and its own time without the
+stages inside it. What is left of a request is the app around the pipeline (request id,
+span, metrics, middleware). The Memcached round trip is in `authenticate`, which reads
+the session's mark and the entry with its generations in one batch; sequential
+requests each pay a whole round trip, which concurrent ones share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+import edge.app
+from bench.billing_scale import FIRST_ID, drop_database, fresh_database, generate
+from bench.cache_system import DESCRIPTORS, Running, start
+from edge.__main__ import parser as edge_parser
+from edge.config import EdgeConfig
+from edge.descriptors import Catalog
+from edge.pipeline import STAGE_ORDER, Exchange, Handler, Stage
+from edge.security.settings import serve_app
+from edge.server import TlsFiles, upstream_credentials
+from servers.runtime.migrations import migrate
+
+_NS: collections.Counter[str] = collections.Counter()
+
+
+def timed_compose(stages: dict[str, Stage]) -> Handler:
+    """`edge.pipeline.compose` with a timer around each stage and around what it calls
+    next, so that a stage's own time is its time less its callee's."""
+    handler: Handler = _end
+    for name in reversed(STAGE_ORDER):
+        stage = stages.get(name)
+        if stage is not None:
+            handler = _timed(name, stage, handler)
+    return handler
+
+
+async def _end(exchange: Exchange) -> None:
+    return None
+
+
+def _timed(name: str, stage: Stage, inner: Handler) -> Handler:
+    async def call_next(exchange: Exchange) -> None:
+        started = time.perf_counter_ns()
+        try:
+            await inner(exchange)
+        finally:
+            _NS["inside " + name] += time.perf_counter_ns() - started
+
+    async def run(exchange: Exchange) -> None:
+        started = time.perf_counter_ns()
+        try:
+            await stage(exchange, call_next)
+        finally:
+            _NS[name] += time.perf_counter_ns() - started
+
+    return run
+
+
+def secure_app(running: Running) -> Any:
+    """The secure edge's ASGI app, built as `python -m edge serve` builds it, with
+    the pipeline composed by `timed_compose`."""
+    tls = running.data_dir / "tls"
+    argv = ["serve", "--descriptor-set", str(DESCRIPTORS)]
+    for service, port in running.upstreams.items():
+        argv += ["--upstream", f"{service}=127.0.0.1:{port}"]
+    argv += [
+        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+        "--upstream-ca", str(tls / "ca.pem"),
+        "--upstream-cert", str(tls / "edge.pem"), "--upstream-key", str(tls / "edge.key"),
+    ]  # fmt: skip
+    args = edge_parser().parse_args(argv)
+    catalog = Catalog.from_descriptor_set(args.descriptor_set)
+    credentials = upstream_credentials(tls / "ca.pem", TlsFiles(tls / "edge.pem", tls / "edge.key"))
+    # The one change to the edge as served: each stage is timed.
+    edge.app.compose = timed_compose  # type: ignore[assignment]
+    app, _ = serve_app(args, running.env, catalog, dict(args.upstream), EdgeConfig(), credentials)
+    return app
+
+
+async def drive(app: Any, token: str, customers: int, requests: int) -> dict[str, Any]:
+    """Warm `customers` entries, then time `requests` hits; what was measured."""
+    answers: collections.Counter[str] = collections.Counter()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            cache = dict(message["headers"]).get(b"x-cache", b"-").decode()
+            answers[f"{message['status']} {cache}"] += 1
+
+    async def one(i: int) -> None:
+        path = f"/v1/customers/{FIRST_ID + 1 + i % customers}/monthlyUsage"
+        scope = {
+            "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "scheme": "https", "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 443), "http_version": "1.1", "asgi": {"version": "3.0"},
+            "headers": [
+                (b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*"),
+                (b"authorization", f"Bearer {token}".encode()),
+            ],
+        }  # fmt: skip
+        await app(scope, receive, send)
+
+    for i in range(2 * customers):  # the first pass stores, the second reads
+        await one(i)
+    answers.clear()
+    _NS.clear()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(requests):
+        await one(i)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"answers": dict(answers), "wall": wall, "cpu": cpu, "ns": dict(_NS)}
+
+
+def report(measured: dict[str, Any], requests: int) -> None:
+    ns: dict[str, int] = measured["ns"]
+    per = 1e3 * requests  # ns in all → µs per request
+    wall_us = measured["wall"] / requests * 1e6
+    print(f"warm staff hits, in process, one after another: {requests:,} requests")
+    print("answers: " + ", ".join(f"{k} {v:,}" for k, v in sorted(measured["answers"].items())))
+    print(f"{'stage':<16}{'inclusive µs':>14}{'own µs':>10}")
+    outer = 0
+    for name in STAGE_ORDER:
+        if name not in ns:
+            continue
+        outer = outer or ns[name]
+        own = ns[name] - ns.get("inside " + name, 0)
+        print(f"{name:<16}{ns[name] / per:>14.1f}{own / per:>10.1f}")
+    print(f"{'around it':<16}{'':>14}{wall_us - outer / per:>10.1f}   (app, middleware)")
+    print(f"per request: {wall_us:.1f} µs wall, {measured['cpu'] / requests * 1e6:.1f} µs CPU")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.edge_stages", description=__doc__)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--customers", type=int, default=200)
+    args = parser.parse_args(argv)
+    name = f"palmgrid_bench_edge_stages_{os.getpid()}"
+    url, _ = fresh_database(name, reuse=False)
+    try:
+        migrate("billing", url)
+        generate(url, args.customers, datetime.now(UTC), lambda _line: None)
+        with tempfile.TemporaryDirectory(prefix="palmgrid-bench-stages-") as data_dir:
+            running = start(url, Path(data_dir))
+            try:
+                app = secure_app(running)
+                measured = uvloop.run(drive(app, running.token, args.customers, args.requests))
+            finally:
+                running.stop()
+    finally:
+        drop_database(name)
+    report(measured, args.requests)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
