@@ -26,7 +26,11 @@ def follow_import_job(
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(job.name, total=job.total_count or None)
         while True:
-            progress.update(task, total=job.total_count or None, completed=job.read_count)
+            # Drawn at once: each batch that lands is a step the operator should see, not
+            # only those that happen to fall on the bar's own refresh ticks.
+            progress.update(
+                task, total=job.total_count or None, completed=job.read_count, refresh=True
+            )
             if job.state not in ACTIVE:
                 break
             job = next_state(job)
