@@ -148,23 +148,29 @@ def start(database_url: str, data_dir: Path) -> Running:
     return Running(url, token, servicer, node, data_dir, env, upstreams, stop)
 
 
+def serve_arguments(upstreams: dict[str, int], data_dir: Path) -> list[str]:
+    """`python -m edge` arguments of the secure edge over `upstreams` (service → port on
+    127.0.0.1), with the certificates of `data_dir`."""
+    tls = data_dir / "tls"
+    argv = ["serve", "--descriptor-set", str(DESCRIPTORS)]
+    for service, upstream_port in upstreams.items():
+        argv += ["--upstream", f"{service}=127.0.0.1:{upstream_port}"]
+    argv += [
+        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+        "--upstream-ca", str(tls / "ca.pem"),
+        "--upstream-cert", str(tls / "edge.pem"), "--upstream-key", str(tls / "edge.key"),
+    ]  # fmt: skip
+    return argv
+
+
 def start_edge(
     env: dict[str, str], upstreams: dict[str, int], data_dir: Path, name: str
 ) -> tuple[Child, str]:
     """`python -m edge serve` over HTTPS with every stage on, on CPU 0; the Memcached
     nodes it uses are `env`'s. Its process and URL."""
     port = free_port()
-    tls = data_dir / "tls"
-    argv = [sys.executable, "-m", "edge", "serve", "--descriptor-set", str(DESCRIPTORS)]
-    for service, upstream_port in upstreams.items():
-        argv += ["--upstream", f"{service}=127.0.0.1:{upstream_port}"]
-    argv += [
-        "--listen", f"127.0.0.1:{port}",
-        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
-        "--upstream-ca", str(tls / "ca.pem"),
-        "--upstream-cert", str(tls / "edge.pem"), "--upstream-key", str(tls / "edge.key"),
-        "--log-level", "warning",
-    ]  # fmt: skip
+    argv = [sys.executable, "-m", "edge", *serve_arguments(upstreams, data_dir)]
+    argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
     two_cpus = (os.cpu_count() or 1) >= 2
     edge = Child(argv, env, {0} if two_cpus else None, data_dir / f"{name}.log")
     wait_listening(port, edge.proc)

@@ -21,7 +21,7 @@ import collections
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,11 @@ import uvloop
 
 import edge.app
 from bench.billing_scale import FIRST_ID, drop_database, fresh_database, generate
-from bench.cache_system import DESCRIPTORS, Running, start
+from bench.cache_system import Running, serve_arguments, start
 from edge.__main__ import parser as edge_parser
 from edge.config import EdgeConfig
 from edge.descriptors import Catalog
-from edge.pipeline import STAGE_ORDER, Exchange, Handler, Stage
+from edge.pipeline import STAGE_ORDER, Exchange, Handler, Stage, compose
 from edge.security.settings import serve_app
 from edge.server import TlsFiles, upstream_credentials
 from servers.runtime.migrations import migrate
@@ -42,54 +42,42 @@ from servers.runtime.migrations import migrate
 _NS: collections.Counter[str] = collections.Counter()
 
 
-def timed_compose(stages: dict[str, Stage]) -> Handler:
-    """`edge.pipeline.compose` with a timer around each stage and around what it calls
-    next, so that a stage's own time is its time less its callee's."""
-    handler: Handler = _end
-    for name in reversed(STAGE_ORDER):
-        stage = stages.get(name)
-        if stage is not None:
-            handler = _timed(name, stage, handler)
-    return handler
+class TimedStage:
+    """A stage with a timer around it and around what it calls next, so that its own
+    time is its time less its callee's."""
 
+    def __init__(self, name: str, stage: Stage) -> None:
+        self.name = name
+        self.stage = stage
 
-async def _end(exchange: Exchange) -> None:
-    return None
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
+        async def timed_next(ex: Exchange) -> None:
+            started = time.perf_counter_ns()
+            try:
+                await call_next(ex)
+            finally:
+                _NS["inside " + self.name] += time.perf_counter_ns() - started
 
-
-def _timed(name: str, stage: Stage, inner: Handler) -> Handler:
-    async def call_next(exchange: Exchange) -> None:
         started = time.perf_counter_ns()
         try:
-            await inner(exchange)
+            await self.stage(exchange, timed_next)
         finally:
-            _NS["inside " + name] += time.perf_counter_ns() - started
+            _NS[self.name] += time.perf_counter_ns() - started
 
-    async def run(exchange: Exchange) -> None:
-        started = time.perf_counter_ns()
-        try:
-            await stage(exchange, call_next)
-        finally:
-            _NS[name] += time.perf_counter_ns() - started
 
-    return run
+def timed_compose(stages: Mapping[str, Stage]) -> Handler:
+    """`edge.pipeline.compose` over the stages, each timed."""
+    return compose({name: TimedStage(name, stage) for name, stage in stages.items()})
 
 
 def secure_app(running: Running) -> Any:
     """The secure edge's ASGI app, built as `python -m edge serve` builds it, with
     the pipeline composed by `timed_compose`."""
-    tls = running.data_dir / "tls"
-    argv = ["serve", "--descriptor-set", str(DESCRIPTORS)]
-    for service, port in running.upstreams.items():
-        argv += ["--upstream", f"{service}=127.0.0.1:{port}"]
-    argv += [
-        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
-        "--upstream-ca", str(tls / "ca.pem"),
-        "--upstream-cert", str(tls / "edge.pem"), "--upstream-key", str(tls / "edge.key"),
-    ]  # fmt: skip
-    args = edge_parser().parse_args(argv)
+    args = edge_parser().parse_args(serve_arguments(running.upstreams, running.data_dir))
     catalog = Catalog.from_descriptor_set(args.descriptor_set)
-    credentials = upstream_credentials(tls / "ca.pem", TlsFiles(tls / "edge.pem", tls / "edge.key"))
+    credentials = upstream_credentials(
+        args.upstream_ca, TlsFiles(args.upstream_cert, args.upstream_key)
+    )
     # The one change to the edge as served: each stage is timed.
     edge.app.compose = timed_compose  # type: ignore[assignment]
     app, _ = serve_app(args, running.env, catalog, dict(args.upstream), EdgeConfig(), credentials)

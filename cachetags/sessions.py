@@ -25,8 +25,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cachetags import keys, steps
 from cachetags.crypto import CipherError, ValueCipher
@@ -53,9 +53,6 @@ class SessionRecord:
     payload: bytes  # the edge's own encoding of the answer
     checked_at: float  # Unix time taken just before the account call
     valid_until: float  # Unix time after which the record is never used
-    # What the holder worked out from `payload` (the edge's parsed answer): a record
-    # never changes, so it is worked out once per record this process keeps.
-    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class SessionRevocations:

@@ -52,7 +52,7 @@ class SecurityHeaders:
         scheme = scope.get("scheme", "http")
         if scheme != "https":
             client = scope.get("client")
-            proto = next((v for k, v in headers if k == b"x-forwarded-proto"), None)
+            proto = dict(headers).get(b"x-forwarded-proto")
             scheme = self.proxies.scheme(client[0] if client else None, scheme, proto)
         credentialed = any(k == b"authorization" for k, _ in headers)
 

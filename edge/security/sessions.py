@@ -179,7 +179,7 @@ class AccountSessions:
             batch = await self._prefetch(token, also)
             record = await self.cache.alookup(token, batch.found if batch else None)
             if record is not None:
-                answer = _answer(record)
+                answer = _answer(record.payload)
                 if not self.local.stale(_names(answer), record.checked_at):
                     return Session(token, answer, batch)
         checked_at = self.clock()
@@ -189,7 +189,6 @@ class AccountSessions:
             if valid_until > self.clock():
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
-                record.derived["answer"] = answer
                 await self.cache.astore(token, record)
         return Session(token, answer)
 
@@ -198,7 +197,7 @@ class AccountSessions:
         held = self.cache.recalled(token)
         if held is None or also is None:
             return None
-        wanted = [mark_key(held.user), *await also(_answer(held).principal)]
+        wanted = [mark_key(held.user), *await also(_answer(held.payload).principal)]
         if len(wanted) == 1:
             return None
         try:
@@ -256,15 +255,13 @@ class AccountSessions:
         return limit
 
 
-def _answer(record: SessionRecord) -> account_internal_service_pb2.AuthenticateSessionResponse:
-    """The account's answer a record keeps, parsed once per record held (the pipeline
-    only reads it)."""
-    answer = record.derived.get("answer")
-    if answer is None:
-        payload = record.payload
-        answer = account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)
-        record.derived["answer"] = answer
-    return answer
+# A held record's payload is one bytes object (its hash is computed once): every request
+# of the session gets the same parsed answer, which the pipeline only reads, instead of
+# parsing it twice per request. As many as the session cache holds records.
+@functools.lru_cache(maxsize=10_000)
+def _answer(payload: bytes) -> account_internal_service_pb2.AuthenticateSessionResponse:
+    """The account's answer a session record keeps."""
+    return account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)
 
 
 class SessionStage:
