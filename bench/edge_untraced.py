@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import edge.app
-import edge.metadata
+import edge.stages
 from edge.__main__ import main
 
 
@@ -29,7 +29,7 @@ def _untraced() -> None:
     edge.app.request_span = _no_span  # type: ignore[assignment,misc]
     edge.app.finish_span = lambda *args: None  # type: ignore[assignment]
     edge.app.traceparent = _nothing  # type: ignore[assignment]
-    edge.metadata.traceparent = _nothing  # type: ignore[assignment]
+    edge.stages.traceparent = _nothing  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

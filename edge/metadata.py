@@ -1,6 +1,8 @@
 """Which HTTP headers become gRPC metadata, and which metadata becomes HTTP headers.
 
-Requests (all in one pass over the headers):
+Requests (all in one pass over the headers, made only when the upstream is called: the
+metadata stage first refuses, with `check_headers`, what this pass would refuse, so a
+request answered from the cache is refused alike and never pays for the rest):
 - `Grpc-Metadata-<k>` → metadata `<k>` (`-bin` keys carry base64), as grpc-gateway does;
 - other headers pass under their own lower-case names, as Envoy's transcoder does
   (so a payment provider's signature headers reach the billing service), except
@@ -28,11 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from edge.errors import EdgeError
-from palmlib.telemetry import traceparent
 
 __all__ = [
     "HeaderRules",
     "IncomingHeaders",
+    "check_headers",
     "parse_grpc_timeout",
     "request_id",
     "response_headers",
@@ -134,9 +136,12 @@ class IncomingHeaders:
         request_id: str,
         client: str | None,
         scheme: str,
+        parent: str = "",
         streaming: bool = False,
         stream_timeout: float | None = None,
     ) -> IncomingHeaders:
+        """The upstream metadata and deadline; `parent` is the edge span's
+        `traceparent` ("" without one). Raises what `check_headers` raises."""
         metadata: Metadata = []
         forwarded_for = ""
         host = ""
@@ -146,20 +151,17 @@ class IncomingHeaders:
             name = raw_name.decode("latin-1")
             value = raw_value.decode("latin-1")
             if name.startswith(_GRPC_METADATA):
-                _forward_wrapped(name[len(_GRPC_METADATA) :], value, metadata, internal)
+                key = name[len(_GRPC_METADATA) :]
+                wrapped = _wrapped_value(key, value, internal)
+                if wrapped is not None:
+                    metadata.append((key, wrapped))
             elif name in _NOT_FORWARDED:
                 if name == "x-forwarded-for":
                     forwarded_for = value
                 elif name == "host":
                     host = value
                 elif name == "grpc-timeout":
-                    try:
-                        timeout = parse_grpc_timeout(value)
-                    except ValueError:
-                        raise EdgeError.bad_request(
-                            f"Grpc-Timeout {value!r} is not 1 to 8 digits and a unit (HMSmun)",
-                            ("Grpc-Timeout", "malformed"),
-                        ) from None
+                    timeout = _timeout(value)
                 elif name == "user-agent" and _PRINTABLE.match(value):
                     metadata.append(("grpcgateway-user-agent", value))
             elif name.startswith(internal) or name.startswith(_RESERVED_PREFIXES):
@@ -167,7 +169,6 @@ class IncomingHeaders:
             elif _METADATA_KEY.match(name) and _PRINTABLE.match(value):
                 metadata.append((name, value))
         metadata.append(("x-request-id", request_id))
-        parent = traceparent()
         if parent:
             metadata.append(("traceparent", parent))
         if client:
@@ -185,7 +186,34 @@ class IncomingHeaders:
         return cls(metadata, deadline)
 
 
-def _forward_wrapped(key: str, value: str, metadata: Metadata, internal: tuple[str, ...]) -> None:
+def check_headers(headers: Iterable[tuple[bytes, bytes]], rules: HeaderRules) -> None:
+    """Refuse what `IncomingHeaders.read` would refuse (a malformed `Grpc-Timeout`, a
+    `Grpc-Metadata-*-bin` that is not base64), in the same order, without building the
+    metadata: a request answered from the cache never needs it, and must be refused
+    alike (only `grpc-…` headers can be refused)."""
+    for raw_name, raw_value in headers:
+        if not raw_name.startswith(b"grpc-"):
+            continue
+        name = raw_name.decode("latin-1")
+        if name == "grpc-timeout":
+            _timeout(raw_value.decode("latin-1"))
+        elif name.startswith(_GRPC_METADATA):
+            key = name[len(_GRPC_METADATA) :]
+            _wrapped_value(key, raw_value.decode("latin-1"), rules.internal_prefixes)
+
+
+def _timeout(value: str) -> float:
+    try:
+        return parse_grpc_timeout(value)
+    except ValueError:
+        raise EdgeError.bad_request(
+            f"Grpc-Timeout {value!r} is not 1 to 8 digits and a unit (HMSmun)",
+            ("Grpc-Timeout", "malformed"),
+        ) from None
+
+
+def _wrapped_value(key: str, value: str, internal: tuple[str, ...]) -> str | bytes | None:
+    """What `Grpc-Metadata-<key>: value` forwards as metadata `<key>` (None: nothing)."""
     if (
         not key
         or key.startswith(internal)
@@ -195,16 +223,15 @@ def _forward_wrapped(key: str, value: str, metadata: Metadata, internal: tuple[s
         or key == "authorization"  # credentials travel only in the Authorization header
         or not _METADATA_KEY.match(key)
     ):
-        return
+        return None
     if key.endswith("-bin"):
         try:
-            metadata.append((key, base64.b64decode(value + "=" * (-len(value) % 4))))
+            return base64.b64decode(value + "=" * (-len(value) % 4))
         except (binascii.Error, ValueError):
             raise EdgeError.bad_request(
                 f"Grpc-Metadata-{key} is not base64", (f"Grpc-Metadata-{key}", "not base64")
             ) from None
-    elif _PRINTABLE.match(value):
-        metadata.append((key, value))
+    return value if _PRINTABLE.match(value) else None
 
 
 def response_headers(

@@ -115,7 +115,10 @@ class Exchange:
     request_id: str
     route: Route | None = None
     path_params: dict[str, str] = field(default_factory=dict)
+    # The upstream call's metadata and deadline: built by `upstream_headers()` from
+    # `build_incoming` (set by the metadata stage) when a call is made.
     incoming: IncomingHeaders | None = None
+    build_incoming: Callable[[], IncomingHeaders] | None = None
     request: Any = None
     reply: Reply | StreamReply | None = None
     response: HttpResponse | None = None
@@ -147,6 +150,15 @@ class Exchange:
                 break
         self._body = b"".join(chunks)
         return self._body
+
+    def upstream_headers(self) -> IncomingHeaders:
+        """The upstream call's metadata and deadline, built once, when first needed: an
+        answer from the cache never needs them."""
+        if self.incoming is None:
+            if self.build_incoming is None:
+                raise RuntimeError("no metadata stage ran before the upstream call")
+            self.incoming = self.build_incoming()
+        return self.incoming
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a request header (name in lower case)."""

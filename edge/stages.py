@@ -5,6 +5,7 @@ and rate limits fill the other slots of `edge.pipeline.STAGE_ORDER`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,12 +17,13 @@ from edge import streaming
 from edge.bindings import field_by_path
 from edge.errors import EdgeError, ErrorRenderer, UpstreamFailure
 from edge.field_mask import paths_from_json
-from edge.metadata import HeaderRules, IncomingHeaders, response_headers
+from edge.metadata import HeaderRules, IncomingHeaders, check_headers, response_headers
 from edge.pipeline import Exchange, Handler, HttpResponse, Reply, StreamReply
 from edge.protojson import EncodeError, JsonError
 from edge.query import QueryError, parse_query
 from edge.router import MethodNotAllowed, NoRoute, Router, allow_header
 from edge.routes import Route
+from palmlib.telemetry import traceparent
 
 __all__ = [
     "BuildRequestStage",
@@ -275,12 +277,16 @@ class MetadataStage:
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         route = exchange.route
         assert route is not None
-        exchange.incoming = IncomingHeaders.read(
+        # Bad input is refused here, in its turn; the metadata is built only for a call.
+        check_headers(exchange.headers, self._rules)
+        exchange.build_incoming = functools.partial(
+            IncomingHeaders.read,
             exchange.headers,
             self._rules,
             request_id=exchange.request_id,
             client=exchange.client,
             scheme=exchange.scheme,
+            parent=traceparent(),
             streaming=route.streaming,
             stream_timeout=self._stream_timeout,
         )
@@ -359,8 +365,8 @@ class CallStage:
     """Innermost: calls the upstream method with the built request."""
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
-        route, incoming = exchange.route, exchange.incoming
-        assert route is not None and incoming is not None
+        route, incoming = exchange.route, exchange.upstream_headers()
+        assert route is not None
         call = route.call(exchange.request, timeout=incoming.timeout, metadata=incoming.metadata)
         try:
             if route.streaming:

@@ -19,8 +19,11 @@ not the edge's.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
+from edge.metadata import IncomingHeaders
 from edge.pipeline import Exchange, Handler, Stage
 from edge.security.clientip import TrustedProxies
 from palmlib.audiences import audience_of
@@ -41,21 +44,29 @@ class IdentityStage:
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         async def with_identity(ex: Exchange) -> None:
-            incoming = ex.incoming
-            assert incoming is not None
-            incoming.metadata = [
-                (k, v)
-                for k, v in incoming.metadata
-                if k != "authorization" and k != IDENTITY_KEY and not k.startswith("palmgrid-")
-            ]
-            session = ex.state.get("session")
-            if session is not None and ex.route is not None:
-                audience = audience_of(ex.route.spec.service_name)
-                incoming.metadata.append((IDENTITY_KEY, session.assertion_for(audience)))
-            incoming.metadata.extend(self._client(ex))
+            build = ex.build_incoming
+            assert build is not None
+            ex.build_incoming = functools.partial(self._with_identity, ex, build)
             await call_next(ex)
 
         await self.metadata_stage(exchange, with_identity)
+
+    def _with_identity(
+        self, exchange: Exchange, build: Callable[[], IncomingHeaders]
+    ) -> IncomingHeaders:
+        """The metadata `build` makes, the token out and the edge's own keys in."""
+        incoming = build()
+        incoming.metadata = [
+            (k, v)
+            for k, v in incoming.metadata
+            if k != "authorization" and k != IDENTITY_KEY and not k.startswith("palmgrid-")
+        ]
+        session = exchange.state.get("session")
+        if session is not None and exchange.route is not None:
+            audience = audience_of(exchange.route.spec.service_name)
+            incoming.metadata.append((IDENTITY_KEY, session.assertion_for(audience)))
+        incoming.metadata.extend(self._client(exchange))
+        return incoming
 
     def _client(self, exchange: Exchange) -> list[tuple[str, str | bytes]]:
         """The client's address and User-Agent, as the edge vouches for them."""

@@ -63,21 +63,49 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}\Z")
 
 
 @dataclass(frozen=True, slots=True)
+class AccountAnswer:
+    """The account service's answer about a session, with what every request of the
+    session asks of it worked out once: the names a revocation may give, and each
+    service's assertion as sent (reading protobuf fields builds new objects each time)."""
+
+    answer: account_internal_service_pb2.AuthenticateSessionResponse
+    names: tuple[str, ...]
+    assertions: dict[str, bytes]
+
+    @classmethod
+    def of(cls, answer: account_internal_service_pb2.AuthenticateSessionResponse) -> AccountAnswer:
+        principal = answer.principal
+        names = (principal.user, principal.session, *(f"roles/{r}" for r in principal.roles))
+        return cls(answer, names, {})
+
+    def assertion_for(self, service: str) -> bytes:
+        found = self.assertions.get(service)
+        if found is None:
+            chosen = self.answer.service_assertions.get(service, self.answer.assertion)
+            found = self.assertions[service] = chosen.SerializeToString()
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """An authenticated session, as the rest of the pipeline needs it."""
 
     token: str
-    answer: account_internal_service_pb2.AuthenticateSessionResponse
+    checked: AccountAnswer
     # Cache values read together with the session's revocation mark (edge.cache.stage).
     prefetched: Batch | None = None
 
     @property
+    def answer(self) -> account_internal_service_pb2.AuthenticateSessionResponse:
+        return self.checked.answer
+
+    @property
     def principal(self) -> identity_pb2.Principal:
-        return self.answer.principal
+        return self.checked.answer.principal
 
     @property
     def user(self) -> str:
-        return self.answer.principal.user
+        return self.checked.names[0]
 
     @property
     def binding(self) -> str:
@@ -87,17 +115,15 @@ class Session:
     def assertion_for(self, service: str) -> bytes:
         """The serialized IdentityAssertion forwarded in `palmgrid-identity-bin` to
         `service` ("billing"): the one signed for it (any other service refuses it)."""
-        assertions = self.answer.service_assertions
-        chosen = assertions.get(service, self.answer.assertion)
-        return chosen.SerializeToString()
+        return self.checked.assertion_for(service)
 
     @property
     def client_public_key(self) -> bytes:
-        return self.answer.session.client_public_key
+        return self.checked.answer.session.client_public_key
 
     @property
     def password_change_required(self) -> bool:
-        return self.answer.password_change_required
+        return self.checked.answer.password_change_required
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +133,6 @@ class SessionPolicy:
     max_cache_seconds: float = 30.0
     assertion_margin: float = 10.0
     call_timeout: float = 2.0
-
-
-def _names(answer: account_internal_service_pb2.AuthenticateSessionResponse) -> list[str]:
-    """What a revocation may name about this answer: its user, session and roles."""
-    principal = answer.principal
-    return [principal.user, principal.session, *(f"roles/{r}" for r in principal.roles)]
 
 
 def presented_token(exchange: Exchange) -> str | None:
@@ -179,25 +199,26 @@ class AccountSessions:
             batch = await self._prefetch(token, also)
             record = await self.cache.alookup(token, batch.found if batch else None)
             if record is not None:
-                answer = _answer(record.payload)
-                if not self.local.stale(_names(answer), record.checked_at):
-                    return Session(token, answer, batch)
+                checked = _checked(record.payload)
+                if not self.local.stale(checked.names, record.checked_at):
+                    return Session(token, checked, batch)
         checked_at = self.clock()
         answer = await self._ask_account(token, client_ip, request_id)
-        if self.cache is not None and not self.local.stale(_names(answer), checked_at):
+        fresh = AccountAnswer.of(answer)
+        if self.cache is not None and not self.local.stale(fresh.names, checked_at):
             valid_until = self._valid_until(answer, checked_at)
             if valid_until > self.clock():
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
                 await self.cache.astore(token, record)
-        return Session(token, answer)
+        return Session(token, fresh)
 
     async def _prefetch(self, token: str, also: Prefetch | None) -> Batch | None:
         assert self.cache is not None
         held = self.cache.recalled(token)
         if held is None or also is None:
             return None
-        wanted = [mark_key(held.user), *await also(_answer(held.payload).principal)]
+        wanted = [mark_key(held.user), *await also(_checked(held.payload).answer.principal)]
         if len(wanted) == 1:
             return None
         try:
@@ -256,12 +277,14 @@ class AccountSessions:
 
 
 # A held record's payload is one bytes object (its hash is computed once): every request
-# of the session gets the same parsed answer, which the pipeline only reads, instead of
+# of the session gets the same checked answer, which the pipeline only reads, instead of
 # parsing it twice per request. As many as the session cache holds records.
 @functools.lru_cache(maxsize=10_000)
-def _answer(payload: bytes) -> account_internal_service_pb2.AuthenticateSessionResponse:
+def _checked(payload: bytes) -> AccountAnswer:
     """The account's answer a session record keeps."""
-    return account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)
+    return AccountAnswer.of(
+        account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)
+    )
 
 
 class SessionStage:

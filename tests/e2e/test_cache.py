@@ -215,3 +215,19 @@ def test_a_bump_made_elsewhere_reaches_the_edges_copy_within_its_ttl(
     fresh = http.get(TARIFF)
     assert fresh.headers["x-cache"] == "MISS"
     assert system.billing_calls["GetTariff"] > calls
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "named"),
+    [("Grpc-Timeout", "soon", "Grpc-Timeout"), ("Grpc-Metadata-trace-bin", "a", "trace-bin")],
+)
+def test_a_request_the_cache_could_answer_is_refused_for_bad_call_headers_all_the_same(
+    system: System, client_for: Callable[..., EdgeClient], header: str, value: str, named: str
+) -> None:
+    http = client_for().http
+    http.get(TARIFF)
+    assert http.get(TARIFF).headers["x-cache"] == "HIT"
+    refused = http.get(TARIFF, headers={header: value})
+    # The upstream metadata is built only for a call, but the headers are checked first.
+    assert refused.status_code == 400 and named in refused.json()["message"]
+    assert http.get(TARIFF, headers={"Grpc-Timeout": "5S"}).headers["x-cache"] == "HIT"
