@@ -118,7 +118,9 @@ class Exchange:
     # The upstream call's metadata and deadline: built by `upstream_headers()` from
     # `build_incoming` (set by the metadata stage) when a call is made.
     incoming: IncomingHeaders | None = None
-    build_incoming: Callable[[], IncomingHeaders] | None = None
+    # (Given the exchange when called rather than holding it: no reference cycle, so an
+    # exchange is freed when its request ends, not by the garbage collector.)
+    build_incoming: Callable[[Exchange], IncomingHeaders] | None = None
     request: Any = None
     reply: Reply | StreamReply | None = None
     response: HttpResponse | None = None
@@ -157,7 +159,7 @@ class Exchange:
         if self.incoming is None:
             if self.build_incoming is None:
                 raise RuntimeError("no metadata stage ran before the upstream call")
-            self.incoming = self.build_incoming()
+            self.incoming = self.build_incoming(self)
         return self.incoming
 
     def header(self, name: bytes) -> bytes | None:

@@ -275,22 +275,23 @@ class MetadataStage:
         self._stream_timeout = stream_timeout
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
-        route = exchange.route
-        assert route is not None
         # Bad input is refused here, in its turn; the metadata is built only for a call.
         check_headers(exchange.headers, self._rules)
-        exchange.build_incoming = functools.partial(
-            IncomingHeaders.read,
+        exchange.build_incoming = functools.partial(self._incoming, parent=traceparent())
+        await call_next(exchange)
+
+    def _incoming(self, exchange: Exchange, parent: str) -> IncomingHeaders:
+        assert exchange.route is not None
+        return IncomingHeaders.read(
             exchange.headers,
             self._rules,
             request_id=exchange.request_id,
             client=exchange.client,
             scheme=exchange.scheme,
-            parent=traceparent(),
-            streaming=route.streaming,
+            parent=parent,
+            streaming=exchange.route.streaming,
             stream_timeout=self._stream_timeout,
         )
-        await call_next(exchange)
 
 
 class RespondStage:

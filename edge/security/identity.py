@@ -46,16 +46,16 @@ class IdentityStage:
         async def with_identity(ex: Exchange) -> None:
             build = ex.build_incoming
             assert build is not None
-            ex.build_incoming = functools.partial(self._with_identity, ex, build)
+            ex.build_incoming = functools.partial(self._with_identity, build)
             await call_next(ex)
 
         await self.metadata_stage(exchange, with_identity)
 
     def _with_identity(
-        self, exchange: Exchange, build: Callable[[], IncomingHeaders]
+        self, build: Callable[[Exchange], IncomingHeaders], exchange: Exchange
     ) -> IncomingHeaders:
         """The metadata `build` makes, the token out and the edge's own keys in."""
-        incoming = build()
+        incoming = build(exchange)
         incoming.metadata = [
             (k, v)
             for k, v in incoming.metadata
