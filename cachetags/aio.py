@@ -224,30 +224,36 @@ class _Node:
         if waiter is None:
             return None
         loop = asyncio.get_running_loop()
-        timeout = self.options.timeout
         sent = loop.time()
-
-        def expire(turns: int) -> None:
-            if waiter.done():
-                return
-            if turns:
-                # A loop too busy to read (a loaded machine) is not a hung node: a reply
-                # already there gets a few more turns before the exchange fails, so a
-                # late timer does not mark a healthy node dead (and have it flushed).
-                loop.call_soon(expire, turns - 1)
-            elif conn.last_data > max(sent, loop.time() - timeout):
-                # Replies are still coming on this connection (this one waits behind
-                # others'): the node is alive. It is hung when a timeout passes without
-                # a byte while a reply is awaited.
-                loop.call_at(conn.last_data + timeout, expire, _GRACE_TURNS)
-            else:
-                conn.fail(TimeoutError(f"memcached {_node_name(self.server)} did not answer"))
-
-        timer = loop.call_at(sent + timeout, expire, _GRACE_TURNS)
+        timer = loop.call_at(
+            sent + self.options.timeout, self._expire, conn, waiter, sent, _GRACE_TURNS
+        )
         try:
             return await waiter
         finally:
             timer.cancel()
+
+    # A method, not a closure in `exchange`: a closure that schedules itself is a
+    # reference cycle, and each read's reply would wait for the garbage collector.
+    def _expire(
+        self, conn: _Connection, waiter: asyncio.Future[T], sent: float, turns: int
+    ) -> None:
+        if waiter.done():
+            return
+        loop = asyncio.get_running_loop()
+        timeout = self.options.timeout
+        if turns:
+            # A loop too busy to read (a loaded machine) is not a hung node: a reply
+            # already there gets a few more turns before the exchange fails, so a late
+            # timer does not mark a healthy node dead (and have it flushed).
+            loop.call_soon(self._expire, conn, waiter, sent, turns - 1)
+        elif conn.last_data > max(sent, loop.time() - timeout):
+            # Replies are still coming on this connection (this one waits behind
+            # others'): the node is alive. It is hung when a timeout passes without a
+            # byte while a reply is awaited.
+            loop.call_at(conn.last_data + timeout, self._expire, conn, waiter, sent, _GRACE_TURNS)
+        else:
+            conn.fail(TimeoutError(f"memcached {_node_name(self.server)} did not answer"))
 
     async def _connect(self) -> _Connection:
         # Callers that find no connection share one attempt, which none of them can

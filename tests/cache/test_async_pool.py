@@ -5,6 +5,7 @@ and invalidated, on the other)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 
@@ -182,6 +183,26 @@ def test_pipelined_callers_each_get_their_own_reply(node: memcached.MemcachedPro
             f"key{i}": values[f"key{i}"],
             f"key{(i + 1) % 200}": values[f"key{(i + 1) % 200}"],
         }
+
+
+def test_a_read_leaves_nothing_for_the_garbage_collector(node: memcached.MemcachedProcess) -> None:
+    # A read's reply (an entry of kilobytes on the edge's hit path) is freed when its
+    # caller is done with it, not at the collector's next pass over the heap.
+    async def run() -> int:
+        pool = AsyncCachePool([node.address], FAST)
+        await pool.set_many({"entry": b"x" * 4096, "generation": b"1"}, 10)
+        await pool.get_many(["entry", "generation"])  # the connection is opened
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(100):
+                assert len(await pool.get_many(["entry", "generation", "absent"])) == 2
+            return gc.collect()
+        finally:
+            gc.enable()
+            pool.close()
+
+    assert asyncio.run(run()) == 0
 
 
 def test_a_cancelled_read_does_not_hand_its_reply_to_the_next_caller(
