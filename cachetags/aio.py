@@ -54,7 +54,8 @@ class _ProtocolError(Exception):
 # reply and where it ends, or how long the buffer must be before it is worth parsing
 # again. A reply may be a `_ProtocolError` (an error line answering one command, the
 # connection still in step); a parser raises when the stream itself is garbled.
-Parse = Callable[[bytearray, int], tuple[T | _ProtocolError, int] | int]
+Received = bytes | bytearray
+Parse = Callable[[Received, int], tuple[T | _ProtocolError, int] | int]
 
 
 def _node_name(server: Server) -> str:
@@ -68,7 +69,7 @@ def _error(line: bytes) -> _ProtocolError | None:
     return None
 
 
-def _values(buffer: bytearray, at: int) -> tuple[dict[str, bytes] | _ProtocolError, int] | int:
+def _values(buffer: Received, at: int) -> tuple[dict[str, bytes] | _ProtocolError, int] | int:
     found: dict[str, bytes] = {}
     while True:
         eol = buffer.find(b"\r\n", at)
@@ -95,7 +96,7 @@ def _values(buffer: bytearray, at: int) -> tuple[dict[str, bytes] | _ProtocolErr
 def _replies(count: int) -> Parse[list[bytes]]:
     """`count` one-line replies; an error line among them answers only its command."""
 
-    def parse(buffer: bytearray, at: int) -> tuple[list[bytes] | _ProtocolError, int] | int:
+    def parse(buffer: Received, at: int) -> tuple[list[bytes] | _ProtocolError, int] | int:
         lines = []
         for _ in range(count):
             eol = buffer.find(b"\r\n", at)
@@ -137,15 +138,22 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
         self.last_data = asyncio.get_running_loop().time()
-        if len(self.buffer) < self.need:
+        # Most replies arrive whole: they are parsed from the bytes received, and only
+        # what is left over is copied into the buffer.
+        buffer: Received = data
+        if self.buffer:
+            self.buffer += data
+            buffer = self.buffer
+        if len(buffer) < self.need:
+            if buffer is data:
+                self.buffer += data
             return
         at = 0
         try:
             while self.waiting:
                 parse, waiter = self.waiting[0]
-                done = parse(self.buffer, at)
+                done = parse(buffer, at)
                 if isinstance(done, int):
                     self.need = done - at
                     break
@@ -164,7 +172,10 @@ class _Connection(asyncio.Protocol):
             # dead, as any read failure; an unexpected reply only fails the callers.
             self.fail(exc)
             return
-        del self.buffer[:at]
+        if buffer is data:
+            self.buffer += memoryview(data)[at:]
+        else:
+            del self.buffer[:at]
         if self.buffer and not self.waiting:
             self.fail(_ProtocolError(f"a reply nobody asked for {bytes(self.buffer[:40])!r}"))
 

@@ -9,6 +9,7 @@ exception is an error (the pool turns it into CacheUnavailable).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -53,9 +54,9 @@ def observed(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         else:
             result = method(*args, **kwargs)
     except BaseException:
-        CACHE_OPERATIONS.labels(operation, "error").inc()
+        _counter(operation, "error").inc()
         raise
-    CACHE_OPERATIONS.labels(operation, _outcome(operation, result)).inc()
+    _counter(operation, _outcome(operation, result)).inc()
     return result
 
 
@@ -70,9 +71,9 @@ async def observed_async(payload: bytes, work: Awaitable[T]) -> T:
         else:
             result = await work
     except BaseException:
-        CACHE_OPERATIONS.labels(operation, "error").inc()
+        _counter(operation, "error").inc()
         raise
-    CACHE_OPERATIONS.labels(operation, _outcome(operation, result)).inc()
+    _counter(operation, _outcome(operation, result)).inc()
     return result
 
 
@@ -80,6 +81,13 @@ def operation_of(payload: bytes) -> str:
     """`get`, `set`, `flush_all` … from a Memcached text-protocol command."""
     word = payload.split(b"\r\n", 1)[0].split(b" ", 1)[0]
     return word.decode("ascii", "replace") or "call"
+
+
+# `labels()` checks and joins its arguments on every call; operations and outcomes are
+# a handful, so their children are kept (every cached read counts one).
+@functools.lru_cache(maxsize=256)
+def _counter(operation: str, outcome: str) -> Any:
+    return CACHE_OPERATIONS.labels(operation, outcome)
 
 
 def _span(operation: str) -> AbstractContextManager[trace.Span]:

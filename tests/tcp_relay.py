@@ -1,18 +1,22 @@
 """A TCP relay between two real endpoints that a test can cut, as a network partition
-would: `cut()` drops every open connection and refuses new ones until `restore()`."""
+would: `cut()` drops every open connection and refuses new ones until `restore()`. With
+`piece`, what the target answers reaches the client in pieces of at most that many bytes,
+a millisecond apart, as a slow or fragmenting network delivers it."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 
 
 class TcpRelay:
     """Listens on a free loopback port and relays each connection to `target`."""
 
-    def __init__(self, target: str = "") -> None:
+    def __init__(self, target: str = "", *, piece: int = 0) -> None:
         self.target = target
+        self.piece = piece
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._open: set[socket.socket] = set()
@@ -56,14 +60,21 @@ class TcpRelay:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            for source, sink, piece in ((client, upstream, 0), (upstream, client, self.piece)):
+                threading.Thread(target=_pump, args=(source, sink, piece), daemon=True).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, piece: int) -> None:
+    if piece:
+        sink.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         while data := source.recv(65536):
-            sink.sendall(data)
+            if not piece:
+                sink.sendall(data)
+                continue
+            for start in range(0, len(data), piece):
+                sink.sendall(data[start : start + piece])
+                time.sleep(0.001)
     except OSError:
         pass
     finally:

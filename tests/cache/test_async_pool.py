@@ -22,6 +22,7 @@ from cachetags import (
 )
 from cachetags.flight import Source
 from tests.cache.conftest import FAST, kill
+from tests.tcp_relay import TcpRelay
 from tools import memcached
 
 Start = Callable[..., memcached.MemcachedProcess]
@@ -183,6 +184,34 @@ def test_pipelined_callers_each_get_their_own_reply(node: memcached.MemcachedPro
             f"key{i}": values[f"key{i}"],
             f"key{(i + 1) % 200}": values[f"key{(i + 1) % 200}"],
         }
+
+
+@pytest.mark.parametrize("piece", [3, 700])
+def test_replies_that_arrive_in_pieces_are_read_whole(
+    node: memcached.MemcachedProcess, piece: int
+) -> None:
+    # Pieces end inside a value's header line, inside its data and between replies (at
+    # three bytes a millisecond, only the small values, or the test would take long).
+    sizes = [20, 920] if piece < 100 else [20, 920, 1820, 2720, 3620]
+    values = {f"key{i}": bytes([65 + i]) * size for i, size in enumerate(sizes)}
+    relay = TcpRelay(node.address, piece=piece)
+
+    async def run() -> tuple[dict[str, bytes], list[bytes | None]]:
+        pool = AsyncCachePool([relay.address], FAST)
+        try:
+            await pool.set_many(values, 10)
+            together = await pool.get_many([*values, "absent"])
+            pipelined = await asyncio.gather(*(pool.get(k) for k in [*values, "absent"]))
+            return together, pipelined
+        finally:
+            pool.close()
+
+    try:
+        together, pipelined = asyncio.run(run())
+    finally:
+        relay.close()
+    assert together == values
+    assert pipelined == [*values.values(), None]
 
 
 def test_a_read_leaves_nothing_for_the_garbage_collector(node: memcached.MemcachedProcess) -> None:
