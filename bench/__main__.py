@@ -13,6 +13,7 @@ BENCHMARKS = {
     "billing-scale": "bench.billing_scale",
     "edge-cache": "bench.edge_cache",
     "edge-stages": "bench.edge_stages",
+    "edge-instructions": "bench.edge_instructions",
     "prewarm": "bench.prewarm",
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",

@@ -70,16 +70,16 @@ def timed_compose(stages: Mapping[str, Stage]) -> Handler:
     return compose({name: TimedStage(name, stage) for name, stage in stages.items()})
 
 
-def secure_app(running: Running) -> Any:
-    """The secure edge's ASGI app, built as `python -m edge serve` builds it, with
-    the pipeline composed by `timed_compose`."""
+def secure_app(running: Running, *, timed: bool = True) -> Any:
+    """The secure edge's ASGI app, built as `python -m edge serve` builds it; with
+    `timed`, its pipeline is composed by `timed_compose`."""
     args = edge_parser().parse_args(serve_arguments(running.upstreams, running.data_dir))
     catalog = Catalog.from_descriptor_set(args.descriptor_set)
     credentials = upstream_credentials(
         args.upstream_ca, TlsFiles(args.upstream_cert, args.upstream_key)
     )
-    # The one change to the edge as served: each stage is timed.
-    edge.app.compose = timed_compose  # type: ignore[assignment]
+    if timed:  # the one change to the edge as served: each stage is timed
+        edge.app.compose = timed_compose  # type: ignore[assignment]
     app, _ = serve_app(args, running.env, catalog, dict(args.upstream), EdgeConfig(), credentials)
     return app
 
@@ -126,6 +126,8 @@ def report(measured: dict[str, Any], requests: int) -> None:
     wall_us = measured["wall"] / requests * 1e6
     print(f"warm staff hits, in process, one after another: {requests:,} requests")
     print("answers: " + ", ".join(f"{k} {v:,}" for k, v in sorted(measured["answers"].items())))
+    if not ns:
+        return
     print(f"{'stage':<16}{'inclusive µs':>14}{'own µs':>10}")
     outer = 0
     for name in STAGE_ORDER:
@@ -142,22 +144,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.edge_stages", description=__doc__)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument(
+        "--database-url",
+        help="a billing database holding --customers customers already (made by "
+        "bench.billing_scale); by default a new one, dropped afterwards",
+    )
+    parser.add_argument(
+        "--untimed",
+        action="store_true",
+        help="the edge exactly as served, without stage timers (for edge-instructions)",
+    )
     args = parser.parse_args(argv)
     name = f"palmgrid_bench_edge_stages_{os.getpid()}"
-    url, _ = fresh_database(name, reuse=False)
+    url = args.database_url
+    if url is None:
+        url, _ = fresh_database(name, reuse=False)
     try:
-        migrate("billing", url)
-        generate(url, args.customers, datetime.now(UTC), lambda _line: None)
+        if args.database_url is None:
+            migrate("billing", url)
+            generate(url, args.customers, datetime.now(UTC), lambda _line: None)
         with tempfile.TemporaryDirectory(prefix="palmgrid-bench-stages-") as data_dir:
             running = start(url, Path(data_dir))
             try:
-                app = secure_app(running)
+                app = secure_app(running, timed=not args.untimed)
                 measured = uvloop.run(drive(app, running.token, args.customers, args.requests))
             finally:
                 running.stop()
     finally:
-        drop_database(name)
-    report(measured, args.requests)
+        if args.database_url is None:
+            drop_database(name)
+    report(measured, max(args.requests, 1))
     return 0
 
 
