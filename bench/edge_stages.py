@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import os
 import tempfile
 import time
@@ -113,11 +114,36 @@ async def drive(app: Any, token: str, customers: int, requests: int) -> dict[str
         await one(i)
     answers.clear()
     _NS.clear()
+    collector = CollectorWatch()
+    gc.callbacks.append(collector)
     wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(requests):
-        await one(i)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"answers": dict(answers), "wall": wall, "cpu": cpu, "ns": dict(_NS)}
+    try:
+        for i in range(requests):
+            await one(i)
+    finally:
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        gc.callbacks.remove(collector)
+    return {
+        "answers": dict(answers), "wall": wall, "cpu": cpu, "ns": dict(_NS),
+        "collections": dict(collector.runs), "collecting": collector.seconds,
+    }  # fmt: skip
+
+
+class CollectorWatch:
+    """A `gc.callbacks` entry counting the garbage collector's runs by generation, and
+    the time they took."""
+
+    def __init__(self) -> None:
+        self.runs: collections.Counter[int] = collections.Counter()
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.runs[info["generation"]] += 1
+            self.seconds += time.perf_counter() - self._started
 
 
 def report(measured: dict[str, Any], requests: int) -> None:
@@ -126,6 +152,12 @@ def report(measured: dict[str, Any], requests: int) -> None:
     wall_us = measured["wall"] / requests * 1e6
     print(f"warm staff hits, in process, one after another: {requests:,} requests")
     print("answers: " + ", ".join(f"{k} {v:,}" for k, v in sorted(measured["answers"].items())))
+    runs = measured["collections"]
+    print(
+        f"garbage collections during the hits: young {runs.get(0, 0):,}, "
+        f"middle {runs.get(1, 0):,}, full {runs.get(2, 0):,} "
+        f"({measured['collecting'] * 1e3:.1f} ms in all)"
+    )
     if not ns:
         return
     print(f"{'stage':<16}{'inclusive µs':>14}{'own µs':>10}")
@@ -167,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             running = start(url, Path(data_dir))
             try:
                 app = secure_app(running, timed=not args.untimed)
+                gc.collect()  # and frozen, as `python -m edge serve` does before serving
+                gc.freeze()
                 measured = uvloop.run(drive(app, running.token, args.customers, args.requests))
             finally:
                 running.stop()
