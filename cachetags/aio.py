@@ -145,10 +145,9 @@ class _Connection(asyncio.Protocol):
         if self.buffer:
             self.buffer += data
             buffer = self.buffer
-        if len(buffer) < self.need:
-            if buffer is data:
-                self.buffer += data
-            return
+            if len(buffer) < self.need:
+                return
+        # (With nothing buffered, at most one more byte was needed: `data` has it.)
         at = 0
         try:
             while self.waiting:

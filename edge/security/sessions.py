@@ -70,6 +70,8 @@ class AccountAnswer:
 
     answer: account_internal_service_pb2.AuthenticateSessionResponse
     names: tuple[str, ...]
+    # Filled by `assertion_for` as services are called (on the edge's one event loop);
+    # nothing else changes an answer once made.
     assertions: dict[str, bytes]
 
     @classmethod
@@ -105,7 +107,7 @@ class Session:
 
     @property
     def user(self) -> str:
-        return self.checked.names[0]
+        return self.checked.answer.principal.user
 
     @property
     def binding(self) -> str:
@@ -199,7 +201,7 @@ class AccountSessions:
             batch = await self._prefetch(token, also)
             record = await self.cache.alookup(token, batch.found if batch else None)
             if record is not None:
-                checked = _checked(record.payload)
+                checked = _held_answer(record.payload)
                 if not self.local.stale(checked.names, record.checked_at):
                     return Session(token, checked, batch)
         checked_at = self.clock()
@@ -218,7 +220,7 @@ class AccountSessions:
         held = self.cache.recalled(token)
         if held is None or also is None:
             return None
-        wanted = [mark_key(held.user), *await also(_checked(held.payload).answer.principal)]
+        wanted = [mark_key(held.user), *await also(_held_answer(held.payload).answer.principal)]
         if len(wanted) == 1:
             return None
         try:
@@ -280,7 +282,7 @@ class AccountSessions:
 # of the session gets the same checked answer, which the pipeline only reads, instead of
 # parsing it twice per request. As many as the session cache holds records.
 @functools.lru_cache(maxsize=10_000)
-def _checked(payload: bytes) -> AccountAnswer:
+def _held_answer(payload: bytes) -> AccountAnswer:
     """The account's answer a session record keeps."""
     return AccountAnswer.of(
         account_internal_service_pb2.AuthenticateSessionResponse.FromString(payload)

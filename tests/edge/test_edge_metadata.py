@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from edge.metadata import parse_grpc_timeout
+from edge.errors import EdgeError
+from edge.metadata import HeaderRules, IncomingHeaders, check_headers, parse_grpc_timeout
 
 
 def seen(client: httpx.Client, headers: dict[str, str], query: str = "") -> dict[str, Any]:
@@ -109,3 +111,42 @@ def test_deadline_exceeded_is_504(client: httpx.Client) -> None:
     r = client.get("/v1/sleep?duration=2s", headers={"grpc-timeout": "100m"})
     assert r.status_code == 504
     assert r.json()["code"] == 4
+
+
+_BAD_TIMEOUT = (b"grpc-timeout", b"soon")
+_BAD_BINARY = (b"grpc-metadata-trace-bin", b"a")  # one character cannot be base64
+
+
+def _refusal(action: Callable[[], object]) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    try:
+        action()
+    except EdgeError as exc:
+        return exc.message, tuple(exc.violations)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused_for"),
+    [
+        ([(b"grpc-timeout", b"5S"), (b"grpc-metadata-trace-bin", b"AAEC")], None),
+        ([_BAD_TIMEOUT], "Grpc-Timeout"),
+        ([_BAD_BINARY], "Grpc-Metadata-trace-bin"),
+        ([(b"host", b"edge"), _BAD_TIMEOUT, _BAD_BINARY], "Grpc-Timeout"),
+        ([_BAD_BINARY, (b"host", b"edge"), _BAD_TIMEOUT], "Grpc-Metadata-trace-bin"),
+        # Dropped, not refused: internal keys, and text that is not printable.
+        ([(b"grpc-metadata-palmgrid-identity-bin", b"a")], None),
+        ([(b"grpc-metadata-note", b"\x01")], None),
+    ],
+)
+def test_the_metadata_stage_refuses_exactly_what_building_the_metadata_would(
+    headers: list[tuple[bytes, bytes]], refused_for: str | None
+) -> None:
+    # The stage checks at once and builds only for an upstream call: a request the
+    # cache answers must be refused alike, for the same header first.
+    rules = HeaderRules()
+    checked = _refusal(lambda: check_headers(headers, rules))
+    built = _refusal(
+        lambda: IncomingHeaders.read(headers, rules, request_id="r", client=None, scheme="https")
+    )
+    assert checked == built
+    assert (checked[1][0][0] if checked else None) == refused_for
