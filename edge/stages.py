@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -268,11 +268,18 @@ def _apply_idempotency_key(message: Any, header: bytes | None) -> None:
 
 
 class MetadataStage:
-    """Headers → gRPC metadata and the call's deadline (see edge.metadata)."""
+    """Headers → gRPC metadata and the call's deadline (see edge.metadata); `amend`
+    adds to what is built (the secure edge's caller identity, edge.security.identity)."""
 
-    def __init__(self, rules: HeaderRules, stream_timeout: float) -> None:
+    def __init__(
+        self,
+        rules: HeaderRules,
+        stream_timeout: float,
+        amend: Callable[[Exchange, IncomingHeaders], None] | None = None,
+    ) -> None:
         self._rules = rules
         self._stream_timeout = stream_timeout
+        self._amend = amend
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> None:
         # Bad input is refused here, in its turn; the metadata is built only for a call.
@@ -282,7 +289,7 @@ class MetadataStage:
 
     def _incoming(self, exchange: Exchange, parent: str) -> IncomingHeaders:
         assert exchange.route is not None
-        return IncomingHeaders.read(
+        incoming = IncomingHeaders.read(
             exchange.headers,
             self._rules,
             request_id=exchange.request_id,
@@ -292,6 +299,9 @@ class MetadataStage:
             streaming=exchange.route.streaming,
             stream_timeout=self._stream_timeout,
         )
+        if self._amend is not None:
+            self._amend(exchange, incoming)
+        return incoming
 
 
 class RespondStage:

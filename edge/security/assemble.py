@@ -50,7 +50,7 @@ from edge.security.clientip import TrustedProxies
 from edge.security.console import ConsoleFiles
 from edge.security.cors import Cors, CorsPolicy
 from edge.security.headers import App, Receive, Scope, SecurityHeaders, Send
-from edge.security.identity import IdentityStage
+from edge.security.identity import CallerIdentity
 from edge.security.sessions import AccountSessions, SessionPolicy, SessionStage
 from edge.security.transport import HttpsOnly
 from edge.stages import MetadataStage
@@ -192,7 +192,9 @@ def build_secure_edge(
         "authorize": AccessStage(),
         "rate_limit": RateLimitStage(limiter, proxies),
         "decrypt": DecryptStage(opener, auditor, proxies),
-        "metadata": IdentityStage(MetadataStage(rules, config.stream_timeout), proxies),
+        "metadata": MetadataStage(
+            rules, config.stream_timeout, amend=CallerIdentity(proxies).add_to
+        ),
         "encrypt": EncryptStage(ResponseSealer()),
         "cache": cache,
     }

@@ -98,10 +98,6 @@ class Session:
     prefetched: Batch | None = None
 
     @property
-    def answer(self) -> account_internal_service_pb2.AuthenticateSessionResponse:
-        return self.checked.answer
-
-    @property
     def principal(self) -> identity_pb2.Principal:
         return self.checked.answer.principal
 
