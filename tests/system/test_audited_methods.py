@@ -740,13 +740,23 @@ def _call(system: System, method: MethodDescriptor, attempt: Attempt, request_id
     return Outcome(response, grpc.StatusCode.OK, "")
 
 
+# A call whose log write timed out (a loaded host) leaves its record to the service's
+# audit outbox, which forwards it within its 2 s interval: the record comes, later.
+RECORD_WAIT_SECONDS = 15.0
+
+
 def record_of(system: System, action: str, request_id: str) -> Any:
     """The audit record of the call with `request_id` (the test fails without one)."""
-    found = system.account.admin_stub.ListAuditRecords(
-        system_pb.ListAuditRecordsRequest(page_size=1000, action=action),
-        metadata=system.admin(),
-    ).audit_records
-    matching = [r for r in found if r.request_id == request_id and r.action == action]
+    deadline = time.monotonic() + RECORD_WAIT_SECONDS
+    while True:
+        found = system.account.admin_stub.ListAuditRecords(
+            system_pb.ListAuditRecordsRequest(page_size=1000, action=action),
+            metadata=system.admin(),
+        ).audit_records
+        matching = [r for r in found if r.request_id == request_id and r.action == action]
+        if matching or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(matching) == 1, f"{len(matching)} records of {action} under {request_id}"
     return matching[0]
 
