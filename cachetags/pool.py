@@ -138,6 +138,21 @@ class _Ring(HashClient):
         with self._lock:
             return super()._get_client(key)
 
+    def route(self, keys: Iterable[str]) -> dict[Any, list[str]]:
+        """`keys` grouped by the client of the live node holding each, under one lock
+        and without `_get_client`'s key check per key (the node's client checks each
+        key as it sends it): a hit's multi-get spent a fifth of its time routing."""
+        with self._lock:
+            nodes = self.hasher.nodes
+            if not nodes:
+                raise CacheUnavailable("no memcached node is alive")
+            if len(nodes) == 1:
+                return {self.clients[nodes[0]]: list(keys)}
+            batches: dict[Any, list[str]] = defaultdict(list)
+            for key in keys:
+                batches[self.clients[self.hasher.get_node(key)]].append(key)
+            return batches
+
     def _safely_run_func(
         self, client: Any, func: Any, default_val: Any, *args: Any, **kwargs: Any
     ) -> Any:
@@ -199,12 +214,12 @@ class CachePool:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The values found; raises CacheUnavailable when any node holding a key failed."""
-        batches: dict[Any, list[str]] = defaultdict(list)
-        for key in dict.fromkeys(keys):
-            batches[self._client_for(key).server].append(key)
+        batches = self._ring.route(dict.fromkeys(keys))
+        if len(batches) == 1:
+            [(client, batch)] = batches.items()
+            return self._run_on(client, client.get_many, batch)  # type: ignore[no-any-return]
         found: dict[str, bytes] = {}
-        for server, batch in batches.items():
-            client = self._ring.clients[self._ring._make_client_key(server)]
+        for client, batch in batches.items():
             found.update(self._run_on(client, client.get_many, batch))
         return found
 
@@ -215,16 +230,18 @@ class CachePool:
 
     def set_many(self, values: Mapping[str, bytes], expire: int) -> None:
         """Store several values, awaiting every node's reply (used for invalidation)."""
-        batches: dict[Any, dict[str, bytes]] = defaultdict(dict)
-        for key, value in values.items():
-            batches[self._client_for(key).server][key] = value
-        for server, batch in batches.items():
-            client = self._ring.clients[self._ring._make_client_key(server)]
+        for client, batch in self._ring.route(values).items():
             failed = self._run_on(
-                client, client.set_many, batch, expire=_expire(expire), noreply=False
+                client,
+                client.set_many,
+                {key: values[key] for key in batch},
+                expire=_expire(expire),
+                noreply=False,
             )
             if failed:
-                raise CacheUnavailable(f"memcached {server} did not store {len(failed)} keys")
+                raise CacheUnavailable(
+                    f"memcached {client.server} did not store {len(failed)} keys"
+                )
 
     def add(self, key: str, value: bytes, expire: int) -> bool:
         """Store only if absent: True when stored, False when the key already exists."""
@@ -268,15 +285,6 @@ class CachePool:
         self.close()
 
     # -- internals -----------------------------------------------------------------
-    def _client_for(self, key: str) -> Any:
-        try:
-            client = self._ring._get_client(key)
-        except MemcacheError as exc:  # every node is dead
-            raise CacheUnavailable(str(exc)) from exc
-        if client is None:
-            raise CacheUnavailable("no memcached node is alive")
-        return client
-
     def _run(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return observed(method, *args, **kwargs)

@@ -72,6 +72,10 @@ def test_all_nodes_down_answers_unavailable_without_waiting(
         for _ in range(100):
             with pytest.raises(CacheUnavailable):
                 p.get("k")
+            with pytest.raises(CacheUnavailable):
+                p.get_many(["k", "j"])
+            with pytest.raises(CacheUnavailable):
+                p.set_many({"k": b"v"}, 10)
         assert time.monotonic() - started < 0.05
 
 
