@@ -20,6 +20,19 @@ PROTO_ROOT = ROOT / "protos"
 BUF_LINT_PLUGIN = ROOT / "node_modules" / ".bin" / "protoc-gen-buf-lint"
 
 
+# What bench.grpc_gateway needs to build grpc-gateway (Go), the reference proxy.
+GRPC_GATEWAY_PACKAGES = (
+    "golang-go",
+    "protobuf-compiler",
+    "golang-grpc-gateway",
+    "golang-github-grpc-ecosystem-grpc-gateway-dev",
+    "golang-goprotobuf-dev",
+    "golang-google-protobuf-dev",
+    "golang-google-grpc-dev",
+    "golang-google-genproto-dev",
+)
+
+
 def _apt_install(session: nox.Session, *packages: str) -> None:
     """Install Debian packages when running as root; explain otherwise."""
     if os.geteuid() != 0:
@@ -103,6 +116,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks under bench/ (not part of `test`)."""
     if shutil.which("wrk") is None:
         _apt_install(session, "wrk")
+    if shutil.which("go") is None or shutil.which("protoc-gen-grpc-gateway") is None:
+        _apt_install(session, *GRPC_GATEWAY_PACKAGES)
     system(session)
     session.run("python", "-m", "bench", *session.posargs)
 

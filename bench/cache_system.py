@@ -181,31 +181,48 @@ def start_edge(
 def bare_transcoder(data_dir: Path) -> Iterator[str]:
     """The bare transcoder (no security stage, no cache) on the secure edge's CPU and
     HTTPS transport, in front of bench.upstream; the URL of the baseline route."""
-    two_cpus = (os.cpu_count() or 1) >= 2
     tls = data_dir / "tls"
+
+    def argv(port: int, upstream_port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "edge", "serve", "--security", "off",
+            "--default-policy", "public", "--descriptor-set", str(DESCRIPTORS),
+            "--upstream", f"palmgrid.billing.v1.BillingService=127.0.0.1:{upstream_port}",
+            "--upstream-plaintext", "--listen", f"127.0.0.1:{port}",
+            "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
+            "--log-level", "warning",
+        ]  # fmt: skip
+
+    with before_upstream(data_dir, "bare-edge", argv) as url:
+        yield url
+
+
+@contextmanager
+def before_upstream(
+    data_dir: Path, name: str, argv: Callable[[int, int], list[str]]
+) -> Iterator[str]:
+    """A proxy, `argv(its port, the upstream's port)`, on the secure edge's CPU, in
+    front of bench.upstream on the other; the URL of the baseline route."""
+    two_cpus = (os.cpu_count() or 1) >= 2
     upstream_port, port = free_port(), free_port()
     env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
     upstream = Child(
         [sys.executable, "-m", "bench.upstream", str(upstream_port)],
         env,
         {1} if two_cpus else None,
-        data_dir / "upstream.log",
+        data_dir / f"{name}-upstream.log",
     )
-    argv = [
-        sys.executable, "-m", "edge", "serve", "--security", "off",
-        "--default-policy", "public", "--descriptor-set", str(DESCRIPTORS),
-        "--upstream", f"palmgrid.billing.v1.BillingService=127.0.0.1:{upstream_port}",
-        "--upstream-plaintext", "--listen", f"127.0.0.1:{port}",
-        "--tls-cert", str(tls / "server.pem"), "--tls-key", str(tls / "server.key"),
-        "--log-level", "warning",
-    ]  # fmt: skip
-    edge = Child(argv, env, {0} if two_cpus else None, data_dir / "bare-edge.log")
     try:
+        # Up before the proxy: grpc-gateway dials once at start and backs off a second.
         wait_listening(upstream_port, upstream.proc)
-        wait_listening(port, edge.proc)
-        yield f"https://127.0.0.1:{port}{BASELINE_PATH}"
+        cpus = {0} if two_cpus else None
+        proxy = Child(argv(port, upstream_port), env, cpus, data_dir / f"{name}.log")
+        try:
+            wait_listening(port, proxy.proc)
+            yield f"https://127.0.0.1:{port}{BASELINE_PATH}"
+        finally:
+            proxy.stop()
     finally:
-        edge.stop()
         upstream.stop()
 
 

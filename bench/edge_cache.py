@@ -26,8 +26,11 @@ In one run:
    gRPC billing that answers 24 fixed months from pre-serialized bytes), serving the
    same route uncached; the warm secure hits are printed as a multiple of it (target
    ≥ 3×); beside it the **floor**, bench.asgi_floor: uvicorn and TLS as the edge runs
-   them, serving a warm answer's body and doing nothing else. Warm, bare and floor
-   run in `--rounds` rounds that alternate between them; medians are compared;
+   them, serving a warm answer's body and doing nothing else; and **grpc-gateway**
+   (Go, bench.grpc_gateway) in front of its own bench.upstream the same way, which
+   must answer the same JSON as the bare transcoder (target: warm ≥ 2× it). Warm,
+   bare, gateway and floor run in `--rounds` rounds that alternate between them;
+   medians are compared;
 7. **the near cache**: anonymous hits on public outlet lists through an edge with it
    and one without, alternating (bench.near_cache);
 8. **one of two Memcached nodes hung** (bench.hung_node): the p99 of public routes
@@ -40,6 +43,7 @@ The edge gets CPU 0 to itself; wrk, the services, Memcached and PostgreSQL share
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import ssl
@@ -57,6 +61,7 @@ from google.protobuf.message import Message
 
 from bench.billing_scale import FIRST_ID, generate
 from bench.cache_system import Running, asgi_floor, bare_transcoder, load_url, log, start
+from bench.grpc_gateway import grpc_gateway
 from bench.hung_node import measure_hung_node, report_hung_node
 from bench.load import LoadResult
 from bench.near_cache import measure_near_cache, report_near_cache
@@ -201,15 +206,23 @@ def measure(running: Running, args: argparse.Namespace) -> bool:
     # floor, in rounds that alternate between the three (the machine's speed drifts).
     warm_count = min(cold.requests, block)
     warm_customers = sequential_script(running.token, cold_first, warm_count)
-    rounds: dict[str, list[LoadResult]] = {"cold": [cold], "warm": [], "bare": [], "floor": []}
+    rounds: dict[str, list[LoadResult]] = {
+        "cold": [cold], "warm": [], "bare": [], "gateway": [], "floor": []
+    }  # fmt: skip
     body = warm_body(running, cold_first + 1)
-    with bare_transcoder(running.data_dir) as bare, asgi_floor(running.data_dir, body) as floor:
+    with (
+        bare_transcoder(running.data_dir) as bare,
+        grpc_gateway(running.data_dir) as gateway,
+        asgi_floor(running.data_dir, body) as floor,
+    ):
+        same_answer(running.data_dir, bare, gateway)
         for i in range(args.rounds):
-            log(f"round {i + 1}: warm ({warm_count:,} cached customers), bare, floor")
+            log(f"round {i + 1}: warm ({warm_count:,} cached customers), bare, gateway, floor")
             warm, out = load(running.url, warm_customers, seconds, connections)
             log(f"  answers: {cache_answers(out)}")
             rounds["warm"].append(warm)
             rounds["bare"].append(load_url(bare, seconds, connections))
+            rounds["gateway"].append(load_url(gateway, seconds, connections))
             rounds["floor"].append(load_url(floor, seconds, connections))
     log(f"server-side times ({args.samples:,} reads each)")
     database, hits = server_side(running, args.customers, args.samples)
@@ -243,6 +256,17 @@ def warm_body(running: Running, customer: int) -> bytes:
     return answer.content
 
 
+def same_answer(data_dir: Path, bare: str, gateway: str) -> None:
+    """The bare transcoder and grpc-gateway must answer the same JSON before either is
+    timed."""
+    tls = ssl.create_default_context(cafile=data_dir / "tls" / "ca.pem")
+    answers = [httpx.get(url, verify=tls) for url in (bare, gateway)]
+    for answer in answers:
+        answer.raise_for_status()
+    if json.loads(answers[0].content) != json.loads(answers[1].content):
+        raise RuntimeError("the bare transcoder and grpc-gateway answer different JSON")
+
+
 def median_result(results: list[LoadResult]) -> LoadResult:
     """Each figure's median over the rounds."""
     return LoadResult(
@@ -268,7 +292,7 @@ def report(
     print()
     print(
         f"edge, GET monthlyUsage (24 months), HTTPS, {args.connections} connections; "
-        f"warm, bare and floor: medians of {args.rounds} alternating rounds"
+        f"warm, bare, gateway and floor: medians of {args.rounds} alternating rounds"
     )
     print(f"{'run':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}   req/s per round")
     runs = {kind: median_result(results) for kind, results in rounds.items()}
@@ -278,11 +302,16 @@ def report(
             f"{label:<8}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.errors:>8}   {each}"
         )
-    warm, bare, floor = runs["warm"], runs["bare"], runs["floor"]
+    warm, bare, gateway, floor = runs["warm"], runs["bare"], runs["gateway"], runs["floor"]
     print(f"warm / cold requests/s: {warm.rps / runs['cold'].rps:.1f}x (target >= 10x)")
     print(
         f"warm secure hits / bare transcoder uncached (bench.upstream): "
         f"{warm.rps / bare.rps:.2f}x (target >= {TARGET_BASELINE_RATIO:.0f}x)"
+    )
+    print(
+        f"warm secure hits / grpc-gateway uncached, same run (bench.upstream): "
+        f"{warm.rps / gateway.rps:.2f}x (target >= 2x); bare transcoder / grpc-gateway: "
+        f"{bare.rps / gateway.rps:.2f}x"
     )
     print(
         f"warm secure hits / grpc-gateway's {GRPC_GATEWAY_RPS:,} req/s uncached (measured on "
@@ -324,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated database")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3, help="of warm, bare and floor")
+    parser.add_argument("--rounds", type=int, default=3, help="of warm, bare, gateway, floor")
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--zipf-customers", type=int, default=100_000)
     parser.add_argument("--zipf-warmup-seconds", type=float, default=300)

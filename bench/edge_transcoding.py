@@ -1,11 +1,12 @@
-"""The edge against a hand-written FastAPI proxy, on the same upstream.
+"""The edge against a hand-written FastAPI proxy and grpc-gateway, on the same upstream.
 
     python -m bench edge [--seconds 6] [--connections 32]
     python -m bench edge --tracing-cost [--seconds 4] [--rounds 3]
 
-In one run: start both proxies in front of the bench upstream (bench/upstream.py:
+In one run: start the proxies in front of the bench upstream (bench/upstream.py:
 billing's ListMonthlyUsage with 24 fixed months, and CreatePayment), check that they
-answer the same JSON, then load each with wrk on
+answer the same JSON (grpc-gateway writes `null` for an unset message field where the
+others leave it out), then load each with wrk on
 `GET /v1/customers/3100000001/monthlyUsage` and on a small `POST …/payments`, in rounds
 that alternate between the proxies, and report the median over the rounds of
 requests/s, p50/p99 latency and the proxy's own CPU per request (user + system time of
@@ -35,6 +36,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.grpc_gateway import build as build_grpc_gateway
 from bench.load import LoadResult, Process, cpu_seconds, free_port, run_wrk, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,12 +51,14 @@ PAYMENT_BODY = orjson.dumps(
         "requestId": "0b7c4a52-6f7e-4a8e-9c1d-2f3a4b5c6d7e",
     }
 )
-PROXIES = ("fastapi", "edge")
+PROXIES = ("fastapi", "edge", "grpc-gateway")
 ENDPOINTS = (
     ("GET monthlyUsage (24 months)", USAGE_PATH, None),
     ("POST payments (small)", PAYMENT_PATH, PAYMENT_BODY),
 )
 TARGET_RPS_RATIO = 1.5
+# The edge against grpc-gateway (Go), on the small POST.
+TARGET_GATEWAY_POST_RATIO = 0.5
 TARGET_CPU_RATIO = 2 / 3
 # Tracing off may cost at most this share of the edge's requests/s.
 TRACING_OFF_MAX_COST = 0.03
@@ -113,8 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             proxy, endpoint, base + path, body, process, upstream, args, load_cpus
                         )
                     )
-        first, second = (answers[name] for name in proxy_names)
-        same = first == second
+        first, *others = (answers[name] for name in proxy_names)
+        same = all(other == first for other in others)
     finally:
         for process, _ in proxies.values():
             process.stop()
@@ -179,6 +183,8 @@ def _medians(results: list[Measurement]) -> list[Measurement]:
 
 
 def _proxy_argv(proxy: str, port: int, upstream_port: int) -> list[str]:
+    if proxy == "grpc-gateway":
+        return [str(build_grpc_gateway()), f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}"]
     if proxy == "fastapi":
         return [
             sys.executable,
@@ -218,7 +224,15 @@ def _answers(base: str) -> tuple[object, object]:
     for r in (usage, pay):
         if r.status_code != 200:
             raise RuntimeError(f"{base}{r.request.url.path}: {r.status_code} {r.text[:200]}")
-    return usage.json(), pay.json()
+    return _without_nulls(usage.json()), _without_nulls(pay.json())
+
+
+def _without_nulls(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _report_tracing_cost(
@@ -274,21 +288,21 @@ def _tracing_calls_us(repeat: int = 20_000) -> float:
 def _report(results: list[Measurement], same: bool, pinned: bool, args: argparse.Namespace) -> int:
     print()
     print(
-        f"edge vs FastAPI proxy — wrk, 1 thread, {args.connections} connections, "
+        f"edge vs FastAPI proxy and grpc-gateway — wrk, 1 thread, {args.connections} connections, "
         f"median of {args.rounds} runs of {args.seconds:g} s (each after {args.warmup:g} s "
         "warm-up)" + ("; proxy pinned to its own CPU" if pinned else "")
     )
-    print(f"same JSON from both proxies: {'yes' if same else 'NO'}")
+    print(f"same JSON from every proxy: {'yes' if same else 'NO'}")
     print()
     header = (
-        f"{'endpoint':<30} {'proxy':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'endpoint':<30} {'proxy':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'CPU µs/req':>11} {'errors':>7}"
     )
     print(header)
     print("-" * len(header))
     for m in results:
         print(
-            f"{m.endpoint:<30} {m.proxy:<8} {m.load.rps:>8.0f} {m.load.p50_ms:>8.2f} "
+            f"{m.endpoint:<30} {m.proxy:<13} {m.load.rps:>8.0f} {m.load.p50_ms:>8.2f} "
             f"{m.load.p99_ms:>8.2f} {m.cpu_us:>11.0f} {m.load.errors:>7}"
         )
     print()
@@ -305,6 +319,15 @@ def _report(results: list[Measurement], same: bool, pinned: bool, args: argparse
             f"CPU per request ×{cpu_ratio:.2f} (target ≤ ×{TARGET_CPU_RATIO:.2f}) "
             f"— {'met' if passed else 'NOT met'}"
         )
+        gateway = by["grpc-gateway"]
+        ok = ok and gateway.load.errors == 0
+        gateway_ratio = edge.load.rps / gateway.load.rps
+        line = f"{endpoint}: edge/grpc-gateway req/s ×{gateway_ratio:.2f}"
+        if endpoint.startswith("POST"):
+            met = gateway_ratio >= TARGET_GATEWAY_POST_RATIO
+            ok = ok and met
+            line += f" (target ≥ ×{TARGET_GATEWAY_POST_RATIO}) — {'met' if met else 'NOT met'}"
+        print(line)
     print(
         "(upstream CPU per request, for scale: "
         + ", ".join(
