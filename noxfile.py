@@ -116,7 +116,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks under bench/ (not part of `test`)."""
     if shutil.which("wrk") is None:
         _apt_install(session, "wrk")
-    if shutil.which("go") is None or shutil.which("protoc-gen-grpc-gateway") is None:
+    gateway_tools = ("go", "protoc", "protoc-gen-go", "protoc-gen-grpc-gateway")
+    if not all(shutil.which(tool) for tool in gateway_tools):
         _apt_install(session, *GRPC_GATEWAY_PACKAGES)
     system(session)
     session.run("python", "-m", "bench", *session.posargs)

@@ -5,15 +5,15 @@ is compared with."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, free_port, run_wrk, wait_listening
+from bench.processes import BASELINE_PATH, ROOT, Child, before_upstream
 from clients.edge_client import EdgeClient
 from servers.billing.config import BillingConfig
 from servers.billing.service import BillingServicer
@@ -23,11 +23,9 @@ from servers.runtime.devcerts import ensure_dev_pki
 from servers.runtime.identity import ensure_key_pair
 from tools import memcached
 
-ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTORS = ROOT / "generated" / "palmgrid" / "descriptors.binpb"
 CAPTCHA = "BENCH1"
 ADMIN_PASSWORD = "Palm-dev-2026!"
-BASELINE_PATH = "/v1/customers/3100000001/monthlyUsage"  # what bench.upstream answers
 
 
 def log(line: str) -> None:
@@ -44,32 +42,6 @@ class Running:
     env: dict[str, str]
     upstreams: dict[str, int]  # service → port, on 127.0.0.1
     stop: Callable[[], None]
-
-
-class Child:
-    """A child process pinned to some CPUs, its output in a log file."""
-
-    def __init__(
-        self, argv: Sequence[str], env: dict[str, str], cpus: set[int] | None, log_file: Path
-    ) -> None:
-        self._log = log_file.open("wb")
-        self.proc = subprocess.Popen(
-            list(argv),
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-        )
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 def _service(name: str, env: dict[str, str], cpus: set[int] | None, port: int) -> Child:
@@ -195,35 +167,6 @@ def bare_transcoder(data_dir: Path) -> Iterator[str]:
 
     with before_upstream(data_dir, "bare-edge", argv) as url:
         yield url
-
-
-@contextmanager
-def before_upstream(
-    data_dir: Path, name: str, argv: Callable[[int, int], list[str]]
-) -> Iterator[str]:
-    """A proxy, `argv(its port, the upstream's port)`, on the secure edge's CPU, in
-    front of bench.upstream on the other; the URL of the baseline route."""
-    two_cpus = (os.cpu_count() or 1) >= 2
-    upstream_port, port = free_port(), free_port()
-    env = {**os.environ, "PALMGRID_DATA_DIR": str(data_dir)}
-    upstream = Child(
-        [sys.executable, "-m", "bench.upstream", str(upstream_port)],
-        env,
-        {1} if two_cpus else None,
-        data_dir / f"{name}-upstream.log",
-    )
-    try:
-        # Up before the proxy: grpc-gateway dials once at start and backs off a second.
-        wait_listening(upstream_port, upstream.proc)
-        cpus = {0} if two_cpus else None
-        proxy = Child(argv(port, upstream_port), env, cpus, data_dir / f"{name}.log")
-        try:
-            wait_listening(port, proxy.proc)
-            yield f"https://127.0.0.1:{port}{BASELINE_PATH}"
-        finally:
-            proxy.stop()
-    finally:
-        upstream.stop()
 
 
 @contextmanager

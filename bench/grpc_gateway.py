@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.cache_system import ROOT, before_upstream
+from bench.processes import ROOT, before_upstream
 
 __all__ = ["build", "grpc_gateway"]
 
@@ -35,9 +35,13 @@ TIMESTAMP = "Mgoogle/protobuf/timestamp.proto=github.com/golang/protobuf/ptypes/
 
 
 def _digest() -> str:
-    h = hashlib.sha256()
-    for path in sorted(SOURCES.iterdir()):
+    """Of the sources, this recipe and the Go toolchain: a change to any builds anew."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(p for p in SOURCES.iterdir() if p.is_file()):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
+    go = shutil.which("go")
+    if go:
+        h.update(subprocess.run([go, "version"], capture_output=True, check=True).stdout)
     return h.hexdigest()[:16]
 
 

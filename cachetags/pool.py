@@ -141,13 +141,18 @@ class _Ring(HashClient):
     def route(self, keys: Iterable[str]) -> dict[Any, list[str]]:
         """`keys` grouped by the client of the live node holding each, under one lock
         and without `_get_client`'s key check per key (the node's client checks each
-        key as it sends it): a hit's multi-get spent a fifth of its time routing."""
+        key as it sends it): a hit's multi-get spent a fifth of its time routing. A key
+        Memcached refuses (callers hash theirs) still raises CacheUnavailable, from the
+        node's client, once the keys routed before it were sent."""
+        keys = list(keys)
+        if not keys:
+            return {}
         with self._lock:
             nodes = self.hasher.nodes
             if not nodes:
                 raise CacheUnavailable("no memcached node is alive")
             if len(nodes) == 1:
-                return {self.clients[nodes[0]]: list(keys)}
+                return {self.clients[nodes[0]]: keys}
             batches: dict[Any, list[str]] = defaultdict(list)
             for key in keys:
                 batches[self.clients[self.hasher.get_node(key)]].append(key)
@@ -215,6 +220,8 @@ class CachePool:
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The values found; raises CacheUnavailable when any node holding a key failed."""
         batches = self._ring.route(dict.fromkeys(keys))
+        if not batches:
+            return {}
         if len(batches) == 1:
             [(client, batch)] = batches.items()
             return self._run_on(client, client.get_many, batch)  # type: ignore[no-any-return]

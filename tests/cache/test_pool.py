@@ -44,6 +44,22 @@ def test_keys_spread_over_every_node(
     assert on_a and on_b and len(on_a) + len(on_b) == 50
 
 
+def test_keys_memcached_refuses_are_unavailable_without_a_node_marked_dead(
+    start_memcached: Callable[..., memcached.MemcachedProcess],
+) -> None:
+    a, b = start_memcached(), start_memcached()
+    with CachePool([a.address, b.address], FAST) as p:
+        for bad in ("a b", "k" * 251, "ключ"):
+            with pytest.raises(CacheUnavailable):
+                p.get_many(["fine", bad])
+            with pytest.raises(CacheUnavailable):
+                p.set_many({bad: b"v"}, 10)
+        assert p.failures == 0
+        assert sorted(p.live_servers()) == sorted([a.address, b.address])
+        assert p.get_many([]) == {}
+        p.set_many({}, 10)
+
+
 def test_a_killed_node_fails_once_then_its_keys_move(
     start_memcached: Callable[..., memcached.MemcachedProcess],
 ) -> None:
@@ -77,6 +93,7 @@ def test_all_nodes_down_answers_unavailable_without_waiting(
             with pytest.raises(CacheUnavailable):
                 p.set_many({"k": b"v"}, 10)
         assert time.monotonic() - started < 0.05
+        assert p.get_many([]) == {}  # nothing asked, nothing to be unavailable for
 
 
 def test_a_hung_node_costs_one_timeout_then_is_dead(node: memcached.MemcachedProcess) -> None:
