@@ -65,8 +65,16 @@ def test_fifty_concurrent_requests_with_one_request_id_make_one_payment(
     refused = [r for r in results if not isinstance(r, payment_pb2.Payment)]
     assert payments, "the request that claimed the id answers with the payment"
     assert len({p.name for p in payments}) == 1
-    assert set(refused) <= {(grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS")}
-    assert refused, "requests arriving while the first is in flight are told to retry"
+    # Told to retry: the id is in flight, or (a loaded host) the audit log did not
+    # answer its health check in time, which refuses before anything is done.
+    retry_later = {
+        (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS"),
+        (grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
+    }
+    assert set(refused) <= retry_later
+    assert (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS") in refused, (
+        "requests arriving while the first is in flight are told to retry"
+    )
 
     name = payments[0].name
     wait_until(lambda: payer.get(name).state == SUCCEEDED)
