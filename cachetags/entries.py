@@ -16,6 +16,7 @@ another key or given other generations fails to open.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import struct
@@ -42,7 +43,10 @@ MAX_LIFETIME = 24 * 3600
 
 _HEADER = struct.Struct(">BBdddH")
 _LENGTH = struct.Struct(">H")
-_VERSION = 2
+# Version 3 adds the payload's SHA-256 after the generations, so a hit's ETag is not
+# taken over the whole body again; version 2 entries (no digest) are still read.
+_VERSION = 3
+_READ_VERSIONS = frozenset({2, 3})
 _SEALED = 0x01
 # The payload is the response body as the phone receives it (JSON), not a message's
 # wire bytes: the edge serves it as it is. Pre-warmed entries hold wire bytes.
@@ -62,6 +66,8 @@ class Entry:
     generations: Generations = ()
     # The payload is an encoded JSON body rather than the response message's bytes.
     json_body: bool = False
+    # SHA-256 of the payload, stored with it (empty in entries of version 2).
+    digest: bytes = b""
 
     def fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -184,10 +190,12 @@ class EntryStore:
         fresh = min(ttl, MAX_LIFETIME)
         stale = min(fresh + max(stale_for, 0), MAX_LIFETIME)
         tagged = _canonical(generations or {})
-        entry = Entry(payload, now, now + fresh, now + stale, tagged, json_body)
+        digest = hashlib.sha256(payload).digest()
+        entry = Entry(payload, now, now + fresh, now + stale, tagged, json_body, digest)
         flags = (_SEALED if seal else 0) | (_JSON_BODY if json_body else 0)
         head = _HEADER.pack(_VERSION, flags, now, entry.fresh_until, entry.stale_until, len(tagged))
         head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
+        head += _field(digest)
         body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
         yield from steps.set_(key, head + body, math.ceil(stale))
         return entry
@@ -201,7 +209,7 @@ class EntryStore:
 
     def _decode(self, key: str, raw: bytes, sealed: bool) -> Entry:
         version, flags, stored, fresh, stale, count = _HEADER.unpack_from(raw)
-        if version != _VERSION:
+        if version not in _READ_VERSIONS:
             raise ValueError(f"entry version {version}")
         if sealed and not flags & _SEALED:
             raise CipherError("entry expected sealed is in the clear")
@@ -211,12 +219,15 @@ class EntryStore:
             tag, offset = _take(raw, offset)
             token, offset = _take(raw, offset)
             tagged.append((tag.decode(), token))
+        digest = b""
+        if version >= 3:
+            digest, offset = _take(raw, offset)
         head, body = raw[:offset], raw[offset:]
         if flags & _SEALED:
             if self.cipher is None:
                 raise CipherError("sealed entry but no cipher configured")
             body = self.cipher.open(body, key.encode() + head)
-        return Entry(body, stored, fresh, stale, tuple(tagged), bool(flags & _JSON_BODY))
+        return Entry(body, stored, fresh, stale, tuple(tagged), bool(flags & _JSON_BODY), digest)
 
 
 def _field(data: bytes) -> bytes:

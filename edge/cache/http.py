@@ -10,11 +10,13 @@ from edge.cache.policy import CachePlan
 __all__ = ["cache_control", "etag", "matches"]
 
 
-def etag(payload: bytes, variant: str) -> bytes:
+def etag(payload: bytes, variant: str, digest: bytes = b"") -> bytes:
     """A weak validator over the answer and how it is presented (sealed to which key,
-    or masked): the same answer sealed for another key is another representation."""
-    hashed = hashlib.sha256(payload)  # the body is not copied to add the variant
-    hashed.update(b"\x00" + variant.encode())
+    or masked): the same answer sealed for another key is another representation.
+    `digest` is the payload's SHA-256 when the cache entry holding it has it, so that a
+    hit does not hash its whole body again."""
+    inner = digest or hashlib.sha256(payload).digest()
+    hashed = hashlib.sha256(inner + b"\x00" + variant.encode())
     return b'W/"' + base64.urlsafe_b64encode(hashed.digest()[:18]) + b'"'
 
 

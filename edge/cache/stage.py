@@ -206,7 +206,11 @@ class CacheStage:
                 kept = _kept(exchange.reply, route, stores_body)
         if near and outcome.source in _CURRENT:
             self.near.put(address.key, kept, address.tags, read_at=read_at)
-        self._validators(exchange, plan, kept, outcome.source.value)
+        # The entry's digest is of its payload: good for the ETag only when that payload
+        # is what is served (not a message re-encoded from it).
+        served_as_stored = outcome.entry is not None and outcome.entry.payload is kept
+        digest = outcome.entry.digest if served_as_stored and outcome.entry else b""
+        self._validators(exchange, plan, kept, outcome.source.value, digest)
 
     def _stores_body(self, route: Route) -> bool:
         """Whether the route's entries keep the JSON body rather than the message: every
@@ -218,12 +222,14 @@ class CacheStage:
             self.bodies[id(route)] = stores
         return stores
 
-    def _validators(self, exchange: Exchange, plan: CachePlan, payload: bytes, source: str) -> None:
+    def _validators(
+        self, exchange: Exchange, plan: CachePlan, payload: bytes, source: str, digest: bytes = b""
+    ) -> None:
         session = exchange.state.get("session")
         variant = "masked"
         if session is not None and session.client_public_key:
             variant = "sealed:" + session.client_public_key.hex()
-        tag = etag(payload, variant)
+        tag = etag(payload, variant, digest)
         headers = [
             (b"etag", tag),
             (b"cache-control", cache_control(plan)),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import struct
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,30 @@ def test_an_entry_says_whether_it_holds_the_json_body(pool: CachePool) -> None:
     body, wire = store.get("pg1:e:body", sealed=True), store.get("pg1:e:wire", sealed=True)
     assert body is not None and body.json_body and body.payload == b'{"name":"tariffs/t"}'
     assert wire is not None and not wire.json_body
+
+
+def test_an_entry_carries_the_sha256_of_its_payload_under_the_seal(pool: CachePool) -> None:
+    store = EntryStore(pool, ValueCipher.generate())
+    store.put("pg1:e:sealed", b"answer", ttl=10, seal=True, json_body=True)
+    store.put("pg1:e:clear", b"answer", ttl=10, seal=False)
+    for key, sealed in (("pg1:e:sealed", True), ("pg1:e:clear", False)):
+        entry = store.get(key, sealed=sealed)
+        assert entry is not None and entry.digest == hashlib.sha256(b"answer").digest()
+    # The digest is part of the sealed value's associated data: changed, it fails to open.
+    raw = bytearray(pool.get("pg1:e:sealed") or b"")
+    at = raw.index(hashlib.sha256(b"answer").digest())
+    raw[at] ^= 0xFF
+    pool.set("pg1:e:sealed", bytes(raw), 10, wait=True)
+    assert store.get("pg1:e:sealed", sealed=True) is None
+
+
+def test_an_entry_of_the_version_before_the_digest_is_still_read(pool: CachePool) -> None:
+    # Version 2: the header and the generations, no digest; the payload follows.
+    generations = ((b"tariffs", b"g1"),)
+    head = struct.pack(">BBdddH", 2, 0x02, 1.0e9, 4.0e9, 4.0e9, len(generations))
+    for tag, token in generations:
+        head += struct.pack(">H", len(tag)) + tag + struct.pack(">H", len(token)) + token
+    pool.set("pg1:e:v2", head + b'{"name":"tariffs/t"}', 10, wait=True)
+    entry = EntryStore(pool).get("pg1:e:v2")
+    assert entry is not None and entry.payload == b'{"name":"tariffs/t"}'
+    assert entry.json_body and entry.digest == b"" and entry.generations == (("tariffs", b"g1"),)

@@ -3,6 +3,8 @@ and when If-None-Match matches."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from cachetags import TagTemplate
@@ -158,6 +160,8 @@ def test_if_none_match(header: bytes | None, hit: bool) -> None:
     assert matches(header, tag) is hit
     assert matches(tag, tag) and matches(tag.removeprefix(b"W/"), tag)
     assert etag(b"payload", "sealed:k") != tag
+    # The digest a cache entry stores gives the tag hashing the body would.
+    assert etag(b"payload", "masked", hashlib.sha256(b"payload").digest()) == tag
 
 
 def test_cache_control_follows_the_policy() -> None:
