@@ -43,10 +43,13 @@ MAX_LIFETIME = 24 * 3600
 
 _HEADER = struct.Struct(">BBdddH")
 _LENGTH = struct.Struct(">H")
-# Version 3 adds the payload's SHA-256 after the generations, so a hit's ETag is not
-# taken over the whole body again; version 2 entries (no digest) are still read.
+# Version 3 puts the payload's SHA-256 in front of it, so a hit's ETag is not taken
+# over the whole body again. It goes inside the seal: in the clear header it would let
+# anyone reading Memcached test guesses of a sealed payload. Version 2 entries (no
+# digest) are still read.
 _VERSION = 3
 _READ_VERSIONS = frozenset({2, 3})
+_DIGEST = 32
 _SEALED = 0x01
 # The payload is the response body as the phone receives it (JSON), not a message's
 # wire bytes: the edge serves it as it is. Pre-warmed entries hold wire bytes.
@@ -195,8 +198,9 @@ class EntryStore:
         flags = (_SEALED if seal else 0) | (_JSON_BODY if json_body else 0)
         head = _HEADER.pack(_VERSION, flags, now, entry.fresh_until, entry.stale_until, len(tagged))
         head += b"".join(_field(tag.encode()) + _field(token) for tag, token in tagged)
-        head += _field(digest)
-        body = self.cipher.seal(payload, key.encode() + head) if seal and self.cipher else payload
+        body = digest + payload
+        if seal and self.cipher:
+            body = self.cipher.seal(body, key.encode() + head)
         yield from steps.set_(key, head + body, math.ceil(stale))
         return entry
 
@@ -219,14 +223,16 @@ class EntryStore:
             tag, offset = _take(raw, offset)
             token, offset = _take(raw, offset)
             tagged.append((tag.decode(), token))
-        digest = b""
-        if version >= 3:
-            digest, offset = _take(raw, offset)
         head, body = raw[:offset], raw[offset:]
         if flags & _SEALED:
             if self.cipher is None:
                 raise CipherError("sealed entry but no cipher configured")
             body = self.cipher.open(body, key.encode() + head)
+        digest = b""
+        if version >= 3:
+            if len(body) < _DIGEST:
+                raise ValueError("truncated entry")
+            digest, body = body[:_DIGEST], body[_DIGEST:]
         return Entry(body, stored, fresh, stale, tuple(tagged), bool(flags & _JSON_BODY), digest)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
+from cachetags import TagGenerations
 from clients.edge_client import EdgeClient
 from servers.runtime import CHINA_STANDARD_TIME, SettableClock
 from servers.worker.prewarm import HOT_READS, Connections, PrewarmReport, connect, run_prewarm
@@ -197,3 +198,20 @@ def test_the_command_line_runs_one_pre_warm_now(
     report = json.loads(done.stdout)
     assert (report["outcome"], report["written"]) == ("done", 3)
     assert first_reads(client, demo_customer(7)) == ["HIT"] * 3
+
+
+def test_a_pre_warmed_hit_has_the_etag_of_the_body_it_serves(
+    prewarm: Prewarm, new_customer: NewCustomer
+) -> None:
+    # A pre-warmed entry holds the message's bytes and the hit serves them encoded as
+    # JSON: its ETag must be that JSON's, as a miss storing the JSON body gives it.
+    client = new_customer(10)
+    path = f"/v1/customers/{demo_customer(10)}/balance"
+    report = prewarm.run([user_of(client)], next_cst(3))
+    assert (report.outcome, report.written) == ("done", 3)
+    warmed = client.send("GET", path)
+    assert warmed.headers["x-cache"] == "HIT"
+    TagGenerations(prewarm.connections.store.pool).bump([f"customer/customers/{demo_customer(10)}"])
+    fresh = client.send("GET", path)
+    assert fresh.headers["x-cache"] == "MISS" and fresh.json == warmed.json
+    assert fresh.headers["etag"] == warmed.headers["etag"]
