@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
@@ -408,10 +408,8 @@ class AsyncCachePool:
         return name
 
     def _batches(self, keys: Iterable[str]) -> dict[str, list[str]]:
-        batches: dict[str, list[str]] = defaultdict(list)
-        for key in keys:
-            batches[self._node_for(key)].append(key)
-        return batches
+        self._bind_loop()
+        return self._ring.group(keys)
 
     def _bind_loop(self) -> None:
         # Connections belong to the loop that opened them; a pool used from a new loop

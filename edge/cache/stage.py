@@ -208,8 +208,8 @@ class CacheStage:
             self.near.put(address.key, kept, address.tags, read_at=read_at)
         # The entry's digest is of its payload: good for the ETag only when that payload
         # is what is served (not a message re-encoded from it).
-        served_as_stored = outcome.entry is not None and outcome.entry.payload is kept
-        digest = outcome.entry.digest if served_as_stored and outcome.entry else b""
+        stored = outcome.entry
+        digest = stored.digest if stored is not None and stored.payload is kept else b""
         self._validators(exchange, plan, kept, outcome.source.value, digest)
 
     def _stores_body(self, route: Route) -> bool:
