@@ -26,10 +26,13 @@ class TcpRelay:
         threading.Thread(target=self._accept, name="tcp-relay", daemon=True).start()
 
     def cut(self) -> None:
+        # Shut down, not closed: a pump may be inside recv or send on the socket, and a
+        # number closed under it could go to a file or socket opened meanwhile. Each
+        # connection's last pump closes its two sockets.
         with self._lock:
             self._cut = True
             for sock in self._open:
-                _close(sock)
+                _shut(sock)
             self._open.clear()
 
     def restore(self) -> None:
@@ -39,7 +42,8 @@ class TcpRelay:
     def close(self) -> None:
         self._closed = True
         self.cut()
-        _close(self._listener)
+        _shut(self._listener)
+        self._listener.close()
 
     def _accept(self) -> None:
         while not self._closed:
@@ -60,11 +64,32 @@ class TcpRelay:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
+            pair = _Pair(client, upstream)
             for source, sink, piece in ((client, upstream, 0), (upstream, client, self.piece)):
-                threading.Thread(target=_pump, args=(source, sink, piece), daemon=True).start()
+                pump = threading.Thread(target=_pump, args=(pair, source, sink, piece), daemon=True)
+                pump.start()
 
 
-def _pump(source: socket.socket, sink: socket.socket, piece: int) -> None:
+class _Pair:
+    """A relayed connection's two sockets, closed by the second of its pumps to end."""
+
+    def __init__(self, *sockets: socket.socket) -> None:
+        self.sockets = sockets
+        self._running = len(sockets)
+        self._lock = threading.Lock()
+
+    def pump_ended(self) -> None:
+        for sock in self.sockets:
+            _shut(sock)  # the other pump, if still in recv, wakes
+        with self._lock:
+            self._running -= 1
+            last = self._running == 0
+        if last:
+            for sock in self.sockets:
+                sock.close()
+
+
+def _pump(pair: _Pair, source: socket.socket, sink: socket.socket, piece: int) -> None:
     if piece:
         sink.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
@@ -78,11 +103,14 @@ def _pump(source: socket.socket, sink: socket.socket, piece: int) -> None:
     except OSError:
         pass
     finally:
-        _close(source)
-        _close(sink)
+        pair.pump_ended()
 
 
 def _close(sock: socket.socket) -> None:
+    _shut(sock)
+    sock.close()
+
+
+def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    sock.close()

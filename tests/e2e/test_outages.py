@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -148,7 +149,8 @@ class EventReader:
             "GET", "/v1/outages:watch", headers={"Accept": "text/event-stream", **headers}
         )
         self.response = self._context.__enter__()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         event_id, data = "", ""
@@ -172,6 +174,15 @@ class EventReader:
                 yield event_id, event
 
     def close(self) -> None:
+        # The reading thread is woken by a shutdown of the socket and has ended before the
+        # connection is closed. Closed under a thread inside OpenSSL's read, the socket's
+        # number goes free while OpenSSL goes on reading and writing it: whatever file is
+        # opened next gets the number, and a TLS alert written into it (a service's SQLite
+        # database was overwritten so, by this test).
+        tls = self.response.extensions["network_stream"].get_extra_info("socket")
+        socket.socket.shutdown(tls, socket.SHUT_RDWR)  # the socket's, not TLS's, shutdown
+        self._reader.join(timeout=10)
+        assert not self._reader.is_alive(), "the stream's reader did not end"
         self._context.__exit__(None, None, None)
 
 
