@@ -24,6 +24,12 @@ from tests.postgres import postgres_schema
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
+# Each of the suite's workers (`./dev test` runs pytest-xdist) picks the ports it hands to
+# processes from a slice of its own, and so do the processes it starts (tools.ports).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _WORKER = os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")
+    os.environ["PALMGRID_PORT_SLICE"] = f"{_WORKER}/{os.environ['PYTEST_XDIST_WORKER_COUNT']}"
+
 
 def _unique(prefix: str) -> str:
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"

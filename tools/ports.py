@@ -4,11 +4,14 @@ Asking the kernel for port 0 and handing the number on is racy: until the proces
 binds it, the kernel may give the same number to another `bind(("", 0))` or to an
 outgoing connection's source port, both of which come from the ephemeral range. So
 ports are picked below that range, where the kernel never hands out numbers on its
-own, and a number is never handed out twice by one process.
+own, and a number is never handed out twice by one process. Processes running side by
+side (the test suite's workers) each pick from a slice of their own:
+`PALMGRID_PORT_SLICE=<index>/<count>`, which their child processes inherit.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from pathlib import Path
@@ -36,12 +39,20 @@ def _bindable(host: str, port: int) -> bool:
     return True
 
 
+def _slice(low: int, high: int) -> tuple[int, int]:
+    """This process's part of [low, high): all of it unless PALMGRID_PORT_SLICE says."""
+    index, _, count = os.environ.get("PALMGRID_PORT_SLICE", "0/1").partition("/")
+    width = (high - low) // int(count)
+    start = low + int(index) * width
+    return start, start + width
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on now, outside the kernel's ephemeral range."""
-    high = _ephemeral_start()
-    if high - _LOWEST >= 1000:
+    low, high = _slice(_LOWEST, _ephemeral_start())
+    if high - low >= 1000:
         for _ in range(500):
-            port = _random.randrange(_LOWEST, high)
+            port = _random.randrange(low, high)
             if port not in _handed_out and _bindable(host, port):
                 _handed_out.add(port)
                 return port
