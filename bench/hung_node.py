@@ -147,12 +147,16 @@ def run_phase(
     with httpx.Client(base_url=url, verify=tls, timeout=10) as own:
         prober = Prober(own, token)
         prober.start()
-        if during is not None:
-            time.sleep(HANG_AFTER_SECONDS)
-            during()
-        (public, public_out), (private, private_out) = (run.result() for run in runs)
-        prober.done.set()
-        prober.join()
+        try:
+            if during is not None:
+                time.sleep(HANG_AFTER_SECONDS)
+                during()
+            (public, public_out), (private, private_out) = (run.result() for run in runs)
+        finally:
+            # Ended before its client closes: a TLS socket closed under a thread's read
+            # lets OpenSSL use the number after it is given to another file.
+            prober.done.set()
+            prober.join()
     return Phase(
         public,
         private,

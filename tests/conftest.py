@@ -25,10 +25,12 @@ from tests.postgres import postgres_schema
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 # Each of the suite's workers (`./dev test` runs pytest-xdist) picks the ports it hands to
-# processes from a slice of its own, and so do the processes it starts (tools.ports).
+# processes from a slice of its own (tools.ports). A worker that replaces a crashed one
+# gets the next number (gw4 of 4): it takes the slice of the one it replaces.
 if "PYTEST_XDIST_WORKER" in os.environ:
-    _WORKER = os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")
-    os.environ["PALMGRID_PORT_SLICE"] = f"{_WORKER}/{os.environ['PYTEST_XDIST_WORKER_COUNT']}"
+    _WORKERS = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    _WORKER = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")) % _WORKERS
+    os.environ["PALMGRID_PORT_SLICE"] = f"{_WORKER}/{_WORKERS}"
 
 
 def _unique(prefix: str) -> str:

@@ -1,7 +1,11 @@
 """A TCP relay between two real endpoints that a test can cut, as a network partition
 would: `cut()` drops every open connection and refuses new ones until `restore()`. With
 `piece`, what the target answers reaches the client in pieces of at most that many bytes,
-a millisecond apart, as a slow or fragmenting network delivers it."""
+a millisecond apart, as a slow or fragmenting network delivers it.
+
+No socket is closed while another thread may still use it (a number closed under a
+thread's recv or send could go to a file or socket opened meanwhile): sockets in use are
+shut down, which wakes their threads, and closed by the last thread to use them."""
 
 from __future__ import annotations
 
@@ -19,40 +23,39 @@ class TcpRelay:
         self.piece = piece
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self._open: set[socket.socket] = set()
+        self._pairs: set[_Pair] = set()
         self._lock = threading.Lock()
         self._cut = False
         self._closed = False
-        threading.Thread(target=self._accept, name="tcp-relay", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, name="tcp-relay", daemon=True)
+        self._acceptor.start()
 
     def cut(self) -> None:
-        # Shut down, not closed: a pump may be inside recv or send on the socket, and a
-        # number closed under it could go to a file or socket opened meanwhile. Each
-        # connection's last pump closes its two sockets.
         with self._lock:
             self._cut = True
-            for sock in self._open:
-                _shut(sock)
-            self._open.clear()
+            for pair in self._pairs:
+                pair.shut()
 
     def restore(self) -> None:
         with self._lock:
             self._cut = False
 
     def close(self) -> None:
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self.cut()
-        _shut(self._listener)
+        _shut(self._listener)  # wakes accept()
+        self._acceptor.join(timeout=10)
         self._listener.close()
 
     def _accept(self) -> None:
-        while not self._closed:
+        while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return
             with self._lock:
-                refused = self._cut or not self.target
+                refused = self._cut or self._closed or not self.target
             if refused:
                 _close(client)
                 continue
@@ -62,31 +65,47 @@ class TcpRelay:
             except OSError:
                 _close(client)
                 continue
+            pair = _Pair(self, client, upstream)
             with self._lock:
-                self._open.update((client, upstream))
-            pair = _Pair(client, upstream)
+                # Cut (or closed) while connecting: dropped, as the cut promises.
+                if self._cut or self._closed:
+                    _close(client)
+                    _close(upstream)
+                    continue
+                self._pairs.add(pair)
             for source, sink, piece in ((client, upstream, 0), (upstream, client, self.piece)):
                 pump = threading.Thread(target=_pump, args=(pair, source, sink, piece), daemon=True)
                 pump.start()
 
+    def _ended(self, pair: _Pair) -> None:
+        """`pair`'s last pump has ended: its sockets are closed under the relay's lock, so
+        a `cut()` never shuts down a number being closed."""
+        with self._lock:
+            self._pairs.discard(pair)
+            for sock in pair.sockets:
+                sock.close()
+
 
 class _Pair:
-    """A relayed connection's two sockets, closed by the second of its pumps to end."""
+    """A relayed connection's two sockets and the two pumps between them."""
 
-    def __init__(self, *sockets: socket.socket) -> None:
+    def __init__(self, relay: TcpRelay, *sockets: socket.socket) -> None:
+        self.relay = relay
         self.sockets = sockets
-        self._running = len(sockets)
+        self._running = 2
         self._lock = threading.Lock()
 
-    def pump_ended(self) -> None:
+    def shut(self) -> None:
         for sock in self.sockets:
-            _shut(sock)  # the other pump, if still in recv, wakes
+            _shut(sock)
+
+    def pump_ended(self) -> None:
+        self.shut()  # the other pump, if still in recv, wakes
         with self._lock:
             self._running -= 1
             last = self._running == 0
         if last:
-            for sock in self.sockets:
-                sock.close()
+            self.relay._ended(self)
 
 
 def _pump(pair: _Pair, source: socket.socket, sink: socket.socket, piece: int) -> None:

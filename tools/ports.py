@@ -6,7 +6,8 @@ outgoing connection's source port, both of which come from the ephemeral range. 
 ports are picked below that range, where the kernel never hands out numbers on its
 own, and a number is never handed out twice by one process. Processes running side by
 side (the test suite's workers) each pick from a slice of their own:
-`PALMGRID_PORT_SLICE=<index>/<count>`, which their child processes inherit.
+`PALMGRID_PORT_SLICE=<index>/<count>`. A slice under 1,000 ports falls back to the
+kernel's choice.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def _bindable(host: str, port: int) -> bool:
 
 def _slice(low: int, high: int) -> tuple[int, int]:
     """This process's part of [low, high): all of it unless PALMGRID_PORT_SLICE says."""
-    index, _, count = os.environ.get("PALMGRID_PORT_SLICE", "0/1").partition("/")
+    text = os.environ.get("PALMGRID_PORT_SLICE", "0/1")
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise ValueError(f"PALMGRID_PORT_SLICE={text!r}: want <index>/<count>, index < count")
     width = (high - low) // int(count)
     start = low + int(index) * width
     return start, start + width

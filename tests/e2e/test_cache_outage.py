@@ -120,12 +120,14 @@ def test_the_edge_keeps_serving_while_a_request_waits_on_a_hung_memcached(
     reader = threading.Thread(target=read_through_hung_cache)
     reader.start()
     latencies = []
-    while reader.is_alive():  # back to back, so one probe overlaps any stall of the loop
-        started = time.monotonic()
-        assert probe.keys()["keys"]
-        latencies.append(time.monotonic() - started)
-    reader.join()
-    probe.close()
+    try:
+        while reader.is_alive():  # back to back, so one probe overlaps any stall of the loop
+            started = time.monotonic()
+            assert probe.keys()["keys"]
+            latencies.append(time.monotonic() - started)
+    finally:
+        reader.join()  # before its client can be closed (tests/e2e/test_outages.py)
+        probe.close()
     assert waiting[0] >= 0.1, "the read did not wait on the hung node"
     # A blocked event loop would hold some probe for the whole Memcached timeout (100 ms).
     assert len(latencies) >= 2 and max(latencies) < 0.06, latencies

@@ -24,3 +24,10 @@ def test_a_slice_hands_out_ports_only_from_its_part_of_the_range(
 def test_without_a_slice_the_whole_range_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PALMGRID_PORT_SLICE", raising=False)
     assert ports._slice(10_000, 32_768) == (10_000, 32_768)
+
+
+@pytest.mark.parametrize("text", ["4/4", "0/0", "2", "abc", "-1/4", ""])
+def test_a_slice_that_is_not_one_says_so(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("PALMGRID_PORT_SLICE", text)
+    with pytest.raises(ValueError, match="PALMGRID_PORT_SLICE"):
+        ports.free_port()
