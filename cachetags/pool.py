@@ -192,7 +192,7 @@ class _Ring(HashClient):
         if client is not None:
             # Closing a broken connection pool must not hide the failure itself.
             with contextlib.suppress(Exception):
-                client.close()
+                _close_idle(client)
 
     def dead_servers(self) -> dict[Any, float]:
         with self._lock:
@@ -201,8 +201,26 @@ class _Ring(HashClient):
     def revive(self, server: Any) -> None:
         with self._lock:
             self._dead_clients.pop(server, None)
-            self.add_server(server)
+            before = self.clients.get(self._make_client_key(server))
+            self.add_server(server)  # a new pool of connections
+        if before is not None:
+            # What calls in flight at the failure gave back since.
+            with contextlib.suppress(Exception):
+                _close_idle(before)
         log.info("memcached node back in the ring", extra={"node": str(server)})
+
+
+def _close_idle(pooled: Any) -> None:
+    """Close the idle connections of a node's pool, not those other threads are using.
+
+    pymemcache's `PooledClient.close()` closes those too: a socket closed under a thread
+    waiting in poll or recv on it frees its number, which the next socket or file opened
+    takes, and that thread then reads it (another connection's bytes). A connection in
+    use fails or ends in its own thread and is closed at the node's revival, which gives
+    it a new pool, once given back."""
+    connections = pooled.client_pool
+    for _ in range(len(connections.free)):
+        connections.destroy(connections.get())
 
 
 class CachePool:

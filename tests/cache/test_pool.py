@@ -116,6 +116,28 @@ def test_a_hung_node_costs_one_timeout_then_is_dead(node: memcached.MemcachedPro
     assert rest < 0.02
 
 
+def test_a_failed_node_closes_its_idle_connections_not_one_in_use(
+    node: memcached.MemcachedProcess,
+) -> None:
+    with CachePool([node.address], FAST) as p:
+        p.set("k", b"v", 10, wait=True)
+        pooled = next(iter(p._ring.clients.values()))
+        in_use = pooled.client_pool.get()  # as another thread's call holds it
+        assert p.get("k") == b"v"  # a second connection, idle once the call is done
+        (idle,) = pooled.client_pool.free
+        assert in_use.sock is not None and idle.sock is not None
+        p._ring.node_failed(pooled.server, ConnectionResetError("reset"))
+        assert p.live_servers() == []
+        assert idle.sock is None
+        # Still open: a number closed under a thread's recv would go to the next socket.
+        assert in_use.sock is not None and in_use.sock.fileno() >= 0
+        pooled.client_pool.release(in_use)  # the call ends
+        wait_until(lambda: p.live_servers() == [node.address])
+        assert p.get("k") is None  # flushed on return, over a new pool
+        assert next(iter(p._ring.clients.values())) is not pooled
+        assert in_use.sock is None  # given back, then closed at the revival
+
+
 def test_a_node_that_comes_back_is_flushed_before_it_takes_keys_again(
     node: memcached.MemcachedProcess,
 ) -> None:
