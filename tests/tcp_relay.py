@@ -13,6 +13,7 @@ import contextlib
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 
 class TcpRelay:
@@ -65,7 +66,7 @@ class TcpRelay:
             except OSError:
                 _close(client)
                 continue
-            pair = _Pair(self, client, upstream)
+            pair = _Pair((client, upstream))
             with self._lock:
                 # Cut (or closed) while connecting: dropped, as the cut promises.
                 if self._cut or self._closed:
@@ -74,55 +75,45 @@ class TcpRelay:
                     continue
                 self._pairs.add(pair)
             for source, sink, piece in ((client, upstream, 0), (upstream, client, self.piece)):
-                pump = threading.Thread(target=_pump, args=(pair, source, sink, piece), daemon=True)
+                pump = threading.Thread(
+                    target=self._pump, args=(pair, source, sink, piece), daemon=True
+                )
                 pump.start()
 
-    def _ended(self, pair: _Pair) -> None:
-        """`pair`'s last pump has ended: its sockets are closed under the relay's lock, so
-        a `cut()` never shuts down a number being closed."""
-        with self._lock:
-            self._pairs.discard(pair)
-            for sock in pair.sockets:
-                sock.close()
+    def _pump(self, pair: _Pair, source: socket.socket, sink: socket.socket, piece: int) -> None:
+        if piece:
+            sink.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while data := source.recv(65536):
+                if not piece:
+                    sink.sendall(data)
+                    continue
+                for start in range(0, len(data), piece):
+                    sink.sendall(data[start : start + piece])
+                    time.sleep(0.001)
+        except OSError:
+            pass
+        finally:
+            pair.shut()  # the other pump, if still in recv, wakes
+            # The last pump closes the sockets, under the lock a `cut()` shuts them under.
+            with self._lock:
+                pair.running -= 1
+                if pair.running == 0:
+                    self._pairs.discard(pair)
+                    for sock in pair.sockets:
+                        sock.close()
 
 
+@dataclass(eq=False)
 class _Pair:
-    """A relayed connection's two sockets and the two pumps between them."""
+    """A relayed connection's two sockets, and how many of its pumps still run."""
 
-    def __init__(self, relay: TcpRelay, *sockets: socket.socket) -> None:
-        self.relay = relay
-        self.sockets = sockets
-        self._running = 2
-        self._lock = threading.Lock()
+    sockets: tuple[socket.socket, socket.socket]
+    running: int = 2
 
     def shut(self) -> None:
         for sock in self.sockets:
             _shut(sock)
-
-    def pump_ended(self) -> None:
-        self.shut()  # the other pump, if still in recv, wakes
-        with self._lock:
-            self._running -= 1
-            last = self._running == 0
-        if last:
-            self.relay._ended(self)
-
-
-def _pump(pair: _Pair, source: socket.socket, sink: socket.socket, piece: int) -> None:
-    if piece:
-        sink.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        while data := source.recv(65536):
-            if not piece:
-                sink.sendall(data)
-                continue
-            for start in range(0, len(data), piece):
-                sink.sendall(data[start : start + piece])
-                time.sleep(0.001)
-    except OSError:
-        pass
-    finally:
-        pair.pump_ended()
 
 
 def _close(sock: socket.socket) -> None:
