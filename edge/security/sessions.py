@@ -19,6 +19,7 @@ the call changed (see edge.security.revocations).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -181,6 +182,11 @@ class AccountSessions:
         self.policy = policy or SessionPolicy()
         self.clock = clock
         self.account_calls = 0
+        # Checks on their way, by token: the requests of a session whose held record ran
+        # out together (a burst, an app opening several screens) wait for one account
+        # call instead of each making its own. The answer is the session's whichever
+        # address asked, as a held record is.
+        self._checking: dict[str, asyncio.Future[tuple[float, AccountAnswer]]] = {}
 
     async def authenticate(
         self, token: str, client_ip: str, request_id: str, *, also: Prefetch | None = None
@@ -200,6 +206,25 @@ class AccountSessions:
                 checked = _held_answer(record.payload)
                 if not self.local.stale(checked.names, record.checked_at):
                     return Session(token, checked, batch)
+        check = self._checking.get(token)
+        if check is None:
+            check = self._checking[token] = asyncio.ensure_future(
+                self._check(token, client_ip, request_id)
+            )
+            check.add_done_callback(functools.partial(self._checked, token))
+        # Shielded: a caller that goes away does not cancel the check the others wait on.
+        checked_at, fresh = await asyncio.shield(check)
+        if self.local.stale(fresh.names, checked_at):
+            # Revoked while the shared check was on its way (it may have been asked
+            # before the revocation): this request asks for itself.
+            checked_at, fresh = await self._check(token, client_ip, request_id)
+        return Session(token, fresh)
+
+    async def _check(
+        self, token: str, client_ip: str, request_id: str
+    ) -> tuple[float, AccountAnswer]:
+        """Ask the account service, and keep a usable answer in the session cache; when
+        the answer was worked out, and the answer."""
         checked_at = self.clock()
         answer = await self._ask_account(token, client_ip, request_id)
         fresh = AccountAnswer.of(answer)
@@ -209,7 +234,13 @@ class AccountSessions:
                 user = answer.principal.user
                 record = SessionRecord(user, answer.SerializeToString(), checked_at, valid_until)
                 await self.cache.astore(token, record)
-        return Session(token, fresh)
+        return checked_at, fresh
+
+    def _checked(self, token: str, check: asyncio.Future[Any]) -> None:
+        if self._checking.get(token) is check:
+            del self._checking[token]
+        if not check.cancelled():
+            check.exception()  # retrieved: every caller may have gone before it ended
 
     async def _prefetch(self, token: str, also: Prefetch | None) -> Batch | None:
         assert self.cache is not None

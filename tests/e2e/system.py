@@ -75,11 +75,16 @@ ROUTED = {
 
 
 class CountingServicer:
-    """A real servicer whose calls are counted per method, as seen by the service."""
+    """A real servicer whose calls are counted per method, as seen by the service; a
+    method with an event in `holds` waits for it to be set (at most `HOLD_SECONDS`)
+    before it runs, so a test can keep calls on their way."""
 
-    def __init__(self, inner: object, counts: Counter[str]) -> None:
+    def __init__(
+        self, inner: object, counts: Counter[str], holds: dict[str, threading.Event]
+    ) -> None:
         self._inner = inner
         self._counts = counts
+        self._holds = holds
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._inner, name)
@@ -88,15 +93,25 @@ class CountingServicer:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self._counts[name] += 1
+            hold = self._holds.get(name)
+            if hold is not None:
+                hold.wait(HOLD_SECONDS)
             return target(*args, **kwargs)
 
         return counted
 
 
-def counting(spec: ServiceSpec, counts: Counter[str]) -> ServiceSpec:
+HOLD_SECONDS = 10.0
+
+
+def counting(
+    spec: ServiceSpec, counts: Counter[str], holds: dict[str, threading.Event] | None = None
+) -> ServiceSpec:
+    held = holds if holds is not None else {}
+
     def registrations(runtime: Runtime) -> list[Registration]:
         return [
-            Registration(r.full_name, CountingServicer(r.servicer, counts), r.add_to_server)
+            Registration(r.full_name, CountingServicer(r.servicer, counts, held), r.add_to_server)
             for r in spec.registrations(runtime)
         ]
 
@@ -160,6 +175,8 @@ class System:
     sandbox: Sandbox
     billing_calls: Counter[str] = field(default_factory=Counter)
     account_calls: Counter[str] = field(default_factory=Counter)
+    # Account methods whose calls wait for the event (see CountingServicer).
+    account_holds: dict[str, threading.Event] = field(default_factory=dict)
     security: SecuritySettings | None = None
     upstreams: dict[str, str] = field(default_factory=dict)
 
@@ -292,6 +309,7 @@ def _launch(
     prepare_data_dir(data_dir)
     billing_calls: Counter[str] = Counter()
     account_calls: Counter[str] = Counter()
+    account_holds: dict[str, threading.Event] = {}
     services: dict[str, Service] = {}
     # Services bump cache tags in the edge's Memcached (billing's data, account's scopes).
     node = memcached.start(memory_mb=32)
@@ -324,7 +342,7 @@ def _launch(
         data_dir, billing_target=services["billing"].target, **settings_overrides
     )
     services["account"] = start_account(
-        settings, account_address, account_calls, account_config or FAST_ARGON2
+        settings, account_address, account_calls, account_config or FAST_ARGON2, account_holds
     )
 
     # The outbox asks account for recipients; nothing delivers from it here (no worker),
@@ -383,16 +401,21 @@ def _launch(
         sandbox,
         billing_calls,
         account_calls,
+        account_holds,
         security=security,
         upstreams=upstreams,
     )
 
 
 def start_account(
-    settings: Settings, address: str, calls: Counter[str], config: AccountConfig = FAST_ARGON2
+    settings: Settings,
+    address: str,
+    calls: Counter[str],
+    config: AccountConfig = FAST_ARGON2,
+    holds: dict[str, threading.Event] | None = None,
 ) -> Service:
     """The account service (which keeps the audit log) on `address`."""
-    spec = counting(account_spec(config=config), calls)
+    spec = counting(account_spec(config=config), calls, holds)
     server, port, runtime = build_server(spec, settings, address=address)
     server.start()
     return Service("account", server, port, runtime)

@@ -4,8 +4,10 @@ assertions are renewed before they expire; identities sent from outside are igno
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -73,6 +75,67 @@ def test_a_new_login_displaces_the_old_session_on_the_next_request(
         first.me()
     assert refused.value.reason == "SESSION_DISPLACED"
     assert second.me()["username"] == username
+
+
+def test_requests_of_a_session_arriving_together_share_one_account_check(
+    system: System, client_for: ClientFactory
+) -> None:
+    """Requests whose session record the edge does not hold (a new login, or a record
+    that ran out) wait for one check with the account service, not one each: a burst
+    of one session must not queue writes at the account service."""
+    username = fresh_username()
+    first = client_for()
+    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    first.login(username, PASSWORD, captcha_answer=CAPTCHA)
+    token = first.token
+    assert token is not None
+    time.sleep(SKEW)
+    clients = [as_token(client_for, token) for _ in range(6)]
+    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    before = authentications(system)
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = [pool.submit(client.me) for client in clients]
+            deadline = time.monotonic() + 5
+            while authentications(system) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)  # the other requests reach the edge while the check is held
+            asked = authentications(system) - before
+            hold.set()
+            names = [answer.result(timeout=10)["username"] for answer in answers]
+    finally:
+        hold.set()
+        del system.account_holds["AuthenticateSession"]
+    assert names == [username] * len(clients)
+    assert asked == 1
+    assert authentications(system) == before + 1
+
+
+def test_a_revocation_during_a_shared_check_makes_its_requests_ask_again(
+    system: System, client_for: ClientFactory
+) -> None:
+    """A check that was on its way when a revocation arrived may have been answered
+    before it: the requests that waited for it ask the account service again."""
+    username = fresh_username()
+    first = client_for()
+    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    first.login(username, PASSWORD, captcha_answer=CAPTCHA)
+    time.sleep(SKEW)
+    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    before = authentications(system)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(first.me)
+            deadline = time.monotonic() + 5
+            while authentications(system) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            system.secure.sessions.local.reset()  # as when the revocation feed reconnects
+            hold.set()
+            assert answer.result(timeout=10)["username"] == username
+    finally:
+        hold.set()
+        del system.account_holds["AuthenticateSession"]
+    assert authentications(system) == before + 2
 
 
 @pytest.fixture
