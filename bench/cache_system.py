@@ -44,6 +44,12 @@ class Running:
     stop: Callable[[], None]
 
 
+def backend_cpus() -> set[int] | None:
+    """Where what the edge calls runs (services, Memcached, upstreams) and wrk: CPU 1,
+    leaving CPU 0 to the edge; None (anywhere) on a single core."""
+    return {1} if (os.cpu_count() or 1) >= 2 else None
+
+
 def _service(name: str, env: dict[str, str], cpus: set[int] | None, port: int) -> Child:
     child = Child(
         [sys.executable, "-m", f"servers.{name}"],
@@ -60,9 +66,11 @@ def start(database_url: str, data_dir: Path) -> Running:
     edge."""
     ensure_dev_pki(data_dir / "tls")
     ensure_key_pair(data_dir / "identity", "dev")
-    two_cpus = (os.cpu_count() or 1) >= 2
     account_port, billing_port, care_port = free_port(), free_port(), free_port()
-    node = memcached.start(memory_mb=1024)
+    # The edge gets CPU 0 to itself; Memcached and the services share CPU 1 with wrk (as
+    # the bare transcoder's and grpc-gateway's upstreams do).
+    services = backend_cpus()
+    node = memcached.start(memory_mb=1024, cpus=services)
     env = {
         **os.environ,
         "PALMGRID_PROFILE": "dev",
@@ -83,8 +91,6 @@ def start(database_url: str, data_dir: Path) -> Running:
         "PALMGRID_ACCOUNT_ARGON2_PARALLELISM": "1",
         "PALMGRID_MEMCACHED_SERVERS": node.address,
     }
-    # The edge gets CPU 0 to itself; the services share CPU 1 with wrk.
-    services = {1} if two_cpus else None
     children = [
         _service("billing", env, services, billing_port),
         _service("account", env, services, account_port),
@@ -193,6 +199,5 @@ def asgi_floor(data_dir: Path, body: bytes) -> Iterator[str]:
 
 def load_url(url: str, seconds: float, connections: int) -> LoadResult:
     """wrk on CPU 1 against `url`: one second of warm-up, then the measured run."""
-    load_cpus = {1} if (os.cpu_count() or 1) >= 2 else None
-    run_wrk(url, seconds=1, connections=connections, cpus=load_cpus)  # warm-up
-    return run_wrk(url, seconds=seconds, connections=connections, cpus=load_cpus)
+    run_wrk(url, seconds=1, connections=connections, cpus=backend_cpus())  # warm-up
+    return run_wrk(url, seconds=seconds, connections=connections, cpus=backend_cpus())

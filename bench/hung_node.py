@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import httpx
 
 from bench.billing_scale import FIRST_ID
-from bench.cache_system import Child, Running, start_edge
+from bench.cache_system import Child, Running, backend_cpus, start_edge
 from bench.load import LoadResult
 from bench.wrk_scripts import PendingLoad, cache_answers, paths_script, sequential_script
 from cachetags import AsyncCachePool, EntryStore, PoolOptions
@@ -168,7 +168,7 @@ def run_phase(
 
 
 def measure_hung_node(running: Running, seconds: float, connections: int) -> HungNode:
-    spare = memcached.start(memory_mb=256)
+    spare = memcached.start(memory_mb=256, cpus=backend_cpus())
     nodes = [running.memcached, spare]
     env = {**running.env, "PALMGRID_MEMCACHED_SERVERS": ",".join(n.address for n in nodes)}
     edge: Child | None = None

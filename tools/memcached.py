@@ -96,16 +96,25 @@ def _state(pid: int) -> str:
 
 
 def start(
-    port: int | None = None, host: str = "127.0.0.1", memory_mb: int = 64
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    memory_mb: int = 64,
+    cpus: set[int] | None = None,
 ) -> MemcachedProcess:
-    """Start memcached on host:port (a free port when None) and wait until it listens."""
+    """Start memcached on host:port (a free port when None) and wait until it listens;
+    on `cpus` only when given (benchmarks keep it off the core they measure)."""
     binary = ensure_installed()
     port = port or free_port(host)
     # -U 0: no UDP; -t 1: one thread is plenty on a 2-core machine shared with everything else.
     args = [binary, "-l", host, "-p", str(port), "-U", "0", "-t", "1", "-m", str(memory_mb)]
     if os.geteuid() == 0:
         args += ["-u", "root"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     try:
         wait_for_port(host, port)
     except TimeoutError:
