@@ -14,6 +14,7 @@ import grpc
 import uvicorn
 
 from edge.app import Edge
+from edge.httpwrites import CoalescingHttpToolsProtocol
 
 __all__ = ["DrainingServer", "TlsFiles", "dev_tls_dir", "make_server", "upstream_credentials"]
 
@@ -104,7 +105,8 @@ def make_server(
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a response's header and body writes sent as one (edge.httpwrites).
+        http=CoalescingHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         server_header=False,

@@ -1,0 +1,76 @@
+"""uvicorn's httptools protocol, with the writes of one turn of the event loop sent as one.
+
+uvicorn writes a response in two pieces, the status line with the headers and then the
+body, and uvloop's TLS transport encrypts and sends each write at once: two TLS records
+and two `send` system calls per response, where one of each carries the same bytes (a
+cached answer is a few kilobytes, well inside one record). `CoalescingWrites` holds what
+is written during a turn of the loop and hands it to the transport as one write at the
+end of the turn. uvicorn has no setting for this and uvloop's transport no buffering
+of its own, so it is done here, in front of the transport the protocol writes to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["CoalescingHttpToolsProtocol", "CoalescingWrites"]
+
+
+class CoalescingWrites:
+    """A transport whose writes of one loop turn reach the real transport as one write.
+
+    Everything the connection does goes through it, so writes keep their order with
+    each other and with closing: `close` and `write_eof` send what is held first;
+    `abort` drops it, as the transport drops its own buffer. Other attributes are the
+    transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._held:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._held.append(bytes(data) if not isinstance(data, bytes) else data)
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def flush(self) -> None:
+        """Hand what is held to the transport (a closing transport drops it, as it would
+        a write of its own)."""
+        if not self._held:
+            return
+        held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held.clear()
+        if not self.transport.is_closing():
+            self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self.transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol over `CoalescingWrites`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingWrites(transport))  # type: ignore[arg-type]
