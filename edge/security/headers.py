@@ -32,6 +32,13 @@ _FIXED = (
 )
 
 
+def _varies_on_authorization(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a `Vary` header already names Authorization (the cache stage's do)."""
+    return any(
+        name.lower() == b"vary" and b"authorization" in value.lower() for name, value in headers
+    )
+
+
 class SecurityHeaders:
     def __init__(
         self,
@@ -65,7 +72,7 @@ class SecurityHeaders:
                     headers.append((b"strict-transport-security", self.hsts))
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
-                if credentialed:
+                if credentialed and not _varies_on_authorization(headers):
                     headers.append((b"vary", b"Authorization"))
                 message = {**message, "headers": headers}
             await send(message)
