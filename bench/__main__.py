@@ -14,6 +14,7 @@ BENCHMARKS = {
     "edge-cache": "bench.edge_cache",
     "edge-stages": "bench.edge_stages",
     "edge-instructions": "bench.edge_instructions",
+    "edge-against": "bench.edge_against",
     "prewarm": "bench.prewarm",
     "outage-servers": "bench.outage_servers",
     "expansion-reminders": "bench.expansion_reminders",

@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.billing_scale import drop_database, fresh_database, generate
+from bench.processes import ROOT, revision_tree, tree_env
 from servers.runtime.migrations import migrate
 
-ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS = 200
 _SUMMARY = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.M)
 
@@ -45,11 +45,8 @@ def loop_thread_instructions(tree: Path, url: str, requests: int, out_dir: Path)
     """Instructions callgrind counts on the main thread of bench.edge_stages (imported
     from `tree`) doing `requests` warm hits after its warm-up."""
     out = out_dir / f"callgrind.{tree.name}.{requests}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "generated")]),
-        "PYTHONHASHSEED": "0",  # the same hashing, and so the same work, in every run
-    }
+    # The same hashing, and so the same work, in every run.
+    env = tree_env({**os.environ, "PYTHONHASHSEED": "0"}, tree)
     argv = [
         "valgrind", "--tool=callgrind", "--separate-threads=yes",
         f"--callgrind-out-file={out}", sys.executable, "-m", "bench.edge_stages",
@@ -73,19 +70,6 @@ def per_hit(tree: Path, url: str, requests: int, out_dir: Path) -> float:
     return (with_hits - warm_up_only) / requests
 
 
-def _revision_tree(revision: str, parent: Path) -> Path:
-    """A checkout of `revision` whose edge is measured by this tree's driver (an older
-    bench.edge_stages may lack `--untimed`)."""
-    tree = parent / "against"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision],
-        check=True,
-        capture_output=True,
-    )
-    shutil.copy(ROOT / "bench" / "edge_stages.py", tree / "bench" / "edge_stages.py")
-    return tree
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.edge_instructions", description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
@@ -96,7 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = f"palmgrid_bench_edge_instructions_{os.getpid()}"
     url, _ = fresh_database(name, reuse=False)
-    against: Path | None = None
     try:
         migrate("billing", url)
         generate(url, CUSTOMERS, datetime.now(UTC), lambda _line: None)
@@ -104,15 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             work = Path(scratch)
             figures = {"this tree": per_hit(ROOT, url, args.requests, work)}
             if args.against:
-                against = _revision_tree(args.against, work)
-                figures[args.against] = per_hit(against, url, args.requests, work)
+                with revision_tree(args.against, work) as against:
+                    # Measured by this tree's driver (an older one may lack `--untimed`).
+                    shutil.copy(ROOT / "bench" / "edge_stages.py", against / "bench")
+                    figures[args.against] = per_hit(against, url, args.requests, work)
     finally:
-        if against is not None:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(against)],
-                check=False,
-                capture_output=True,
-            )
         drop_database(name)
     print(f"instructions per warm staff hit on the event loop's thread ({args.requests:,} hits)")
     for label, figure in figures.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.load import free_port, wait_listening
 
-__all__ = ["BASELINE_PATH", "ROOT", "Child", "before_upstream"]
+__all__ = ["BASELINE_PATH", "ROOT", "Child", "before_upstream", "revision_tree", "tree_env"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_PATH = "/v1/customers/3100000001/monthlyUsage"  # what bench.upstream answers
@@ -22,12 +22,17 @@ class Child:
     """A child process pinned to some CPUs, its output in a log file."""
 
     def __init__(
-        self, argv: Sequence[str], env: dict[str, str], cpus: set[int] | None, log_file: Path
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        cpus: set[int] | None,
+        log_file: Path,
+        cwd: Path = ROOT,
     ) -> None:
         self._log = log_file.open("wb")
         self.proc = subprocess.Popen(
             list(argv),
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -71,3 +76,28 @@ def before_upstream(
             proxy.stop()
     finally:
         upstream.stop()
+
+
+@contextmanager
+def revision_tree(revision: str, parent: Path) -> Iterator[Path]:
+    """A checkout of `revision`: a temporary git worktree under `parent`, removed after."""
+    tree = parent / "against"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+            check=False,
+            capture_output=True,
+        )
+
+
+def tree_env(env: dict[str, str], tree: Path) -> dict[str, str]:
+    """`env` for a Python child that imports `tree`'s code (run it with `cwd=tree`: the
+    working directory comes first on `python -m`'s path)."""
+    return {**env, "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "generated")])}

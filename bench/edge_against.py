@@ -1,0 +1,131 @@
+"""Warm staff hits through this tree's secure edge and another revision's, side by side.
+
+    python -m bench edge-against [--against REV] [--rounds 5] [--seconds 5]
+
+The system of bench.edge_cache (account, billing on a fresh PostgreSQL database, care and
+Memcached, all on CPU 1 with wrk) is started once. Two secure edges serve it over HTTPS,
+both up at once on CPU 0: this tree's and `REV`'s (a temporary git worktree; by default
+`HEAD~1`). wrk then loads one and the other in alternating rounds, the order turning
+each round, with the same cached 24-month `monthlyUsage` reads at 32 connections.
+
+Each round prints requests/s, p99 and the edge's CPU time per request (user and system,
+from /proc); the run ends with the medians and this tree's ratio to `REV`. This host's
+speed drifts by a third within minutes, so two edges measured in separate runs cannot be
+compared; rounds that alternate within one run can, and CPU per request moves less with
+the host than requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.billing_scale import drop_database, fresh_database, generate
+from bench.cache_system import Running, serve_arguments, start
+from bench.load import cpu_seconds, free_port, wait_listening
+from bench.processes import ROOT, Child, revision_tree, tree_env
+from bench.wrk_scripts import cache_answers, load, sequential_script
+from servers.runtime.migrations import migrate
+
+CUSTOMERS = 1000
+CONNECTIONS = 32
+
+
+def start_edge_of(tree: Path, running: Running, label: str) -> tuple[Child, str]:
+    """The secure edge of `tree` (as `python -m edge serve` runs it) on CPU 0."""
+    port = free_port()
+    argv = [sys.executable, "-m", "edge", *serve_arguments(running.upstreams, running.data_dir)]
+    argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
+    two_cpus = (os.cpu_count() or 1) >= 2
+    env = tree_env(running.env, tree)
+    log_file = running.data_dir / f"edge-{label}.log"
+    edge = Child(argv, env, {0} if two_cpus else None, log_file, cwd=tree)
+    wait_listening(port, edge.proc)
+    return edge, f"https://127.0.0.1:{port}"
+
+
+def measure(
+    running: Running, trees: dict[str, Path], rounds: int, seconds: float
+) -> dict[str, list[tuple[float, float, float]]]:
+    """Per edge, per round: requests/s, p99 ms and CPU µs per request."""
+    script = sequential_script(running.token, 1, CUSTOMERS)
+    edges = {label: start_edge_of(tree, running, label) for label, tree in trees.items()}
+    try:
+        for _, url in edges.values():
+            load(url, script, 4, CONNECTIONS)  # the first fills the cache for both
+            load(url, script, 2, CONNECTIONS)
+        figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label in edges}
+        order = list(edges)
+        for i in range(rounds):
+            for label in order if i % 2 == 0 else reversed(order):
+                child, url = edges[label]
+                before = cpu_seconds(child.proc.pid)
+                result, out = load(url, script, seconds, CONNECTIONS)
+                cpu = cpu_seconds(child.proc.pid) - before
+                if set(cache_answers(out)) != {"HIT"} or result.errors:
+                    raise RuntimeError(f"{label}: not every answer was a hit:\n{out}")
+                per_request = cpu / max(result.requests, 1) * 1e6
+                figures[label].append((result.rps, result.p99_ms, per_request))
+                print(
+                    f"round {i + 1}, {label:<12} {result.rps:>8.0f} req/s  "
+                    f"p99 {result.p99_ms:>6.1f} ms  CPU {per_request:>6.0f} µs/request",
+                    flush=True,
+                )
+        return figures
+    finally:
+        for child, _ in edges.values():
+            child.stop()
+
+
+def report(figures: dict[str, list[tuple[float, float, float]]], against: str) -> None:
+    medians = {
+        label: (
+            statistics.median(r[0] for r in rows),
+            statistics.median(r[2] for r in rows),
+        )
+        for label, rows in figures.items()
+    }
+    print(f"medians of {len(figures['this tree'])} alternating rounds")
+    for label, (rps, cpu) in medians.items():
+        print(f"  {label:<12} {rps:>8.0f} req/s  CPU {cpu:>6.0f} µs/request")
+    (rps, cpu), (rps_then, cpu_then) = medians["this tree"], medians[against]
+    print(
+        f"this tree / {against}: requests/s {rps / rps_then:.2f}x, "
+        f"CPU per request {cpu / cpu_then:.2f}x"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.edge_against", description=__doc__)
+    parser.add_argument("--against", metavar="REV", default="HEAD~1")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5)
+    args = parser.parse_args(argv)
+    name = f"palmgrid_bench_edge_against_{os.getpid()}"
+    url, _ = fresh_database(name, reuse=False)
+    try:
+        migrate("billing", url)
+        generate(url, CUSTOMERS, datetime.now(UTC), lambda _line: None)
+        with tempfile.TemporaryDirectory(prefix="palmgrid-bench-against-") as scratch:
+            work = Path(scratch)
+            with revision_tree(args.against, work) as against:
+                running = start(url, work)
+                try:
+                    trees = {"this tree": ROOT, args.against: against}
+                    figures = measure(running, trees, args.rounds, args.seconds)
+                finally:
+                    running.stop()
+    finally:
+        drop_database(name)
+    report(figures, args.against)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
