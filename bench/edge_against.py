@@ -4,9 +4,10 @@
 
 The system of bench.edge_cache (account, billing on a fresh PostgreSQL database, care and
 Memcached, all on CPU 1 with wrk) is started once. Two secure edges serve it over HTTPS,
-both up at once on CPU 0: this tree's and `REV`'s (a temporary git worktree; by default
-`HEAD~1`). wrk then loads one and the other in alternating rounds, the order turning
-each round, with the same cached 24-month `monthlyUsage` reads at 32 connections.
+both up at once on CPU 0: this tree's (with what is not committed yet) and `REV`'s (a
+temporary git worktree; by default `HEAD`). wrk then loads one and the other in
+alternating rounds, the order turning each round, with the same cached 24-month
+`monthlyUsage` reads at 32 connections.
 
 Each round prints requests/s, p99 and the edge's CPU time per request (user and system,
 from /proc); the run ends with the medians and this tree's ratio to `REV`. This host's
@@ -103,7 +104,7 @@ def report(figures: dict[str, list[tuple[float, float, float]]], against: str) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.edge_against", description=__doc__)
-    parser.add_argument("--against", metavar="REV", default="HEAD~1")
+    parser.add_argument("--against", metavar="REV", default="HEAD")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5)
     args = parser.parse_args(argv)

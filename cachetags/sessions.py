@@ -168,13 +168,31 @@ class SessionCache(SessionRevocations):
                 mark = yield from steps.get(mark_key(record.user))
         except CacheUnavailable:
             return None
+        return record if self._stands(record.checked_at, mark) else None
+
+    async def aunrevoked(self, user: str, checked_at: float) -> bool:
+        """Whether an account check of the user made at `checked_at` may still be used,
+        by the rule records follow (the user's mark read now); False when the cache
+        cannot say."""
+        return await steps.run_async(self.pool, self.unrevoked_steps(user, checked_at))
+
+    def unrevoked_steps(self, user: str, checked_at: float) -> Steps[bool]:
+        try:
+            mark = yield from steps.get(mark_key(user))
+        except CacheUnavailable:
+            return False
+        return self._stands(checked_at, mark)
+
+    def _stands(self, checked_at: float, mark: bytes | None) -> bool:
+        """The rule: a check stands while the user's mark exists and predates it by more
+        than the skew."""
         if mark is None:
-            return None
+            return False
         try:
             revoked_at = float(mark)
         except ValueError:
-            return None
-        return record if record.checked_at > revoked_at + self.skew else None
+            return False
+        return checked_at > revoked_at + self.skew
 
     def store_steps(self, token: str, record: SessionRecord) -> Steps[None]:
         key = _record_key(token)

@@ -16,7 +16,11 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["CoalescingHttpToolsProtocol", "CoalescingWrites"]
+__all__ = ["HOLD_AT_MOST", "CoalescingHttpToolsProtocol", "CoalescingWrites"]
+
+# Bytes held before they are written at once: a cached answer and its head fit well
+# inside (a TLS record carries up to 16 KiB).
+HOLD_AT_MOST = 64 * 1024
 
 
 class CoalescingWrites:
@@ -31,6 +35,7 @@ class CoalescingWrites:
     def __init__(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         self._held: list[bytes] = []
+        self._held_size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -38,6 +43,11 @@ class CoalescingWrites:
         if not self._held:
             asyncio.get_running_loop().call_soon(self.flush)
         self._held.append(bytes(data) if not isinstance(data, bytes) else data)
+        self._held_size += len(data)
+        if self._held_size >= HOLD_AT_MOST:
+            # Past a few TLS records nothing is saved by waiting, and the transport's
+            # write buffer limits (which pause a streaming sender) must see the bytes.
+            self.flush()
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -50,6 +60,7 @@ class CoalescingWrites:
             return
         held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
         self._held.clear()
+        self._held_size = 0
         if not self.transport.is_closing():
             self.transport.write(held)
 
@@ -63,6 +74,7 @@ class CoalescingWrites:
 
     def abort(self) -> None:
         self._held.clear()
+        self._held_size = 0
         self.transport.abort()
 
     def __getattr__(self, name: str) -> Any:
@@ -74,3 +86,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingWrites(transport))  # type: ignore[arg-type]
+
+    def eof_received(self) -> None:
+        # The peer is done sending; the transport stops taking writes after this
+        # returns, and must have what was written before.
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().eof_received()

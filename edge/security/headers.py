@@ -35,7 +35,9 @@ _FIXED = (
 def _varies_on_authorization(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether a `Vary` header already names Authorization (the cache stage's do)."""
     return any(
-        name.lower() == b"vary" and b"authorization" in value.lower() for name, value in headers
+        name.lower() == b"vary"
+        and any(part.strip().lower() == b"authorization" for part in value.split(b","))
+        for name, value in headers
     )
 
 

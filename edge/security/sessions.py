@@ -206,19 +206,47 @@ class AccountSessions:
                 checked = _held_answer(record.payload)
                 if not self.local.stale(checked.names, record.checked_at):
                     return Session(token, checked, batch)
+        return Session(token, await self._checked_answer(token, client_ip, request_id))
+
+    async def _checked_answer(self, token: str, client_ip: str, request_id: str) -> AccountAnswer:
+        """The account service's answer for the token, from the check already on its way
+        when nothing says a revocation overtook it, else from one that starts now."""
+        running = self._checking.get(token)
+        joined = running is not None and not running.done()
+        checked_at, fresh = await self._shared_check(token, client_ip, request_id)
+        if not joined and not self.local.stale(fresh.names, checked_at):
+            return fresh  # this request's own check
+        # A check started before this request arrived may predate a logout anywhere:
+        # it is used only if the user's revocation mark, read now, is older (the rule
+        # session records follow). Otherwise a check that starts now, which every
+        # request waiting here shares: it started after all of them arrived.
+        if not self.local.stale(fresh.names, checked_at) and await self._unrevoked(
+            fresh, checked_at
+        ):
+            return fresh
+        _, fresh = await self._shared_check(token, client_ip, request_id)
+        return fresh
+
+    async def _shared_check(
+        self, token: str, client_ip: str, request_id: str
+    ) -> tuple[float, AccountAnswer]:
+        """The check of the token on its way, or a new one (run as part of the request
+        that starts it: its request id and trace)."""
         check = self._checking.get(token)
-        if check is None:
+        if check is None or check.done():
             check = self._checking[token] = asyncio.ensure_future(
                 self._check(token, client_ip, request_id)
             )
             check.add_done_callback(functools.partial(self._checked, token))
         # Shielded: a caller that goes away does not cancel the check the others wait on.
-        checked_at, fresh = await asyncio.shield(check)
-        if self.local.stale(fresh.names, checked_at):
-            # Revoked while the shared check was on its way (it may have been asked
-            # before the revocation): this request asks for itself.
-            checked_at, fresh = await self._check(token, client_ip, request_id)
-        return Session(token, fresh)
+        return await asyncio.shield(check)
+
+    async def _unrevoked(self, fresh: AccountAnswer, checked_at: float) -> bool:
+        """Whether no revocation of the user is known since `checked_at` (False without
+        Memcached: then nothing can say)."""
+        if self.cache is None:
+            return False
+        return await self.cache.aunrevoked(fresh.answer.principal.user, checked_at)
 
     async def _check(
         self, token: str, client_ip: str, request_id: str

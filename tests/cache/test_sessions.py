@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from cachetags import CachePool, SessionCache, SessionRecord, SessionRevocations, ValueCipher
+from cachetags import (
+    CachePool,
+    SessionCache,
+    SessionRecord,
+    SessionRevocations,
+    ValueCipher,
+    steps,
+)
 from cachetags.sessions import mark_key
 from tests.cache.conftest import FAST, kill
 from tools import memcached
@@ -61,6 +68,20 @@ def test_a_check_that_raced_a_revocation_is_never_used(pool: CachePool) -> None:
     clock.now += 0.01
     cache.store("token-1", record(clock, checked_at=started))  # … the check's answer lands
     assert cache.lookup("token-1") is None
+
+
+def test_a_check_in_hand_stands_by_the_same_rule_as_a_record(pool: CachePool) -> None:
+    """A check not stored yet (one that other requests waited for) is judged by the
+    user's mark read now: older than the mark, or without one, it does not stand."""
+    clock = Clock()
+    cache = settled(pool, clock)
+    assert steps.run(pool, cache.unrevoked_steps("users/u1", clock.now))
+    started = clock.now
+    clock.now += 0.01
+    cache.revoke_users(["users/u1"])
+    assert not steps.run(pool, cache.unrevoked_steps("users/u1", started))
+    assert steps.run(pool, cache.unrevoked_steps("users/u2", started))
+    assert not steps.run(pool, cache.unrevoked_steps("users/nobody", clock.now))
 
 
 def test_a_record_expires_on_its_own(pool: CachePool) -> None:

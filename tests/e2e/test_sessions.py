@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
+from cachetags import CachePool, SessionRevocations
 from clients.edge_client import EdgeClient
 from clients.edge_errors import Unauthenticated
 from edge.security.sessions import SessionPolicy
@@ -99,7 +100,7 @@ def test_requests_of_a_session_arriving_together_share_one_account_check(
             deadline = time.monotonic() + 5
             while authentications(system) == before and time.monotonic() < deadline:
                 time.sleep(0.01)
-            time.sleep(0.3)  # the other requests reach the edge while the check is held
+            time.sleep(0.5)  # the other requests reach the edge while the check is held
             asked = authentications(system) - before
             hold.set()
             names = [answer.result(timeout=10)["username"] for answer in answers]
@@ -135,6 +136,42 @@ def test_a_revocation_during_a_shared_check_makes_its_requests_ask_again(
     finally:
         hold.set()
         del system.account_holds["AuthenticateSession"]
+    assert authentications(system) == before + 2
+
+
+def test_a_request_does_not_take_a_check_that_a_logout_elsewhere_overtook(
+    system: System, client_for: ClientFactory
+) -> None:
+    """A request that finds a check on its way which started before the user's latest
+    revocation mark (a logout through another replica) asks for itself."""
+    username = fresh_username()
+    first = client_for()
+    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    user = first.login(username, PASSWORD, captcha_answer=CAPTCHA)["session"]["user"]
+    token = first.token
+    assert token is not None
+    time.sleep(SKEW)
+    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    before = authentications(system)
+    marks = CachePool([system.memcached.address])
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            started = pool.submit(first.me)
+            deadline = time.monotonic() + 5
+            while authentications(system) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # As another replica does after a logout there (the account service still
+            # knows the session here, so asking again succeeds: what counts is asking).
+            SessionRevocations(marks).revoke_users([user])
+            later = pool.submit(as_token(client_for, token).me)
+            time.sleep(0.5)  # the second request waits for the held check
+            hold.set()
+            assert started.result(timeout=10)["username"] == username
+            assert later.result(timeout=10)["username"] == username
+    finally:
+        hold.set()
+        del system.account_holds["AuthenticateSession"]
+        marks.close()
     assert authentications(system) == before + 2
 
 

@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uvicorn
 import uvloop
+from uvicorn.server import ServerState
 
-from edge.httpwrites import CoalescingWrites
+from edge.httpwrites import HOLD_AT_MOST, CoalescingHttpToolsProtocol, CoalescingWrites
 from edge.server import make_server
 from tools.ports import free_port
 
@@ -117,6 +119,44 @@ def test_an_abort_drops_what_is_held() -> None:
     received, sent = run(abort)
     assert b"never sent" not in received
     assert sent == []
+
+
+def test_a_large_write_is_not_held_to_the_end_of_the_turn() -> None:
+    """Past `HOLD_AT_MOST` the bytes go at once, so the transport's write buffer limits
+    (which pause a sender) see them."""
+    big = b"x" * HOLD_AT_MOST
+    seen: list[int] = []
+
+    async def send_big(writes: CoalescingWrites) -> None:
+        writes.write(b"head")
+        writes.write(big)
+        seen.append(len(writes.transport.writes))  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+        writes.close()
+
+    received, sent = run(send_big)
+    assert received == b"head" + big
+    assert seen == [1]  # written within the turn
+    assert sent == [b"head" + big]
+
+
+def test_the_protocol_hands_over_what_is_held_when_the_peer_stops_sending() -> None:
+    """After `eof_received` a transport takes no more writes (TLS starts its shutdown):
+    what the turn wrote before must already be with it."""
+    config = uvicorn.Config(app=None, http=CoalescingHttpToolsProtocol)  # type: ignore[arg-type]
+    config.load()
+
+    async def answer_then_eof(writes: CoalescingWrites) -> None:
+        protocol = CoalescingHttpToolsProtocol(config, ServerState(), app_state={})
+        protocol.connection_made(writes.transport)  # type: ignore[arg-type]
+        protocol.transport.write(b"an answer")
+        protocol.eof_received()
+        written_at_eof = list(writes.transport.writes)  # type: ignore[attr-defined]
+        protocol.transport.close()
+        assert written_at_eof == [b"an answer"]
+
+    received, _ = run(answer_then_eof)
+    assert received == b"an answer"
 
 
 def test_nothing_is_written_once_the_transport_is_closing() -> None:
