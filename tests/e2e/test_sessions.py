@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -78,35 +79,53 @@ def test_a_new_login_displaces_the_old_session_on_the_next_request(
     assert second.me()["username"] == username
 
 
+def logged_in(client_for: ClientFactory) -> tuple[EdgeClient, str, str]:
+    """A new user's client, logged in past the login's own revocation mark, whose
+    session record the edge does not hold yet; the username, and the user's name."""
+    username = fresh_username()
+    client = client_for()
+    client.register(username, PASSWORD, captcha_answer=CAPTCHA)
+    user = client.login(username, PASSWORD, captcha_answer=CAPTCHA)["session"]["user"]
+    time.sleep(SKEW)
+    return client, username, user
+
+
+@contextmanager
+def held_checks(system: System) -> Iterator[threading.Event]:
+    """The account service's `AuthenticateSession` calls wait until the event is set
+    (at the latest when the block ends)."""
+    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    try:
+        yield hold
+    finally:
+        hold.set()
+        del system.account_holds["AuthenticateSession"]
+
+
+def wait_for_a_check(system: System, before: int) -> None:
+    """Until the account service has been asked since `before` calls (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while authentications(system) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_requests_of_a_session_arriving_together_share_one_account_check(
     system: System, client_for: ClientFactory
 ) -> None:
     """Requests whose session record the edge does not hold (a new login, or a record
     that ran out) wait for one check with the account service, not one each: a burst
     of one session must not queue writes at the account service."""
-    username = fresh_username()
-    first = client_for()
-    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
-    first.login(username, PASSWORD, captcha_answer=CAPTCHA)
-    token = first.token
-    assert token is not None
-    time.sleep(SKEW)
-    clients = [as_token(client_for, token) for _ in range(6)]
-    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    first, username, _ = logged_in(client_for)
+    assert first.token is not None
+    clients = [as_token(client_for, first.token) for _ in range(6)]
     before = authentications(system)
-    try:
-        with ThreadPoolExecutor(len(clients)) as pool:
-            answers = [pool.submit(client.me) for client in clients]
-            deadline = time.monotonic() + 5
-            while authentications(system) == before and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(0.5)  # the other requests reach the edge while the check is held
-            asked = authentications(system) - before
-            hold.set()
-            names = [answer.result(timeout=10)["username"] for answer in answers]
-    finally:
+    with held_checks(system) as hold, ThreadPoolExecutor(len(clients)) as pool:
+        answers = [pool.submit(client.me) for client in clients]
+        wait_for_a_check(system, before)
+        time.sleep(0.5)  # the other requests reach the edge while the check is held
+        asked = authentications(system) - before
         hold.set()
-        del system.account_holds["AuthenticateSession"]
+        names = [answer.result(timeout=10)["username"] for answer in answers]
     assert names == [username] * len(clients)
     assert asked == 1
     assert authentications(system) == before + 1
@@ -117,25 +136,14 @@ def test_a_revocation_during_a_shared_check_makes_its_requests_ask_again(
 ) -> None:
     """A check that was on its way when a revocation arrived may have been answered
     before it: the requests that waited for it ask the account service again."""
-    username = fresh_username()
-    first = client_for()
-    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
-    first.login(username, PASSWORD, captcha_answer=CAPTCHA)
-    time.sleep(SKEW)
-    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    first, username, _ = logged_in(client_for)
     before = authentications(system)
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            answer = pool.submit(first.me)
-            deadline = time.monotonic() + 5
-            while authentications(system) == before and time.monotonic() < deadline:
-                time.sleep(0.01)
-            system.secure.sessions.local.reset()  # as when the revocation feed reconnects
-            hold.set()
-            assert answer.result(timeout=10)["username"] == username
-    finally:
+    with held_checks(system) as hold, ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(first.me)
+        wait_for_a_check(system, before)
+        system.secure.sessions.local.reset()  # as when the revocation feed reconnects
         hold.set()
-        del system.account_holds["AuthenticateSession"]
+        assert answer.result(timeout=10)["username"] == username
     assert authentications(system) == before + 2
 
 
@@ -144,33 +152,23 @@ def test_a_request_does_not_take_a_check_that_a_logout_elsewhere_overtook(
 ) -> None:
     """A request that finds a check on its way which started before the user's latest
     revocation mark (a logout through another replica) asks for itself."""
-    username = fresh_username()
-    first = client_for()
-    first.register(username, PASSWORD, captcha_answer=CAPTCHA)
-    user = first.login(username, PASSWORD, captcha_answer=CAPTCHA)["session"]["user"]
-    token = first.token
-    assert token is not None
-    time.sleep(SKEW)
-    hold = system.account_holds["AuthenticateSession"] = threading.Event()
+    first, username, user = logged_in(client_for)
+    assert first.token is not None
     before = authentications(system)
     marks = CachePool([system.memcached.address])
     try:
-        with ThreadPoolExecutor(2) as pool:
+        with held_checks(system) as hold, ThreadPoolExecutor(2) as pool:
             started = pool.submit(first.me)
-            deadline = time.monotonic() + 5
-            while authentications(system) == before and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for_a_check(system, before)
             # As another replica does after a logout there (the account service still
             # knows the session here, so asking again succeeds: what counts is asking).
             SessionRevocations(marks).revoke_users([user])
-            later = pool.submit(as_token(client_for, token).me)
+            later = pool.submit(as_token(client_for, first.token).me)
             time.sleep(0.5)  # the second request waits for the held check
             hold.set()
             assert started.result(timeout=10)["username"] == username
             assert later.result(timeout=10)["username"] == username
     finally:
-        hold.set()
-        del system.account_holds["AuthenticateSession"]
         marks.close()
     assert authentications(system) == before + 2
 
