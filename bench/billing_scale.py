@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -423,6 +424,21 @@ def fresh_database(name: str, reuse: bool) -> tuple[str, bool]:
 def drop_database(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def customers_database(name: str, customers: int) -> Iterator[str]:
+    """The URL of a new billing database `name` holding `customers` customers with their
+    24 months, dropped when the block ends."""
+    from servers.runtime.migrations import migrate
+
+    url, _ = fresh_database(name, reuse=False)
+    try:
+        migrate("billing", url)
+        generate(url, customers, datetime.now(UTC), lambda _line: None)
+        yield url
+    finally:
+        drop_database(name)
 
 
 def _size_of(url: str) -> str:

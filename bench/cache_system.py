@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, free_port, run_wrk, wait_listening
-from bench.processes import BASELINE_PATH, ROOT, Child, before_upstream
+from bench.processes import BASELINE_PATH, ROOT, Child, before_upstream, tree_env
 from clients.edge_client import EdgeClient
 from servers.billing.config import BillingConfig
 from servers.billing.service import BillingServicer
@@ -142,15 +142,16 @@ def serve_arguments(upstreams: dict[str, int], data_dir: Path) -> list[str]:
 
 
 def start_edge(
-    env: dict[str, str], upstreams: dict[str, int], data_dir: Path, name: str
+    env: dict[str, str], upstreams: dict[str, int], data_dir: Path, name: str, tree: Path = ROOT
 ) -> tuple[Child, str]:
-    """`python -m edge serve` over HTTPS with every stage on, on CPU 0; the Memcached
-    nodes it uses are `env`'s. Its process and URL."""
+    """`python -m edge serve` of `tree` (a checkout) over HTTPS with every stage on, on
+    CPU 0; the Memcached nodes it uses are `env`'s. Its process and URL."""
     port = free_port()
     argv = [sys.executable, "-m", "edge", *serve_arguments(upstreams, data_dir)]
     argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
     two_cpus = (os.cpu_count() or 1) >= 2
-    edge = Child(argv, env, {0} if two_cpus else None, data_dir / f"{name}.log")
+    cpus = {0} if two_cpus else None
+    edge = Child(argv, tree_env(env, tree), cpus, data_dir / f"{name}.log", cwd=tree)
     wait_listening(port, edge.proc)
     return edge, f"https://127.0.0.1:{port}"
 

@@ -21,34 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.billing_scale import drop_database, fresh_database, generate
-from bench.cache_system import Running, serve_arguments, start
-from bench.load import cpu_seconds, free_port, wait_listening
-from bench.processes import ROOT, Child, revision_tree, tree_env
+from bench.billing_scale import customers_database
+from bench.cache_system import Running, start, start_edge
+from bench.load import cpu_seconds
+from bench.processes import ROOT, revision_tree
 from bench.wrk_scripts import cache_answers, load, sequential_script
-from servers.runtime.migrations import migrate
 
 CUSTOMERS = 1000
 CONNECTIONS = 32
-
-
-def start_edge_of(tree: Path, running: Running, label: str) -> tuple[Child, str]:
-    """The secure edge of `tree` (as `python -m edge serve` runs it) on CPU 0."""
-    port = free_port()
-    argv = [sys.executable, "-m", "edge", *serve_arguments(running.upstreams, running.data_dir)]
-    argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
-    two_cpus = (os.cpu_count() or 1) >= 2
-    env = tree_env(running.env, tree)
-    log_file = running.data_dir / f"edge-{label}.log"
-    edge = Child(argv, env, {0} if two_cpus else None, log_file, cwd=tree)
-    wait_listening(port, edge.proc)
-    return edge, f"https://127.0.0.1:{port}"
 
 
 def measure(
@@ -56,7 +40,10 @@ def measure(
 ) -> dict[str, list[tuple[float, float, float]]]:
     """Per edge, per round: requests/s, p99 ms and CPU µs per request."""
     script = sequential_script(running.token, 1, CUSTOMERS)
-    edges = {label: start_edge_of(tree, running, label) for label, tree in trees.items()}
+    edges = {
+        label: start_edge(running.env, running.upstreams, running.data_dir, f"edge-{i}", tree)
+        for i, (label, tree) in enumerate(trees.items())
+    }
     try:
         for _, url in edges.values():
             load(url, script, 4, CONNECTIONS)  # the first fills the cache for both
@@ -109,21 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5)
     args = parser.parse_args(argv)
     name = f"palmgrid_bench_edge_against_{os.getpid()}"
-    url, _ = fresh_database(name, reuse=False)
-    try:
-        migrate("billing", url)
-        generate(url, CUSTOMERS, datetime.now(UTC), lambda _line: None)
-        with tempfile.TemporaryDirectory(prefix="palmgrid-bench-against-") as scratch:
-            work = Path(scratch)
-            with revision_tree(args.against, work) as against:
-                running = start(url, work)
-                try:
-                    trees = {"this tree": ROOT, args.against: against}
-                    figures = measure(running, trees, args.rounds, args.seconds)
-                finally:
-                    running.stop()
-    finally:
-        drop_database(name)
+    with (
+        customers_database(name, CUSTOMERS) as url,
+        tempfile.TemporaryDirectory(prefix="palmgrid-bench-against-") as scratch,
+        revision_tree(args.against, Path(scratch)) as against,
+    ):
+        running = start(url, Path(scratch))
+        try:
+            trees = {"this tree": ROOT, args.against: against}
+            figures = measure(running, trees, args.rounds, args.seconds)
+        finally:
+            running.stop()
     report(figures, args.against)
     return 0
 

@@ -30,12 +30,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.billing_scale import drop_database, fresh_database, generate
+from bench.billing_scale import customers_database
 from bench.processes import ROOT, revision_tree, tree_env
-from servers.runtime.migrations import migrate
 
 CUSTOMERS = 200
 _SUMMARY = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.M)
@@ -79,20 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("valgrind not found; install it with `apt-get install valgrind`", file=sys.stderr)
         return 2
     name = f"palmgrid_bench_edge_instructions_{os.getpid()}"
-    url, _ = fresh_database(name, reuse=False)
-    try:
-        migrate("billing", url)
-        generate(url, CUSTOMERS, datetime.now(UTC), lambda _line: None)
-        with tempfile.TemporaryDirectory(prefix="palmgrid-bench-instructions-") as scratch:
-            work = Path(scratch)
-            figures = {"this tree": per_hit(ROOT, url, args.requests, work)}
-            if args.against:
-                with revision_tree(args.against, work) as against:
-                    # Measured by this tree's driver (an older one may lack `--untimed`).
-                    shutil.copy(ROOT / "bench" / "edge_stages.py", against / "bench")
-                    figures[args.against] = per_hit(against, url, args.requests, work)
-    finally:
-        drop_database(name)
+    with (
+        customers_database(name, CUSTOMERS) as url,
+        tempfile.TemporaryDirectory(prefix="palmgrid-bench-instructions-") as scratch,
+    ):
+        work = Path(scratch)
+        figures = {"this tree": per_hit(ROOT, url, args.requests, work)}
+        if args.against:
+            with revision_tree(args.against, work) as against:
+                # Measured by this tree's driver (an older one may lack `--untimed`).
+                shutil.copy(ROOT / "bench" / "edge_stages.py", against / "bench")
+                figures[args.against] = per_hit(against, url, args.requests, work)
     print(f"instructions per warm staff hit on the event loop's thread ({args.requests:,} hits)")
     for label, figure in figures.items():
         print(f"  {label:<24}{figure:>12,.0f}")

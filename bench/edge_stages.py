@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import gc
 import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
 import edge.app
-from bench.billing_scale import FIRST_ID, drop_database, fresh_database, generate
+from bench.billing_scale import FIRST_ID, customers_database
 from bench.cache_system import Running, serve_arguments, start
 from edge.__main__ import parser as edge_parser
 from edge.config import EdgeConfig
@@ -38,7 +38,6 @@ from edge.descriptors import Catalog
 from edge.pipeline import STAGE_ORDER, Exchange, Handler, Stage, compose
 from edge.security.settings import serve_app
 from edge.server import TlsFiles, upstream_credentials
-from servers.runtime.migrations import migrate
 
 _NS: collections.Counter[str] = collections.Counter()
 CYCLE_HITS = 500
@@ -202,25 +201,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     name = f"palmgrid_bench_edge_stages_{os.getpid()}"
-    url = args.database_url
-    if url is None:
-        url, _ = fresh_database(name, reuse=False)
-    try:
-        if args.database_url is None:
-            migrate("billing", url)
-            generate(url, args.customers, datetime.now(UTC), lambda _line: None)
-        with tempfile.TemporaryDirectory(prefix="palmgrid-bench-stages-") as data_dir:
-            running = start(url, Path(data_dir))
-            try:
-                app = secure_app(running, timed=not args.untimed)
-                gc.collect()  # and frozen, as `python -m edge serve` does before serving
-                gc.freeze()
-                measured = uvloop.run(drive(app, running.token, args.customers, args.requests))
-            finally:
-                running.stop()
-    finally:
-        if args.database_url is None:
-            drop_database(name)
+    database = (
+        contextlib.nullcontext(args.database_url)
+        if args.database_url
+        else customers_database(name, args.customers)
+    )
+    with (
+        database as url,
+        tempfile.TemporaryDirectory(prefix="palmgrid-bench-stages-") as data_dir,
+    ):
+        running = start(url, Path(data_dir))
+        try:
+            app = secure_app(running, timed=not args.untimed)
+            gc.collect()  # and frozen, as `python -m edge serve` does before serving
+            gc.freeze()
+            measured = uvloop.run(drive(app, running.token, args.customers, args.requests))
+        finally:
+            running.stop()
     report(measured, max(args.requests, 1))
     return 0
 
