@@ -34,6 +34,7 @@ class CoalescingWrites:
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self.transport = transport
+        self._loop = asyncio.get_running_loop()  # once, not per write
         self._held: list[bytes] = []
         self._held_size = 0
 
@@ -41,7 +42,7 @@ class CoalescingWrites:
         if not data:
             return
         if not self._held:
-            asyncio.get_running_loop().call_soon(self.flush)
+            self._loop.call_soon(self.flush)
         self._held.append(bytes(data) if not isinstance(data, bytes) else data)
         self._held_size += len(data)
         if self._held_size >= HOLD_AT_MOST:
@@ -59,8 +60,7 @@ class CoalescingWrites:
         if not self._held:
             return
         held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-        self._held.clear()
-        self._held_size = 0
+        self._drop()
         if not self.transport.is_closing():
             self.transport.write(held)
 
@@ -73,9 +73,12 @@ class CoalescingWrites:
         self.transport.write_eof()
 
     def abort(self) -> None:
+        self._drop()
+        self.transport.abort()
+
+    def _drop(self) -> None:
         self._held.clear()
         self._held_size = 0
-        self.transport.abort()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.transport, name)

@@ -214,14 +214,12 @@ class AccountSessions:
         running = self._checking.get(token)
         joined = running is not None and not running.done()
         checked_at, fresh = await self._shared_check(token, client_ip, request_id)
-        if not joined and not self.local.stale(fresh.names, checked_at):
-            return fresh  # this request's own check
         # A check started before this request arrived may predate a logout anywhere:
         # it is used only if the user's revocation mark, read now, is older (the rule
         # session records follow). Otherwise a check that starts now, which every
         # request waiting here shares: it started after all of them arrived.
-        if not self.local.stale(fresh.names, checked_at) and await self._unrevoked(
-            fresh, checked_at
+        if not self.local.stale(fresh.names, checked_at) and (
+            not joined or await self._unrevoked(fresh, checked_at)
         ):
             return fresh
         _, fresh = await self._shared_check(token, client_ip, request_id)
