@@ -12,8 +12,7 @@ import uvloop
 from uvicorn.server import ServerState
 
 from edge.httpwrites import HOLD_AT_MOST, CoalescingHttpToolsProtocol, CoalescingWrites
-from edge.server import make_server
-from tools.ports import free_port
+from tests.edge.served_app import served
 
 
 class CountedTransport:
@@ -175,35 +174,25 @@ def test_nothing_is_written_once_the_transport_is_closing() -> None:
 def test_the_edge_server_speaks_through_it() -> None:
     """`make_server` serves HTTP/1.1 keep-alive answers whole and in order."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    async def echo_path(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = scope["path"].encode()
         headers = [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    port = free_port()
-    server = make_server(app, "127.0.0.1", port, tls=None)
-
     async def exchange() -> bytes:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /one HTTP/1.1\r\nhost: x\r\n\r\nGET /two HTTP/1.1\r\nhost: x\r\n\r\n")
-        received = b""
-        while received.count(b"HTTP/1.1 200") < 2 or not received.endswith(b"/two"):
-            chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
-            assert chunk, received
-            received += chunk
-        writer.close()
-        server.should_exit = True
-        await serving
-        return received
+        async with served(echo_path) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"GET /one HTTP/1.1\r\nhost: x\r\n\r\nGET /two HTTP/1.1\r\nhost: x\r\n\r\n"
+            )
+            received = b""
+            while received.count(b"HTTP/1.1 200") < 2 or not received.endswith(b"/two"):
+                chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
+                assert chunk, received
+                received += chunk
+            writer.close()
+            return received
 
     received = uvloop.run(exchange())
     first, second = received.split(b"HTTP/1.1 200 OK\r\n")[1:]
