@@ -20,6 +20,12 @@ __all__ = ["DrainingServer", "TlsFiles", "dev_tls_dir", "make_server", "upstream
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
+# How long an idle keep-alive connection stays open. Longer than the clients in front
+# keep theirs (nginx's upstream keepalive_timeout is 60 s, httpx's pool 5 s, uvicorn's
+# own default): the client then ends an idle connection, and never sends a request on
+# one the edge is closing at that moment (which fails the request, unretried if a POST).
+KEEP_ALIVE_SECONDS = 75
+
 
 def dev_tls_dir() -> Path:
     """The dev profile's PKI directory (`$PALMGRID_DATA_DIR/tls`, default `.palmgrid/tls`)."""
@@ -116,6 +122,7 @@ def make_server(
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
         timeout_graceful_shutdown=int(grace) if grace is not None else None,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     if edge is None and isinstance(app, Edge):
         edge = app
