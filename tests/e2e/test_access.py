@@ -99,7 +99,10 @@ def test_each_role_reaches_exactly_the_routes_its_permissions_declare(
             response = http.request(method, concrete_path(route), json=body, headers=headers)
             got, want = edge_refusal(response), expected(route, principal)
             if got != want:
-                mismatches.append(f"{method} {route.binding.template.source}: {got} != {want}")
+                mismatches.append(
+                    f"{method} {route.binding.template.source}: {got} != {want}"
+                    f" (answered {response.status_code}: {response.text[:300]})"
+                )
     assert mismatches == []
 
 
