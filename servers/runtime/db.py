@@ -4,7 +4,8 @@ SQLite: WAL journal (readers do not block the writer), foreign keys on, a busy t
 and real transactions: SQLAlchemy emits BEGIN itself (sqlite3's legacy mode would skip it
 for SELECT and DDL). `session_scope(engine, write=True)` begins with BEGIN IMMEDIATE, so
 a read-then-write transaction takes the write lock up front instead of failing with
-"database is locked" when another writer got there in between.
+"database is locked" when another writer got there in between. The writers of one
+process first queue on a lock of their own (see `_WriteGate`).
 
 PostgreSQL: psycopg 3 (`postgresql://` URLs are read as `postgresql+psycopg://`), a
 connection pool with pre-ping. `write=True` changes nothing there: use row locks
@@ -13,8 +14,10 @@ connection pool with pre-ping. `write=True` changes nothing there: use row locks
 
 from __future__ import annotations
 
+import collections
 import math
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,63 @@ from sqlmodel import Session
 from servers.runtime.tracing import trace_engine
 
 _BEGIN_OPTION = "palmgrid_sqlite_begin"
+_BUSY_OPTION = "palmgrid_sqlite_busy_timeout"
+
+
+class _WriteGate:
+    """The write transactions of one process on one SQLite database, one at a time and
+    in the order they came.
+
+    SQLite's busy handler makes a writer that finds the lock taken sleep and look again,
+    the sleeps growing to 100 ms, and whoever looks first when the lock is free takes it:
+    with a score of writers queued, one can keep missing its turn past the busy timeout
+    and fail ("database is locked") while the queue ahead of it was much shorter. Here
+    the turn passes to the writer that has waited longest as soon as the last one ends.
+    Writers of other processes are still met by the busy timeout. A thread's nested
+    write session passes (and waits at BEGIN, as it did before).
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: collections.deque[tuple[int, threading.Lock]] = collections.deque()
+
+    def enter(self, timeout: float) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me or (self._owner is None and not self._waiting):
+                self._owner, self._depth = me, self._depth + 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            waiter = (me, turn)
+            self._waiting.append(waiter)
+        if turn.acquire(timeout=timeout):
+            return  # handed over by `leave`
+        with self._mutex:
+            if waiter not in self._waiting:
+                return  # handed over as the wait ran out
+            self._waiting.remove(waiter)
+        raise sqlalchemy.exc.OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        )
+
+    def leave(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if not self._waiting:
+                self._owner = None
+                return
+            self._owner, turn = self._waiting.popleft()
+            self._depth = 1
+            turn.release()
+
+
+# By database URL: every engine of the process on one file shares its gate.
+_WRITE_GATES: dict[URL, _WriteGate] = {}
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -147,6 +207,9 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, echo: bool) -> Engine:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
+    if not in_memory:
+        _WRITE_GATES.setdefault(engine.url, _WriteGate())
+        engine.update_execution_options(**{_BUSY_OPTION: busy_timeout_ms / 1000})
     return engine
 
 
@@ -183,6 +246,23 @@ def wrote(session: Session) -> bool:
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """A SQLModel session in one transaction: committed when the block succeeds, rolled
     back when it raises. `write=True` takes SQLite's write lock at BEGIN (see above)."""
+    # Engines of ours on a SQLite file carry their busy timeout; others pass ungated.
+    timeout = engine.get_execution_options().get(_BUSY_OPTION) if write else None
+    gate = _WRITE_GATES.get(engine.url) if timeout is not None else None
+    if gate is None or timeout is None:
+        with _session(engine, write=write) as session:
+            yield session
+        return
+    gate.enter(timeout)
+    try:
+        with _session(engine, write=True) as session:
+            yield session
+    finally:
+        gate.leave()
+
+
+@contextmanager
+def _session(engine: Engine, *, write: bool) -> Iterator[Session]:
     bind = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}) if write else engine
     with Session(bind, expire_on_commit=False) as session:
         try:

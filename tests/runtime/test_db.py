@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlmodel import select
 
 from runtime.models import ProbeCustomer, ProbeMeter
 from servers.runtime import create_engine, migrate, session_scope
+from servers.runtime.db import database_unavailable
 from servers.runtime.migrations import init, version_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -148,6 +150,80 @@ def test_sqlite_write_sessions_wait_for_each_other(tmp_path: Path) -> None:
             worker.join()
         with session_scope(engine) as session:
             assert session.exec(select(ProbeCustomer)).one().name == "40"
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_writers_of_a_process_take_turns_in_order(tmp_path: Path) -> None:
+    # 24 writers, each holding the write lock ~10 ms: the longest queue ahead of one is
+    # about a third of the busy timeout. SQLite's own busy handler, which lets whoever
+    # looks first take a freed lock, left 6–9 of these 120 transactions waiting past it.
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate("probe", url, MIGRATIONS)
+    engine = create_engine(url, sqlite_busy_timeout_ms=1000)
+    failures: list[Exception] = []
+
+    def write(worker: int) -> None:
+        for n in range(5):
+            try:
+                with session_scope(engine, write=True) as session:
+                    session.exec(select(ProbeCustomer)).first()  # BEGIN: the lock is taken
+                    time.sleep(0.01)
+                    session.add(ProbeCustomer(name=f"{worker}-{n}"))
+            except Exception as exc:
+                failures.append(exc)
+
+    try:
+        workers = [threading.Thread(target=write, args=(i,)) for i in range(24)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert failures == []
+        with session_scope(engine) as session:
+            assert len(session.exec(select(ProbeCustomer)).all()) == 120
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_busy(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate("probe", url, MIGRATIONS)
+    engine = create_engine(url, sqlite_busy_timeout_ms=200)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with session_scope(engine, write=True) as session:
+            session.add(ProbeCustomer(name="held"))
+            session.flush()  # BEGIN: the write lock is held
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        with (
+            pytest.raises(sqlalchemy.exc.OperationalError) as refused,
+            session_scope(engine, write=True) as session,
+        ):
+            session.exec(select(ProbeCustomer)).all()
+        assert 0.15 < time.monotonic() - started < 2
+        assert database_unavailable(refused.value)  # UNAVAILABLE to the caller: retry
+    finally:
+        release.set()
+        holder.join()
+    try:
+        with session_scope(engine, write=True) as session:  # the turn is free again
+            session.add(ProbeCustomer(name="after"))
+            with session_scope(engine, write=True) as inner:  # a nested writer passes
+                inner.exec(select(ProbeCustomer)).all()
+        with session_scope(engine) as session:
+            names = sorted(c.name for c in session.exec(select(ProbeCustomer)).all())
+        assert names == ["after", "held"]
     finally:
         engine.dispose()
 
