@@ -60,25 +60,41 @@ class _WriteGate:
     def enter(self, timeout: float) -> None:
         me = threading.get_ident()
         with self._mutex:
-            if self._owner == me or (self._owner is None and not self._waiting):
-                self._owner, self._depth = me, self._depth + 1
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiting:
+                self._owner, self._depth = me, 1
                 return
             turn = threading.Lock()
             turn.acquire()
             waiter = (me, turn)
             self._waiting.append(waiter)
-        if turn.acquire(timeout=timeout):
-            return  # handed over by `leave`
+        try:
+            handed = turn.acquire(timeout=timeout)
+        except BaseException:  # interrupted: keep neither the place nor a turn given
+            if not self._left_queue(waiter):
+                self.leave()
+            raise
+        if not handed and self._left_queue(waiter):
+            locked = sqlite3.OperationalError("database is locked")
+            raise sqlalchemy.exc.OperationalError("waiting for a turn to write", None, locked)
+        # Else the turn came, at the latest as the wait ran out.
+
+    def _left_queue(self, waiter: tuple[int, threading.Lock]) -> bool:
+        """Take `waiter` out of the queue; False when the turn was given to it first."""
         with self._mutex:
-            if waiter not in self._waiting:
-                return  # handed over as the wait ran out
-            self._waiting.remove(waiter)
-        raise sqlalchemy.exc.OperationalError(
-            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
-        )
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+                return True
+            return False
 
     def leave(self) -> None:
+        # Any thread may end the turn: a session block that is never finished is closed
+        # by whichever thread collects it.
         with self._mutex:
+            if self._depth <= 0:
+                raise RuntimeError("the write gate was left more often than entered")
             self._depth -= 1
             if self._depth:
                 return
@@ -243,9 +259,13 @@ def wrote(session: Session) -> bool:
 
 
 @contextmanager
-def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+def session_scope(
+    engine: Engine, *, write: bool = False, wait: float | None = None
+) -> Iterator[Session]:
     """A SQLModel session in one transaction: committed when the block succeeds, rolled
-    back when it raises. `write=True` takes SQLite's write lock at BEGIN (see above)."""
+    back when it raises. `write=True` takes SQLite's write lock at BEGIN (see above),
+    after waiting for the process's turn at most the busy timeout, or `wait` seconds
+    when that is shorter (what is left of the call's deadline)."""
     # Engines of ours on a SQLite file carry their busy timeout; others pass ungated.
     timeout = engine.get_execution_options().get(_BUSY_OPTION) if write else None
     gate = _WRITE_GATES.get(engine.url) if timeout is not None else None
@@ -253,12 +273,15 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         with _session(engine, write=write) as session:
             yield session
         return
-    gate.enter(timeout)
+    entered = False
     try:
+        gate.enter(timeout if wait is None else max(0.0, min(timeout, wait)))
+        entered = True
         with _session(engine, write=True) as session:
             yield session
     finally:
-        gate.leave()
+        if entered:
+            gate.leave()
 
 
 @contextmanager

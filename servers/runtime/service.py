@@ -90,7 +90,9 @@ class Runtime:
         commits the call's audit record, as pending (`servers.runtime.auditing.enlist`)."""
         held = None
         call = calls.current_call()
-        with session_scope(self.engine, write=write) as session:
+        with session_scope(
+            self.engine, write=write, wait=call.time_remaining() if call else None
+        ) as session:
             limit_to_deadline(session, call.time_remaining() if call else None)
             yield session
             held = enlist(session)

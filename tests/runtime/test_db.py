@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlmodel import select
 
 from runtime.models import ProbeCustomer, ProbeMeter
 from servers.runtime import create_engine, migrate, session_scope
-from servers.runtime.db import database_unavailable
+from servers.runtime.db import _WriteGate, database_unavailable
 from servers.runtime.migrations import init, version_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -154,13 +155,56 @@ def test_sqlite_write_sessions_wait_for_each_other(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_sqlite_writers_of_a_process_take_turns_in_order(tmp_path: Path) -> None:
-    # 24 writers, each holding the write lock ~10 ms: the longest queue ahead of one is
-    # about a third of the busy timeout. SQLite's own busy handler, which lets whoever
-    # looks first take a freed lock, left 6–9 of these 120 transactions waiting past it.
+def test_sqlite_writers_of_a_process_take_turns_in_the_order_they_came() -> None:
+    gate = _WriteGate()
+    gate.enter(1.0)  # the turn is held; the writers below queue one after another
+    entered: list[int] = []
+
+    def writer(n: int) -> None:
+        gate.enter(10.0)
+        entered.append(n)
+        gate.leave()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for n, thread in enumerate(threads):
+        thread.start()
+        _wait_until(lambda n=n: len(gate._waiting) == n + 1)  # queued before the next
+    gate.leave()
+    for thread in threads:
+        thread.join(10)
+    # SQLite's busy handler gives a freed lock to whichever writer looks first; a score
+    # of them queued could leave one waiting past the busy timeout behind a short queue.
+    assert entered == list(range(8))
+    gate.enter(0)  # free again at once
+    gate.leave()
+
+
+def test_a_thread_holding_the_turn_may_write_again_inside_it() -> None:
+    gate = _WriteGate()
+    gate.enter(1.0)
+    gate.enter(1.0)
+    gate.leave()
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        _in_thread(lambda: gate.enter(0.05))  # still held: one nested turn was left
+    gate.leave()
+    _in_thread(lambda: (gate.enter(0), gate.leave()))
+    with pytest.raises(RuntimeError):
+        gate.leave()  # left more often than entered: refused, not counted below zero
+
+
+def test_a_wait_that_fails_keeps_no_place_in_the_queue() -> None:
+    gate = _WriteGate()
+    gate.enter(1.0)
+    with pytest.raises(OverflowError):  # the lock's wait itself raises
+        _in_thread(lambda: gate.enter(1e300))
+    gate.leave()
+    _in_thread(lambda: (gate.enter(0), gate.leave()))  # the turn is free, not promised
+
+
+def test_many_sqlite_writers_in_parallel_all_write(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'probe.db'}"
     migrate("probe", url, MIGRATIONS)
-    engine = create_engine(url, sqlite_busy_timeout_ms=1000)
+    engine = create_engine(url)
     failures: list[Exception] = []
 
     def write(worker: int) -> None:
@@ -184,6 +228,30 @@ def test_sqlite_writers_of_a_process_take_turns_in_order(tmp_path: Path) -> None
             assert len(session.exec(select(ProbeCustomer)).all()) == 120
     finally:
         engine.dispose()
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.001)
+
+
+def _in_thread(action: Callable[[], object]) -> None:
+    """Run `action` in another thread; re-raise what it raised."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    if raised:
+        raise raised[0]
 
 
 def test_a_sqlite_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_busy(
