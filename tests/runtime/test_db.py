@@ -281,6 +281,16 @@ def test_a_sqlite_writer_that_waits_past_the_busy_timeout_is_told_the_database_i
             session.exec(select(ProbeCustomer)).all()
         assert 0.15 < time.monotonic() - started < 2
         assert database_unavailable(refused.value)  # UNAVAILABLE to the caller: retry
+        # A call with less time left than the busy timeout waits only that long.
+        patient = create_engine(url, sqlite_busy_timeout_ms=5000)
+        started = time.monotonic()
+        with (
+            pytest.raises(sqlalchemy.exc.OperationalError),
+            session_scope(patient, write=True, wait=0.1) as session,
+        ):
+            session.exec(select(ProbeCustomer)).all()
+        assert time.monotonic() - started < 2
+        patient.dispose()
     finally:
         release.set()
         holder.join()
