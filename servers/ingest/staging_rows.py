@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from servers.ingest.staging import KINDS
+from servers.runtime import write_transaction
 
 Row = dict[str, Any]
 
@@ -96,7 +97,7 @@ def insert_rows(engine: Engine, source: str, rows: Iterable[Row], chunk: int = 5
     table = KINDS[source].table
     count = 0
     batch: list[Row] = []
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         for row in rows:
             batch.append(row)
             if len(batch) == chunk:

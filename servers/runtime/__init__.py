@@ -24,7 +24,7 @@ from servers.runtime.calls import (
     require_principal,
 )
 from servers.runtime.clock import SYSTEM_CLOCK, Clock, SettableClock, SystemClock
-from servers.runtime.db import create_engine, session_scope
+from servers.runtime.db import create_engine, session_scope, write_transaction
 from servers.runtime.errors import (
     Aborted,
     AlreadyExists,
@@ -131,4 +131,5 @@ __all__ = [
     "serve",
     "session_scope",
     "supply_office_condition",
+    "write_transaction",
 ]

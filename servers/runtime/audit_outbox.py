@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from servers.runtime.audit import AuditEntry, AuditSink
 from servers.runtime.clock import SYSTEM_CLOCK, Clock
+from servers.runtime.db import write_transaction
 from servers.runtime.runtime_tables import audit_outbox_table
 
 log = logging.getLogger("palmgrid.audit")
@@ -80,7 +81,7 @@ class AuditOutbox:
 
     def keep(self, entries: Sequence[AuditEntry]) -> None:
         """Store `entries` durably (one transaction); raises when the database cannot."""
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(sa.insert(self._table), [self._row(e, READY) for e in entries])
 
     def hold(self, session: Session, entry: AuditEntry) -> int:
@@ -92,7 +93,7 @@ class AuditOutbox:
     def settle(self, pending_id: int, entries: Sequence[AuditEntry]) -> None:
         """The call of pending row `pending_id` ended: replace the row by `entries` (the
         records the log did not take; none when it took them), in one transaction."""
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(sa.delete(self._table).where(self._table.c.id == pending_id))
             if entries:
                 connection.execute(sa.insert(self._table), [self._row(e, READY) for e in entries])
@@ -130,14 +131,14 @@ class AuditOutbox:
                     except Exception as exc:
                         self._failed(row, exc)
                         return delivered
-                    with self._engine.begin() as connection:
+                    with write_transaction(self._engine) as connection:
                         connection.execute(sa.delete(self._table).where(self._table.c.id == row.id))
                     delivered += 1
 
     def _failed(self, row: sa.Row[object], error: Exception) -> None:
         attempts = int(row.attempts) + 1  # type: ignore[attr-defined]
         backoff = min(timedelta(seconds=2 ** min(attempts, 9)), _MAX_BACKOFF)
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(
                 sa.update(self._table)
                 .where(self._table.c.id == row.id)  # type: ignore[attr-defined]

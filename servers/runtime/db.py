@@ -266,22 +266,38 @@ def session_scope(
     back when it raises. `write=True` takes SQLite's write lock at BEGIN (see above),
     after waiting for the process's turn at most the busy timeout, or `wait` seconds
     when that is shorter (what is left of the call's deadline)."""
-    # Engines of ours on a SQLite file carry their busy timeout; others pass ungated.
-    timeout = engine.get_execution_options().get(_BUSY_OPTION) if write else None
-    gate = _WRITE_GATES.get(engine.url) if timeout is not None else None
-    if gate is None or timeout is None:
-        with _session(engine, write=write) as session:
+    if not write:
+        with _session(engine, write=False) as session:
             yield session
         return
-    entered = False
+    with _write_turn(engine, wait), _session(engine, write=True) as session:
+        yield session
+
+
+@contextmanager
+def write_transaction(engine: Engine, *, wait: float | None = None) -> Iterator[Connection]:
+    """A connection in one write transaction, for SQLAlchemy Core statements: begun
+    and ended as a write `session_scope` is (the process's turn, BEGIN IMMEDIATE)."""
+    immediate = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    with _write_turn(engine, wait), immediate.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def _write_turn(engine: Engine, wait: float | None) -> Iterator[None]:
+    """The process's turn to write to the engine's SQLite file (nothing to wait for on
+    other databases); raises as a busy SQLite does when it does not come in time."""
+    # Engines of ours on a SQLite file carry their busy timeout; others pass ungated.
+    timeout = engine.get_execution_options().get(_BUSY_OPTION)
+    gate = _WRITE_GATES.get(engine.url) if timeout is not None else None
+    if gate is None or timeout is None:
+        yield
+        return
+    gate.enter(timeout if wait is None else max(0.0, min(timeout, wait)))
     try:
-        gate.enter(timeout if wait is None else max(0.0, min(timeout, wait)))
-        entered = True
-        with _session(engine, write=True) as session:
-            yield session
+        yield
     finally:
-        if entered:
-            gate.leave()
+        gate.leave()
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from runtime.models import ProbeCustomer, ProbeMeter
-from servers.runtime import create_engine, migrate, session_scope
+from servers.runtime import create_engine, migrate, session_scope, write_transaction
 from servers.runtime.db import _WriteGate, database_unavailable
 from servers.runtime.migrations import init, version_table
 
@@ -168,7 +168,7 @@ def test_sqlite_writers_of_a_process_take_turns_in_the_order_they_came() -> None
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
     for n, thread in enumerate(threads):
         thread.start()
-        _wait_until(lambda n=n: len(gate._waiting) == n + 1)  # queued before the next
+        _wait_until_queued(gate, n + 1)  # queued before the next starts
     gate.leave()
     for thread in threads:
         thread.join(10)
@@ -187,7 +187,7 @@ def test_a_thread_holding_the_turn_may_write_again_inside_it() -> None:
     with pytest.raises(sqlalchemy.exc.OperationalError):
         _in_thread(lambda: gate.enter(0.05))  # still held: one nested turn was left
     gate.leave()
-    _in_thread(lambda: (gate.enter(0), gate.leave()))
+    _in_thread(lambda: _take_turn(gate))
     with pytest.raises(RuntimeError):
         gate.leave()  # left more often than entered: refused, not counted below zero
 
@@ -198,7 +198,40 @@ def test_a_wait_that_fails_keeps_no_place_in_the_queue() -> None:
     with pytest.raises(OverflowError):  # the lock's wait itself raises
         _in_thread(lambda: gate.enter(1e300))
     gate.leave()
-    _in_thread(lambda: (gate.enter(0), gate.leave()))  # the turn is free, not promised
+    _in_thread(lambda: _take_turn(gate))  # the turn is free, not promised
+
+
+def test_core_write_transactions_take_the_same_turns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate("probe", url, MIGRATIONS)
+    engine = create_engine(url)
+    turn_held, release, written = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with session_scope(engine, write=True):
+            turn_held.set()  # the turn is held; SQLite's lock not yet (nothing begun)
+            release.wait(5)
+
+    def write() -> None:
+        with write_transaction(engine) as connection:
+            connection.execute(sqlalchemy.insert(ProbeCustomer).values(name="core"))
+        written.set()
+
+    holder, writer = threading.Thread(target=hold), threading.Thread(target=write)
+    try:
+        holder.start()
+        assert turn_held.wait(5)
+        writer.start()
+        assert not written.wait(0.3)  # waiting for its turn
+        release.set()
+        assert written.wait(5)
+        with session_scope(engine) as session:
+            assert [c.name for c in session.exec(select(ProbeCustomer)).all()] == ["core"]
+    finally:
+        release.set()
+        holder.join()
+        writer.join()
+        engine.dispose()
 
 
 def test_many_sqlite_writers_in_parallel_all_write(tmp_path: Path) -> None:
@@ -230,9 +263,14 @@ def test_many_sqlite_writers_in_parallel_all_write(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def _wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+def _take_turn(gate: _WriteGate) -> None:
+    gate.enter(0)
+    gate.leave()
+
+
+def _wait_until_queued(gate: _WriteGate, count: int, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
-    while not condition():
+    while len(gate._waiting) < count:
         assert time.monotonic() < deadline, "not reached in time"
         time.sleep(0.001)
 
