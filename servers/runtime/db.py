@@ -18,6 +18,7 @@ import collections
 import math
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ from servers.runtime.tracing import trace_engine
 
 _BEGIN_OPTION = "palmgrid_sqlite_begin"
 _BUSY_OPTION = "palmgrid_sqlite_busy_timeout"
+_GATE_OPTION = "palmgrid_sqlite_write_gate"
 
 
 class _WriteGate:
@@ -106,8 +108,18 @@ class _WriteGate:
             turn.release()
 
 
-# By database URL: every engine of the process on one file shares its gate.
-_WRITE_GATES: dict[URL, _WriteGate] = {}
+# By database URL: every engine of the process on one file shares its gate, which the
+# engines hold (in their execution options) and which goes with the last of them.
+_WRITE_GATES: weakref.WeakValueDictionary[URL, _WriteGate] = weakref.WeakValueDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def _gate_for(url: URL) -> _WriteGate:
+    with _GATES_LOCK:
+        gate = _WRITE_GATES.get(url)
+        if gate is None:
+            gate = _WRITE_GATES[url] = _WriteGate()
+        return gate
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -224,8 +236,9 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, echo: bool) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     if not in_memory:
-        _WRITE_GATES.setdefault(engine.url, _WriteGate())
-        engine.update_execution_options(**{_BUSY_OPTION: busy_timeout_ms / 1000})
+        engine.update_execution_options(
+            **{_BUSY_OPTION: busy_timeout_ms / 1000, _GATE_OPTION: _gate_for(engine.url)}
+        )
     return engine
 
 
@@ -287,9 +300,9 @@ def write_transaction(engine: Engine, *, wait: float | None = None) -> Iterator[
 def _write_turn(engine: Engine, wait: float | None) -> Iterator[None]:
     """The process's turn to write to the engine's SQLite file (nothing to wait for on
     other databases); raises as a busy SQLite does when it does not come in time."""
-    # Engines of ours on a SQLite file carry their busy timeout; others pass ungated.
-    timeout = engine.get_execution_options().get(_BUSY_OPTION)
-    gate = _WRITE_GATES.get(engine.url) if timeout is not None else None
+    # Engines of ours on a SQLite file carry their gate and busy timeout; others pass.
+    options = engine.get_execution_options()
+    gate, timeout = options.get(_GATE_OPTION), options.get(_BUSY_OPTION)
     if gate is None or timeout is None:
         yield
         return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from sqlmodel import select
 
 from runtime.models import ProbeCustomer, ProbeMeter
 from servers.runtime import create_engine, migrate, session_scope, write_transaction
-from servers.runtime.db import _WriteGate, database_unavailable
+from servers.runtime.db import _gate_for, _WriteGate, database_unavailable
 from servers.runtime.migrations import init, version_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -202,10 +205,10 @@ def test_a_wait_that_fails_keeps_no_place_in_the_queue() -> None:
 
 
 def test_core_write_transactions_take_the_same_turns(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'probe.db'}"
-    migrate("probe", url, MIGRATIONS)
-    engine = create_engine(url)
-    turn_held, release, written = threading.Event(), threading.Event(), threading.Event()
+    path = tmp_path / "probe.db"
+    migrate("probe", f"sqlite:///{path}", MIGRATIONS)
+    engine = create_engine(f"sqlite:///{path}")
+    turn_held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         with session_scope(engine, write=True):
@@ -215,23 +218,42 @@ def test_core_write_transactions_take_the_same_turns(tmp_path: Path) -> None:
     def write() -> None:
         with write_transaction(engine) as connection:
             connection.execute(sqlalchemy.insert(ProbeCustomer).values(name="core"))
-        written.set()
 
-    holder, writer = threading.Thread(target=hold), threading.Thread(target=write)
+    holder = threading.Thread(target=hold)
     try:
         holder.start()
         assert turn_held.wait(5)
-        writer.start()
-        assert not written.wait(0.3)  # waiting for its turn
+        writer = threading.Thread(target=write)  # what it raises shows as a warning;
+        writer.start()  # the row it did not write fails the test below
+        _wait_until_queued(_gate_for(engine.url), 1)  # behind the held turn
         release.set()
-        assert written.wait(5)
+        writer.join(5)
+        assert not writer.is_alive()
+        with write_transaction(engine):  # BEGIN IMMEDIATE: SQLite's lock held at once
+            other = sqlite3.connect(path, timeout=0)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
         with session_scope(engine) as session:
             assert [c.name for c in session.exec(select(ProbeCustomer)).all()] == ["core"]
     finally:
         release.set()
         holder.join()
-        writer.join()
         engine.dispose()
+
+
+def test_engines_on_one_file_share_a_gate_that_goes_with_the_last_of_them(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    first, second = create_engine(url), create_engine(url)
+    gate = weakref.ref(_gate_for(first.url))
+    assert _gate_for(second.url) is gate()
+    first.dispose()
+    second.dispose()
+    del first, second
+    gc.collect()
+    assert gate() is None  # an import job's engine leaves nothing behind
 
 
 def test_many_sqlite_writers_in_parallel_all_write(tmp_path: Path) -> None:
