@@ -112,11 +112,11 @@ def _answer(
     """The edge's answer; asked again (twice at most) while it is a timeout. A session
     check or a call that outlives its deadline on a loaded host decides nothing about
     access, and the empty bodies the sweep sends change nothing when sent again."""
-    for _ in range(2):
+    for _ in range(3):
         response = http.request(method, path, json=body, headers=headers)
         if response.status_code != 504:
-            return response
-    return http.request(method, path, json=body, headers=headers)
+            break
+    return response
 
 
 def _context(system: System) -> ssl.SSLContext:
